@@ -1,0 +1,67 @@
+/*
+ * lcajal.c — opens the native module "cajal.core": one table that every
+ * area (arrays, units, rng, regex, io, network) fills in, plus the help
+ * registry. The Lua module "cajal" (stdlib/cajal/init.lua) builds on it.
+ */
+#include "lcajal.h"
+
+#define DOCS "cajal.docs"
+
+/* stack: ... -> ... ; registry[DOCS] is a weak-keyed table fn -> text */
+static void getdocs(lua_State *L)
+{
+  if (luaL_getsubtable(L, LUA_REGISTRYINDEX, DOCS)) return;
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+}
+
+void cj_setdocs(lua_State *L, int t, const cj_doc *docs)
+{
+  t = lua_absindex(L, t);
+  getdocs(L);                                  /* stack: docs */
+  for (; docs->name; docs++) {
+    if (lua_getfield(L, t, docs->name) != LUA_TNIL) {  /* stack: docs, fn */
+      lua_pushstring(L, docs->text);
+      lua_rawset(L, -3);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* core.doc(f [, text]): get or set the help text of a value. */
+static int core_doc(lua_State *L)
+{
+  luaL_checkany(L, 1);
+  getdocs(L);                                  /* stack: f, [text], docs */
+  if (lua_gettop(L) >= 3 && !lua_isnil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TSTRING);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, 1);
+    return 1;
+  }
+  lua_pushvalue(L, 1);
+  lua_rawget(L, -2);
+  return 1;
+}
+
+int luaopen_cajal_core(lua_State *L)
+{
+  lua_newtable(L);
+  lua_pushcfunction(L, core_doc);
+  lua_setfield(L, -2, "doc");
+  lua_pushliteral(L, CJ_VERSION);
+  lua_setfield(L, -2, "version");
+  cj_open_units(L);
+  cj_open_array(L);
+  cj_open_rng(L);
+  cj_open_regex(L);
+  cj_open_io(L);
+  cj_open_net(L);
+  return 1;
+}

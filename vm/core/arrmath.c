@@ -1,0 +1,2 @@
+/* arrmath.c — placeholder until its subsystem lands */
+#include "cj.h"

@@ -1,0 +1,4 @@
+#ifndef CJ_CSV_H
+#define CJ_CSV_H
+#include "cj.h"
+#endif

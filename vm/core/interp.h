@@ -1,0 +1,4 @@
+#ifndef CJ_INTERP_H
+#define CJ_INTERP_H
+#include "cj.h"
+#endif

@@ -1,0 +1,2 @@
+/* net.c — placeholder until its subsystem lands */
+#include "cj.h"
