@@ -1,0 +1,47 @@
+-- testing.lua — the small harness of the Lua-level tests (tests/lua/*.lua).
+--
+--   local T = dofile(arg[0]:match("^(.*)/[^/]*$") .. "/testing.lua")
+--   T.test("zeros has the right shape", function() ... assert(...) end)
+--   T.checkerror("bad argument #1 to 'zeros'", cj.zeros, "x")
+--   T.near(a, b, tol [, what])
+--   T.done()   -- prints "<file>: N passed, N failed"; exit status 1 on failure
+local T = {}
+local passed, failed = 0, 0
+local current
+
+function T.test(name, fn)
+  current = name
+  local ok, err = xpcall(fn, debug.traceback)
+  if ok then
+    passed = passed + 1
+  else
+    failed = failed + 1
+    io.stderr:write("FAIL ", name, "\n", tostring(err), "\n")
+  end
+end
+
+-- f(...) must raise an error whose message contains `pattern` (plain text)
+function T.checkerror(pattern, f, ...)
+  local ok, err = pcall(f, ...)
+  if ok then error("expected an error containing '" .. pattern .. "', got none", 2) end
+  err = tostring(err)
+  if not err:find(pattern, 1, true) then
+    error("expected an error containing '" .. pattern .. "', got: " .. err, 2)
+  end
+  return err
+end
+
+function T.near(a, b, tol, what)
+  tol = tol or 1e-12
+  if not (math.abs(a - b) <= tol) then
+    error(string.format("%s: %.17g vs %.17g (tolerance %g)", what or "values differ", a, b, tol), 2)
+  end
+end
+
+function T.done()
+  local name = (arg and arg[0] or "?"):match("([^/]*)$")
+  print(string.format("%s: %d passed, %d failed", name, passed, failed))
+  os.exit(failed == 0 and 0 or 1)
+end
+
+return T
