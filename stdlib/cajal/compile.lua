@@ -1,1 +1,47 @@
--- placeholder
+-- cajal.compile — the network compiler: .cajal text -> AST (cajal.grammar)
+-- -> checked model (cajal.check: names, units) -> IR (cajal.lower, the table
+-- of vm/core/IR.md) -> C (cajal.emit). This file is the driver: imports,
+-- options, error formatting, dumps.
+--
+-- API (the contract with cajal.network, the host's --dump and the golden
+-- error tests; change it only together with them):
+--
+--   compile.build(source, filename [, opts]) -> ir
+--     source    the model text (a string); filename names it in messages and
+--               anchors relative imports (nil -> "<string>", imports then
+--               resolve from the current directory and CAJAL_PATH).
+--     opts      (all optional)
+--       seed      integer (default 1)
+--       dt        step in seconds, a number or a cj quantity (default 0.1 ms)
+--       params    overrides of population parameters, folded as constants:
+--                 { E = { tau_m = 10 * cj.ms }, I = {...} }  per population, or
+--                 { tau_m = 10 * cj.ms }  for every population that has it.
+--                 Values are numbers (SI) or quantities (dimension checked).
+--       arrays    { NAME = <array or table of numbers> } for `from arrays NAME`
+--                 connections, spike generators, drives and rate tables.
+--       method    "exact" | "euler" | "rk2" | "rk4" | "exponential_euler":
+--                 overrides the integration method of every model.
+--       precision "double" (the only one for now)
+--       jit       false: leave ir.c_source nil (interpreter only)
+--     Returns the IR table of vm/core/IR.md, c_source included.
+--     On an error in the model it raises a STRING (error(msg, 0)) formatted as
+--       file:line:col: message
+--       <the source line>
+--       <spaces>^
+--     (the same form as the grammar's syntax errors, which it passes through).
+--     Misuse of the arguments raises "compile.build: bad argument ...".
+--
+--   compile.load_file(path [, opts]) -> ir
+--     Reads path and builds it. Imports (`import "models/lif"`) are resolved
+--     through CAJAL_PATH (colon-separated directories), then the importing
+--     file's directory, the current directory, ~/.local/share/cajal, and the
+--     copies shipped with cajal (installed or built into the binary). A cycle
+--     of imports is an error naming the chain.
+--
+--   compile.diagnose(path) -> nil | message   the first error, nil if it compiles
+--   compile.dump(stage, path [, opts]) -> text   stage "ast" | "ir" | "c"
+--     (cj.dump; `cajal --dump=STAGE FILE`)
+--   compile.cache_clear()   empties the compile cache (the runtime's)
+local M = {}
+
+return M
