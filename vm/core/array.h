@@ -47,4 +47,62 @@ void cj_array_setflat(cj_array *a, int64_t k, double v);
 /* --- the rest of the array API (views, elementwise, reductions, linalg) is
  * declared below by the array subsystem; see array.c, arrmath.c, linalg.c. --- */
 
+/* ---- dtypes and shapes (array.c) ------------------------------------------
+ * Dtype promotion, used by every binary operation:
+ *   same dtype                      -> that dtype
+ *   float64 with anything           -> float64
+ *   float32 with uint8 or float32   -> float32;  float32 with int32 -> float64
+ *   int32 with uint8                -> int32
+ * Division and power of integer arrays give float64 (see cj_binop_dtype).
+ * Conversion to an integer dtype truncates toward zero and saturates at the
+ * range of the target (300 -> 255 for uint8, -1 -> 0); NaN becomes 0. */
+cj_dtype cj_dtype_promote(cj_dtype a, cj_dtype b);
+int cj_dtype_isint(cj_dtype t);
+
+/* Number of elements of a shape; CJ_EINVAL on a negative size, too many
+ * dimensions or an element count that would overflow. */
+int cj_shape_numel(int ndim, const int64_t *shape, int64_t *n);
+/* "3x4", "10", "scalar" (0-d) into buf; returns buf. */
+const char *cj_shape_format(int ndim, const int64_t *shape, char *buf, size_t n);
+int cj_array_sameshape(const cj_array *a, const cj_array *b);
+/* Byte address of element idx (0-based). */
+void *cj_array_ptr(const cj_array *a, const int64_t *idx);
+/* 1 when the memory spanned by a and b may overlap. */
+int cj_array_overlap(const cj_array *a, const cj_array *b);
+
+/* ---- views: *v describes part of a's memory (nothing is copied) ----------
+ * All indices 0-based. They fail with CJ_ERANGE / CJ_EINVAL and a message. */
+/* Drop dimension dim, keeping index i of it. */
+int cj_array_select(cj_array *v, const cj_array *a, int dim, int64_t i);
+/* Along dim keep count elements start, start+step, ... (step != 0; count 0 is an empty view). */
+int cj_array_slice(cj_array *v, const cj_array *a, int dim, int64_t start, int64_t count, int64_t step);
+/* Swap dimensions d1 and d2. */
+int cj_array_transpose(cj_array *v, const cj_array *a, int d1, int d2);
+/* Same elements under a new shape; a must be contiguous (CJ_EINVAL otherwise,
+ * or when the element counts differ). */
+int cj_array_reshape(cj_array *v, const cj_array *a, int ndim, const int64_t *shape);
+/* Shape that a and b broadcast to (numpy rules: align trailing dimensions;
+ * sizes must match or one of them be 1). CJ_EINVAL naming both shapes. */
+int cj_broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb,
+                       int *nout, int64_t *out);
+/* View of a stretched to shape (zero strides on broadcast dimensions). */
+int cj_array_broadcast(cj_array *v, const cj_array *a, int ndim, const int64_t *shape);
+
+/* ---- the loop driver --------------------------------------------------------
+ * cj_array_apply runs kernel k over nop arrays of one common shape (ops[0]
+ * is usually the destination). Dimensions are merged where the layout
+ * allows, so contiguous arrays reach the kernel as one long line. The kernel
+ * gets n elements, a pointer to the first element of each operand and each
+ * operand's stride in elements (0 for a broadcast operand). */
+#define CJ_MAXOPS 4
+typedef void (*cj_kernel)(int64_t n, char *const *p, const int64_t *s, void *ctx);
+int cj_array_apply(int nop, const cj_array *const *ops, cj_kernel k, void *ctx);
+
+/* ---- copies ------------------------------------------------------------------
+ * cj_array_copy: src broadcast to dst's shape and converted to dst's dtype;
+ * overlapping memory is handled (src is read completely before dst is
+ * written). CJ_EINVAL when the shapes do not broadcast; CJ_ENOMEM. */
+int cj_array_copy(cj_array *dst, const cj_array *src);
+void cj_array_fill(cj_array *dst, double v);
+
 #endif
