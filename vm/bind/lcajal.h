@@ -48,7 +48,9 @@ typedef struct lquantity { double v; cj_dim dim; } lquantity;
 int cj_toquantity(lua_State *L, int i, double *v, cj_dim *d);
 /* Push v with dimension d: a plain number when d is dimensionless. */
 void cj_pushquantity(lua_State *L, double v, cj_dim d);
-/* Raise "<what>: cannot combine <dim a> with <dim b>" style errors uniformly. */
+/* Raise "cannot <what> <dim a> and <dim b>" uniformly; what is a verb:
+ * cj_uniterror(L, "add", V, s) -> "cannot add V and s" (dimension one is
+ * written "dimensionless"). Never returns. */
 int cj_uniterror(lua_State *L, const char *what, cj_dim a, cj_dim b);
 
 /* ---- help registry (lcajal.c) -------------------------------------------- */

@@ -34,4 +34,32 @@ const char *cj_unit_name(int i, double *scale, cj_dim *dim);
 /* Print value (SI) with the best-fitting unit: 0.02, s -> "20 ms". */
 const char *cj_quantity_format(double v, cj_dim d, char *buf, size_t n);
 
+/* ---- additions (units.c) ---------------------------------------------- */
+
+/* a * b (sign +1) or a / b (sign -1), checked: CJ_EUNIT when an exponent
+ * would leave [-127, 127] (cj_dim_mul/div saturate instead). */
+int cj_dim_mulx(cj_dim a, cj_dim b, int sign, cj_dim *out);
+/* The dimension of the SI base unit i (CJ_DIM_M .. CJ_DIM_CD). */
+cj_dim cj_dim_base(int i);
+/* Number of entries in the unit table (cj_unit_name(i) for i < this). */
+int cj_unit_count(void);
+/* As cj_quantity_format with `digits` significant digits (1..17) for the
+ * mantissa; cj_quantity_format uses 14, as Lua prints numbers. */
+const char *cj_quantity_formatp(double v, cj_dim d, int digits, char *buf, size_t n);
+
+/* Parse a unit expression into a scale (SI value of the expression) and a
+ * dimension. Grammar (juxtaposition binds tighter than '*' and '/', which
+ * are left-associative, so "J/kg K" is J/(kg K)):
+ *   expr  := prod (('*' | '/') prod)*
+ *   prod  := power (power)*            (separated by blanks)
+ *   power := atom (('^' | '**') exponent | digits)?   "cm^2", "s^-1", "m2"
+ *   atom  := number | symbol | '(' expr ')'
+ *   exponent := [+-]int | '(' [+-]int ['/' int] ')' | [+-]decimal
+ * Symbols are table names ("mV", "uF", "cm2", "msecond"); "µ"/"μ" may stand
+ * for the prefix u. Examples: "uF/cm^2", "mS/cm2", "1/ms", "mV/ms",
+ * "m^2 kg s^-3 A^-1". CJ_EFORMAT for an unknown symbol or bad syntax (the
+ * message names the symbol and its 1-based column), CJ_EUNIT when a
+ * fractional power leaves non-integer exponents. */
+int cj_unit_parse(const char *expr, double *scale, cj_dim *dim);
+
 #endif
