@@ -104,5 +104,93 @@ int cj_array_apply(int nop, const cj_array *const *ops, cj_kernel k, void *ctx);
  * written). CJ_EINVAL when the shapes do not broadcast; CJ_ENOMEM. */
 int cj_array_copy(cj_array *dst, const cj_array *src);
 void cj_array_fill(cj_array *dst, double v);
+/* 1 when a and b have the same shape and put each element at the same
+ * address (an elementwise pass can then write b while reading a). */
+int cj_array_samelayout(const cj_array *a, const cj_array *b);
+/* One element at p as a double, and stored from a double (converting as above). */
+double cj_dtype_load(cj_dtype t, const void *p);
+void cj_dtype_store(cj_dtype t, void *p, double v);
+
+/* ---- elementwise operations (arrmath.c) --------------------------------------
+ * Integer arithmetic wraps around (two's complement, as numpy); x % y is
+ * floored (the sign of y, as Lua's %) and x % 0 is 0 for integers (NaN for
+ * floats). Division and power of two integer arrays give float64.
+ * Every function writes into a caller-made out of the result's shape and
+ * dtype (CJ_EINVAL otherwise); out may be an input (in place) or overlap
+ * one (a temporary is used). */
+typedef enum {
+  CJ_ADD, CJ_SUB, CJ_MUL, CJ_DIV, CJ_MOD, CJ_POW, CJ_MINIMUM, CJ_MAXIMUM,
+  CJ_LT, CJ_LE, CJ_GT, CJ_GE, CJ_EQ, CJ_NE,    /* comparisons: uint8 0/1 */
+  CJ_NBINOPS
+} cj_binop;
+const char *cj_binop_name(cj_binop op);        /* "add", "sub", ..., "lt", ... */
+int cj_binop_iscmp(cj_binop op);
+cj_dtype cj_binop_dtype(cj_binop op, cj_dtype a, cj_dtype b);
+/* out = a op b, broadcasting a and b to out's shape (which must be their
+ * broadcast shape). */
+int cj_array_binop(cj_binop op, cj_array *out, const cj_array *a, const cj_array *b);
+
+typedef enum {
+  CJ_NEG, CJ_ABS, CJ_RELU, CJ_SIGN, CJ_FLOOR, CJ_CEIL,   /* keep integer dtypes */
+  CJ_EXP, CJ_LOG, CJ_LOG1P, CJ_SQRT, CJ_SIN, CJ_COS, CJ_TAN, CJ_TANH, CJ_SIGMOID,
+  CJ_NUNOPS
+} cj_unop;
+const char *cj_unop_name(cj_unop op);
+/* Same dtype for float input; integer input keeps its dtype for the first
+ * group (neg .. ceil) and gives float64 for the others. */
+cj_dtype cj_unop_dtype(cj_unop op, cj_dtype a);
+int cj_array_unop(cj_unop op, cj_array *out, const cj_array *a);
+/* out = a limited to [lo, hi] (bounds rounded inward for integer dtypes);
+ * out has a's dtype. CJ_EINVAL when lo > hi. NaN stays NaN. */
+int cj_array_clip(cj_array *out, const cj_array *a, double lo, double hi);
+/* out = mask ? a : b elementwise (mask uint8, nonzero is true), all three
+ * broadcast to out's shape; out dtype: cj_dtype_promote(a, b). */
+int cj_array_where(cj_array *out, const cj_array *mask, const cj_array *a, const cj_array *b);
+
+/* ---- masks: a uint8 array of a's shape selects the elements where nonzero -- */
+int64_t cj_array_count(const cj_array *mask);  /* nonzero elements */
+/* out (1-D, cj_array_count(mask) elements, a's dtype) = a's selected
+ * elements in row-major order. */
+int cj_array_masked_select(cj_array *out, const cj_array *a, const cj_array *mask);
+/* a's selected elements = src, a 0-d array or a 1-D array of
+ * cj_array_count(mask) elements (converted to a's dtype). */
+int cj_array_masked_assign(cj_array *a, const cj_array *mask, const cj_array *src);
+
+/* ---- reductions (arrmath.c) ----------------------------------------------------
+ * Sums, means and variances accumulate in double (pairwise on contiguous
+ * data); var and std divide by n - ddof (NaN when that is not positive).
+ * min, max propagate NaN; argmin/argmax give the first position of the
+ * extreme (or of the first NaN), 0-based. The mean of nothing is NaN; min,
+ * max and arg* of nothing fail with CJ_EINVAL; sum of nothing is 0, prod 1,
+ * any 0, all 1 (NaN counts as true). */
+typedef enum {
+  CJ_SUM, CJ_MEAN, CJ_VAR, CJ_STD, CJ_MIN, CJ_MAX, CJ_ARGMIN, CJ_ARGMAX,
+  CJ_PROD, CJ_ANY, CJ_ALL, CJ_NREDUCE
+} cj_reduce;
+const char *cj_reduce_name(cj_reduce op);
+/* dtype of a reduction along an axis: sum, mean, var, std, prod -> float64
+ * for integer input (else the input's); min, max -> input's; arg* -> int32;
+ * any, all -> uint8. */
+cj_dtype cj_reduce_dtype(cj_reduce op, cj_dtype t);
+/* Over all elements; arg* give the flat row-major position. */
+int cj_array_reduce(cj_reduce op, const cj_array *a, int ddof, double *res);
+/* Along dimension axis (0-based): out has a's shape without that dimension. */
+int cj_array_reduce_axis(cj_reduce op, cj_array *out, const cj_array *a, int axis, int ddof);
+/* Running sums along axis (out: a's shape), or over the flattened array
+ * when axis < 0 (out: 1-D of numel(a)); out dtype cj_reduce_dtype(CJ_SUM). */
+int cj_array_cumsum(cj_array *out, const cj_array *a, int axis);
+
+
+/* ---- linear algebra (linalg.c) ------------------------------------------------
+ * Matrix products of 1-D and 2-D arrays, numpy's matmul rules: (m,k)(k,n)
+ * -> (m,n); (m,k)(k) -> (m); (k)(k,n) -> (n); (k)(k) -> 0-d. Float dtypes go
+ * through cblas_dgemm / cblas_sgemm; integer dtypes are multiplied in int32
+ * (wrapping around) by a C loop. */
+cj_dtype cj_matmul_dtype(cj_dtype a, cj_dtype b);  /* promoted; integers -> int32 */
+int cj_matmul_shape(const cj_array *a, const cj_array *b, int *ndim, int64_t *shape);
+/* out must have the product's shape and dtype; it may overlap a or b. */
+int cj_array_matmul(cj_array *out, const cj_array *a, const cj_array *b);
+/* Inner product of two 1-D arrays of one length, accumulated in double. */
+int cj_array_dot(const cj_array *a, const cj_array *b, double *res);
 
 #endif

@@ -1,2 +1,222 @@
-/* linalg.c — placeholder until its subsystem lands */
-#include "cj.h"
+/*
+ * linalg.c — matrix products of cj_array: float32 and float64 through
+ * CBLAS (cblas_sgemm / cblas_dgemm), integer dtypes by a C loop in int32.
+ *
+ * Strided and transposed operands are passed to BLAS as they are when
+ * their layout is one BLAS can describe (unit stride along rows or along
+ * columns, with a leading dimension); otherwise they are first copied to
+ * contiguous scratch. A transposed destination is filled by computing
+ * the transposed product.
+ */
+#include "array.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#define BLASMAX ((int64_t)(sizeof(blasint) >= 8 ? INT64_MAX : INT_MAX))
+
+cj_dtype cj_matmul_dtype(cj_dtype a, cj_dtype b)
+{
+  cj_dtype t = cj_dtype_promote(a, b);
+  return cj_dtype_isint(t) ? CJ_I32 : t;
+}
+
+int cj_matmul_shape(const cj_array *a, const cj_array *b, int *ndim, int64_t *shape)
+{
+  char b1[64], b2[64];
+  int n = 0;
+  if (a->ndim < 1 || a->ndim > 2 || b->ndim < 1 || b->ndim > 2)
+    return cj_fail(CJ_EINVAL, "1-D or 2-D arrays expected, got %d-D and %d-D", a->ndim, b->ndim);
+  if (a->shape[a->ndim - 1] != b->shape[0])
+    return cj_fail(CJ_EINVAL, "inner dimensions differ: %s and %s",
+                   cj_shape_format(a->ndim, a->shape, b1, sizeof b1),
+                   cj_shape_format(b->ndim, b->shape, b2, sizeof b2));
+  if (a->ndim == 2) shape[n++] = a->shape[0];
+  if (b->ndim == 2) shape[n++] = b->shape[1];
+  *ndim = n;
+  return CJ_OK;
+}
+
+/* x as a matrix: a 1-D array is a row (left operand) or a column (right);
+ * the stride of the added dimension of size 1 is left 0 (it is free). */
+static void as2d(cj_array *m, const cj_array *x, int row)
+{
+  *m = *x;
+  if (x->ndim == 2) return;
+  m->ndim = 2;
+  if (x->ndim == 0) {
+    m->shape[0] = m->shape[1] = 1;
+    m->strides[0] = m->strides[1] = 0;
+  } else if (row) {
+    m->shape[0] = 1; m->strides[0] = 0;
+    m->shape[1] = x->shape[0]; m->strides[1] = x->strides[0];
+  } else {
+    m->shape[1] = 1; m->strides[1] = 0;
+  }
+}
+
+/* How BLAS can read matrix m: *trans set when m is stored as its row-major
+ * transpose; *ld the leading dimension. 0 when it cannot (copy first). */
+static int blaslayout(const cj_array *m, int *trans, int64_t *ld)
+{
+  int64_t r = m->shape[0], c = m->shape[1], s0 = m->strides[0], s1 = m->strides[1];
+  int64_t rmin = r > 1 ? r : 1, cmin = c > 1 ? c : 1;
+  if ((c == 1 || s1 == 1) && (r == 1 || s0 >= cmin)) {
+    *trans = 0;
+    *ld = r == 1 ? cmin : s0;
+  } else if ((r == 1 || s0 == 1) && (c == 1 || s1 >= rmin)) {
+    *trans = 1;
+    *ld = c == 1 ? rmin : s1;
+  } else {
+    return 0;
+  }
+  return *ld <= BLASMAX;
+}
+
+/* A contiguous copy of m in *tmp (dtype t), *m then describes it. */
+static int contiguous(cj_array *m, cj_array *tmp, cj_dtype t)
+{
+  int st;
+  if ((st = cj_array_alloc(tmp, t, m->ndim, m->shape))) return st;
+  if ((st = cj_array_copy(tmp, m))) return st;
+  *m = *tmp;
+  return CJ_OK;
+}
+
+typedef struct { const cj_array *m; int trans; int64_t ld; } operand;
+
+/* C = A B for float dtypes; c must be row-major (c.trans == 0). */
+static void gemm(cj_dtype t, const operand *a, const operand *b, const operand *c,
+                 int64_t m, int64_t n, int64_t k)
+{
+  enum CBLAS_TRANSPOSE ta = a->trans ? CblasTrans : CblasNoTrans;
+  enum CBLAS_TRANSPOSE tb = b->trans ? CblasTrans : CblasNoTrans;
+  if (t == CJ_F64)
+    cblas_dgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, 1.0,
+                a->m->data, (blasint)a->ld, b->m->data, (blasint)b->ld, 0.0,
+                c->m->data, (blasint)c->ld);
+  else
+    cblas_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, 1.0f,
+                a->m->data, (blasint)a->ld, b->m->data, (blasint)b->ld, 0.0f,
+                c->m->data, (blasint)c->ld);
+}
+
+static void floatmatmul(cj_dtype t, const cj_array *c, const cj_array *a, const cj_array *b)
+{
+  operand oa = { a, 0, 0 }, ob = { b, 0, 0 }, oc = { c, 0, 0 };
+  int64_t m = a->shape[0], k = a->shape[1], n = b->shape[1];
+  blaslayout(a, &oa.trans, &oa.ld);            /* the caller made all three describable */
+  blaslayout(b, &ob.trans, &ob.ld);
+  blaslayout(c, &oc.trans, &oc.ld);
+  if (!oc.trans) {
+    gemm(t, &oa, &ob, &oc, m, n, k);
+  } else {                                     /* C^T = B^T A^T, row-major */
+    oa.trans = !oa.trans;
+    ob.trans = !ob.trans;
+    oc.trans = 0;
+    gemm(t, &ob, &oa, &oc, n, m, k);
+  }
+}
+
+/* int32 product, wrapping around on overflow; a and b contiguous int32. */
+static int intmatmul(cj_array *c, const cj_array *a, const cj_array *b)
+{
+  int64_t m = a->shape[0], k = a->shape[1], n = b->shape[1];
+  const int32_t *A = a->data, *B = b->data;
+  uint32_t *acc = cj_malloc(sizeof(uint32_t) * (size_t)(n ? n : 1));
+  if (!acc) return cj_fail(CJ_ENOMEM, "out of memory");
+  for (int64_t i = 0; i < m; i++) {
+    memset(acc, 0, sizeof(uint32_t) * (size_t)n);
+    for (int64_t l = 0; l < k; l++) {
+      uint32_t x = (uint32_t)A[i * k + l];
+      const int32_t *row = B + l * n;
+      for (int64_t j = 0; j < n; j++) acc[j] += x * (uint32_t)row[j];
+    }
+    for (int64_t j = 0; j < n; j++) {
+      int64_t idx[2] = { i, j };
+      *(int32_t *)cj_array_ptr(c, idx) = (int32_t)acc[j];
+    }
+  }
+  cj_free(acc);
+  return CJ_OK;
+}
+
+/* Whether matrix x must be copied before the product can read it. */
+static int needcopy(const cj_array *x, cj_dtype t)
+{
+  int trans;
+  int64_t ld;
+  if (x->dtype != t) return 1;
+  return t == CJ_I32 ? !cj_array_iscontig(x) : !blaslayout(x, &trans, &ld);
+}
+
+int cj_array_matmul(cj_array *out, const cj_array *a, const cj_array *b)
+{
+  int64_t shape[2] = { 0, 0 };
+  int ndim, st = CJ_OK;
+  cj_dtype t = cj_matmul_dtype(a->dtype, b->dtype);
+  cj_array A, B, C, O, ta, tb, tc, want;
+  char s1[64], s2[64];
+  if ((st = cj_matmul_shape(a, b, &ndim, shape))) return st;
+  want.ndim = ndim; want.shape[0] = shape[0]; want.shape[1] = shape[1];
+  if (!cj_array_sameshape(out, &want))
+    return cj_fail(CJ_EINVAL, "out has shape %s, expected %s",
+                   cj_shape_format(out->ndim, out->shape, s1, sizeof s1),
+                   cj_shape_format(ndim, shape, s2, sizeof s2));
+  if (out->dtype != t)
+    return cj_fail(CJ_EINVAL, "out has dtype %s, expected %s", cj_dtype_name(out->dtype), cj_dtype_name(t));
+  as2d(&A, a, 1);
+  as2d(&B, b, 0);
+  as2d(&O, out, a->ndim == 1);                 /* (m,n), (m,1), (1,n) or (1,1) */
+  if (a->ndim == 2 && b->ndim == 1) {
+    O.shape[1] = 1; O.strides[1] = 0;
+  }
+  if (A.shape[0] == 0 || B.shape[1] == 0) return CJ_OK;
+  if (A.shape[1] == 0) { cj_array_fill(out, 0); return CJ_OK; }
+  if (A.shape[0] > BLASMAX || A.shape[1] > BLASMAX || B.shape[1] > BLASMAX)
+    return cj_fail(CJ_EINVAL, "matrix too large");
+  ta.data = tb.data = tc.data = NULL;
+  if ((needcopy(&A, t) && (st = contiguous(&A, &ta, t))) ||
+      (needcopy(&B, t) && (st = contiguous(&B, &tb, t))))
+    goto done;
+  C = O;
+  if (cj_array_overlap(&O, &A) || cj_array_overlap(&O, &B) || (t != CJ_I32 && needcopy(&O, t))) {
+    int64_t cs[2] = { A.shape[0], B.shape[1] };
+    if ((st = cj_array_alloc(&tc, t, 2, cs))) goto done;
+    C = tc;
+  }
+  if (t == CJ_I32) st = intmatmul(&C, &A, &B);
+  else floatmatmul(t, &C, &A, &B);
+  if (st == CJ_OK && tc.data) st = cj_array_copy(&O, &tc);
+done:
+  if (ta.data) cj_array_release(&ta);
+  if (tb.data) cj_array_release(&tb);
+  if (tc.data) cj_array_release(&tc);
+  return st;
+}
+
+int cj_array_dot(const cj_array *a, const cj_array *b, double *res)
+{
+  int64_t n, sa, sb;
+  double acc[4] = { 0, 0, 0, 0 };
+  if (a->ndim != 1 || b->ndim != 1)
+    return cj_fail(CJ_EINVAL, "1-D arrays expected, got %d-D and %d-D", a->ndim, b->ndim);
+  if (a->shape[0] != b->shape[0])
+    return cj_fail(CJ_EINVAL, "lengths differ: %lld and %lld", (long long)a->shape[0], (long long)b->shape[0]);
+  n = a->shape[0]; sa = a->strides[0]; sb = b->strides[0];
+  if (a->dtype == CJ_F64 && b->dtype == CJ_F64) {
+    const double *x = a->data, *y = b->data;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int j = 0; j < 4; j++) acc[j] += x[(i + j) * sa] * y[(i + j) * sb];
+    for (; i < n; i++) acc[0] += x[i * sa] * y[i * sb];
+  } else {
+    size_t ea = cj_dtype_size(a->dtype), eb = cj_dtype_size(b->dtype);
+    for (int64_t i = 0; i < n; i++)
+      acc[0] += cj_dtype_load(a->dtype, (const char *)a->data + i * sa * (int64_t)ea) *
+                cj_dtype_load(b->dtype, (const char *)b->data + i * sb * (int64_t)eb);
+  }
+  *res = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  return CJ_OK;
+}
