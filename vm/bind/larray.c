@@ -464,7 +464,7 @@ static int arr_linspace(lua_State *L)
   len = (int64_t)n;
   r = newarray(L, t, 1, &len, 0);
   for (int64_t k = 0; k < len; k++) {
-    double x = k == len - 1 && len > 1 ? v[1] : v[0] + (v[1] - v[0]) * (double)k / (double)(len - 1);
+    double x = k == 0 ? v[0] : k == len - 1 ? v[1] : v[0] + (v[1] - v[0]) * (double)k / (double)(len - 1);
     cj_array_setflat(&r->a, k, x);
   }
   r->dim = d;
