@@ -24,12 +24,15 @@
 --       precision "double" (the only one for now)
 --       jit       false: leave ir.c_source nil (interpreter only)
 --     Returns the IR table of vm/core/IR.md, c_source included.
---     On an error in the model it raises a STRING (error(msg, 0)) formatted as
+--     On an error in the model it raises an error OBJECT (error(e, 0)): the
+--     grammar's error table { file, line, col, pos, msg, text } whose
+--     tostring() is the text
 --       file:line:col: message
 --       <the source line>
 --       <spaces>^
---     (the same form as the grammar's syntax errors, which it passes through).
---     Misuse of the arguments raises "compile.build: bad argument ...".
+--     Syntax errors (cajal.grammar) and semantic errors (names, units,
+--     imports) have the same shape. Misuse of the arguments raises an
+--     object whose text is "compile.build: bad argument ...".
 --
 --   compile.load_file(path [, opts]) -> ir
 --     Reads path and builds it. Imports (`import "models/lif"`) are resolved
@@ -43,5 +46,331 @@
 --     (cj.dump; `cajal --dump=STAGE FILE`)
 --   compile.cache_clear()   empties the compile cache (the runtime's)
 local M = {}
+
+local grammar = require "cajal.grammar"
+local check = require "cajal.check"
+local lower = require "cajal.lower"
+local emit = require "cajal.emit"
+local core = require "cajal.core"
+local format, concat = string.format, table.concat
+
+-- errors: the grammar's error objects pass through; ours have the same shape
+local function errobj(text)
+  return setmetatable({ text = text, msg = text }, { __tostring = function(e) return e.text end })
+end
+
+local function rethrow(e)
+  if type(e) == "table" and getmetatable(e) == nil and e.text then e = errobj(e.text) end
+  error(e, 0)
+end
+
+local function parse(source, filename)
+  local ast, err = grammar.parse(source, filename)
+  if not ast then error(err, 0) end
+  return ast
+end
+
+-- ---- imports ---------------------------------------------------------------------
+
+local function readfile(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  if type(text) ~= "string" then return nil end
+  return text
+end
+
+local function dirname(path)
+  return path and path:match("^(.*)/[^/]*$") or "."
+end
+
+local function isfile(path)
+  local f = io.open(path, "rb")
+  if not f then return false end
+  local ok = f:read(0) ~= nil or f:seek("end") ~= nil
+  f:close()
+  return ok
+end
+
+-- The directories searched for `import "NAME"` from a file in dir.
+function M.searchpath(dir)
+  local dirs = { dir or "." }
+  local env = os.getenv("CAJAL_PATH")
+  local home = os.getenv("HOME")
+  local defaults = { "." }
+  if home and home ~= "" then defaults[#defaults + 1] = home .. "/.local/share/cajal" end
+  if env and env ~= "" then
+    for entry in (env .. ":"):gmatch("([^:]*):") do
+      if entry == "" then
+        for _, d in ipairs(defaults) do dirs[#dirs + 1] = d end
+      else
+        dirs[#dirs + 1] = entry
+      end
+    end
+  else
+    for _, d in ipairs(defaults) do dirs[#dirs + 1] = d end
+  end
+  return dirs
+end
+
+-- find(name, dir) -> text, origin | nil, tried
+local function find(name, dir)
+  local file = name
+  if not file:match("%.cajal$") then file = file .. ".cajal" end
+  local tried = {}
+  local candidates = {}
+  if file:sub(1, 1) == "/" then
+    candidates[1] = file
+  else
+    for _, d in ipairs(M.searchpath(dir)) do candidates[#candidates + 1] = d .. "/" .. file end
+  end
+  for _, path in ipairs(candidates) do
+    tried[#tried + 1] = path
+    if isfile(path) then
+      local text = readfile(path)
+      if text then return text, path end
+    end
+  end
+  -- the model library shipped with cajal: install tree, then the binary
+  if file:sub(1, 1) ~= "/" and not file:find("%.%.") then
+    local ok, host = pcall(require, "cajal.host")
+    if ok and type(host) == "table" and host.findfile then
+      local ok2, text, origin = pcall(host.findfile, file)
+      if ok2 and text then return text, origin end
+      tried[#tried + 1] = "the model library of cajal"
+    elseif core.embedded then
+      local text = core.embedded(file)
+      if text then return text, "[cajal]/" .. file end
+      tried[#tried + 1] = "the models built into cajal"
+    end
+  end
+  return nil, tried
+end
+M.find = find
+
+-- Collect the models of root and of everything it imports into models
+-- (name -> {node, src}); stack holds the origins being loaded (cycles).
+local function collect(root, origin, models, sources, stack, main)
+  for _, item in ipairs(root.body) do
+    if item.tag == "neuron" or item.tag == "synapse" then
+      local prev = models[item.name]
+      if prev then
+        check.fail(root, item.pos, format("model '%s' is already defined (%s:%d)", item.name,
+                                          prev.src.file or "?", check.lineof(prev.src, prev.node.pos)))
+      end
+      models[item.name] = { node = item, src = root }
+    elseif item.tag == "import" then
+      local text, where = find(item.path, dirname(origin))
+      if not text then
+        check.fail(root, item.pos, format("import \"%s\": no such model file (looked in %s)", item.path,
+                                          concat(where, ", ")))
+      end
+      for q, o in ipairs(stack) do
+        if o == where then
+          local chain = {}
+          for k = q, #stack do chain[#chain + 1] = stack[k] end
+          chain[#chain + 1] = where
+          check.fail(root, item.pos, format("cyclic import: %s", concat(chain, " -> ")))
+        end
+      end
+      if not sources[where] then
+        local sub = parse(text, where)
+        sources[where] = text
+        sources[#sources + 1] = where
+        stack[#stack + 1] = where
+        for _, it in ipairs(sub.body) do
+          if it.tag ~= "import" and it.tag ~= "neuron" and it.tag ~= "synapse" then
+            check.fail(sub, it.pos, "an imported file may contain only imports and model definitions")
+          end
+        end
+        collect(sub, where, models, sources, stack, false)
+        stack[#stack] = nil
+      end
+    elseif not main then
+      check.fail(root, item.pos, "an imported file may contain only imports and model definitions")
+    end
+  end
+end
+
+-- ---- the pipeline -----------------------------------------------------------------
+
+local function checkopts(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(errobj("compile.build: bad argument #3 'opts' (table expected)"), 0) end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  local function bad(what, want)
+    error(errobj(format("compile.build: bad argument 'opts.%s' (%s expected)", what, want)), 0)
+  end
+  if o.seed ~= nil then
+    if math.type(o.seed) ~= "integer" then
+      if type(o.seed) == "number" and o.seed == math.floor(o.seed) and o.seed >= 0 and o.seed < 2^63 then
+        o.seed = math.tointeger(o.seed)
+      else bad("seed", "a whole number") end
+    end
+  end
+  if o.dt ~= nil then
+    local v, d = check.quantity(o.dt)
+    if not v or not (v > 0) or v == math.huge or not (check.dimeq(d, check.DIMLESS) or
+                                                      check.dimstr(d) == "s") then
+      bad("dt", "a positive time (seconds or a quantity in s)")
+    end
+    o.dt = v
+  end
+  if o.params ~= nil and type(o.params) ~= "table" then bad("params", "table") end
+  if o.arrays ~= nil and type(o.arrays) ~= "table" then bad("arrays", "table") end
+  if o.precision ~= nil and o.precision ~= "double" then bad("precision", "\"double\"") end
+  if o.method ~= nil then
+    local ok = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
+    if not ok[o.method] then bad("method", "exact, euler, rk2, rk4 or exponential_euler") end
+  end
+  return o
+end
+
+-- front(source, filename, opts) -> root, models, sources
+local function front(source, filename)
+  local root = parse(source, filename)
+  local models, sources = {}, { [filename] = source, filename }
+  collect(root, filename:sub(1, 1) == "<" and nil or filename, models, sources, { filename }, true)
+  return root, models, sources
+end
+
+-- build(source, filename [, opts]) -> ir   (see the contract at the top)
+function M.build(source, filename, opts)
+  if type(source) ~= "string" then
+    error(errobj("compile.build: bad argument #1 'source' (string expected)"), 0)
+  end
+  if filename ~= nil and type(filename) ~= "string" then
+    error(errobj("compile.build: bad argument #2 'filename' (string expected)"), 0)
+  end
+  filename = filename or "<string>"
+  opts = checkopts(opts)
+  local ok, ir = pcall(function()
+    local root, models, sources = front(source, filename)
+    local ir = lower.network(check.network(root, models, opts), opts)
+    local all = {}
+    for _, o in ipairs(sources) do all[#all + 1] = sources[o] end
+    ir.source = concat(all, "\n")
+    ir.name = filename:match("([^/]*)$"):gsub("%.cajal$", "")
+    if opts.jit ~= false then ir.c_source = emit.c(ir) end
+    return ir
+  end)
+  if not ok then rethrow(ir) end
+  return ir
+end
+
+function M.load_file(path, opts)
+  if type(path) ~= "string" then
+    error(errobj("compile.load_file: bad argument #1 'path' (string expected)"), 0)
+  end
+  local text = readfile(path)
+  if not text then error(errobj(format("cannot read '%s'", path)), 0) end
+  return M.build(text, path, opts)
+end
+
+-- diagnose(path [, opts]) -> nil | the first error's text
+function M.diagnose(path, opts)
+  local ok, err = pcall(M.load_file, path, opts)
+  if ok then return nil end
+  return tostring(type(err) == "table" and (err.text or err) or err)
+end
+
+-- ---- dumps -------------------------------------------------------------------------
+
+local function irvalue(v, indent, out)
+  local t = type(v)
+  if t == "number" then
+    if math.type(v) == "integer" then out[#out + 1] = tostring(v)
+    else out[#out + 1] = format("%.17g", v) end
+  elseif t == "string" then out[#out + 1] = format("%q", v)
+  elseif t == "table" then
+    if #v > 0 or next(v) == nil then
+      local flat = true
+      for _, x in ipairs(v) do if type(x) == "table" and #x == 0 and next(x) ~= nil then flat = false end end
+      local parts = {}
+      for _, x in ipairs(v) do
+        local o = {}
+        irvalue(x, indent .. "  ", o)
+        parts[#parts + 1] = concat(o)
+      end
+      local keys = {}
+      for k in pairs(v) do if type(k) ~= "number" then keys[#keys + 1] = k end end
+      table.sort(keys)
+      for _, k in ipairs(keys) do
+        local o = {}
+        irvalue(v[k], indent .. "  ", o)
+        parts[#parts + 1] = k .. " = " .. concat(o)
+      end
+      local one = "{ " .. concat(parts, ", ") .. " }"
+      if #one <= 100 and flat then out[#out + 1] = one
+      else out[#out + 1] = "{\n" .. indent .. "  " .. concat(parts, ",\n" .. indent .. "  ") .. "\n" .. indent .. "}" end
+    else
+      local keys = {}
+      for k in pairs(v) do keys[#keys + 1] = k end
+      table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+      local parts = {}
+      for _, k in ipairs(keys) do
+        local o = {}
+        irvalue(v[k], indent .. "  ", o)
+        parts[#parts + 1] = tostring(k) .. " = " .. concat(o)
+      end
+      local one = "{ " .. concat(parts, ", ") .. " }"
+      if #one <= 100 then out[#out + 1] = one
+      else out[#out + 1] = "{\n" .. indent .. "  " .. concat(parts, ",\n" .. indent .. "  ") .. "\n" .. indent .. "}" end
+    end
+  elseif t == "userdata" then out[#out + 1] = "<" .. (tostring(v):match("^(%S+)") or "array") .. ">"
+  else out[#out + 1] = tostring(v) end
+end
+
+-- the IR as Lua-like text (source and C left out)
+function M.irtext(ir)
+  local copy = {}
+  for k, v in pairs(ir) do
+    if k ~= "source" and k ~= "c_source" then copy[k] = v end
+  end
+  local out = {}
+  irvalue(copy, "", out)
+  return concat(out) .. "\n"
+end
+
+-- dump(stage, path [, opts]) -> text: "ast" | "ir" | "c"
+function M.dump(stage, path, opts)
+  if stage ~= "ast" and stage ~= "ir" and stage ~= "c" then
+    error(errobj(format("compile.dump: bad argument #1 'stage' (\"ast\", \"ir\" or \"c\" expected, got %s)",
+                        tostring(stage))), 0)
+  end
+  if type(path) ~= "string" then error(errobj("compile.dump: bad argument #2 'path' (string expected)"), 0) end
+  local text = readfile(path)
+  if not text then error(errobj(format("cannot read '%s'", path)), 0) end
+  if stage == "ast" then
+    local ok, r = pcall(parse, text, path)
+    if not ok then rethrow(r) end
+    return grammar.dump(r)
+  end
+  local ir = M.build(text, path, opts)
+  if stage == "ir" then return M.irtext(ir) end
+  return ir.c_source
+end
+
+-- cache_clear(): empties the compile cache of the runtime (vm/core/jit.c)
+function M.cache_clear()
+  if not core.cache_clear then
+    error(errobj("compile.cache_clear: this cajal has no compile cache (the JIT is not built)"), 0)
+  end
+  return core.cache_clear()
+end
+
+local doc = core.doc
+if doc then
+  doc(M.build, "compile.build(source, filename [, opts]) -> ir\n" ..
+      "Compile network-language text into the IR table (vm/core/IR.md) with its C source;\n" ..
+      "opts: seed, dt, params, arrays, method, precision, jit.")
+  doc(M.load_file, "compile.load_file(path [, opts]) -> ir\nRead a .cajal file and compile it (see compile.build).")
+  doc(M.diagnose, "compile.diagnose(path) -> nil | message\nThe first error of a .cajal file, nil when it compiles.")
+  doc(M.dump, "cj.dump(stage, path [, opts]) -> text\n" ..
+      "A stage of the compilation of a .cajal file: \"ast\", \"ir\" or \"c\" (cajal --dump=STAGE FILE).")
+  doc(M.cache_clear, "compile.cache_clear()\nEmpty the compile cache (cajal --cache-clear).")
+end
 
 return M

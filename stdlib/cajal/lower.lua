@@ -1,1 +1,1172 @@
--- placeholder
+-- cajal.lower — the third stage of the network compiler: the checked
+-- network (cajal.check) -> the IR table of vm/core/IR.md.
+--
+-- Parameters are already numbers; here variables get their storage (state
+-- as structure of arrays, per population and per projection, plus hidden
+-- arrays whose names contain '@'), and every model construct becomes a
+-- kernel: initial values, the integration step, the threshold, the reset,
+-- synaptic events, summed coupling, connection-probability expressions.
+--
+-- Integration. A system of equations whose right-hand sides are affine in
+-- its variables with constant coefficients (forcing terms that do not
+-- depend on the variables are held constant over a step: inputs, other
+-- per-neuron values) is integrated EXACTLY: with A the coefficients and f
+-- the forcing, x(t+dt) = P x(t) + Q f with P = expm(A dt) and
+-- Q = integral_0^dt expm(A s) ds, both read off expm([[A dt, I dt], [0, 0]])
+-- computed here in double precision (scaling and squaring with the
+-- diagonal Pade approximant of degree 13, Higham 2005). Other systems use
+-- the model's method: euler, rk2 (the midpoint rule), rk4 (the classical
+-- one), exponential_euler (each equation linear in its own variable,
+-- dx/dt = A x + B with A and B frozen at the start of the step:
+-- x + (A x + B) * expm1(A dt) / A). An equation with the white noise xi is
+-- integrated by Euler-Maruyama (xi = N(0,1) / sqrt(dt)). All right-hand
+-- sides are evaluated from the old state into temporaries, then stored;
+-- a variable clamped by the refractory period is stored as
+-- ifelse(not_refractory, new, old).
+local M = {}
+
+local check = require "cajal.check"
+local format, concat = string.format, table.concat
+local mk, num, call, uses = check.mk, check.num, check.call, check.uses
+local fail = check.fail
+
+-- ---- dense matrices (lists of rows) --------------------------------------------
+
+local function zeros(n, m)
+  local A = {}
+  for r = 1, n do
+    local row = {}
+    for c = 1, m or n do row[c] = 0.0 end
+    A[r] = row
+  end
+  return A
+end
+
+local function eye(n)
+  local I = zeros(n)
+  for r = 1, n do I[r][r] = 1.0 end
+  return I
+end
+
+local function matmul(A, B)
+  local n, m, p = #A, #B, #B[1]
+  local C = {}
+  for r = 1, n do
+    local Cr, Ar = {}, A[r]
+    for c = 1, p do
+      local s = 0.0
+      for k = 1, m do s = s + Ar[k] * B[k][c] end
+      Cr[c] = s
+    end
+    C[r] = Cr
+  end
+  return C
+end
+
+-- sum of c_k X_k over terms {{c, X}, ...}
+local function lincomb(terms, n)
+  local C = zeros(n)
+  for r = 1, n do
+    local Cr = C[r]
+    for c = 1, n do
+      local s = 0.0
+      for _, t in ipairs(terms) do s = s + t[1] * t[2][r][c] end
+      Cr[c] = s
+    end
+  end
+  return C
+end
+
+-- Solve A X = B (Gaussian elimination with partial pivoting); nil if singular.
+local function solve(A, B)
+  local n, p = #A, #B[1]
+  local a, b = {}, {}
+  for r = 1, n do a[r] = table.move(A[r], 1, n, 1, {}); b[r] = table.move(B[r], 1, p, 1, {}) end
+  for k = 1, n do
+    local piv, best = k, math.abs(a[k][k])
+    for r = k + 1, n do
+      if math.abs(a[r][k]) > best then piv, best = r, math.abs(a[r][k]) end
+    end
+    if best == 0 then return nil end
+    a[k], a[piv] = a[piv], a[k]
+    b[k], b[piv] = b[piv], b[k]
+    for r = k + 1, n do
+      local f = a[r][k] / a[k][k]
+      if f ~= 0 then
+        for c = k, n do a[r][c] = a[r][c] - f * a[k][c] end
+        for c = 1, p do b[r][c] = b[r][c] - f * b[k][c] end
+      end
+    end
+  end
+  for k = n, 1, -1 do
+    for c = 1, p do
+      local s = b[k][c]
+      for q = k + 1, n do s = s - a[k][q] * b[q][c] end
+      b[k][c] = s / a[k][k]
+    end
+  end
+  return b
+end
+
+local function norm1(A)
+  local best = 0.0
+  for c = 1, #A do
+    local s = 0.0
+    for r = 1, #A do s = s + math.abs(A[r][c]) end
+    if s > best or s ~= s then best = s end
+  end
+  return best
+end
+
+-- Coefficients b_0..b_13 of the degree-13 diagonal Pade approximant of exp,
+-- b_j = (26-j)! 13! / (26! j! (13-j)!) scaled to integers (b_13 = 1): the
+-- recurrence b_(j-1) = b_j * j (27-j) / (14-j) stays exact in 64-bit integers.
+local PADE = {}
+do
+  local b = 1
+  PADE[13] = 1.0
+  for j = 13, 1, -1 do
+    b = b * j * (27 - j) // (14 - j)
+    PADE[j - 1] = b + 0.0
+  end
+end
+M.PADE = PADE
+local THETA13 = 5.371920351148152   -- Higham (2005), Table 2.3
+
+-- expm(A) for a square matrix A (list of rows): scaling and squaring with
+-- Pade(13). Returns nil when A has a NaN or an infinity.
+function M.expm(A)
+  local n = #A
+  local nrm = norm1(A)
+  if nrm ~= nrm or nrm == math.huge then return nil end
+  local s = 0
+  if nrm > THETA13 then s = math.ceil(math.log(nrm / THETA13, 2)) end
+  if s > 1000 then return nil end
+  local scale = 2.0 ^ -s
+  local X = zeros(n)
+  for r = 1, n do for c = 1, n do X[r][c] = A[r][c] * scale end end
+  local I, b = eye(n), PADE
+  local X2 = matmul(X, X)
+  local X4 = matmul(X2, X2)
+  local X6 = matmul(X4, X2)
+  local U = matmul(X, lincomb({ { 1.0, matmul(X6, lincomb({ { b[13], X6 }, { b[11], X4 }, { b[9], X2 } }, n)) },
+                                { b[7], X6 }, { b[5], X4 }, { b[3], X2 }, { b[1], I } }, n))
+  local V = lincomb({ { 1.0, matmul(X6, lincomb({ { b[12], X6 }, { b[10], X4 }, { b[8], X2 } }, n)) },
+                      { b[6], X6 }, { b[4], X4 }, { b[2], X2 }, { b[0], I } }, n)
+  local R = solve(lincomb({ { 1, V }, { -1, U } }, n), lincomb({ { 1, V }, { 1, U } }, n))
+  if not R then return nil end
+  for _ = 1, s do R = matmul(R, R) end
+  for r = 1, n do for c = 1, n do if R[r][c] ~= R[r][c] then return nil end end end
+  return R
+end
+
+-- propagator(A, h) -> P, Q with P = expm(A h), Q = int_0^h expm(A s) ds.
+function M.propagator(A, h)
+  local n = #A
+  local Mx = zeros(2 * n)
+  for r = 1, n do
+    for c = 1, n do Mx[r][c] = A[r][c] * h end
+    Mx[r][n + r] = h
+  end
+  local E = M.expm(Mx)
+  if not E then return nil end
+  local P, Q = zeros(n), zeros(n)
+  for r = 1, n do
+    for c = 1, n do P[r][c] = E[r][c]; Q[r][c] = E[r][n + c] end
+  end
+  return P, Q
+end
+
+-- ---- kernels -------------------------------------------------------------------
+--
+-- A kernel builder collects the slots (refs), temporaries and draws of one
+-- kernel while its body is lowered.
+
+local Kernel = {}
+Kernel.__index = Kernel
+
+local function newkernel(L, name, domain, kind, line)
+  local k = setmetatable({ name = name, domain = domain, kind = kind or "stmts",
+                           refs = {}, ntmp = 0, body = {}, line = line or 0,
+                           slotof = {}, drawof = {}, ndraw = 0, L = L }, Kernel)
+  return k
+end
+
+-- slot of (owner kind, owner id, var index)
+function Kernel:slot(owner, id, var)
+  local key = owner .. ":" .. id .. ":" .. var
+  local r = self.slotof[key]
+  if not r then
+    self.refs[#self.refs + 1] = { owner, id, var }
+    r = #self.refs - 1
+    self.slotof[key] = r
+  end
+  return r
+end
+
+function Kernel:tmp()
+  local k = self.ntmp
+  self.ntmp = k + 1
+  return k
+end
+
+local function trivial(e)
+  local op = e[1]
+  return op == "num" or op == "tmp" or op == "var" or op == "t" or op == "dt"
+      or op == "i" or op == "j" or op == "n"
+end
+
+-- Bind e to a temporary (unless it is a leaf); returns the expression to use.
+function Kernel:let(e, out)
+  if self.inline or trivial(e) then return e end
+  local k = self:tmp()
+  out = out or self.body
+  out[#out + 1] = { "let", k, e }
+  return { "tmp", k }
+end
+
+-- the k of a draw: one per texpr draw node (a node inlined twice draws once)
+function Kernel:draw(node)
+  local k = self.drawof[node]
+  if not k then
+    k = self.ndraw
+    self.ndraw = k + 1
+    self.drawof[node] = k
+  end
+  return k
+end
+
+function Kernel:ir(id)
+  local t = { id = id, name = self.name, domain = self.domain, kind = self.kind,
+              refs = self.refs, ntmp = self.ntmp, line = self.line }
+  if self.kind == "stmts" then t.body = self.body
+  elseif self.kind == "threshold" then t.cond = self.cond
+  elseif self.kind == "sum" then t.value = self.value end
+  return t
+end
+
+-- ---- expressions -----------------------------------------------------------------
+--
+-- env = { k = kernel, domain = "neurons"|"spikes"|"synapses"|"events"|"pairs"|"scalar",
+--         pop = population (neuron domains), proj = projection (synapse domains),
+--         subst = { [sym] = IR expr } (values replacing variables: RK stages),
+--         defs = { } (cache: def -> IR expr, per env), out = statement list,
+--         tshift = IR expr added to t (RK stages), xi = function() -> IR expr }
+
+local lx
+
+-- The IR reference of a variable symbol read or written in env.
+local function pick(env, sym, side)
+  local L = env.k.L
+  local st = L.store[sym]
+  if not st then
+    if sym.kind == "input" and L.zero_inputs[sym] then return nil end
+    error(format("lower: no storage for '%s'", tostring(sym.name)), 0)
+  end
+  local how
+  local d = env.domain
+  if d == "neurons" or d == "spikes" then
+    if st[1] ~= "pop" or st[2] ~= env.pop.id then
+      error(format("lower: '%s' read outside its population", sym.name), 0)
+    end
+    how = "i"
+  else
+    if st[1] == "proj" then how = "s"
+    elseif sym.kind == "postsyn" then how = "post"
+    elseif side == "post" or side == "pre" then how = side
+    else error(format("lower: '%s' needs _pre or _post here", sym.name), 0) end
+  end
+  return env.k:slot(st[1], st[2], st[3]), how
+end
+
+local function readvar(env, sym, side)
+  if env.subst and env.subst[sym] then return env.subst[sym] end
+  if sym.kind == "input" and env.k.L.zero_inputs[sym] then return num(0) end
+  local r, how = pick(env, sym, side)
+  return { "var", r, how }
+end
+
+local LEAVES = { t = true, dt = true, i = true, j = true, notref = true, lastspike = true }
+
+function lx(e, env, side)
+  local op = e[1]
+  if op == "num" then return e
+  elseif op == "sym" then
+    return readvar(env, e[2], e[3] or side)
+  elseif op == "def" then
+    local sym, s = e[2], e[3] or side
+    local key = s and (s .. ":") or ""
+    env.defs = env.defs or {}
+    local cache = env.defs[sym]
+    if not cache then cache = {}; env.defs[sym] = cache end
+    local v = cache[key]
+    if not v then
+      v = env.k:let(lx(sym.expr, env, s), env.out)
+      cache[key] = v
+    end
+    return v
+  elseif op == "t" then
+    if env.tshift then return mk("+", { "t" }, env.tshift) end
+    return { "t" }
+  elseif op == "notref" then
+    if env.domain ~= "neurons" then error("lower: not_refractory outside a neuron kernel", 0) end
+    if not env.pop.refractory or env.pop.refractory == 0 then return num(1) end
+    return { "notref" }
+  elseif op == "lastspike" then
+    if env.domain ~= "neurons" and env.domain ~= "spikes" then
+      error("lower: lastspike outside a neuron kernel", 0)
+    end
+    return { "lastspike" }
+  elseif op == "i" and env.ionly_post then
+    return { "i" }
+  elseif op == "j" and env.domain == "neurons" then
+    return { "i" }                       -- postsynaptic init in the post population
+  elseif LEAVES[op] then
+    return { op }
+  elseif op == "xi" then
+    if not env.xi then error("lower: xi outside an equation", 0) end
+    return env.xi()
+  elseif op == "rand" then
+    return { "rand", e[2], env.k:draw(e) }
+  elseif op == "unknown" then
+    error("lower: unresolved name", 0)
+  elseif op == "call" then
+    local out = { "call", e[2] }
+    for q = 3, #e do out[q] = lx(e[q], env, side) end
+    return call(e[2], table.unpack(out, 3))
+  elseif op == "ifelse" then
+    return mk("ifelse", lx(e[2], env, side), lx(e[3], env, side), lx(e[4], env, side))
+  elseif op == "neg" or op == "not" then
+    return mk(op, lx(e[2], env, side))
+  else
+    return mk(op, lx(e[2], env, side), lx(e[3], env, side))
+  end
+end
+M.lx = lx
+
+-- ---- affine analysis ------------------------------------------------------------
+--
+-- affine(e, vars) -> { coef = { [sym] = texpr }, rest = texpr } when e is
+-- affine in the variables (a set of syms), nil otherwise. Coefficients and
+-- rest are texprs free of the variables; definitions are looked through.
+
+local function freeof(e, vars)
+  return not uses(e, function(x) return x[1] == "sym" and vars[x[2]] end)
+end
+
+local function scale(a, f, op)
+  local r = { coef = {}, rest = a.rest and mk(op, a.rest, f) }
+  for s, c in pairs(a.coef) do r.coef[s] = mk(op, c, f) end
+  return r
+end
+
+local function addaff(a, b, op)
+  local r = { coef = {} }
+  for s, c in pairs(a.coef) do r.coef[s] = c end
+  for s, c in pairs(b.coef) do
+    if r.coef[s] then r.coef[s] = mk(op, r.coef[s], c)
+    else r.coef[s] = (op == "-") and mk("neg", c) or c end
+  end
+  if a.rest and b.rest then r.rest = mk(op, a.rest, b.rest)
+  elseif b.rest then r.rest = (op == "-") and mk("neg", b.rest) or b.rest
+  else r.rest = a.rest end
+  return r
+end
+
+local function affine(e, vars)
+  local op = e[1]
+  if op == "sym" and vars[e[2]] then
+    return { coef = { [e[2]] = num(1) } }
+  elseif op == "def" then
+    if freeof(e, vars) then return { coef = {}, rest = e } end
+    return affine(e[2].expr, vars)
+  elseif freeof(e, vars) then
+    return { coef = {}, rest = e }
+  elseif op == "+" or op == "-" then
+    local a, b = affine(e[2], vars), affine(e[3], vars)
+    if not a or not b then return nil end
+    return addaff(a, b, op)
+  elseif op == "neg" then
+    local a = affine(e[2], vars)
+    if not a then return nil end
+    return scale(a, num(-1), "*")
+  elseif op == "*" then
+    local fa, fb = freeof(e[2], vars), freeof(e[3], vars)
+    if fa then
+      local b = affine(e[3], vars)
+      if not b then return nil end
+      local r = { coef = {}, rest = b.rest and mk("*", e[2], b.rest) }
+      for s, c in pairs(b.coef) do r.coef[s] = mk("*", e[2], c) end
+      return r
+    elseif fb then
+      local a = affine(e[2], vars)
+      if not a then return nil end
+      return scale(a, e[3], "*")
+    end
+    return nil
+  elseif op == "/" then
+    if not freeof(e[3], vars) then return nil end
+    local a = affine(e[2], vars)
+    if not a then return nil end
+    return scale(a, e[3], "/")
+  end
+  return nil
+end
+M.affine = affine
+
+-- ---- integration ------------------------------------------------------------------
+--
+-- A system is a list of equations { sym, rhs = texpr, clamp = bool, pos }.
+-- integrate(env, system, method) lowers one step into temporaries and
+-- returns the list of new values (IR expressions), in system order.
+
+local function isnum(e) return e[1] == "num" end
+
+-- exp(x) - 1 without cancellation (Kahan's trick; Lua has no expm1)
+local function expm1(x)
+  local u = math.exp(x)
+  if u == 1.0 then return x end
+  local um = u - 1.0
+  if um == -1.0 then return -1.0 end
+  if u == math.huge then return u end
+  return um * x / math.log(u)
+end
+M.expm1 = expm1
+local function hasleaf(e, what)
+  return uses(e, function(x) return what[x[1]] end)
+end
+local NOTCONST = { t = true, xi = true, rand = true, unknown = true }
+
+-- linear(system) -> A (numbers), f (texpr|nil per equation) | nil, eq, why
+local function linear(system)
+  local vars, n = {}, #system
+  for k, eq in ipairs(system) do vars[eq.sym] = k end
+  local A, f = zeros(n), {}
+  for k, eq in ipairs(system) do
+    local a = affine(eq.rhs, vars)
+    if not a then
+      return nil, eq, format("d%s/dt is not linear in the variables", eq.sym.name)
+    end
+    for s, c in pairs(a.coef) do
+      if not isnum(c) then
+        return nil, eq, format("d%s/dt has a coefficient that is not constant", eq.sym.name)
+      end
+      A[k][vars[s]] = c[2]
+    end
+    if a.rest and not (isnum(a.rest) and a.rest[2] == 0) then
+      if hasleaf(a.rest, NOTCONST) then
+        return nil, eq, format("d%s/dt depends on t or on noise", eq.sym.name)
+      end
+      f[k] = a.rest
+    end
+  end
+  return A, f
+end
+M.linear = linear
+
+-- which x_l reach x_k through the coefficients (transitive, reflexive)
+local function reach(A)
+  local n = #A
+  local R = {}
+  for k = 1, n do
+    R[k] = {}
+    for l = 1, n do R[k][l] = (k == l) or A[k][l] ~= 0 end
+  end
+  for m = 1, n do
+    for k = 1, n do
+      if R[k][m] then for l = 1, n do if R[m][l] then R[k][l] = true end end end
+    end
+  end
+  return R
+end
+
+local function sum(terms)
+  local e
+  for _, t in ipairs(terms) do e = e and mk("+", e, t) or t end
+  return e or num(0)
+end
+
+local function exact(env, system, A, f)
+  local L = env.k.L
+  local P, Q = M.propagator(A, L.dt)
+  if not P then return nil end
+  local R = reach(A)
+  local x, fv = {}, {}
+  for l, eq in ipairs(system) do
+    x[l] = readvar(env, eq.sym)
+    if f[l] then
+      local v = lx(f[l], env)
+      fv[l] = isnum(v) and v or env.k:let(v, env.out)
+    end
+  end
+  local new = {}
+  for k = 1, #system do
+    local terms, const = {}, 0.0
+    for l = 1, #system do
+      if R[k][l] and P[k][l] ~= 0 then terms[#terms + 1] = mk("*", num(P[k][l]), x[l]) end
+    end
+    for l = 1, #system do
+      if R[k][l] and fv[l] and Q[k][l] ~= 0 then
+        if isnum(fv[l]) then const = const + Q[k][l] * fv[l][2]
+        else terms[#terms + 1] = mk("*", num(Q[k][l]), fv[l]) end
+      end
+    end
+    if const ~= 0 then terms[#terms + 1] = num(const) end
+    new[k] = env.k:let(sum(terms), env.out)
+  end
+  return new
+end
+
+-- an env for one stage: fresh definition cache, substituted variables
+local function stage(env, subst, tshift)
+  return { k = env.k, domain = env.domain, pop = env.pop, proj = env.proj, out = env.out,
+           subst = subst, tshift = tshift, defs = {}, xi = env.xi }
+end
+
+local function rhs_all(env, system)
+  local r = {}
+  for q, eq in ipairs(system) do
+    local e = env
+    if eq.noise then
+      e = stage(env, env.subst, env.tshift)
+      e.defs = env.defs
+      e.xi = eq.noise
+    end
+    r[q] = env.k:let(lx(eq.rhs, e), env.out)
+  end
+  return r
+end
+
+local function rk(env, system, method)
+  local dt = env.k.L.dt
+  local x = {}
+  for q, eq in ipairs(system) do x[q] = readvar(env, eq.sym) end
+  local function at(k, h)    -- x + h k, as a substitution
+    local s = {}
+    for q, eq in ipairs(system) do s[eq.sym] = env.k:let(mk("+", x[q], mk("*", num(h), k[q])), env.out) end
+    return s
+  end
+  local new = {}
+  if method == "euler" then
+    local k1 = rhs_all(stage(env), system)
+    for q in ipairs(system) do new[q] = env.k:let(mk("+", x[q], mk("*", num(dt), k1[q])), env.out) end
+  elseif method == "rk2" then
+    local k1 = rhs_all(stage(env), system)
+    local k2 = rhs_all(stage(env, at(k1, dt / 2), num(dt / 2)), system)
+    for q in ipairs(system) do new[q] = env.k:let(mk("+", x[q], mk("*", num(dt), k2[q])), env.out) end
+  else -- rk4
+    local k1 = rhs_all(stage(env), system)
+    local k2 = rhs_all(stage(env, at(k1, dt / 2), num(dt / 2)), system)
+    local k3 = rhs_all(stage(env, at(k2, dt / 2), num(dt / 2)), system)
+    local k4 = rhs_all(stage(env, at(k3, dt), num(dt)), system)
+    for q in ipairs(system) do
+      local s = mk("+", mk("+", mk("+", k1[q], mk("*", num(2), k2[q])), mk("*", num(2), k3[q])), k4[q])
+      new[q] = env.k:let(mk("+", x[q], mk("*", num(dt / 6), s)), env.out)
+    end
+  end
+  return new
+end
+
+local function expeuler(env, system, src)
+  local dt = env.k.L.dt
+  local e = stage(env)
+  local new = {}
+  for q, eq in ipairs(system) do
+    local a = affine(eq.rhs, { [eq.sym] = true })
+    if not a then
+      fail(src, eq.pos, format("exponential_euler: d%s/dt is not linear in %s", eq.sym.name, eq.sym.name))
+    end
+    local x = readvar(env, eq.sym)
+    local A = a.coef[eq.sym] and lx(a.coef[eq.sym], e) or num(0)
+    local B = a.rest and lx(a.rest, e) or num(0)
+    if isnum(A) and A[2] == 0 then
+      new[q] = env.k:let(mk("+", x, mk("*", num(dt), B)), env.out)
+    else
+      local factor
+      if isnum(A) then
+        factor = num(math.abs(A[2] * dt) < 1e-300 and dt or (expm1(A[2] * dt) / A[2]))
+      else
+        A = env.k:let(A, env.out)
+        factor = mk("ifelse", mk("==", A, num(0)), num(dt), mk("/", call("expm1", mk("*", A, num(dt))), A))
+      end
+      B = env.k:let(B, env.out)
+      new[q] = env.k:let(mk("+", x, mk("*", mk("+", mk("*", A, x), B), factor)), env.out)
+    end
+  end
+  return new
+end
+
+local METHODS = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
+
+-- integrate(env, system, method, where) -> new values; where = {src, pos,
+-- what} for errors. method nil: exact when linear, else euler.
+local function integrate(env, system, method, where)
+  if #system == 0 then return {} end
+  method = env.k.L.method or method
+  local noisy = false
+  for _, eq in ipairs(system) do
+    if hasleaf(eq.rhs, { xi = true }) then
+      noisy = true
+      local node = {}
+      local c = num(1 / math.sqrt(env.k.L.dt))
+      eq.noise = function() return mk("*", { "rand", "normal", env.k:draw(node) }, c) end
+    end
+  end
+  if noisy then
+    if method and method ~= "euler" then
+      fail(where.src, where.pos, format("method %s cannot integrate the noise xi: use euler (Euler-Maruyama)", method))
+    end
+    return rk(env, system, "euler")
+  end
+  if method and not METHODS[method] then
+    fail(where.src, where.pos, format("unknown method '%s'%s", method, check.suggest(method, METHODS)))
+  end
+  if method == nil or method == "exact" then
+    local A, f, why = linear(system)
+    if A then
+      local new = exact(env, system, A, f)
+      if new then return new end
+      why = "its propagator is not finite"
+    end
+    if method == "exact" then
+      fail(where.src, where.pos, format("method exact: the equations of %s are not linear with constant coefficients (%s)",
+                                        where.what, tostring(why)))
+    end
+    method = "euler"
+  end
+  if method == "exponential_euler" then return expeuler(env, system, where.src) end
+  return rk(env, system, method)
+end
+M.integrate = integrate
+
+-- ---- statements ---------------------------------------------------------------------
+
+local function lstmts(env, list)
+  for _, st in ipairs(list) do
+    if st[1] == "assign" then
+      local sym, side, op, v = st[2], st[3], st[4], st[5]
+      local val = lx(v, env)
+      local r, how = pick(env, sym, side)
+      if op == "=" then
+        env.out[#env.out + 1] = { "set", r, how, val }
+      elseif op == "+=" then
+        env.out[#env.out + 1] = { "add", r, how, val }
+      elseif op == "-=" then
+        env.out[#env.out + 1] = { "add", r, how, mk("neg", val) }
+      else
+        env.out[#env.out + 1] = { "set", r, how, mk(op == "*=" and "*" or "/", { "var", r, how }, val) }
+      end
+      env.defs = {}               -- definitions read after this see the new value
+    else
+      local c = lx(st[2], env)
+      local yes, no = {}, {}
+      local function branch(body, out)
+        local e = stage(env, env.subst, env.tshift)
+        e.out = out
+        lstmts(e, body)
+      end
+      branch(st[3], yes)
+      branch(st[4], no)
+      if isnum(c) then
+        for _, s in ipairs(c[2] ~= 0 and yes or no) do env.out[#env.out + 1] = s end
+      else
+        env.out[#env.out + 1] = { "if", c, yes, no }
+      end
+      env.defs = {}
+    end
+  end
+end
+
+-- ---- the network ---------------------------------------------------------------------
+
+local unitstr = check.unitstr
+
+local function addkernel(L, kb)
+  local id = #L.kernels + 1
+  L.kernels[id] = kb:ir(id)
+  return id
+end
+
+local function addvar(L, owner, sym, name, dim)
+  local t = owner.ir
+  t.vars[#t.vars + 1] = { name = name, unit = dim and unitstr(dim) or "1" }
+  L.store[sym] = { owner.isproj and "proj" or "pop", owner.id, #t.vars }
+  return #t.vars
+end
+
+local function hidden(L, owner, name, dim)
+  local sym = { kind = "hidden", name = name, dim = dim, owner = owner }
+  addvar(L, owner, sym, name, dim)
+  return sym
+end
+
+local function line(obj, pos) return check.lineof(obj.src, pos or (obj.model and obj.model.pos) or 1) end
+
+local function arrays(net, opts, name, pos, fields)
+  local a = (opts.arrays or {})[name]
+  if a == nil then fail(net.src, pos, format("no array '%s' in opts.arrays", name)) end
+  for _, f in ipairs(fields or {}) do
+    if type(a) ~= "table" or a[f] == nil then
+      fail(net.src, pos, format("opts.arrays.%s needs a field '%s'", name, f))
+    end
+  end
+  return a
+end
+
+-- neuron populations: storage
+local function popvars(L, net, pop, opts)
+  local p = { name = pop.name, n = pop.n, kind = "neuron", vars = {} }
+  pop.ir = p
+  if pop.kind == "poisson" then
+    local r = pop.rate
+    if isnum(r) then
+      p.kind, p.rate = "poisson", r[2]
+    elseif not hasleaf(r, { i = true }) then
+      p.kind = "poisson"
+      local kb = newkernel(L, pop.name .. "_rate", "scalar", "stmts", line(pop, pop.pos))
+      local env = { k = kb, domain = "scalar", pop = pop, out = kb.body }
+      local v = lx(r, env)
+      kb:tmp()
+      kb.body[#kb.body + 1] = { "let", 0, v }
+      p.rate_kernel = addkernel(L, kb)
+    else
+      -- a rate that depends on the neuron: a neuron group drawing its spikes
+      p.spiking = true
+      local kb = newkernel(L, pop.name .. "_poisson", "neurons", "threshold", line(pop, pop.pos))
+      local env = { k = kb, domain = "neurons", pop = pop }
+      kb.cond = mk("<", { "rand", "uniform", 0 }, mk("*", lx(r, env), num(L.dt)))
+      kb.ndraw = 1
+      p.threshold = addkernel(L, kb)
+    end
+    return
+  elseif pop.kind == "spikegen" then
+    local a = arrays(net, opts, pop.arrays, pop.pos, { "i", "t" })
+    p.kind, p.times, p.indices = "spikegen", a.t, a.i
+    return
+  end
+  for _, s in ipairs(pop.states) do addvar(L, pop, s, s.name, s.dim) end
+  for _, s in ipairs(pop.inputs) do addvar(L, pop, s, s.name, s.dim) end
+  for _, d in ipairs(pop.recorded_defs or {}) do
+    if not L.store[d] then addvar(L, pop, d, d.name, d.dim) end
+  end
+  p.spiking = pop.spike ~= nil
+  if pop.refractory and pop.refractory > 0 then
+    -- refractory while t - lastspike < (K - 1/2) dt with K = round(T / dt):
+    -- steps k+1 .. k+K-1 after a spike at step k, as Brian2 counts them,
+    -- and no rounding surprise in the comparison of times.
+    local K = math.floor(pop.refractory / L.dt + 0.5)
+    if K >= 1 then p.refractory = (K - 0.5) * L.dt end
+  end
+  pop.inputs_of = {}
+  for _, s in ipairs(pop.inputs) do pop.inputs_of[s] = { sums = {}, post = {}, drives = {} } end
+end
+
+local function whole(range, n) return range[1] == 0 and range[2] == n - 1 end
+local function inrange(range)
+  return mk("and", mk(">=", { "i" }, num(range[1])), mk("<=", { "i" }, num(range[2])))
+end
+
+local function projvars(L, net, proj, opts)
+  local syn = proj.syn
+  local q = { name = proj.name, pre = proj.pre.id, post = proj.post.id,
+              pre_range = proj.pre_range, post_range = proj.post_range,
+              self = proj.self, vars = {}, summed = {} }
+  proj.ir = q
+  local rule = proj.rule
+  if rule.kind == "arrays" then
+    local a = arrays(net, opts, rule.arrays, proj.pos, { "i", "j" })
+    q.rule = { kind = "arrays", i = a.i, j = a.j }
+    proj.arraydata = a
+  elseif rule.pexpr then
+    q.rule = { kind = "prob" }
+  else
+    q.rule = { kind = rule.kind, p = rule.p, k = rule.k }
+  end
+  for _, s in ipairs(syn.vars) do addvar(L, proj, s, s.name, s.dim) end
+  local evodes, clock, postodes = {}, {}, {}
+  for _, ode in ipairs(syn.odes) do
+    if ode.sym.kind == "postsyn" then postodes[#postodes + 1] = ode
+    elseif ode.event_driven then evodes[#evodes + 1] = ode
+    else clock[#clock + 1] = ode end
+  end
+  proj.evodes, proj.clock, proj.postodes = evodes, clock, postodes
+  if #evodes > 0 then proj.lastupdate = hidden(L, proj, "@lastupdate", check.BUILTINS.t) end
+  if proj.delay_expr or (proj.arraydata and proj.arraydata.delay ~= nil) then
+    proj.delaysym = hidden(L, proj, "@delay", check.BUILTINS.t)
+    q.delay_var = L.store[proj.delaysym][3]
+  else
+    q.delay = proj.delay
+  end
+  if proj.arraydata then
+    local a = proj.arraydata
+    q.weights = {}
+    if a.w ~= nil then
+      if not syn.names.w or syn.names.w.kind ~= "syn" then
+        fail(net.src, proj.pos, format("opts.arrays.%s has w, but the synapse has no variable w", rule.arrays))
+      end
+      q.weights.w = a.w
+    end
+    if a.delay ~= nil then q.weights["@delay"] = a.delay end
+  end
+  -- postsynaptic variables live in the post population, one set per projection
+  local post = proj.post
+  q.post_vars = {}
+  for _, s in ipairs(syn.postvars) do
+    local idx = addvar(L, post, s, s.name .. "@" .. proj.name, s.dim)
+    q.post_vars[#q.post_vars + 1] = { name = s.name, var = idx }
+  end
+  post.incoming = post.incoming or {}
+  post.incoming[#post.incoming + 1] = proj
+  for _, out in ipairs(syn.outputs) do
+    local slot = post.inputs_of[out.input]
+    if out.persyn then slot.sums[#slot.sums + 1] = { proj = proj, expr = out.expr }
+    else slot.post[#slot.post + 1] = { proj = proj, expr = out.expr } end
+  end
+end
+
+-- inputs: where each is stored and how the update kernel computes it
+local function inputs(L, pop)
+  if pop.kind ~= "neuron" then return end
+  for _, dr in ipairs(pop.drives or {}) do
+    local sym = dr.sym
+    if sym.kind == "state" and dr.whole and dr.scale == 1 then
+      pop.ir.drives = pop.ir.drives or {}
+      pop.ir.drives[#pop.ir.drives + 1] = { var = L.store[sym][3], values = dr.values, interval = dr.interval }
+    else
+      local k = #(pop.ir.drives or {}) + 1
+      local h = hidden(L, pop, sym.name .. "@drive" .. k, sym.dim)
+      pop.ir.drives = pop.ir.drives or {}
+      pop.ir.drives[#pop.ir.drives + 1] = { var = L.store[h][3], values = dr.values, interval = dr.interval }
+      local v = mk("*", num(dr.scale), { "sym", h })
+      if not dr.whole then v = mk("ifelse", inrange(dr.range), v, num(0)) end
+      if sym.kind == "state" then
+        pop.statedrives = pop.statedrives or {}
+        pop.statedrives[#pop.statedrives + 1] = { sym = sym, value = v, whole = dr.whole, range = dr.range }
+      else
+        local slot = pop.inputs_of[sym]
+        slot.drives[#slot.drives + 1] = v
+      end
+    end
+  end
+  pop.inputexpr = {}
+  for _, s in ipairs(pop.inputs) do
+    local slot = pop.inputs_of[s]
+    local only_sums = #slot.post == 0 and #slot.drives == 0
+    if #slot.sums == 0 and only_sums then
+      L.zero_inputs[s] = true
+    elseif only_sums then
+      slot.target = s                       -- the runtime sums straight into the input
+    else
+      local terms = {}
+      if #slot.sums > 0 then
+        slot.target = hidden(L, pop, s.name .. "@sum", s.dim)
+        terms[#terms + 1] = { "sym", slot.target }
+      end
+      for _, c in ipairs(slot.post) do
+        local e = c.expr
+        if not whole(c.proj.post_range, pop.n) then e = mk("ifelse", inrange(c.proj.post_range), e, num(0)) end
+        terms[#terms + 1] = e
+      end
+      for _, d in ipairs(slot.drives) do terms[#terms + 1] = d end
+      pop.inputexpr[s] = sum(terms)
+    end
+  end
+end
+
+-- texpr with the inputs of pop replaced by what they sum (definitions inlined)
+local function substinputs(e, pop)
+  local op = e[1]
+  if op == "sym" then
+    local s = e[2]
+    if s.kind == "input" and s.owner == pop then
+      if pop.inputexpr[s] then return pop.inputexpr[s] end
+    end
+    return e
+  elseif op == "def" then
+    return substinputs(e[2].expr, pop)
+  end
+  local r = { op }
+  for q = 2, #e do
+    local a = e[q]
+    r[q] = (type(a) == "table" and a[1] ~= nil) and substinputs(a, pop) or a
+  end
+  return r
+end
+
+local function popinit(L, pop)
+  local kb = newkernel(L, pop.name .. "_init", "neurons", "stmts", line(pop))
+  local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  local function set(sym, e)
+    local r, how = pick(env, sym)
+    kb.body[#kb.body + 1] = { "set", r, how, e }
+    env.defs = {}
+  end
+  for _, s in ipairs(pop.states) do set(s, lx(s.init, env)) end
+  for _, s in ipairs(pop.inputs) do set(s, num(0)) end
+  for _, proj in ipairs(pop.incoming or {}) do
+    for _, s in ipairs(proj.syn.postvars) do set(s, lx(s.init, env)) end
+  end
+  for _, d in ipairs(pop.recorded_defs or {}) do set(d, lx({ "def", d }, env)) end
+  return addkernel(L, kb)
+end
+
+local function popupdate(L, pop)
+  local kb = newkernel(L, pop.name .. "_update", "neurons", "stmts", line(pop))
+  local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  -- 1. driven state variables, 2. inputs (from the old state)
+  for _, sd in ipairs(pop.statedrives or {}) do
+    local r, how = pick(env, sd.sym)
+    local v = lx(sd.value, env)
+    if not sd.whole then v = mk("ifelse", lx(inrange(sd.range), env), v, { "var", r, how }) end
+    kb.body[#kb.body + 1] = { "set", r, how, v }
+  end
+  for _, s in ipairs(pop.inputs) do
+    if pop.inputexpr[s] then
+      local r, how = pick(env, s)
+      kb.body[#kb.body + 1] = { "set", r, how, lx(pop.inputexpr[s], env) }
+    end
+  end
+  env.defs = {}
+  -- 3. the systems: the neuron's equations and each projection's postsynaptic ones
+  local groups = {}
+  local g0 = {}
+  for _, ode in ipairs(pop.odes) do
+    g0[#g0 + 1] = { sym = ode.sym, rhs = ode.rhs, pos = ode.pos, clamp = pop.clamp and pop.clamp[ode.sym] }
+  end
+  groups[1] = { system = g0, method = pop.method,
+                where = { src = pop.src, pos = pop.method_pos or (pop.model and pop.model.pos), what = format("'%s'", pop.model.name) } }
+  for _, proj in ipairs(pop.incoming or {}) do
+    if #proj.postodes > 0 then
+      local g = {}
+      for _, ode in ipairs(proj.postodes) do
+        if uses(ode.rhs, function(x) return (x[1] == "sym" and (x[2].kind == "syn" or x[3] == "pre"))
+                                           or x[1] == "i" or x[1] == "j" end) then
+          fail(proj.syn.src, ode.pos, format("the equation of postsynaptic '%s' may use only postsynaptic values", ode.sym.name))
+        end
+        g[#g + 1] = { sym = ode.sym, rhs = ode.rhs, pos = ode.pos }
+      end
+      groups[#groups + 1] = { system = g, method = proj.syn.method,
+                              where = { src = proj.syn.src, pos = proj.syn.method_pos or proj.syn.model.pos,
+                                        what = format("'%s'", proj.syn.model.name or "the synapse") } }
+    end
+  end
+  -- joint exact integration when inputs couple the systems linearly
+  local results = {}
+  local joint = false
+  if #groups > 1 then
+    local all, ok = {}, true
+    for _, g in ipairs(groups) do
+      if g.method and g.method ~= "exact" then ok = false end
+      for _, eq in ipairs(g.system) do
+        all[#all + 1] = { sym = eq.sym, rhs = substinputs(eq.rhs, pop), pos = eq.pos, clamp = eq.clamp }
+      end
+    end
+    if ok and #all > 0 and linear(all) then
+      local new = exact(env, all, linear(all))
+      if new then
+        joint = true
+        for q, eq in ipairs(all) do results[#results + 1] = { eq = eq, new = new[q] } end
+      end
+    end
+  end
+  if not joint then
+    for _, g in ipairs(groups) do
+      local e = stage(env)
+      e.defs = {}
+      local new = integrate(e, g.system, g.method, g.where)
+      for q, eq in ipairs(g.system) do results[#results + 1] = { eq = eq, new = new[q] } end
+    end
+  end
+  -- 4. store
+  for _, res in ipairs(results) do
+    local r, how = pick(env, res.eq.sym)
+    local v = res.new
+    if res.eq.clamp and pop.ir.refractory then
+      v = mk("ifelse", { "notref" }, v, { "var", r, how })
+    end
+    kb.body[#kb.body + 1] = { "set", r, how, v }
+  end
+  -- 5. recorded definitions, from the new state
+  env.defs = {}
+  for _, d in ipairs(pop.recorded_defs or {}) do
+    local r, how = pick(env, d)
+    kb.body[#kb.body + 1] = { "set", r, how, lx({ "def", d }, env) }
+  end
+  return addkernel(L, kb)
+end
+
+local function inline_env(kb, domain, pop, proj)
+  -- threshold and sum kernels have no statements: definitions are inlined
+  kb.inline = true
+  return { k = kb, domain = domain, pop = pop, proj = proj, defs = {} }
+end
+
+local function neuronkernels(L, pop)
+  local p = pop.ir
+  p.init = popinit(L, pop)
+  p.update = popupdate(L, pop)
+  if pop.spike then
+    local kb = newkernel(L, pop.name .. "_threshold", "neurons", "threshold", line(pop, pop.model.blocks and pop.model.blocks.spike))
+    kb.cond = lx(pop.spike, inline_env(kb, "neurons", pop))
+    p.threshold = addkernel(L, kb)
+  end
+  if pop.reset and #pop.reset > 0 then
+    local kb = newkernel(L, pop.name .. "_reset", "spikes", "stmts", line(pop, pop.model.blocks and pop.model.blocks.reset))
+    lstmts({ k = kb, domain = "spikes", pop = pop, out = kb.body, defs = {} }, pop.reset)
+    p.reset = addkernel(L, kb)
+  end
+end
+
+-- event-driven variables advanced in closed form from @lastupdate to t
+local function catchup(env, proj)
+  if #proj.evodes == 0 then return end
+  local kb = env.k
+  local r0, how0 = pick(env, proj.lastupdate)
+  local delta = kb:let(mk("-", { "t" }, { "var", r0, how0 }), env.out)
+  for _, ode in ipairs(proj.evodes) do
+    local a = affine(ode.rhs, { [ode.sym] = true })
+    local A = a and (a.coef[ode.sym] or num(0))
+    local B = a and (a.rest or num(0))
+    if not a or not isnum(A) or not isnum(B) then
+      fail(proj.syn.src, ode.pos, format("event-driven d%s/dt must be linear in %s with constant coefficients",
+                                          ode.sym.name, ode.sym.name))
+    end
+    local r, how = pick(env, ode.sym)
+    local x = { "var", r, how }
+    local v
+    if A[2] == 0 then
+      v = mk("+", x, mk("*", B, delta))
+    else
+      local ad = mk("*", A, delta)
+      v = mk("*", x, call("exp", ad))
+      if B[2] ~= 0 then v = mk("+", v, mk("*", num(B[2] / A[2]), call("expm1", ad))) end
+    end
+    env.out[#env.out + 1] = { "set", r, how, v }
+  end
+  env.out[#env.out + 1] = { "set", r0, how0, { "t" } }
+end
+
+local function projkernels(L, net, proj)
+  local q, syn = proj.ir, proj.syn
+  local ln = line(proj, proj.pos)
+  -- initial values, weights, delays
+  do
+    local kb = newkernel(L, proj.name .. "_init", "synapses", "stmts", ln)
+    local env = { k = kb, domain = "synapses", proj = proj, out = kb.body, defs = {} }
+    local function set(sym, e)
+      local r, how = pick(env, sym)
+      kb.body[#kb.body + 1] = { "set", r, how, e }
+      env.defs = {}
+    end
+    for _, s in ipairs(syn.vars) do set(s, lx(s.init, env)) end
+    if proj.weight then set(syn.names.w, lx(proj.weight.expr, env)) end
+    if proj.delay_expr then set(proj.delaysym, lx(proj.delay_expr, env)) end
+    if proj.lastupdate then set(proj.lastupdate, num(0)) end
+    q.init = addkernel(L, kb)
+  end
+  -- connection probability as an expression of i and j (IR domain "pairs")
+  if proj.rule.pexpr then
+    local kb = newkernel(L, proj.name .. "_p", "pairs", "stmts", ln)
+    local env = { k = kb, domain = "pairs", proj = proj, out = kb.body, defs = {} }
+    local v = lx(proj.rule.pexpr, env)
+    local t0 = kb:tmp()
+    kb.body[#kb.body + 1] = { "let", t0, v }
+    q.rule.kernel = addkernel(L, kb)
+  end
+  -- events
+  for _, ev in ipairs({ "on_pre", "on_post" }) do
+    if syn[ev] then
+      local kb = newkernel(L, proj.name .. "_" .. ev, "events", "stmts",
+                           check.lineof(syn.src, (syn.model.blocks or {})[ev] or syn.model.pos or 1))
+      local env = { k = kb, domain = "events", proj = proj, out = kb.body, defs = {} }
+      catchup(env, proj)
+      env.defs = {}
+      lstmts(env, syn[ev])
+      q[ev] = addkernel(L, kb)
+    end
+  end
+  -- clock-driven per-synapse equations
+  if #proj.clock > 0 then
+    local kb = newkernel(L, proj.name .. "_update", "synapses", "stmts", ln)
+    local env = { k = kb, domain = "synapses", proj = proj, out = kb.body, defs = {} }
+    local sys = {}
+    for _, ode in ipairs(proj.clock) do sys[#sys + 1] = { sym = ode.sym, rhs = ode.rhs, pos = ode.pos } end
+    local new = integrate(env, sys, syn.method,
+                          { src = syn.src, pos = syn.method_pos or syn.model.pos, what = format("'%s'", syn.model.name or "the synapse") })
+    for k, eq in ipairs(sys) do
+      local r, how = pick(env, eq.sym)
+      kb.body[#kb.body + 1] = { "set", r, how, new[k] }
+    end
+    q.update = addkernel(L, kb)
+  end
+  -- summed coupling
+  local post = proj.post
+  for _, out in ipairs(syn.outputs) do
+    if out.persyn then
+      local slot = post.inputs_of[out.input]
+      local kb = newkernel(L, proj.name .. "_sum", "synapses", "sum", check.lineof(syn.src, out.pos))
+      local st = L.store[slot.target]
+      kb:slot(st[1], st[2], st[3])           -- refs[1]: the post variable summed into
+      kb.value = lx(out.expr, inline_env(kb, "synapses", nil, proj))
+      if type(kb.value) ~= "table" then error("lower: bad sum", 0) end
+      q.summed[#q.summed + 1] = { post_var = st[3], kernel = addkernel(L, kb) }
+    end
+  end
+end
+
+local function monitors(L, net)
+  local out = {}
+  for _, m in ipairs(net.monitors) do
+    local t = { kind = m.kind, file = m.file, name = m.name }
+    if m.kind == "spikes" or m.kind == "rate" then
+      t.pop = m.pop.id
+      t.range = m.range
+      if m.kind == "rate" then t.every = m.every or 1 end
+    else
+      local st = L.store[m.sym]
+      if not st then error(format("lower: no storage for monitored '%s'", m.sym.name), 0) end
+      t.var = st[3]
+      t.every = m.every or 1
+      t.var_name = m.sym.name
+      if st[1] == "proj" then
+        t.proj = st[2]
+        if m.range and m.range[1] then
+          t.indices = {}
+          for x = m.range[1], m.range[2] or m.range[1] do t.indices[#t.indices + 1] = x end
+        end
+      else
+        t.pop = st[2]
+        local lo, hi = m.range[1], m.range[2]
+        if m.proj then lo, hi = m.proj.post_range[1], m.proj.post_range[2] end
+        t.indices = {}
+        for x = lo, hi do t.indices[#t.indices + 1] = x end
+      end
+    end
+    out[#out + 1] = t
+  end
+  return out
+end
+
+-- network(net, opts) -> ir (without c_source: that is the emitter's)
+function M.network(net, opts)
+  local L = { store = {}, zero_inputs = {}, dt = net.dt, kernels = {}, method = opts.method }
+  local ir = { abi = 1, dt = net.dt, seed = net.seed, precision = "double",
+               populations = {}, projections = {}, monitors = {}, kernels = L.kernels }
+  for _, pop in ipairs(net.pops) do
+    popvars(L, net, pop, opts)
+    ir.populations[pop.id] = pop.ir
+  end
+  for _, proj in ipairs(net.projs) do
+    projvars(L, net, proj, opts)
+    ir.projections[proj.id] = proj.ir
+  end
+  for _, pop in ipairs(net.pops) do inputs(L, pop) end
+  for _, pop in ipairs(net.pops) do
+    if pop.kind == "neuron" then neuronkernels(L, pop) end
+  end
+  for _, proj in ipairs(net.projs) do projkernels(L, net, proj) end
+  ir.monitors = monitors(L, net)
+  return ir
+end
+
+return M
