@@ -192,7 +192,7 @@ end
 -- The nearest of names (a list or set-like table of strings) to name, or nil.
 local function nearest(name, names)
   local best, bestd = nil, math.huge
-  local limit = math.max(1, math.min(3, #name // 3))
+  local limit = math.min(#name - 1, math.max(1, math.min(3, #name // 3)))
   for k, v in pairs(names) do
     local cand = type(k) == "string" and k or v
     if type(cand) == "string" and cand ~= name then

@@ -111,8 +111,16 @@ function M.searchpath(dir)
   else
     for _, d in ipairs(defaults) do dirs[#dirs + 1] = d end
   end
-  return dirs
+  local seen, out = {}, {}
+  for _, d in ipairs(dirs) do
+    if not seen[d] then seen[d] = true; out[#out + 1] = d end
+  end
+  return out
 end
+
+-- the stdlib/ directory this module was loaded from (a source or install
+-- tree), nil for the copy built into the binary
+local SELF = (debug.getinfo(1, "S").source or ""):match("^@(.*)/cajal/[^/]*$")
 
 -- find(name, dir) -> text, origin | nil, tried
 local function find(name, dir)
@@ -134,6 +142,11 @@ local function find(name, dir)
   end
   -- the model library shipped with cajal: install tree, then the binary
   if file:sub(1, 1) ~= "/" and not file:find("%.%.") then
+    local here = SELF and SELF .. "/" .. file
+    if here and isfile(here) then
+      local text = readfile(here)
+      if text then return text, here end
+    end
     local ok, host = pcall(require, "cajal.host")
     if ok and type(host) == "table" and host.findfile then
       local ok2, text, origin = pcall(host.findfile, file)

@@ -231,6 +231,8 @@ local DOMAINS = {
                head = "for (int64_t s = 0; s < cn; s++) {" },
   events   = { hows = { s = true, pre = true, post = true }, elem = "s",
                head = "for (int64_t q = 0; q < cn; q++) {\n    const int64_t s = c->list[q];" },
+  pairs    = { hows = { pre = true, post = true }, elem = "s",
+               head = "for (int64_t s = 0; s < cn; s++) {" },
   scalar   = { hows = {}, elem = "0" },
 }
 
@@ -284,6 +286,10 @@ local function kernel(k, id)
     out[#out + 1] = "    *c->result = t0;"
     out[#out + 1] = "  }"
   else
+    if k.domain == "pairs" then
+      if kind ~= "stmts" or ctx.ntmp < 1 then bad("pairs kernel", id) end
+      body[#body + 1] = "    c->result[s] = t0;"
+    end
     out[#out + 1] = "  " .. dom.head
     for _, l in ipairs(body) do out[#out + 1] = l end
     out[#out + 1] = "  }"

@@ -1058,11 +1058,16 @@ local function projkernels(L, net, proj)
       kb.body[#kb.body + 1] = { "set", r, how, e }
       env.defs = {}
     end
-    for _, s in ipairs(syn.vars) do set(s, lx(s.init, env)) end
-    if proj.weight then set(syn.names.w, lx(proj.weight.expr, env)) end
+    for _, s in ipairs(syn.vars) do
+      if s == syn.names.w and proj.weight then
+        set(s, lx(proj.weight.expr, env))          -- the weight clause replaces w's default
+      else
+        set(s, lx(s.init, env))
+      end
+    end
     if proj.delay_expr then set(proj.delaysym, lx(proj.delay_expr, env)) end
     if proj.lastupdate then set(proj.lastupdate, num(0)) end
-    q.init = addkernel(L, kb)
+    if #kb.body > 0 then q.init = addkernel(L, kb) end
   end
   -- connection probability as an expression of i and j (IR domain "pairs")
   if proj.rule.pexpr then
