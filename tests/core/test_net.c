@@ -1,1 +1,1065 @@
+/*
+ * test_net.c — the network runtime (vm/core/net.c), the kernel interpreter
+ * (vm/core/interp.c) and the kernel compiler cache (vm/core/jit.c), driven
+ * through their C API with hand-written IR (no Lua, no model compiler).
+ */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "interp.h"
+#include "jit.h"
+#include "rng.h"
+
+/* ---- helpers: kernels from text ----------------------------------------- */
+
+/* refs: "p0.1 j2.0" = pop 0 var 1, proj 2 var 0. */
+static int parserefs(const char *s, cj_ref *refs)
+{
+  int n = 0;
+  while (s && *s) {
+    while (*s == ' ') s++;
+    if (!*s) break;
+    char kind = *s++;
+    int id = (int)strtol(s, (char **)&s, 10);
+    cr_assert_eq(*s, '.');
+    s++;
+    int var = (int)strtol(s, (char **)&s, 10);
+    refs[n++] = (cj_ref){ kind == 'j' ? CJ_OWNER_PROJ : CJ_OWNER_POP, id, var };
+  }
+  return n;
+}
+
+typedef struct kspec {
+  int id; const char *name; int domain, kind, ntmp;
+  const char *refs, *body, *expr;   /* expr: threshold cond or sum value */
+} kspec;
+
+/* Fill a cj_kdef from text; nodes live in tree t. */
+static void mkdef(cj_ktree *t, const kspec *s, cj_kdef *d, cj_ref *refs)
+{
+  cj_node **body = NULL;
+  cj_node *e = NULL;
+  int nbody = 0;
+  memset(d, 0, sizeof *d);
+  d->id = s->id; d->name = s->name; d->domain = s->domain; d->kind = s->kind;
+  d->ntmp = s->ntmp; d->line = 100 + s->id;
+  d->nrefs = parserefs(s->refs, refs);
+  d->refs = refs;
+  if (s->body) cr_assert_eq(cj_kbody_parse(t, s->body, &body, &nbody), 0, "%s", cj_errmsg());
+  d->body = body; d->nbody = nbody;
+  if (s->expr) {
+    cr_assert_eq(cj_kexpr_parse(t, s->expr, &e), 0, "%s", cj_errmsg());
+    if (s->kind == CJ_KK_THRESHOLD) d->cond = e; else d->value = e;
+  }
+}
+
+static int addk(cj_net *net, kspec s)
+{
+  cj_ktree *t = cj_ktree_new();
+  cj_ref refs[32];
+  cj_kdef d;
+  mkdef(t, &s, &d, refs);
+  int st = cj_net_add_kernel(net, &d, NULL);
+  cj_ktree_free(t);
+  return st;
+}
+
+#define K(...) cr_assert_eq(addk(net, (kspec){ __VA_ARGS__ }), 0, "%s", cj_errmsg())
+
+static const char *V1[] = { "x" };
+static const char *V2[] = { "x", "y" };
+static const char *V3[] = { "v", "ge", "gi" };
+
+static int addpop(cj_net *net, const char *name, int64_t n, int nvars, const char **vars,
+                  int init, int update, int thr, int reset, double ref)
+{
+  cj_popdef p = { 0 };
+  p.name = name; p.n = n; p.kind = CJ_POP_NEURON; p.nvars = nvars; p.varnames = vars;
+  p.spiking = thr != 0; p.init = init; p.update = update; p.threshold = thr; p.reset = reset;
+  p.refractory = ref;
+  return cj_net_add_pop(net, &p);
+}
+
+static int addgen(cj_net *net, const char *name, int64_t n, const double *times, const int64_t *idx, int64_t ns)
+{
+  cj_popdef p = { 0 };
+  p.name = name; p.n = n; p.kind = CJ_POP_SPIKEGEN; p.times = times; p.indices = idx; p.nspikes = ns;
+  return cj_net_add_pop(net, &p);
+}
+
+static cj_projdef proj(const char *name, int pre, int post, int64_t npre, int64_t npost, int rule)
+{
+  cj_projdef d = { 0 };
+  d.name = name; d.pre = pre; d.post = post;
+  d.pre_lo = 0; d.pre_hi = npre - 1; d.post_lo = 0; d.post_hi = npost - 1;
+  d.rule = rule; d.self = 1; d.delay = 1; d.delay_var = -1;
+  return d;
+}
+
+#define OK(x) cr_assert_eq((x), 0, "%s", cj_errmsg())
+
+/* ---- interpreter: every operation against C ------------------------------ */
+
+static const double specials[] = {
+  0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e-300, -1e300, 2.0, 0.1, 7.25,
+  INFINITY, -INFINITY, NAN, 1e-10, -0.3, 100.0, 0.7, -7.0
+};
+#define NSPEC (sizeof specials / sizeof specials[0])
+
+typedef double (*cfn)(double, double, double);
+static double c_add(double a, double b, double c) { (void)c; return a + b; }
+static double c_sub(double a, double b, double c) { (void)c; return a - b; }
+static double c_mul(double a, double b, double c) { (void)c; return a * b; }
+static double c_div(double a, double b, double c) { (void)c; return a / b; }
+static double c_neg(double a, double b, double c) { (void)b; (void)c; return -a; }
+static double c_pow(double a, double b, double c) { (void)c; return pow(a, b); }
+static double c_lt(double a, double b, double c) { (void)c; return a < b ? 1.0 : 0.0; }
+static double c_le(double a, double b, double c) { (void)c; return a <= b ? 1.0 : 0.0; }
+static double c_gt(double a, double b, double c) { (void)c; return a > b ? 1.0 : 0.0; }
+static double c_ge(double a, double b, double c) { (void)c; return a >= b ? 1.0 : 0.0; }
+static double c_eq(double a, double b, double c) { (void)c; return a == b ? 1.0 : 0.0; }
+static double c_ne(double a, double b, double c) { (void)c; return a != b ? 1.0 : 0.0; }
+static double c_and(double a, double b, double c) { (void)c; return (a != 0.0 && b != 0.0) ? 1.0 : 0.0; }
+static double c_or(double a, double b, double c) { (void)c; return (a != 0.0 || b != 0.0) ? 1.0 : 0.0; }
+static double c_not(double a, double b, double c) { (void)b; (void)c; return a == 0.0 ? 1.0 : 0.0; }
+static double c_ifelse(double a, double b, double c) { return c != 0.0 ? a : b; }
+static double c_exp(double a, double b, double c) { (void)b; (void)c; return exp(a); }
+static double c_log(double a, double b, double c) { (void)b; (void)c; return log(a); }
+static double c_log1p(double a, double b, double c) { (void)b; (void)c; return log1p(a); }
+static double c_expm1(double a, double b, double c) { (void)b; (void)c; return expm1(a); }
+static double c_sqrt(double a, double b, double c) { (void)b; (void)c; return sqrt(a); }
+static double c_abs(double a, double b, double c) { (void)b; (void)c; return fabs(a); }
+static double c_sin(double a, double b, double c) { (void)b; (void)c; return sin(a); }
+static double c_cos(double a, double b, double c) { (void)b; (void)c; return cos(a); }
+static double c_tan(double a, double b, double c) { (void)b; (void)c; return tan(a); }
+static double c_tanh(double a, double b, double c) { (void)b; (void)c; return tanh(a); }
+static double c_floor(double a, double b, double c) { (void)b; (void)c; return floor(a); }
+static double c_ceil(double a, double b, double c) { (void)b; (void)c; return ceil(a); }
+static double c_sign(double a, double b, double c) { (void)b; (void)c; return a > 0 ? 1.0 : a < 0 ? -1.0 : a; }
+/* fmin/fmax with a deterministic choice between -0 and +0 (the first) */
+static double c_min(double a, double b, double c) { (void)c; return isnan(a) ? b : isnan(b) ? a : a < b ? a : b < a ? b : a; }
+static double c_max(double a, double b, double c) { (void)c; return isnan(a) ? b : isnan(b) ? a : a > b ? a : b > a ? b : a; }
+static double c_clip(double a, double b, double c) { return c_min(c_max(a, b, 0), c, 0); }
+static double c_sigmoid(double a, double b, double c) { (void)b; (void)c; return 1.0 / (1.0 + exp(-a)); }
+static double c_heav(double a, double b, double c) { (void)b; (void)c; return a > 0 ? 1.0 : a <= 0 ? 0.0 : a; }
+
+static const struct { const char *expr; cfn f; } ops[] = {
+  { "(+ (var 0 i) (var 1 i))", c_add }, { "(- (var 0 i) (var 1 i))", c_sub },
+  { "(* (var 0 i) (var 1 i))", c_mul }, { "(/ (var 0 i) (var 1 i))", c_div },
+  { "(neg (var 0 i))", c_neg }, { "(pow (var 0 i) (var 1 i))", c_pow },
+  { "(< (var 0 i) (var 1 i))", c_lt }, { "(<= (var 0 i) (var 1 i))", c_le },
+  { "(> (var 0 i) (var 1 i))", c_gt }, { "(>= (var 0 i) (var 1 i))", c_ge },
+  { "(== (var 0 i) (var 1 i))", c_eq }, { "(~= (var 0 i) (var 1 i))", c_ne },
+  { "(and (var 0 i) (var 1 i))", c_and }, { "(or (var 0 i) (var 1 i))", c_or },
+  { "(not (var 0 i))", c_not }, { "(ifelse (var 2 i) (var 0 i) (var 1 i))", c_ifelse },
+  { "(call exp (var 0 i))", c_exp }, { "(call log (var 0 i))", c_log },
+  { "(call log1p (var 0 i))", c_log1p }, { "(call expm1 (var 0 i))", c_expm1 },
+  { "(call sqrt (var 0 i))", c_sqrt }, { "(call abs (var 0 i))", c_abs },
+  { "(call sin (var 0 i))", c_sin }, { "(call cos (var 0 i))", c_cos },
+  { "(call tan (var 0 i))", c_tan }, { "(call tanh (var 0 i))", c_tanh },
+  { "(call floor (var 0 i))", c_floor }, { "(call ceil (var 0 i))", c_ceil },
+  { "(call sign (var 0 i))", c_sign }, { "(call pow (var 0 i) (var 1 i))", c_pow },
+  { "(call min (var 0 i) (var 1 i))", c_min }, { "(call max (var 0 i) (var 1 i))", c_max },
+  { "(call clip (var 0 i) (var 1 i) (var 2 i))", c_clip },
+  { "(call sigmoid (var 0 i))", c_sigmoid }, { "(call heaviside (var 0 i))", c_heav },
+};
+#define NOPS (sizeof ops / sizeof ops[0])
+
+static int samebits(double a, double b)
+{
+  return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Evaluate `expr` over all (a, b, c) triples of specials with the
+ * interpreter, in the neurons domain (contiguous) and in the spikes domain
+ * over a reversed list (gathers), and compare bit for bit with f. */
+static void checkop(const char *expr, cfn f)
+{
+  const int64_t n = NSPEC * NSPEC * 3;
+  double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+  double *out = malloc(n * sizeof *out);
+  int64_t *list = malloc(n * sizeof *list);
+  char body[512];
+  for (int64_t k = 0; k < n; k++) {
+    a[k] = specials[k % NSPEC];
+    b[k] = specials[(k / NSPEC) % NSPEC];
+    c[k] = (k / (NSPEC * NSPEC)) == 0 ? 0.0 : (k / (NSPEC * NSPEC)) == 1 ? 1.0 : NAN;
+    list[k] = n - 1 - k;
+  }
+  for (int dom = 0; dom < 2; dom++) {
+    cj_ktree *t = cj_ktree_new();
+    cj_ref refs[4] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 } };
+    cj_node **stmts; int ns;
+    snprintf(body, sizeof body, "(let 0 %s) (set 3 i (tmp 0))", expr);
+    OK(cj_kbody_parse(t, body, &stmts, &ns));
+    cj_kdef d = { .id = 1, .name = "op", .domain = dom ? CJ_DOM_SPIKES : CJ_DOM_NEURONS,
+                  .kind = CJ_KK_STMTS, .nrefs = 4, .refs = refs, .ntmp = 1, .nbody = ns, .body = stmts };
+    cj_prog *p;
+    OK(cj_prog_compile(&d, &p));
+    double *vars[4] = { a, b, c, out };
+    cj_kctx ctx = { .n = n, .var = vars, .list = dom ? list : NULL, .npop = n };
+    for (int64_t k = 0; k < n; k++) out[k] = -12345.0;
+    cj_prog_run(p, &ctx);
+    for (int64_t k = 0; k < n; k++) {
+      double want = f(a[k], b[k], c[k]);
+      cr_assert(samebits(out[k], want), "%s (%s domain) at (%g, %g, %g): interpreter %.17g, C %.17g",
+                expr, dom ? "spikes" : "neurons", a[k], b[k], c[k], out[k], want);
+    }
+    cj_prog_free(p);
+    cj_ktree_free(t);
+  }
+  free(a); free(b); free(c); free(out); free(list);
+}
+
+Test(interp, every_operation_matches_c)
+{
+  for (size_t i = 0; i < NOPS; i++) checkop(ops[i].expr, ops[i].f);
+}
+
+Test(interp, leaves_t_dt_n_i_notref_lastspike)
+{
+  cj_ktree *t = cj_ktree_new();
+  cj_node **s; int ns;
+  OK(cj_kbody_parse(t, "(set 0 i (+ (* 1000 t) (+ (* 100 dt) (+ (* 10 n) i)))) (set 1 i notref) (set 2 i lastspike)", &s, &ns));
+  cj_ref refs[3] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 } };
+  cj_kdef d = { .id = 3, .name = "leaves", .domain = CJ_DOM_NEURONS, .nrefs = 3, .refs = refs, .nbody = ns, .body = s };
+  cj_prog *p;
+  OK(cj_prog_compile(&d, &p));
+  const int64_t n = 300;
+  double x[300], nr[300], ls[300], last[300];
+  for (int i = 0; i < n; i++) last[i] = i % 3 == 0 ? -INFINITY : i % 3 == 1 ? 0.0103 : 0.0101;
+  double *vars[3] = { x, nr, ls };
+  cj_kctx c = { .n = n, .t = 0.0105, .dt = 1e-4, .var = vars, .lastspike = last, .refractory = 0.00035, .npop = n };
+  cj_prog_run(p, &c);
+  for (int i = 0; i < n; i++) {
+    cr_assert_eq(x[i], 1000 * 0.0105 + (100 * 1e-4 + (10.0 * n + i)));
+    double want = 0.0105 - last[i] >= 0.00035 ? 1.0 : 0.0;
+    cr_assert_eq(nr[i], want, "neuron %d", i);
+    cr_assert(samebits(ls[i], last[i]));
+  }
+  cr_assert_eq(nr[0], 1.0); cr_assert_eq(nr[1], 0.0); cr_assert_eq(nr[2], 1.0);
+  cj_prog_free(p);
+  cj_ktree_free(t);
+}
+
+Test(interp, if_statements_and_masked_lets)
+{
+  /* x[i] = i; tmp 0 is set differently per branch; nested ifs */
+  cj_ktree *t = cj_ktree_new();
+  cj_node **s; int ns;
+  OK(cj_kbody_parse(t,
+    "(let 0 -1)"
+    "(if (< i 100) ((let 0 (* 2 i)) (if (> i 50) ((set 1 i 7)) ((set 1 i 8)))) ((let 0 (neg i))))"
+    "(set 0 i (tmp 0))"
+    "(if (== i 150) ((add 0 i 0.5)))", &s, &ns));
+  cj_ref refs[2] = { { 0, 0, 0 }, { 0, 0, 1 } };
+  cj_kdef d = { .id = 2, .name = "ifs", .domain = CJ_DOM_NEURONS, .nrefs = 2, .refs = refs, .ntmp = 1, .nbody = ns, .body = s };
+  cj_prog *p;
+  OK(cj_prog_compile(&d, &p));
+  double x[300], y[300];
+  for (int i = 0; i < 300; i++) y[i] = -1;
+  double *vars[2] = { x, y };
+  cj_kctx c = { .n = 300, .var = vars, .npop = 300 };
+  cj_prog_run(p, &c);
+  for (int i = 0; i < 300; i++) {
+    double want = i < 100 ? 2.0 * i : -(double)i;
+    if (i == 150) want += 0.5;
+    cr_assert_eq(x[i], want, "x[%d] = %g", i, x[i]);
+    cr_assert_eq(y[i], i < 100 ? (i > 50 ? 7 : 8) : -1, "y[%d]", i);
+  }
+  cj_prog_free(p);
+  cj_ktree_free(t);
+}
+
+Test(interp, random_draws_follow_the_counter_contract)
+{
+  cj_ktree *t = cj_ktree_new();
+  cj_node **s; int ns;
+  OK(cj_kbody_parse(t, "(set 0 i (rand uniform 0)) (set 1 i (rand normal 1))", &s, &ns));
+  cj_ref refs[2] = { { 0, 0, 0 }, { 0, 0, 1 } };
+  cj_kdef d = { .id = 77, .name = "rand", .domain = CJ_DOM_NEURONS, .nrefs = 2, .refs = refs, .nbody = ns, .body = s };
+  cj_prog *p;
+  OK(cj_prog_compile(&d, &p));
+  enum { N = 20000 };
+  static double u[N], g[N];
+  double *vars[2] = { u, g };
+  cj_kctx c = { .n = N, .step = (5LL << 32) + 9, .var = vars, .key = { 11, 22 }, .kid = 77, .philox = cj_philox, .npop = N };
+  cj_prog_run(p, &c);
+  double su = 0, sg = 0, sg2 = 0;
+  for (int i = 0; i < N; i++) {
+    cr_assert_eq(u[i], cj_kuniform(c.key, 77, c.step, i, 0));
+    cr_assert_eq(g[i], cj_knormal(c.key, 77, c.step, i, 1));
+    /* the contract of IR.md §4, computed here independently */
+    uint32_t ctr[4] = { (uint32_t)i, 9, (5u << 16) | 77u, 0 }, o[4];
+    cj_philox(ctr, c.key, o);
+    cr_assert_eq(u[i], CJ_U01(o[0], o[1]));
+    cr_assert(u[i] >= 0 && u[i] < 1);
+    su += u[i]; sg += g[i]; sg2 += g[i] * g[i];
+  }
+  /* 5 sigma: mean of U(0,1) has sd 0.2887/sqrt(N); normal mean sd 1/sqrt(N), variance sd sqrt(2/N) */
+  cr_assert(fabs(su / N - 0.5) < 5 * 0.2887 / sqrt(N));
+  cr_assert(fabs(sg / N) < 5 / sqrt(N));
+  cr_assert(fabs(sg2 / N - 1) < 5 * sqrt(2.0 / N));
+  cj_prog_free(p);
+  cj_ktree_free(t);
+}
+
+Test(interp, malformed_kernels_are_rejected_with_clear_messages)
+{
+  static const struct { int dom, kind, nrefs, ntmp; const char *body, *msg; } bad[] = {
+    { CJ_DOM_NEURONS, 0, 1, 0, "(set 3 i 1)", "slot 3 out of range" },
+    { CJ_DOM_NEURONS, 0, 1, 0, "(let 0 1)", "temporary 0 out of range" },
+    { CJ_DOM_NEURONS, 0, 1, 1, "(let 0 (var 0 post))", "element 'post' is not valid in a neurons kernel" },
+    { CJ_DOM_EVENTS, 0, 1, 1, "(let 0 (var 0 i))", "element 'i' is not valid in a events kernel" },
+    { CJ_DOM_EVENTS, 0, 1, 1, "(let 0 notref)", "'notref' is only valid in neuron kernels" },
+    { CJ_DOM_NEURONS, 0, 1, 1, "(let 0 j)", "'j' is not valid in a neurons kernel" },
+    { CJ_DOM_NEURONS, 0, 1, 1, "(let 0 (let 0 1))", "'let' is a statement, not an expression" },
+    { CJ_DOM_NEURONS, 0, 1, 1, "(+ 1 2)", "'+' is not a statement" },
+    { CJ_DOM_SCALAR, 0, 0, 0, "", "scalar kernels leave their value in tmp 0" },
+    { CJ_DOM_SPIKES, CJ_KK_THRESHOLD, 1, 0, "", "threshold kernels must have domain 'neurons'" },
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    cj_ktree *t = cj_ktree_new();
+    cj_node **s; int ns;
+    OK(cj_kbody_parse(t, bad[k].body, &s, &ns));
+    cj_ref refs[1] = { { 0, 0, 0 } };
+    cj_kdef d = { .id = 5, .name = "bad", .domain = bad[k].dom, .kind = bad[k].kind, .line = 42,
+                  .nrefs = bad[k].nrefs, .refs = refs, .ntmp = bad[k].ntmp, .nbody = ns, .body = s };
+    cj_prog *p = NULL;
+    cr_assert_neq(cj_prog_compile(&d, &p), 0, "case %zu compiled", k);
+    cr_assert_null(p);
+    cr_assert(strstr(cj_errmsg(), bad[k].msg), "case %zu: %s", k, cj_errmsg());
+    cr_assert(strstr(cj_errmsg(), "kernel 5 'bad' (line 42)"), "%s", cj_errmsg());
+    cj_ktree_free(t);
+  }
+  cj_ktree *t = cj_ktree_new();
+  cj_node *e;
+  cr_assert_neq(cj_kexpr_parse(t, "(+ 1", &e), 0);
+  cr_assert(strstr(cj_errmsg(), "expected"), "%s", cj_errmsg());
+  cr_assert_neq(cj_kexpr_parse(t, "(call nosuch 1)", &e), 0);
+  cr_assert(strstr(cj_errmsg(), "unknown function"), "%s", cj_errmsg());
+  cj_ktree_free(t);
+}
+
+/* ---- connectivity ---------------------------------------------------------- */
+
+typedef struct built { cj_net *net; int64_t nsyn; const int32_t *pre, *post; } built;
+
+static built mkconn(cj_projdef d, int64_t na, int64_t nb, int samepop, uint64_t seed)
+{
+  built b;
+  b.net = cj_net_new("conn", 1e-4, seed);
+  OK(addpop(b.net, "A", na, 1, V1, 0, 0, 0, 0, 0));
+  if (!samepop) OK(addpop(b.net, "B", nb, 1, V1, 0, 0, 0, 0, 0));
+  d.pre = 0; d.post = samepop ? 0 : 1;
+  OK(cj_net_add_proj(b.net, &d));
+  OK(cj_net_build(b.net));
+  b.nsyn = cj_net_proj_nsyn(b.net, 0);
+  b.pre = cj_net_proj_pre(b.net, 0);
+  b.post = cj_net_proj_post(b.net, 0);
+  /* the invariant of every rule: synapses ordered by pre, then post */
+  for (int64_t s = 1; s < b.nsyn; s++)
+    cr_assert(b.pre[s - 1] < b.pre[s] || (b.pre[s - 1] == b.pre[s] && b.post[s - 1] <= b.post[s]),
+              "synapse order broken at %lld", (long long)s);
+  return b;
+}
+
+Test(connect, all_to_all_counts_with_and_without_self)
+{
+  cj_projdef d = proj("all", 0, 0, 40, 30, CJ_RULE_ALL);
+  built b = mkconn(d, 40, 30, 0, 1);
+  cr_assert_eq(b.nsyn, 40 * 30);
+  for (int64_t s = 0; s < b.nsyn; s++) { cr_assert_eq(b.pre[s], s / 30); cr_assert_eq(b.post[s], s % 30); }
+  cj_net_free(b.net);
+  d = proj("all", 0, 0, 50, 50, CJ_RULE_ALL);
+  d.self = 0;
+  b = mkconn(d, 50, 50, 1, 1);
+  cr_assert_eq(b.nsyn, 50 * 49);
+  for (int64_t s = 0; s < b.nsyn; s++) cr_assert_neq(b.pre[s], b.post[s]);
+  cj_net_free(b.net);
+  /* slices: pre 10..19 of 50, post 5..9 */
+  d = proj("all", 0, 0, 50, 50, CJ_RULE_ALL);
+  d.self = 0; d.pre_lo = 10; d.pre_hi = 19; d.post_lo = 5; d.post_hi = 12;
+  b = mkconn(d, 50, 50, 1, 1);
+  cr_assert_eq(b.nsyn, 10 * 8 - 3);   /* 10, 11, 12 would connect to themselves */
+  for (int64_t s = 0; s < b.nsyn; s++) {
+    cr_assert(b.pre[s] >= 10 && b.pre[s] <= 19 && b.post[s] >= 5 && b.post[s] <= 12);
+    cr_assert_neq(b.pre[s], b.post[s]);
+  }
+  cj_net_free(b.net);
+}
+
+Test(connect, one_to_one)
+{
+  cj_projdef d = proj("one", 0, 0, 20, 20, CJ_RULE_ONE);
+  d.pre_lo = 5; d.pre_hi = 14; d.post_lo = 0; d.post_hi = 9;
+  built b = mkconn(d, 20, 20, 0, 1);
+  cr_assert_eq(b.nsyn, 10);
+  for (int64_t s = 0; s < 10; s++) { cr_assert_eq(b.pre[s], 5 + s); cr_assert_eq(b.post[s], s); }
+  cj_net_free(b.net);
+  d.post_hi = 10;
+  cj_net *net = cj_net_new("x", 1e-4, 1);
+  OK(addpop(net, "A", 20, 1, V1, 0, 0, 0, 0, 0));
+  d.pre = d.post = 0;
+  OK(cj_net_add_proj(net, &d));
+  cr_assert_neq(cj_net_build(net), 0);
+  cr_assert(strstr(cj_errmsg(), "one-to-one needs slices of equal size (10 and 11)"), "%s", cj_errmsg());
+  cj_net_free(net);
+}
+
+Test(connect, probability_count_within_5_sigma_and_no_self)
+{
+  const double p = 0.02;
+  const int64_t n = 4000;
+  int64_t total = 0;
+  for (uint64_t seed = 1; seed <= 3; seed++) {
+    cj_projdef d = proj("prob", 0, 0, n, n, CJ_RULE_PROB);
+    d.p = p; d.self = 0;
+    built b = mkconn(d, n, n, 1, seed);
+    double N = (double)n * (n - 1), mean = N * p, sd = sqrt(N * p * (1 - p));
+    cr_assert(fabs(b.nsyn - mean) < 5 * sd, "%lld synapses, expected %g +- %g", (long long)b.nsyn, mean, 5 * sd);
+    for (int64_t s = 0; s < b.nsyn; s++) cr_assert_neq(b.pre[s], b.post[s]);
+    for (int64_t s = 1; s < b.nsyn; s++)
+      cr_assert(b.pre[s] != b.pre[s - 1] || b.post[s] != b.post[s - 1], "duplicate synapse");
+    /* in-degrees are Binomial(n-1, p): their variance too (5 sigma of the sample variance) */
+    int64_t *deg = calloc(n, sizeof *deg);
+    for (int64_t s = 0; s < b.nsyn; s++) deg[b.post[s]]++;
+    double m = 0, v = 0;
+    for (int64_t j = 0; j < n; j++) m += deg[j];
+    m /= n;
+    for (int64_t j = 0; j < n; j++) v += (deg[j] - m) * (deg[j] - m);
+    v /= n - 1;
+    double bv = (n - 1) * p * (1 - p);
+    cr_assert(fabs(v - bv) < 5 * bv * sqrt(2.0 / n), "in-degree variance %g, expected %g", v, bv);
+    free(deg);
+    total += b.nsyn;
+    cj_net_free(b.net);
+  }
+  cr_assert_gt(total, 0);
+  /* p = 0 and p = 1 are exact */
+  cj_projdef d = proj("p0", 0, 0, 30, 30, CJ_RULE_PROB);
+  d.p = 0;
+  built b = mkconn(d, 30, 30, 0, 1);
+  cr_assert_eq(b.nsyn, 0);
+  cj_net_free(b.net);
+  d.p = 1; d.self = 0;
+  b = mkconn(d, 30, 30, 1, 1);
+  cr_assert_eq(b.nsyn, 30 * 29);
+  cj_net_free(b.net);
+}
+
+Test(connect, same_seed_same_network_other_seed_other_network)
+{
+  cj_projdef d = proj("prob", 0, 0, 500, 500, CJ_RULE_PROB);
+  d.p = 0.1;
+  built a = mkconn(d, 500, 500, 1, 7), b = mkconn(d, 500, 500, 1, 7), c = mkconn(d, 500, 500, 1, 8);
+  cr_assert_eq(a.nsyn, b.nsyn);
+  cr_assert(memcmp(a.post, b.post, a.nsyn * 4) == 0);
+  cr_assert(a.nsyn != c.nsyn || memcmp(a.post, c.post, a.nsyn * 4) != 0);
+  cj_net_free(a.net); cj_net_free(b.net); cj_net_free(c.net);
+}
+
+static void checkdegree(int rule, int64_t na, int64_t nb, int64_t k, int same, int self)
+{
+  cj_projdef d = proj("deg", 0, 0, na, nb, rule);
+  d.k = k; d.self = self;
+  built b = mkconn(d, na, nb, same, 3);
+  int64_t nfix = rule == CJ_RULE_INDEG ? nb : na, nfree = rule == CJ_RULE_INDEG ? na : nb;
+  cr_assert_eq(b.nsyn, k * nfix);
+  int64_t *deg = calloc(nfix, sizeof *deg), *use = calloc(nfree, sizeof *use);
+  char *seen = calloc(nfix * nfree, 1);
+  for (int64_t s = 0; s < b.nsyn; s++) {
+    int64_t fixed = rule == CJ_RULE_INDEG ? b.post[s] : b.pre[s], other = rule == CJ_RULE_INDEG ? b.pre[s] : b.post[s];
+    deg[fixed]++;
+    use[other]++;
+    cr_assert(!seen[fixed * nfree + other], "duplicate synapse %d -> %d", b.pre[s], b.post[s]);
+    seen[fixed * nfree + other] = 1;
+    if (same && !self) cr_assert_neq(b.pre[s], b.post[s]);
+  }
+  for (int64_t x = 0; x < nfix; x++) cr_assert_eq(deg[x], k, "degree of %lld is %lld", (long long)x, (long long)deg[x]);
+  /* the free side is chosen uniformly: each is used ~ k nfix / nfree times (binomial-like, 6 sigma) */
+  double mean = (double)k * nfix / nfree, sd = sqrt(mean * (1.0 - (double)k / nfree));
+  for (int64_t x = 0; x < nfree; x++)
+    cr_assert(fabs(use[x] - mean) < 6 * sd + 1, "neuron %lld used %lld times, expected %g", (long long)x, (long long)use[x], mean);
+  free(deg); free(use); free(seen);
+  cj_net_free(b.net);
+}
+
+Test(connect, fixed_indegree_is_exact)
+{
+  checkdegree(CJ_RULE_INDEG, 1000, 300, 40, 0, 1);    /* Floyd sampling */
+  checkdegree(CJ_RULE_INDEG, 200, 200, 150, 1, 0);    /* selection sampling, no self */
+  checkdegree(CJ_RULE_INDEG, 50, 50, 49, 1, 0);       /* every other neuron */
+}
+
+Test(connect, fixed_outdegree_is_exact)
+{
+  checkdegree(CJ_RULE_OUTDEG, 300, 1000, 40, 0, 1);
+  checkdegree(CJ_RULE_OUTDEG, 200, 200, 150, 1, 0);
+}
+
+Test(connect, degree_larger_than_possible_is_an_error)
+{
+  cj_net *net = cj_net_new("x", 1e-4, 1);
+  OK(addpop(net, "A", 10, 1, V1, 0, 0, 0, 0, 0));
+  cj_projdef d = proj("big", 0, 0, 10, 10, CJ_RULE_INDEG);
+  d.k = 10; d.self = 0;
+  OK(cj_net_add_proj(net, &d));
+  cr_assert_neq(cj_net_build(net), 0);
+  cr_assert(strstr(cj_errmsg(), "fixed in-degree 10 exceeds the 9 possible sources"), "%s", cj_errmsg());
+  cj_net_free(net);
+}
+
+Test(connect, from_arrays_sorted_with_values)
+{
+  cj_net *net = cj_net_new("arr", 1e-4, 1);
+  OK(addpop(net, "A", 10, 1, V1, 0, 0, 0, 0, 0));
+  OK(addpop(net, "B", 10, 1, V1, 0, 0, 0, 0, 0));
+  int64_t ai[] = { 3, 1, 3, 0, 1 }, aj[] = { 2, 4, 0, 1, 4 };
+  double w[] = { 30.2, 10.4, 30.0, 0.1, 10.41 };
+  const double *vals[] = { w };
+  const char *wn[] = { "w" };
+  cj_projdef d = proj("arr", 0, 1, 10, 10, CJ_RULE_ARRAYS);
+  d.pre_lo = 2; d.pre_hi = 9; d.post_lo = 1; d.post_hi = 9;
+  d.ai = ai; d.aj = aj; d.na = 5; d.nvars = 1; d.varnames = wn; d.varvalues = vals;
+  OK(cj_net_add_proj(net, &d));
+  OK(cj_net_build(net));
+  cr_assert_eq(cj_net_proj_nsyn(net, 0), 5);
+  const int32_t *pre = cj_net_proj_pre(net, 0), *post = cj_net_proj_post(net, 0);
+  const double *x = cj_net_proj_var(net, 0, 0);
+  int32_t wp[] = { 2, 3, 3, 5, 5 }, wq[] = { 2, 5, 5, 1, 3 };
+  double wx[] = { 0.1, 10.4, 10.41, 30.0, 30.2 };
+  for (int s = 0; s < 5; s++) {
+    cr_assert_eq(pre[s], wp[s]); cr_assert_eq(post[s], wq[s]); cr_assert_eq(x[s], wx[s]);
+  }
+  cj_net_free(net);
+  /* out of the slice */
+  net = cj_net_new("arr", 1e-4, 1);
+  OK(addpop(net, "A", 10, 1, V1, 0, 0, 0, 0, 0));
+  ai[0] = 8;
+  d.pre = d.post = 0; d.varvalues = NULL;
+  OK(cj_net_add_proj(net, &d));
+  cr_assert_neq(cj_net_build(net), 0);
+  cr_assert(strstr(cj_errmsg(), "synapse 1 (i = 8, j = 2) outside the 8 x 9 slice"), "%s", cj_errmsg());
+  cj_net_free(net);
+}
+
+/* ---- delays ----------------------------------------------------------------- */
+
+/* A generator spiking at `steps` (neuron 0), one-to-one into a population
+ * whose x counts arrivals (on_pre: x[post] += 1); x is recorded every step.
+ * Returns the arrival steps (x increments). */
+static int arrivals(int64_t delay, int hetero, const int64_t *steps, int ns, int64_t nrun, int64_t *out)
+{
+  cj_net *net = cj_net_new("delay", 1e-4, 1);
+  double times[64];
+  int64_t idx[64] = { 0 };
+  for (int k = 0; k < ns; k++) times[k] = steps[k] * 1e-4;
+  K(.id = 1, .name = "on_pre", .domain = CJ_DOM_EVENTS, .refs = "p1.0", .body = "(add 0 post 1)");
+  if (hetero) {
+    char body[64];
+    snprintf(body, sizeof body, "(set 0 s %.17g)", delay * 1e-4);
+    K(.id = 2, .name = "init", .domain = CJ_DOM_SYNAPSES, .refs = "j0.0", .body = body);
+  }
+  OK(addgen(net, "G", 1, times, idx, ns));
+  OK(addpop(net, "N", 1, 1, V1, 0, 0, 0, 0, 0));
+  cj_projdef d = proj("G->N", 0, 1, 1, 1, CJ_RULE_ONE);
+  const char *dn[] = { "d" };
+  d.on_pre = 1;
+  if (hetero) { d.nvars = 1; d.varnames = dn; d.delay_var = 0; d.init = 2; }
+  else d.delay = delay;
+  OK(cj_net_add_proj(net, &d));
+  int64_t zero = 0;
+  cj_mondef m = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = &zero, .nindices = 1, .every = 1 };
+  OK(cj_net_add_monitor(net, &m));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, nrun, NULL, NULL));
+  const int64_t *st; const double *v; int64_t cols;
+  int64_t rows = cj_net_mon_state(net, 0, &st, &v, &cols);
+  cr_assert_eq(rows, nrun);
+  int na = 0;
+  double prev = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    cr_assert_eq(st[r], r);
+    for (double k = prev; k < v[r]; k += 1) out[na++] = r;
+    prev = v[r];
+  }
+  cj_net_free(net);
+  return na;
+}
+
+Test(delays, spike_at_step_n_arrives_at_n_plus_d)
+{
+  int64_t steps[] = { 5, 6, 13, 40, 41, 42, 99, 150, 151, 299 }, got[64];
+  for (int hetero = 0; hetero < 2; hetero++)
+    for (int64_t d = 1; d <= 9; d += 4) {
+      int na = arrivals(d, hetero, steps, 10, 320, got);
+      int want = 0;
+      for (int k = 0; k < 10; k++) want += steps[k] + d < 320;
+      cr_assert_eq(na, want, "delay %lld (hetero %d): %d arrivals, want %d", (long long)d, hetero, na, want);
+      for (int k = 0; k < na; k++)
+        cr_assert_eq(got[k], steps[k] + d, "delay %lld hetero %d: spike %lld arrived at %lld",
+                     (long long)d, hetero, (long long)steps[k], (long long)got[k]);
+    }
+}
+
+Test(delays, heterogeneous_delays_per_synapse_and_wraparound)
+{
+  /* G (3 neurons) all-to-all into N (5 neurons), delay of synapse i -> j =
+   * (2 + j + 3 i) steps; x[j] accumulates (i + 1) * 10^(arrival step - 100). */
+  cj_net *net = cj_net_new("hetero", 1e-4, 1);
+  K(.id = 1, .name = "on_pre", .domain = CJ_DOM_EVENTS, .refs = "p1.0 p1.1", .body = "(add 0 post (+ 1 i)) (add 1 post t)");
+  K(.id = 2, .name = "init", .domain = CJ_DOM_SYNAPSES, .refs = "j0.0", .body = "(set 0 s (* (+ 2 (+ j (* 3 i))) dt))");
+  double times[] = { 0.0100, 0.0100, 0.0101, 0.0300 };
+  int64_t idx[] = { 0, 2, 1, 0 };
+  OK(addgen(net, "G", 3, times, idx, 4));
+  OK(addpop(net, "N", 5, 2, V2, 0, 0, 0, 0, 0));
+  const char *dn[] = { "d" };
+  cj_projdef d = proj("G->N", 0, 1, 3, 5, CJ_RULE_ALL);
+  d.on_pre = 1; d.nvars = 1; d.varnames = dn; d.delay_var = 0; d.init = 2;
+  OK(cj_net_add_proj(net, &d));
+  OK(cj_net_build(net));
+  const int32_t *ds = cj_net_proj_delays(net, 0);
+  cr_assert_not_null(ds);
+  for (int s = 0; s < 15; s++) cr_assert_eq(ds[s], 2 + s % 5 + 3 * (s / 5));
+  OK(cj_net_run(net, 400, NULL, NULL));
+  /* expected: sum over spikes (step n, neuron i) of (i+1) and of arrival times */
+  double *x = cj_net_pop_var(net, 1, 0), *y = cj_net_pop_var(net, 1, 1);
+  int64_t sp[][2] = { { 100, 0 }, { 100, 2 }, { 101, 1 }, { 300, 0 } };
+  for (int j = 0; j < 5; j++) {
+    double wx = 0, wy = 0;
+    for (int k = 0; k < 4; k++) {
+      int64_t arr = sp[k][0] + 2 + j + 3 * sp[k][1];
+      wx += 1 + sp[k][1];
+      wy += arr * 1e-4;
+    }
+    cr_assert_eq(x[j], wx);
+    cr_assert(fabs(y[j] - wy) < 1e-15, "post %d: arrival times sum %.17g, want %.17g", j, y[j], wy);
+  }
+  cj_net_free(net);
+}
+
+Test(delays, homogeneous_ring_wraps_over_many_cycles)
+{
+  /* a generator spiking every step for 1000 steps; delay 7: arrivals every step from 7 on */
+  enum { NS = 1000 };
+  static double times[NS];
+  static int64_t idx[NS];
+  for (int k = 0; k < NS; k++) times[k] = k * 1e-4;
+  cj_net *net = cj_net_new("ring", 1e-4, 1);
+  K(.id = 1, .name = "on_pre", .domain = CJ_DOM_EVENTS, .refs = "p1.0 p1.1", .body = "(add 0 post 1) (set 1 post t)");
+  OK(addgen(net, "G", 1, times, idx, NS));
+  OK(addpop(net, "N", 1, 2, V2, 0, 0, 0, 0, 0));
+  cj_projdef d = proj("G->N", 0, 1, 1, 1, CJ_RULE_ONE);
+  d.on_pre = 1; d.delay = 7;
+  OK(cj_net_add_proj(net, &d));
+  OK(cj_net_build(net));
+  for (int r = 0; r < 50; r++) {
+    OK(cj_net_run(net, 20, NULL, NULL));
+    int64_t n = cj_net_step(net);
+    cr_assert_eq(cj_net_pop_var(net, 1, 0)[0], (double)(n - 7 > 0 ? n - 7 : 0));
+    if (n > 7) cr_assert_eq(cj_net_pop_var(net, 1, 1)[0], (double)(n - 1) * 1e-4);
+  }
+  cj_net_free(net);
+}
+
+/* ---- spikes, refractoriness, reset --------------------------------------- */
+
+Test(neurons, threshold_reset_refractory_period)
+{
+  /* v += 1 per step unless refractory; spike when v > 0.5; reset v = 0;
+   * refractory 3 ms = 30 steps: spikes every 30 steps */
+  cj_net *net = cj_net_new("ref", 1e-4, 1);
+  K(.id = 1, .name = "update", .domain = CJ_DOM_NEURONS, .refs = "p0.0", .body = "(set 0 i (ifelse notref (+ (var 0 i) 1) (var 0 i)))");
+  K(.id = 2, .name = "thr", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_THRESHOLD, .refs = "p0.0", .expr = "(> (var 0 i) 0.5)");
+  K(.id = 3, .name = "reset", .domain = CJ_DOM_SPIKES, .refs = "p0.0", .body = "(set 0 i 0)");
+  OK(addpop(net, "P", 3, 1, V1, 0, 1, 2, 3, 0.003));
+  cj_mondef m = { .kind = CJ_MON_SPIKES, .pop = 0, .proj = -1, .lo = 1, .hi = 2 };
+  OK(cj_net_add_monitor(net, &m));
+  cj_mondef r = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 2 };
+  OK(cj_net_add_monitor(net, &r));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 301, NULL, NULL));
+  const int64_t *st; const int32_t *id;
+  int64_t n = cj_net_mon_spikes(net, 0, &st, &id);
+  cr_assert_eq(n, 2 * 11);
+  for (int64_t k = 0; k < n; k++) {
+    cr_assert_eq(st[k], 30 * (k / 2));
+    cr_assert_eq(id[k], 1 + k % 2);
+  }
+  cr_assert_eq(cj_net_pop_lastspike(net, 0)[0], 300 * 1e-4);
+  const double *rate;
+  cr_assert_eq(cj_net_mon_rate(net, 1, &rate), 301);
+  cr_assert_eq(rate[0], 3 / (3 * 1e-4));
+  cr_assert_eq(rate[1], 0);
+  /* reset: the same spikes again */
+  OK(cj_net_reset(net));
+  cr_assert_eq(cj_net_step(net), 0);
+  cr_assert_eq(cj_net_mon_spikes(net, 0, &st, &id), 0);
+  OK(cj_net_run(net, 301, NULL, NULL));
+  cr_assert_eq(cj_net_mon_spikes(net, 0, &st, &id), 22);
+  cr_assert_eq(st[21], 300);
+  cj_net_free(net);
+}
+
+Test(neurons, nan_stops_the_run_naming_population_variable_neuron_and_step)
+{
+  cj_net *net = cj_net_new("nanny", 1e-4, 1);
+  K(.id = 1, .name = "update", .domain = CJ_DOM_NEURONS, .refs = "p0.1",
+    .body = "(if (and (>= t 0.0150) (== i 7)) ((set 0 i (/ 0 0))))");
+  OK(addpop(net, "Exc", 10, 2, V2, 0, 1, 0, 0, 0));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 150, NULL, NULL));
+  int st = cj_net_run(net, 1000, NULL, NULL);
+  cr_assert_eq(st, CJ_ERUNTIME);
+  const char *msg = cj_errmsg();
+  cr_assert(strstr(msg, "population 'Exc', variable 'y', neuron 7 is NaN at step 200"), "%s", msg);
+  cr_assert_eq(cj_net_step(net), 200);
+  cr_assert(isnan(cj_net_pop_var(net, 0, 1)[7]));   /* still inspectable */
+  cj_net_free(net);
+}
+
+Test(neurons, drives_set_variables_from_arrays)
+{
+  cj_net *net = cj_net_new("drive", 1e-4, 1);
+  double vals1[] = { 1, 2, 3 };                /* 1-D: the same for all, every 2 steps */
+  double vals2[] = { 10, 20, 11, 21 };         /* 2 rows x 2 listed neurons, every 3 steps */
+  int64_t idx[] = { 3, 1 };
+  cj_drivedef dr[2] = {
+    { .var = 0, .values = vals1, .rows = 3, .cols = 1, .interval = 2e-4 },
+    { .var = 1, .values = vals2, .rows = 2, .cols = 2, .indices = idx, .nindices = 2, .interval = 3e-4 },
+  };
+  cj_popdef p = { .name = "P", .n = 4, .kind = CJ_POP_NEURON, .nvars = 2, .varnames = V2, .ndrives = 2, .drives = dr };
+  OK(cj_net_add_pop(net, &p));
+  int64_t all[] = { 0, 1, 2, 3 };
+  cj_mondef m0 = { .kind = CJ_MON_STATE, .pop = 0, .proj = -1, .var = 0, .indices = all, .nindices = 4, .every = 1 };
+  cj_mondef m1 = { .kind = CJ_MON_STATE, .pop = 0, .proj = -1, .var = 1, .indices = all, .nindices = 4, .every = 1 };
+  OK(cj_net_add_monitor(net, &m0));
+  OK(cj_net_add_monitor(net, &m1));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 10, NULL, NULL));
+  const int64_t *st; const double *v; int64_t cols;
+  cr_assert_eq(cj_net_mon_state(net, 0, &st, &v, &cols), 10);
+  for (int r = 0; r < 10; r++)
+    for (int i = 0; i < 4; i++) cr_assert_eq(v[r * 4 + i], r / 2 < 3 ? r / 2 + 1 : 3);
+  cj_net_mon_state(net, 1, &st, &v, &cols);
+  for (int r = 0; r < 10; r++) {
+    int row = r / 3 < 2 ? r / 3 : 1;
+    cr_assert_eq(v[r * 4 + 0], 0); cr_assert_eq(v[r * 4 + 2], 0);
+    cr_assert_eq(v[r * 4 + 3], vals2[row * 2]); cr_assert_eq(v[r * 4 + 1], vals2[row * 2 + 1]);
+  }
+  cj_net_free(net);
+}
+
+/* ---- Poisson groups ---------------------------------------------------------- */
+
+Test(poisson, rate_and_fano_factor)
+{
+  /* 2000 neurons at 50 Hz for 0.2 s (dt 0.1 ms): counts ~ Binomial(2000, 0.005),
+   * mean 10, Fano 1 - p = 0.995. Tolerances: 5 sigma of the mean count
+   * (sqrt(10 / 2000)) and of the sample variance (sqrt((m + 2 m^2) / N) / m). */
+  enum { N = 2000, STEPS = 2000 };
+  cj_net *net = cj_net_new("poisson", 1e-4, 42);
+  cj_popdef p = { .name = "In", .n = N, .kind = CJ_POP_POISSON, .rate = 50 };
+  OK(cj_net_add_pop(net, &p));
+  cj_mondef m = { .kind = CJ_MON_SPIKES, .pop = 0, .proj = -1, .lo = 0, .hi = N - 1 };
+  cj_mondef r = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = N - 1 };
+  OK(cj_net_add_monitor(net, &m));
+  OK(cj_net_add_monitor(net, &r));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, STEPS, NULL, NULL));
+  const int64_t *st; const int32_t *id;
+  int64_t ns = cj_net_mon_spikes(net, 0, &st, &id);
+  static int cnt[N];
+  for (int64_t k = 0; k < ns; k++) {
+    cnt[id[k]]++;
+    if (k && st[k] == st[k - 1]) cr_assert_gt(id[k], id[k - 1]);   /* ascending within a step */
+  }
+  double mean = (double)ns / N, var = 0;
+  for (int i = 0; i < N; i++) var += (cnt[i] - mean) * (cnt[i] - mean);
+  var /= N - 1;
+  double mu = STEPS * 50 * 1e-4;
+  cr_assert(fabs(mean - mu) < 5 * sqrt(mu / N), "mean count %g, expected %g", mean, mu);
+  double fano = var / mean, fsd = sqrt((mu + 2 * mu * mu) / N) / mu;
+  cr_assert(fabs(fano - (1 - 0.005)) < 5 * fsd, "Fano factor %g (tolerance %g)", fano, 5 * fsd);
+  const double *rate;
+  int64_t nr = cj_net_mon_rate(net, 1, &rate);
+  double sr = 0;
+  for (int64_t k = 0; k < nr; k++) sr += rate[k];
+  cr_assert(fabs(sr / nr - 50) < 5 * 50 * sqrt(1 / (50.0 * 0.2 * N)), "mean rate %g Hz", sr / nr);
+  cj_net_free(net);
+}
+
+Test(poisson, rate_kernel_of_time_and_certain_spikes)
+{
+  /* 1e5 Hz for t < 0.5 ms (p >= 1: every neuron every step), then 0 */
+  cj_net *net = cj_net_new("poisson", 1e-4, 1);
+  K(.id = 1, .name = "rate", .domain = CJ_DOM_SCALAR, .ntmp = 1, .body = "(let 0 (ifelse (< t 0.00049) 100000 0))");
+  cj_popdef p = { .name = "In", .n = 7, .kind = CJ_POP_POISSON, .rate_kernel = 1 };
+  OK(cj_net_add_pop(net, &p));
+  cj_mondef m = { .kind = CJ_MON_SPIKES, .pop = 0, .proj = -1, .lo = 0, .hi = 6 };
+  OK(cj_net_add_monitor(net, &m));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 100, NULL, NULL));
+  const int64_t *st; const int32_t *id;
+  cr_assert_eq(cj_net_mon_spikes(net, 0, &st, &id), 5 * 7);
+  for (int k = 0; k < 35; k++) { cr_assert_eq(st[k], k / 7); cr_assert_eq(id[k], k % 7); }
+  cj_net_free(net);
+}
+
+/* ---- coupling, post events, hazards ------------------------------------------ */
+
+Test(synapses, summed_coupling_is_the_weighted_sum)
+{
+  /* rate units: r set by init, I_j = sum_i w_ij r_i every step, w_ij = 10 i + j */
+  cj_net *net = cj_net_new("rate", 1e-4, 1);
+  K(.id = 1, .name = "init", .domain = CJ_DOM_NEURONS, .refs = "p0.0", .body = "(set 0 i (+ 1 (* 0.5 i)))");
+  K(.id = 2, .name = "winit", .domain = CJ_DOM_SYNAPSES, .refs = "j0.0", .body = "(set 0 s (+ (* 10 i) j))");
+  K(.id = 3, .name = "sum", .domain = CJ_DOM_SYNAPSES, .kind = CJ_KK_SUM, .refs = "p0.1 j0.0 p0.0", .expr = "(* (var 1 s) (var 2 pre))");
+  cj_popdef p = { .name = "R", .n = 4, .kind = CJ_POP_NEURON, .nvars = 2, .varnames = (const char *[]){ "r", "I" }, .init = 1 };
+  OK(cj_net_add_pop(net, &p));
+  cj_sumdef sd = { .post_var = 1, .kernel = 3 };
+  const char *wn[] = { "w" };
+  cj_projdef d = proj("R->R", 0, 0, 4, 4, CJ_RULE_ALL);
+  d.nvars = 1; d.varnames = wn; d.init = 2; d.nsummed = 1; d.summed = &sd;
+  OK(cj_net_add_proj(net, &d));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 3, NULL, NULL));
+  double *I = cj_net_pop_var(net, 0, 1);
+  for (int j = 0; j < 4; j++) {
+    double want = 0;
+    for (int i = 0; i < 4; i++) want += (10.0 * i + j) * (1 + 0.5 * i);
+    cr_assert_eq(I[j], want);
+  }
+  cj_net_free(net);
+}
+
+Test(synapses, on_post_runs_for_synapses_of_spiking_targets)
+{
+  /* G (2 neurons) all-to-all to P (3 neurons); P neuron j spikes at step 10 + j.
+   * on_post: c[s] += 1, lastpost[s] = t. */
+  cj_net *net = cj_net_new("post", 1e-4, 1);
+  K(.id = 1, .name = "on_post", .domain = CJ_DOM_EVENTS, .refs = "j0.0 j0.1", .body = "(add 0 s 1) (set 1 s t)");
+  K(.id = 2, .name = "thr", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_THRESHOLD, .expr = "(== t (* (+ 10 i) dt))");
+  double tm[] = { 0 }; int64_t ix[] = { 0 };
+  OK(addgen(net, "G", 2, tm, ix, 1));
+  OK(addpop(net, "P", 3, 1, V1, 0, 0, 2, 0, 0));
+  const char *cn[] = { "c", "lastpost" };
+  cj_projdef d = proj("G->P", 0, 1, 2, 3, CJ_RULE_ALL);
+  d.nvars = 2; d.varnames = cn; d.on_post = 1;
+  OK(cj_net_add_proj(net, &d));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 20, NULL, NULL));
+  const double *c = cj_net_proj_var(net, 0, 0), *lp = cj_net_proj_var(net, 0, 1);
+  const int32_t *post = cj_net_proj_post(net, 0);
+  for (int s = 0; s < 6; s++) {
+    cr_assert_eq(c[s], 1);
+    cr_assert_eq(lp[s], (10 + post[s]) * 1e-4);
+  }
+  cj_net_free(net);
+}
+
+Test(synapses, writes_through_post_that_meet_reads_run_element_by_element)
+{
+  /* on_pre: y[post] = y[post] * 2 + 1 (a read of what other synapses wrote):
+   * sequential semantics give y = 2^k - 1 for k arrivals at one target. */
+  cj_net *net = cj_net_new("hazard", 1e-4, 1);
+  K(.id = 1, .name = "on_pre", .domain = CJ_DOM_EVENTS, .refs = "p1.0", .body = "(set 0 post (+ (* (var 0 post) 2) 1))");
+  double tm[300]; int64_t ix[300];
+  for (int k = 0; k < 300; k++) { tm[k] = 0; ix[k] = k; }
+  OK(addgen(net, "G", 300, tm, ix, 300));
+  OK(addpop(net, "P", 2, 1, V1, 0, 0, 0, 0, 0));
+  cj_projdef d = proj("G->P", 0, 1, 300, 2, CJ_RULE_ALL);
+  d.on_pre = 1;
+  OK(cj_net_add_proj(net, &d));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 2, NULL, NULL));
+  double *y = cj_net_pop_var(net, 1, 0);
+  cr_assert_eq(y[0], pow(2, 300) - 1);   /* rounds the same way as the sequential loop */
+  double want = 0;
+  for (int k = 0; k < 300; k++) want = want * 2 + 1;
+  cr_assert_eq(y[0], want); cr_assert_eq(y[1], want);
+  cj_net_free(net);
+}
+
+/* ---- save and restore --------------------------------------------------------- */
+
+/* A small CUBA-like network with every runtime feature that carries state:
+ * Poisson input, random init, refractoriness, homogeneous and heterogeneous
+ * delays, a plastic synapse variable, monitors of each kind. */
+static cj_net *mkrich(uint64_t seed)
+{
+  cj_net *net = cj_net_new("rich", 1e-4, seed);
+  K(.id = 1, .name = "init", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2",
+    .body = "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)");
+  K(.id = 2, .name = "update", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2", .ntmp = 3,
+    .body = "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
+            "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
+            "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
+            "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))");
+  K(.id = 3, .name = "thr", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_THRESHOLD, .refs = "p1.0", .expr = "(> (var 0 i) -0.05)");
+  K(.id = 4, .name = "reset", .domain = CJ_DOM_SPIKES, .refs = "p1.0", .body = "(set 0 i -0.06)");
+  K(.id = 5, .name = "exc", .domain = CJ_DOM_EVENTS, .refs = "p1.1", .body = "(add 0 post 0.0025)");
+  K(.id = 6, .name = "inh", .domain = CJ_DOM_EVENTS, .refs = "p1.2 j1.0", .body = "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))");
+  K(.id = 7, .name = "winit", .domain = CJ_DOM_SYNAPSES, .refs = "j1.0 j1.1",
+    .body = "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))");
+  K(.id = 8, .name = "inexc", .domain = CJ_DOM_EVENTS, .refs = "p1.1", .body = "(add 0 post 0.004)");
+  cj_popdef in = { .name = "In", .n = 100, .kind = CJ_POP_POISSON, .rate = 20 };
+  OK(cj_net_add_pop(net, &in));
+  OK(addpop(net, "P", 400, 3, V3, 1, 2, 3, 4, 0.005));
+  cj_projdef e = proj("E", 1, 1, 400, 400, CJ_RULE_PROB);
+  e.pre_hi = 319; e.p = 0.05; e.on_pre = 5; e.delay = 3;
+  OK(cj_net_add_proj(net, &e));
+  const char *iv[] = { "w", "d" };
+  cj_projdef i = proj("I", 1, 1, 400, 400, CJ_RULE_INDEG);
+  i.pre_lo = 320; i.k = 10; i.self = 0; i.on_pre = 6; i.nvars = 2; i.varnames = iv; i.init = 7; i.delay_var = 1;
+  OK(cj_net_add_proj(net, &i));
+  cj_projdef x = proj("X", 0, 1, 100, 400, CJ_RULE_OUTDEG);
+  x.k = 8; x.on_pre = 8; x.delay = 1;
+  OK(cj_net_add_proj(net, &x));
+  int64_t idx[] = { 0, 5, 399 }, sidx[] = { 0, 3 };
+  cj_mondef ms = { .kind = CJ_MON_SPIKES, .pop = 1, .proj = -1, .lo = 0, .hi = 399 };
+  cj_mondef mv = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = idx, .nindices = 3, .every = 7 };
+  cj_mondef mw = { .kind = CJ_MON_STATE, .pop = -1, .proj = 1, .var = 0, .indices = sidx, .nindices = 2, .every = 10 };
+  cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 99 };
+  OK(cj_net_add_monitor(net, &ms)); OK(cj_net_add_monitor(net, &mv));
+  OK(cj_net_add_monitor(net, &mw)); OK(cj_net_add_monitor(net, &mr));
+  return net;
+}
+
+static void samenet(cj_net *a, cj_net *b)
+{
+  cr_assert_eq(cj_net_step(a), cj_net_step(b));
+  for (int m = 0; m < 4; m++) {
+    const int64_t *sa, *sb; const int32_t *ia, *ib; const double *va, *vb; int64_t ca, cb;
+    switch (cj_net_mon_kind(a, m)) {
+    case CJ_MON_SPIKES: {
+      int64_t na = cj_net_mon_spikes(a, m, &sa, &ia), nb = cj_net_mon_spikes(b, m, &sb, &ib);
+      cr_assert_eq(na, nb, "monitor %d: %lld vs %lld spikes", m, (long long)na, (long long)nb);
+      cr_assert(na == 0 || (memcmp(sa, sb, na * 8) == 0 && memcmp(ia, ib, na * 4) == 0), "monitor %d differs", m);
+      break;
+    }
+    case CJ_MON_STATE: {
+      int64_t na = cj_net_mon_state(a, m, &sa, &va, &ca), nb = cj_net_mon_state(b, m, &sb, &vb, &cb);
+      cr_assert_eq(na, nb);
+      cr_assert(memcmp(va, vb, na * ca * 8) == 0 && memcmp(sa, sb, na * 8) == 0, "monitor %d differs", m);
+      break;
+    }
+    default: {
+      int64_t na = cj_net_mon_rate(a, m, &va), nb = cj_net_mon_rate(b, m, &vb);
+      cr_assert_eq(na, nb);
+      cr_assert(memcmp(va, vb, na * 8) == 0);
+    }
+    }
+  }
+  for (int v = 0; v < 3; v++) cr_assert(memcmp(cj_net_pop_var(a, 1, v), cj_net_pop_var(b, 1, v), 400 * 8) == 0);
+  cr_assert(memcmp(cj_net_proj_var(a, 1, 0), cj_net_proj_var(b, 1, 0), cj_net_proj_nsyn(a, 1) * 8) == 0);
+}
+
+Test(saverestore, run_save_restore_run_equals_one_long_run)
+{
+  char path[] = "/tmp/cj_test_netXXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  cj_net *a = mkrich(5), *b = mkrich(5), *c;
+  OK(cj_net_build(a)); OK(cj_net_build(b));
+  OK(cj_net_run(a, 3000, NULL, NULL));
+  OK(cj_net_run(b, 1517, NULL, NULL));
+  const int64_t *st; const int32_t *id;
+  cr_assert_gt(cj_net_mon_spikes(b, 0, &st, &id), 100, "the network should be active");
+  OK(cj_net_save(b, path));
+  cj_net_free(b);
+  c = mkrich(5);
+  OK(cj_net_restore(c, path));
+  cr_assert_eq(cj_net_step(c), 1517);
+  OK(cj_net_run(c, 3000 - 1517, NULL, NULL));
+  samenet(a, c);
+  cj_net_free(c);
+  /* and reset gives the first run again */
+  cj_net *d = mkrich(5);
+  OK(cj_net_build(d));
+  OK(cj_net_run(d, 500, NULL, NULL));
+  OK(cj_net_reset(d));
+  OK(cj_net_run(d, 3000, NULL, NULL));
+  samenet(a, d);
+  cj_net_free(d);
+  cj_net_free(a);
+  unlink(path);
+}
+
+Test(saverestore, bad_files_are_refused)
+{
+  char path[] = "/tmp/cj_test_netXXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  cj_net *a = mkrich(5);
+  OK(cj_net_build(a));
+  OK(cj_net_run(a, 100, NULL, NULL));
+  OK(cj_net_save(a, path));
+  cj_net_free(a);
+  /* another structure */
+  cj_net *b = cj_net_new("other", 1e-4, 5);
+  OK(addpop(b, "P", 400, 3, V3, 0, 0, 0, 0, 0));
+  cr_assert_neq(cj_net_restore(b, path), 0);
+  cr_assert(strstr(cj_errmsg(), "different network"), "%s", cj_errmsg());
+  cj_net_free(b);
+  /* corrupt byte */
+  FILE *f = fopen(path, "r+b");
+  fseek(f, 200, SEEK_SET);
+  fputc(0x55, f);
+  fclose(f);
+  b = mkrich(5);
+  cr_assert_neq(cj_net_restore(b, path), 0);
+  cr_assert(strstr(cj_errmsg(), "corrupt or truncated"), "%s", cj_errmsg());
+  cj_net_free(b);
+  /* truncated and not a network file */
+  cr_assert_eq(truncate(path, 20), 0);
+  b = mkrich(5);
+  cr_assert_neq(cj_net_restore(b, path), 0);
+  cj_net_free(b);
+  f = fopen(path, "wb"); fputs("hello", f); fclose(f);
+  b = mkrich(5);
+  cr_assert_neq(cj_net_restore(b, path), 0);
+  cr_assert(strstr(cj_errmsg(), "not a cajal network file"), "%s", cj_errmsg());
+  cj_net_free(b);
+  unlink(path);
+  b = mkrich(5);
+  cr_assert_eq(cj_net_restore(b, "/nonexistent/dir/x.net"), CJ_EIO);
+  cj_net_free(b);
+}
+
+/* ---- definitions are checked ----------------------------------------------------- */
+
+Test(build, bad_definitions_name_the_problem)
+{
+  cj_net *net = cj_net_new("bad", 1e-4, 1);
+  K(.id = 1, .name = "thr", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_THRESHOLD, .refs = "p1.0", .expr = "(> (var 0 i) 0)");
+  OK(addpop(net, "A", 10, 1, V1, 0, 0, 1, 0, 0));
+  OK(addpop(net, "B", 10, 1, V1, 0, 0, 0, 0, 0));
+  cr_assert_neq(addpop(net, "A", 10, 1, V1, 0, 0, 0, 0, 0), 0);
+  cr_assert(strstr(cj_errmsg(), "population 'A' defined twice"), "%s", cj_errmsg());
+  cr_assert_neq(cj_net_build(net), 0);
+  cr_assert(strstr(cj_errmsg(), "population 'A': threshold kernel 1 'thr': ref 1 (pop 2, var 1) is not a variable this kernel can reach"),
+            "%s", cj_errmsg());
+  cj_net_free(net);
+  net = cj_net_new("bad", 1e-4, 1);
+  OK(addpop(net, "A", 10, 1, V1, 0, 0, 0, 0, 0));
+  cj_projdef d = proj("A->A", 0, 0, 10, 10, CJ_RULE_ALL);
+  d.on_pre = 9;
+  OK(cj_net_add_proj(net, &d));
+  cr_assert_neq(cj_net_build(net), 0);
+  cr_assert(strstr(cj_errmsg(), "projection 'A->A': on_pre kernel 9 is not defined"), "%s", cj_errmsg());
+  cj_net_free(net);
+  net = cj_net_new("bad", 1e-4, 1);
+  double t[] = { 0.001, 0.00101 }; int64_t ix[] = { 2, 2 };
+  cr_assert_neq(addgen(net, "G", 5, t, ix, 2), 0);
+  cr_assert(strstr(cj_errmsg(), "neuron 2 spikes twice in step 10"), "%s", cj_errmsg());
+  cj_net_free(net);
+}
