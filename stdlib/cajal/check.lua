@@ -540,6 +540,18 @@ local function draw(scope, node, fname, args, dims)
   end
 end
 
+local LESSFOLD = {
+  log10 = function(x) return math.log(x, 10) end,
+  sinh = function(x) return (math.exp(x) - math.exp(-x)) / 2 end,
+  cosh = function(x) return (math.exp(x) + math.exp(-x)) / 2 end,
+  expm1 = function(x) local u = math.exp(x); if u == 1 then return x end
+                      if u - 1 == -1 then return -1.0 end
+                      if u == math.huge then return u end
+                      return (u - 1) * x / math.log(u) end,
+  log1p = function(x) local u = 1 + x; if u == 1 then return x end
+                      return math.log(u) * x / (u - 1) end,
+}
+
 local function callnode(scope, node)
   local fname = node.name
   local f = FUNCTIONS[fname]
@@ -567,8 +579,31 @@ local function callnode(scope, node)
       end
       return mk("ifelse", mk("==", a, num(0)), num(1), mk("/", call("expm1", a), a)), DIMLESS
     end
+    if isnum(a) then
+      local v = LESSFOLD[fname] and LESSFOLD[fname](a[2])
+      if v then return num(v), DIMLESS end
+    end
+    -- functions the runtime's fixed list lacks, written with those it has
+    if fname == "log10" then return mk("/", call("log", a), num(math.log(10))), DIMLESS
+    elseif fname == "sinh" then
+      return mk("*", mk("-", call("expm1", a), call("expm1", mk("neg", a))), num(0.5)), DIMLESS
+    elseif fname == "cosh" then
+      return mk("*", mk("+", call("exp", a), call("exp", mk("neg", a))), num(0.5)), DIMLESS
+    end
     return call(fname, a), DIMLESS
   elseif kind == "keep" then
+    if fname == "round" then   -- C round(): halves away from zero
+      local a = args[1]
+      if isnum(a) then
+        local m = math.floor(math.abs(a[2]) + 0.0)
+        if math.abs(a[2]) - m >= 0.5 then m = m + 1 end
+        return num(a[2] < 0 and -m or m), dims[1]
+      end
+      local ab = call("abs", a)
+      local fl = call("floor", ab)
+      local r = mk("ifelse", mk(">=", mk("-", ab, fl), num(0.5)), mk("+", fl, num(1)), fl)
+      return mk("ifelse", mk("<", a, num(0)), mk("neg", r), r), dims[1]
+    end
     return call(fname, args[1]), dims[1]
   elseif kind == "sign" then
     if fname == "heaviside" then return mk(">=", args[1], num(0)), DIMLESS end
