@@ -1,60 +1,419 @@
 /*
- * main.c — the cajal command line (a minimal first version: the host issue
- * completes it with -l, -i, -, the REPL and the pcall/traceback discipline).
+ * main.c — the cajal command line: options in the manner of lua(1), the
+ * protected call with a traceback that every piece of user code runs under,
+ * and Ctrl-C turned into a Lua error ("interrupted").
+ *
+ * Everything after the state is created runs inside one lua_pcall (pmain),
+ * so an out-of-memory error anywhere in start-up is reported, not fatal.
+ * The cajal Lua module is not loaded here: `cajal -e ''` stays cheap.
  */
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <dlfcn.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cj.h"
 #include "host.h"
-#include "lcajal.h"
 
+extern int luaopen_lpeg(lua_State *L);
+
+static const char *progname = "cajal";
+
+static const char usage[] =
+  "usage: %s [options] [script [args]]\n"
+  "Available options are:\n"
+  "  -e stat          execute string 'stat'\n"
+  "  -i               enter the REPL after running 'script' (implies -v)\n"
+  "  -l mod           require library 'mod' into global 'mod'\n"
+  "  -l g=mod         require library 'mod' into global 'g'\n"
+  "  -v, --version    show version information\n"
+  "  -E               ignore the environment variables LUA_PATH, LUA_CPATH, CAJAL_HOME\n"
+  "  -W               turn warnings on\n"
+  "  -h, --help       show this help\n"
+  "  --dump=STAGE F   print stage ast, ir or c of the network model file F\n"
+  "  --cache-clear    remove the compiled models from the compile cache\n"
+  "  --               stop handling options\n"
+  "  -                stop handling options and run stdin\n"
+  "With no script, cajal opens the REPL on a terminal and runs stdin otherwise.\n";
+
+/* ---- errors, Ctrl-C, protected calls ------------------------------------ */
+
+static lua_State *runningL;              /* the state a SIGINT should stop */
+static volatile sig_atomic_t gotsigint;
+
+/* Count hook installed by the signal handler: raises at the next Lua step. */
+static void stop(lua_State *L, lua_Debug *ar)
+{
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  lua_pushliteral(L, "interrupted");
+  lua_error(L);
+}
+
+/* Only async-signal-safe work: a second Ctrl-C before the hook fires (a long
+ * C computation) gets the default action and ends the process. */
+static void onsigint(int sig)
+{
+  signal(sig, SIG_DFL);
+  gotsigint = 1;
+  lua_sethook(runningL, stop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Message handler: the message (or the __tostring of an error object) plus
+ * a traceback. */
 static int msghandler(lua_State *L)
 {
   const char *msg = lua_tostring(L, 1);
-  if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  if (!msg) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
   luaL_traceback(L, L, msg, 1);
   return 1;
 }
 
-static int docall(lua_State *L, int narg)
+int cj_host_docall(lua_State *L, int narg, int nres)
 {
-  int base = lua_gettop(L) - narg;
+  struct sigaction sa, old;
+  int base = lua_gettop(L) - narg;           /* function index */
+  int st;
   lua_pushcfunction(L, msghandler);
-  lua_insert(L, base);
-  int st = lua_pcall(L, narg, 0, base);
+  lua_insert(L, base);                       /* stack: handler, fn, args */
+  runningL = L;
+  gotsigint = 0;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = onsigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
+  st = lua_pcall(L, narg, nres, base);
+  sigaction(SIGINT, &old, NULL);
+  if (gotsigint && lua_gethook(L) == stop)   /* Ctrl-C came too late to act */
+    lua_sethook(L, NULL, 0, 0);
   lua_remove(L, base);
-  if (st != LUA_OK) {
-    fprintf(stderr, "cajal: %s\n", lua_tostring(L, -1));
+  return st;
+}
+
+int cj_host_report(lua_State *L, int status, int withname)
+{
+  if (status != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    if (!msg) msg = "(error object is not a string)";
+    if (withname) fprintf(stderr, "%s: %s\n", progname, msg);
+    else fprintf(stderr, "%s\n", msg);
+    fflush(stderr);
     lua_pop(L, 1);
   }
-  return st;
+  return status;
+}
+
+/* ---- version ------------------------------------------------------------- */
+
+/* OpenBLAS's version from the copy linked in, else from the shared library
+ * (not linked into the host itself: loading it costs start-up time). */
+static void pushblas(lua_State *L)
+{
+  typedef char *(*configf)(void);
+  configf f = (configf)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_get_config");
+  void *lib = NULL;
+  if (!f && (lib = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_LOCAL)))
+    f = (configf)(uintptr_t)dlsym(lib, "openblas_get_config");
+  if (f) {
+    const char *s = f();
+    const char *sp = strchr(s, ' ');
+    sp = sp ? strchr(sp + 1, ' ') : NULL;    /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+    lua_pushlstring(L, s, sp ? (size_t)(sp - s) : strlen(s));
+  } else {
+    lua_pushliteral(L, "OpenBLAS not found");
+  }
+  if (lib) dlclose(lib);
+}
+
+void cj_host_pushversion(lua_State *L)
+{
+  char pcre[64];
+  lua_pushcfunction(L, luaopen_lpeg);
+  lua_call(L, 0, 1);
+  lua_getfield(L, -1, "version");            /* stack: lpeg, version */
+  if (lua_isfunction(L, -1)) lua_call(L, 0, 1);
+  lua_remove(L, -2);
+  if (pcre2_config(PCRE2_CONFIG_VERSION, pcre) < 0) strcpy(pcre, "?");
+  pcre[strcspn(pcre, " ")] = '\0';           /* "10.42 2022-12-11" */
+  pushblas(L);                               /* stack: lpegversion, blas */
+  lua_pushfstring(L, "cajal %s (%s, LPeg %s, PCRE2 %s, %s)", CJ_VERSION, LUA_RELEASE,
+                  luaL_optstring(L, -2, "?"), pcre, lua_tostring(L, -1));
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+static void printversion(lua_State *L)
+{
+  cj_host_pushversion(L);
+  puts(lua_tostring(L, -1));
+  fflush(stdout);
+  lua_pop(L, 1);
+}
+
+/* ---- command line -------------------------------------------------------- */
+
+enum { HAS_I = 1, HAS_V = 2, HAS_E = 4, HAS_NOENV = 8, HAS_HELP = 16, HAS_ACTION = 32 };
+
+typedef struct opts {
+  int flags;
+  int script;        /* argv index of the script, 0 if none */
+  int stdinscript;   /* the script is stdin ('-' not preceded by '--') */
+  const char *bad;   /* the offending argument, if any */
+  const char *why;
+} opts;
+
+/* Does option argv[*i] take an argument (-e, -l)? Moves *i to it. */
+static int optarg_(char **argv, int *i, opts *o)
+{
+  if (argv[*i][2] != '\0') return 1;         /* -eCODE */
+  if (!argv[*i + 1]) { o->bad = argv[*i]; o->why = "needs an argument"; return 0; }
+  (*i)++;
+  return 1;
+}
+
+static int isdumpopt(const char *a)
+{
+  return strncmp(a, "--dump=", 7) == 0;
+}
+
+/* First pass: find the script and check the options; actions run later in
+ * command-line order (runargs). */
+static void collectargs(char **argv, opts *o)
+{
+  int i;
+  memset(o, 0, sizeof *o);
+  for (i = 1; argv[i]; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-') { o->script = i; return; }
+    if (a[1] == '\0') { o->script = i; o->stdinscript = 1; return; }
+    if (strcmp(a, "--") == 0) { if (argv[i + 1]) o->script = i + 1; return; }
+    if (a[1] == '-') {
+      if (strcmp(a, "--help") == 0) o->flags |= HAS_HELP;
+      else if (strcmp(a, "--version") == 0) o->flags |= HAS_V;
+      else if (strcmp(a, "--cache-clear") == 0) o->flags |= HAS_ACTION;
+      else if (isdumpopt(a)) {
+        const char *st = a + 7;
+        if (strcmp(st, "ast") && strcmp(st, "ir") && strcmp(st, "c")) {
+          o->bad = a; o->why = "expects ast, ir or c"; return;
+        }
+        if (!argv[i + 1]) { o->bad = a; o->why = "needs a model file"; return; }
+        i++;
+        o->flags |= HAS_ACTION;
+      } else { o->bad = a; o->why = "is not an option"; return; }
+      continue;
+    }
+    switch (a[1]) {
+    case 'e': if (!optarg_(argv, &i, o)) return; o->flags |= HAS_E; continue;
+    case 'l': if (!optarg_(argv, &i, o)) return; continue;
+    case 'i': case 'v': case 'E': case 'W': case 'h':
+      if (a[2] != '\0') break;
+      if (a[1] == 'i') o->flags |= HAS_I | HAS_V;
+      else if (a[1] == 'v') o->flags |= HAS_V;
+      else if (a[1] == 'E') o->flags |= HAS_NOENV;
+      else if (a[1] == 'h') o->flags |= HAS_HELP;
+      continue;
+    default: break;
+    }
+    o->bad = a; o->why = "is not an option";
+    return;
+  }
+}
+
+/* arg as lua(1) sets it: arg[0] the script, arg[1..] its arguments,
+ * negative indices the interpreter and the options (with no script,
+ * arg[0] is the interpreter and every argument is positive). */
+static void createargtable(lua_State *L, char **argv, int argc, int script)
+{
+  lua_createtable(L, argc - script, script + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+static int dochunk(lua_State *L, int status)
+{
+  if (status == LUA_OK) status = cj_host_docall(L, 0, 0);
+  return cj_host_report(L, status, 1);
+}
+
+static int dostring(lua_State *L, const char *s, const char *name)
+{
+  return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* -l [g=]mod: g = require(mod); without "g=", g is mod up to a '-'. */
+static int dolibrary(lua_State *L, const char *spec)
+{
+  const char *eq = strchr(spec, '=');
+  const char *mod = eq ? eq + 1 : spec;
+  size_t glen = eq ? (size_t)(eq - spec) : strcspn(spec, "-");
+  int st;
+  lua_getglobal(L, "require");
+  lua_pushstring(L, mod);
+  st = cj_host_docall(L, 1, 1);
+  if (st == LUA_OK) {
+    lua_pushlstring(L, spec, glen);          /* stack: module, name */
+    lua_insert(L, -2);
+    lua_setglobal(L, lua_tostring(L, -2));
+    lua_pop(L, 1);
+  }
+  return cj_host_report(L, st, 1);
+}
+
+/* The network-language options call into the compiler's Lua modules; a
+ * missing function is reported as such, not as an indexing error. */
+static const char dumpcode[] =
+  "local stage, path = ...\n"
+  "local ok, cj = pcall(require, 'cajal')\n"
+  "if not ok then error(cj, 0) end\n"
+  "local dump\n"
+  "ok, dump = pcall(function() return cj.dump end)\n"
+  "if not ok or type(dump) ~= 'function' then\n"
+  "  error('--dump: cajal.dump is not available in this build' ..\n"
+  "        (ok and '' or ' (' .. tostring(dump) .. ')'), 0)\n"
+  "end\n"
+  "local out = dump(stage, path)\n"
+  "out = tostring(out)\n"
+  "io.write(out, out:sub(-1) == '\\n' and '' or '\\n')\n";
+
+static const char cachecode[] =
+  "local ok, compile = pcall(require, 'cajal.compile')\n"
+  "if not ok or type(compile) ~= 'table' or type(compile.cache_clear) ~= 'function' then\n"
+  "  error('--cache-clear: cajal.compile.cache_clear is not available in this build' ..\n"
+  "        (ok and '' or ' (' .. tostring(compile) .. ')'), 0)\n"
+  "end\n"
+  "local msg = compile.cache_clear()\n"
+  "if type(msg) == 'string' then print(msg) end\n";
+
+static int dodump(lua_State *L, const char *stage, const char *path)
+{
+  int st = luaL_loadbuffer(L, dumpcode, sizeof dumpcode - 1, "=(--dump)");
+  if (st == LUA_OK) {
+    lua_pushstring(L, stage);
+    lua_pushstring(L, path);
+    st = cj_host_docall(L, 2, 0);
+  }
+  return cj_host_report(L, st, 1);
+}
+
+/* Run -e, -l, -W, --dump and --cache-clear in command-line order, up to the
+ * script. Returns 0 when one of them failed. */
+static int runargs(lua_State *L, char **argv, int limit)
+{
+  for (int i = 1; i < limit; i++) {
+    const char *a = argv[i];
+    if (isdumpopt(a)) {
+      if (dodump(L, a + 7, argv[i + 1]) != LUA_OK) return 0;
+      i++;
+    } else if (strcmp(a, "--cache-clear") == 0) {
+      if (dostring(L, cachecode, "=(--cache-clear)") != LUA_OK) return 0;
+    } else if (a[0] == '-' && (a[1] == 'e' || a[1] == 'l')) {
+      const char *extra = a[2] ? a + 2 : argv[++i];
+      int st = a[1] == 'e' ? dostring(L, extra, "=(command line)") : dolibrary(L, extra);
+      if (st != LUA_OK) return 0;
+    } else if (strcmp(a, "-W") == 0) {
+      lua_warning(L, "@on", 0);
+    }
+  }
+  return 1;
+}
+
+static int pushargs(lua_State *L)
+{
+  int n;
+  if (lua_getglobal(L, "arg") != LUA_TTABLE) luaL_error(L, "'arg' is not a table");
+  n = (int)luaL_len(L, -1);
+  luaL_checkstack(L, n + 3, "too many arguments to script");
+  for (int i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+  lua_remove(L, -n - 1);
+  return n;
+}
+
+static int handlescript(lua_State *L, const char *fname, int isstdin)
+{
+  int st = luaL_loadfile(L, isstdin ? NULL : fname);
+  if (st == LUA_OK) {
+    int n = pushargs(L);
+    st = cj_host_docall(L, n, LUA_MULTRET);
+  }
+  return cj_host_report(L, st, 1);
+}
+
+static void printusage(FILE *f)
+{
+  fprintf(f, usage, progname);
+  fflush(f);
+}
+
+/* The body of the program, run protected; pushes true when all went well. */
+static int pmain(lua_State *L)
+{
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = (char **)lua_touserdata(L, 2);
+  opts o;
+  collectargs(argv, &o);
+  if (o.bad) {
+    fprintf(stderr, "%s: '%s' %s\n", progname, o.bad, o.why);
+    printusage(stderr);
+    return 0;
+  }
+  if (o.flags & HAS_HELP) { printusage(stdout); lua_pushboolean(L, 1); return 1; }
+  if (o.flags & HAS_NOENV) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+  }
+  luaL_checkversion(L);
+  lua_pushcfunction(L, cj_host_openlibs);
+  lua_call(L, 0, 0);
+  if (o.flags & HAS_V) printversion(L);
+  createargtable(L, argv, argc, o.script);
+  lua_gc(L, LUA_GCGEN, 0, 0);
+  if (!runargs(L, argv, o.script ? o.script : argc)) return 0;
+  if (o.script && handlescript(L, argv[o.script], o.stdinscript) != LUA_OK) return 0;
+  if (o.flags & HAS_I) {
+    cj_repl(L);
+  } else if (!o.script && !(o.flags & (HAS_E | HAS_V | HAS_ACTION))) {
+    if (isatty(STDIN_FILENO)) {
+      printversion(L);
+      cj_repl(L);
+    } else if (handlescript(L, NULL, 1) != LUA_OK) {
+      return 0;
+    }
+  }
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 int main(int argc, char **argv)
 {
-  lua_State *L = luaL_newstate();
-  int st = 0;
-  if (!L) { fprintf(stderr, "cajal: cannot create state: not enough memory\n"); return 1; }
-  lua_pushcfunction(L, cj_host_openlibs);
-  if (docall(L, 0) != LUA_OK) { lua_close(L); return 1; }
-  if (argc > 2 && strcmp(argv[1], "-e") == 0) {
-    st = luaL_loadbuffer(L, argv[2], strlen(argv[2]), "=(command line)");
-    st = st == LUA_OK ? docall(L, 0) : (fprintf(stderr, "cajal: %s\n", lua_tostring(L, -1)), 1);
-  } else if (argc > 1) {
-    lua_createtable(L, argc, 1);
-    for (int i = 0; i < argc; i++) { lua_pushstring(L, argv[i]); lua_rawseti(L, -2, i - 1); }
-    lua_setglobal(L, "arg");
-    st = luaL_loadfile(L, argv[1]);
-    if (st == LUA_OK) {
-      for (int i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
-      st = docall(L, argc - 2);
-    } else {
-      fprintf(stderr, "cajal: %s\n", lua_tostring(L, -1));
-    }
+  lua_State *L;
+  int st, ok;
+  if (argv[0] && argv[0][0]) progname = argv[0];
+  L = luaL_newstate();
+  if (!L) {
+    fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
+    return EXIT_FAILURE;
   }
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  st = lua_pcall(L, 2, 1, 0);
+  ok = lua_toboolean(L, -1);
+  cj_host_report(L, st, 1);
   lua_close(L);
-  return st == LUA_OK ? 0 : 1;
+  return st == LUA_OK && ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
