@@ -44,7 +44,7 @@ local builtins = wordset [[ t dt i j N N_pre N_post pi xi lastspike
 local functions = wordset [[ exp expm1 log log1p log10 sqrt abs sin cos tan
   sinh cosh tanh atan atan2 pow min max clip floor ceil round sign heaviside
   sigmoid exprel mod rand randn uniform normal exponential ]]
-local methods, methodlist = wordset "exact euler rk2 rk4 exponential_euler"
+local methods = wordset "exact euler rk2 rk4 exponential_euler"
 local _, toplist = wordset [[ import neuron synapse population connect record
   drive parameters dt seed ]]
 local settings = { dt = true, seed = true }
@@ -293,7 +293,10 @@ local idstart = R("az", "AZ") + "_"
 local idchar = idstart + digit
 local ident = idstart * idchar^0
 local comment = "#" * (1 - P"\n")^0
-local hsp = (S" \t\r\f" + comment)^0          -- space within a line
+-- A newline inside ( ) or [ ] is plain space (st.joined, from the pre-scan);
+-- elsewhere it ends a statement.
+local joined = Cmt(P"\n", function(_, p) return st.joined[p - 1] == true end)
+local hsp = (S" \t\r\f" + comment + joined)^0  -- space within a statement
 local ws = (S" \t\r\f\n" + comment)^0         -- space across lines
 local EOF = -P(1)
 
@@ -510,9 +513,13 @@ end
 
 -- End of a statement inside braces / at the top level. st.laststmt marks
 -- where the next statement starts (for errors LPeg raises itself).
+-- After a closing '}' no separator is needed (st.afterbrace: where the last
+-- block ended, trailing space included).
 local mark = Cmt(P(true), function(_, p) st.laststmt = p; return true end)
-local End = (hsp * (S";\n" * ws + #P"}") + E(enderror)) * mark
-local TopEnd = (hsp * (S";\n" * ws + EOF) + E(enderror)) * mark
+local afterbrace = Cmt(P(true), function(_, p) return st.afterbrace == p end)
+local End = (hsp * (S";\n" * ws + #P"}") + afterbrace + E(enderror)) * mark
+local TopEnd = (hsp * (S";\n" * ws + EOF) + afterbrace + E(enderror)) * mark
+local closebrace = Cmt(P(true), function(_, p) st.afterbrace = p; return true end)
 
 ------------------------------------------------------------------------------
 -- Pattern builders used by the grammar (they refer to its rules with V)
@@ -531,7 +538,7 @@ end
 
 -- '{' items '}' where describe names the construct in the closing message.
 local function braces(items, describe)
-  return P"{" * ws * Ct(items) * closing("}", describe) * hsp
+  return P"{" * ws * Ct(items) * closing("}", describe) * hsp * closebrace
 end
 local function named(text) return function() return text end end
 
@@ -582,7 +589,7 @@ local function modelbody(kind, items)
       local w = wordbefore(s, o)
       if w and w ~= kind and not reserved[w] then return format("%s '%s'", kind, w) end
       return "the " .. kind
-    end) * hsp
+    end) * hsp * closebrace
 end
 
 local function argsclose(s, o)
@@ -609,7 +616,7 @@ local rulemsg = "expected a connection rule: all_to_all, one_to_one, with probab
 ------------------------------------------------------------------------------
 
 local G = P{ "File",
-  File = ws * (Cmt(V"Item", function(_, p, node)
+  File = P"\239\187\191"^-1 * ws * (Cmt(V"Item", function(_, p, node)
       st.body[#st.body + 1] = node
       return true
     end) * TopEnd)^0 * expect(EOF, "expected a statement"),
@@ -661,8 +668,8 @@ local G = P{ "File",
   Equations = Cp() * blockof("equations", (V"Eq" * End)^0) / item"equations",
   Method = Cp() * kw"method" * expect(Cp() * C(check(ident, function(_, _, start, w)
       if not methods[w] then
-        raise(start, format("unknown method '%s'%s (expected exact, euler, rk2, rk4 or "
-          .. "exponential_euler)", w, didyoumean(w, methodlist)), true)
+        raise(start, format("unknown method '%s': expected exact, euler, rk2, rk4 or "
+          .. "exponential_euler", w), true)
       end
       return true
     end)) * hsp, "expected an integration method after 'method'")
@@ -765,7 +772,7 @@ local G = P{ "File",
   NamedArg = Cp() * expect(name * hsp * P"=" * -P"=", "expected 'name = value' (only the population size is positional)")
     * ws * operand("Expr", "=")
     / function(pos, n, value) return { tag = "arg", pos = pos, name = n, value = value } end,
-  UseArgs = P"(" * ws * Ct((V"NamedArg" * (symc"," * V"NamedArg")^0)^-1) * ws
+  UseArgs = P"(" * ws * Ct((-P")" * V"NamedArg" * (symc"," * V"NamedArg")^0)^-1) * ws
     * closing(")", argsclose) * hsp,
 
   PopRef = Cp() * name * hsp * (V"Slice" + Cc(nil))
@@ -910,17 +917,22 @@ local G = P{ "File",
 
 local closer = { [40] = 41, [91] = 93, [123] = 125 }   -- ( [ {
 
--- Returns pos, msg of the first problem, or nil, opens: the list of opening
--- brackets {pos, ch, close} in source order (close = matching position or nil).
+-- Returns pos, msg of the first problem, or nil, opens, joined: the list of
+-- opening brackets {pos, ch, close} in source order (close = the matching
+-- position or nil), and the set of positions of newlines inside ( ) or [ ].
 local function prescan(src)
   local n, i, depth = #src, 1, 0
-  local opens, stack = {}, {}
+  local opens, stack, joined = {}, {}, {}
+  if src:sub(1, 3) == "\239\187\191" then i = 4 end   -- a UTF-8 byte order mark
   while i <= n do
     -- jump over the plain ASCII that needs no attention
-    local j = src:find('[#"%(%)%[%]{}%z\1-\8\11\12\14-\31\127-\255]', i)
-    if not j then return nil, nil, opens end
+    local j = src:find('[\n#"%(%)%[%]{}%z\1-\8\11\12\14-\31\127-\255]', i)
+    if not j then return nil, nil, opens, joined end
     local b = src:byte(j)
-    if b == 35 then                                    -- '#': a comment
+    if b == 10 then
+      if depth > 0 and stack[depth].ch ~= "{" then joined[j] = true end
+      i = j + 1
+    elseif b == 35 then                                    -- '#': a comment
       local stop = src:find("\n", j, true) or n + 1
       local k = j + 1
       while k < stop do
@@ -988,7 +1000,7 @@ local function prescan(src)
       return j, "unexpected character '" .. ch .. "' (outside comments and strings, only ASCII is allowed)"
     end
   end
-  return nil, nil, opens
+  return nil, nil, opens, joined
 end
 
 ------------------------------------------------------------------------------
@@ -1004,9 +1016,9 @@ function M.parse(src, file)
   if type(file) ~= "string" then
     error("bad argument #2 to 'parse' (string expected, got " .. type(file) .. ")", 2)
   end
-  local bad, msg, opens = prescan(src)
+  local bad, msg, opens, joined = prescan(src)
   if bad then return nil, mkerror(file, src, bad, msg, false) end
-  st = { src = src, body = {}, opens = opens, laststmt = 1 }
+  st = { src = src, body = {}, opens = opens, joined = joined, laststmt = 1 }
   local ok, err = pcall(lpeg.match, G, src)
   local state = st
   st = {}
