@@ -96,6 +96,16 @@ local function dimstr(a)
     if ok and type(q) ~= "number" then return q.dim end
     return baseform(a)
   end
+  -- a half power of seconds (white noise): "V s^-1/2"
+  if a[3] % 2 ~= 0 then
+    local b = {}
+    for k = 1, NB do b[k] = a[k] end
+    b[3] = a[3] + 1
+    if not halfint(b) then
+      local head = dimeq(b, DIMLESS) and "" or (dimstr(b) .. " ")
+      return head .. "s^-1/2"
+    end
+  end
   local parts = {}
   for k = 1, NB do
     local e = a[k]
@@ -367,11 +377,20 @@ end
 
 local expr
 
-local function unknown(scope, node, what)
+-- names: the scope whose names are suggested (a neuron for x_pre / x_post)
+local function unknown(scope, node, what, names)
   local name = node.name
   if node.side then name = name .. "_" .. node.side end
   local msg = format("unknown %s '%s'", what or "name", name)
-  if #name <= 64 then msg = msg .. suggest(name, visible(scope)) end
+  if #name <= 64 then
+    local cands = visible(names or scope)
+    if node.side then
+      local c2 = {}
+      for k in pairs(cands) do c2[k .. "_" .. node.side] = true end
+      cands = c2
+    end
+    msg = msg .. suggest(name, cands)
+  end
   fail(scope.src, node.pos, msg)
 end
 
@@ -405,9 +424,9 @@ local function name(scope, node)
     end
     local sym = target.names[nm]
     if not sym or sym.kind == "const" then
-      unknown(target, node, side .. "synaptic variable")
+      unknown(scope, node, side .. "synaptic variable", { names = target.names })
     end
-    local te, d = symvalue(target, sym, side, node)
+    local te, d = symvalue(scope, sym, side, node)
     return te, d
   end
   local sym = lookup(scope, nm)
@@ -549,6 +568,7 @@ local LESSFOLD = {
                       if u == math.huge then return u end
                       return (u - 1) * x / math.log(u) end,
   log1p = function(x) local u = 1 + x; if u == 1 then return x end
+                      if u == math.huge then return u end
                       return math.log(u) * x / (u - 1) end,
 }
 
@@ -690,7 +710,7 @@ local function target(scope, node)
       fail(scope.src, node.pos, format("'%s_%s' exists only in synapse code", nm, side))
     end
     sym = owner.names[nm]
-    if not sym then unknown(owner, node, side .. "synaptic variable") end
+    if not sym then unknown(scope, node, side .. "synaptic variable", { names = owner.names }) end
   else
     sym = lookup(scope, nm)
     if not sym and scope.post then sym, side = scope.post.names[nm], "post" end
@@ -1155,11 +1175,13 @@ local function optparams(opts)
       per[k] = {}
       for pk, pv in pairs(v) do
         local x, d = M.quantity(pv)
+        if type(pv) == "number" then d = ANY end      -- a plain number is taken in SI units
         if not x then opterr(format("bad argument 'params.%s.%s' (number or quantity expected)", k, tostring(pk))) end
         per[k][pk] = { value = x, dim = d, key = k .. "." .. pk }
       end
     else
       local x, d = M.quantity(v)
+      if type(v) == "number" then d = ANY end
       if not x then opterr(format("bad argument 'params.%s' (number, quantity or table expected)", k)) end
       global[k] = { value = x, dim = d, key = k }
     end

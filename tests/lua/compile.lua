@@ -1,0 +1,747 @@
+-- tests/lua/compile.lua — the network compiler (stdlib/cajal: check, lower,
+-- emit, compile): the matrix exponential against closed forms, exact
+-- integration against closed-form solutions (an independent evaluator of
+-- the IR below), the other integration methods against their one-step
+-- formulas, dimension and name errors, imports, the generated C (it
+-- compiles, it contains no model text), the model library and examples.
+local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local compile = require "cajal.compile"
+local lower = require "cajal.lower"
+local emit = require "cajal.emit"
+local check = require "cajal.check"
+local core = require "cajal.core"
+
+local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or (arg[0]:match("^(.*)/tests/lua/[^/]*$")) or "."
+local tmpdir = os.tmpname()
+os.remove(tmpdir)
+assert(os.execute("mkdir -p '" .. tmpdir .. "'"))
+
+local function writefile(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function build(src, opts) return compile.build(src, "test.cajal", opts) end
+
+-- the error text of compiling src (nil when it compiles)
+local function errtext(src, opts, name)
+  local ok, e = pcall(compile.build, src, name or "test.cajal", opts)
+  if ok then return nil end
+  return tostring(e)
+end
+
+local function expect_error(src, pattern, opts)
+  local e = errtext(src, opts)
+  if not e then error("expected an error containing '" .. pattern .. "', it compiled", 2) end
+  if not e:find(pattern, 1, true) then
+    error("expected an error containing '" .. pattern .. "', got:\n" .. e, 2)
+  end
+  return e
+end
+
+-- ---- an independent evaluator of IR kernels (neuron and synapse domains) -------
+-- state: pops[p][v][i] (Lua arrays, 0-based i stored at i+1); enough of IR.md
+-- §2 to run update kernels without the runtime.
+local EV = {}
+local F = {
+  exp = math.exp, log = math.log, sqrt = math.sqrt, abs = math.abs, sin = math.sin,
+  cos = math.cos, tan = math.tan, floor = math.floor, ceil = math.ceil,
+  pow = function(a, b) return a ^ b end,
+  expm1 = lower.expm1,
+  log1p = function(x) return math.log(1 + x) end,
+  tanh = function(x) local e = math.exp(2 * x); return (e - 1) / (e + 1) end,
+  min = math.min, max = math.max,
+  clip = function(x, a, b) return math.min(math.max(x, a), b) end,
+  sign = function(x) return x > 0 and 1.0 or (x < 0 and -1.0 or 0.0) end,
+  sigmoid = function(x) return 1 / (1 + math.exp(-x)) end,
+}
+local function b(x) return x and 1.0 or 0.0 end
+local function ev(e, c)
+  local op = e[1]
+  if op == "num" then return e[2]
+  elseif op == "tmp" then return c.tmp[e[2]]
+  elseif op == "var" then
+    local arr = c.slots[e[2]]
+    return arr[c.index(e[3]) + 1]
+  elseif op == "t" then return c.t
+  elseif op == "dt" then return c.dt
+  elseif op == "i" then return c.i
+  elseif op == "j" then return c.j
+  elseif op == "notref" then return b(c.t - (c.lastspike[c.i + 1] or -math.huge) >= (c.refractory or 0))
+  elseif op == "+" then return ev(e[2], c) + ev(e[3], c)
+  elseif op == "-" then return ev(e[2], c) - ev(e[3], c)
+  elseif op == "*" then return ev(e[2], c) * ev(e[3], c)
+  elseif op == "/" then return ev(e[2], c) / ev(e[3], c)
+  elseif op == "neg" then return -ev(e[2], c)
+  elseif op == "pow" then return ev(e[2], c) ^ ev(e[3], c)
+  elseif op == "<" then return b(ev(e[2], c) < ev(e[3], c))
+  elseif op == "<=" then return b(ev(e[2], c) <= ev(e[3], c))
+  elseif op == ">" then return b(ev(e[2], c) > ev(e[3], c))
+  elseif op == ">=" then return b(ev(e[2], c) >= ev(e[3], c))
+  elseif op == "==" then return b(ev(e[2], c) == ev(e[3], c))
+  elseif op == "~=" then return b(ev(e[2], c) ~= ev(e[3], c))
+  elseif op == "and" then local x, y = ev(e[2], c), ev(e[3], c); return b(x ~= 0 and y ~= 0)
+  elseif op == "or" then local x, y = ev(e[2], c), ev(e[3], c); return b(x ~= 0 or y ~= 0)
+  elseif op == "not" then return b(ev(e[2], c) == 0)
+  elseif op == "ifelse" then
+    if ev(e[2], c) ~= 0 then return ev(e[3], c) end
+    return ev(e[4], c)
+  elseif op == "call" then
+    local a = {}
+    for q = 3, #e do a[#a + 1] = ev(e[q], c) end
+    return assert(F[e[2]], e[2])(table.unpack(a))
+  elseif op == "rand" then return c.rand(e[2], e[3])
+  end
+  error("evaluator: " .. tostring(op))
+end
+local function run(list, c)
+  for _, st in ipairs(list) do
+    if st[1] == "let" then c.tmp[st[2]] = ev(st[3], c)
+    elseif st[1] == "set" then c.slots[st[2]][c.index(st[3]) + 1] = ev(st[4], c)
+    elseif st[1] == "add" then
+      local arr, ix = c.slots[st[2]], c.index(st[3]) + 1
+      arr[ix] = arr[ix] + ev(st[4], c)
+    elseif st[1] == "if" then
+      if ev(st[2], c) ~= 0 then run(st[3], c) else run(st[4], c) end
+    end
+  end
+end
+-- EV.neurons(ir, kid, state, t): run a neurons-domain kernel over all neurons;
+-- state[p][v] is the Lua array of population p's variable v.
+function EV.neurons(ir, kid, state, t, extra)
+  local k = ir.kernels[kid]
+  local slots = {}
+  for r, ref in ipairs(k.refs) do slots[r - 1] = state[ref[2]][ref[3]] end
+  local pop = ir.populations[k.refs[1] and k.refs[1][2] or 1]
+  local c = { slots = slots, t = t, dt = ir.dt, tmp = {}, refractory = pop.refractory,
+              lastspike = (extra and extra.lastspike) or {},
+              rand = (extra and extra.rand) or function() return 0.5 end }
+  c.index = function() return c.i end
+  for i = 0, pop.n - 1 do
+    c.i = i
+    if k.kind == "threshold" then
+      c.fired = c.fired or {}
+      if ev(k.cond, c) ~= 0 then c.fired[#c.fired + 1] = i end
+    else
+      run(k.body, c)
+    end
+  end
+  return c.fired
+end
+EV.ev = ev
+
+-- a fresh state table for the population vars of an IR, initialised by hand
+local function newstate(ir, values)
+  local st = {}
+  for p, pop in ipairs(ir.populations) do
+    st[p] = {}
+    for v, var in ipairs(pop.vars or {}) do
+      local arr = {}
+      for i = 1, pop.n do arr[i] = (values and values[var.name]) or 0.0 end
+      st[p][v] = arr
+    end
+  end
+  return st
+end
+
+local function varindex(ir, p, name)
+  for v, var in ipairs(ir.populations[p].vars) do if var.name == name then return v end end
+  error("no var " .. name)
+end
+
+-- ---- the matrix exponential ----------------------------------------------------
+
+local function maxrel(R, X)
+  local m = 0
+  for r = 1, #X do
+    for c = 1, #X do m = math.max(m, math.abs(R[r][c] - X[r][c]) / math.max(1, math.abs(X[r][c]))) end
+  end
+  return m
+end
+
+T.test("Pade-13 coefficients are Higham's (2005) b_0 .. b_13", function()
+  local want = { 64764752532480000, 32382376266240000, 7771770303897600, 1187353796428800,
+                 129060195264000, 10559470521600, 670442572800, 33522128640, 1323241920,
+                 40840800, 960960, 16380, 182, 1 }
+  for j = 0, 13 do assert(lower.PADE[j] == want[j + 1], "b_" .. j) end
+end)
+
+T.test("expm of rotations, a Jordan block and diagonals matches closed forms", function()
+  for _, th in ipairs({ 0.7, 30, 1e-8 }) do
+    local R = lower.expm({ { 0, -th }, { th, 0 } })
+    T.near(maxrel(R, { { math.cos(th), -math.sin(th) }, { math.sin(th), math.cos(th) } }), 0, 1e-14, "rotation " .. th)
+  end
+  for _, a in ipairs({ -3.2, 0.5, -40 }) do
+    local e = math.exp(a)
+    local R = lower.expm({ { a, 1 }, { 0, a } })
+    T.near(maxrel(R, { { e, e }, { 0, e } }), 0, 4e-15, "jordan " .. a)
+  end
+  local R = lower.expm({ { -1e-5, 0 }, { 0, -2e-5 } })
+  T.near(R[1][1], math.exp(-1e-5), 1e-16)
+  T.near(R[2][2], math.exp(-2e-5), 1e-16)
+  assert(R[1][2] == 0 and R[2][1] == 0)
+end)
+
+T.test("expm of a 3x3 triangular matrix with distinct eigenvalues", function()
+  -- A = [[a, 1, 0], [0, b, 1], [0, 0, c]]: divided differences of exp
+  local a, bb, c = -1.0, -2.5, -0.25
+  local ea, eb, ec = math.exp(a), math.exp(bb), math.exp(c)
+  local d_ab = (ea - eb) / (a - bb)
+  local d_bc = (eb - ec) / (bb - c)
+  local d_abc = (d_ab - d_bc) / (a - c)
+  local R = lower.expm({ { a, 1, 0 }, { 0, bb, 1 }, { 0, 0, c } })
+  T.near(maxrel(R, { { ea, d_ab, d_abc }, { 0, eb, d_bc }, { 0, 0, ec } }), 0, 4e-15)
+end)
+
+T.test("expm with scaling and squaring: e^A e^-A = I, large norms", function()
+  local A = { { -100, 50, 3 }, { 20, -200, 7 }, { 1, 2, -30 } }
+  local nA = {}
+  for r = 1, 3 do nA[r] = {} for c = 1, 3 do nA[r][c] = -A[r][c] / 40 end end
+  local P = { {}, {}, {} }
+  for r = 1, 3 do for c = 1, 3 do P[r][c] = A[r][c] / 40 end end
+  local E1, E2 = lower.expm(P), lower.expm(nA)
+  for r = 1, 3 do
+    for c = 1, 3 do
+      local s = 0
+      for k = 1, 3 do s = s + E1[r][k] * E2[k][c] end
+      T.near(s, r == c and 1 or 0, 1e-13, "product")
+    end
+  end
+  -- a stiff 1x1 (2^8 squarings): e^-700
+  T.near(lower.expm({ { -700 } })[1][1] / math.exp(-700), 1, 1e-12)
+  assert(lower.expm({ { 0 / 0 } }) == nil, "NaN gives nil")
+  assert(lower.expm({ { math.huge } }) == nil, "inf gives nil")
+end)
+
+T.test("propagator: Q = int expm(A s) ds for 1x1 and the LIF-synapse pair", function()
+  local a, h = -50.0, 1e-4
+  local P, Q = lower.propagator({ { a } }, h)
+  T.near(P[1][1], math.exp(a * h), 1e-16)
+  T.near(Q[1][1], lower.expm1(a * h) / a, 1e-19)
+  -- dv = (g - v)/tm, dg = -g/te
+  local tm, te = 0.02, 0.005
+  P, Q = lower.propagator({ { -1 / tm, 1 / tm }, { 0, -1 / te } }, h)
+  local e1, e2 = math.exp(-h / tm), math.exp(-h / te)
+  T.near(P[1][1], e1, 4e-16)
+  T.near(P[1][2] / (te / (te - tm) * (e2 - e1)), 1, 1e-13)
+  T.near(P[2][2], e2, 4e-16)
+  T.near(Q[1][1], tm * (1 - e1), 1e-18)
+end)
+
+-- ---- exact integration and the other methods -------------------------------------
+
+local LIN3 = [[
+neuron lin3 {
+  parameters { tau_m = 20 ms; tau_e = 5 ms; tau_w = 50 ms; E_L = -65 mV }
+  state      { v = -50 mV; ge = 2 mV; w = -70 mV }
+  equations  {
+    dv/dt  = (E_L + ge - v) / tau_m
+    dge/dt = -ge / tau_e
+    dw/dt  = (v - w) / tau_w
+  }
+}
+population P = lin3(1)
+]]
+
+T.test("a linear 3-variable system is integrated exactly (closed form, 1e-12)", function()
+  local ir = build(LIN3)
+  local pop = ir.populations[1]
+  local st = newstate(ir)
+  local v, ge, w = varindex(ir, 1, "v"), varindex(ir, 1, "ge"), varindex(ir, 1, "w")
+  EV.neurons(ir, pop.init, st, 0)
+  local v0, g0, w0 = st[1][v][1], st[1][ge][1], st[1][w][1]
+  T.near(v0, -0.05, 1e-18); T.near(g0, 0.002, 1e-18); T.near(w0, -0.07, 1e-18)
+  local tm, te, tw, E = 0.02, 0.005, 0.05, -0.065
+  local u0, z0 = v0 - E, w0 - E                      -- u = v - E_L, z = w - E_L
+  local ce = g0 * te / (te - tm)
+  local cm = u0 - ce
+  local function closed(t)
+    local g = g0 * math.exp(-t / te)
+    local u = cm * math.exp(-t / tm) + ce * math.exp(-t / te)
+    local z = z0 * math.exp(-t / tw)
+              + cm * tm / (tm - tw) * (math.exp(-t / tm) - math.exp(-t / tw))
+              + ce * te / (te - tw) * (math.exp(-t / te) - math.exp(-t / tw))
+    return u + E, g, z + E
+  end
+  for n = 1, 2000 do
+    EV.neurons(ir, pop.update, st, (n - 1) * ir.dt)
+    if n % 250 == 0 then
+      local cv, cg, cw = closed(n * ir.dt)
+      T.near(st[1][v][1], cv, 1e-12 * math.abs(cv), "v at step " .. n)
+      T.near(st[1][ge][1], cg, 1e-12 * math.abs(cg) + 1e-300, "ge at step " .. n)
+      T.near(st[1][w][1], cw, 1e-12 * math.abs(cw), "w at step " .. n)
+    end
+  end
+end)
+
+T.test("exact integration is the default for linear systems, euler for others", function()
+  local ir = build(LIN3)
+  local k = ir.kernels[ir.populations[1].update]
+  -- the exact step is a matrix-vector product: no division by tau in the kernel
+  local text = compile.irtext({ k })
+  assert(not text:find('"/"', 1, true), "exact kernel has a division:\n" .. text)
+  local nl = build([[
+neuron q { parameters { tau = 10 ms } state { v = 1 } equations { dv/dt = -v * v / tau } }
+population P = q(1)
+]])
+  local st = newstate(nl)
+  EV.neurons(nl, nl.populations[1].init, st, 0)
+  EV.neurons(nl, nl.populations[1].update, st, 0)
+  T.near(st[1][1][1], 1 - 1e-4 * 1 / 0.01, 1e-15, "euler step")
+end)
+
+T.test("euler, rk2 (midpoint), rk4, exponential_euler: one step of dx/dt = -x/tau", function()
+  local z = 1e-4 / 3e-3
+  local want = {
+    euler = 1 - z,
+    rk2 = 1 - z + z * z / 2,
+    rk4 = 1 - z + z ^ 2 / 2 - z ^ 3 / 6 + z ^ 4 / 24,
+    exponential_euler = math.exp(-z),
+    exact = math.exp(-z),
+  }
+  for m, x1 in pairs(want) do
+    local src = ([[
+neuron d { parameters { tau = 3 ms } state { x = 1 } equations { dx/dt = -x / tau } method %s }
+population P = d(2)
+]]):format(m)
+    local ir = build(src)
+    local st = newstate(ir)
+    EV.neurons(ir, ir.populations[1].init, st, 0)
+    EV.neurons(ir, ir.populations[1].update, st, 0)
+    T.near(st[1][1][1], x1, 4e-16, m)
+    -- opts.method overrides the model's choice
+    local ir2 = build((src:gsub("method [%w_]+", "")), { method = m })
+    local st2 = newstate(ir2)
+    EV.neurons(ir2, ir2.populations[1].init, st2, 0)
+    EV.neurons(ir2, ir2.populations[1].update, st2, 0)
+    T.near(st2[1][1][1], x1, 4e-16, "opts.method " .. m)
+  end
+end)
+
+T.test("rk4 integrates a non-autonomous equation with t at the stages", function()
+  -- dx/dt = cos(w t): x(h) = sin(w h)/w; rk4 is Simpson's rule here
+  local ir = build([[
+neuron c { parameters { w = 100 Hz } state { x = 0 } equations { dx/dt = cos(w * t) * 1 Hz } method rk4 }
+population P = c(1)
+]])
+  local st = newstate(ir)
+  EV.neurons(ir, ir.populations[1].update, st, 0)
+  local h, w = 1e-4, 100
+  local simpson = h / 6 * (1 + 4 * math.cos(w * h / 2) + math.cos(w * h))
+  T.near(st[1][1][1], simpson, 1e-19)
+  T.near(st[1][1][1], math.sin(w * h) / w, 1e-15, "close to the integral")
+end)
+
+T.test("exponential_euler on a gating variable matches its closed form", function()
+  -- dm/dt = a (1 - m) - b m with a, b functions of v (held over the step)
+  local ir = build([[
+neuron g {
+  parameters { a0 = 0.5 / ms; b0 = 2 / ms }
+  state { v = -60 mV; m = 0.1 }
+  equations { dm/dt = a0 * exp(v / (20 mV)) * (1 - m) - b0 * m }
+  method exponential_euler
+}
+population P = g(1)
+]])
+  local st = newstate(ir)
+  EV.neurons(ir, ir.populations[1].init, st, 0)
+  EV.neurons(ir, ir.populations[1].update, st, 0)
+  local a, bb, h = 500 * math.exp(-3), 2000, 1e-4
+  local minf = a / (a + bb)
+  T.near(st[1][2][1], minf + (0.1 - minf) * math.exp(-(a + bb) * h), 1e-15)
+  T.near(st[1][1][1], -0.06, 0, "v has no equation")
+end)
+
+T.test("white noise xi: Euler-Maruyama with sqrt(dt)", function()
+  local ir = build([[
+neuron ou {
+  parameters { tau = 10 ms; sigma = 2 mV }
+  state { v = 1 mV }
+  equations { dv/dt = -v / tau + sigma * sqrt(2 / tau) * xi }
+}
+population P = ou(1)
+]])
+  local st = newstate(ir)
+  EV.neurons(ir, ir.populations[1].init, st, 0)
+  local draws = 0
+  EV.neurons(ir, ir.populations[1].update, st, 0, { rand = function(kind, k)
+    assert(kind == "normal" and k == 0, kind .. k); draws = draws + 1; return 0.3 end })
+  assert(draws == 1)
+  local h, tau, s = 1e-4, 0.01, 0.002
+  T.near(st[1][1][1], 0.001 - h * 0.001 / tau + s * math.sqrt(2 / tau) * math.sqrt(h) * 0.3, 1e-18)
+  expect_error([[
+neuron ou { state { v = 1 mV } equations { dv/dt = -v / (10 ms) + 1 mV / sqrt(10 ms) * xi } method rk4 }
+population P = ou(1)]], "method rk4 cannot integrate the noise xi")
+  expect_error([[
+neuron ou { state { v = 1 mV } equations { dv/dt = -v / (10 ms) + 1 mV * xi } }
+population P = ou(1)]], "unit mismatch in '+': V/s and V s^-1/2")
+end)
+
+T.test("refractory: clamped variables, the bound (K - 1/2) dt, the flags", function()
+  local ir = build([[
+neuron r {
+  parameters { t_ref = 2 ms }
+  state { v = 0 mV; a = 0 }
+  equations { dv/dt = (10 mV - v) / (10 ms)
+              da/dt = not_refractory / (1 ms) }
+  spike when v > 5 mV
+  reset { v = 0 mV }
+  refractory t_ref
+}
+population P = r(1)
+]])
+  local pop = ir.populations[1]
+  T.near(pop.refractory, 19.5 * 1e-4, 1e-18)
+  local st = newstate(ir)
+  EV.neurons(ir, pop.update, st, 0.0010, { lastspike = { 0.0 } })
+  assert(st[1][1][1] == 0, "v is clamped while refractory")
+  T.near(st[1][2][1], 0, 0, "not_refractory is 0")
+  EV.neurons(ir, pop.update, st, 0.0020, { lastspike = { 0.0 } })
+  assert(st[1][1][1] > 0, "v integrates again 20 steps after the spike")
+  T.near(st[1][2][1], 0.1, 1e-15, "not_refractory is 1")
+  expect_error([[
+neuron r { state { v = 0 mV }; spike when v > 1 mV; refractory 2 mV }
+population P = r(1)]], "unit mismatch in refractory: s and V")
+end)
+
+-- ---- names and units --------------------------------------------------------------
+
+local BASE = [[
+neuron m {
+  parameters { tau_m = 20 ms; v_th = -50 mV }
+  state { v = -60 mV }
+  equations { dv/dt = %s }
+  spike when %s
+  reset { %s }
+}
+population E = m(10)
+]]
+local function model(eq, cond, reset)
+  return BASE:format(eq or "-v / tau_m", cond or "v > v_th", reset or "v = -60 mV")
+end
+
+T.test("a unit mismatch names both dimensions and points at the sub-expression", function()
+  local e = expect_error(model("(-v + 1 ms) / tau_m"), "unit mismatch in '+': V and s")
+  assert(e:find("^test.cajal:4:24: "), e)
+  assert(e:find("\n                       %^"), "caret under the sum:\n" .. e)
+  expect_error(model("-v"), "unit mismatch in dv/dt: V/s and V")
+  expect_error(model("exp(v) / tau_m * 1 mV"), "'exp' needs a dimensionless value, got V")
+  expect_error(model(nil, "v > 3 ms"), "unit mismatch in comparison '>': V and s")
+  expect_error(model(nil, "v"), "the spike condition needs a dimensionless value, got V")
+  expect_error(model(nil, nil, "v = 3 ms"), "unit mismatch in '=' to 'v': V and s")
+  expect_error(model(nil, nil, "v += 1"), "unit mismatch in '+=' to 'v': V and dimensionless")
+  expect_error(model(nil, nil, "v *= 2 mV"), "'*=' needs a dimensionless factor, got V")
+  expect_error(model("-v / tau_m + sqrt(v) / tau_m"), "unit mismatch in '+': V/s and")
+  expect_error(model("-v / tau_m * v ^ (v / mV) / mV"), "the exponent of a value in V must be a constant")
+  expect_error(model("-v / tau_m * 2 ^ v"), "an exponent needs a dimensionless value, got V")
+  expect_error(model("-v / tau_m * uniform(1, 2 mV)"), "random draw 'uniform' is not allowed here")
+  -- units are names too, and a bare 0 is zero in any unit
+  assert(build(model("-(v / mV) * mV / tau_m", "v > 0", "v = 0")))
+  assert(build(model("-v / tau_m * sqrt(v * v) / mV")))
+end)
+
+T.test("unknown names get the nearest known name", function()
+  expect_error(model("-v / tau_n"), "unknown name 'tau_n' (did you mean 'tau_m'?)")
+  expect_error(model("-v / tau_m * exq(1)"), "unknown function 'exq' (did you mean 'exp'?)")
+  expect_error(model("-v / tau_m * exp(1, 2)"), "'exp' takes 1 argument, got 2")
+  expect_error(model("-v / tau_m * clip(v / mV, 0)"), "'clip' takes 3 arguments, got 2")
+  expect_error(model(nil, nil, "vv = 1 mV"), "unknown variable 'vv' (did you mean 'v'?)")
+  expect_error(model(nil, nil, "tau_m = 1 ms"), "cannot assign to parameter 'tau_m'")
+  expect_error(model(nil, nil, "t = 1 ms"), "cannot assign to the built-in 't'")
+  expect_error(model(nil, nil, "v_post = 1 mV"), "exists only in synapse code")
+  expect_error(model() .. "connect E -> EE { on_pre: v += 1 mV } all_to_all\n",
+               "unknown population 'EE' (did you mean 'E'?)")
+  expect_error(model() .. "record vv of E\n", "unknown variable 'vv' of population 'E' (did you mean 'v'?)")
+  expect_error(model() .. "record spikes of X\n", "unknown population 'X'")
+  expect_error(model() .. "population F = mm(3)\n", "unknown neuron model 'mm' (did you mean 'm'?)")
+  expect_error(model() .. "population F = m(3, tau_mm = 1 ms)\n",
+               "'tau_mm' is not a parameter or state variable of 'm' (did you mean 'tau_m'?)")
+  expect_error(model() .. "population F = m(3, tau_m = 1 mV)\n", "unit mismatch in the override of 'tau_m': s and V")
+  expect_error(model() .. "connect E -> E { on_pre: v += 1 mV; w = 2 } all_to_all\n",
+               "unknown variable 'w'")
+  expect_error(model() .. "connect E -> E { on_pre: v += 1 ms } all_to_all\n",
+               "unit mismatch in '+=' to 'v': V and s")
+  expect_error(model() .. "record v of E[5..10]\n", "out of range (E has 10 neurons: 0..9)")
+end)
+
+T.test("connection clauses: rules, weights, delays, onto, names", function()
+  local syn = "synapse s { state { w = 1 mV } on_pre { v_post += w } }\n"
+  local ir = build(model() .. syn .. [[
+connect E -> E s with probability 0.5 * exp(-abs(i - j) / 3) weight i * 1 mV delay 1 ms + j * 0.1 ms
+connect E[0..4] -> E[5..9] s one_to_one weight 2 mV delay 0.25 ms as EE
+]])
+  local p1, p2 = ir.projections[1], ir.projections[2]
+  assert(p1.rule.kind == "prob" and p1.rule.kernel and ir.kernels[p1.rule.kernel].domain == "pairs")
+  assert(p1.delay_var and not p1.delay)
+  assert(p2.name == "EE" and p2.delay == 3 and p2.rule.kind == "one_to_one")
+  assert(p2.pre_range[1] == 0 and p2.pre_range[2] == 4 and p2.post_range[1] == 5)
+  expect_error(model() .. syn .. "connect E -> E s with probability 2\n", "a probability must be in [0, 1]")
+  expect_error(model() .. syn .. "connect E -> E s with in_degree 11\n", "in_degree 11 is more than the 10 neurons")
+  expect_error(model() .. syn .. "connect E -> E s all_to_all weight 1 ms\n", "unit mismatch in weight: V (w) and s")
+  expect_error(model() .. syn .. "connect E -> E s all_to_all delay 1 mV\n", "unit mismatch in delay: s and V")
+  expect_error(model() .. syn .. "connect E -> E s all_to_all as A\nconnect E -> E s all_to_all as A\n",
+               "'A' is already the name of a population or projection")
+  expect_error(model() .. syn .. "connect E -> E m all_to_all\n", "'m' is a neuron model, not a synapse model")
+end)
+
+T.test("opts: params per population and by name, dt, seed, errors", function()
+  local ir = build(model() .. "population F = m(5)\n", { params = { E = { tau_m = 0.01 }, v_th = check.quantity and 0 or 0 }, dt = 5e-5, seed = 7 })
+  assert(ir.dt == 5e-5 and ir.seed == 7)
+  local function factor(p)
+    local k = ir.kernels[ir.populations[p].update]
+    return k.body[1][3][2][2]                 -- let 0 = P * v
+  end
+  T.near(factor(1), math.exp(-5e-5 / 0.01), 4e-16, "E's tau_m is overridden")
+  T.near(factor(2), math.exp(-5e-5 / 0.02), 4e-16, "F keeps its tau_m")
+  assert(ir.kernels[ir.populations[2].threshold].cond[3][2] == 0, "v_th = 0 for all")
+  local e = errtext(model(), { params = { tau_n = 1 } })
+  assert(e and e:find("opts.params.tau_n: no population or network parameter has it (did you mean 'tau_m'?)", 1, true), e)
+  e = errtext(model(), { params = { E = { tau_m = core.unit and core.unit("mV") or 1 } } })
+  assert(e and e:find("unit mismatch", 1, true), e)
+  e = errtext(model(), { params = { Q = { tau_m = 1 } } })
+  assert(e and e:find("opts.params.Q: no population 'Q'", 1, true), e)
+  T.checkerror("bad argument 'opts.dt'", compile.build, model(), "x", { dt = -1 })
+  T.checkerror("bad argument 'opts.method'", compile.build, model(), "x", { method = "leapfrog" })
+  T.checkerror("bad argument 'opts.seed'", compile.build, model(), "x", { seed = 1.5 })
+  T.checkerror("bad argument #1 'source'", compile.build, 42)
+end)
+
+-- ---- imports ----------------------------------------------------------------------
+
+T.test("imports: relative to the file, CAJAL_PATH order, cycles, not found", function()
+  os.execute("mkdir -p '" .. tmpdir .. "/lib/sub'")
+  writefile(tmpdir .. "/lib/sub/a.cajal", 'import "b"\nneuron na { state { x = 1 } equations { dx/dt = -x / (5 ms) } }\n')
+  writefile(tmpdir .. "/lib/sub/b.cajal", 'neuron nb { state { y = 0 } }\n')
+  writefile(tmpdir .. "/main.cajal", 'import "lib/sub/a"\npopulation A = na(2)\npopulation B = nb(1)\n')
+  local ir = compile.load_file(tmpdir .. "/main.cajal")
+  assert(#ir.populations == 2)
+  assert(ir.source:find("neuron nb", 1, true), "all model text is in ir.source")
+  -- a cycle
+  writefile(tmpdir .. "/c1.cajal", 'import "c2"\nneuron n1 { state { x = 1 } }\n')
+  writefile(tmpdir .. "/c2.cajal", 'import "c1"\nneuron n2 { state { x = 1 } }\n')
+  writefile(tmpdir .. "/cyc.cajal", 'import "c1"\npopulation A = n1(1)\n')
+  local e = compile.diagnose(tmpdir .. "/cyc.cajal")
+  assert(e and e:find("cyclic import: ", 1, true) and e:find("c1.cajal -> ", 1, true), e)
+  e = compile.diagnose(tmpdir .. "/nothere.cajal")
+  assert(e and e:find("cannot read", 1, true), e)
+  writefile(tmpdir .. "/missing.cajal", 'import "no/such/model"\n')
+  e = compile.diagnose(tmpdir .. "/missing.cajal")
+  assert(e and e:find('import "no/such/model": no such model file', 1, true), e)
+  assert(e:find("missing.cajal:1:1:", 1, true), e)
+  -- an imported file holds models only
+  writefile(tmpdir .. "/bad.cajal", 'neuron z { state { x = 1 } }\npopulation Z = z(1)\n')
+  writefile(tmpdir .. "/usebad.cajal", 'import "bad"\n')
+  e = compile.diagnose(tmpdir .. "/usebad.cajal")
+  assert(e and e:find("bad.cajal:2:1: an imported file may contain only imports and model definitions", 1, true), e)
+  -- two definitions of one name
+  writefile(tmpdir .. "/dup.cajal", 'import "lib/sub/b"\nneuron nb { state { y = 0 } }\n')
+  e = compile.diagnose(tmpdir .. "/dup.cajal")
+  assert(e and e:find("model 'nb' is already defined", 1, true), e)
+  -- the model library is found without a path
+  assert(compile.build('import "models/lif"\npopulation E = lif(3)\n', tmpdir .. "/x.cajal"))
+  -- search order: CAJAL_PATH after the importing file's folder
+  local dirs = compile.searchpath("/some/dir")
+  assert(dirs[1] == "/some/dir")
+end)
+
+-- ---- the generated C ------------------------------------------------------------------
+
+local CC = os.getenv("CC") or "cc"
+local have_cc = os.execute(CC .. " --version >/dev/null 2>&1")
+
+-- compile c to an object file with all warnings as errors; true or false, log
+local function cc(c, name)
+  local base = tmpdir .. "/" .. name
+  writefile(base .. ".c", c)
+  local cmd = ("%s -std=c99 -O1 -Wall -Wextra -Werror -Wno-unused-parameter -c '%s.c' -o '%s.o' >'%s.log' 2>&1")
+              :format(CC, base, base, base)
+  local ok = os.execute(cmd)
+  local f = io.open(base .. ".log")
+  local log = f and f:read("a") or ""
+  if f then f:close() end
+  return ok, log
+end
+
+local function listdir(dir, pattern)
+  local out = {}
+  local p = io.popen("ls '" .. dir .. "' 2>/dev/null")
+  for name in p:lines() do if name:match(pattern) then out[#out + 1] = dir .. "/" .. name end end
+  p:close()
+  table.sort(out)
+  return out
+end
+
+T.test("the prelude is the runtime's: cj_kctx as in vm/core/interp.h", function()
+  if core.kernel_prelude then
+    assert(core.kernel_prelude() == emit.PRELUDE, "emit.PRELUDE differs from cj_kernel_prelude()")
+  end
+  local f = io.open(srcdir .. "/vm/core/interp.h")
+  if not f then return end
+  local h = f:read("a")
+  f:close()
+  local function fields(text)
+    local body = text:match("typedef struct cj_kctx%s*{(.-)}%s*cj_kctx;")
+    assert(body, "no cj_kctx")
+    body = body:gsub("/%*.-%*/", ""):gsub("%s+", " ")
+    return body
+  end
+  assert(fields(h) == fields(emit.PRELUDE), "cj_kctx differs:\n" .. fields(h) .. "\n" .. fields(emit.PRELUDE))
+end)
+
+T.test("numbers are printed exactly (hex floats), specials by name", function()
+  for _, x in ipairs({ 1.62e-3, -9e-3, 0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -0.0 }) do
+    local s = emit.number(x):gsub("^%((.*)%)$", "%1")
+    assert(tonumber(s) == x and (x ~= 0 or 1 / tonumber(s) == 1 / x), s)
+  end
+  assert(emit.number(math.huge) == "HUGE_VAL" and emit.number(-math.huge) == "(-HUGE_VAL)")
+  assert(emit.number(0 / 0) == "NAN")
+end)
+
+-- a model with hostile names: C keywords, libc functions, a 10k name
+local LONG = "n" .. string.rep("x", 10000)
+local HOSTILE = ([[
+neuron system {
+  parameters { printf = 20 ms; main = -50 mV; exit = 1; LONG = 2 ms }
+  state { include = -60 mV; define = 0 mV; popen = 0 }
+  input fopen : mV
+  equations {
+    dinclude/dt = (define + fopen - include) / printf
+    ddefine/dt = -define / LONG
+    dpopen/dt = -popen / LONG
+    abort = include * exit
+  }
+  spike when abort > main
+  reset { include = -60 mV; popen += 1 }
+  refractory LONG
+}
+synapse execve { state { goto = 1 mV } postsynaptic { asm = 0 mV }
+  equations { dasm/dt = -asm / (3 ms) }
+  on_pre { asm += goto; define_post += 0.5 * goto }
+  output fopen = asm }
+population volatile = system(3)
+population register = system(2, printf = 10 ms)
+connect volatile -> register execve all_to_all weight 2 mV as typedef
+record include, abort of volatile every 1 ms to "x*/\"y.npy"
+]]):gsub("LONG", LONG)
+
+T.test("hostile names never reach the C source", function()
+  local ir = build(HOSTILE)
+  local c = ir.c_source
+  local prelude_len = assert(c:find("/* kernel 1,", 1, true), "no kernels") - 1
+  assert(c:sub(1, prelude_len):find(emit.PRELUDE, 1, true) == 1 or core.kernel_prelude, "prelude first")
+  c = c:sub(prelude_len + 1)            -- the kernels: everything that depends on the model
+  for _, w in ipairs({ "system", "printf", "main", "exit", "include", "define", "popen", "fopen",
+                       "abort", "execve", "goto", "asm", "volatile", "register", "typedef", LONG }) do
+    for pos, word in c:gmatch("()([%a_][%w_]*)") do
+      if word == w then
+        error("model name '" .. w:sub(1, 20) .. "' in the C source")
+      end
+    end
+  end
+  assert(not c:find('y.npy', 1, true) and not c:find('"y', 1, true))
+  assert(ir.monitors[1].file == 'x*/"y.npy', "file names go to the IR only")
+  if have_cc then
+    local ok, log = cc(ir.c_source, "hostile")
+    assert(ok, log)
+  end
+end)
+
+T.test("hostile input never crashes the compiler", function()
+  local cases = {
+    'import "a\\"b*/c"\n',
+    'import "/etc/passwd"\n',
+    'import "../../../../etc/passwd"\n',
+    'neuron n { parameters { p = 1e308 * 1e308; q = 0 * (1e308 * 10); r = 2 ^ 1e300 }\n' ..
+      '  state { v = p } equations { dv/dt = (q - v) / (1 ms) * r } }\npopulation P = n(1)\n',
+    'neuron n { state { v = 1 mV } equations { dv/dt = v ^ 1e308 } }\npopulation P = n(1)\n',
+    'neuron n { state { v = 1 mV } equations { dv/dt = v * mV^200 } }\npopulation P = n(1)\n',
+    'neuron n { state { v = 1 } equations { dv/dt = exp(exp(exp(v))) * log(-1) / (1 ms) } }\npopulation P = n(1)\n',
+    'neuron n\xff { state { v = 1 } }\n',
+    'neuron n { state { v\xc3\xa9 = 1 } }\n',
+    "population P = poisson(0, rate = 1 Hz)\n",
+    "population P = poisson(1e12, rate = 1 Hz)\n",
+    "neuron n { equations { a = b\n b = a } }\npopulation P = n(1)\n",
+    "neuron n { state { x = 0 } equations { dx/dt = a / (1 ms)\n a = b\n b = a } }\npopulation P = n(1)\n",
+    string.rep("(", 500) .. "1" .. string.rep(")", 500),
+    "neuron n { state { v = 0 } equations { dv/dt = " .. string.rep("v + ", 3000) .. "v } }\n",
+  }
+  for q, src in ipairs(cases) do
+    local ok, e = pcall(compile.build, src, "h.cajal")
+    if ok then
+      assert(type(e) == "table" and type(e.c_source) == "string", "case " .. q)
+      if have_cc then
+        local okc, log = cc(e.c_source, "case" .. q)
+        assert(okc, "case " .. q .. ":\n" .. log)
+      end
+    else
+      assert(type(e) == "table" and type(tostring(e)) == "string", "case " .. q .. ": " .. tostring(e))
+      assert(tostring(e):find("^h%.cajal:%d+:%d+: ") or tostring(e):find("^compile"),
+             "case " .. q .. ": " .. tostring(e))
+    end
+  end
+end)
+
+T.test("every model of the library and every example compiles, and its C too", function()
+  local files = listdir(srcdir .. "/stdlib/models", "%.cajal$")
+  for _, f in ipairs(listdir(srcdir .. "/examples", "%.cajal$")) do files[#files + 1] = f end
+  assert(#files >= 10, "found " .. #files .. " files under " .. srcdir)
+  for _, f in ipairs(files) do
+    local ok, ir = pcall(compile.load_file, f, { seed = 3 })
+    assert(ok, tostring(ir))
+    if have_cc then
+      local okc, log = cc(ir.c_source, (f:match("([^/]*)%.cajal$")))
+      assert(okc, f .. ":\n" .. log)
+    end
+  end
+end)
+
+T.test("every synapse of the library works with every neuron that has its input", function()
+  local imports = {}
+  for _, f in ipairs(listdir(srcdir .. "/stdlib/models", "%.cajal$")) do
+    imports[#imports + 1] = ('import "models/%s"'):format(f:match("([^/]*)%.cajal$"))
+  end
+  local src = table.concat(imports, "\n") .. "\n"
+  local lib = {}
+  for _, f in ipairs(listdir(srcdir .. "/stdlib/models", "%.cajal$")) do
+    local fh = io.open(f); local text = fh:read("a"); fh:close()
+    for kind, name in text:gmatch("\n(%a+) ([%w_]+) {") do
+      lib[#lib + 1] = { kind = kind, name = name }
+    end
+  end
+  local n = 0
+  for _, nm in ipairs(lib) do
+    if nm.kind == "neuron" then
+      for _, sm in ipairs(lib) do
+        if sm.kind == "synapse" then
+          local net = src .. ("population A = %s(4)\npopulation B = %s(3)\nconnect A -> B %s all_to_all\n")
+                            :format(nm.name, nm.name, sm.name)
+          local ok, e = pcall(compile.build, net, tmpdir .. "/lib.cajal")
+          if ok then n = n + 1
+          else
+            local msg = tostring(e)
+            assert(msg:find("is not an input of", 1, true) or msg:find("unit mismatch in output", 1, true)
+                   or msg:find("unknown presynaptic variable", 1, true)
+                   or msg:find("unknown postsynaptic variable", 1, true),
+                   nm.name .. " + " .. sm.name .. ": " .. msg)
+          end
+        end
+      end
+    end
+  end
+  assert(n >= 20, "only " .. n .. " neuron/synapse pairs compiled")
+end)
+
+T.test("dumps: ast, ir and c", function()
+  local path = tmpdir .. "/dump.cajal"
+  writefile(path, LIN3)
+  assert(compile.dump("ast", path):find("neuron", 1, true))
+  local irt = compile.dump("ir", path)
+  assert(irt:find("populations", 1, true) and irt:find("kernels", 1, true))
+  assert(compile.dump("c", path):find("void cjk_1(const cj_kctx *c)", 1, true))
+  T.checkerror("bad argument #1 'stage'", compile.dump, "asm", path)
+  assert(compile.diagnose(path) == nil)
+end)
+
+os.execute("rm -rf '" .. tmpdir .. "'")
+T.done()
