@@ -524,6 +524,22 @@ T.test("the word lists are exported for the compiler", function()
   assert(G.methods.exact and G.methods.exponential_euler and not G.methods.rk3)
 end)
 
+T.test("the reference page lists exactly the grammar's reserved words and functions", function()
+  local page = readfile(top .. "/man/cajal-lang.7")
+  local block = page:match("%.B Reserved words\n%.nf\n(.-)\n%.fi")
+  assert(block, "no reserved word list in man/cajal-lang.7")
+  local listed = {}
+  for w in block:gmatch("%S+") do
+    assert(G.reserved[w], "man page lists '" .. w .. "', which is not reserved")
+    listed[w] = true
+  end
+  for w in pairs(G.reserved) do assert(listed[w], "'" .. w .. "' missing from the man page") end
+  local text = page:match("%.SH FUNCTIONS(.-)%.SH")
+  for f in pairs(G.functions) do
+    assert(text:find("%f[%w_]" .. f .. "%f[^%w_]"), "function " .. f .. " missing from the man page")
+  end
+end)
+
 ------------------------------------------------------------------------------
 -- Dump
 ------------------------------------------------------------------------------
