@@ -155,6 +155,43 @@ for _, v in ipairs(valid) do
   end)
 end
 
+-- The AST.md rules: known tags, a position in range on every node, no table
+-- reachable twice, lists as sequences.
+local tags = {}
+for t in ([[file import setting parameters neuron synapse population connect record
+  drive arg popref use rule def input output refractory method ode alg assign if num
+  name binop unop call ifelse unit]]):gmatch("%S+") do tags[t] = true end
+local function checktree(ast)
+  local seen, n = {}, 0
+  local function walk(t, path)
+    assert(not seen[t], "table reachable twice: " .. path)
+    seen[t] = true
+    if t.tag ~= nil then
+      n = n + 1
+      assert(tags[t.tag], "unknown tag " .. tostring(t.tag) .. " at " .. path)
+      assert(math.type(t.pos) == "integer" and t.pos >= 1 and t.pos <= #ast.source + 1,
+        "bad pos at " .. path)
+      assert(getmetatable(t) == nil, "metatable at " .. path)
+    end
+    for k, v in pairs(t) do
+      if type(v) == "table" then walk(v, path .. "." .. tostring(k)) end
+    end
+  end
+  walk(ast, "root")
+  return n
+end
+
+T.test("every fixture's AST follows the rules of AST.md", function()
+  local total = 0
+  for _, v in ipairs(valid) do
+    total = total + checktree(parse(readfile(top .. "/tests/grammar/valid/" .. v)))
+  end
+  for _, m in ipairs(models) do
+    total = total + checktree(parse(readfile(top .. "/stdlib/models/" .. m)))
+  end
+  assert(total > 1000, total)
+end)
+
 ------------------------------------------------------------------------------
 -- 2. Golden errors
 ------------------------------------------------------------------------------
