@@ -182,21 +182,25 @@ local function fail(src, pos, msg)
 end
 M.fail = fail
 
--- Levenshtein distance, for "did you mean" suggestions.
+-- Edit distance with transpositions (optimal string alignment), for "did
+-- you mean" suggestions: Ecx -> Exc is one edit.
 local function distance(a, b)
   local la, lb = #a, #b
   if math.abs(la - lb) > 3 then return 99 end
-  local prev = {}
-  for j = 0, lb do prev[j] = j end
+  local d = {}
+  for q = 0, la do d[q] = { [0] = q } end
+  for j = 0, lb do d[0][j] = j end
   for q = 1, la do
-    local cur = { [0] = q }
     for j = 1, lb do
       local cost = (a:byte(q) == b:byte(j)) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      local v = math.min(d[q - 1][j] + 1, d[q][j - 1] + 1, d[q - 1][j - 1] + cost)
+      if q > 1 and j > 1 and a:byte(q) == b:byte(j - 1) and a:byte(q - 1) == b:byte(j) then
+        v = math.min(v, d[q - 2][j - 2] + 1)
+      end
+      d[q][j] = v
     end
-    prev = cur
   end
-  return prev[lb]
+  return d[la][lb]
 end
 
 -- The nearest of names (a list or set-like table of strings) to name, or nil.
@@ -211,7 +215,18 @@ local function nearest(name, names)
     end
   end
   if best and bestd <= limit then return best end
-  return nil
+  -- else a unique name that extends it: tau -> tau_m
+  local ext
+  if #name >= 3 then
+    for k, v in pairs(names) do
+      local cand = type(k) == "string" and k or v
+      if type(cand) == "string" and cand:sub(1, #name) == name and cand ~= name then
+        if ext then return nil end
+        ext = cand
+      end
+    end
+  end
+  return ext
 end
 M.nearest = nearest
 
@@ -400,7 +415,17 @@ local function symvalue(scope, sym, side, node)
     return num(sym.value), sym.dim
   elseif sym.kind == "def" then
     if sym.checking then
-      fail(scope.src, node.pos, format("definition '%s' refers to itself", sym.name))
+      local chain, on = {}, false
+      for _, d in ipairs(M.defstack) do
+        if d == sym then on = true end
+        if on then chain[#chain + 1] = d.name end
+      end
+      chain[#chain + 1] = sym.name
+      if #chain <= 2 then
+        fail(scope.src, node.pos, format("definition '%s' refers to itself", sym.name))
+      end
+      fail(scope.src, node.pos, format("definitions refer to each other in a circle: %s",
+                                       concat(chain, " -> ")))
     end
     if not sym.expr then M.define(sym) end
     return { "def", sym, side }, sym.dim
@@ -788,11 +813,15 @@ end
 
 -- A definition's expression, checked on first use (definitions may refer
 -- to each other in any order, not in a circle).
+M.defstack = {}
 function M.define(sym)
   if sym.expr then return end
   sym.checking = true
-  local e, d = expr(sym.scope, sym.node.value)
+  M.defstack[#M.defstack + 1] = sym
+  local ok, e, d = pcall(expr, sym.scope, sym.node.value)
+  M.defstack[#M.defstack] = nil
   sym.checking = nil
+  if not ok then error(e, 0) end
   sym.expr, sym.dim = e, d
 end
 
@@ -877,7 +906,7 @@ local function defs_and_odes(inst, scope, eqs, odekinds)
         else
           local cands = {}
           for k, s in pairs(inst.names) do if odekinds[s.kind] then cands[k] = true end end
-          msg = format("equation for '%s', which is not declared (declare it in state { })%s",
+          msg = format("equation for '%s', which is not a state variable%s",
                        eq.name, #eq.name <= 64 and suggest(eq.name, cands) or "")
         end
         fail(inst.src, eq.pos, msg)
@@ -1288,7 +1317,9 @@ function M.network(root, models, opts)
   -- models of the main file that no statement uses are still checked
   for _, item in ipairs(root.body) do
     if item.tag == "neuron" and not (net.used or {})[item] then
-      M.neuron(net, { node = item, src = root }, 1, {}, item.name)
+      local inst = M.neuron(net, { node = item, src = root }, 1, {}, item.name)
+      net.unused = net.unused or {}
+      net.unused[#net.unused + 1] = inst
     elseif item.tag == "synapse" and not (net.used or {})[item] then
       M.synapse(net, { node = item, src = root }, { src = root, name = item.name })
     end

@@ -81,6 +81,19 @@ local function readfile(path)
   return text
 end
 
+-- a/./b -> a/b, a/x/../b -> a/b (so one file has one name in cycles)
+local function normalize(path)
+  local abs = path:sub(1, 1) == "/"
+  local parts = {}
+  for seg in path:gmatch("[^/]+") do
+    if seg == ".." and #parts > 0 and parts[#parts] ~= ".." then parts[#parts] = nil
+    elseif seg ~= "." then parts[#parts + 1] = seg end
+  end
+  local r = table.concat(parts, "/")
+  if abs then r = "/" .. r end
+  return r ~= "" and r or "."
+end
+
 local function dirname(path)
   return path and path:match("^(.*)/[^/]*$") or "."
 end
@@ -176,14 +189,17 @@ local function collect(root, origin, models, sources, stack, main)
     elseif item.tag == "import" then
       local text, where = find(item.path, dirname(origin))
       if not text then
-        check.fail(root, item.pos, format("import \"%s\": no such model file (looked in %s)", item.path,
-                                          concat(where, ", ")))
+        check.fail(root, item.pos, format("import \"%s\": no such model file (searched the importing " ..
+          "file's folder, CAJAL_PATH or the current folder and ~/.local/share/cajal, then cajal's model library)",
+          item.path))
       end
+      where = normalize(where)
+      if #stack >= 64 then check.fail(root, item.pos, "imports nested more than 64 deep") end
       for q, o in ipairs(stack) do
         if o == where then
           local chain = {}
-          for k = q, #stack do chain[#chain + 1] = stack[k] end
-          chain[#chain + 1] = where
+          for k = q, #stack do chain[#chain + 1] = stack[k]:match("([^/]*)$") end
+          chain[#chain + 1] = where:match("([^/]*)$")
           check.fail(root, item.pos, format("cyclic import: %s", concat(chain, " -> ")))
         end
       end
@@ -245,7 +261,8 @@ end
 local function front(source, filename)
   local root = parse(source, filename)
   local models, sources = {}, { [filename] = source, filename }
-  collect(root, filename:sub(1, 1) == "<" and nil or filename, models, sources, { filename }, true)
+  local origin = filename:sub(1, 1) ~= "<" and normalize(filename) or nil
+  collect(root, origin, models, sources, { origin or filename }, true)
   return root, models, sources
 end
 

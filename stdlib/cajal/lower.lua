@@ -1171,6 +1171,15 @@ function M.network(net, opts)
   end
   for _, proj in ipairs(net.projs) do projkernels(L, net, proj) end
   ir.monitors = monitors(L, net)
+  -- models of the file that no population uses: lowered once (for their
+  -- errors: a method that cannot integrate them), then dropped
+  for q, inst in ipairs(net.unused or {}) do
+    local L2 = { store = {}, zero_inputs = {}, dt = net.dt, kernels = {}, method = opts.method }
+    inst.id = q
+    popvars(L2, net, inst, opts)
+    inputs(L2, inst)
+    neuronkernels(L2, inst)
+  end
   return ir
 end
 
