@@ -751,11 +751,10 @@ local function popvars(L, net, pop, opts)
   end
   p.spiking = pop.spike ~= nil
   if pop.refractory and pop.refractory > 0 then
-    -- refractory while t - lastspike < (K - 1/2) dt with K = round(T / dt):
-    -- steps k+1 .. k+K-1 after a spike at step k, as Brian2 counts them,
-    -- and no rounding surprise in the comparison of times.
-    local K = math.floor(pop.refractory / L.dt + 0.5)
-    if K >= 1 then p.refractory = (K - 0.5) * L.dt end
+    -- the period in seconds (IR.md); the runtime turns it into the bound
+    -- (K - 1/2) dt, K = timestep(T): refractory at steps k+1 .. k+K-1 after
+    -- a spike at step k, as Brian2 counts them.
+    p.refractory = pop.refractory
   end
   pop.inputs_of = {}
   for _, s in ipairs(pop.inputs) do pop.inputs_of[s] = { sums = {}, post = {}, drives = {} } end
