@@ -743,5 +743,103 @@ T.test("dumps: ast, ir and c", function()
   assert(compile.diagnose(path) == nil)
 end)
 
+-- ---- through the runtime (vm/core/net.c, interp.c, jit.c) ------------------------
+
+local function flat(arr)
+  local out = {}
+  local function walk(t)
+    if type(t) == "table" then for _, x in ipairs(t) do walk(x) end
+    else out[#out + 1] = type(t) == "number" and t or t.value end
+  end
+  walk(arr:totable())
+  return out
+end
+
+-- backends(ir) -> list of {name, jit handle or nil}
+local function backends(ir)
+  local list = { { "interpreter" } }
+  if core.jit_available and core.jit_available() then
+    local h, msg = core.jit_compile(ir.c_source, ir.kernels)
+    assert(h, msg)
+    list[#list + 1] = { "jit", h }
+  end
+  return list
+end
+
+T.test("runtime: the exact integration matches the closed form and the IR, both backends", function()
+  if not core.net_new then return end
+  local ir = build((LIN3:gsub("lin3%(1%)", "lin3(3)")))
+  local st = newstate(ir)
+  EV.neurons(ir, ir.populations[1].init, st, 0)
+  for n = 0, 1999 do EV.neurons(ir, ir.populations[1].update, st, n * ir.dt) end
+  for _, be in ipairs(backends(ir)) do
+    local net = core.net_new(ir, be[2])
+    net:run(2000)
+    for _, name in ipairs({ "v", "ge", "w" }) do
+      local got = flat(net:state("P", name))
+      local want = st[1][varindex(ir, 1, name)][1]
+      assert(#got == 3)
+      for i = 1, 3 do
+        assert(got[i] == want, ("%s: %s %.17g vs the IR evaluated in Lua %.17g"):format(be[1], name, got[i], want))
+      end
+    end
+  end
+end)
+
+T.test("runtime: examples and library models give the same results on both backends", function()
+  if not core.net_new or not (core.jit_available and core.jit_available()) then return end
+  local lib = {}
+  local imports = {}
+  for _, f in ipairs(listdir(srcdir .. "/stdlib/models", "%.cajal$")) do
+    imports[#imports + 1] = ('import "models/%s"'):format(f:match("([^/]*)%.cajal$"))
+  end
+  -- one network with every spiking neuron of the library driven by Poisson
+  -- input through a current synapse, and every conductance synapse once
+  local net = table.concat(imports, "\n") .. [[
+
+population P = poisson(20, rate = 50 Hz)
+population L = lif(5, I_e = 300 pA)
+population A = adex(5)
+population Z = izhikevich(5)
+population H = hh(5)
+population Q = qif(5)
+population X = eif(5)
+connect P -> L exp_current all_to_all weight 100 pA
+connect P -> A alpha_cond all_to_all weight 2 nS
+connect P -> Z biexp_current all_to_all weight 80 pA
+connect P -> H exp_cond all_to_all weight 5 nS
+connect P -> Q ampa all_to_all weight 3
+connect P -> X nmda all_to_all weight 2
+connect L -> A stdp all_to_all
+connect L -> L stdp_delta with probability 0.5
+record spikes of L, A, Z, H, Q, X
+record v of A, H every 1 ms
+]]
+  local files = listdir(srcdir .. "/examples", "%.cajal$")
+  local cases = {}
+  for _, f in ipairs(files) do cases[#cases + 1] = { f, compile.load_file(f, { seed = 5 }) } end
+  cases[#cases + 1] = { "library", compile.build(net, tmpdir .. "/library.cajal", { seed = 5 }) }
+  for _, c in ipairs(cases) do
+    local ir = c[2]
+    local results = {}
+    for _, be in ipairs(backends(ir)) do
+      local n = core.net_new(ir, be[2])
+      n:run(1500)
+      local out = {}
+      for m = 1, #ir.monitors do
+        local a, bb = n:monitor(m)
+        out[#out + 1] = table.concat(flat(a), ",")
+        if bb then out[#out + 1] = table.concat(flat(bb), ",") end
+      end
+      for p, pop in ipairs(ir.populations) do
+        for v = 1, #(pop.vars or {}) do out[#out + 1] = table.concat(flat(n:state(p, v)), ",") end
+      end
+      results[#results + 1] = table.concat(out, ";")
+    end
+    assert(results[1] == results[2], c[1] .. ": the backends differ")
+    assert(not results[1]:find("nan", 1, true), c[1] .. ": NaN in the state")
+  end
+end)
+
 os.execute("rm -rf '" .. tmpdir .. "'")
 T.done()
