@@ -1135,6 +1135,9 @@ An error table formatted like the parser's ("file:line:col: msg", the line, a ca
   core.doc(M.suggest, [[
 suggest(word, candidates) -> string | nil
 The candidate nearest to word by edit distance, if close enough to be a typo.]])
+  core.doc(M.distance, [[
+distance(a, b) -> integer
+The Levenshtein edit distance between two words (huge for words over 64 bytes).]])
 end
 
 return M
