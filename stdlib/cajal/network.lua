@@ -1,1 +1,818 @@
--- placeholder
+-- cajal.network — networks from Lua: cj.load, cj.network, cj.restore.
+--
+-- A .cajal model is compiled (cajal.compile: text -> IR -> C), its kernels
+-- compiled to machine code through the compile cache (core.jit_compile) or
+-- left to the IR interpreter, and the runtime (vm/core/net.c through
+-- vm/bind/lnet.c) builds the network. This module wraps the runtime's
+-- handle in the object scripts use:
+--
+--   local net = cj.load("examples/cuba.cajal", { seed = 1 })
+--   net:run(1 * cj.second)
+--   print(net.spikes.E:rate(), net.E.v)
+--
+-- Conventions:
+--   * Neuron and synapse indices are 1-based in Lua: neuron k of E is
+--     net.E.v[k], and spike monitors report k. The model file counts from 0
+--     (E[0..99] is net.E.v[1..100]).
+--   * Durations are quantities (10 * cj.ms) or numbers of seconds. run()
+--     rounds a duration to the nearest whole number of steps.
+--   * net.E.v is a live view of the runtime's memory, with its unit:
+--     reading it between runs sees the current state, writing it (or
+--     assigning net.E.v = x) changes the network.
+--   * Everything stays in C while running: Lua is called back only between
+--     chunks of steps, for net:every() callbacks.
+local core = require "cajal.core"
+
+local format, concat = string.format, table.concat
+local floor, huge = math.floor, math.huge
+local mtype = math.type
+
+local M = {}
+
+-- Private state of each object (network, population, monitor): obj -> fields.
+-- Kept out of the objects so every name a model declares is free for
+-- populations and variables.
+local priv = setmetatable({}, { __mode = "k" })
+
+---------------------------------------------------------------------------
+-- Helpers
+---------------------------------------------------------------------------
+
+-- Raise "bad argument #n to 'fname' (msg)" at the caller's caller: level
+-- counts from the function calling argerror (2: that function's caller,
+-- the default for public functions).
+local function argerror(fname, n, msg, level)
+  error(format("bad argument #%d to '%s' (%s)", n, fname, msg), (level or 2) + 1)
+end
+
+local function isarray(x)
+  local mt = type(x) == "userdata" and getmetatable(x)
+  return mt and mt.__name == "cajal.array" or false
+end
+
+-- The dimension of x as cj.dimension prints it ("1" for a plain number), or
+-- nil if x is not a number, quantity or array.
+local function dimof(x)
+  if type(x) == "number" then return "1" end
+  if core.isquantity(x) or isarray(x) then return core.dimension(x) end
+  return nil
+end
+
+-- The dimension of a unit text of the IR ("V", "mV", "1", "").
+local unitdims = {}
+local function unitdim(u)
+  if u == nil or u == "" or u == "1" then return "1" end
+  local d = unitdims[u]
+  if not d then
+    local ok, q = pcall(core.unit, u)
+    d = ok and dimof(q) or u
+    unitdims[u] = d
+  end
+  return d
+end
+
+-- A duration (quantity of time or number of seconds) in seconds.
+local function seconds(fname, n, x, what)
+  what = what or "duration"
+  if type(x) == "number" then return x end
+  if core.isquantity(x) then
+    local d = core.dimension(x)
+    if d ~= "s" then argerror(fname, n, format("%s expected (a time), got a quantity in %s", what, d), 3) end
+    return x.value
+  end
+  argerror(fname, n, format("%s expected (a quantity of time or a number of seconds), got %s",
+    what, type(x)), 3)
+end
+
+-- The nearest whole number of steps of sec (halves round up; a relative
+-- slack of 1e-9 absorbs the rounding of sec / dt, as Brian2 does).
+local function tosteps(sec, dt)
+  return floor(sec / dt + 0.5 + 1e-9)
+end
+
+local function seconds_q(x) return x * core.second end
+
+---------------------------------------------------------------------------
+-- Options
+---------------------------------------------------------------------------
+
+local OPTIONS = {
+  seed = "a non-negative integer",
+  dt = "a positive duration",
+  params = "a table of parameter overrides",
+  arrays = "a table of arrays",
+  method = "an integration method name",
+  precision = "\"double\"",
+  backend = "\"jit\", \"interp\" or \"auto\"",
+  progress = "a boolean",
+}
+local OPTNAMES = {}
+for k in pairs(OPTIONS) do OPTNAMES[#OPTNAMES + 1] = k end
+table.sort(OPTNAMES)
+
+local function showval(v)
+  if type(v) == "number" or type(v) == "string" or type(v) == "boolean" then return tostring(v) end
+  if core.isquantity(v) then return tostring(v) end
+  return type(v)
+end
+
+-- opts of fname (its argument n) checked; returns a shallow copy.
+local function checkopts(fname, n, opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then argerror(fname, n, "table of options expected, got " .. type(opts), 3) end
+  local o = {}
+  for k, v in pairs(opts) do
+    if not OPTIONS[k] then
+      argerror(fname, n, format("unknown option '%s' (options: %s)", tostring(k), concat(OPTNAMES, ", ")), 3)
+    end
+    o[k] = v
+  end
+  local function bad(k)
+    argerror(fname, n, format("option '%s': %s expected, got %s", k, OPTIONS[k], showval(o[k])), 4)
+  end
+  if o.seed ~= nil then
+    local s = o.seed
+    if mtype(s) == "float" and s == floor(s) and s >= 0 and s < 2^63 then o.seed = floor(s)
+    elseif not (mtype(s) == "integer" and s >= 0) then bad("seed") end
+  end
+  if o.dt ~= nil then
+    local ok, s = pcall(seconds, fname, n, o.dt)
+    if not ok or not (s > 0 and s < huge) then bad("dt") end
+  end
+  if o.params ~= nil and type(o.params) ~= "table" then bad("params") end
+  if o.arrays ~= nil and type(o.arrays) ~= "table" then bad("arrays") end
+  if o.method ~= nil and type(o.method) ~= "string" then bad("method") end
+  if o.precision ~= nil and o.precision ~= "double" then bad("precision") end
+  if o.backend ~= nil and o.backend ~= "jit" and o.backend ~= "interp" and o.backend ~= "auto" then
+    bad("backend")
+  end
+  if o.progress ~= nil and type(o.progress) ~= "boolean" then bad("progress") end
+  return o
+end
+
+---------------------------------------------------------------------------
+-- Building: compile, pick the backend, make the runtime network
+---------------------------------------------------------------------------
+
+local warned_nojit = false
+
+-- The compiled kernels of ir (nil for the interpreter) and the backend
+-- name. No compiler (or CAJAL_JIT=off) falls back to the interpreter with a
+-- one-line warning; a compiler that fails on the generated C is an error
+-- naming the model line whose code failed.
+local function pickbackend(fname, ir, opts)
+  local want = opts.backend or "auto"
+  if want == "auto" and os.getenv("CAJAL_JIT") == "off" then want = "interp" end
+  if want == "interp" then return nil, "interp" end
+  local ok, why = core.jit_available()
+  if not ok or not ir.c_source then
+    why = why or "the model has no C source"
+    if want == "jit" then error(format("%s: backend 'jit': %s", fname, why), 0) end
+    if not warned_nojit then
+      warned_nojit = true
+      io.stderr:write("cajal: warning: ", why, "; networks run on the interpreter\n")
+    end
+    return nil, "interp"
+  end
+  local jit, err = core.jit_compile(ir.c_source, ir.kernels)
+  if not jit then error(format("%s: %s", fname, tostring(err)), 0) end
+  return jit, "jit"
+end
+
+local wrap  -- forward
+
+-- Build the network of source (named filename) with checked opts; with
+-- restorepath, take its state from that runtime file instead of building.
+local function build(fname, source, filename, opts, restorepath)
+  local compile = require "cajal.compile"
+  local copts = { seed = opts.seed, dt = opts.dt, params = opts.params, arrays = opts.arrays,
+                  method = opts.method, precision = opts.precision }
+  if opts.backend == "interp" or ((opts.backend or "auto") == "auto" and os.getenv("CAJAL_JIT") == "off") then
+    copts.jit = false      -- no C to emit
+  end
+  local ir = compile.build(source, filename, copts)
+  local jit, backend = pickbackend(fname, ir, opts)
+  local h
+  if restorepath then h = core.net_restore(ir, restorepath, jit)
+  else h = core.net_new(ir, jit) end
+  return wrap(h, ir, backend, { source = source, filename = filename, opts = opts })
+end
+
+---------------------------------------------------------------------------
+-- Populations and projections: live state as array views
+---------------------------------------------------------------------------
+
+local Group = {}     -- methods of populations and projections
+local groupmt = { __name = "cajal.population" }
+
+local function varlist(vars)
+  local t = {}
+  for k, v in ipairs(vars) do t[k] = v.name end
+  return concat(t, ", ")
+end
+
+local function findvar(o, name)
+  for k, v in ipairs(o.vars) do if v.name == name then return k, v end end
+  error(format("%s '%s' has no variable '%s' (variables: %s)", o.what, o.name, tostring(name),
+    varlist(o.vars)), 3)
+end
+
+local function view(o, vid)
+  local h = priv[o.net].h
+  if o.what == "population" then return h:state(o.id, vid) end
+  return h:synvar(o.id, vid)
+end
+
+groupmt.__index = function(obj, k)
+  local m = Group[k]
+  if m ~= nil then return m end
+  local o = priv[obj]
+  if k == "N" then return o.n end
+  if k == "name" then return o.name end
+  return view(o, (findvar(o, k)))
+end
+
+groupmt.__newindex = function(obj, k, x)
+  local o = priv[obj]
+  local vid, var = findvar(o, k)
+  local want, got = unitdim(var.unit), dimof(x)
+  local what = o.name .. "." .. tostring(k)
+  if got == nil then error(format("%s: a number, quantity or array expected, got %s", what, type(x)), 2) end
+  if got ~= want then
+    error(format("%s: a value in %s expected, got %s", what, want,
+      got == "1" and "a plain number (multiply by a unit, e.g. x * cj.mV)" or "a value in " .. got), 2)
+  end
+  if isarray(x) and x:numel() ~= o.n then
+    error(format("%s: %d values expected, got an array of %d", what, o.n, x:numel()), 2)
+  end
+  local v = view(o, vid)
+  v[{}] = isarray(x) and x:reshape(o.n) or x
+end
+
+groupmt.__tostring = function(obj)
+  local o = priv[obj]
+  return format("%s %s: %d %s (%s)", o.what, o.name, o.n,
+    o.what == "population" and "neurons" or "synapses", varlist(o.vars))
+end
+
+groupmt.__len = function(obj) return priv[obj].n end
+
+-- proj:connectivity() -> pre, post (1-based neuron indices, int32 arrays)
+-- and delays (in steps) of every synapse, in synapse order.
+function Group:connectivity()
+  local o = priv[self]
+  if o.what ~= "projection" then error("connectivity: " .. o.name .. " is not a projection", 2) end
+  local pre, post, delays = priv[o.net].h:connectivity(o.id)
+  return pre + 1, post + 1, delays
+end
+
+-- pop:lastspike() -> the time of the last spike of each neuron (s; -inf before the first)
+function Group:lastspike()
+  local o = priv[self]
+  if o.what ~= "population" then error("lastspike: " .. o.name .. " is not a population", 2) end
+  return priv[o.net].h:lastspike(o.id)
+end
+
+local function newgroup(net, what, id, name, n, vars)
+  local obj = setmetatable({}, groupmt)
+  priv[obj] = { net = net, what = what, id = id, name = name, n = n, vars = vars or {} }
+  return obj
+end
+
+---------------------------------------------------------------------------
+-- Monitors
+---------------------------------------------------------------------------
+
+local SpikeMon, StateMon, RateMon = {}, {}, {}
+local spikemt = { __index = SpikeMon, __name = "cajal.spikemonitor" }
+local statemt = { __index = StateMon, __name = "cajal.statemonitor" }
+local ratemt  = { __index = RateMon,  __name = "cajal.ratemonitor" }
+
+local function fetch(mon)
+  local o = priv[mon]
+  local a, b = priv[o.net].h:monitor(o.id)
+  return a, b, o
+end
+
+-- mon:times() -> spike times (an array in s), in the order they happened.
+function SpikeMon:times()
+  return (fetch(self))
+end
+
+-- mon:indices() -> the neuron of each spike, 1-based in its population
+-- (neuron k of E is net.E.v[k]; for a monitor of E[100..199] the indices
+-- run from 101 to 200), in the order of times().
+function SpikeMon:indices()
+  local _, idx = fetch(self)
+  return idx + 1
+end
+
+-- mon:count() -> the number of spikes recorded.
+function SpikeMon:count()
+  return (fetch(self)):numel()
+end
+
+-- mon:counts() -> spikes of each neuron of the population (float64 array of
+-- N, 1-based; neurons outside a monitored slice count 0).
+function SpikeMon:counts()
+  local _, idx, o = fetch(self)
+  local c = {}
+  for k = 1, o.n do c[k] = 0 end
+  local t = idx:totable()
+  for k = 1, #t do
+    local i = t[k] + 1
+    c[i] = c[i] + 1
+  end
+  return core.array(c)
+end
+
+-- mon:rate() -> mean firing rate of the recorded neurons over the time
+-- recorded (since the network was built or reset): a quantity in Hz.
+function SpikeMon:rate()
+  local t, _, o = fetch(self)
+  local n = o.hi - o.lo + 1
+  local T = priv[o.net].h:step() * priv[o.net].dt
+  if T <= 0 or n <= 0 then return 0 * core.Hz end
+  return (t:numel() / (n * T)) * core.Hz
+end
+
+spikemt.__tostring = function(mon)
+  local o = priv[mon]
+  return format("spike monitor of %s: %d spikes", o.label, mon:count())
+end
+spikemt.__len = function(mon) return mon:count() end
+
+-- mon:times() -> the time of each record (s).
+function StateMon:times()
+  local _, t = fetch(self)
+  return t
+end
+
+-- mon:values() -> a 2-D array in the variable's unit: one row per record
+-- (times()), one column per recorded neuron or synapse (indices()).
+function StateMon:values()
+  return (fetch(self))
+end
+
+-- mon:indices() -> the recorded neurons (or synapses), 1-based.
+function StateMon:indices()
+  return core.array(priv[self].indices)
+end
+
+statemt.__tostring = function(mon)
+  local o = priv[mon]
+  local _, t = fetch(mon)
+  return format("state monitor of %s.%s: %d %s, %d records", o.label, o.var, #o.indices,
+    o.what == "population" and "neurons" or "synapses", t:numel())
+end
+
+-- mon:times() -> the start of each window (s).
+function RateMon:times()
+  local _, t = fetch(self)
+  return t
+end
+
+-- mon:values() -> the population rate in each window (Hz): spikes of the
+-- recorded neurons / (neurons * window).
+function RateMon:values()
+  return (fetch(self))
+end
+
+ratemt.__tostring = function(mon)
+  local o = priv[mon]
+  return format("rate monitor of %s: %d windows", o.label, (fetch(mon)):numel())
+end
+
+local function slicelabel(name, lo, hi, n)
+  if lo == 0 and hi == n - 1 then return name end
+  if lo == hi then return format("%s[%d]", name, lo) end
+  return format("%s[%d..%d]", name, lo, hi)
+end
+
+-- The monitor object of ir.monitors[id], registered in o's tables.
+local function newmonitor(net, o, id, m)
+  local ir = o.ir
+  local mon
+  if m.kind == "spikes" or m.kind == "rate" then
+    local pop = ir.populations[m.pop]
+    local lo, hi = m.range and m.range[1] or 0, m.range and m.range[2] or pop.n - 1
+    local p = { net = net, id = id, lo = lo, hi = hi, n = pop.n, label = slicelabel(pop.name, lo, hi, pop.n) }
+    mon = setmetatable({}, m.kind == "spikes" and spikemt or ratemt)
+    priv[mon] = p
+    local t = m.kind == "spikes" and o.spikes or o.rate
+    if t[pop.name] == nil then t[pop.name] = mon end
+  else
+    local owner = m.proj and ir.projections[m.proj] or ir.populations[m.pop]
+    local var = m.var_name or owner.vars[m.var].name
+    local idx = {}
+    for k, i in ipairs(m.indices or {}) do idx[k] = i + 1 end
+    mon = setmetatable({}, statemt)
+    priv[mon] = { net = net, id = id, var = var, indices = idx, label = owner.name,
+                  what = m.proj and "projection" or "population" }
+    local g = o.state[owner.name]
+    if g == nil then g = {}; o.state[owner.name] = g end
+    if g[var] == nil then g[var] = mon end
+  end
+  if m.name then
+    if m.kind == "state" then
+      local g = o.byname[m.name]
+      if g == nil then g = {}; o.byname[m.name] = g end
+      if type(g) == "table" and getmetatable(g) == nil then g[priv[mon].var] = mon end
+    elseif o.byname[m.name] == nil then
+      o.byname[m.name] = mon
+    end
+  end
+  return mon
+end
+
+---------------------------------------------------------------------------
+-- The network object
+---------------------------------------------------------------------------
+
+local Net = {}
+local netmt = { __name = "cajal.network" }
+
+local FIELDS = {}   -- computed fields of a network
+
+function FIELDS.t(o) return seconds_q(o.h:step() * o.dt) end
+function FIELDS.dt(o) return seconds_q(o.dt) end
+function FIELDS.step(o) return o.h:step() end
+function FIELDS.backend(o) return o.backend end
+function FIELDS.seed(o) return o.ir.seed end
+function FIELDS.name(o) return o.ir.name end
+function FIELDS.populations(o) return o.pops end
+function FIELDS.projections(o) return o.projs end
+function FIELDS.spikes(o) return o.spikes end
+function FIELDS.state(o) return o.state end
+function FIELDS.rate(o) return o.rate end
+function FIELDS.memory(o) return o.h:info().memory end
+
+netmt.__index = function(net, k)
+  local m = Net[k]
+  if m ~= nil then return m end
+  local o = priv[net]
+  local f = FIELDS[k]
+  if f then return f(o) end
+  return o.byname[k]
+end
+
+netmt.__newindex = function(_, k)
+  error(format("cannot set field '%s' of a network (state is set through its population: net.E.v = x)",
+    tostring(k)), 2)
+end
+
+function wrap(h, ir, backend, meta)
+  local net = setmetatable({}, netmt)
+  local o = { h = h, ir = ir, backend = backend, meta = meta, dt = h:dt(),
+              every = {}, byname = {}, pops = {}, projs = {}, spikes = {}, state = {}, rate = {} }
+  priv[net] = o
+  for id, p in ipairs(ir.populations) do
+    local g = newgroup(net, "population", id, p.name, p.n, p.vars)
+    o.pops[id], o.pops[p.name], o.byname[p.name] = g, g, g
+  end
+  local info = h:info()
+  for id, p in ipairs(ir.projections) do
+    local g = newgroup(net, "projection", id, p.name, info.projections[id].nsyn, p.vars)
+    o.projs[id], o.projs[p.name] = g, g
+    if p.name:match("^[%a_][%w_]*$") and o.byname[p.name] == nil then o.byname[p.name] = g end
+  end
+  for id, m in ipairs(ir.monitors) do newmonitor(net, o, id, m) end
+  return net
+end
+
+---------------------------------------------------------------------------
+-- Running
+---------------------------------------------------------------------------
+
+-- The NaN message of the runtime counts neurons from 0; say it for Lua too.
+local function runerror(err)
+  err = tostring(err)
+  local pop, var, i = err:match("population '([^']*)', variable '([^']*)', neuron (%d+)")
+  if pop then
+    err = err .. format(" [in Lua: net.%s.%s[%d]]", pop, var, tonumber(i) + 1)
+  end
+  return err
+end
+
+-- net:run(duration) -> steps: runs for duration (a quantity of time or a
+-- number of seconds) rounded to the nearest whole number of steps.
+function Net:run(duration)
+  local o = priv[self]
+  if not o then argerror("run", 1, "network expected") end
+  local sec = seconds("run", 1, duration)
+  if not (sec >= 0 and sec < huge) then argerror("run", 1, "a non-negative finite duration expected") end
+  local nsteps = tosteps(sec, o.dt)
+  local h = o.h
+  local stop = h:step() + nsteps
+  local bar = o.meta.opts.progress ~= false
+  while h:step() < stop do
+    local now, nxt = h:step(), stop
+    for _, cb in ipairs(o.every) do
+      if cb.next > now and cb.next < nxt then nxt = cb.next end
+    end
+    local ok, err = pcall(h.run, h, nxt - now, bar)
+    if not ok then error(runerror(err), 2) end
+    now = h:step()
+    for _, cb in ipairs(o.every) do
+      if cb.next == now then
+        cb.next = now + cb.interval
+        cb.fn(self, seconds_q(now * o.dt))
+      end
+    end
+  end
+  return nsteps
+end
+
+-- net:every(interval, fn) -> id: during run(), call fn(net, t) each time
+-- simulated time has advanced by interval (rounded to whole steps, at least
+-- one) since the call to every(). fn may read and write state; the run
+-- continues when it returns. net:cancel(id) stops the calls.
+function Net:every(interval, fn)
+  local o = priv[self]
+  if not o then argerror("every", 1, "network expected") end
+  local sec = seconds("every", 1, interval, "interval")
+  if type(fn) ~= "function" then argerror("every", 2, "function expected, got " .. type(fn)) end
+  local k = tosteps(sec, o.dt)
+  if not (k >= 1 and k < 2^53) then
+    argerror("every", 1, format("interval must be at least one step (dt = %s)", tostring(seconds_q(o.dt))))
+  end
+  o.every[#o.every + 1] = { interval = k, next = o.h:step() + k, fn = fn }
+  return #o.every
+end
+
+function Net:cancel(id)
+  local o = priv[self]
+  local cb = o and o.every[id]
+  if not cb then argerror("cancel", 1, "callback id expected") end
+  cb.next = -1
+end
+
+-- net:reset(): back to t = 0: the initial state again (the same draws for
+-- the same seed), spikes in flight dropped, monitors emptied; the
+-- connectivity is kept. Callbacks of every() start counting again.
+function Net:reset()
+  local o = priv[self]
+  o.h:reset()
+  for _, cb in ipairs(o.every) do
+    if cb.next >= 0 then cb.next = cb.interval end
+  end
+end
+
+---------------------------------------------------------------------------
+-- Save and restore
+---------------------------------------------------------------------------
+-- The file: a header line "cajal network 1 <n>\n", n bytes of Lua text
+-- returning { source =, filename =, opts = } (what rebuilds the network:
+-- compiling it again is a cache hit), then the runtime's own file
+-- (vm/core/net.c: state, weights, RNG positions, spikes in flight,
+-- monitors), which it checks against the rebuilt network.
+
+-- x as Lua source appended to out: numbers, strings, booleans, quantities,
+-- arrays and tables of those (the values opts may hold).
+local function serialise(x, out)
+  local tx = type(x)
+  if tx == "number" then
+    if mtype(x) == "integer" then out[#out + 1] = format("%d", x)
+    elseif x ~= x then out[#out + 1] = "(0/0)"
+    elseif x == huge then out[#out + 1] = "(1/0)"
+    elseif x == -huge then out[#out + 1] = "(-1/0)"
+    else out[#out + 1] = format("%.17g", x) end
+  elseif tx == "string" then out[#out + 1] = format("%q", x)
+  elseif tx == "boolean" or tx == "nil" then out[#out + 1] = tostring(x)
+  elseif core.isquantity(x) then
+    out[#out + 1] = format("Q(%.17g,%q)", x.value, core.dimension(x))
+  elseif isarray(x) then
+    local n = x:numel()
+    local flat = (x.dim == "1" and x or x / core.unit(x.dim)):reshape(n):totable()
+    local shape = {}
+    for k, s in ipairs(x.shape) do shape[k] = format("%d", s) end
+    out[#out + 1] = "A({"
+    for k = 1, n do
+      serialise(flat[k], out)
+      out[#out + 1] = ","
+    end
+    out[#out + 1] = format("},{%s},%q,%q)", concat(shape, ","), x.dtype, x.dim)
+  elseif tx == "table" then
+    local keys = {}
+    for k in pairs(x) do
+      if type(k) ~= "string" and mtype(k) ~= "integer" then
+        error("net:save: cannot save an option table with a key of type " .. type(k), 0)
+      end
+      keys[#keys + 1] = k
+    end
+    table.sort(keys, function(a, b)
+      if type(a) == type(b) then return a < b end
+      return type(a) == "number"
+    end)
+    out[#out + 1] = "{"
+    for _, k in ipairs(keys) do
+      out[#out + 1] = type(k) == "string" and format("[%q]=", k) or format("[%d]=", k)
+      serialise(x[k], out)
+      out[#out + 1] = ","
+    end
+    out[#out + 1] = "}"
+  else
+    error("net:save: cannot save an option value of type " .. tx, 0)
+  end
+end
+
+local HEADER = "cajal network 1 "
+
+local function readall(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- net:save(path): everything needed to continue the run: the model and
+-- its options, the state, weights, RNG positions, spikes in flight and
+-- monitors. The file is written under a temporary name and renamed.
+function Net:save(path)
+  local o = priv[self]
+  if not o then argerror("save", 1, "network expected") end
+  if type(path) ~= "string" then argerror("save", 1, "file name expected, got " .. type(path)) end
+  local out = { "return{source=" }
+  serialise(o.meta.source, out)
+  out[#out + 1] = ",filename="
+  serialise(o.meta.filename, out)
+  out[#out + 1] = ",opts="
+  serialise(o.meta.opts, out)
+  out[#out + 1] = "}"
+  local meta = concat(out)
+  local tmp = path .. ".tmp"
+  local ok, err = pcall(o.h.save, o.h, tmp)
+  if not ok then error("net:save: " .. tostring(err), 2) end
+  local blob = readall(tmp)
+  os.remove(tmp)
+  if not blob then error(format("net:save: cannot read back '%s'", tmp), 2) end
+  local f, ferr = io.open(tmp, "wb")
+  if not f then error(format("net:save: cannot write '%s': %s", path, ferr), 2) end
+  local w1 = f:write(HEADER, #meta, "\n", meta, blob)
+  local w2, cerr = f:close()
+  if not (w1 and w2) then
+    os.remove(tmp)
+    error(format("net:save: cannot write '%s': %s", path, tostring(cerr)), 2)
+  end
+  local r, rerr = os.rename(tmp, path)
+  if not r then
+    os.remove(tmp)
+    error(format("net:save: cannot write '%s': %s", path, rerr), 2)
+  end
+  return path
+end
+
+-- cj.restore(path [, opts]) -> net: the network saved by net:save(path),
+-- continuing where it stopped. opts may choose backend and progress only.
+function M.restore(path, opts)
+  if type(path) ~= "string" then argerror("cj.restore", 1, "file name expected, got " .. type(path)) end
+  local data = readall(path)
+  if not data then
+    local _, err = io.open(path, "rb")
+    error(format("cj.restore: cannot open '%s': %s", path, (tostring(err):gsub("^[^:]*: ", ""))), 2)
+  end
+  local n, body = data:match("^" .. HEADER .. "(%d+)\n()")
+  if not n or body + n - 1 > #data then
+    error(format("cj.restore: '%s' is not a file written by net:save", path), 2)
+  end
+  local env = {
+    Q = function(v, d) return d == "1" and v or v * core.unit(d) end,
+    A = function(t, shape, dtype, d)
+      local a = core.array(t, dtype):reshape(table.unpack(shape))
+      if d ~= "1" then a = a * core.unit(d) end
+      return a
+    end,
+  }
+  local chunk = load(data:sub(body, body + n - 1), "=" .. path, "t", env)
+  local ok, meta = pcall(chunk or error)
+  if not ok or type(meta) ~= "table" or type(meta.source) ~= "string" then
+    error(format("cj.restore: '%s': corrupt header", path), 2)
+  end
+  local o = meta.opts or {}
+  if opts ~= nil then
+    if type(opts) ~= "table" then argerror("cj.restore", 2, "table of options expected, got " .. type(opts)) end
+    for k, v in pairs(opts) do
+      if k ~= "backend" and k ~= "progress" then
+        argerror("cj.restore", 2, format("option '%s' cannot change on restore (only backend and progress)", tostring(k)))
+      end
+      o[k] = v
+    end
+  end
+  o = checkopts("cj.restore", 2, o)
+  local tmp = os.tmpname()
+  local f = io.open(tmp, "wb")
+  if not f then error("cj.restore: cannot write a temporary file " .. tmp, 2) end
+  f:write(data:sub(body + n))
+  f:close()
+  data = nil
+  local okb, net = pcall(build, "cj.restore", meta.source, meta.filename, o, tmp)
+  os.remove(tmp)
+  if not okb then
+    error(format("cj.restore: '%s': %s", path, (tostring(net):gsub(tmp:gsub("%p", "%%%0"), "(saved state)"))), 2)
+  end
+  return net
+end
+
+---------------------------------------------------------------------------
+-- Summary
+---------------------------------------------------------------------------
+
+netmt.__tostring = function(net)
+  local o = priv[net]
+  local ir, L = o.ir, {}
+  L[1] = format("network %s: %s backend, dt = %s, seed %d, t = %s",
+    ir.name or "?", o.backend, tostring(seconds_q(o.dt)), ir.seed or 0,
+    tostring(seconds_q(o.h:step() * o.dt)))
+  for id, p in ipairs(ir.populations) do
+    local kind = p.kind ~= "neuron" and p.kind or (p.spiking and "spiking" or "rate")
+    L[#L + 1] = format("  population %-10s %9d  %s%s", p.name, p.n, kind,
+      #(p.vars or {}) > 0 and " (" .. varlist(p.vars) .. ")" or "")
+  end
+  for id, p in ipairs(ir.projections) do
+    L[#L + 1] = format("  projection %-10s %9d synapses", p.name, o.projs[id].N)
+  end
+  for id, m in ipairs(ir.monitors) do
+    local owner = m.proj and ir.projections[m.proj] or ir.populations[m.pop]
+    local what = m.kind == "state" and (m.var_name or owner.vars[m.var].name) or m.kind
+    L[#L + 1] = format("  monitor    %s of %s%s", what, owner.name,
+      (m.every or 1) > 1 and format(" every %d steps", m.every) or "")
+  end
+  return concat(L, "\n")
+end
+
+---------------------------------------------------------------------------
+-- Entry points
+---------------------------------------------------------------------------
+
+-- cj.load(path [, opts]) -> net
+function M.load(path, opts)
+  if type(path) ~= "string" then argerror("cj.load", 1, "file name expected, got " .. type(path)) end
+  opts = checkopts("cj.load", 2, opts)
+  local f, err = io.open(path, "rb")
+  if not f then error(format("cj.load: cannot open '%s': %s", path, (tostring(err):gsub("^[^:]*: ", ""))), 2) end
+  local source = f:read("a")
+  f:close()
+  if not source then error(format("cj.load: cannot read '%s'", path), 2) end
+  return build("cj.load", source, path, opts)
+end
+
+-- cj.network(source [, opts]) -> net
+function M.network(source, opts)
+  if type(source) ~= "string" then
+    argerror("cj.network", 1, "model source (a string) expected, got " .. type(source))
+  end
+  opts = checkopts("cj.network", 2, opts)
+  return build("cj.network", source, nil, opts)
+end
+
+core.doc(M.load, [[
+cj.load(path [, opts]) -> network
+Compile the .cajal model in path and build its network. opts: seed, dt
+(quantity or s), params ({E = {tau_m = 10 * cj.ms}} or {NE = 3200}), arrays
+(for `from arrays NAME`), method, backend ("jit" | "interp" | "auto";
+CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
+The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
+net.t, net.dt; net.E.v (live state, with unit; writable), net.E.N;
+net.spikes.E:times() / :indices() (1-based) / :counts() / :rate();
+net.state.E.v:times() / :values(); net.rate.E:values(). tostring(net)
+summarises it.]])
+core.doc(M.network, [[
+cj.network(source [, opts]) -> network
+As cj.load, from the model text itself (imports resolve from the current
+folder and CAJAL_PATH).]])
+core.doc(M.restore, [[
+cj.restore(path [, opts]) -> network
+The network saved by net:save(path), continuing exactly where it stopped
+(state, weights, RNG positions, spikes in flight, monitors). opts may set
+backend and progress.]])
+core.doc(Net.run, [[
+net:run(duration) -> steps
+Run for duration (a quantity of time, or seconds), rounded to the nearest
+whole number of steps; the loop runs in C (a progress bar on a terminal).
+A NaN or infinite state stops it with an error naming population,
+variable, neuron and step; the network stays inspectable.]])
+core.doc(Net.every, [[
+net:every(interval, fn) -> id
+During run(), call fn(net, t) each time simulated time advances by
+interval (whole steps, at least one). net:cancel(id) stops it.]])
+core.doc(Net.reset, [[
+net:reset()
+Back to t = 0 with the initial state (same draws), monitors emptied,
+spikes in flight dropped; connectivity kept.]])
+core.doc(Net.save, [[
+net:save(path)
+Write the model, its options and the whole state (weights, RNG positions,
+spikes in flight, monitors) to path; cj.restore(path) continues the run.]])
+core.doc(SpikeMon.times, "mon:times() -> array (s)\nSpike times of a spike monitor, in order.")
+core.doc(SpikeMon.indices, "mon:indices() -> array\nThe neuron of each spike, 1-based in its population.")
+core.doc(SpikeMon.counts, "mon:counts() -> array\nSpikes of each neuron of the population (N values).")
+core.doc(SpikeMon.rate, "mon:rate() -> quantity (Hz)\nMean rate of the recorded neurons since build or reset.")
+core.doc(SpikeMon.count, "mon:count() -> integer\nThe number of spikes recorded.")
+core.doc(StateMon.values, "mon:values() -> 2-D array\nOne row per record, one column per recorded neuron, in the variable's unit.")
+core.doc(StateMon.times, "mon:times() -> array (s)\nThe time of each record.")
+core.doc(StateMon.indices, "mon:indices() -> array\nThe recorded neurons (or synapses), 1-based.")
+core.doc(RateMon.values, "mon:values() -> array (Hz)\nThe population rate in each window.")
+core.doc(RateMon.times, "mon:times() -> array (s)\nThe start of each window.")
+
+return M

@@ -1,1 +1,305 @@
-print("0 passed, 0 failed")
+-- tests/lua/network.lua — the network object of cajal.network (cj.load,
+-- cj.network, cj.restore): state views, monitors, run/every/reset,
+-- save/restore continuity, the compile cache, the two backends, NaN
+-- detection and the errors of bad input. Numerical validation against
+-- theory: netvalid.lua; examples and Brian2: netexamples.lua.
+local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local cj = require "cajal"
+local core = require "cajal.core"
+
+local format = string.format
+local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local tmpdir = os.getenv("TMPDIR") or "/tmp"
+
+local function values(a)
+  local t = {}
+  local n = a:numel()
+  local flat = a:reshape(n)
+  for k = 1, n do
+    local x = flat[k]
+    t[k] = type(x) == "number" and x or x.value
+  end
+  return t
+end
+
+local function same(a, b, what)
+  assert(#a == #b, format("%s: %d vs %d elements", what, #a, #b))
+  for k = 1, #a do
+    if a[k] ~= b[k] then error(format("%s: element %d differs: %.17g vs %.17g", what, k, a[k], b[k]), 2) end
+  end
+end
+
+-- (time, index) pairs of a spike monitor sorted by time then index, as two lists
+local function spikelist(mon, tmin)
+  local ts, is = values(mon:times()), values(mon:indices())
+  local p = {}
+  for k = 1, #ts do
+    if not tmin or ts[k] >= tmin - 1e-12 then p[#p + 1] = { ts[k], is[k] } end
+  end
+  table.sort(p, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2]) end)
+  local a, b = {}, {}
+  for k, x in ipairs(p) do a[k], b[k] = x[1], x[2] end
+  return a, b
+end
+
+-- A small recurrent network with everything that carries state across a
+-- run: random initial state, Poisson input, heterogeneous delays (spikes
+-- in flight), plastic synapses with traces, a refractory period.
+local SMALL = [[
+  import "models/lif"
+  import "models/synapses"
+  import "models/stdp"
+  population In = poisson(40, rate = 30 Hz)
+  population E = lif(60, v = uniform(-70 mV, -55 mV), I_e = 300 pA)
+  population I = lif(20, v = uniform(-70 mV, -55 mV))
+  connect In -> E stdp(g_max = 2 nS) with probability 0.3 delay uniform(1 ms, 3 ms) as Plastic
+  connect E -> E, I exp_current with probability 0.1 weight 150 pA delay uniform(0.5 ms, 4 ms)
+  connect I -> E exp_cond(E_rev = -80 mV) with probability 0.3 weight 2 nS
+  record spikes of E, I
+  record v of E[0..4] every 1 ms
+  record rate of I
+]]
+
+---------------------------------------------------------------------------
+-- The object
+---------------------------------------------------------------------------
+
+T.test("populations, state views with units, writing state", function()
+  local net = cj.network(SMALL, { seed = 5 })
+  assert(net.E.N == 60 and net.I.N == 20 and net.In.N == 40)
+  assert(#net.E == 60)
+  local v = net.E.v
+  assert(v:numel() == 60)
+  assert(cj.dimension(v) == "V", "v has unit " .. cj.dimension(v))
+  -- initial values from uniform(-70 mV, -55 mV)
+  for _, x in ipairs(values(v)) do assert(x >= -0.070 and x < -0.055) end
+  -- write a quantity, an array, read back (1-based: neuron k is v[k])
+  net.E.v = -65 * cj.mV
+  for _, x in ipairs(values(net.E.v)) do T.near(x, -0.065, 1e-15) end
+  local a = cj.zeros(60) * cj.mV
+  a[3] = -52 * cj.mV
+  net.E.v = a
+  T.near(values(net.E.v)[3], -0.052, 1e-15)
+  -- the view is live: writing through it changes the network
+  local view = net.E.v
+  view[5] = -51 * cj.mV
+  T.near(values(net.E.v)[5], -0.051, 1e-15)
+  T.checkerror("in V", function() net.E.v = 3 end)
+  T.checkerror("in V", function() net.E.v = 3 * cj.ms end)
+  T.checkerror("has no variable 'vv'", function() return net.E.vv end)
+  T.checkerror("60 values", function() net.E.v = cj.zeros(10) * cj.mV end)
+  -- a projection's synapse variables
+  local w = net.Plastic.w
+  assert(w:numel() == net.Plastic.N and net.Plastic.N > 0)
+  for _, x in ipairs(values(w)) do T.near(x, 0.5, 0) end
+  assert(tostring(net):find("population E", 1, true))
+  assert(tostring(net):find("Plastic", 1, true))
+end)
+
+T.test("run rounds to steps; t, dt, every() and reset()", function()
+  local net = cj.network(SMALL, { seed = 5 })
+  T.near(net.dt.value, 1e-4, 0)
+  T.near(net.t.value, 0, 0)
+  assert(net:run(1 * cj.ms) == 10)
+  T.near(net.t.value, 1e-3, 1e-15)
+  assert(net:run(0.26 * cj.ms) == 3)       -- 2.6 steps -> 3
+  assert(net:run(0.0004) == 4)             -- a number of seconds
+  assert(net:run(0) == 0)
+  assert(net.step == 17)
+  local calls = {}
+  net:every(2 * cj.ms, function(n, t)
+    assert(n == net)
+    calls[#calls + 1] = t.value
+  end)
+  net:run(7 * cj.ms)
+  assert(#calls == 3, "every: " .. #calls .. " calls")
+  T.near(calls[1], 0.0037, 1e-12)
+  T.near(calls[3], 0.0077, 1e-12)
+  -- reset: back to t = 0, the same initial state, monitors empty
+  local v0 = values(cj.network(SMALL, { seed = 5 }).E.v)
+  net:reset()
+  T.near(net.t.value, 0, 0)
+  same(values(net.E.v), v0, "state after reset")
+  assert(net.spikes.E:count() == 0)
+  T.checkerror("non-negative", function() net:run(-1 * cj.ms) end)
+  T.checkerror("duration", function() net:run(1 * cj.mV) end)
+  T.checkerror("duration", function() net:run("1 s") end)
+  T.checkerror("at least one step", function() net:every(0.01 * cj.ms, print) end)
+  T.checkerror("function expected", function() net:every(1 * cj.ms, 3) end)
+end)
+
+T.test("monitors: spikes, state, rate", function()
+  local net = cj.network(SMALL, { seed = 5 })
+  net:run(200 * cj.ms)
+  local sp = net.spikes.E
+  local ts, is = values(sp:times()), values(sp:indices())
+  assert(#ts == #is and #ts == sp:count() and #ts > 20, "E spikes: " .. #ts)
+  assert(cj.dimension(sp:times()) == "s")
+  local counts = {}
+  for k = 1, 60 do counts[k] = 0 end
+  for k = 1, #ts do
+    assert(is[k] >= 1 and is[k] <= 60 and is[k] == math.floor(is[k]), "1-based index " .. is[k])
+    assert(ts[k] >= 0 and ts[k] < 0.2)
+    -- spike times are multiples of dt
+    T.near(ts[k] / 1e-4, math.floor(ts[k] / 1e-4 + 0.5), 1e-6)
+    if k > 1 then assert(ts[k] >= ts[k - 1], "times not sorted") end
+    counts[is[k]] = counts[is[k]] + 1
+  end
+  same(values(sp:counts()), counts, "counts()")
+  T.near(sp:rate().value, #ts / (60 * 0.2), 1e-9, "rate()")
+  assert(cj.dimension(sp:rate()) == "Hz" or cj.dimension(sp:rate()) == "s^-1")
+  -- state monitor: every 1 ms, neurons 1..5
+  local sm = net.state.E.v
+  local st, sv = sm:times(), sm:values()
+  assert(st:numel() == 200, "state records: " .. st:numel())
+  assert(sv.shape[1] == 200 and sv.shape[2] == 5)
+  assert(cj.dimension(sv) == "V")
+  same(values(sm:indices()), { 1, 2, 3, 4, 5 }, "state monitor indices")
+  -- the last record is the current state of those neurons (recorded after the step 1999 ... ok at t = 199 ms)
+  -- population rate of I: spikes / (n dt) at each step
+  local rm = net.rate.I
+  local rv = values(rm:values())
+  assert(#rv == 2000, "rate values: " .. #rv)
+  local total = 0
+  for _, x in ipairs(rv) do total = total + x * 20 * 1e-4 end
+  T.near(total, net.spikes.I:count(), 1e-6, "rate monitor integrates to the spike count")
+end)
+
+T.test("cj.plot.raster accepts a spike monitor", function()
+  local net = cj.network(SMALL, { seed = 5 })
+  net:run(50 * cj.ms)
+  assert(type(cj.plot) == "table" and cj.plot.raster, "cj.plot.raster is missing")
+  local png = tmpdir .. "/cajal_test_raster_" .. tostring(os.time()) .. ".png"
+  local ok, err = pcall(cj.plot.raster, net.spikes.E, png)
+  if not ok then
+    -- only a missing gnuplot excuses it
+    assert(tostring(err):find("gnuplot"), "cj.plot.raster(monitor): " .. tostring(err))
+    return
+  end
+  local f = io.open(png, "rb")
+  assert(f, "no PNG written")
+  assert(f:read(4) == "\x89PNG", "not a PNG")
+  f:close()
+  os.remove(png)
+end)
+
+---------------------------------------------------------------------------
+-- Save and restore
+---------------------------------------------------------------------------
+-- Running T, saving, restoring and running T again gives exactly the
+-- spikes (and state) of one run of 2T: the file holds state, weights,
+-- traces, RNG counters and the spikes in flight (delays up to 4 ms).
+T.test("save at T, restore, run T == one run of 2T", function()
+  local path = tmpdir .. "/cajal_test_save_" .. tostring(os.time()) .. ".net"
+  local a = cj.network(SMALL, { seed = 9 })
+  a:run(150 * cj.ms)
+  a:save(path)
+  a:run(150 * cj.ms)
+  local b = cj.restore(path)
+  T.near(b.t.value, 0.15, 1e-12, "restored time")
+  b:run(150 * cj.ms)
+  local c = cj.network(SMALL, { seed = 9 })
+  c:run(300 * cj.ms)
+  for _, pop in ipairs({ "E", "I" }) do
+    local ta, ia = spikelist(c.spikes[pop], 0.15)
+    local tb, ib = spikelist(b.spikes[pop], 0.15)
+    assert(#ta > 10, "too few spikes to compare: " .. #ta)
+    same(tb, ta, pop .. " spike times after restore")
+    same(ib, ia, pop .. " spike indices after restore")
+    local t2, i2 = spikelist(a.spikes[pop], 0.15)
+    same(t2, ta, pop .. " spike times of the saving network")
+  end
+  same(values(b.E.v), values(c.E.v), "state after restore")
+  same(values(b.Plastic.w), values(c.Plastic.w), "plastic weights after restore")
+  os.remove(path)
+  T.checkerror("cannot open", cj.restore, tmpdir .. "/no/such/file.net")
+  local f = io.open(path, "wb"); f:write("not a network"); f:close()
+  T.checkerror(path, cj.restore, path)
+  os.remove(path)
+end)
+
+---------------------------------------------------------------------------
+-- The compile cache and the backends
+---------------------------------------------------------------------------
+
+T.test("a second load of an unchanged model does not run the compiler", function()
+  if not core.jit_stats then error("core.jit_stats missing") end
+  local src = SMALL .. "\n# cache test " .. tostring(os.time()) .. tostring(os.clock()) .. "\n"
+  local net1 = cj.network(src, { seed = 1 })
+  if net1.backend ~= "jit" then return end   -- no compiler here: nothing to cache
+  local s1 = core.jit_stats()
+  local net2 = cj.network(src, { seed = 1 })
+  local s2 = core.jit_stats()
+  assert(net2.backend == "jit")
+  assert(s2.compiles == s1.compiles, format("compiler ran again (%d -> %d)", s1.compiles, s2.compiles))
+  assert(s2.hits == s1.hits + 1, format("no cache hit (%d -> %d)", s1.hits, s2.hits))
+end)
+
+T.test("JIT and interpreter give identical spike trains and state", function()
+  local j = cj.network(SMALL, { seed = 4 })
+  local i = cj.network(SMALL, { seed = 4, backend = "interp" })
+  assert(i.backend == "interp")
+  j:run(100 * cj.ms); i:run(100 * cj.ms)
+  for _, pop in ipairs({ "E", "I" }) do
+    local tj, ij = spikelist(j.spikes[pop])
+    local ti, ii = spikelist(i.spikes[pop])
+    assert(#tj > 0)
+    same(ti, tj, pop .. " times")
+    same(ii, ij, pop .. " indices")
+  end
+  same(values(i.E.v), values(j.E.v), "v")
+  same(values(i.Plastic.w), values(j.Plastic.w), "w")
+end)
+
+---------------------------------------------------------------------------
+-- NaN detection
+---------------------------------------------------------------------------
+
+T.test("NaN in state stops the run naming population, variable, neuron, step", function()
+  local net = cj.network(SMALL, { seed = 5 })
+  net:run(1 * cj.ms)
+  local v = net.E.v
+  v[7] = 0 / 0 * cj.mV
+  local err = T.checkerror("NaN", net.run, net, 20 * cj.ms)
+  assert(err:find("'E'", 1, true) and err:find("'v'", 1, true), err)
+  assert(err:find("neuron 7") or err:find("v%[7%]"), "message does not name neuron 7 (1-based): " .. err)
+  assert(err:find("step %d+"), err)
+  -- the network stays inspectable
+  assert(net.E.N == 60 and net.t.value > 0)
+  -- an exploding equation
+  local boom = cj.network([[
+    neuron grow { state { x = 1 } equations { dx/dt = x * x / 1 ms } }
+    population G = grow(3)
+  ]], { backend = "interp" })
+  err = T.checkerror("'G'", boom.run, boom, 100 * cj.ms)
+  assert(err:find("'x'", 1, true) and (err:find("infinite") or err:find("NaN")), err)
+end)
+
+---------------------------------------------------------------------------
+-- Bad input
+---------------------------------------------------------------------------
+
+T.test("clear errors for bad paths, sources and options", function()
+  T.checkerror("cannot open 'no_such_model.cajal'", cj.load, "no_such_model.cajal")
+  T.checkerror("bad argument #1 to 'cj.load'", cj.load, 42)
+  T.checkerror("bad argument #1 to 'cj.network'", cj.network, nil)
+  T.checkerror("bad argument #2 to 'cj.network'", cj.network, "population P = poisson(1, rate = 1 Hz)", 5)
+  local ok = "population P = poisson(3, rate = 10 Hz)\nrecord spikes of P"
+  T.checkerror("unknown option 'sed'", cj.network, ok, { sed = 1 })
+  T.checkerror("option 'seed'", cj.network, ok, { seed = -1 })
+  T.checkerror("option 'seed'", cj.network, ok, { seed = "x" })
+  T.checkerror("option 'dt'", cj.network, ok, { dt = -1 * cj.ms })
+  T.checkerror("option 'dt'", cj.network, ok, { dt = 1 * cj.mV })
+  T.checkerror("option 'backend'", cj.network, ok, { backend = "gpu" })
+  T.checkerror("option 'progress'", cj.network, ok, { progress = "yes" })
+  -- errors in the model come back with file:line:col
+  T.checkerror("<string>:2:", cj.network, "population P = poisson(3, rate = 10 Hz)\nrecord spikes of Q")
+  local err = T.checkerror("bad.cajal:", cj.load, srcdir .. "/tests/lua/data/bad.cajal")
+  assert(err:find("%^"), "no caret in: " .. err)
+  -- a valid network with dt and seed options
+  local net = cj.network(ok, { dt = 0.05 * cj.ms, seed = 2 })
+  T.near(net.dt.value, 5e-5, 0)
+  assert(net.seed == 2)
+end)
+
+T.done()
