@@ -307,7 +307,14 @@ static int findratio(cj_dim d, int *n, int *k)
 {
   for (int j = 0; j < NDENOMS; j++) {
     int i = findnamed(cj_dim_mul(d, denoms[j].dim));
-    if (i >= 0) { *n = i; *k = j; return 1; }
+    /* not "m/m^2" for m^-1, nor "Hz/s" for s^-2: those read better as powers */
+    int overm = denoms[j].dim.e[CJ_DIM_M] != 0, overs = denoms[j].dim.e[CJ_DIM_S] != 0;
+    if (i < 0) continue;
+    if (overm && strcmp(named[i].sym, "m") == 0) continue;
+    if (overs && (strcmp(named[i].sym, "s") == 0 || strcmp(named[i].sym, "Hz") == 0)) continue;
+    *n = i;
+    *k = j;
+    return 1;
   }
   return 0;
 }
@@ -417,8 +424,7 @@ const char *cj_quantity_formatp(double v, cj_dim d, int digits, char *buf, size_
   char dims[128];
   int i, k;
   if (n == 0) return buf;
-  if (digits < 1) digits = 1;
-  if (digits > 17) digits = 17;
+  if (digits < 1 || digits > 17) digits = 14;
   if (cj_dim_isless(d)) { snprintf(buf, n, "%.*g", digits, v); return buf; }
   for (i = 0; i < NDISP; i++)
     if (cj_dim_eq(disp[i].dim, d))

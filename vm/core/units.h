@@ -43,8 +43,9 @@ int cj_dim_mulx(cj_dim a, cj_dim b, int sign, cj_dim *out);
 cj_dim cj_dim_base(int i);
 /* Number of entries in the unit table (cj_unit_name(i) for i < this). */
 int cj_unit_count(void);
-/* As cj_quantity_format with `digits` significant digits (1..17) for the
- * mantissa; cj_quantity_format uses 14, as Lua prints numbers. */
+/* As cj_quantity_format with `digits` significant digits (1..17; anything
+ * else means 14) for the mantissa; cj_quantity_format uses 14, as Lua
+ * prints numbers. */
 const char *cj_quantity_formatp(double v, cj_dim d, int digits, char *buf, size_t n);
 
 /* Parse a unit expression into a scale (SI value of the expression) and a
