@@ -133,9 +133,51 @@ end
 M.PADE = PADE
 local THETA13 = 5.371920351148152   -- Higham (2005), Table 2.3
 
--- expm(A) for a square matrix A (list of rows): scaling and squaring with
--- Pade(13). Returns nil when A has a NaN or an infinity.
+-- Balance A (Parlett & Reinsch; LAPACK's gebal without permutations):
+-- B = D^-1 A D with D a diagonal of powers of 2 (exact), so rows and columns
+-- have comparable norms. A model mixes units (1/C = 4e9 next to 1/tau = 50):
+-- without this the scaling and squaring would square away 10 digits.
+local function balance(A)
+  local n = #A
+  local B, d = {}, {}
+  for r = 1, n do B[r] = table.move(A[r], 1, n, 1, {}); d[r] = 1.0 end
+  for _ = 1, 100 do
+    local done = true
+    for k = 1, n do
+      local c, r = 0.0, 0.0
+      for q = 1, n do
+        if q ~= k then c = c + math.abs(B[q][k]); r = r + math.abs(B[k][q]) end
+      end
+      if c > 0 and r > 0 and c < math.huge and r < math.huge then
+        local f, s, g = 1.0, c + r, r / 2
+        while c < g do f = f * 2; c = c * 4 end
+        g = r * 2
+        while c >= g do f = f / 2; c = c / 4 end
+        if (c + r) / f < 0.95 * s then
+          done = false
+          d[k] = d[k] * f
+          for q = 1, n do B[k][q] = B[k][q] / f; B[q][k] = B[q][k] * f end
+        end
+      end
+    end
+    if done then break end
+  end
+  return B, d
+end
+
+-- expm(A) for a square matrix A (list of rows): balancing, then scaling and
+-- squaring with Pade(13). Returns nil when A has a NaN or an infinity.
 function M.expm(A)
+  local n = #A
+  if norm1(A) ~= norm1(A) or norm1(A) == math.huge then return nil end
+  local B, d = balance(A)
+  local E = M.expm_unbalanced(B)
+  if not E then return nil end
+  for r = 1, n do for c = 1, n do E[r][c] = d[r] * E[r][c] / d[c] end end
+  return E
+end
+
+function M.expm_unbalanced(A)
   local n = #A
   local nrm = norm1(A)
   if nrm ~= nrm or nrm == math.huge then return nil end

@@ -114,7 +114,9 @@ function EV.neurons(ir, kid, state, t, extra)
   local slots = {}
   for r, ref in ipairs(k.refs) do slots[r - 1] = state[ref[2]][ref[3]] end
   local pop = ir.populations[k.refs[1] and k.refs[1][2] or 1]
-  local c = { slots = slots, t = t, dt = ir.dt, tmp = {}, refractory = pop.refractory,
+  -- the runtime's bound: (K - 1/2) dt, K = round(T / dt)
+  local bound = pop.refractory and (math.floor(pop.refractory / ir.dt + 0.5) - 0.5) * ir.dt
+  local c = { slots = slots, t = t, dt = ir.dt, tmp = {}, refractory = bound,
               lastspike = (extra and extra.lastspike) or {},
               rand = (extra and extra.rand) or function() return 0.5 end }
   c.index = function() return c.i end
@@ -212,6 +214,17 @@ T.test("expm with scaling and squaring: e^A e^-A = I, large norms", function()
   T.near(lower.expm({ { -700 } })[1][1] / math.exp(-700), 1, 1e-12)
   assert(lower.expm({ { 0 / 0 } }) == nil, "NaN gives nil")
   assert(lower.expm({ { math.huge } }) == nil, "inf gives nil")
+end)
+
+T.test("expm of a badly scaled matrix (units mixed: 1/C next to 1/tau) keeps full accuracy", function()
+  -- dv/dt = -v/tm + I/C, dI/dt = -I/ts over one step: 1/C = 4e9
+  local h, tm, ts, C = 1e-4, 0.01, 0.005, 250e-12
+  local P = lower.propagator({ { -1 / tm, 1 / C }, { 0, -1 / ts } }, h)
+  T.near(P[1][1], math.exp(-h / tm), 2e-16, "P_vv")
+  T.near(P[2][2], math.exp(-h / ts), 2e-16, "P_II")
+  -- e^-a - e^-b = -e^-a expm1(a - b), without cancellation
+  local want = (1 / C) * tm * ts / (tm - ts) * -math.exp(-h / tm) * lower.expm1(h / tm - h / ts)
+  T.near(P[1][2] / want, 1, 2e-15, "P_vI")
 end)
 
 T.test("propagator: Q = int expm(A s) ds for 1x1 and the LIF-synapse pair", function()
@@ -392,7 +405,7 @@ neuron r {
 population P = r(1)
 ]])
   local pop = ir.populations[1]
-  T.near(pop.refractory, 19.5 * 1e-4, 1e-18)
+  T.near(pop.refractory, 0.002, 0, "the period in seconds")
   local st = newstate(ir)
   EV.neurons(ir, pop.update, st, 0.0010, { lastspike = { 0.0 } })
   assert(st[1][1][1] == 0, "v is clamped while refractory")
@@ -782,6 +795,34 @@ T.test("runtime: the exact integration matches the closed form and the IR, both 
       for i = 1, 3 do
         assert(got[i] == want, ("%s: %s %.17g vs the IR evaluated in Lua %.17g"):format(be[1], name, got[i], want))
       end
+    end
+  end
+end)
+
+T.test("runtime: an exponential current synapse onto a LIF is integrated jointly and exactly", function()
+  if not core.net_new then return end
+  local ir = build([[
+import "models/lif"
+import "models/synapses"
+population S = spike_times(1) from arrays st
+population L = lif(1)
+connect S -> L exp_current all_to_all weight 50 pA
+record v of L every 0.1 ms
+]], { arrays = { st = { i = { 0 }, t = { 0.001 } } } })
+  for _, be in ipairs(backends(ir)) do
+    local net = core.net_new(ir, be[2])
+    net:run(400)
+    local v = flat(net:monitor(1))
+    assert(#v == 400)
+    -- spike at step 10, delivered at step 11: row n+1 holds the state at (n+1) dt
+    local w, Cm, tm, ts, EL, dt = 50e-12, 250e-12, 0.01, 0.005, -0.07, 1e-4
+    for n = 0, 399 do
+      local want = EL
+      if n >= 11 then
+        local s = (n - 10) * dt
+        want = EL + (w / Cm) * tm * ts / (tm - ts) * (math.exp(-s / tm) - math.exp(-s / ts))
+      end
+      T.near(v[n + 1], want, 1e-12 * 0.07, be[1] .. " v at step " .. n)
     end
   end
 end)
