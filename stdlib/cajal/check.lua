@@ -296,6 +296,8 @@ local function mk(op, a, b, c)
   if op == "*" then
     if isnum(b) and b[2] == 1 then return a end
     if isnum(a) and a[2] == 1 then return b end
+    if isnum(b) and b[2] == -1 then return mk("neg", a) end    -- exact in IEEE
+    if isnum(a) and a[2] == -1 then return mk("neg", b) end
   elseif op == "/" then
     if isnum(b) and b[2] == 1 then return a end
   elseif op == "+" then
@@ -559,6 +561,7 @@ function M.power(scope, node, a, da, b, db, bnode)
   if p == 1 then return a, d
   elseif p == 2 then return mk("*", a, a), d
   elseif p == 3 then return mk("*", mk("*", a, a), a), d
+  elseif p == 4 then return mk("*", mk("*", a, a), mk("*", a, a)), d
   elseif p == -1 then return mk("/", num(1), a), d
   elseif p == 0.5 then return call("sqrt", a), d
   end
