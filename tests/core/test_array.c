@@ -435,6 +435,27 @@ Test(binop, bad_output_is_refused)
   cj_array_release(&a); cj_array_release(&o); cj_array_release(&oi);
 }
 
+Test(muladd, layouts_broadcast_dtypes_and_in_place)
+{
+  int64_t sr[1] = { 11 };
+  for (int t = 0; t < CJ_NDTYPES; t++)
+    for (int la = 0; la < NLAYOUTS; la++) {
+      cj_array ba, bc, a = layout(la, (cj_dtype)t, 6, 11, &ba), c = layout((la + 1) % NLAYOUTS, (cj_dtype)t, 6, 11, &bc);
+      cj_array row = make((cj_dtype)t, 1, sr), out = make((cj_dtype)t, 2, a.shape), ref = make((cj_dtype)t, 2, a.shape);
+      randfill(&a, 0, 100); randfill(&c, 0, 100); randfill(&row, 0, 9);
+      cr_assert_eq(cj_array_muladd(&out, &a, &row, &c), CJ_OK, "%s", cj_errmsg());
+      cj_array_binop(CJ_MUL, &ref, &a, &row);     /* reference: the two operations */
+      cj_array_binop(CJ_ADD, &ref, &ref, &c);
+      for (int64_t k = 0; k < 66; k++)
+        cr_assert_eq(cj_array_getflat(&out, k), cj_array_getflat(&ref, k), "%s (%s) at %lld",
+                     cj_dtype_name(t), layoutname[la], (long long)k);
+      cr_assert_eq(cj_array_muladd(&a, &a, &row, &c), CJ_OK);   /* in place */
+      for (int64_t k = 0; k < 66; k++) cr_assert_eq(cj_array_getflat(&a, k), cj_array_getflat(&ref, k));
+      cj_array_release(&ba); cj_array_release(&bc); cj_array_release(&row);
+      cj_array_release(&out); cj_array_release(&ref);
+    }
+}
+
 /* ---- unary operations ------------------------------------------------------------------------------- */
 
 static double refun(cj_unop op, double x)

@@ -320,6 +320,22 @@ T.test("every binary function and method", function()
   same(cj.maximum(a, 0), {1, 5, 0, 4})
 end)
 
+T.test("muladd: a * b + c in one pass", function()
+  local a = cj.array{{1, 2}, {3, 4}}
+  same(cj.muladd(a, {10, 100}, 1), {{11, 201}, {31, 401}})
+  same(a:muladd(a, a), {{2, 6}, {12, 20}})
+  local v = cj.range(4)
+  cj.muladd(v, 0.5, v, v)                        -- in place: v = v * 0.5 + v
+  same(v, {1.5, 3, 4.5, 6})
+  assert(cj.muladd(2, 3, 4) == 10)
+  local i = cj.array({1, 2}, "int32")
+  assert(cj.muladd(i, 2, 1).dtype == "int32" and cj.muladd(i, 0.5, 1).dtype == "float64")
+  local w = cj.muladd(cj.ones(2) * cj.mV, 2, 1 * cj.mV)
+  assert(w.dim == "V")
+  T.checkerror("cannot add V and dimensionless", function() local _ = cj.muladd(cj.ones(2), cj.mV, 1) end)
+  T.checkerror("shapes 2 and 3 do not broadcast", function() local _ = cj.muladd(cj.ones(2), cj.ones(3), 1) end)
+end)
+
 T.test("every math function against Lua's math", function()
   local x = cj.array{0.1, 0.5, 1, 2.5, 7}
   local fns = {
@@ -539,7 +555,7 @@ end)
 T.test("every array function has help text", function()
   local names = {
     "array", "zeros", "ones", "full", "range", "linspace", "where", "add", "sub", "mul", "div",
-    "mod", "pow", "minimum", "maximum", "lt", "le", "gt", "ge", "eq", "ne", "abs", "relu",
+    "mod", "pow", "minimum", "maximum", "muladd", "lt", "le", "gt", "ge", "eq", "ne", "abs", "relu",
     "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh",
     "sigmoid", "clip", "sum", "mean", "var", "std", "min", "max", "argmin", "argmax", "prod",
     "any", "all", "cumsum", "matmul", "dot", "transpose", "reshape", "copy", "astype",

@@ -60,6 +60,7 @@ static larray *newarray(lua_State *L, cj_dtype t, int ndim, const int64_t *shape
   la = (larray *)lua_newuserdatauv(L, sizeof(larray) + ALIGN + nbytes, 1);
   p = (char *)(la + 1);
   p += (ALIGN - (uintptr_t)p % ALIGN) % ALIGN;
+  cj_array_advise(p, nbytes);
   if (zero) memset(p, 0, nbytes);
   cj_array_wrap(&la->a, p, t, ndim, shape);
   la->dim = cj_dimless;
@@ -602,6 +603,34 @@ BINFN(m_gt, CJ_GT)
 BINFN(m_ge, CJ_GE)
 BINFN(m_eq, CJ_EQ)
 BINFN(m_ne, CJ_NE)
+
+/* cj.muladd(a, b, c [, out]): a * b + c in one pass */
+static int m_muladd(lua_State *L)
+{
+  operand x[3];
+  int64_t s1[CJ_MAXDIM], shape[CJ_MAXDIM];
+  int n1, ndim, anyarray = 0;
+  cj_dtype t = CJ_F64;
+  cj_dim d;
+  larray *r;
+  lua_settop(L, 4);
+  for (int i = 0; i < 3; i++) {
+    getoperand(L, i + 1, &x[i]);
+    if (x[i].arr) t = anyarray++ ? cj_dtype_promote(t, x[i].a.dtype) : x[i].a.dtype;
+  }
+  for (int i = 0; i < 3; i++) scalarize(&x[i], t);
+  if (cj_dim_mulx(x[0].dim, x[1].dim, 1, &d)) corefail(L, 0);
+  if (!cj_dim_eq(d, x[2].dim)) cj_uniterror(L, "add", d, x[2].dim);
+  if (cj_broadcast_shape(x[0].a.ndim, x[0].a.shape, x[1].a.ndim, x[1].a.shape, &n1, s1) ||
+      cj_broadcast_shape(n1, s1, x[2].a.ndim, x[2].a.shape, &ndim, shape))
+    corefail(L, 3);
+  t = cj_dtype_promote(cj_dtype_promote(x[0].a.dtype, x[1].a.dtype), x[2].a.dtype);
+  r = result(L, 4, t, ndim, shape);
+  if (cj_array_muladd(&r->a, &x[0].a, &x[1].a, &x[2].a)) corefail(L, 4);
+  r->dim = d;
+  if (!anyarray) unwrap0d(L, r);
+  return 1;
+}
 
 /* ---- unary operations ----------------------------------------------------------------------- */
 
@@ -1267,7 +1296,7 @@ static int m_tostring(lua_State *L)
 
 #define FN(name) { #name, m_##name }
 static const luaL_Reg methods[] = {
-  FN(add), FN(sub), FN(mul), FN(div), FN(mod), FN(pow), FN(minimum), FN(maximum),
+  FN(add), FN(sub), FN(mul), FN(div), FN(mod), FN(pow), FN(minimum), FN(maximum), FN(muladd),
   FN(lt), FN(le), FN(gt), FN(ge), FN(eq), FN(ne),
   FN(neg), FN(abs), FN(relu), FN(sign), FN(floor), FN(ceil), FN(exp), FN(log), FN(log1p),
   FN(sqrt), FN(sin), FN(cos), FN(tan), FN(tanh), FN(sigmoid), FN(clip),
@@ -1294,7 +1323,7 @@ static const luaL_Reg functions[] = {
 
 /* methods that are also module functions: cj.exp(a), cj.sum(a, axis), ... */
 static const char *const shared[] = {
-  "add", "sub", "mul", "div", "mod", "pow", "minimum", "maximum",
+  "add", "sub", "mul", "div", "mod", "pow", "minimum", "maximum", "muladd",
   "lt", "le", "gt", "ge", "eq", "ne",
   "abs", "relu", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos",
   "tan", "tanh", "sigmoid", "clip", "sum", "mean", "var", "std", "min", "max", "argmin",
@@ -1334,6 +1363,9 @@ static const cj_doc docs[] = {
   BINDOC("pow", "Elementwise a ^ b (float64 for integer arrays)."),
   BINDOC("minimum", "Elementwise smaller of a and b (NaN propagates)."),
   BINDOC("maximum", "Elementwise larger of a and b (NaN propagates)."),
+  { "muladd", "cj.muladd(a, b, c [, out]) / a:muladd(b, c [, out]) -> array\n"
+    "a * b + c in one pass over memory (same rounding as the two operations), broadcasting;\n"
+    "for updates such as v = v * decay + input. out: an array of the result's shape and dtype." },
   CMPDOC("lt", "<"), CMPDOC("le", "<="), CMPDOC("gt", ">"), CMPDOC("ge", ">="),
   CMPDOC("eq", "=="), CMPDOC("ne", "~="),
   UNDOC("neg", "Elementwise -a (also the unary minus operator)."),

@@ -11,6 +11,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 /* -O2 in GCC 12 leaves loop vectorisation to -O3; the loops below want it. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -146,7 +149,21 @@ int cj_array_alloc(cj_array *a, cj_dtype t, int ndim, const int64_t *shape)
   if ((uint64_t)n > SIZE_MAX / cj_dtype_size(t)) return cj_fail(CJ_ENOMEM, "array too large");
   a->data = cj_calloc((size_t)(n ? n : 1), cj_dtype_size(t));
   if (!a->data) return cj_fail(CJ_ENOMEM, "out of memory (%lld elements)", (long long)n);
+  cj_array_advise(a->data, (size_t)n * cj_dtype_size(t));
   return CJ_OK;
+}
+
+#define HUGE_MIN (4u << 20)       /* below this, huge pages are not worth asking for */
+
+void cj_array_advise(void *p, size_t n)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const uintptr_t page = 4096;
+  uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+  if (n >= HUGE_MIN && hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+  (void)p; (void)n;
+#endif
 }
 
 void cj_array_release(cj_array *a)

@@ -35,6 +35,10 @@ int cj_array_iscontig(const cj_array *a);       /* row-major contiguous */
 int cj_array_wrap(cj_array *a, void *data, cj_dtype t, int ndim, const int64_t *shape);
 /* Allocate zeroed contiguous storage with cj_calloc. On failure *a is left with data == NULL. */
 int cj_array_alloc(cj_array *a, cj_dtype t, int ndim, const int64_t *shape);
+/* Hint that the n bytes at p will be used as one large array: asks the
+ * kernel for transparent huge pages when n is large (first-touch page
+ * faults then cost a fraction). A no-op where that is not available. */
+void cj_array_advise(void *p, size_t n);
 /* Free storage made by cj_array_alloc (only). */
 void cj_array_release(cj_array *a);
 
@@ -129,6 +133,10 @@ cj_dtype cj_binop_dtype(cj_binop op, cj_dtype a, cj_dtype b);
 /* out = a op b, broadcasting a and b to out's shape (which must be their
  * broadcast shape). */
 int cj_array_binop(cj_binop op, cj_array *out, const cj_array *a, const cj_array *b);
+
+/* out = a * b + c in one pass (rounded as the two operations would be),
+ * all three broadcast to out's shape; out dtype: the promotion of all three. */
+int cj_array_muladd(cj_array *out, const cj_array *a, const cj_array *b, const cj_array *c);
 
 typedef enum {
   CJ_NEG, CJ_ABS, CJ_RELU, CJ_SIGN, CJ_FLOOR, CJ_CEIL,   /* keep integer dtypes */

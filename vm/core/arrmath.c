@@ -212,6 +212,57 @@ done:
   return st;
 }
 
+/* ---- a * b + c: p[0] out, p[1] a, p[2] b, p[3] c, all T ------------------------ */
+
+#define MULADDK(NAME, T, EXPR)                                                  \
+  static void NAME(int64_t n, char *const *p, const int64_t *s, void *ctx)      \
+  {                                                                             \
+    T *o = (T *)p[0];                                                           \
+    const T *a = (const T *)p[1], *b = (const T *)p[2], *c = (const T *)p[3];   \
+    (void)ctx;                                                                  \
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                     \
+      IVDEP for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[i], z = c[i]; o[i] = (T)(EXPR); } \
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0 && s[3] == 1) {              \
+      const T y = b[0];                                                         \
+      IVDEP for (int64_t i = 0; i < n; i++) { T x = a[i], z = c[i]; o[i] = (T)(EXPR); } \
+    } else {                                                                    \
+      for (int64_t i = 0; i < n; i++) {                                         \
+        T x = a[i * s[1]], y = b[i * s[2]], z = c[i * s[3]];                    \
+        o[i * s[0]] = (T)(EXPR);                                                \
+      }                                                                         \
+    }                                                                           \
+  }
+
+MULADDK(muladd_f64, double, x * y + z)
+MULADDK(muladd_f32, float, x * y + z)
+MULADDK(muladd_i32, int32_t, (uint32_t)x * (uint32_t)y + (uint32_t)z)
+MULADDK(muladd_u8, uint8_t, x * y + z)
+static const cj_kernel muladdkern[CJ_NDTYPES] = { muladd_f64, muladd_f32, muladd_i32, muladd_u8 };
+
+int cj_array_muladd(cj_array *out, const cj_array *a, const cj_array *b, const cj_array *c)
+{
+  int64_t s1[CJ_MAXDIM], shape[CJ_MAXDIM];
+  int n1, ndim, st;
+  cj_dtype t = cj_dtype_promote(cj_dtype_promote(a->dtype, b->dtype), c->dtype);
+  cj_array va, vb, vc, ta, tb, tc;
+  const cj_array *ops[4];
+  if ((st = cj_broadcast_shape(a->ndim, a->shape, b->ndim, b->shape, &n1, s1)) ||
+      (st = cj_broadcast_shape(n1, s1, c->ndim, c->shape, &ndim, shape)))
+    return st;
+  if ((st = checkout(out, t, ndim, shape))) return st;
+  tb.data = tc.data = NULL;
+  if ((st = operand(&va, &ta, a, t, out)) || (st = operand(&vb, &tb, b, t, out)) ||
+      (st = operand(&vc, &tc, c, t, out)))
+    goto done;
+  ops[0] = out; ops[1] = &va; ops[2] = &vb; ops[3] = &vc;
+  st = cj_array_apply(4, ops, muladdkern[t], NULL);
+done:
+  release(&ta);
+  release(&tb);
+  release(&tc);
+  return st;
+}
+
 /* ---- unary kernels: p[0] out, p[1] a, both T ----------------------------------- */
 
 #define UNK(NAME, T, EXPR)                                                      \

@@ -1,0 +1,137 @@
+-- array.lua — benchmark of cajal's arrays against a plain C loop and numpy
+-- (part of `make bench`, called by tests/bench/run.sh).
+--
+-- Run by hand from the build tree:
+--   srcdir=/path/to/source CC=cc ./cajal /path/to/source/tests/bench/array.lua
+-- Environment: BENCH_N (elements, default 1e7), BENCH_M (matrix size, default
+-- 1000), CC (compiler for cloop.c, default cc), PYTHON (default /usr/bin/python3).
+--
+-- Prints "BENCH name value unit" lines:
+--   cajal_<op>_ms        best CPU time of one op on BENCH_N doubles, written
+--                        into a preallocated array (cj.add(a, b, out), ...)
+--   cajal_<op>_alloc_ms  the same op allocating its result (a + b, ...)
+--   c_<op>_ms, c_<op>_alloc_ms, numpy_<op>_ms, numpy_<op>_alloc_ms   the peers
+--   cajal_vs_c_<op> ratio (preallocated; target <= 1.5), cajal_vs_numpy_<op>[_alloc]
+--   cajal_matmul_gflops, numpy_matmul_gflops   BENCH_M x BENCH_M products (wall clock)
+-- with op in add (a + b), muladd (a * b + c as two operations), exp (exp(a));
+-- cajal_muladd_fused_ms: a * b + c in one pass (cj.muladd), vs c_muladd_ms.
+local cj = require "cajal"
+
+local N = math.tointeger(tonumber(os.getenv("BENCH_N") or "1e7") // 1)
+local M = math.tointeger(tonumber(os.getenv("BENCH_M") or "1000") // 1)
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+local srcdir = os.getenv("srcdir")
+local benchdir = srcdir and (srcdir .. "/tests/bench") or here
+local results = {}
+
+local function bench(name, value, unit)
+  results[name] = value
+  print(string.format("BENCH %s %.2f %s", name, value, unit))
+  io.stdout:flush()
+end
+
+-- best CPU time of f() over reps runs, in ms (a full collection before each, untimed)
+local function best(f, reps)
+  local t = math.huge
+  for _ = 1, reps do
+    collectgarbage()
+    local t0 = os.clock()
+    f()
+    t = math.min(t, os.clock() - t0)
+  end
+  return t * 1e3
+end
+
+local function wallclock()
+  local p = io.popen("date +%s.%N")
+  local s = p:read("n")
+  p:close()
+  return s
+end
+
+-- the peers: their BENCH lines pass through
+local function run(cmd)
+  local p = io.popen(cmd .. " 2>/dev/null")
+  for line in p:lines() do
+    local name, v, unit = line:match("^BENCH (%S+) (%S+) (.*)$")
+    if name then bench(name, tonumber(v), unit) end
+  end
+  p:close()
+end
+
+local cc = os.getenv("CC") or "cc"
+local exe = os.tmpname()
+if os.execute(string.format("%s -O2 -o %s %s/cloop.c -lm", cc, exe, benchdir)) then
+  run(string.format("%s %d", exe, N))
+else
+  print("(cloop.c did not compile with " .. cc .. ")")
+end
+os.remove(exe)
+
+local python = os.getenv("PYTHON") or "/usr/bin/python3"
+if os.execute(python .. " -c 'import numpy' 2>/dev/null") then
+  run(string.format("%s %s/numpy_array.py %d %d", python, benchdir, N, M))
+else
+  print("(numpy not available: " .. python .. ")")
+end
+
+-- cajal: the same data as cloop.c and numpy_array.py
+local a = cj.range(0, N - 1) / N
+local b = 1 - a
+local c = cj.full(N, 0.5)
+local o = cj.zeros(N)
+local ops = {
+  { "add", function() cj.add(a, b, o) end, function() return a + b end },
+  { "muladd", function() cj.mul(a, b, o); cj.add(o, c, o) end, function() return a * b + c end },
+  { "exp", function() cj.exp(a, o) end, function() return cj.exp(a) end },
+}
+local fused = {                                -- a * b + c in one pass: cj.muladd
+  "muladd_fused", function() cj.muladd(a, b, c, o) end, function() return cj.muladd(a, b, c) end,
+}
+for _, op in ipairs(ops) do
+  local name = op[1]
+  bench("cajal_" .. name .. "_ms", best(op[2], 7), "ms")
+  bench("cajal_" .. name .. "_alloc_ms", best(op[3], 7), "ms")
+end
+bench("cajal_muladd_fused_ms", best(fused[2], 7), "ms")
+bench("cajal_muladd_fused_alloc_ms", best(fused[3], 7), "ms")
+if results.c_muladd_ms then
+  bench("cajal_vs_c_muladd_fused", results.cajal_muladd_fused_ms / results.c_muladd_ms, "x")
+end
+for _, op in ipairs(ops) do
+  local name = op[1]
+  local cajal, calloc = results["cajal_" .. name .. "_ms"], results["cajal_" .. name .. "_alloc_ms"]
+  if results["c_" .. name .. "_ms"] then
+    bench("cajal_vs_c_" .. name, cajal / results["c_" .. name .. "_ms"], "x")
+  end
+  if results["numpy_" .. name .. "_ms"] then
+    bench("cajal_vs_numpy_" .. name, cajal / results["numpy_" .. name .. "_ms"], "x")
+    bench("cajal_vs_numpy_" .. name .. "_alloc", calloc / results["numpy_" .. name .. "_alloc_ms"], "x")
+  end
+end
+a, b, c, o = nil, nil, nil, nil
+collectgarbage()
+
+-- matrix product: wall clock over enough repetitions to hide the clock's cost
+local x = cj.sin(cj.range(M * M)):reshape(M, M)
+local y = cj.cos(cj.range(M * M)):reshape(M, M)
+local z = cj.zeros(M, M)
+cj.matmul(x, y, z)                             -- warm up (threads, caches)
+local overhead = -(wallclock() - wallclock())  -- the clock's own cost
+local reps, t = 1, 0
+while true do                                  -- a batch long enough for the clock
+  local t0 = wallclock()
+  for _ = 1, reps do cj.matmul(x, y, z) end
+  t = wallclock() - t0 - overhead
+  if t > 0.25 then break end
+  reps = reps * 2
+end
+for _ = 1, 4 do                                -- best of 5 batches (a shared machine)
+  local t0 = wallclock()
+  for _ = 1, reps do cj.matmul(x, y, z) end
+  t = math.min(t, wallclock() - t0 - overhead)
+end
+bench("cajal_matmul_gflops", 2 * M ^ 3 * reps / t / 1e9, "GFLOP/s")
+if results.numpy_matmul_gflops then
+  bench("cajal_vs_numpy_matmul", results.cajal_matmul_gflops / results.numpy_matmul_gflops, "x")
+end
