@@ -167,7 +167,7 @@ static int q_pow(lua_State *L)
     return luaL_error(L, "cannot raise to the power of a quantity (%s): the exponent "
                       "must be a number", dimwords(dx, buf, sizeof buf));
   if (!rational(x, &num, &den))
-    return luaL_error(L, "cannot raise %s to the power %g: the exponent must be a "
+    return luaL_error(L, "cannot raise %s to the power %f: the exponent must be a "
                       "fraction giving integer dimensions", dimwords(da, buf, sizeof buf), x);
   if (cj_dim_pow(da, num, den, &d)) return luaL_error(L, "%s", cj_errmsg());
   cj_pushquantity(L, pow(a, x), d);
