@@ -37,10 +37,10 @@ static const char *const nopnames[CJ_NNODE] = {
 };
 static const char *const funcnames[CJ_NFUNC] = {
   "exp", "log", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan", "tanh",
-  "floor", "ceil", "sign", "pow", "min", "max", "clip", "sigmoid", "heaviside"
+  "floor", "ceil", "sign", "pow", "min", "max", "clip", "sigmoid", "heaviside", "atan", "atan2"
 };
 static const char *const hownames[CJ_NHOW] = { "i", "pre", "post", "s" };
-static const char *const domnames[CJ_NDOM] = { "neurons", "spikes", "synapses", "events", "scalar" };
+static const char *const domnames[CJ_NDOM] = { "neurons", "spikes", "synapses", "events", "scalar", "pairs" };
 static const char *const kindnames[3] = { "stmts", "threshold", "sum" };
 
 static int lookup(const char *const *names, int n, const char *s)
@@ -65,7 +65,7 @@ int cj_kkind_lookup(const char *name) { return lookup(kindnames, 3, name); }
 int cj_func_arity(int f)
 {
   switch (f) {
-  case CJ_F_POW: case CJ_F_MIN: case CJ_F_MAX: return 2;
+  case CJ_F_POW: case CJ_F_MIN: case CJ_F_MAX: case CJ_F_ATAN2: return 2;
   case CJ_F_CLIP: return 3;
   default: return (unsigned)f < CJ_NFUNC ? 1 : -1;
   }
@@ -382,7 +382,7 @@ enum {
   I_LT, I_LE, I_GT, I_GE, I_EQ, I_NE, I_AND, I_OR, I_NOT, I_SEL,
   I_F1, I_F2, I_CLIP, I_MOV, I_BLEND,
   I_STOREC, I_STOREX, I_ADDC, I_ADDX,
-  I_MAND, I_MANDN, I_JNONE, I_THRESH, I_RESULT
+  I_MAND, I_MANDN, I_JNONE, I_THRESH, I_RESULT, I_RESULTV
 };
 
 typedef struct ins { uint16_t op, d, a, b, c; } ins;
@@ -400,6 +400,7 @@ struct cj_prog {
   unsigned char *writes;       /* per slot: written? */
   unsigned char *hows;         /* per slot: selectors used (bits) */
   int usehow[CJ_NHOW];         /* index lanes needed */
+  int needix;                  /* neurons domain: element indices needed (i, rand) */
   double *regs;                /* nregs * LANES */
   int64_t *ix[CJ_NHOW];        /* per block: element indices by how */
   int err;
@@ -503,8 +504,16 @@ static int specialreg(comp *c, int *slot)
   return *slot;
 }
 
-static int insyn(const comp *c) { return c->k->domain == CJ_DOM_SYNAPSES || c->k->domain == CJ_DOM_EVENTS; }
+static int insyn(const comp *c)
+{
+  return c->k->domain == CJ_DOM_SYNAPSES || c->k->domain == CJ_DOM_EVENTS || c->k->domain == CJ_DOM_PAIRS;
+}
 static int inneu(const comp *c) { return c->k->domain == CJ_DOM_NEURONS || c->k->domain == CJ_DOM_SPIKES; }
+
+static int cj_fail_pairs(comp *c, int r)
+{
+  return cfail(c, "slot %d: pairs kernels read neuron variables through pre or post only", r);
+}
 
 /* Is how h valid for slot r in this kernel's domain? */
 static int checkvar(comp *c, int r, int h)
@@ -518,6 +527,8 @@ static int checkvar(comp *c, int r, int h)
     return cfail(c, "element 'i' is not valid in a %s kernel (use pre, post or s)", domnames[c->k->domain]);
   if (c->k->domain == CJ_DOM_SCALAR)
     return cfail(c, "scalar kernels cannot read or write state (slot %d)", r);
+  if (c->k->domain == CJ_DOM_PAIRS && (h == CJ_HOW_S || owner == CJ_OWNER_PROJ))
+    return cj_fail_pairs(c, r);
   if ((h == CJ_HOW_S) != (owner == CJ_OWNER_PROJ))
     return cfail(c, "slot %d: synapse variables are selected with s, neuron variables with i, pre or post", r);
   c->use[r].hows |= 1 << h;
@@ -557,6 +568,7 @@ static int leaf(comp *c, const cj_node *e, int dest)
     {
       int h = inneu(c) ? CJ_HOW_I : e->op == CJ_N_I ? CJ_HOW_PRE : CJ_HOW_POST;
       p->usehow[h] = 1;
+      p->needix = 1;
       emit(c, I_IDX, d, h, 0, 0);
     }
     break;
@@ -568,6 +580,7 @@ static int leaf(comp *c, const cj_node *e, int dest)
   case CJ_N_RAND:
     if (e->k < 0 || e->k > 0xFFFF) return cfail(c, "draw index %d out of range", e->k), 0;
     p->usehow[insyn(c) ? CJ_HOW_S : CJ_HOW_I] = 1;
+    p->needix = 1;
     emit(c, I_RAND, d, e->k, e->fn, 0);
     break;
   default:
@@ -615,6 +628,7 @@ static int cstmts(comp *c, cj_node *const *list, int n);
 static int cstore(comp *c, const cj_node *s)
 {
   int save = c->p->sp, v, contig;
+  if (c->k->domain == CJ_DOM_PAIRS) return cfail(c, "pairs kernels cannot write state (only 'let')");
   if (checkvar(c, s->slot, s->how)) return c->p->err;
   if (s->nargs != 1) return cfail(c, "'%s' takes one expression", nopnames[s->op]);
   v = cexpr(c, s->arg[0], -1);
@@ -700,8 +714,8 @@ static int checkdef(comp *c)
   if (k->kind < 0 || k->kind > CJ_KK_SUM) return cfail(c, "unknown kind %d", k->kind);
   if (k->ntmp < 0 || k->ntmp > 4096) return cfail(c, "ntmp %d out of range", k->ntmp);
   if (k->nrefs < 0 || (k->nrefs && !k->refs)) return cfail(c, "bad refs");
-  if (k->domain == CJ_DOM_SCALAR && k->ntmp < 1)
-    return cfail(c, "scalar kernels leave their value in tmp 0 (ntmp >= 1)");
+  if ((k->domain == CJ_DOM_SCALAR || k->domain == CJ_DOM_PAIRS) && k->ntmp < 1)
+    return cfail(c, "%s kernels leave their value in tmp 0 (ntmp >= 1)", domnames[k->domain]);
   for (int r = 0; r < k->nrefs; r++) {
     if (k->refs[r].owner != CJ_OWNER_POP && k->refs[r].owner != CJ_OWNER_PROJ)
       return cfail(c, "ref %d: owner must be pop or proj", r + 1);
@@ -739,11 +753,18 @@ static int compile(comp *c)
     p->writes[0] = 1;
   } else if (k->domain == CJ_DOM_SCALAR) {
     emit(c, I_RESULT, 0, 0, 0, 0);
+  } else if (k->domain == CJ_DOM_PAIRS) {
+    emit(c, I_RESULTV, 0, 0, 0, 0);
   }
   emit(c, I_END, 0, 0, 0, 0);
-  if (k->domain == CJ_DOM_SYNAPSES || k->domain == CJ_DOM_EVENTS) p->usehow[CJ_HOW_S] = 1;
+  if (insyn(c)) p->usehow[CJ_HOW_S] = 1;
   if (k->domain == CJ_DOM_NEURONS || k->domain == CJ_DOM_SPIKES) p->usehow[CJ_HOW_I] = 1;
   return p->err;
+}
+
+static void fill(double *d, double v)
+{
+  for (int l = 0; l < LANES; l++) d[l] = v;
 }
 
 static int allocregs(cj_prog *p)
@@ -752,6 +773,8 @@ static int allocregs(cj_prog *p)
   p->regs = aligned_alloc(64, nr * LANES * sizeof(double));
   if (!p->regs) return cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
   memset(p->regs, 0, nr * LANES * sizeof(double));
+  for (int i = 0; i < p->nconst; i++)           /* constant registers are never written */
+    fill(p->regs + (size_t)p->consts[i].reg * LANES, p->consts[i].v);
   for (int h = 0; h < CJ_NHOW; h++)
     if (p->usehow[h] && !(p->ix[h] = cj_calloc(LANES, sizeof(int64_t))))
       return cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
@@ -808,14 +831,21 @@ size_t cj_prog_size(const cj_prog *p)
 }
 
 /* ---- execution ---------------------------------------------------------- */
-typedef double v4d __attribute__((vector_size(32), may_alias));
-typedef int64_t v4i __attribute__((vector_size(32), may_alias));
+/* Vectors of the machine's native width for this build (SSE2 on plain
+ * x86-64: wider types would be split and spilled). */
+#if defined(__AVX__)
+#define VW 4
+#else
+#define VW 2
+#endif
+typedef double v4d __attribute__((vector_size(8 * VW), may_alias));
+typedef int64_t v4i __attribute__((vector_size(8 * VW), may_alias));
 
 #define R(x) (p->regs + (size_t)(x) * LANES)
 #define V(x) ((v4d *)R(x))
 
 /* A comparison mask (all ones / zero per lane) as 1.0 / 0.0: the bits of 1.0 or +0. */
-#define tobool(m) ((v4d)((m) & (v4i){ ONEBITS, ONEBITS, ONEBITS, ONEBITS }))
+#define tobool(m) ((v4d)((m) & ONEBITS))
 #define ONEBITS 0x3FF0000000000000LL
 
 static double call1(int fn, double x)
@@ -835,21 +865,17 @@ static double call1(int fn, double x)
   case CJ_F_CEIL: return ceil(x);
   case CJ_F_SIGN: return cj_sign(x);
   case CJ_F_SIGMOID: return cj_sigmoid(x);
+  case CJ_F_ATAN: return atan(x);
   default: return cj_heaviside(x);
   }
-}
-
-static void fill(double *d, double v)
-{
-  for (int l = 0; l < LANES; l++) d[l] = v;
 }
 
 /* Element indices of a block [base, base+m): ix[how][l]. */
 static void setindex(cj_prog *p, const cj_kctx *c, int64_t base, int m)
 {
-  int64_t *ie = p->ix[p->domain == CJ_DOM_NEURONS || p->domain == CJ_DOM_SPIKES ? CJ_HOW_I : CJ_HOW_S];
+  int64_t *ie = p->ix[p->domain == CJ_DOM_NEURONS || p->domain == CJ_DOM_SPIKES || p->domain == CJ_DOM_SCALAR ? CJ_HOW_I : CJ_HOW_S];
   switch (p->domain) {
-  case CJ_DOM_NEURONS: case CJ_DOM_SYNAPSES:
+  case CJ_DOM_NEURONS: case CJ_DOM_SYNAPSES: case CJ_DOM_PAIRS:
     for (int l = 0; l < m; l++) ie[l] = base + l;
     break;
   case CJ_DOM_SPIKES: case CJ_DOM_EVENTS:
@@ -859,7 +885,7 @@ static void setindex(cj_prog *p, const cj_kctx *c, int64_t base, int m)
     for (int h = 0; h < CJ_NHOW; h++) if (p->ix[h]) p->ix[h][0] = 0;
     return;
   }
-  if (p->domain == CJ_DOM_SYNAPSES || p->domain == CJ_DOM_EVENTS) {
+  if (p->domain != CJ_DOM_NEURONS && p->domain != CJ_DOM_SPIKES) {
     if (p->ix[CJ_HOW_PRE]) for (int l = 0; l < m; l++) p->ix[CJ_HOW_PRE][l] = c->pre[ie[l]];
     if (p->ix[CJ_HOW_POST]) for (int l = 0; l < m; l++) p->ix[CJ_HOW_POST][l] = c->post[ie[l]];
   }
@@ -871,12 +897,13 @@ static int anyset(const double *m, int n)
   return 0;
 }
 
-/* One block: m live lanes (nv vectors of 4) starting at element base. */
+/* One block: m live lanes (nv vectors of VW) starting at element base. */
 static void block(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *ns)
 {
-  const int nv = (m + 3) / 4;
+  const int nv = (m + VW - 1) / VW;
   const ins *code = p->code;
   const int64_t *ii = p->ix[CJ_HOW_I];
+  const int contig = p->domain == CJ_DOM_NEURONS;
   for (int pc = 0;; pc++) {
     const ins *in = &code[pc];
     double *d = R(in->d);
@@ -890,13 +917,19 @@ static void block(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *ns
       for (int l = 0; l < m; l++) d[l] = src[ix[l]];
       break;
     }
-    case I_LS: for (int l = 0; l < m; l++) d[l] = c->lastspike[ii[l]]; break;
-    case I_NOTREF:
-      for (int l = 0; l < m; l++) d[l] = c->t - c->lastspike[ii[l]] >= c->refractory ? 1.0 : 0.0;
+    case I_LS:
+      if (contig) memcpy(d, c->lastspike + base, (size_t)m * sizeof *d);
+      else for (int l = 0; l < m; l++) d[l] = c->lastspike[ii[l]];
       break;
+    case I_NOTREF: {
+      const double t = c->t, rb = c->refractory, *ls = c->lastspike + (contig ? base : 0);
+      if (contig) for (int l = 0; l < m; l++) d[l] = t - ls[l] >= rb ? 1.0 : 0.0;
+      else for (int l = 0; l < m; l++) d[l] = t - ls[ii[l]] >= rb ? 1.0 : 0.0;
+      break;
+    }
     case I_IDX: { const int64_t *ix = p->ix[in->a]; for (int l = 0; l < m; l++) d[l] = (double)ix[l]; break; }
     case I_RAND: {
-      const int64_t *ie = p->ix[p->domain == CJ_DOM_SYNAPSES || p->domain == CJ_DOM_EVENTS ? CJ_HOW_S : CJ_HOW_I];
+      const int64_t *ie = p->ix[p->domain == CJ_DOM_NEURONS || p->domain == CJ_DOM_SPIKES || p->domain == CJ_DOM_SCALAR ? CJ_HOW_I : CJ_HOW_S];
       for (int l = 0; l < m; l++)
         d[l] = in->b ? cj_knormal(c->key, c->kid, c->step, ie[l], in->a)
                      : cj_kuniform(c->key, c->kid, c->step, ie[l], in->a);
@@ -915,18 +948,18 @@ static void block(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *ns
     case I_EQ: for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] == vb[v]); break;
     case I_NE: for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] != vb[v]); break;
     case I_AND: {
-      const v4d z = { 0, 0, 0, 0 };
+      const v4d z = { 0 };
       for (int v = 0; v < nv; v++) vd[v] = tobool((va[v] != z) & (vb[v] != z));
       break;
     }
     case I_OR: {
-      const v4d z = { 0, 0, 0, 0 };
+      const v4d z = { 0 };
       for (int v = 0; v < nv; v++) vd[v] = tobool((va[v] != z) | (vb[v] != z));
       break;
     }
-    case I_NOT: { const v4d z = { 0, 0, 0, 0 }; for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] == z); break; }
+    case I_NOT: { const v4d z = { 0 }; for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] == z); break; }
     case I_SEL: {   /* d = c != 0 ? a : b */
-      const v4d z = { 0, 0, 0, 0 };
+      const v4d z = { 0 };
       v4d *vc = V(in->c);
       for (int v = 0; v < nv; v++) {
         v4i k = vc[v] != z;
@@ -938,6 +971,7 @@ static void block(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *ns
     case I_F2: {
       const double *a = R(in->a), *b = R(in->b);
       if (in->c == CJ_F_POW) for (int l = 0; l < m; l++) d[l] = pow(a[l], b[l]);
+      else if (in->c == CJ_F_ATAN2) for (int l = 0; l < m; l++) d[l] = atan2(a[l], b[l]);
       else if (in->c == CJ_F_MIN) for (int l = 0; l < m; l++) d[l] = cj_min(a[l], b[l]);
       else for (int l = 0; l < m; l++) d[l] = cj_max(a[l], b[l]);
       break;
@@ -947,7 +981,7 @@ static void block(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *ns
       for (int l = 0; l < m; l++) d[l] = cj_clip(a[l], b[l], x[l]);
       break;
     }
-    case I_MOV: memcpy(d, R(in->a), (size_t)nv * 4 * sizeof *d); break;
+    case I_MOV: memcpy(d, R(in->a), (size_t)nv * VW * sizeof *d); break;
     case I_BLEND: {
       const double *a = R(in->a), *k = R(in->b);
       for (int l = 0; l < m; l++) if (k[l] != 0.0) d[l] = a[l];
@@ -994,13 +1028,14 @@ static void block(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *ns
       break;
     }
     case I_JNONE: if (!anyset(R(in->a), m)) pc = in->b - 1; break;
-    case I_THRESH: {
-      const double *a = R(in->a);
+    case I_THRESH: {   /* neurons domain: element l is neuron base + l */
+      const double *a = R(in->a), *ls = c->lastspike + base, t = c->t, rb = c->refractory;
       for (int l = 0; l < m; l++)
-        if (a[l] != 0.0 && c->t - c->lastspike[ii[l]] >= c->refractory) c->spikes[(*ns)++] = ii[l];
+        if (a[l] != 0.0 && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
       break;
     }
     case I_RESULT: *c->result = R(0)[0]; break;
+    case I_RESULTV: memcpy(c->result + base, R(0), (size_t)m * sizeof *d); break;
     }
   }
 }
@@ -1009,14 +1044,13 @@ void cj_prog_run(cj_prog *p, const cj_kctx *c)
 {
   int64_t n = p->domain == CJ_DOM_SCALAR ? 1 : c->n, ns = 0;
   int bs = p->blocked;
-  for (int i = 0; i < p->nconst; i++) fill(R(p->consts[i].reg), p->consts[i].v);
   if (p->reg_t != (int)NOREG) fill(R(p->reg_t), c->t);
   if (p->reg_dt != (int)NOREG) fill(R(p->reg_dt), c->dt);
   if (p->reg_n != (int)NOREG) fill(R(p->reg_n), (double)c->npop);
   if (p->kind == CJ_KK_THRESHOLD) ns = *c->nspikes;
   for (int64_t base = 0; base < n; base += bs) {
     int m = n - base < bs ? (int)(n - base) : bs;
-    setindex(p, c, base, m);
+    if (p->domain != CJ_DOM_NEURONS || p->needix) setindex(p, c, base, m);
     block(p, c, base, m, &ns);
   }
   if (p->kind == CJ_KK_THRESHOLD) *c->nspikes = ns;

@@ -43,7 +43,9 @@ typedef void (*cj_kfn)(const cj_kctx *c);
  * of the interpreter, and `int cj_kernel_abi`. */
 const char *cj_kernel_prelude(void);
 
-enum { CJ_DOM_NEURONS, CJ_DOM_SPIKES, CJ_DOM_SYNAPSES, CJ_DOM_EVENTS, CJ_DOM_SCALAR, CJ_NDOM };
+enum { CJ_DOM_NEURONS, CJ_DOM_SPIKES, CJ_DOM_SYNAPSES, CJ_DOM_EVENTS, CJ_DOM_SCALAR,
+       CJ_DOM_PAIRS,      /* candidate pairs of a probability rule: result[s] = tmp 0 */
+       CJ_NDOM };
 enum { CJ_KK_STMTS, CJ_KK_THRESHOLD, CJ_KK_SUM };
 enum { CJ_HOW_I, CJ_HOW_PRE, CJ_HOW_POST, CJ_HOW_S, CJ_NHOW };
 enum { CJ_OWNER_POP, CJ_OWNER_PROJ };
@@ -66,7 +68,7 @@ typedef enum {
 typedef enum {
   CJ_F_EXP, CJ_F_LOG, CJ_F_LOG1P, CJ_F_EXPM1, CJ_F_SQRT, CJ_F_ABS, CJ_F_SIN,
   CJ_F_COS, CJ_F_TAN, CJ_F_TANH, CJ_F_FLOOR, CJ_F_CEIL, CJ_F_SIGN, CJ_F_POW,
-  CJ_F_MIN, CJ_F_MAX, CJ_F_CLIP, CJ_F_SIGMOID, CJ_F_HEAVISIDE, CJ_NFUNC
+  CJ_F_MIN, CJ_F_MAX, CJ_F_CLIP, CJ_F_SIGMOID, CJ_F_HEAVISIDE, CJ_F_ATAN, CJ_F_ATAN2, CJ_NFUNC
 } cj_func;
 
 typedef struct cj_node cj_node;

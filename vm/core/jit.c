@@ -27,14 +27,16 @@ extern char **environ;
 #define CAJAL_JIT_CC "cc"
 #endif
 
-/* -fno-builtin-*: GCC would fold calls with constant arguments using MPFR
+/* -fno-trapping-math lets gcc if-convert the ternaries of update loops (it
+ * changes no value). -fno-builtin-*: GCC would fold calls with constant arguments using MPFR
  * (correctly rounded), which can differ in the last bit from the libm the
  * interpreter calls; these functions must always run in libm. */
 static const char *const FLAGS[] = {
   "-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fno-math-errno",
   "-march=native", "-fno-builtin-exp", "-fno-builtin-log", "-fno-builtin-log1p",
   "-fno-builtin-expm1", "-fno-builtin-sin", "-fno-builtin-cos", "-fno-builtin-tan",
-  "-fno-builtin-tanh", "-fno-builtin-pow", NULL
+  "-fno-builtin-tanh", "-fno-builtin-pow", "-fno-builtin-atan", "-fno-builtin-atan2",
+  "-fno-trapping-math", NULL
 };
 
 #define TRAILER_MAGIC "cajalso1"

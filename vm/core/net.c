@@ -97,8 +97,8 @@ typedef struct proj {
   double **var, **arrvals;          /* arrvals: rule arrays, in synapse order */
   double **inval;                   /* arrays rule before sorting (freed at build) */
   unsigned char *checked;           /* vars written while running: NaN-checked */
-  int kinit, kpre, kpost, kupdate;
-  bound init, onpre, onpost, update;
+  int kinit, kpre, kpost, kupdate, kpairs;
+  bound init, onpre, onpost, update, pairs;
   int nsum; sumk *sums;
   int64_t delay; int delay_var;
   int32_t *dsteps; int64_t maxd;
@@ -111,6 +111,7 @@ typedef struct proj {
 typedef struct mon {
   int kind, pop, proj, var;
   int64_t lo, hi, *idx, nidx, every;
+  int64_t acc;                      /* rate: spikes counted in the current window */
   char *file;
   ivec steps; i32vec ids; dvec vals;
 } mon;
@@ -180,6 +181,8 @@ static int findname(const char *const *names, int n, const char *name)
   for (int i = 0; i < n; i++) if (strcmp(names[i], name) == 0) return i;
   return -1;
 }
+
+static int bind(cj_net *net, bound *b, int kid, int domain, int kind, int pp, int pj, const char *what);
 
 static void run(bound *b)
 {
@@ -388,6 +391,7 @@ static void freeproj(proj *P)
   freestrs(P->vunit, P->nvars);
   cj_free(P->var); cj_free(P->arrvals); cj_free(P->inval); cj_free(P->checked);
   cj_free(P->init.vars); cj_free(P->onpre.vars); cj_free(P->onpost.vars); cj_free(P->update.vars);
+  cj_free(P->pairs.vars);
   for (int i = 0; P->sums && i < P->nsum; i++) cj_free(P->sums[i].b.vars);
   cj_free(P->sums);
   cj_free(P->dsteps); cj_free(P->spre); cj_free(P->spost);
@@ -429,6 +433,7 @@ int cj_net_add_proj(cj_net *net, const cj_projdef *d)
   P->rule = d->rule; P->self = d->self; P->p = d->p; P->k = d->k;
   P->nvars = d->nvars; P->delay = d->delay_var >= 0 ? 0 : d->delay; P->delay_var = d->delay_var;
   P->kinit = d->init; P->kpre = d->on_pre; P->kpost = d->on_post; P->kupdate = d->update;
+  P->kpairs = d->rule == CJ_RULE_PROB ? d->pkernel : 0;
   if (!(P->name = dupstr(nm)) || !(P->vname = dupstrs(d->varnames, d->nvars)) ||
       !(P->vunit = dupstrs(d->varunits, d->nvars)))
     return projfail(P, nomem());
@@ -465,13 +470,15 @@ int cj_net_add_monitor(cj_net *net, const cj_mondef *d)
     return cj_fail(CJ_EINVAL, "monitor %d: unknown kind %d", net->nmon + 1, d->kind);
   if (d->proj >= 0 ? (d->kind != CJ_MON_STATE || d->proj >= net->nproj) : (d->pop < 0 || d->pop >= net->npop))
     return cj_fail(CJ_EINVAL, "monitor %d: population or projection out of range", net->nmon + 1);
-  if (d->kind == CJ_MON_STATE && (d->every < 1 || d->nindices < 0 || (d->nindices && !d->indices)))
+  if (d->kind == CJ_MON_STATE && (d->every < 1 || (d->nindices < 0 && d->indices) || (d->nindices > 0 && !d->indices)))
     return cj_fail(CJ_EINVAL, "monitor %d: state monitors need indices and every >= 1 step", net->nmon + 1);
+  if (d->kind == CJ_MON_RATE && d->every < 0)
+    return cj_fail(CJ_EINVAL, "monitor %d: every must be >= 1 step", net->nmon + 1);
   if (addslot((void **)&net->mon, &net->nmon, &net->capmon, sizeof *net->mon)) return nomem();
   M = &net->mon[net->nmon];
   M->kind = d->kind; M->pop = d->proj >= 0 ? -1 : d->pop; M->proj = d->proj; M->var = d->var;
-  M->lo = d->lo; M->hi = d->hi; M->every = d->every; M->nidx = d->nindices;
-  if ((d->nindices && !(M->idx = dupmem(d->indices, (size_t)d->nindices * sizeof *d->indices))) ||
+  M->lo = d->lo; M->hi = d->hi; M->every = d->every > 0 ? d->every : 1; M->nidx = d->nindices;
+  if ((d->nindices > 0 && !(M->idx = dupmem(d->indices, (size_t)d->nindices * sizeof *d->indices))) ||
       (d->file && !(M->file = dupstr(d->file)))) {
     cj_free(M->idx);
     memset(M, 0, sizeof *M);
@@ -532,7 +539,27 @@ static inline int64_t candidate(int64_t lo, int64_t c, int64_t skip)
   return skip >= 0 && x >= skip ? x + 1 : x;
 }
 
-typedef struct conn { i32vec post; int64_t *rowptr; } conn;
+typedef struct conn { i32vec post; int64_t *rowptr; int32_t *cpre, *cpost; double *prob; } conn;
+
+/* Probability of each pair from a "pairs" kernel, called once per pre neuron
+ * i over its candidate targets (ctx.step = i, so random draws in the kernel
+ * are keyed by (i, candidate)); each pair is kept when a uniform draw of the
+ * projection's stream falls below its probability. */
+static int pairsrow(proj *P, cj_rng *r, int64_t i, int64_t m, int64_t skip, conn *C)
+{
+  bound *b = &P->pairs;
+  for (int64_t c = 0; c < m; c++) {
+    C->cpre[c] = (int32_t)i;
+    C->cpost[c] = (int32_t)candidate(P->postlo, c, skip);
+  }
+  b->c.pre = C->cpre; b->c.post = C->cpost; b->c.result = C->prob;
+  b->c.n = m; b->c.step = i; b->c.t = 0;
+  run(b);
+  if (reserve(&C->post, C->post.n + m)) return CJ_ENOMEM;
+  for (int64_t c = 0; c < m; c++)
+    if (cj_rng_uniform(r) < C->prob[c]) C->post.v[C->post.n++] = C->cpost[c];
+  return 0;
+}
 
 static int connrule(cj_net *net, proj *P, int pid, conn *C)
 {
@@ -546,6 +573,13 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   cj_rng_init(&r, net->seed, 1000 + (uint64_t)pid + 1);
   if (P->rule == CJ_RULE_OUTDEG && !(chosen = cj_malloc((size_t)(P->k > 0 ? P->k : 1) * sizeof *chosen)))
     return nomem();
+  if (P->kpairs) {
+    if ((st = bind(net, &P->pairs, P->kpairs, CJ_DOM_PAIRS, CJ_KK_STMTS, -1, pid, "probability"))) return st;
+    C->cpre = cj_malloc((size_t)nb * sizeof *C->cpre);
+    C->cpost = cj_malloc((size_t)nb * sizeof *C->cpost);
+    C->prob = cj_malloc((size_t)nb * sizeof *C->prob);
+    if (!C->cpre || !C->cpost || !C->prob) st = nomem();
+  }
   for (int64_t i = 0; i < A->n && !st; i++) {
     C->rowptr[i] = C->post.n;
     if (i < P->prelo || i > P->prehi) continue;
@@ -563,6 +597,7 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
     }
     case CJ_RULE_PROB: {
       double lq = log1p(-P->p);
+      if (P->kpairs) { st = pairsrow(P, &r, i, m, skip, C); break; }
       if (P->p <= 0) break;
       if (P->p >= 1) {
         if ((st = reserve(&C->post, C->post.n + m))) break;
@@ -591,6 +626,7 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   C->rowptr[A->n] = C->post.n;
   cj_free(chosen);
   cj_free(S.tab);
+  cj_free(C->cpre); cj_free(C->cpost); cj_free(C->prob);
   (void)na;
   return st;
 }
@@ -709,7 +745,7 @@ static int checkslices(cj_net *net, proj *P)
 static int connect(cj_net *net, proj *P, int pid)
 {
   pop *A = &net->pop[P->pre];
-  conn C = { { NULL, 0, 0 }, NULL };
+  conn C = { { NULL, 0, 0 }, NULL, NULL, NULL, NULL };
   int st;
   if ((st = checkslices(net, P))) return st;
   if (!(C.rowptr = cj_calloc((size_t)A->n + 1, sizeof *C.rowptr))) return nomem();
@@ -927,6 +963,7 @@ static int setdelays(cj_net *net, proj *P)
 static void clearmon(mon *M)
 {
   M->steps.n = M->ids.n = M->vals.n = 0;
+  M->acc = 0;
 }
 
 /* State at step 0: zeros, then the initialisation kernels. */
@@ -963,6 +1000,12 @@ static int checkmon(cj_net *net, mon *M, int m)
     int nv = M->proj >= 0 ? net->proj[M->proj].nvars : net->pop[M->pop].nvars;
     int64_t lim = M->proj >= 0 ? net->proj[M->proj].nsyn : net->pop[M->pop].n;
     if (M->var < 0 || M->var >= nv) return cj_fail(CJ_EINVAL, "monitor %d: variable %d out of range", m + 1, M->var + 1);
+    if (M->nidx < 0) {            /* all neurons or synapses */
+      cj_free(M->idx);
+      if (!(M->idx = cj_malloc((size_t)(lim > 0 ? lim : 1) * sizeof *M->idx))) return nomem();
+      for (int64_t k = 0; k < lim; k++) M->idx[k] = k;
+      M->nidx = lim;
+    }
     for (int64_t k = 0; k < M->nidx; k++)
       if (M->idx[k] < 0 || M->idx[k] >= lim)
         return cj_fail(CJ_ERANGE, "monitor %d: index %lld out of range 0..%lld", m + 1, (long long)M->idx[k], (long long)lim - 1);
@@ -1162,9 +1205,12 @@ static int record(cj_net *net, int64_t n)
         }
     } else if (M->kind == CJ_MON_RATE) {
       pop *P = &net->pop[M->pop];
-      int64_t c = 0;
-      for (int64_t k = 0; k < P->nspk; k++) c += P->spk[k] >= M->lo && P->spk[k] <= M->hi;
-      if (push(&M->vals, (double)c / ((double)(M->hi - M->lo + 1) * net->dt))) return CJ_ENOMEM;
+      for (int64_t k = 0; k < P->nspk; k++) M->acc += P->spk[k] >= M->lo && P->spk[k] <= M->hi;
+      if ((n + 1) % M->every == 0) {
+        if (push(&M->vals, (double)M->acc / ((double)(M->hi - M->lo + 1) * (double)M->every * net->dt)))
+          return CJ_ENOMEM;
+        M->acc = 0;
+      }
     } else if (n % M->every == 0) {
       const double *x = M->proj >= 0 ? net->proj[M->proj].var[M->var] : net->pop[M->pop].var[M->var];
       if (push(&M->steps, n) || reserve(&M->vals, M->vals.n + M->nidx)) return CJ_ENOMEM;
@@ -1354,6 +1400,7 @@ static void wstate(wr *w, const cj_net *net)
     wivec(w, &M->steps);
     wi64(w, M->ids.n); wbytes(w, M->ids.v, (size_t)M->ids.n * sizeof *M->ids.v);
     wi64(w, M->vals.n); wbytes(w, M->vals.v, (size_t)M->vals.n * sizeof *M->vals.v);
+    wi64(w, M->acc);
   }
 }
 
@@ -1504,6 +1551,8 @@ static int rstate(cj_net *net, rd *r)
     n = ri64(r);
     if (r->bad || n < 0 || (uint64_t)n > (size_t)(r->end - r->p) / 8 || reserve(&M->vals, n)) return r->bad = 1, 0;
     rbytes(r, M->vals.v, (size_t)n * 8); M->vals.n = n;
+    M->acc = ri64(r);
+    if (M->acc < 0) r->bad = 1;
   }
   return 0;
 }
@@ -1627,6 +1676,14 @@ int64_t cj_net_proj_delay(const cj_net *net, int j) { return net->proj[j].delay;
 
 int cj_net_mon_kind(const cj_net *net, int m) { return net->mon[m].kind; }
 
+void cj_net_mon_target(const cj_net *net, int m, int *ppop, int *pproj, int *pvar)
+{
+  const mon *M = &net->mon[m];
+  *ppop = M->pop;
+  *pproj = M->proj;
+  *pvar = M->kind == CJ_MON_STATE ? M->var : -1;
+}
+
 int64_t cj_net_mon_spikes(const cj_net *net, int m, const int64_t **steps, const int32_t **idx)
 {
   *steps = net->mon[m].steps.v;
@@ -1641,6 +1698,8 @@ int64_t cj_net_mon_state(const cj_net *net, int m, const int64_t **steps, const 
   *cols = net->mon[m].nidx;
   return net->mon[m].steps.n;
 }
+
+int64_t cj_net_mon_every(const cj_net *net, int m) { return net->mon[m].every; }
 
 int64_t cj_net_mon_rate(const cj_net *net, int m, const double **rates)
 {

@@ -63,7 +63,8 @@ typedef struct cj_projdef {
   int pre, post;                              /* population indices */
   int64_t pre_lo, pre_hi, post_lo, post_hi;   /* inclusive slices */
   int rule;                                   /* CJ_RULE_* */
-  double p;                                   /* prob */
+  double p;                                   /* prob: constant probability ... */
+  int pkernel;                                /* ... or a "pairs" kernel of (i, j), 0 = none */
   int64_t k;                                  /* indegree / outdegree */
   const int64_t *ai, *aj; int64_t na;         /* arrays: relative to the slices */
   int self;                                   /* allow i == j within one population */
@@ -82,8 +83,10 @@ typedef struct cj_mondef {
   int proj;                                   /* state of synapse variables, else -1 */
   int var;                                    /* state */
   int64_t lo, hi;                             /* spikes, rate: inclusive slice */
-  const int64_t *indices; int64_t nindices;   /* state: neurons or synapses recorded */
-  int64_t every;                              /* state: steps between records (>= 1) */
+  const int64_t *indices; int64_t nindices;   /* state: neurons or synapses recorded;
+                                                 NULL with nindices < 0: all of them */
+  int64_t every;                              /* state: steps between records; rate: steps
+                                                 averaged per record (>= 1) */
   const char *file;                           /* .npy file to stream to, or NULL */
 } cj_mondef;
 
@@ -154,11 +157,15 @@ int64_t cj_net_proj_delay(const cj_net *net, int j);              /* homogeneous
 
 /* Monitor contents (pointers valid until the next run/reset/free).
  * spikes: n records of (step, index); state: rows x cols values row-major,
- * with the step of each row; rate: one value (Hz) per step since reset. */
+ * with the step of each row; rate: one value (Hz) per `every` steps since
+ * reset (the mean over those steps), with the first step of each window. */
 int cj_net_mon_kind(const cj_net *net, int m);
+/* What monitor m records: population (or -1), projection (or -1), variable (or -1). */
+void cj_net_mon_target(const cj_net *net, int m, int *ppop, int *pproj, int *pvar);
 int64_t cj_net_mon_spikes(const cj_net *net, int m, const int64_t **steps, const int32_t **idx);
 int64_t cj_net_mon_state(const cj_net *net, int m, const int64_t **steps, const double **vals, int64_t *cols);
 int64_t cj_net_mon_rate(const cj_net *net, int m, const double **rates);
+int64_t cj_net_mon_every(const cj_net *net, int m);
 const char *cj_net_mon_file(const cj_net *net, int m);            /* NULL if in memory */
 /* Flush streamed monitors to their files (also done by run and free). */
 int cj_net_flush(cj_net *net);
