@@ -1,1 +1,590 @@
--- placeholder
+-- cajal.plot — figures through gnuplot, as cj.plot.
+--
+--   cj.plot.lines(x, y [, opts])          cj.plot.scatter(x, y [, opts])
+--   cj.plot.raster(monitor | times, indices | {E = m1, I = m2} [, opts])
+--   cj.plot.hist(values [, bins] [, opts])
+--   cj.plot.image(matrix [, opts])        cj.plot.images(list | 3-D array [, opts])
+--
+-- Each call writes its data with cj.io.save_columns (binary float64, written
+-- in C, so a million points cost nothing in Lua), sends a script to gnuplot
+-- through a pipe, and removes the data files when gnuplot is done. The
+-- output follows opts.out: "x.png" (pngcairo, else png), "x.svg", "x.pdf"
+-- (pdfcairo); with no out, a window when there is a display and gnuplot has
+-- a window terminal (qt, wxt, x11), else an error asking for out. Where
+-- opts is expected a string is taken as opts.out. gnuplot's own errors are
+-- raised; its warnings go to stderr. $CAJAL_GNUPLOT names the gnuplot to
+-- run (default: gnuplot on PATH).
+--
+-- Common options: out, title, xlabel, ylabel, size ({w, h} pixels; default
+-- {800, 600}), xrange / yrange ({lo, hi}), logx, logy, grid, labels (one per
+-- line or column), commands (a list of extra gnuplot commands, run before
+-- the plot command).
+local core = require "cajal.core"
+local IO = core.io
+
+local M = {}
+
+local ARRAY = getmetatable(core.zeros(1))
+local function isarray(v) return getmetatable(v) == ARRAY end
+
+-- ---- gnuplot ------------------------------------------------------------------
+
+local gp = {}   -- cache: path, terminals
+
+-- Data files written for the plot being made; removed when it is drawn or
+-- when anything fails.
+local pending = {}
+local function cleanup()
+  for _, f in ipairs(pending) do os.remove(f) end
+  pending = {}
+end
+
+-- Raise "cj.plot.<fn>: msg", positioned at the first Lua caller outside
+-- this file (the public functions run under a pcall, see guard below).
+local SRC = debug.getinfo(1, "S").source
+local function fail(fn, msg)
+  local where = ""
+  for level = 2, 100 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.source ~= SRC and info.what ~= "C" then
+      if info.currentline and info.currentline > 0 then
+        where = info.short_src .. ":" .. info.currentline .. ": "
+      end
+      break
+    end
+  end
+  error(where .. "cj.plot." .. fn .. ": " .. msg, 0)
+end
+
+-- f, removing its data files whatever error it raises.
+local function guard(f)
+  return function(...)
+    local r = table.pack(pcall(f, ...))
+    if not r[1] then
+      cleanup()
+      error(r[2], 0)
+    end
+    return table.unpack(r, 2, r.n)
+  end
+end
+
+local function exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+local function shellquote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+-- a gnuplot single-quoted string: no escapes, '' is a quote
+local function gpquote(s) return "'" .. tostring(s):gsub("'", "''") .. "'" end
+
+local function findgnuplot(fn)
+  local env = os.getenv("CAJAL_GNUPLOT")
+  if env and env ~= "" then
+    if env:find("/") and not exists(env) then
+      fail(fn, "gnuplot not found at " .. env .. " ($CAJAL_GNUPLOT); install the Debian " ..
+        "package gnuplot-nox (or gnuplot), or point CAJAL_GNUPLOT at it")
+    end
+    if env:find("/") then return env end
+  end
+  local name = env and env ~= "" and env or "gnuplot"
+  for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
+    if exists(dir .. "/" .. name) then return dir .. "/" .. name end
+  end
+  fail(fn, "gnuplot not found on PATH; install the Debian package gnuplot-nox " ..
+    "(or gnuplot for windows on screen)")
+end
+
+local function tmpname()
+  local n = os.tmpname()
+  return n
+end
+
+local function readall(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Run script through gnuplot: true, or nil and gnuplot's message.
+local function rungnuplot(fn, path, script, persist)
+  local err = tmpname()
+  local p = io.popen(shellquote(path) .. (persist and " -persist" or "") .. " 2>" .. shellquote(err), "w")
+  if not p then
+    os.remove(err)
+    return nil, "cannot start " .. path
+  end
+  p:write(script)
+  local ok, how, code = p:close()
+  local msg = readall(err)
+  os.remove(err)
+  if not ok then
+    msg = msg:gsub("^%s+", ""):gsub("%s+$", "")
+    if how == "exit" and code == 127 then
+      return nil, "cannot run " .. path .. "; install the Debian package gnuplot-nox (or gnuplot)"
+    end
+    return nil, "gnuplot failed (" .. how .. " " .. tostring(code) .. "): " .. msg
+  end
+  if msg:find("%S") then
+    io.stderr:write("cj.plot." .. fn .. ": gnuplot: ", msg, msg:sub(-1) == "\n" and "" or "\n")
+  end
+  return true
+end
+
+local function terminals(fn, path)
+  if gp.path == path and gp.terminals then return gp.terminals end
+  local out = tmpname()
+  local cmd = shellquote(path) .. " -e " .. shellquote("print GPVAL_TERMINALS") .. " >" .. shellquote(out) .. " 2>&1"
+  local ok = os.execute(cmd)
+  local text = readall(out)
+  os.remove(out)
+  if not ok then fail(fn, "cannot run " .. path .. ": " .. text) end
+  local set = {}
+  for t in text:gmatch("%S+") do set[t] = true end
+  gp.path, gp.terminals = path, set
+  return set
+end
+
+-- The "set terminal" line for opts.out (or a window).
+local function terminal(fn, path, opts)
+  local terms = terminals(fn, path)
+  local w, h = 800, 600
+  if opts.size ~= nil then
+    local s = opts.size
+    if type(s) ~= "table" or type(s[1]) ~= "number" or type(s[2]) ~= "number" or s[1] <= 0 or s[2] <= 0 then
+      fail(fn, "option 'size' must be {width, height} in pixels")
+    end
+    w, h = math.floor(s[1]), math.floor(s[2])
+  end
+  local out = opts.out
+  if out == nil then
+    local display = os.getenv("DISPLAY") or os.getenv("WAYLAND_DISPLAY")
+    if not display or display == "" then
+      fail(fn, "no display to draw on: give out = \"file.png\" (or .svg, .pdf)")
+    end
+    for _, t in ipairs({ "qt", "wxt", "x11" }) do
+      if terms[t] then return ("set terminal %s size %d,%d noenhanced persist"):format(t, w, h), nil, true end
+    end
+    fail(fn, "this gnuplot has no window terminal (qt, wxt, x11): give out = \"file.png\", " ..
+      "or install the Debian package gnuplot-qt (or gnuplot-x11)")
+  end
+  if type(out) ~= "string" then fail(fn, "option 'out' must be a file name") end
+  local ext = (out:match("%.([%a%d]+)$") or ""):lower()
+  local line
+  if ext == "png" then
+    line = ("set terminal %s size %d,%d noenhanced"):format(terms.pngcairo and "pngcairo" or "png", w, h)
+  elseif ext == "svg" then
+    line = ("set terminal svg size %d,%d noenhanced"):format(w, h)
+  elseif ext == "pdf" and terms.pdfcairo then
+    line = ("set terminal pdfcairo size %gin,%gin noenhanced"):format(w / 100, h / 100)
+  else
+    fail(fn, "cannot tell the output format of '" .. out .. "' (use .png, .svg" ..
+      (terms.pdfcairo and " or .pdf)" or ")"))
+  end
+  return line .. "\nset output " .. gpquote(out), out, false
+end
+
+-- ---- options and data ------------------------------------------------------------
+
+local common = { out = 1, title = 1, xlabel = 1, ylabel = 1, size = 1, xrange = 1, yrange = 1,
+  logx = 1, logy = 1, grid = 1, labels = 1, commands = 1 }
+
+local function checkopts(fn, opts, extra)
+  if opts == nil then return {} end
+  if type(opts) == "string" then return { out = opts } end
+  if type(opts) ~= "table" then fail(fn, "options must be a table (or an output file name)") end
+  for k in pairs(opts) do
+    if not common[k] and not (extra and extra[k]) then
+      fail(fn, "unknown option '" .. tostring(k) .. "'")
+    end
+  end
+  return opts
+end
+
+-- v as an array: arrays pass, tables of numbers are converted.
+local function toarray(fn, v, what)
+  if isarray(v) then return v end
+  if type(v) == "table" then
+    local ok, a = pcall(core.array, v)
+    if ok then return a end
+    fail(fn, what .. ": " .. tostring(a):gsub("^.-: ", ""))
+  end
+  fail(fn, what .. " must be an array or a table of numbers (got " .. type(v) .. ")")
+end
+
+local function range(fn, r, name)
+  if r == nil then return nil end
+  if type(r) ~= "table" or (r[1] ~= nil and type(r[1]) ~= "number") or (r[2] ~= nil and type(r[2]) ~= "number") then
+    fail(fn, "option '" .. name .. "' must be {lo, hi}")
+  end
+  return ("set %s [%s:%s]"):format(name, r[1] and ("%.17g"):format(r[1]) or "*", r[2] and ("%.17g"):format(r[2]) or "*")
+end
+
+-- The lines of a script shared by every plot: title, labels, ranges, ...
+local function preamble(fn, opts, lines)
+  local function text(k)
+    if opts[k] ~= nil then
+      if type(opts[k]) ~= "string" and type(opts[k]) ~= "number" then
+        fail(fn, "option '" .. k .. "' must be a string")
+      end
+      lines[#lines + 1] = ("set %s %s"):format(k, gpquote(opts[k]))
+    end
+  end
+  text("title")
+  text("xlabel")
+  text("ylabel")
+  lines[#lines + 1] = range(fn, opts.xrange, "xrange")
+  lines[#lines + 1] = range(fn, opts.yrange, "yrange")
+  if opts.logx then lines[#lines + 1] = "set logscale x" end
+  if opts.logy then lines[#lines + 1] = "set logscale y" end
+  if opts.grid then lines[#lines + 1] = "set grid" end
+  if opts.commands ~= nil then
+    if type(opts.commands) ~= "table" then fail(fn, "option 'commands' must be a list of strings") end
+    for _, c in ipairs(opts.commands) do lines[#lines + 1] = tostring(c) end
+  end
+end
+
+-- Run the script on the data files written so far, then remove them.
+local function draw(fn, opts, body)
+  local path = findgnuplot(fn)
+  local term, out, window = terminal(fn, path, opts)
+  local lines = { term }
+  preamble(fn, opts, lines)
+  for _, l in ipairs(body) do lines[#lines + 1] = l end
+  if not window then lines[#lines + 1] = "set output" end
+  local ok, err = rungnuplot(fn, path, table.concat(lines, "\n") .. "\n", window)
+  cleanup()
+  if not ok then fail(fn, err) end
+  if out then
+    local f = io.open(out, "rb")
+    local size = f and f:seek("end") or 0
+    if f then f:close() end
+    if size == 0 then fail(fn, "gnuplot wrote nothing to " .. out) end
+  end
+  return out or true
+end
+
+local function datafile(fn, cols)
+  local name = tmpname()
+  pending[#pending + 1] = name
+  local ok, err = pcall(IO.save_columns, name, cols)
+  if not ok then fail(fn, (tostring(err):gsub("^.-save_columns'? ?", ""))) end
+  return name
+end
+
+local function fmt(n) return ("binary format='%%%dfloat64'"):format(n) end
+
+local function label(opts, k, default)
+  local l = opts.labels and opts.labels[k]
+  if l == nil then return default and ("title " .. gpquote(default)) or "notitle" end
+  return "title " .. gpquote(l)
+end
+
+-- x, y for lines and scatter: y 1-D or 2-D (one series per column).
+local function xy(fn, x, y, opts)
+  if y == nil or (type(y) == "table" and not isarray(y) and y[1] == nil) or type(y) == "string" then
+    y, opts = x, y                          -- lines(y [, opts]): x = 1..n
+    y = toarray(fn, y, "y")
+    x = core.range(y.shape[1] or 1)
+  else
+    x, y = toarray(fn, x, "x"), toarray(fn, y, "y")
+  end
+  if x.ndim ~= 1 then fail(fn, "x must be 1-D (got " .. x.ndim .. " dimensions)") end
+  if y.ndim ~= 1 and y.ndim ~= 2 then fail(fn, "y must be 1-D or 2-D (got " .. y.ndim .. " dimensions)") end
+  if y.shape[1] ~= x.shape[1] then
+    fail(fn, ("x has %d values but y has %d rows"):format(x.shape[1], y.shape[1]))
+  end
+  return x, y, opts
+end
+
+local function series(fn, x, y, opts, style)
+  local f = datafile(fn, { x, y })
+  local k = y.ndim == 1 and 1 or y.shape[2]
+  local parts = {}
+  for j = 1, k do
+    parts[j] = ("%s %s using 1:%d with %s %s"):format(j == 1 and gpquote(f) or "''", fmt(k + 1),
+      j + 1, style, label(opts, j))
+  end
+  local body = {}
+  if not opts.labels then body[1] = "unset key" end
+  body[#body + 1] = "plot " .. table.concat(parts, ", \\\n  ")
+  return draw(fn, opts, body)
+end
+
+-- ---- the plots ---------------------------------------------------------------------
+
+function M.lines(x, y, opts)
+  x, y, opts = xy("lines", x, y, opts)
+  opts = checkopts("lines", opts, { linewidth = 1 })
+  local lw = opts.linewidth and (" lw %g"):format(opts.linewidth) or ""
+  return series("lines", x, y, opts, "lines" .. lw)
+end
+
+function M.scatter(x, y, opts)
+  x, y, opts = xy("scatter", x, y, opts)
+  opts = checkopts("scatter", opts, { pointsize = 1 })
+  return series("scatter", x, y, opts, ("points pt 7 ps %g"):format(opts.pointsize or 0.5))
+end
+
+-- A spike monitor: anything with :times() and :indices() methods.
+local function ismonitor(v)
+  if type(v) ~= "table" and type(v) ~= "userdata" then return false end
+  local ok, t = pcall(function() return v.times end)
+  local ok2, i = pcall(function() return v.indices end)
+  return ok and ok2 and t ~= nil and i ~= nil and (type(t) == "function" or getmetatable(t) ~= nil)
+end
+
+-- Spike times and indices from a monitor or a pair {times, indices}.
+local function spikes(fn, v, what)
+  if ismonitor(v) then
+    return toarray(fn, v:times(), what .. " times"), toarray(fn, v:indices(), what .. " indices")
+  end
+  if type(v) == "table" and v[1] ~= nil and v[2] ~= nil then
+    return toarray(fn, v[1], what .. " times"), toarray(fn, v[2], what .. " indices")
+  end
+  fail(fn, what .. ": a spike monitor (with :times() and :indices()) or {times, indices} expected")
+end
+
+local palette = { "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#000000" }
+
+function M.raster(a, b, opts)
+  local groups = {}   -- { name, times, indices }
+  if isarray(a) or (type(a) == "table" and type(a[1]) == "number") then
+    groups[1] = { nil, toarray("raster", a, "times"), toarray("raster", b, "indices") }
+  elseif ismonitor(a) or (type(a) == "table" and a[1] ~= nil) then
+    opts = b
+    local t, i = spikes("raster", a, "spikes")
+    groups[1] = { nil, t, i }
+  elseif type(a) == "table" then
+    opts = b
+    local names = {}
+    for k in pairs(a) do names[#names + 1] = k end
+    table.sort(names, function(p, q) return tostring(p) < tostring(q) end)
+    for _, k in ipairs(names) do
+      local t, i = spikes("raster", a[k], "population " .. tostring(k))
+      groups[#groups + 1] = { tostring(k), t, i }
+    end
+  else
+    fail("raster", "a spike monitor, a table of monitors, or times and indices expected (got " ..
+      type(a) .. ")")
+  end
+  opts = checkopts("raster", opts, { colors = 1, order = 1, pointsize = 1, tunit = 1 })
+  local scale = 1
+  if opts.tunit ~= nil then
+    scale = ({ s = 1, ms = 1e3 })[opts.tunit]
+    if not scale then fail("raster", "option 'tunit' must be \"s\" or \"ms\"") end
+  end
+  if opts.order then
+    local byname, ordered = {}, {}
+    for _, g in ipairs(groups) do byname[g[1]] = g end
+    for _, n in ipairs(opts.order) do
+      if not byname[n] then fail("raster", "option 'order' names an unknown population '" .. tostring(n) .. "'") end
+      ordered[#ordered + 1] = byname[n]
+    end
+    groups = ordered
+  end
+  local parts, offset = {}, 0
+  for k, g in ipairs(groups) do
+    local t, i = g[2], g[3]
+    if t.ndim ~= 1 or i.ndim ~= 1 or t.shape[1] ~= i.shape[1] then
+      fail("raster", ("%s: times and indices must be 1-D and equally long (%s vs %s)"):format(
+        g[1] or "spikes", table.concat(t.shape, "x"), table.concat(i.shape, "x")))
+    end
+    local n = t.shape[1]
+    local color = (opts.colors and g[1] and opts.colors[g[1]]) or palette[(k - 1) % #palette + 1]
+    if n > 0 then
+      local f = datafile("raster", { t * scale, i + offset })
+      parts[#parts + 1] = ("%s %s using 1:2 with points pt 7 ps %g lc rgb %s %s"):format(
+        gpquote(f), fmt(2), opts.pointsize or (n > 100000 and 0.1 or 0.3), gpquote(color),
+        g[1] and ("title " .. gpquote(g[1])) or "notitle")
+    end
+    local top = n > 0 and i:max() + 1 or 0
+    offset = offset + top
+  end
+  local body = {}
+  if not opts.xlabel then body[#body + 1] = "set xlabel " .. gpquote(scale == 1 and "time (s)" or "time (ms)") end
+  if not opts.ylabel then body[#body + 1] = "set ylabel 'neuron'" end
+  if #groups < 2 then body[#body + 1] = "unset key" else body[#body + 1] = "set key outside right" end
+  if not opts.yrange then body[#body + 1] = ("set yrange [-0.5:%g]"):format(math.max(offset, 1) - 0.5) end
+  if not opts.xrange then body[#body + 1] = "set xrange [0:*]" end
+  if #parts == 0 then   -- no spikes at all: empty axes
+    if not opts.xrange then body[#body + 1] = "set xrange [0:1]" end
+    parts[1] = "NaN notitle"
+  end
+  body[#body + 1] = "plot " .. table.concat(parts, ", \\\n  ")
+  return draw("raster", opts, body)
+end
+
+function M.hist(values, bins, opts)
+  if type(bins) == "table" or type(bins) == "string" then bins, opts = nil, bins end
+  opts = checkopts("hist", opts, { color = 1 })
+  local v = toarray("hist", values, "values")
+  bins = bins or 10
+  if math.type(bins) ~= "integer" or bins < 1 then fail("hist", "bins must be a positive integer") end
+  if v:numel() == 0 then fail("hist", "no values to count") end
+  local lo, hi = v:min(), v:max()
+  if lo ~= lo or hi ~= hi then fail("hist", "values contain NaN") end
+  if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
+  local w = (hi - lo) / bins
+  local f = datafile("hist", v)
+  local body = {
+    "unset key",
+    "set style fill solid 0.6 border",
+    "set boxwidth " .. ("%.17g"):format(w) .. " absolute",
+    ("bin(x) = %.17g + %.17g * (floor((x - %.17g) / %.17g) >= %d ? %d : floor((x - %.17g) / %.17g)) + %.17g"):format(
+      lo, w, lo, w, bins, bins - 1, lo, w, w / 2),
+    "set yrange [0:*]",
+  }
+  if not opts.xrange then body[#body + 1] = ("set xrange [%.17g:%.17g]"):format(lo, hi) end
+  if not opts.ylabel then body[#body + 1] = "set ylabel 'count'" end
+  body[#body + 1] = ("plot %s %s using (bin($1)):(1.0) smooth frequency with boxes lc rgb %s"):format(
+    gpquote(f), fmt(1), gpquote(opts.color or palette[1]))
+  return draw("hist", opts, body)
+end
+
+local palettes = {
+  viridis = "set palette defined (0 '#440154', 1 '#414487', 2 '#2a788e', 3 '#22a884', 4 '#7ad151', 5 '#fde725')",
+  gray = "set palette gray",
+  diverging = "set palette defined (0 '#2166ac', 1 '#f7f7f7', 2 '#b2182b')",
+}
+
+-- The data file of matrix a (nr x nc) and the plot command drawing it with
+-- element (i, j) centred at x = j, y = i. gnuplot draws no image smaller
+-- than 2 x 2, so every element is written as a 2 x 2 block of half-size
+-- pixels: the picture is the same.
+local function imagedata(fn, a)
+  local nr, nc = a.shape[1], a.shape[2]
+  local z = core.zeros(2 * nr, 2 * nc)
+  z[{ { 1, -1, 2 }, { 1, -1, 2 } }] = a
+  z[{ { 2, -1, 2 }, { 1, -1, 2 } }] = a
+  z[{ { 1, -1, 2 }, { 2, -1, 2 } }] = a
+  z[{ { 2, -1, 2 }, { 2, -1, 2 } }] = a
+  local f = datafile(fn, z)
+  return ("plot %s binary array=(%d,%d) format='%%float64' dx=0.5 dy=0.5 origin=(0.75,0.75) " ..
+    "with image notitle"):format(gpquote(f), 2 * nc, 2 * nr)
+end
+
+local function colorrange(opts, lo, hi)
+  if opts.cbrange then
+    return ("set cbrange [%.17g:%.17g]"):format(opts.cbrange[1], opts.cbrange[2])
+  end
+  if opts.palette == "diverging" then
+    local m = math.max(math.abs(lo), math.abs(hi))
+    if m == 0 then m = 1 end
+    return ("set cbrange [%.17g:%.17g]"):format(-m, m)
+  end
+  if lo == hi then return ("set cbrange [%.17g:%.17g]"):format(lo - 0.5, hi + 0.5) end
+  return ("set cbrange [%.17g:%.17g]"):format(lo, hi)
+end
+
+local function checkpalette(fn, opts)
+  if opts.palette ~= nil and not palettes[opts.palette] then
+    fail(fn, "option 'palette' must be \"viridis\", \"gray\" or \"diverging\"")
+  end
+  if opts.cbrange ~= nil and (type(opts.cbrange) ~= "table" or type(opts.cbrange[1]) ~= "number"
+      or type(opts.cbrange[2]) ~= "number") then
+    fail(fn, "option 'cbrange' must be {lo, hi}")
+  end
+  return palettes[opts.palette or "viridis"]
+end
+
+local function axes(nr, nc)
+  return {
+    ("set xrange [0.5:%g]"):format(nc + 0.5),
+    ("set yrange [%g:0.5]"):format(nr + 0.5),       -- row 1 at the top, as a matrix is read
+    "set size ratio -1",
+    "set tics out",
+  }
+end
+
+function M.image(m, opts)
+  opts = checkopts("image", opts, { palette = 1, cbrange = 1, colorbar = 1 })
+  local a = toarray("image", m, "matrix")
+  if a.ndim ~= 2 then fail("image", "matrix must be 2-D (got " .. a.ndim .. " dimensions)") end
+  local nr, nc = a.shape[1], a.shape[2]
+  if nr == 0 or nc == 0 then fail("image", "matrix is empty") end
+  local pal = checkpalette("image", opts)
+  local cmd = imagedata("image", a)
+  local body = axes(nr, nc)
+  body[#body + 1] = pal
+  body[#body + 1] = colorrange(opts, a:min(), a:max())
+  if opts.colorbar == false then body[#body + 1] = "unset colorbox" end
+  body[#body + 1] = cmd
+  return draw("image", opts, body)
+end
+
+function M.images(list, opts)
+  opts = checkopts("images", opts, { palette = 1, cbrange = 1, cols = 1, titles = 1, shared = 1, colorbar = 1 })
+  local pal = checkpalette("images", opts)
+  local mats = {}
+  if isarray(list) then
+    if list.ndim ~= 3 then fail("images", "a 3-D array (n x rows x cols) or a list of matrices expected") end
+    for k = 1, list.shape[1] do mats[k] = list[k] end
+  elseif type(list) == "table" then
+    for k, v in ipairs(list) do
+      mats[k] = toarray("images", v, "image " .. k)
+      if mats[k].ndim ~= 2 then fail("images", "image " .. k .. " must be 2-D") end
+    end
+  else
+    fail("images", "a 3-D array or a list of matrices expected (got " .. type(list) .. ")")
+  end
+  local n = #mats
+  if n == 0 then fail("images", "no images") end
+  local cols = opts.cols or math.ceil(math.sqrt(n))
+  if math.type(cols) ~= "integer" or cols < 1 then fail("images", "option 'cols' must be a positive integer") end
+  local rows = math.ceil(n / cols)
+  local body = {}
+  local lo, hi = math.huge, -math.huge
+  for _, a in ipairs(mats) do lo, hi = math.min(lo, a:min()), math.max(hi, a:max()) end
+  body[#body + 1] = pal
+  if opts.colorbar ~= true then body[#body + 1] = "unset colorbox" end
+  body[#body + 1] = "unset key"
+  body[#body + 1] = "unset tics"
+  local mp = ("set multiplot layout %d,%d"):format(rows, cols)
+  if opts.title then mp = mp .. " title " .. gpquote(opts.title) end
+  body[#body + 1] = mp
+  body[#body + 1] = "unset title"
+  for k, a in ipairs(mats) do
+    local nr, nc = a.shape[1], a.shape[2]
+    if nr == 0 or nc == 0 then
+      fail("images", "image " .. k .. " is empty")
+    end
+    local cmd = imagedata("images", a)
+    for _, l in ipairs(axes(nr, nc)) do body[#body + 1] = l end
+    if opts.shared == false then body[#body + 1] = colorrange(opts, a:min(), a:max())
+    else body[#body + 1] = colorrange(opts, lo, hi) end
+    local t = opts.titles and opts.titles[k]
+    body[#body + 1] = t and ("set title " .. gpquote(t)) or "unset title"
+    body[#body + 1] = cmd
+  end
+  body[#body + 1] = "unset multiplot"
+  local o = {}
+  for k, v in pairs(opts) do if common[k] and k ~= "title" then o[k] = v end end
+  return draw("images", o, body)
+end
+
+local docs = {
+  lines = "cj.plot.lines(x, y [, opts]) / cj.plot.lines(y [, opts]) -> output\n" ..
+    "Line plot; y 1-D or 2-D (one line per column). opts: out (\"f.png\", \"f.svg\", \"f.pdf\"), title,\n" ..
+    "xlabel, ylabel, labels, size {w, h}, xrange, yrange, logx, logy, grid, linewidth, commands.",
+  scatter = "cj.plot.scatter(x, y [, opts]) -> output\nPoints; y 1-D or 2-D. Options as lines, plus pointsize.",
+  raster = "cj.plot.raster(monitor | times, indices | {E = m1, I = m2} [, opts]) -> output\n" ..
+    "Spike raster: a monitor with :times() and :indices(), two arrays, or a table of populations\n" ..
+    "stacked bottom-up (opts.order, opts.colors {name = color}). opts.tunit \"s\" (default) or \"ms\".",
+  hist = "cj.plot.hist(values [, bins] [, opts]) -> output\nHistogram of the values in bins (default 10) equal bins from min to max.",
+  image = "cj.plot.image(matrix [, opts]) -> output\n" ..
+    "Heatmap with a colorbar, row 1 at the top. opts: palette \"viridis\" | \"gray\" | \"diverging\"\n" ..
+    "(symmetric around 0), cbrange {lo, hi}, colorbar (false to hide).",
+  images = "cj.plot.images(list | 3-D array [, opts]) -> output\n" ..
+    "A grid of images (receptive fields, weight matrices): opts.cols, titles, shared (one color\n" ..
+    "range, default true), palette, cbrange, colorbar.",
+}
+for k, t in pairs(docs) do
+  M[k] = guard(M[k])
+  core.doc(M[k], t)
+end
+
+return M

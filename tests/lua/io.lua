@@ -337,7 +337,16 @@ T.test("save_columns writes float64 rows (binary) or text", function()
   IO.save_columns(tmp("m.bin"), make("float64", 6, 2, 3):t())   -- one array: flat, C order
   s = io.open(tmp("m.bin"), "rb"):read("a")
   assert(#s == 48 and string.unpack("d", s, 9) == value("float64", 3))
-  T.checkerror("column 2 has 3 rows, column 1 has 5", function() return IO.save_columns(tmp("x"), { x, { 1, 2, 3 } }) end)
+  local m = make("float64", 10, 5, 2)
+  assert(IO.save_columns(tmp("m2.bin"), { x, m, y }) == 5)   -- 2-D: each of its columns
+  s = io.open(tmp("m2.bin"), "rb"):read("a")
+  assert(#s == 5 * 32)
+  for i = 1, 5 do
+    local a, b, c, d = string.unpack("dddd", s, (i - 1) * 32 + 1)
+    assert(a == x[i] and b == m[i][1] and c == m[i][2] and d == y[i])
+  end
+  T.checkerror("entry 2 has 3 rows, entry 1 has 5", function() return IO.save_columns(tmp("x"), { x, { 1, 2, 3 } }) end)
+  T.checkerror("entry 1 must be a 1-D or 2-D array", function() return IO.save_columns(tmp("x"), { cj.zeros(2, 2, 2) }) end)
 end)
 
 T.test("every cj.io function has help", function()

@@ -462,8 +462,9 @@ static int io_save_csv(lua_State *L)
 
 /* ---- plain data columns (for gnuplot) ---------------------------------------- */
 
-/* save_columns(path, columns [, format]): columns is a list of equally long
- * 1-D arrays (or tables of numbers), or one array written flat in C order.
+/* save_columns(path, columns [, format]): columns is a list of 1-D arrays
+ * (or tables of numbers) and 2-D arrays (one column each of their columns),
+ * all with the same number of rows; or one array, written flat in C order.
  * format "binary" (default): rows of float64 values, native byte order;
  * "text": one row per line, values separated by spaces, NaN as "NaN". */
 static int io_save_columns(lua_State *L)
@@ -495,28 +496,41 @@ static int io_save_columns(lua_State *L)
     }
     nrows = n;
   } else {
+    int n;
     luaL_argexpected(L, lua_istable(L, 2), 2, "array or list of columns");
-    ncols = (int)luaL_len(L, 2);
-    luaL_argcheck(L, ncols >= 1, 2, "no columns");
-    cols = lua_newuserdatauv(L, sizeof *cols * (size_t)ncols, 0);
-    lua_rawseti(L, anchor, 1);
-    for (int j = 0; j < ncols; j++) {
+    n = (int)luaL_len(L, 2);
+    luaL_argcheck(L, n >= 1, 2, "no columns");
+    ncols = 0;
+    for (int j = 0; j < n; j++) {            /* convert and count the columns */
       larray *a;
       lua_geti(L, 2, j + 1);
       a = cj_optarray(L, lua_gettop(L));
-      if (a->a.ndim != 1) {
-        lua_pushfstring(L, "column %d must be 1-D", j + 1);
+      if (a->a.ndim != 1 && a->a.ndim != 2) {
+        lua_pushfstring(L, "entry %d must be a 1-D or 2-D array", j + 1);
         luaL_argerror(L, 2, lua_tostring(L, -1));
       }
       if (nrows >= 0 && a->a.shape[0] != nrows) {
-        lua_pushfstring(L, "column %d has %I rows, column 1 has %I", j + 1,
+        lua_pushfstring(L, "entry %d has %I rows, entry 1 has %I", j + 1,
                         (lua_Integer)a->a.shape[0], (lua_Integer)nrows);
         luaL_argerror(L, 2, lua_tostring(L, -1));
       }
+      if (a->a.ndim == 2 && a->a.shape[1] > INT32_MAX - ncols)
+        luaL_argerror(L, 2, "too many columns");
       nrows = a->a.shape[0];
-      cols[j] = a->a;
-      lua_rawseti(L, anchor, (lua_Integer)luaL_len(L, anchor) + 1);
+      ncols += a->a.ndim == 1 ? 1 : (int)a->a.shape[1];
+      lua_rawseti(L, anchor, j + 1);
       lua_settop(L, anchor);
+    }
+    luaL_argcheck(L, ncols >= 1, 2, "no columns");
+    cols = lua_newuserdatauv(L, sizeof *cols * (size_t)ncols, 0);
+    lua_rawseti(L, anchor, n + 1);
+    for (int j = 0, k = 0; j < n; j++) {      /* a 2-D entry gives one view per column */
+      larray *a;
+      lua_rawgeti(L, anchor, j + 1);
+      a = cj_checkarray(L, -1);
+      if (a->a.ndim == 1) cols[k++] = a->a;
+      else for (int64_t c = 0; c < a->a.shape[1]; c++) cj_array_select(&cols[k++], &a->a, 1, c);
+      lua_pop(L, 1);
     }
   }
   row = lua_newuserdatauv(L, sizeof *row * (size_t)ncols, 0);
@@ -577,8 +591,9 @@ static const cj_doc docs[] = {
                "names in file order. opts: sep, comment (a character), header (false: columns\n"
                "numbered 1..n), numeric (true: a non-number is an error)."},
   {"save_columns", "cj.io.save_columns(path, columns [, \"binary\"|\"text\"]) -> rows\n"
-                   "Equally long 1-D arrays (or one array, flat) as rows of float64: raw binary\n"
-                   "(default) or space-separated text, as gnuplot and Octave read them."},
+                   "A list of 1-D arrays and 2-D arrays (each of their columns) with the same\n"
+                   "number of rows, or one array (flat), as rows of float64 values: raw binary\n"
+                   "(default, native byte order) or space-separated text, as gnuplot reads them."},
   {NULL, NULL}
 };
 
