@@ -149,26 +149,32 @@ static double c_max(double a, double b, double c) { (void)c; return isnan(a) ? b
 static double c_clip(double a, double b, double c) { return c_min(c_max(a, b, 0), c, 0); }
 static double c_sigmoid(double a, double b, double c) { (void)b; (void)c; return 1.0 / (1.0 + exp(-a)); }
 static double c_heav(double a, double b, double c) { (void)b; (void)c; return a > 0 ? 1.0 : a <= 0 ? 0.0 : a; }
+static double c_atan(double a, double b, double c) { (void)b; (void)c; return atan(a); }
+static double c_atan2(double a, double b, double c) { (void)c; return atan2(a, b); }
+static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1) * 3.0) + (b / -7.0); }
 
-static const struct { const char *expr; cfn f; } ops[] = {
-  { "(+ (var 0 i) (var 1 i))", c_add }, { "(- (var 0 i) (var 1 i))", c_sub },
-  { "(* (var 0 i) (var 1 i))", c_mul }, { "(/ (var 0 i) (var 1 i))", c_div },
-  { "(neg (var 0 i))", c_neg }, { "(pow (var 0 i) (var 1 i))", c_pow },
-  { "(< (var 0 i) (var 1 i))", c_lt }, { "(<= (var 0 i) (var 1 i))", c_le },
-  { "(> (var 0 i) (var 1 i))", c_gt }, { "(>= (var 0 i) (var 1 i))", c_ge },
-  { "(== (var 0 i) (var 1 i))", c_eq }, { "(~= (var 0 i) (var 1 i))", c_ne },
-  { "(and (var 0 i) (var 1 i))", c_and }, { "(or (var 0 i) (var 1 i))", c_or },
-  { "(not (var 0 i))", c_not }, { "(ifelse (var 2 i) (var 0 i) (var 1 i))", c_ifelse },
-  { "(call exp (var 0 i))", c_exp }, { "(call log (var 0 i))", c_log },
-  { "(call log1p (var 0 i))", c_log1p }, { "(call expm1 (var 0 i))", c_expm1 },
-  { "(call sqrt (var 0 i))", c_sqrt }, { "(call abs (var 0 i))", c_abs },
-  { "(call sin (var 0 i))", c_sin }, { "(call cos (var 0 i))", c_cos },
-  { "(call tan (var 0 i))", c_tan }, { "(call tanh (var 0 i))", c_tanh },
-  { "(call floor (var 0 i))", c_floor }, { "(call ceil (var 0 i))", c_ceil },
-  { "(call sign (var 0 i))", c_sign }, { "(call pow (var 0 i) (var 1 i))", c_pow },
-  { "(call min (var 0 i) (var 1 i))", c_min }, { "(call max (var 0 i) (var 1 i))", c_max },
-  { "(call clip (var 0 i) (var 1 i) (var 2 i))", c_clip },
-  { "(call sigmoid (var 0 i))", c_sigmoid }, { "(call heaviside (var 0 i))", c_heav },
+static const struct { const char *expr; cfn f; const char *c; } ops[] = {
+  { "(+ (var 0 i) (var 1 i))", c_add, "(a + b)" }, { "(- (var 0 i) (var 1 i))", c_sub, "(a - b)" },
+  { "(* (var 0 i) (var 1 i))", c_mul, "(a * b)" }, { "(/ (var 0 i) (var 1 i))", c_div, "(a / b)" },
+  { "(neg (var 0 i))", c_neg, "(-a)" }, { "(pow (var 0 i) (var 1 i))", c_pow, "pow(a, b)" },
+  { "(< (var 0 i) (var 1 i))", c_lt, "(a < b ? 1.0 : 0.0)" }, { "(<= (var 0 i) (var 1 i))", c_le, "(a <= b ? 1.0 : 0.0)" },
+  { "(> (var 0 i) (var 1 i))", c_gt, "(a > b ? 1.0 : 0.0)" }, { "(>= (var 0 i) (var 1 i))", c_ge, "(a >= b ? 1.0 : 0.0)" },
+  { "(== (var 0 i) (var 1 i))", c_eq, "(a == b ? 1.0 : 0.0)" }, { "(~= (var 0 i) (var 1 i))", c_ne, "(a != b ? 1.0 : 0.0)" },
+  { "(and (var 0 i) (var 1 i))", c_and, "(((a != 0.0) & (b != 0.0)) ? 1.0 : 0.0)" },
+  { "(or (var 0 i) (var 1 i))", c_or, "(((a != 0.0) | (b != 0.0)) ? 1.0 : 0.0)" },
+  { "(not (var 0 i))", c_not, "(a == 0.0 ? 1.0 : 0.0)" }, { "(ifelse (var 2 i) (var 0 i) (var 1 i))", c_ifelse, "(x != 0.0 ? a : b)" },
+  { "(call exp (var 0 i))", c_exp, "exp(a)" }, { "(call log (var 0 i))", c_log, "log(a)" },
+  { "(call log1p (var 0 i))", c_log1p, "log1p(a)" }, { "(call expm1 (var 0 i))", c_expm1, "expm1(a)" },
+  { "(call sqrt (var 0 i))", c_sqrt, "sqrt(a)" }, { "(call abs (var 0 i))", c_abs, "fabs(a)" },
+  { "(call sin (var 0 i))", c_sin, "sin(a)" }, { "(call cos (var 0 i))", c_cos, "cos(a)" },
+  { "(call tan (var 0 i))", c_tan, "tan(a)" }, { "(call tanh (var 0 i))", c_tanh, "tanh(a)" },
+  { "(call floor (var 0 i))", c_floor, "floor(a)" }, { "(call ceil (var 0 i))", c_ceil, "ceil(a)" },
+  { "(call sign (var 0 i))", c_sign, "cj_sign(a)" }, { "(call pow (var 0 i) (var 1 i))", c_pow, "pow(a, b)" },
+  { "(call min (var 0 i) (var 1 i))", c_min, "cj_min(a, b)" }, { "(call max (var 0 i) (var 1 i))", c_max, "cj_max(a, b)" },
+  { "(call clip (var 0 i) (var 1 i) (var 2 i))", c_clip, "cj_clip(a, b, x)" },
+  { "(call sigmoid (var 0 i))", c_sigmoid, "cj_sigmoid(a)" }, { "(call heaviside (var 0 i))", c_heav, "cj_heaviside(a)" },
+  { "(call atan (var 0 i))", c_atan, "atan(a)" }, { "(call atan2 (var 0 i) (var 1 i))", c_atan2, "atan2(a, b)" },
+  { "(+ (* (- (var 0 i) 0.1) 3) (/ (var 1 i) -7))", c_mixed, "(((a - 0.1) * 3.0) + (b / -7.0))" },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -1062,4 +1068,400 @@ Test(build, bad_definitions_name_the_problem)
   cr_assert_neq(addgen(net, "G", 5, t, ix, 2), 0);
   cr_assert(strstr(cj_errmsg(), "neuron 2 spikes twice in step 10"), "%s", cj_errmsg());
   cj_net_free(net);
+}
+
+/* ---- more rules and monitors ------------------------------------------------- */
+
+Test(connect, probability_from_a_pairs_kernel)
+{
+  /* p(i, j) = 1 if j == i + 1, 0.5 if j == i + 2, else 0 */
+  cj_net *net = cj_net_new("pairs", 1e-4, 9);
+  K(.id = 1, .name = "p", .domain = CJ_DOM_PAIRS, .ntmp = 1,
+    .body = "(let 0 (ifelse (== j (+ i 1)) 1 (ifelse (== j (+ i 2)) 0.5 0)))");
+  OK(addpop(net, "A", 2000, 1, V1, 0, 0, 0, 0, 0));
+  cj_projdef d = proj("chain", 0, 0, 2000, 2000, CJ_RULE_PROB);
+  d.pkernel = 1;
+  OK(cj_net_add_proj(net, &d));
+  OK(cj_net_build(net));
+  int64_t n = cj_net_proj_nsyn(net, 0), one = 0, two = 0;
+  const int32_t *pre = cj_net_proj_pre(net, 0), *post = cj_net_proj_post(net, 0);
+  for (int64_t s = 0; s < n; s++) {
+    cr_assert(post[s] == pre[s] + 1 || post[s] == pre[s] + 2, "synapse %d -> %d", pre[s], post[s]);
+    one += post[s] == pre[s] + 1;
+    two += post[s] == pre[s] + 2;
+  }
+  cr_assert_eq(one, 1999);
+  cr_assert(fabs(two - 999.0) < 5 * sqrt(1998 * 0.25), "%lld pairs at distance 2", (long long)two);
+  cj_net_free(net);
+}
+
+Test(monitors, rate_windows_and_all_synapses)
+{
+  /* generator: neuron k of 4 spikes at steps 2k and 2k+1 (k < 4); rate monitor every 3 steps */
+  cj_net *net = cj_net_new("mon", 1e-4, 1);
+  double tm[8]; int64_t ix[8];
+  for (int k = 0; k < 8; k++) { tm[k] = k * 1e-4; ix[k] = k / 2; }
+  K(.id = 1, .name = "winit", .domain = CJ_DOM_SYNAPSES, .refs = "j0.0", .body = "(set 0 s (+ (* 10 i) j))");
+  K(.id = 2, .name = "grow", .domain = CJ_DOM_SYNAPSES, .refs = "j0.0", .body = "(add 0 s 1)");
+  OK(addgen(net, "G", 4, tm, ix, 8));
+  cj_projdef d = proj("G->G", 0, 0, 4, 4, CJ_RULE_ALL);
+  const char *wn[] = { "w" };
+  d.nvars = 1; d.varnames = wn; d.init = 1; d.update = 2;
+  OK(cj_net_add_proj(net, &d));
+  cj_mondef r = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 3, .every = 3 };
+  cj_mondef w = { .kind = CJ_MON_STATE, .pop = -1, .proj = 0, .var = 0, .nindices = -1, .every = 5 };
+  OK(cj_net_add_monitor(net, &r));
+  OK(cj_net_add_monitor(net, &w));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 10, NULL, NULL));
+  const double *rate;
+  cr_assert_eq(cj_net_mon_rate(net, 0, &rate), 3);           /* windows 0-2, 3-5, 6-8 */
+  cr_assert_eq(cj_net_mon_every(net, 0), 3);
+  const double want[3] = { 3, 3, 2 };          /* one spike per step at steps 0..7 */
+  for (int k = 0; k < 3; k++) cr_assert(fabs(rate[k] - want[k] / (4 * 3e-4)) < 1e-9, "window %d: %g Hz", k, rate[k]);
+  const int64_t *st; const double *v; int64_t cols;
+  cr_assert_eq(cj_net_mon_state(net, 1, &st, &v, &cols), 2);  /* steps 0 and 5 */
+  cr_assert_eq(cols, 16);
+  for (int s = 0; s < 16; s++) {
+    cr_assert_eq(v[s], 10 * (s / 4) + s % 4 + 1);
+    cr_assert_eq(v[16 + s], 10 * (s / 4) + s % 4 + 6);
+  }
+  cj_net_free(net);
+}
+
+/* ---- the compiler cache ------------------------------------------------------- */
+
+static char cachedir[64];
+
+static void freshcache(void)
+{
+  strcpy(cachedir, "/tmp/cj_test_jitXXXXXX");
+  cr_assert_not_null(mkdtemp(cachedir));
+  setenv("CAJAL_CACHE", cachedir, 1);
+  unsetenv("CAJAL_JIT");
+}
+
+static int countfiles(const char *suffix)
+{
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "ls %s | grep -c '%s$' > %s/count.txt", cachedir, suffix, cachedir);
+  (void)!system(cmd);
+  char path[100];
+  snprintf(path, sizeof path, "%s/count.txt", cachedir);
+  FILE *f = fopen(path, "r");
+  int n = -1;
+  if (f) { (void)!fscanf(f, "%d", &n); fclose(f); }
+  remove(path);
+  return n;
+}
+
+static void rmcache(void)
+{
+  char cmd[120];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", cachedir);
+  (void)!system(cmd);
+}
+
+/* A C file with one kernel per operation: cjk_<k+1> computes ops[k] over
+ * var 0..2 into var 3. */
+static char *opsource(void)
+{
+  size_t cap = 64 * 1024, n = 0;
+  char *src = malloc(cap);
+  n += snprintf(src + n, cap - n, "%s", cj_kernel_prelude());
+  for (size_t k = 0; k < NOPS; k++)
+    n += snprintf(src + n, cap - n,
+                  "void cjk_%zu(const cj_kctx *c)\n{\n"
+                  "  const double *A = c->var[0], *B = c->var[1], *X = c->var[2];\n  double *O = c->var[3];\n"
+                  "  for (int64_t i = 0; i < c->n; i++) {\n    const double a = A[i], b = B[i], x = X[i];\n"
+                  "    (void)a; (void)b; (void)x;\n    O[i] = %s;\n  }\n}\n", k + 1, ops[k].c);
+  return src;
+}
+
+Test(jit, every_operation_is_bit_identical_to_the_interpreter)
+{
+  char why[200];
+  if (!cj_jit_available(why, sizeof why)) cr_skip_test("no C compiler: %s", why);
+  freshcache();
+  char *src = opsource();
+  cj_jit *j;
+  OK(cj_jit_compile(src, NULL, 0, &j));
+  const int64_t n = NSPEC * NSPEC * 3;
+  double *a = malloc(n * 8), *b = malloc(n * 8), *x = malloc(n * 8), *o1 = malloc(n * 8), *o2 = malloc(n * 8);
+  for (int64_t k = 0; k < n; k++) {
+    a[k] = specials[k % NSPEC];
+    b[k] = specials[(k / NSPEC) % NSPEC];
+    x[k] = (k / (NSPEC * NSPEC)) == 0 ? 0.0 : (k / (NSPEC * NSPEC)) == 1 ? 1.0 : NAN;
+  }
+  for (size_t op = 0; op < NOPS; op++) {
+    cj_ktree *t = cj_ktree_new();
+    cj_node **stmts; int ns;
+    char body[512];
+    snprintf(body, sizeof body, "(set 3 i %s)", ops[op].expr);
+    OK(cj_kbody_parse(t, body, &stmts, &ns));
+    cj_ref refs[4] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 } };
+    cj_kdef d = { .id = (int)op + 1, .name = "op", .domain = CJ_DOM_NEURONS, .nrefs = 4, .refs = refs, .nbody = ns, .body = stmts };
+    cj_prog *p;
+    OK(cj_prog_compile(&d, &p));
+    double *v1[4] = { a, b, x, o1 }, *v2[4] = { a, b, x, o2 };
+    cj_kctx c1 = { .n = n, .var = v1, .npop = n }, c2 = { .n = n, .var = v2, .npop = n };
+    cj_prog_run(p, &c1);
+    cj_kfn f = cj_jit_kernel(j, (int)op + 1);
+    cr_assert_not_null(f);
+    f(&c2);
+    for (int64_t k = 0; k < n; k++)
+      cr_assert(samebits(o1[k], o2[k]), "%s at (%g, %g, %g): interpreter %a, compiled C %a",
+                ops[op].expr, a[k], b[k], x[k], o1[k], o2[k]);
+    cj_prog_free(p);
+    cj_ktree_free(t);
+  }
+  cj_jit_release(j);
+  free(a); free(b); free(x); free(o1); free(o2); free(src);
+  rmcache();
+}
+
+Test(jit, second_load_hits_the_cache_and_corrupt_entries_are_rebuilt)
+{
+  char why[200];
+  if (!cj_jit_available(why, sizeof why)) cr_skip_test("no C compiler: %s", why);
+  freshcache();
+  char *src = opsource();
+  cj_jitstats s0, s1, s2, s3;
+  cj_jit *j;
+  cj_jit_stats(&s0);
+  OK(cj_jit_compile(src, NULL, 0, &j));
+  cj_jit_stats(&s1);
+  cr_assert_eq(s1.compiles, s0.compiles + 1);
+  cr_assert(!cj_jit_cached(j));
+  char path[300];
+  snprintf(path, sizeof path, "%s", cj_jit_path(j));
+  cj_jit_release(j);
+  struct stat st;
+  cr_assert_eq(stat(cachedir, &st), 0);
+  cr_assert_eq(st.st_mode & 0777, 0700);
+  cr_assert_eq(countfiles(".so"), 1);
+  cr_assert_eq(countfiles(".c"), 0);             /* temporaries are gone */
+  /* unchanged source: no compiler run */
+  OK(cj_jit_compile(src, NULL, 0, &j));
+  cj_jit_stats(&s2);
+  cr_assert_eq(s2.compiles, s1.compiles);
+  cr_assert_eq(s2.hits, s1.hits + 1);
+  cr_assert(cj_jit_cached(j));
+  cj_jit_release(j);
+  /* a flipped byte in the entry: detected, compiled again, and it works */
+  FILE *f = fopen(path, "r+b");
+  fseek(f, 3000, SEEK_SET);
+  int ch = fgetc(f);
+  fseek(f, 3000, SEEK_SET);
+  fputc(ch ^ 0x40, f);
+  fclose(f);
+  OK(cj_jit_compile(src, NULL, 0, &j));
+  cj_jit_stats(&s3);
+  cr_assert_eq(s3.rebuilds, s2.rebuilds + 1);
+  cr_assert_eq(s3.compiles, s2.compiles + 1);
+  double a = 2, b = 3, x = 0, o = 0, *v[4] = { &a, &b, &x, &o };
+  cj_kctx c = { .n = 1, .var = v };
+  cj_jit_kernel(j, 1)(&c);
+  cr_assert_eq(o, 5);
+  cj_jit_release(j);
+  /* truncated entry */
+  cr_assert_eq(truncate(path, 100), 0);
+  OK(cj_jit_compile(src, NULL, 0, &j));
+  cj_jit_release(j);
+  /* another source is another entry; clearing removes both */
+  char *src2 = malloc(strlen(src) + 40);
+  sprintf(src2, "%s\n/* another */\n", src);
+  OK(cj_jit_compile(src2, NULL, 0, &j));
+  cj_jit_release(j);
+  cr_assert_eq(countfiles(".so"), 2);
+  long removed;
+  OK(cj_jit_cache_clear(&removed));
+  cr_assert_eq(removed, 2);
+  cr_assert_eq(countfiles(".so"), 0);
+  free(src); free(src2);
+  rmcache();
+}
+
+Test(jit, concurrent_writers_leave_one_good_entry)
+{
+  char why[200];
+  if (!cj_jit_available(why, sizeof why)) cr_skip_test("no C compiler: %s", why);
+  freshcache();
+  char *src = opsource();
+  pid_t kids[4];
+  for (int k = 0; k < 4; k++) {
+    if ((kids[k] = fork()) == 0) {
+      cj_jit *j;
+      int st = cj_jit_compile(src, NULL, 0, &j);
+      if (st == 0) {
+        double a = 2, b = 3, x = 0, o = 0, *v[4] = { &a, &b, &x, &o };
+        cj_kctx c = { .n = 1, .var = v };
+        cj_jit_kernel(j, 3)(&c);
+        st = o != 6;
+      }
+      _exit(st);
+    }
+  }
+  for (int k = 0; k < 4; k++) {
+    int status;
+    cr_assert_eq(waitpid(kids[k], &status, 0), kids[k]);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", k);
+  }
+  cr_assert_eq(countfiles(".so"), 1);
+  cr_assert_eq(countfiles(".c"), 0);
+  cj_jitstats s0, s1;
+  cj_jit *j;
+  cj_jit_stats(&s0);
+  OK(cj_jit_compile(src, NULL, 0, &j));
+  cj_jit_stats(&s1);
+  cr_assert_eq(s1.compiles, s0.compiles);
+  cj_jit_release(j);
+  free(src);
+  rmcache();
+}
+
+Test(jit, compiler_errors_name_the_model_line)
+{
+  char why[200];
+  if (!cj_jit_available(why, sizeof why)) cr_skip_test("no C compiler: %s", why);
+  freshcache();
+  char src[4096];
+  snprintf(src, sizeof src, "%s"
+           "void cjk_4(const cj_kctx *c)\n{\n  (void)c;\n}\n"
+           "void cjk_5(const cj_kctx *c)\n{\n  double x = 1.0\n  (void)c; (void)x;\n}\n", cj_kernel_prelude());
+  cj_jitline lines[2] = { { 4, 7, "E_init" }, { 5, 42, "E_update" } };
+  cj_jit *j = NULL;
+  cr_assert_neq(cj_jit_compile(src, lines, 2, &j), 0);
+  cr_assert_null(j);
+  cr_assert(strstr(cj_errmsg(), "model line 42 (kernel 5 'E_update'): C compiler error:"), "%s", cj_errmsg());
+  cr_assert_eq(countfiles(".so"), 0);
+  cr_assert_eq(countfiles(".c"), 0);
+  /* no ABI marker: refused */
+  OK(0);
+  cr_assert_neq(cj_jit_compile("void cjk_1(void) {}\n", NULL, 0, &j), 0);
+  cr_assert(strstr(cj_errmsg(), "kernel ABI"), "%s", cj_errmsg());
+  rmcache();
+}
+
+Test(jit, off_or_missing_compiler_means_the_interpreter)
+{
+  char why[200];
+  freshcache();
+  setenv("CAJAL_JIT", "off", 1);
+  cr_assert_eq(cj_jit_available(why, sizeof why), 0);
+  cr_assert(strstr(why, "CAJAL_JIT=off"), "%s", why);
+  cj_jit *j;
+  cr_assert_neq(cj_jit_compile("int x;", NULL, 0, &j), 0);
+  unsetenv("CAJAL_JIT");
+  setenv("CC", "/nonexistent/bin/cc", 1);
+  cr_assert_eq(cj_jit_available(why, sizeof why), 0);
+  cr_assert(strstr(why, "'/nonexistent/bin/cc' not found"), "%s", why);
+  unsetenv("CC");
+  /* a cache directory writable by others is refused */
+  chmod(cachedir, 0777);
+  if (cj_jit_available(why, sizeof why)) {
+    cr_assert_neq(cj_jit_compile(cj_kernel_prelude(), NULL, 0, &j), 0);
+    cr_assert(strstr(cj_errmsg(), "writable by others"), "%s", cj_errmsg());
+  }
+  rmcache();
+}
+
+/* mkrich's kernels as compiled C, written as emit.lua would */
+static const char richc[] =
+  "void cjk_1(const cj_kctx *c)\n{\n  double *v0 = c->var[0], *v1 = c->var[1], *v2 = c->var[2];\n"
+  "  for (int64_t i = 0; i < c->n; i++) { v0[i] = (-0.06 + (0.01 * cj_uniform(c, i, 0))); v1[i] = 0.0; v2[i] = 0.0; }\n}\n"
+  "void cjk_2(const cj_kctx *c)\n{\n  double *restrict v0 = c->var[0], *restrict v1 = c->var[1], *restrict v2 = c->var[2];\n"
+  "  const double ct = c->t, crf = c->refractory, *cls = c->lastspike;\n"
+  "  for (int64_t i = 0; i < c->n; i++) {\n"
+  "    double t0 = (((ct - cls[i]) >= crf ? 1.0 : 0.0) != 0.0 ? ((((v0[i] - -0.049) * 0.995012479192682) + -0.049) + ((v1[i] * 0.0012) + (v2[i] * 0.0011))) : v0[i]);\n"
+  "    double t1 = (v1[i] * 0.98019867330675525), t2 = (v2[i] * 0.99004983374916811);\n"
+  "    v0[i] = t0; v1[i] = t1; v2[i] = t2;\n  }\n}\n"
+  "void cjk_3(const cj_kctx *c)\n{\n  const double *v0 = c->var[0], ct = c->t, crf = c->refractory, *cls = c->lastspike;\n"
+  "  int64_t *restrict csp = c->spikes; int64_t cns = *c->nspikes;\n"
+  "  for (int64_t i = 0; i < c->n; i++) if ((ct - cls[i]) >= crf && (v0[i] > -0.05 ? 1.0 : 0.0) != 0.0) csp[cns++] = i;\n"
+  "  *c->nspikes = cns;\n}\n"
+  "void cjk_4(const cj_kctx *c)\n{\n  double *v0 = c->var[0];\n  for (int64_t q = 0; q < c->n; q++) v0[c->list[q]] = -0.06;\n}\n"
+  "void cjk_5(const cj_kctx *c)\n{\n  double *v0 = c->var[0];\n  for (int64_t q = 0; q < c->n; q++) { int64_t s = c->list[q]; v0[c->post[s]] += 0.0025; }\n}\n"
+  "void cjk_6(const cj_kctx *c)\n{\n  double *v0 = c->var[0], *v1 = c->var[1];\n"
+  "  for (int64_t q = 0; q < c->n; q++) { int64_t s = c->list[q]; v0[c->post[s]] += v1[s]; v1[s] = (v1[s] * 0.999); }\n}\n"
+  "void cjk_7(const cj_kctx *c)\n{\n  double *v0 = c->var[0], *v1 = c->var[1];\n"
+  "  for (int64_t s = 0; s < c->n; s++) { v0[s] = (-0.009 * (1.0 + (0.1 * cj_normal(c, s, 0))));"
+  " v1[s] = (0.0001 * (1.0 + floor((20.0 * cj_uniform(c, s, 1))))); }\n}\n"
+  "void cjk_8(const cj_kctx *c)\n{\n  double *v0 = c->var[0];\n  for (int64_t q = 0; q < c->n; q++) { int64_t s = c->list[q]; v0[c->post[s]] += 0.004; }\n}\n";
+
+Test(jit, a_network_gives_the_same_spikes_on_both_backends)
+{
+  char why[200];
+  if (!cj_jit_available(why, sizeof why)) cr_skip_test("no C compiler: %s", why);
+  freshcache();
+  char *src = malloc(strlen(cj_kernel_prelude()) + sizeof richc);
+  sprintf(src, "%s%s", cj_kernel_prelude(), richc);
+  cj_jit *j;
+  OK(cj_jit_compile(src, NULL, 0, &j));
+  /* the interpreter network */
+  cj_net *a = mkrich(11);
+  OK(cj_net_build(a));
+  OK(cj_net_run(a, 3000, NULL, NULL));
+  /* the same definitions with compiled kernels */
+  cj_net *b = cj_net_new("rich", 1e-4, 11);
+  {
+    cj_net *net = b;
+    static const kspec ks[] = {
+      { 1, "init", CJ_DOM_NEURONS, 0, 0, "p1.0 p1.1 p1.2", "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)", NULL },
+      { 2, "update", CJ_DOM_NEURONS, 0, 3, "p1.0 p1.1 p1.2",
+        "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
+        "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
+        "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
+        "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))", NULL },
+      { 3, "thr", CJ_DOM_NEURONS, CJ_KK_THRESHOLD, 0, "p1.0", NULL, "(> (var 0 i) -0.05)" },
+      { 4, "reset", CJ_DOM_SPIKES, 0, 0, "p1.0", "(set 0 i -0.06)", NULL },
+      { 5, "exc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.0025)", NULL },
+      { 6, "inh", CJ_DOM_EVENTS, 0, 0, "p1.2 j1.0", "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))", NULL },
+      { 7, "winit", CJ_DOM_SYNAPSES, 0, 0, "j1.0 j1.1",
+        "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))", NULL },
+      { 8, "inexc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.004)", NULL },
+    };
+    for (int k = 0; k < 8; k++) {
+      cj_ktree *t = cj_ktree_new();
+      cj_ref refs[8];
+      cj_kdef d;
+      mkdef(t, &ks[k], &d, refs);
+      cj_kfn f = cj_jit_kernel(j, ks[k].id);
+      cr_assert_not_null(f);
+      OK(cj_net_add_kernel(net, &d, f));
+      cj_ktree_free(t);
+    }
+    cr_assert_eq(cj_net_kernel_jit(net, 2), 1);
+  }
+  /* populations, projections and monitors as in mkrich (kernels are already in) */
+  cj_popdef in = { .name = "In", .n = 100, .kind = CJ_POP_POISSON, .rate = 20 };
+  OK(cj_net_add_pop(b, &in));
+  OK(addpop(b, "P", 400, 3, V3, 1, 2, 3, 4, 0.005));
+  cj_projdef e = proj("E", 1, 1, 400, 400, CJ_RULE_PROB);
+  e.pre_hi = 319; e.p = 0.05; e.on_pre = 5; e.delay = 3;
+  OK(cj_net_add_proj(b, &e));
+  const char *iv[] = { "w", "d" };
+  cj_projdef i = proj("I", 1, 1, 400, 400, CJ_RULE_INDEG);
+  i.pre_lo = 320; i.k = 10; i.self = 0; i.on_pre = 6; i.nvars = 2; i.varnames = iv; i.init = 7; i.delay_var = 1;
+  OK(cj_net_add_proj(b, &i));
+  cj_projdef x = proj("X", 0, 1, 100, 400, CJ_RULE_OUTDEG);
+  x.k = 8; x.on_pre = 8; x.delay = 1;
+  OK(cj_net_add_proj(b, &x));
+  int64_t idx[] = { 0, 5, 399 }, sidx[] = { 0, 3 };
+  cj_mondef ms = { .kind = CJ_MON_SPIKES, .pop = 1, .proj = -1, .lo = 0, .hi = 399 };
+  cj_mondef mv = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = idx, .nindices = 3, .every = 7 };
+  cj_mondef mw = { .kind = CJ_MON_STATE, .pop = -1, .proj = 1, .var = 0, .indices = sidx, .nindices = 2, .every = 10 };
+  cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 99 };
+  OK(cj_net_add_monitor(b, &ms)); OK(cj_net_add_monitor(b, &mv));
+  OK(cj_net_add_monitor(b, &mw)); OK(cj_net_add_monitor(b, &mr));
+  OK(cj_net_build(b));
+  OK(cj_net_run(b, 3000, NULL, NULL));
+  const int64_t *st; const int32_t *id;
+  cr_assert_gt(cj_net_mon_spikes(a, 0, &st, &id), 100);
+  samenet(a, b);
+  cj_net_free(a);
+  cj_net_free(b);
+  cj_jit_release(j);
+  free(src);
+  rmcache();
 }
