@@ -883,11 +883,11 @@ static int m_transpose(lua_State *L)
 static int m_reshape(lua_State *L)
 {
   larray *a = checkarray(L, 1), *r;
-  int64_t shape[CJ_MAXDIM], n = cj_array_numel(&a->a), rest = 1;
+  int64_t shape[CJ_MAXDIM], n = cj_array_numel(&a->a), rest;
   int hole, ndim = getshape2(L, 2, lua_gettop(L), shape, &hole);
   cj_array v, src;
   char b1[64], b2[64];
-  for (int i = 0; i < ndim; i++) rest *= shape[i];
+  if (cj_shape_numel(ndim, shape, &rest)) corefail(L, 2);
   if (hole >= 0) {
     if (rest == 0 || n % rest) {
       lua_pushfstring(L, "cannot infer a size: %I elements into %s", (lua_Integer)n,
@@ -1006,13 +1006,20 @@ static void slicespec(lua_State *L, int64_t n, int dim, int64_t *start, int64_t 
   if (len == 0 && n == 0) { *start = 0; *count = 0; *step = 1; return; }
   {
     int64_t lo = v[0] < 0 ? n + v[0] : v[0] - 1, hi = v[1] < 0 ? n + v[1] : v[1] - 1;
-    int64_t c = v[2] > 0 ? (hi - lo) / v[2] + 1 : (lo - hi) / -v[2] + 1;
-    if ((v[2] > 0 && hi < lo) || (v[2] < 0 && hi > lo)) c = 0;   /* empty */
+    int64_t st = v[2], c;
+    /* bounds far outside the dimension fail here, before any arithmetic on them;
+     * an empty slice may start one past either end ({n + 1, n}, {0, -n - 1, -1}) */
+    if (lo < -1 || lo > n) checkindex(L, 2, v[0], n, dim);
+    if (hi < -1 || hi > n) checkindex(L, 2, v[1], n, dim);
+    if (st > n) st = n > 0 ? n : 1;              /* one element either way */
+    if (st < -n) st = n > 0 ? -n : -1;
+    c = st > 0 ? (hi - lo) / st + 1 : (lo - hi) / -st + 1;
+    if ((st > 0 && hi < lo) || (st < 0 && hi > lo)) c = 0;   /* empty */
     if (c > 0) {
       checkindex(L, 2, v[0], n, dim);
       checkindex(L, 2, v[1], n, dim);
     }
-    *start = lo; *count = c; *step = v[2];
+    *start = lo; *count = c; *step = st;
   }
 }
 
