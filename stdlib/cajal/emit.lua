@@ -271,9 +271,11 @@ local function kernel(k, id)
     stmts(k.body, ctx, body, indent)
   elseif kind == "threshold" then
     if k.domain ~= "neurons" then bad("threshold domain", k.domain) end
+    -- the count in a local: a store through spikes could otherwise change
+    -- *nspikes (both int64_t), and gcc would reload it every iteration
     body[#body + 1] = format("%sif ((ct - cls[i]) >= crf && %s != 0.0)",
                              indent, expr(k.cond, ctx))
-    body[#body + 1] = indent .. "  c->spikes[(*c->nspikes)++] = i;"
+    body[#body + 1] = indent .. "  csp[cns++] = i;"
   elseif kind == "sum" then
     if k.domain ~= "synapses" or ctx.nslots < 1 then bad("sum kernel", k.domain) end
     body[#body + 1] = format("%sv0[c->post[s]] += %s;", indent, expr(k.value, ctx))
@@ -286,6 +288,13 @@ local function kernel(k, id)
     for _, l in ipairs(body) do out[#out + 1] = l end
     out[#out + 1] = "    *c->result = t0;"
     out[#out + 1] = "  }"
+  elseif kind == "threshold" then
+    out[#out + 1] = "  int64_t *const csp = c->spikes;"
+    out[#out + 1] = "  int64_t cns = *c->nspikes;"
+    out[#out + 1] = "  " .. dom.head
+    for _, l in ipairs(body) do out[#out + 1] = l end
+    out[#out + 1] = "  }"
+    out[#out + 1] = "  *c->nspikes = cns;"
   else
     if k.domain == "pairs" then
       if kind ~= "stmts" or ctx.ntmp < 1 then bad("pairs kernel", id) end
