@@ -488,7 +488,12 @@ end
 local function literal(scope, node)
   local v, d = node.value, DIMLESS
   if type(v) ~= "number" then fail(scope.src, node.pos, "malformed number") end
-  if node.unit then
+  local whole = node.unit and node.unit.text and #node.unit.text < 200 and unit(node.unit.text)
+  if whole then
+    -- the unit as cj.unit reads it: 1 uF/cm^2 is 0.01 exactly, not 1e-6 * 1e4
+    local scale, ud = unit(node.unit.text)
+    v, d = v * scale, ud
+  elseif node.unit then
     local scale = 1.0
     for _, f in ipairs(node.unit.factors or {}) do
       local s, fd = unit(f.name)
@@ -805,6 +810,7 @@ end
 
 -- The dimension of a UNIT node (input NAME : UNIT).
 local function unitdim(scope, u)
+  if u.text and #u.text < 200 and unit(u.text) then return select(2, unit(u.text)) end
   local d = DIMLESS
   for _, f in ipairs(u.factors or {}) do
     local s, fd = unit(f.name)
@@ -1400,7 +1406,6 @@ end
 local RULES = { all_to_all = "all", one_to_one = "one_to_one", probability = "prob",
                 in_degree = "indegree", out_degree = "outdegree", arrays = "arrays" }
 
-local opterr = M.opterr
 function M.connect(net, item)
   local root = net.src
   local pairs_ = {}
