@@ -42,7 +42,7 @@ else
   print(string.format("\nJ1 = %g: no bump without the cue (max - min = %.2g): below the critical J1 = 2", J1, hi - lo))
 end
 
-local ok, err = pcall(cj.plot.image, net.state.R.r:values(), {
-  out = "ring_attractor.png", xlabel = "unit (preferred angle 0..360 deg)",
-  ylabel = "time (5 ms per row)", title = "ring attractor: cue off at 200 ms" })
+local ok, err = pcall(cj.plot.image, net.state.R.r:values():t():contiguous(), {
+  out = "ring_attractor.png", xlabel = "time (5 ms per column)",
+  ylabel = "unit k (preferred angle 360 k / 64 deg)", title = "ring attractor: rates r, cue off at 200 ms" })
 print(ok and "r(theta, t): ring_attractor.png" or ("no plot: " .. tostring(err)))
