@@ -40,6 +40,9 @@ local DIMLESS = mkdim(0, 0, 0, 0, 0, 0, 0)
 -- ANY: a bare 0 (zero in any unit) or a value whose dimension cannot be
 -- known (a name left unresolved when a synapse model is checked alone).
 local ANY = { any = true }
+-- ZERO: a bare 0 matches any dimension in sums and comparisons, and is a
+-- plain number in products (0 * 1 mV is in V)
+local ZERO = { any = true, zero = true }
 M.DIMLESS, M.ANY = DIMLESS, ANY
 local SECOND = mkdim(0, 0, 2, 0, 0, 0, 0)
 
@@ -52,6 +55,8 @@ local function isless(a)
   return a.any or dimeq(a, DIMLESS)
 end
 local function dimmul(a, b, sign)
+  if a.zero then a = DIMLESS end
+  if b.zero then b = DIMLESS end
   if a.any or b.any then return ANY end
   local r = {}
   for k = 1, NB do r[k] = a[k] + (sign or 1) * b[k] end
@@ -59,6 +64,7 @@ local function dimmul(a, b, sign)
 end
 -- a^p for a number p: nil when an exponent would not be a multiple of 1/2
 local function dimpow(a, p)
+  if a.zero then return DIMLESS end
   if a.any then return ANY end
   local r = {}
   for k = 1, NB do
@@ -506,7 +512,7 @@ local function literal(scope, node)
     end
     v = v * scale
   elseif v == 0 then
-    d = ANY                      -- a bare 0 is zero in any unit
+    d = ZERO                     -- a bare 0 is zero in any unit
   end
   return num(v), d
 end

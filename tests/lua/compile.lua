@@ -452,6 +452,7 @@ T.test("a unit mismatch names both dimensions and points at the sub-expression",
   -- units are names too, and a bare 0 is zero in any unit
   assert(build(model("-(v / mV) * mV / tau_m", "v > 0", "v = 0")))
   assert(build(model("-v / tau_m * sqrt(v * v) / mV")))
+  expect_error(model("-v / tau_m + 0 * 1 mV"), "unit mismatch in '+': V/s and V")
 end)
 
 T.test("unknown names get the nearest known name", function()
