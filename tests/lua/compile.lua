@@ -696,6 +696,43 @@ T.test("hostile input never crashes the compiler", function()
   end
 end)
 
+T.test("mutated models give positioned errors, never an internal error", function()
+  local files = listdir(srcdir .. "/examples", "%.cajal$")
+  for _, f in ipairs(listdir(srcdir .. "/stdlib/models", "%.cajal$")) do files[#files + 1] = f end
+  local texts = {}
+  for q, f in ipairs(files) do local fh = io.open(f); texts[q] = fh:read("a"); fh:close() end
+  local words = { "v", "w", "ge", "i", "j", "t", "xi", "0", "1 mV", "ms", "+", "*", "/", "^", "(", ")",
+    "exp(", "rand()", "v_post", "r_pre", "not_refractory", "if v > 0 then 1 else 2", "1e308", "{", "}",
+    "\n", "=", "+=", "all_to_all", "weight", "delay 2 ms", "clamp v", "(event-driven)", "I_syn",
+    "output I_syn = w", "postsynaptic { g = 0 nS }", "method rk4", "method exact", "population X = lif(3)",
+    "record v of E", "Hz", "nS", "uniform(1, 2)" }
+  local anyarrays = setmetatable({}, { __index = function() return { i = { 0 }, j = { 0 }, t = { 0.001 } } end })
+  local seed = 12345
+  local function rnd(n)                       -- a small LCG: the same cases on every run
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed % n + 1
+  end
+  local compiled = 0
+  for _ = 1, 400 do
+    local q = rnd(#files)
+    local src = texts[q]
+    for _ = 1, rnd(3) do
+      local p = rnd(#src)
+      src = src:sub(1, p - 1) .. words[rnd(#words)] .. src:sub(p + rnd(6) - 1)
+    end
+    local ok, e = pcall(compile.build, src, files[q], { arrays = anyarrays })
+    if ok then
+      compiled = compiled + 1
+      assert(type(e.c_source) == "string")
+    else
+      local msg = tostring(e)
+      assert(type(e) == "table" and (msg:find("^[^\n]*:%d+:%d+: ") or msg:find("^compile")),
+             "internal error for a mutation of " .. files[q] .. ":\n" .. msg .. "\n--- source:\n" .. src)
+    end
+  end
+  assert(compiled > 20, "too few mutations compiled: " .. compiled)
+end)
+
 T.test("every model of the library and every example compiles, and its C too", function()
   local files = listdir(srcdir .. "/stdlib/models", "%.cajal$")
   for _, f in ipairs(listdir(srcdir .. "/examples", "%.cajal$")) do files[#files + 1] = f end
