@@ -189,6 +189,18 @@ T.test("cj.unit reports bad expressions with the place", function()
   T.checkerror("unknown unit 'foo'", cj.dimension, "foo")
 end)
 
+T.test("cj.exponents gives the base exponents", function()
+  local function eq(t, u) return table.concat(t, ",") == table.concat(u, ",") end
+  assert(eq(cj.exponents(cj.mV), { 2, 1, -3, -1, 0, 0, 0 }))
+  assert(eq(cj.mV.exponents, { 2, 1, -3, -1, 0, 0, 0 }))
+  assert(eq(cj.exponents(3), { 0, 0, 0, 0, 0, 0, 0 }))
+  assert(eq(cj.exponents("uF/cm^2"), { -4, -1, 4, 2, 0, 0, 0 }))
+  assert(eq(cj.exponents("K mol^-1 cd^3"), { 0, 0, 0, 0, 1, -1, 3 }))
+  assert(eq(cj.exponents(cj.zeros(2) * cj.Hz), { 0, 0, -1, 0, 0, 0, 0 }))
+  T.checkerror("number, quantity, array or unit string expected", cj.exponents, true)
+  T.checkerror("unknown unit 'zz'", cj.exponents, "zz")
+end)
+
 T.test("fields of a quantity", function()
   local q = -65 * cj.mV
   assert(q.value == -0.065)
@@ -198,7 +210,7 @@ T.test("fields of a quantity", function()
 end)
 
 T.test("help texts are registered", function()
-  for _, f in ipairs({ cj.unit, cj.dimension, cj.isquantity }) do
+  for _, f in ipairs({ cj.unit, cj.dimension, cj.isquantity, cj.exponents }) do
     local h = core.doc(f)
     assert(type(h) == "string" and h:match("^cj%.%w+%("), tostring(h))
   end

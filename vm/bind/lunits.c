@@ -224,6 +224,16 @@ static void checkunit(lua_State *L, int i, double *v, cj_dim *d)
     luaL_typeerror(L, i, "unit (quantity or string)");
 }
 
+/* {m, kg, s, A, K, mol, cd} exponents of d (pushed) */
+static void pushexponents(lua_State *L, cj_dim d)
+{
+  lua_createtable(L, CJ_NBASE, 0);
+  for (int i = 0; i < CJ_NBASE; i++) {
+    lua_pushinteger(L, d.e[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
 /* q:to(unit) -> the value of q counted in `unit` (a number). ("in", as the
  * brief had it, is a Lua keyword: q:in(u) does not parse; q["in"] exists.) */
 static int m_in(lua_State *L)
@@ -244,6 +254,7 @@ static int q_index(lua_State *L)
   char buf[128];
   if (strcmp(k, "value") == 0) lua_pushnumber(L, q->v);
   else if (strcmp(k, "dim") == 0) lua_pushstring(L, cj_dim_format(q->dim, buf, sizeof buf));
+  else if (strcmp(k, "exponents") == 0) pushexponents(L, q->dim);
   else if (strcmp(k, "to") == 0 || strcmp(k, "in") == 0) lua_pushcfunction(L, m_in);
   else lua_pushnil(L);
   return 1;
@@ -286,6 +297,22 @@ static int u_dimension(lua_State *L)
   return 1;
 }
 
+/* cj.exponents(x) -> { m, kg, s, A, K, mol, cd } exponents as integers */
+static int u_exponents(lua_State *L)
+{
+  double v;
+  cj_dim d;
+  larray *a;
+  if ((a = cj_testarray(L, 1))) d = a->dim;
+  else if (lua_type(L, 1) == LUA_TSTRING) {
+    if (cj_unit_parse(lua_tostring(L, 1), &v, &d)) return luaL_argerror(L, 1, cj_errmsg());
+  }
+  else if (!cj_toquantity(L, 1, &v, &d))
+    return luaL_typeerror(L, 1, "number, quantity, array or unit string");
+  pushexponents(L, d);
+  return 1;
+}
+
 /* cj.isquantity(x) -> boolean */
 static int u_isquantity(lua_State *L)
 {
@@ -295,7 +322,7 @@ static int u_isquantity(lua_State *L)
 
 static const luaL_Reg funcs[] = {
   { "unit", u_unit }, { "dimension", u_dimension }, { "isquantity", u_isquantity },
-  { NULL, NULL }
+  { "exponents", u_exponents }, { NULL, NULL }
 };
 
 static const cj_doc docs[] = {
@@ -304,6 +331,8 @@ static const cj_doc docs[] = {
     "\"m^2 kg s^-3 A^-1\"; a dimensionless expression gives a number." },
   { "dimension", "cj.dimension(x) -> string\n"
     "The dimension of a number (\"1\"), quantity, array or unit string, e.g. \"V\", \"S/m^2\"." },
+  { "exponents", "cj.exponents(x) -> {m, kg, s, A, K, mol, cd}\n"
+    "The SI base exponents of a number, quantity, array or unit string, e.g. {2, 1, -3, -1, 0, 0, 0} for V." },
   { "isquantity", "cj.isquantity(x) -> boolean\n"
     "True when x is a quantity (a number with a unit)." },
   { NULL, NULL }
