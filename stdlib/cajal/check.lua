@@ -980,14 +980,16 @@ function M.neuron(net, entry, n, overrides, popname)
   local inst = { kind = "neuron", name = popname, model = node, src = entry.src, n = n,
                  names = {}, params = {}, states = {}, inputs = {}, defs = {}, odes = {} }
   local consts = { N = n }
-  local base = { kind = "neuron", src = entry.src, names = inst.names, parent = net and net.scope,
-                 builtins = {}, consts = consts, norand = "parameters are constants" }
+  -- a model sees its own names, the built-ins and units: not the network's
+  -- constants (a library model must mean the same in every network)
+  local base = { kind = "neuron", src = entry.src, names = inst.names,
+                 builtins = { pi = true }, consts = consts, norand = "parameters are constants" }
   parameters(inst, base, node.parameters, overrides)
   for _, inp in ipairs(node.inputs or {}) do
     declare(inst, inp, { kind = "input", dim = unitdim(base, inp.unit) }, "input")
     inst.inputs[#inst.inputs + 1] = inst.names[inp.name]
   end
-  local init = { kind = "neuron", src = entry.src, names = inst.names, parent = net and net.scope,
+  local init = { kind = "neuron", src = entry.src, names = inst.names,
                  builtins = { i = true, N = true, pi = true }, consts = consts, rand = true }
   -- overrides of states are evaluated in the model's scope as well
   for _, o in pairs(overrides) do
@@ -996,11 +998,11 @@ function M.neuron(net, entry, n, overrides, popname)
   end
   states(inst, init, node.state, "state", overrides, inst.states)
   unused(overrides, inst)
-  local eqscope = { kind = "neuron", src = entry.src, names = inst.names, parent = net and net.scope,
+  local eqscope = { kind = "neuron", src = entry.src, names = inst.names,
                     builtins = copy(NEURON_BUILTINS, { xi = true }), consts = consts,
                     norand = "in equations, use xi for noise" }
   defs_and_odes(inst, eqscope, node.equations, { state = true, what = "state variables" })
-  inst.scope = { kind = "neuron", src = entry.src, names = inst.names, parent = net and net.scope,
+  inst.scope = { kind = "neuron", src = entry.src, names = inst.names,
                  builtins = NEURON_BUILTINS, consts = consts, rand = true }
   if node.spike then
     local c, d = expr(copy(inst.scope, { rand = false, norand = "spike conditions are deterministic" }), node.spike)
@@ -1059,14 +1061,16 @@ function M.synapse(net, entry, proj)
   local generic = (proj.post == nil)
   local consts = { N_pre = proj.pre and proj.pre.n, N_post = proj.post and proj.post.n }
   local function scope(builtins, extra)
-    local s = { kind = "synapse", src = entry.src, names = inst.names, parent = net and net.scope,
+    -- an inline synapse is network text: it sees the network's constants
+    local s = { kind = "synapse", src = entry.src, names = inst.names,
+                parent = node.inline and net and net.scope or nil,
                 builtins = builtins, consts = consts, pre = proj.pre, post = proj.post,
                 generic = generic }
     for k, v in pairs(extra or {}) do s[k] = v end
     return s
   end
   local overrides = proj.overrides or {}
-  parameters(inst, scope({}, { norand = "parameters are constants" }), node.parameters, overrides)
+  parameters(inst, scope({ pi = true }, { norand = "parameters are constants" }), node.parameters, overrides)
   local init = scope({ i = true, j = true, N_pre = true, N_post = true, pi = true }, { rand = true })
   for _, o in pairs(overrides) do
     if o.node then

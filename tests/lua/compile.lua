@@ -497,6 +497,10 @@ connect E[0..4] -> E[5..9] s one_to_one weight 2 mV delay 0.25 ms as EE
   expect_error(model() .. syn .. "connect E -> E s all_to_all as A\nconnect E -> E s all_to_all as A\n",
                "'A' is already the name of a population or projection")
   expect_error(model() .. syn .. "connect E -> E m all_to_all\n", "'m' is a neuron model, not a synapse model")
+  -- network constants: seen by inline synapses and overrides, not by models
+  assert(build("parameters { we = 2 mV; tau = 10 ms }\n" .. model() ..
+               "population F = m(2, tau_m = tau)\nconnect E -> F { on_pre: v += we } all_to_all\n"))
+  expect_error("parameters { we = 2 mV }\n" .. model("-v / tau_m + we / tau_m"), "unknown name 'we'")
 end)
 
 T.test("opts: params per population and by name, dt, seed, errors", function()
