@@ -243,7 +243,7 @@ Test(npy, malformed_files_are_named_errors)
     writefile(tmp("bad.npy"), buf, n);
     loadfails(tmp("bad.npy"), cases[i].msg);
   }
-  writefile(tmp("bad.npy"), "PK\x03\x04 a zip", 12);
+  writefile(tmp("bad.npy"), "PK\x03\x04 a zip", 10);
   loadfails(tmp("bad.npy"), "not a .npy file (bad magic string)");
   writefile(tmp("bad.npy"), "\x93NUMPY\x04\x00\x10\x00", 10);
   loadfails(tmp("bad.npy"), "unsupported .npy format version 4.0");
