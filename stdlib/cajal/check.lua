@@ -1557,8 +1557,13 @@ function M.record(net, item)
                format("unknown variable '%s' of %s '%s'%s", v, obj.isproj and "projection" or "population",
                       obj.name, #v <= 64 and suggest(v, cands) or ""))
         end
-        if sym.kind == "def" then
+        if sym.kind == "def" and obj.isproj then
+          fail(root, (item.vars_pos or {})[q] or ref.pos,
+               format("'%s' is a definition of the synapse: record the variables it uses", v))
+        end
+        if sym.kind == "def" and not (obj.recorded_defs and obj.recorded_defs[sym]) then
           obj.recorded_defs = obj.recorded_defs or {}
+          obj.recorded_defs[sym] = true
           obj.recorded_defs[#obj.recorded_defs + 1] = sym
         end
         local m = copy(mon, { sym = sym })

@@ -964,7 +964,8 @@ local function popupdate(L, pop)
   for _, s in ipairs(pop.inputs) do
     if pop.inputexpr[s] then
       local r, how = pick(env, s)
-      kb.body[#kb.body + 1] = { "set", r, how, lx(pop.inputexpr[s], env) }
+      local v = lx(pop.inputexpr[s], env)       -- may append lets: before the index
+      kb.body[#kb.body + 1] = { "set", r, how, v }
     end
   end
   env.defs = {}
@@ -1031,7 +1032,8 @@ local function popupdate(L, pop)
   env.defs = {}
   for _, d in ipairs(pop.recorded_defs or {}) do
     local r, how = pick(env, d)
-    kb.body[#kb.body + 1] = { "set", r, how, lx({ "def", d }, env) }
+    local v = lx({ "def", d }, env)
+    kb.body[#kb.body + 1] = { "set", r, how, v }
   end
   return addkernel(L, kb)
 end

@@ -391,6 +391,51 @@ neuron ou { state { v = 1 mV } equations { dv/dt = -v / (10 ms) + 1 mV * xi } }
 population P = ou(1)]], "unit mismatch in '+': V/s and V s^-1/2")
 end)
 
+T.test("a recorded definition is stored, from the new state", function()
+  local ir = build([[
+neuron d { state { v = 1 mV } equations { dv/dt = -v / (10 ms)
+                                         twice = 2 * v } }
+population P = d(2)
+record twice of P
+record twice, v of P every 1 ms
+]])
+  local k = varindex(ir, 1, "twice")
+  assert(#ir.populations[1].vars == 2, "one variable for the definition")
+  local st = newstate(ir)
+  EV.neurons(ir, ir.populations[1].init, st, 0)
+  T.near(st[1][k][1], 0.002, 0)
+  EV.neurons(ir, ir.populations[1].update, st, 0)
+  T.near(st[1][k][1], 2 * st[1][1][1], 0)
+  assert(ir.monitors[1].var == k and ir.monitors[1].var_name == "twice")
+  expect_error([[
+neuron d { state { v = 1 mV } }
+synapse s { state { w = 1 } equations { u = 2 * w } on_pre { v_post += w * 1 mV } }
+population P = d(2)
+connect P -> P s all_to_all as S
+record u of S
+]], "'u' is a definition of the synapse")
+end)
+
+T.test("an input summing a postsynaptic output that uses a definition", function()
+  local ir = build([[
+neuron n { state { v = -60 mV } input I : pA
+           equations { dv/dt = (-70 mV - v) / (10 ms) + I / (100 pF) } }
+synapse c { parameters { E = 0 mV } postsynaptic { g = 2 nS }
+            equations { dg/dt = -g / (5 ms)
+                        Ic = g * (E - v_post) }
+            on_pre { g += 1 nS }
+            output I = Ic }
+population P = n(2)
+connect P -> P c all_to_all
+]])
+  local pop = ir.populations[1]
+  local st = newstate(ir)
+  EV.neurons(ir, pop.init, st, 0)
+  EV.neurons(ir, pop.update, st, 0)
+  -- the input holds g (E - v) of the old state: 2 nS * 60 mV
+  T.near(st[1][varindex(ir, 1, "I")][1], 2e-9 * 0.06, 1e-24)
+end)
+
 T.test("refractory: clamped variables, the bound (K - 1/2) dt, the flags", function()
   local ir = build([[
 neuron r {
