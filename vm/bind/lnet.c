@@ -184,7 +184,7 @@ static double *doubles(rd *r, int idx, const char *path, int64_t *n, int64_t *ro
     if (a->a.ndim > 2) irfail(r, path, "expected a 1-D or 2-D array, got %d dimensions", a->a.ndim);
     int64_t m = cj_array_numel(&a->a);
     v = salloc(L, r->s, (size_t)(m > 0 ? m : 1) * sizeof *v);
-    if (a->a.dtype == CJ_F64 && cj_array_iscontig(&a->a)) memcpy(v, a->a.data, (size_t)m * sizeof *v);
+    if (a->a.dtype == CJ_F64 && cj_array_iscontig(&a->a)) { if (m) memcpy(v, a->a.data, (size_t)m * sizeof *v); }
     else for (int64_t k = 0; k < m; k++) v[k] = cj_array_getflat(&a->a, k);
     *n = m;
     *rows = a->a.ndim == 2 ? a->a.shape[0] : m;

@@ -1175,7 +1175,7 @@ static int queue(cj_net *net, int64_t n)
     if (!P->hlen) continue;
     ivec *h = &P->hist[n % P->hlen];
     if (reserve(h, P->nspk)) return CJ_ENOMEM;
-    memcpy(h->v, P->spk, (size_t)P->nspk * sizeof *h->v);
+    if (P->nspk) memcpy(h->v, P->spk, (size_t)P->nspk * sizeof *h->v);
     h->n = P->nspk;
   }
   for (int j = 0; j < net->nproj; j++) {
@@ -1437,7 +1437,7 @@ typedef struct rd { const unsigned char *p, *end; int bad; } rd;
 static void rbytes(rd *r, void *dst, size_t n)
 {
   if (r->bad || (size_t)(r->end - r->p) < n) { r->bad = 1; if (n) memset(dst, 0, n); return; }
-  memcpy(dst, r->p, n);
+  if (n) memcpy(dst, r->p, n);
   r->p += n;
 }
 
