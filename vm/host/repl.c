@@ -212,9 +212,10 @@ static void openeditor(repl *r)
   el_set(r->el, EL_SIGNAL, 1);
   el_set(r->el, EL_PROMPT, promptfn);
   el_set(r->el, EL_SETTY, "-d", "-isig", NULL);
-  el_set(r->el, EL_ADDFN, "cajal-complete", "complete a name", complete);
-  el_set(r->el, EL_ADDFN, "cajal-clear", "discard the line", clearline);
-  el_set(r->el, EL_ADDFN, "cajal-suspend", "suspend cajal", suspend);
+  /* the wide-character call keeps our static names (el_set's copies leak) */
+  el_wset(r->el, EL_ADDFN, L"cajal-complete", L"complete a name", complete);
+  el_wset(r->el, EL_ADDFN, L"cajal-clear", L"discard the line", clearline);
+  el_wset(r->el, EL_ADDFN, L"cajal-suspend", L"suspend cajal", suspend);
   el_set(r->el, EL_BIND, "^I", "cajal-complete", NULL);
   el_set(r->el, EL_BIND, "^C", "cajal-clear", NULL);
   el_set(r->el, EL_BIND, "^Z", "cajal-suspend", NULL);
