@@ -135,6 +135,9 @@ function expr(e, ctx)
   elseif op == "tmp" then
     local k = int(e[2], "tmp")
     if k >= ctx.ntmp then bad("tmp index", k) end
+    -- a temporary is read only after its let (on every path): C would read
+    -- an uninitialised double, the interpreter a stale one
+    if not ctx.set[k] then bad("tmp read before its let", k) end
     return "t" .. k
   elseif op == "var" then
     local r = int(e[2], "slot")
@@ -196,6 +199,7 @@ local function stmts(list, ctx, out, indent)
       local k = int(st[2], "tmp")
       if k >= ctx.ntmp then bad("tmp index", k) end
       out[#out + 1] = format("%st%d = %s;", indent, k, expr(st[3], ctx))
+      ctx.set[k] = true
     elseif op == "set" or op == "add" then
       local r = int(st[2], "slot")
       if r >= ctx.nslots then bad("slot", r) end
@@ -210,12 +214,21 @@ local function stmts(list, ctx, out, indent)
       end
     elseif op == "if" then
       out[#out + 1] = format("%sif (%s != 0.0) {", indent, expr(st[2], ctx))
-      stmts(st[3], ctx, out, indent .. "  ")
+      local before = ctx.set
+      local function branch(list)
+        ctx.set = setmetatable({}, { __index = before })
+        stmts(list, ctx, out, indent .. "  ")
+        return ctx.set
+      end
+      local yes = branch(st[3])
+      local no = {}
       if st[4] and #st[4] > 0 then
         out[#out + 1] = indent .. "} else {"
-        stmts(st[4], ctx, out, indent .. "  ")
+        no = branch(st[4])
       end
       out[#out + 1] = indent .. "}"
+      ctx.set = before                         -- set after the if: set in both branches
+      for k in pairs(yes) do if rawget(no, k) then before[k] = true end end
     else
       bad("statement", op)
     end
@@ -240,7 +253,7 @@ local DOMAINS = {
 local function kernel(k, id)
   local dom = DOMAINS[k.domain]
   if not dom then bad("domain", k.domain) end
-  local ctx = { domain = k.domain, hows = dom.hows, elem = dom.elem,
+  local ctx = { domain = k.domain, hows = dom.hows, elem = dom.elem, set = {},
                 nslots = #(k.refs or {}), ntmp = int(k.ntmp or 0, "ntmp") }
   local out = {}
   out[#out + 1] = format("/* kernel %d, model line %d */", id,
@@ -283,7 +296,7 @@ local function kernel(k, id)
     bad("kernel kind", kind)
   end
   if k.domain == "scalar" then
-    if kind ~= "stmts" or ctx.ntmp < 1 then bad("scalar kernel", id) end
+    if kind ~= "stmts" or ctx.ntmp < 1 or not ctx.set[0] then bad("scalar kernel", id) end
     out[#out + 1] = "  {"
     for _, l in ipairs(body) do out[#out + 1] = l end
     out[#out + 1] = "    *c->result = t0;"
@@ -297,7 +310,7 @@ local function kernel(k, id)
     out[#out + 1] = "  *c->nspikes = cns;"
   else
     if k.domain == "pairs" then
-      if kind ~= "stmts" or ctx.ntmp < 1 then bad("pairs kernel", id) end
+      if kind ~= "stmts" or ctx.ntmp < 1 or not ctx.set[0] then bad("pairs kernel", id) end
       body[#body + 1] = "    c->result[s] = t0;"
     end
     out[#out + 1] = "  " .. dom.head

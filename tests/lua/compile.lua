@@ -652,6 +652,21 @@ T.test("the prelude is the runtime's: cj_kctx as in vm/core/interp.h", function(
   assert(fields(h) == fields(emit.PRELUDE), "cj_kctx differs:\n" .. fields(h) .. "\n" .. fields(emit.PRELUDE))
 end)
 
+T.test("emit rejects malformed IR: a temporary read before its let", function()
+  local k = { domain = "neurons", kind = "stmts", refs = { { "pop", 1, 1 } }, ntmp = 2,
+              body = { { "let", 0, { "num", 1 } }, { "set", 0, "i", { "tmp", 1 } } } }
+  T.checkerror("tmp read before its let", emit.c, { kernels = { k } })
+  k.body = { { "if", { "num", 1 }, { { "let", 1, { "num", 2 } } }, {} }, { "set", 0, "i", { "tmp", 1 } } }
+  T.checkerror("tmp read before its let", emit.c, { kernels = { k } })
+  k.body = { { "if", { "num", 1 }, { { "let", 1, { "num", 2 } } }, { { "let", 1, { "num", 3 } } } },
+             { "set", 0, "i", { "tmp", 1 } } }
+  assert(emit.c({ kernels = { k } }))
+  T.checkerror("malformed IR (slot", emit.c, { kernels = { { domain = "neurons", refs = {}, ntmp = 0,
+               body = { { "set", 0, "i", { "num", 1 } } } } } })
+  T.checkerror("malformed IR (function", emit.c, { kernels = { { domain = "scalar", refs = {}, ntmp = 1,
+               body = { { "let", 0, { "call", "system", { "num", 1 } } } } } } })
+end)
+
 T.test("numbers are printed exactly (hex floats), specials by name", function()
   for _, x in ipairs({ 1.62e-3, -9e-3, 0.1, 1 / 3, 5e-324, 1.7976931348623157e308, -0.0 }) do
     local s = emit.number(x):gsub("^%((.*)%)$", "%1")
