@@ -22,7 +22,20 @@
 -- integrated by Euler-Maruyama (xi = N(0,1) / sqrt(dt)). All right-hand
 -- sides are evaluated from the old state into temporaries, then stored;
 -- a variable clamped by the refractory period is stored as
--- ifelse(not_refractory, new, old).
+-- ifelse(not_refractory, new, old). The matrix is balanced first (powers
+-- of 2) so that mixed units do not cost accuracy.
+--
+-- Inputs. An input of a population is the sum of what drives it: summed
+-- per-synapse outputs (the runtime sums them into the input, or into a
+-- hidden '@sum' array when other terms exist), per-postsynaptic-neuron
+-- outputs (expressions of the projection's postsynaptic variables, which
+-- live in the post population as hidden 'name@projection' arrays), and
+-- drives. The update kernel computes it first, from the old state. When
+-- the neuron's equations and the postsynaptic ones are jointly linear with
+-- constant coefficients once the inputs are substituted (a LIF with
+-- current synapses of any shape), the whole system is integrated exactly
+-- as one; otherwise each system is integrated by its own method with the
+-- input held over the step.
 local M = {}
 
 local check = require "cajal.check"
