@@ -251,6 +251,33 @@ T.test("JIT and interpreter give identical spike trains and state", function()
   same(values(i.Plastic.w), values(j.Plastic.w), "w")
 end)
 
+T.test("no C compiler: one warning, then the interpreter", function()
+  local cajal = arg[-1] or "cajal"
+  if cajal:find("/") and cajal:sub(1, 1) ~= "/" then cajal = (os.getenv("PWD") or ".") .. "/" .. cajal end
+  local code = [[local cj = require "cajal"
+    local a = cj.network("population P = poisson(5, rate = 100 Hz)\nrecord spikes of P", { seed = 1 })
+    local b = cj.network("population Q = poisson(5, rate = 10 Hz)")
+    a:run(0.1)
+    print("backends", a.backend, b.backend, a.spikes.P:count())]]
+  local cache = format("%s/cajal_nocc_%d", tmpdir, os.time())
+  local cmd = format("CC=/nonexistent/cc CAJAL_CACHE=%s '%s' -e '%s' 2>&1", cache, cajal,
+    (code:gsub("'", "'\\''")))
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  assert(p:close(), out)
+  os.execute("rm -rf '" .. cache .. "'")
+  assert(out:find("backends\tinterp\tinterp\t%d+"), out)
+  local _, nwarn = out:gsub("warning: [^\n]*interpreter", "")
+  assert(nwarn == 1, "expected one warning line:\n" .. out)
+  assert(out:find("/nonexistent/cc", 1, true), out)
+  -- asking for the JIT explicitly is an error, not a fallback
+  cmd = format("CC=/nonexistent/cc '%s' -e 'local cj = require \"cajal\"; cj.network(\"population P = poisson(5, rate = 1 Hz)\", {backend = \"jit\"})' 2>&1", cajal)
+  p = assert(io.popen(cmd))
+  out = p:read("a")
+  assert(not p:close(), "backend = 'jit' without a compiler did not fail")
+  assert(out:find("backend 'jit'", 1, true), out)
+end)
+
 ---------------------------------------------------------------------------
 -- NaN detection
 ---------------------------------------------------------------------------
