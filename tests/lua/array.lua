@@ -132,6 +132,7 @@ T.test("tostring is numpy-like, with dtype and unit", function()
   assert(tostring(cj.array({1, 2}, "float32") * cj.ms) == "[1. 2.] ms (float32)")
   local big = tostring(cj.range(1e6))
   assert(big:find("...", 1, true) and #big < 200, big)
+  assert("v = " .. cj.array{1, 2} == "v = [1. 2.]" and cj.array{3} .. "!" == "[3.]!")
   local m = tostring(cj.zeros(2000, 3))
   assert(select(2, m:gsub("\n", "")) == 6, m)   -- 3 rows, "...", 3 rows
 end)

@@ -1299,6 +1299,15 @@ static int m_tostring(lua_State *L)
   return 1;
 }
 
+/* "text" .. a and a .. "text": the printed form */
+static int m_concat(lua_State *L)
+{
+  luaL_tolstring(L, 1, NULL);
+  luaL_tolstring(L, 2, NULL);
+  lua_concat(L, 2);
+  return 1;
+}
+
 /* ---- registration ----------------------------------------------------------------------------------- */
 
 #define FN(name) { #name, m_##name }
@@ -1318,6 +1327,7 @@ static const luaL_Reg metamethods[] = {
   { "__add", mm_add }, { "__sub", mm_sub }, { "__mul", mm_mul }, { "__div", mm_div },
   { "__mod", mm_mod }, { "__pow", mm_pow }, { "__unm", mm_unm },
   { "__newindex", m_newindex }, { "__len", m_len }, { "__tostring", m_tostring },
+  { "__concat", m_concat },
   { NULL, NULL }
 };
 
