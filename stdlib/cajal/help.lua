@@ -56,23 +56,14 @@ local function cajal()
   return ok and cj or nil
 end
 
--- Names of a module: its keys, plus those its metatable announces in
--- __complete (cajal's lazily loaded parts).
+-- Names of a module: its keys and those reachable through its metatable,
+-- cajal's lazily loaded parts included (the names TAB completion offers).
 local function modulekeys(t)
-  local keys, seen = {}, {}
+  local ok, repl = pcall(require, "cajal.repl")
+  if ok and type(repl) == "table" and repl.names then return repl.names(t) end
+  local keys = {}
   for k in pairs(t) do
-    if type(k) == "string" and not seen[k] then seen[k] = true; keys[#keys + 1] = k end
-  end
-  local mt = getmetatable(t)
-  local extra = mt and rawget(mt, "__complete")
-  if type(extra) == "function" then
-    local ok, r = pcall(extra, t)
-    extra = ok and r or nil
-  end
-  if type(extra) == "table" then
-    for _, k in ipairs(extra) do
-      if type(k) == "string" and not seen[k] then seen[k] = true; keys[#keys + 1] = k end
-    end
+    if type(k) == "string" then keys[#keys + 1] = k end
   end
   sort(keys)
   return keys

@@ -167,6 +167,15 @@ local function addnames(v, out, seen)
   end
 end
 
+-- names(v) -> sorted list of the names reachable from v with '.'
+function M.names(v)
+  local set, list = {}, {}
+  addnames(v, set, {})
+  for k in pairs(set) do list[#list + 1] = k end
+  sort(list)
+  return list
+end
+
 -- Candidates for the word at the end of line: the word typed so far and
 -- the sorted full names that extend it.
 local function candidates(line)
@@ -266,6 +275,7 @@ local ok, core = pcall(require, "cajal.core")
 if ok and core.doc then
   core.doc(M.show, "cajal.repl.show(...) -> string\nThe text the REPL prints for these values: strings quoted, tables\nas { a = 1, ... } (cut when large or deep), results separated by tabs.")
   core.doc(M.complete, "cajal.repl.complete(line [, width]) -> insert, listing\nTAB completion: the text to insert after the cursor, or the candidate\nnames in columns when several fit.")
+  core.doc(M.names, "cajal.repl.names(v) -> { name, ... }\nThe names reachable from v with '.' (its fields and, through metatables, its\n__index tables and methods), sorted: what TAB completion offers.")
   core.doc(M.init, "cajal.repl.init()\nDefine the REPL's globals: cj (the cajal module) and help.")
 end
 
