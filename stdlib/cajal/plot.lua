@@ -252,8 +252,13 @@ local function draw(fn, opts, body)
   local path = findgnuplot(fn)
   local term, out, window = terminal(fn, path, opts)
   local lines = { term }
-  preamble(fn, opts, lines)
-  for _, l in ipairs(body) do lines[#lines + 1] = l end
+  local plot = 1                             -- the first plot or multiplot command
+  while plot <= #body and not body[plot]:find("^plot ") and not body[plot]:find("^set multiplot") do
+    plot = plot + 1
+  end
+  for k = 1, plot - 1 do lines[#lines + 1] = body[k] end
+  preamble(fn, opts, lines)                  -- the caller's settings override the defaults
+  for k = plot, #body do lines[#lines + 1] = body[k] end
   if not window then lines[#lines + 1] = "set output" end
   local ok, err = rungnuplot(fn, path, table.concat(lines, "\n") .. "\n", window)
   cleanup()
@@ -350,42 +355,56 @@ end
 
 local palette = { "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f0e442", "#000000" }
 
-function M.raster(a, b, opts)
-  local groups = {}   -- { name, times, indices }
+-- The populations of a raster call: { name, times, indices, size } each,
+-- and the options argument.
+local function rastergroups(a, b, opts)
+  local groups = {}
+  local function size(m)
+    local ok, f = pcall(function() return m.size end)
+    if ok and type(f) == "function" then return f(m) end
+    if ok and type(f) == "number" then return f end
+  end
   if isarray(a) or (type(a) == "table" and type(a[1]) == "number") then
     groups[1] = { nil, toarray("raster", a, "times"), toarray("raster", b, "indices") }
-  elseif ismonitor(a) or (type(a) == "table" and a[1] ~= nil) then
-    opts = b
+    return groups, opts
+  end
+  if ismonitor(a) or (type(a) == "table" and a[1] ~= nil) then
     local t, i = spikes("raster", a, "spikes")
-    groups[1] = { nil, t, i }
-  elseif type(a) == "table" then
-    opts = b
-    local names = {}
-    for k in pairs(a) do names[#names + 1] = k end
-    table.sort(names, function(p, q) return tostring(p) < tostring(q) end)
-    for _, k in ipairs(names) do
-      local t, i = spikes("raster", a[k], "population " .. tostring(k))
-      groups[#groups + 1] = { tostring(k), t, i }
-    end
-  else
+    groups[1] = { nil, t, i, ismonitor(a) and size(a) or nil }
+    return groups, b
+  end
+  if type(a) ~= "table" then
     fail("raster", "a spike monitor, a table of monitors, or times and indices expected (got " ..
       type(a) .. ")")
   end
-  opts = checkopts("raster", opts, { colors = 1, order = 1, pointsize = 1, tunit = 1 })
-  local scale = 1
-  if opts.tunit ~= nil then
-    scale = ({ s = 1, ms = 1e3 })[opts.tunit]
-    if not scale then fail("raster", "option 'tunit' must be \"s\" or \"ms\"") end
+  local names = {}
+  for k in pairs(a) do names[#names + 1] = k end
+  table.sort(names, function(p, q) return tostring(p) < tostring(q) end)
+  for _, k in ipairs(names) do
+    local t, i = spikes("raster", a[k], "population " .. tostring(k))
+    groups[#groups + 1] = { tostring(k), t, i, ismonitor(a[k]) and size(a[k]) or nil }
   end
-  if opts.order then
-    local byname, ordered = {}, {}
-    for _, g in ipairs(groups) do byname[g[1]] = g end
-    for _, n in ipairs(opts.order) do
-      if not byname[n] then fail("raster", "option 'order' names an unknown population '" .. tostring(n) .. "'") end
-      ordered[#ordered + 1] = byname[n]
-    end
-    groups = ordered
+  return groups, b
+end
+
+local function reorder(groups, order)
+  if not order then return groups end
+  local byname, ordered = {}, {}
+  for _, g in ipairs(groups) do byname[g[1]] = g end
+  for _, n in ipairs(order) do
+    if not byname[n] then fail("raster", "option 'order' names an unknown population '" .. tostring(n) .. "'") end
+    ordered[#ordered + 1] = byname[n]
   end
+  return ordered
+end
+
+function M.raster(a, b, opts)
+  local groups
+  groups, opts = rastergroups(a, b, opts)
+  opts = checkopts("raster", opts, { colors = 1, order = 1, pointsize = 1, tunit = 1, sizes = 1 })
+  local scale = ({ s = 1, ms = 1e3 })[opts.tunit or "s"]
+  if not scale then fail("raster", "option 'tunit' must be \"s\" or \"ms\"") end
+  groups = reorder(groups, opts.order)
   local parts, offset = {}, 0
   for k, g in ipairs(groups) do
     local t, i = g[2], g[3]
@@ -401,19 +420,17 @@ function M.raster(a, b, opts)
         gpquote(f), fmt(2), opts.pointsize or (n > 100000 and 0.1 or 0.3), gpquote(color),
         g[1] and ("title " .. gpquote(g[1])) or "notitle")
     end
-    local top = n > 0 and i:max() + 1 or 0
-    offset = offset + top
+    -- a population takes its size in rows: opts.sizes, the monitor's size, or its top index
+    offset = offset + ((opts.sizes and g[1] and opts.sizes[g[1]]) or g[4] or (n > 0 and i:max() + 1 or 0))
   end
-  local body = {}
-  if not opts.xlabel then body[#body + 1] = "set xlabel " .. gpquote(scale == 1 and "time (s)" or "time (ms)") end
-  if not opts.ylabel then body[#body + 1] = "set ylabel 'neuron'" end
-  if #groups < 2 then body[#body + 1] = "unset key" else body[#body + 1] = "set key outside right" end
-  if not opts.yrange then body[#body + 1] = ("set yrange [-0.5:%g]"):format(math.max(offset, 1) - 0.5) end
-  if not opts.xrange then body[#body + 1] = "set xrange [0:*]" end
-  if #parts == 0 then   -- no spikes at all: empty axes
-    if not opts.xrange then body[#body + 1] = "set xrange [0:1]" end
-    parts[1] = "NaN notitle"
-  end
+  local body = {
+    "set xlabel " .. gpquote(scale == 1 and "time (s)" or "time (ms)"),
+    "set ylabel 'neuron'",
+    #groups < 2 and "unset key" or "set key outside right",
+    ("set yrange [-0.5:%g]"):format(math.max(offset, 1) - 0.5),
+    #parts == 0 and "set xrange [0:1]" or "set xrange [0:*]",
+  }
+  if #parts == 0 then parts[1] = "NaN notitle" end   -- no spikes at all: empty axes
   body[#body + 1] = "plot " .. table.concat(parts, ", \\\n  ")
   return draw("raster", opts, body)
 end
@@ -573,7 +590,8 @@ local docs = {
   scatter = "cj.plot.scatter(x, y [, opts]) -> output\nPoints; y 1-D or 2-D. Options as lines, plus pointsize.",
   raster = "cj.plot.raster(monitor | times, indices | {E = m1, I = m2} [, opts]) -> output\n" ..
     "Spike raster: a monitor with :times() and :indices(), two arrays, or a table of populations\n" ..
-    "stacked bottom-up (opts.order, opts.colors {name = color}). opts.tunit \"s\" (default) or \"ms\".",
+    "stacked bottom-up (opts.order, opts.colors {name = color}, opts.sizes {name = neurons}, else a\n" ..
+    "monitor's size, else its highest index + 1). opts.tunit \"s\" (default) or \"ms\"; pointsize.",
   hist = "cj.plot.hist(values [, bins] [, opts]) -> output\nHistogram of the values in bins (default 10) equal bins from min to max.",
   image = "cj.plot.image(matrix [, opts]) -> output\n" ..
     "Heatmap with a colorbar, row 1 at the top. opts: palette \"viridis\" | \"gray\" | \"diverging\"\n" ..

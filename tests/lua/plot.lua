@@ -128,12 +128,19 @@ T.test("raster: arrays, a monitor, populations stacked with their own colors", f
   assert(ge:find("rgb(255,   0,   0)", 1, true), "E drawn in its color")
   -- I (1 neuron above index 0 -> rows 0..1) lies below E (offset by 2)
   assert(uses(gi)[1][2] > uses(ge)[2][2])
+  -- stacking: E takes its monitor's size (10 rows), then I starts at row 10
+  local me = monitor({ 0.01, 0.02, 0.03 }, { 0, 4, 2 })
+  me.size = function() return 10 end
+  P.raster({ E = me, I = monitor({ 0.5 }, { 1 }) }, { out = tmp("rz.svg"), sizes = { I = 5 } })
+  svg = read(tmp("rz.svg"))
+  local pe, pi = uses(group(svg, 1)), uses(group(svg, 2))
+  affine({ pe[1][2], pe[3][2], pe[2][2], pi[1][2] }, { 0, 2, 4, 11 }, "stacked rows")
   P.raster(monitor({ 0.1 }, { 3 }), tmp("rm.png"))
   assert(ispng(tmp("rm.png")))
   P.raster(cj.zeros(0), cj.zeros(0), tmp("empty.png"))   -- no spikes: empty axes
   assert(ispng(tmp("empty.png")))
   -- many spikes go through C, not Lua
-  local n = 200000
+  local n = 50000
   P.raster(cj.range(n) * 1e-5, cj.range(n) % 1000, tmp("big.png"))
   assert(ispng(tmp("big.png")))
 end)

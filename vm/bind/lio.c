@@ -389,6 +389,60 @@ static int sortnames(lua_State *L, int cols)
   return n;
 }
 
+/* The header of save_csv: pushes nothing or the sorted names; returns the
+ * number of columns and sets *hdr to the stack index of the name list. */
+static int csvheader(lua_State *L, larray *m, int *hdr)
+{
+  int ncols;
+  *hdr = 3;
+  if (!m) {
+    luaL_argexpected(L, lua_istable(L, 2), 2, "array or table of columns");
+    if (lua_isnil(L, 3)) {
+      ncols = sortnames(L, 2);
+      *hdr = lua_gettop(L);
+      return ncols;
+    }
+    luaL_checktype(L, 3, LUA_TTABLE);
+    return (int)luaL_len(L, 3);
+  }
+  luaL_argcheck(L, m->a.ndim == 1 || m->a.ndim == 2, 2, "array must be 1-D or 2-D");
+  ncols = m->a.ndim == 1 ? 1 : (int)m->a.shape[1];
+  luaL_argexpected(L, lua_istable(L, 3), 3, "header list");
+  if (luaL_len(L, 3) != ncols) {
+    lua_pushfstring(L, "header has %I names for %d columns", (lua_Integer)luaL_len(L, 3), ncols);
+    luaL_argerror(L, 3, lua_tostring(L, -1));
+  }
+  return ncols;
+}
+
+/* Column j of save_csv into *o; returns its number of rows. */
+static int64_t csvout(lua_State *L, larray *m, int hdr, int j, int anchor, cj_csvout *o)
+{
+  int64_t n;
+  if (lua_geti(L, hdr, j + 1) != LUA_TSTRING) {
+    lua_pushfstring(L, "header entry %d must be a string", j + 1);
+    luaL_argerror(L, 3, lua_tostring(L, -1));
+  }
+  o->name = lua_tostring(L, -1);              /* kept alive by the header table */
+  if (m) {
+    cj_array *v = lua_newuserdatauv(L, sizeof *v, 0);
+    if (m->a.ndim == 1) *v = m->a;
+    else cj_array_select(v, &m->a, 1, j);
+    lua_rawseti(L, anchor, (lua_Integer)luaL_len(L, anchor) + 1);
+    o->num = v;
+    n = v->shape[0];
+  } else {
+    if (lua_getfield(L, 2, o->name) == LUA_TNIL) {
+      lua_pushfstring(L, "no column '%s' in the columns table", o->name);
+      luaL_argerror(L, 3, lua_tostring(L, -1));
+    }
+    n = csvcolumn(L, lua_gettop(L), o->name, anchor, o);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
 /* save_csv(path, columns [, header [, opts]]) */
 static int io_save_csv(lua_State *L)
 {
@@ -396,7 +450,7 @@ static int io_save_csv(lua_State *L)
   const char *path = luaL_checkstring(L, 1);
   larray *m = cj_testarray(L, 2);
   int ncols, anchor, hdr;
-  int64_t nrows = -1;
+  int64_t nrows = 0;
   cj_csvout *out;
   char sep = ',';
   if (!lua_isnoneornil(L, 4)) {
@@ -405,139 +459,85 @@ static int io_save_csv(lua_State *L)
     sep = optchar(L, 4, "sep", ',');
   }
   lua_settop(L, 4);
-  if (!m) luaL_argexpected(L, lua_istable(L, 2), 2, "array or table of columns");
-  if (m) {
-    luaL_argcheck(L, m->a.ndim == 1 || m->a.ndim == 2, 2, "array must be 1-D or 2-D");
-    ncols = m->a.ndim == 1 ? 1 : (int)m->a.shape[1];
-    luaL_argexpected(L, lua_istable(L, 3), 3, "header list");
-    if (luaL_len(L, 3) != ncols) {
-      lua_pushfstring(L, "header has %I names for %d columns", (lua_Integer)luaL_len(L, 3), ncols);
-      luaL_argerror(L, 3, lua_tostring(L, -1));
-    }
-    hdr = 3;
-  } else if (lua_isnil(L, 3)) {
-    ncols = sortnames(L, 2);
-    hdr = lua_gettop(L);
-  } else {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    ncols = (int)luaL_len(L, 3);
-    hdr = 3;
-  }
-  lua_newtable(L);
+  ncols = csvheader(L, m, &hdr);
+  lua_newtable(L);                            /* stack: ..., anchor */
   anchor = lua_gettop(L);
   out = lua_newuserdatauv(L, sizeof *out * (size_t)(ncols ? ncols : 1), 0);
   memset(out, 0, sizeof *out * (size_t)(ncols ? ncols : 1));
   lua_rawseti(L, anchor, 1);
   for (int j = 0; j < ncols; j++) {
-    int64_t n;
-    if (lua_geti(L, hdr, j + 1) != LUA_TSTRING) {
-      lua_pushfstring(L, "header entry %d must be a string", j + 1);
-      luaL_argerror(L, 3, lua_tostring(L, -1));
-    }
-    out[j].name = lua_tostring(L, -1);          /* kept alive by the header table */
-    if (m) {
-      cj_array *v = lua_newuserdatauv(L, sizeof *v, 0);
-      if (m->a.ndim == 1) *v = m->a;
-      else cj_array_select(v, &m->a, 1, j);
-      lua_rawseti(L, anchor, (lua_Integer)luaL_len(L, anchor) + 1);
-      out[j].num = v;
-      n = v->shape[0];
-    } else {
-      if (lua_getfield(L, 2, out[j].name) == LUA_TNIL) {
-        lua_pushfstring(L, "no column '%s' in the columns table", out[j].name);
-        luaL_argerror(L, 3, lua_tostring(L, -1));
-      }
-      n = csvcolumn(L, lua_gettop(L), out[j].name, anchor, &out[j]);
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    if (nrows >= 0 && n != nrows)
+    int64_t n = csvout(L, m, hdr, j, anchor, &out[j]);
+    if (j > 0 && n != nrows)
       luaL_error(L, "save_csv: column '%s' has %I rows, column '%s' has %I", out[j].name,
                  (lua_Integer)n, out[0].name, (lua_Integer)nrows);
     nrows = n;
   }
-  if (cj_csv_write(path, ncols, out, nrows < 0 ? 0 : nrows, sep)) return ioerror(L, "save_csv");
+  if (cj_csv_write(path, ncols, out, nrows, sep)) return ioerror(L, "save_csv");
   return 0;
 }
 
 /* ---- plain data columns (for gnuplot) ---------------------------------------- */
 
-/* save_columns(path, columns [, format]): columns is a list of 1-D arrays
- * (or tables of numbers) and 2-D arrays (one column each of their columns),
- * all with the same number of rows; or one array, written flat in C order.
- * format "binary" (default): rows of float64 values, native byte order;
- * "text": one row per line, values separated by spaces, NaN as "NaN". */
-static int io_save_columns(lua_State *L)
+/* The columns of save_columns as views, in a userdata anchored at
+ * anchor[1]; a single array is one flat column (copied if strided). */
+static cj_array *flatcolumn(lua_State *L, int anchor, int64_t *nrows)
 {
-  static const char *const fmts[] = { "binary", "text", NULL };
-  const char *path = luaL_checkstring(L, 1);
-  int text = luaL_checkoption(L, 3, "binary", fmts);
-  int ncols, anchor;
-  int64_t nrows = -1;
-  cj_array *cols;
-  double *row;
-  FILE *f;
-  box *b;
-  lua_settop(L, 3);
-  lua_newtable(L);
-  anchor = lua_gettop(L);
-  if (cj_testarray(L, 2)) {
-    larray *a = cj_testarray(L, 2);
-    int64_t n = cj_array_numel(&a->a);
-    ncols = 1;
-    cols = lua_newuserdatauv(L, sizeof *cols, 0);
-    lua_rawseti(L, anchor, 1);
-    if (cj_array_iscontig(&a->a) || n == 0) cj_array_wrap(cols, a->a.data, a->a.dtype, 1, &n);
-    else {
-      larray *c = cj_newarray(L, a->a.dtype, a->a.ndim, a->a.shape);
-      if (cj_array_copy(&c->a, &a->a)) return ioerror(L, "save_columns");
-      lua_rawseti(L, anchor, 2);
-      cj_array_wrap(cols, c->a.data, c->a.dtype, 1, &n);
-    }
-    nrows = n;
-  } else {
-    int n;
-    luaL_argexpected(L, lua_istable(L, 2), 2, "array or list of columns");
-    n = (int)luaL_len(L, 2);
-    luaL_argcheck(L, n >= 1, 2, "no columns");
-    ncols = 0;
-    for (int j = 0; j < n; j++) {            /* convert and count the columns */
-      larray *a;
-      lua_geti(L, 2, j + 1);
-      a = cj_optarray(L, lua_gettop(L));
-      if (a->a.ndim != 1 && a->a.ndim != 2) {
-        lua_pushfstring(L, "entry %d must be a 1-D or 2-D array", j + 1);
-        luaL_argerror(L, 2, lua_tostring(L, -1));
-      }
-      if (nrows >= 0 && a->a.shape[0] != nrows) {
-        lua_pushfstring(L, "entry %d has %I rows, entry 1 has %I", j + 1,
-                        (lua_Integer)a->a.shape[0], (lua_Integer)nrows);
-        luaL_argerror(L, 2, lua_tostring(L, -1));
-      }
-      if (a->a.ndim == 2 && a->a.shape[1] > INT32_MAX - ncols)
-        luaL_argerror(L, 2, "too many columns");
-      nrows = a->a.shape[0];
-      ncols += a->a.ndim == 1 ? 1 : (int)a->a.shape[1];
-      lua_rawseti(L, anchor, j + 1);
-      lua_settop(L, anchor);
-    }
-    luaL_argcheck(L, ncols >= 1, 2, "no columns");
-    cols = lua_newuserdatauv(L, sizeof *cols * (size_t)ncols, 0);
-    lua_rawseti(L, anchor, n + 1);
-    for (int j = 0, k = 0; j < n; j++) {      /* a 2-D entry gives one view per column */
-      larray *a;
-      lua_rawgeti(L, anchor, j + 1);
-      a = cj_checkarray(L, -1);
-      if (a->a.ndim == 1) cols[k++] = a->a;
-      else for (int64_t c = 0; c < a->a.shape[1]; c++) cj_array_select(&cols[k++], &a->a, 1, c);
-      lua_pop(L, 1);
-    }
+  larray *a = cj_checkarray(L, 2);
+  int64_t n = cj_array_numel(&a->a);
+  cj_array *col = lua_newuserdatauv(L, sizeof *col, 0);
+  lua_rawseti(L, anchor, 1);
+  if (!cj_array_iscontig(&a->a) && n > 0) {
+    larray *c = cj_newarray(L, a->a.dtype, a->a.ndim, a->a.shape);
+    if (cj_array_copy(&c->a, &a->a)) ioerror(L, "save_columns");
+    lua_rawseti(L, anchor, 2);
+    a = c;
   }
-  row = lua_newuserdatauv(L, sizeof *row * (size_t)ncols, 0);
-  b = newbox(L, closefile);
-  if (!(b->p = fopen(path, text ? "w" : "wb")))
-    return luaL_error(L, "save_columns: %s: %s", path, strerror(errno));
-  f = b->p;
+  cj_array_wrap(col, a->a.data, a->a.dtype, 1, &n);
+  *nrows = n;
+  return col;
+}
+
+static cj_array *listcolumns(lua_State *L, int anchor, int *ncols, int64_t *nrows)
+{
+  int n = (int)luaL_len(L, 2);
+  cj_array *cols;
+  luaL_argcheck(L, n >= 1, 2, "no columns");
+  *ncols = 0;
+  for (int j = 0; j < n; j++) {               /* convert and count the columns */
+    larray *a;
+    lua_geti(L, 2, j + 1);
+    a = cj_optarray(L, lua_gettop(L));
+    if (a->a.ndim != 1 && a->a.ndim != 2) {
+      lua_pushfstring(L, "entry %d must be a 1-D or 2-D array", j + 1);
+      luaL_argerror(L, 2, lua_tostring(L, -1));
+    }
+    if (j > 0 && a->a.shape[0] != *nrows) {
+      lua_pushfstring(L, "entry %d has %I rows, entry 1 has %I", j + 1,
+                      (lua_Integer)a->a.shape[0], (lua_Integer)*nrows);
+      luaL_argerror(L, 2, lua_tostring(L, -1));
+    }
+    if (a->a.ndim == 2 && a->a.shape[1] > INT32_MAX - *ncols) luaL_argerror(L, 2, "too many columns");
+    *nrows = a->a.shape[0];
+    *ncols += a->a.ndim == 1 ? 1 : (int)a->a.shape[1];
+    lua_rawseti(L, anchor, j + 1);
+    lua_settop(L, anchor);
+  }
+  luaL_argcheck(L, *ncols >= 1, 2, "no columns");
+  cols = lua_newuserdatauv(L, sizeof *cols * (size_t)*ncols, 0);
+  lua_rawseti(L, anchor, n + 1);
+  for (int j = 0, k = 0; j < n; j++) {        /* a 2-D entry gives one view per column */
+    larray *a;
+    lua_rawgeti(L, anchor, j + 1);
+    a = cj_checkarray(L, -1);
+    if (a->a.ndim == 1) cols[k++] = a->a;
+    else for (int64_t c = 0; c < a->a.shape[1]; c++) cj_array_select(&cols[k++], &a->a, 1, c);
+    lua_pop(L, 1);
+  }
+  return cols;
+}
+
+static void writerows(FILE *f, const cj_array *cols, int ncols, int64_t nrows, int text, double *row)
+{
   for (int64_t i = 0; i < nrows; i++) {
     for (int j = 0; j < ncols; j++) row[j] = cj_array_getflat(&cols[j], i);
     if (!text) {
@@ -550,9 +550,39 @@ static int io_save_columns(lua_State *L)
       putc(j + 1 < ncols ? ' ' : '\n', f);
     }
   }
+}
+
+/* save_columns(path, columns [, format]): columns is a list of 1-D arrays
+ * (or tables of numbers) and 2-D arrays (one column each of their columns),
+ * all with the same number of rows; or one array, written flat in C order.
+ * format "binary" (default): rows of float64 values, native byte order;
+ * "text": one row per line, values separated by spaces, NaN as "NaN". */
+static int io_save_columns(lua_State *L)
+{
+  static const char *const fmts[] = { "binary", "text", NULL };
+  const char *path = luaL_checkstring(L, 1);
+  int text = luaL_checkoption(L, 3, "binary", fmts), ncols = 1, anchor, bad;
+  int64_t nrows = 0;
+  cj_array *cols;
+  double *row;
+  box *b;
+  lua_settop(L, 3);
+  lua_newtable(L);
+  anchor = lua_gettop(L);
+  if (cj_testarray(L, 2)) cols = flatcolumn(L, anchor, &nrows);
+  else {
+    luaL_argexpected(L, lua_istable(L, 2), 2, "array or list of columns");
+    cols = listcolumns(L, anchor, &ncols, &nrows);
+  }
+  row = lua_newuserdatauv(L, sizeof *row * (size_t)ncols, 0);
+  b = newbox(L, closefile);
+  if (!(b->p = fopen(path, text ? "w" : "wb")))
+    return luaL_error(L, "save_columns: %s: %s", path, strerror(errno));
+  writerows(b->p, cols, ncols, nrows, text, row);
+  bad = ferror((FILE *)b->p);
+  bad |= fclose(b->p) != 0;
   b->p = NULL;
-  if (ferror(f) | fclose(f))
-    return luaL_error(L, "save_columns: %s: write error: %s", path, strerror(errno));
+  if (bad) return luaL_error(L, "save_columns: %s: write error: %s", path, strerror(errno));
   lua_pushinteger(L, nrows);
   return 1;
 }
