@@ -284,11 +284,7 @@ local function kernel(k, id)
     stmts(k.body, ctx, body, indent)
   elseif kind == "threshold" then
     if k.domain ~= "neurons" then bad("threshold domain", k.domain) end
-    -- the count in a local: a store through spikes could otherwise change
-    -- *nspikes (both int64_t), and gcc would reload it every iteration
-    body[#body + 1] = format("%sif ((ct - cls[i]) >= crf && %s != 0.0)",
-                             indent, expr(k.cond, ctx))
-    body[#body + 1] = indent .. "  csp[cns++] = i;"
+    ctx.cond = expr(k.cond, ctx)
   elseif kind == "sum" then
     if k.domain ~= "synapses" or ctx.nslots < 1 then bad("sum kernel", k.domain) end
     body[#body + 1] = format("%sv0[c->post[s]] += %s;", indent, expr(k.value, ctx))
@@ -302,10 +298,27 @@ local function kernel(k, id)
     out[#out + 1] = "    *c->result = t0;"
     out[#out + 1] = "  }"
   elseif kind == "threshold" then
+    -- Spikes are rare: a branch-free (vectorised) pass over a block of 32
+    -- neurons tells whether any crosses, and only such blocks are scanned
+    -- again, in order, to append the spiking ones (the condition is a pure
+    -- function of the state: evaluating it twice changes nothing). The
+    -- count lives in a local: a store through spikes could otherwise change
+    -- *nspikes (both int64_t), and gcc would reload it every iteration.
     out[#out + 1] = "  int64_t *const csp = c->spikes;"
     out[#out + 1] = "  int64_t cns = *c->nspikes;"
-    out[#out + 1] = "  " .. dom.head
-    for _, l in ipairs(body) do out[#out + 1] = l end
+    out[#out + 1] = "  for (int64_t b = 0; b < cn; b += 32) {"
+    out[#out + 1] = "    const int64_t e = cn - b < 32 ? cn : b + 32;"
+    out[#out + 1] = "    int any = 0;"
+    out[#out + 1] = "    for (int64_t i = b; i < e; i++) {"
+    for _, l in ipairs(body) do out[#out + 1] = "  " .. l end
+    out[#out + 1] = format("      any |= ((ct - cls[i]) >= crf) & (%s != 0.0);", ctx.cond)
+    out[#out + 1] = "    }"
+    out[#out + 1] = "    if (!any) continue;"
+    out[#out + 1] = "    for (int64_t i = b; i < e; i++) {"
+    for _, l in ipairs(body) do out[#out + 1] = "  " .. l end
+    out[#out + 1] = format("      if ((ct - cls[i]) >= crf && %s != 0.0)", ctx.cond)
+    out[#out + 1] = "        csp[cns++] = i;"
+    out[#out + 1] = "    }"
     out[#out + 1] = "  }"
     out[#out + 1] = "  *c->nspikes = cns;"
   else
