@@ -287,6 +287,7 @@ static cj_node *expr(rd *r, int idx, const char *path, int depth)
   cj_node *e;
   idx = lua_absindex(L, idx);
   if (depth > 200) irfail(r, path, "expression nested too deeply");
+  luaL_checkstack(L, 8, "IR nested too deeply");        /* each level holds a few slots */
   n = (int)checklist(r, idx, path);
   if (n < 1) irfail(r, path, "empty expression");
   const char *name = elemstr(r, idx, 1, path);
@@ -342,6 +343,7 @@ static cj_node *stmt(rd *r, int idx, const char *path, int depth)
   int n = (int)checklist(r, idx, path), op;
   cj_node *s;
   idx = lua_absindex(L, idx);
+  luaL_checkstack(L, 8, "IR nested too deeply");
   if (n < 1) irfail(r, path, "empty statement");
   const char *name = elemstr(r, idx, 1, path);
   if ((op = cj_nop_lookup(name)) < CJ_N_LET) irfail(r, path, "unknown statement '%s'", name);
@@ -1082,7 +1084,8 @@ static int l_jit_compile(lua_State *L)
   cj_jitline *lines = NULL;
   rd r = { L, NULL, "jit_compile" };
   luaL_argcheck(L, strlen(src) == len, 1, "source contains a zero byte");
-  r.s = newscratch(L);
+  lua_settop(L, 2);
+  r.s = newscratch(L);                                   /* stack: src, kernels, scratch */
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     nl = (int)lua_rawlen(L, 2);
