@@ -189,6 +189,12 @@ T.test("-i: errors are reported and the REPL goes on", function()
   assert(code == 0 and has(err, "first") and has(out, "2\n"), out .. err)
 end)
 
+T.test("-i after a failing script still opens the REPL; status 1 at the end", function()
+  local code, out, err = cajal("-i -e 'x = 5' -e 'error(\"stop here\")'", "x * 2\n")
+  assert(code == 1, code)
+  assert(has(err, "stop here") and has(out, "10\n"), out .. err)
+end)
+
 T.test("-l mod, -l g=mod and a '-' suffix", function()
   local code, out = cajal([[-l re -l R=re -e 'print(type(re), re == R, type(re.match))']])
   assert(code == 0 and out == "table\ttrue\tfunction\n", out)

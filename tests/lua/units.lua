@@ -205,7 +205,7 @@ T.test("fields of a quantity", function()
   local q = -65 * cj.mV
   assert(q.value == -0.065)
   assert(q.dim == "V")
-  assert(q.nosuchfield == nil)
+  assert(q.nosuchfield == nil and q[1] == nil)
   assert(cj.isquantity(q) and not cj.isquantity(3) and not cj.isquantity(cj.zeros(1)))
 end)
 

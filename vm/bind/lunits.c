@@ -250,7 +250,7 @@ static int m_in(lua_State *L)
 static int q_index(lua_State *L)
 {
   lquantity *q = checkquantity(L, 1);
-  const char *k = luaL_checkstring(L, 2);
+  const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
   char buf[128];
   if (strcmp(k, "value") == 0) lua_pushnumber(L, q->v);
   else if (strcmp(k, "dim") == 0) lua_pushstring(L, cj_dim_format(q->dim, buf, sizeof buf));

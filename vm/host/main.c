@@ -30,11 +30,11 @@ static const char usage[] =
   "usage: %s [options] [script [args]]\n"
   "Available options are:\n"
   "  -e stat          execute string 'stat'\n"
-  "  -i               enter the REPL after running 'script' (implies -v)\n"
+  "  -i               enter the REPL after 'script', also after an error\n"
   "  -l mod           require library 'mod' into global 'mod'\n"
   "  -l g=mod         require library 'mod' into global 'g'\n"
   "  -v, --version    show version information\n"
-  "  -E               ignore the environment variables LUA_PATH, LUA_CPATH, CAJAL_HOME\n"
+  "  -E               ignore LUA_PATH, LUA_CPATH and CAJAL_HOME\n"
   "  -W               turn warnings on\n"
   "  -h, --help       show this help\n"
   "  --dump=STAGE F   print stage ast, ir or c of the network model file F\n"
@@ -364,6 +364,7 @@ static int pmain(lua_State *L)
 {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
+  int ok;
   opts o;
   collectargs(argv, &o);
   if (o.bad) {
@@ -382,10 +383,12 @@ static int pmain(lua_State *L)
   if (o.flags & HAS_V) printversion(L);
   createargtable(L, argv, argc, o.script);
   lua_gc(L, LUA_GCGEN, 0, 0);
-  if (!runargs(L, argv, o.script ? o.script : argc)) return 0;
-  if (o.script && handlescript(L, argv[o.script], o.stdinscript) != LUA_OK) return 0;
-  if (o.flags & HAS_I) {
+  ok = runargs(L, argv, o.script ? o.script : argc);
+  if (ok && o.script) ok = handlescript(L, argv[o.script], o.stdinscript) == LUA_OK;
+  if (o.flags & HAS_I) {        /* after an error too: the state can be inspected */
     cj_repl(L);
+  } else if (!ok) {
+    return 0;
   } else if (!o.script && !(o.flags & (HAS_E | HAS_V | HAS_ACTION))) {
     if (isatty(STDIN_FILENO)) {
       printversion(L);
@@ -394,7 +397,7 @@ static int pmain(lua_State *L)
       return 0;
     }
   }
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, ok);
   return 1;
 }
 
