@@ -84,8 +84,8 @@ local function seconds(fname, n, x, what)
     what, type(x)), 3)
 end
 
--- The nearest whole number of steps of sec (halves round up; a relative
--- slack of 1e-9 absorbs the rounding of sec / dt, as Brian2 does).
+-- The nearest whole number of steps of sec (halves round up; a slack of
+-- 1e-9 step absorbs the rounding of sec / dt).
 local function tosteps(sec, dt)
   return floor(sec / dt + 0.5 + 1e-9)
 end
@@ -205,9 +205,13 @@ end
 local Group = {}     -- methods of populations and projections
 local groupmt = { __name = "cajal.population" }
 
+-- The names of vars, without the compiler's hidden ones ("g@E->I": the
+-- postsynaptic state of a projection, still readable as net.E["g@E->I"]).
 local function varlist(vars)
   local t = {}
-  for k, v in ipairs(vars) do t[k] = v.name end
+  for _, v in ipairs(vars) do
+    if not v.name:find("@", 1, true) then t[#t + 1] = v.name end
+  end
   return concat(t, ", ")
 end
 
@@ -721,9 +725,8 @@ end
 netmt.__tostring = function(net)
   local o = priv[net]
   local ir, L = o.ir, {}
-  L[1] = format("network %s: %s backend, dt = %s, seed %d, t = %s",
-    ir.name or "?", o.backend, tostring(seconds_q(o.dt)), ir.seed or 0,
-    tostring(seconds_q(o.h:step() * o.dt)))
+  L[1] = format("network %s: %s backend, dt = %g ms, seed %d, t = %s",
+    ir.name or "?", o.backend, o.dt * 1e3, ir.seed or 0, tostring(seconds_q(o.h:step() * o.dt)))
   for id, p in ipairs(ir.populations) do
     local kind = p.kind ~= "neuron" and p.kind or (p.spiking and "spiking" or "rate")
     L[#L + 1] = format("  population %-10s %9d  %s%s", p.name, p.n, kind,
