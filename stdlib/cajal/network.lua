@@ -270,6 +270,13 @@ function Group:connectivity()
   return pre + 1, post + 1, delays
 end
 
+-- pop:varnames() -> the names of the state variables (hidden ones too)
+function Group:varnames()
+  local t = {}
+  for k, v in ipairs(priv[self].vars) do t[k] = v.name end
+  return t
+end
+
 -- pop:lastspike() -> the time of the last spike of each neuron (s; -inf before the first)
 function Group:lastspike()
   local o = priv[self]

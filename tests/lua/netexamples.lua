@@ -108,7 +108,7 @@ end
 local function samestate(a, b, what)
   for _, pop in ipairs(a.populations) do
     local ip = b.populations[pop.name]
-    for var in tostring(pop):match("%((.*)%)"):gmatch("[^, ]+") do
+    for _, var in ipairs(pop:varnames()) do
       same(values(ip[var]), values(pop[var]), what .. " " .. pop.name .. "." .. var)
     end
   end
