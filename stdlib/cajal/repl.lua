@@ -130,19 +130,19 @@ end
 -- __complete (a table, or a function(v) returning one), and, when __index
 -- is a function, the metatable's own non-metamethod names and the tables
 -- among the function's upvalues (the places bindings keep methods).
-local function addnames(v, out, seen)
+local function addnames(v, out, seen, inherited)
   if v == nil or seen[v] then return end
   seen[v] = true
   if type(v) == "table" then
-    for k in next, v do
-      if isname(k) then out[k] = true end
+    for k in next, v do         -- metamethods of a metatable used as __index stay hidden
+      if isname(k) and not (inherited and k:match("^__")) then out[k] = true end
     end
   end
   local mt = getmetatable(v)
   if type(mt) ~= "table" then return end
   local idx = rawget(mt, "__index")
   if type(idx) == "table" then
-    addnames(idx, out, seen)
+    addnames(idx, out, seen, true)
   elseif idx ~= nil then
     for k in next, mt do
       if isname(k) and not k:match("^__") then out[k] = true end
@@ -151,7 +151,7 @@ local function addnames(v, out, seen)
       for i = 1, 8 do
         local name, up = debug.getupvalue(idx, i)
         if name == nil then break end
-        if type(up) == "table" and up ~= _G then addnames(up, out, seen) end
+        if type(up) == "table" and up ~= _G then addnames(up, out, seen, true) end
       end
     end
   end

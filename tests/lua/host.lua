@@ -414,6 +414,15 @@ T.test("complete: cj.ze completes to zeros; array methods complete after ':'", f
   rawset(_G, "cj", nil)
 end)
 
+T.test("names: own fields, __index tables, lazily loaded parts of cj", function()
+  local names = repl.names(setmetatable({ a = 1, [2] = 2, ["not a name"] = 3 },
+                                        { __index = { b = 1, __hidden = 2 } }))
+  assert(table.concat(names, ",") == "a,b", table.concat(names, ","))
+  local set = {}
+  for _, k in ipairs(repl.names(require "cajal")) do set[k] = true end
+  assert(set.zeros and set.load and set.network and set.plot, "cj names")
+end)
+
 T.test("complete: a failing __index does not break completion", function()
   hosttest_bad = setmetatable({}, { __index = function() error("no") end })
   assert((repl.complete("hosttest_bad.x.y")) == "")
@@ -425,6 +434,7 @@ T.test("help(f) prints the registered text; help(cj) lists signatures", function
   assert(code == 0 and out:match("^help%(%[f | name | topic%]%)\n"), out)
   local code2, out2 = cajal([[-e 'local cj = require "cajal"; cj.help(cj)']])
   assert(code2 == 0 and has(out2, "Functions:") and has(out2, "cj.zeros("), out2)
+  assert(has(out2, "cj.load("), "lazily loaded functions are listed too")
   local code3, out3 = cajal([[-e 'require "cajal".help("zeros")']])
   assert(code3 == 0 and out3:match("^cj%.zeros%("), out3)
   local code4, out4 = cajal([[-e 'require "cajal".help()']])
