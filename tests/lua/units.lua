@@ -214,6 +214,7 @@ T.test("help texts are registered", function()
     local h = core.doc(f)
     assert(type(h) == "string" and h:match("^cj%.%w+%("), tostring(h))
   end
+  assert(core.doc(cj.ms.to):match("^q:to%(unit%)"))
 end)
 
 T.done()

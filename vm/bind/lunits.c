@@ -338,6 +338,13 @@ static const cj_doc docs[] = {
   { NULL, NULL }
 };
 
+static const cj_doc qdocs[] = {
+  { "to", "q:to(unit) -> number\n"
+    "The value of quantity q counted in unit (a quantity or a string such as \"ms\"):\n"
+    "(20*cj.ms):to(\"us\") is 20000. Fields: q.value (SI number), q.dim, q.exponents." },
+  { NULL, NULL }
+};
+
 void cj_open_units(lua_State *L)
 {
   int i, n;
@@ -346,6 +353,11 @@ void cj_open_units(lua_State *L)
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);
   cj_setdocs(L, -1, docs);
+  lua_newtable(L);                                        /* help for q:to */
+  lua_pushcfunction(L, m_in);
+  lua_setfield(L, -2, "to");
+  cj_setdocs(L, -1, qdocs);
+  lua_pop(L, 1);
   n = cj_unit_count();
   lua_createtable(L, 0, n);                               /* stack: M, units */
   for (i = 0; i < n; i++) {
