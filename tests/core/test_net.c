@@ -1465,3 +1465,135 @@ Test(jit, a_network_gives_the_same_spikes_on_both_backends)
   free(src);
   rmcache();
 }
+
+/* ---- monitors streamed to .npy files ------------------------------------------ */
+#include "npy.h"
+
+/* mkrich with its monitors streaming into dir (or in memory when dir is NULL) */
+static cj_net *mkstream(const char *dir)
+{
+  static char f[4][200];
+  cj_net *net = mkrich(21);
+  if (!dir) return net;
+  cj_net_free(net);
+  net = cj_net_new("rich", 1e-4, 21);
+  /* rebuild with files: same kernels and structure as mkrich */
+  K(.id = 1, .name = "init", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2",
+    .body = "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)");
+  K(.id = 2, .name = "update", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2", .ntmp = 3,
+    .body = "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
+            "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
+            "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
+            "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))");
+  K(.id = 3, .name = "thr", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_THRESHOLD, .refs = "p1.0", .expr = "(> (var 0 i) -0.05)");
+  K(.id = 4, .name = "reset", .domain = CJ_DOM_SPIKES, .refs = "p1.0", .body = "(set 0 i -0.06)");
+  K(.id = 5, .name = "exc", .domain = CJ_DOM_EVENTS, .refs = "p1.1", .body = "(add 0 post 0.0025)");
+  K(.id = 6, .name = "inh", .domain = CJ_DOM_EVENTS, .refs = "p1.2 j1.0", .body = "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))");
+  K(.id = 7, .name = "winit", .domain = CJ_DOM_SYNAPSES, .refs = "j1.0 j1.1",
+    .body = "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))");
+  K(.id = 8, .name = "inexc", .domain = CJ_DOM_EVENTS, .refs = "p1.1", .body = "(add 0 post 0.004)");
+  cj_popdef in = { .name = "In", .n = 100, .kind = CJ_POP_POISSON, .rate = 20 };
+  OK(cj_net_add_pop(net, &in));
+  OK(addpop(net, "P", 400, 3, V3, 1, 2, 3, 4, 0.005));
+  cj_projdef e = proj("E", 1, 1, 400, 400, CJ_RULE_PROB);
+  e.pre_hi = 319; e.p = 0.05; e.on_pre = 5; e.delay = 3;
+  OK(cj_net_add_proj(net, &e));
+  const char *iv[] = { "w", "d" };
+  cj_projdef i = proj("I", 1, 1, 400, 400, CJ_RULE_INDEG);
+  i.pre_lo = 320; i.k = 10; i.self = 0; i.on_pre = 6; i.nvars = 2; i.varnames = iv; i.init = 7; i.delay_var = 1;
+  OK(cj_net_add_proj(net, &i));
+  cj_projdef x = proj("X", 0, 1, 100, 400, CJ_RULE_OUTDEG);
+  x.k = 8; x.on_pre = 8; x.delay = 1;
+  OK(cj_net_add_proj(net, &x));
+  for (int k = 0; k < 4; k++) snprintf(f[k], sizeof f[k], "%s/m%d.npy", dir, k);
+  int64_t idx[] = { 0, 5, 399 }, sidx[] = { 0, 3 };
+  cj_mondef ms = { .kind = CJ_MON_SPIKES, .pop = 1, .proj = -1, .lo = 0, .hi = 399, .file = f[0] };
+  cj_mondef mv = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = idx, .nindices = 3, .every = 7, .file = f[1] };
+  cj_mondef mw = { .kind = CJ_MON_STATE, .pop = -1, .proj = 1, .var = 0, .indices = sidx, .nindices = 2, .every = 10, .file = f[2] };
+  cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 99, .file = f[3] };
+  OK(cj_net_add_monitor(net, &ms)); OK(cj_net_add_monitor(net, &mv));
+  OK(cj_net_add_monitor(net, &mw)); OK(cj_net_add_monitor(net, &mr));
+  return net;
+}
+
+/* The files of a streaming network hold what the memory monitors hold. */
+static void samefiles(cj_net *mem, const char *dir)
+{
+  for (int m = 0; m < 4; m++) {
+    char path[200];
+    cj_array a;
+    snprintf(path, sizeof path, "%s/m%d.npy", dir, m);
+    OK(cj_npy_load(path, &a));
+    const double *x = a.data;
+    const int64_t *st; const int32_t *id; const double *v; int64_t cols, n;
+    switch (cj_net_mon_kind(mem, m)) {
+    case CJ_MON_SPIKES:
+      n = cj_net_mon_spikes(mem, m, &st, &id);
+      cr_assert_eq(a.ndim, 2); cr_assert_eq(a.shape[0], n); cr_assert_eq(a.shape[1], 2);
+      for (int64_t k = 0; k < n; k++) { cr_assert_eq(x[2 * k], st[k] * 1e-4); cr_assert_eq(x[2 * k + 1], id[k]); }
+      break;
+    case CJ_MON_STATE:
+      n = cj_net_mon_state(mem, m, &st, &v, &cols);
+      cr_assert_eq(a.shape[0], n); cr_assert_eq(a.shape[1], cols);
+      cr_assert(memcmp(x, v, n * cols * 8) == 0);
+      break;
+    default:
+      n = cj_net_mon_rate(mem, m, &v);
+      cr_assert_eq(a.ndim, 1); cr_assert_eq(a.shape[0], n);
+      cr_assert(memcmp(x, v, n * 8) == 0);
+    }
+    cj_array_release(&a);
+  }
+}
+
+Test(monitors, streamed_files_equal_memory_monitors_and_survive_restore)
+{
+  char dir[] = "/tmp/cj_test_streamXXXXXX", path[200];
+  cr_assert_not_null(mkdtemp(dir));
+  cj_net *mem = mkstream(NULL), *fs = mkstream(dir);
+  OK(cj_net_build(mem)); OK(cj_net_build(fs));
+  cr_assert_str_eq(cj_net_mon_file(fs, 0) + strlen(dir), "/m0.npy");
+  OK(cj_net_run(mem, 2500, NULL, NULL));
+  OK(cj_net_run(fs, 2500, NULL, NULL));
+  const int64_t *st; const int32_t *id;
+  cr_assert_eq(cj_net_mon_spikes(fs, 0, &st, &id), 0);      /* all of it went to the file */
+  samefiles(mem, dir);
+  /* save at 2500, run on, restore and run on again: the files continue */
+  snprintf(path, sizeof path, "%s/net.save", dir);
+  OK(cj_net_save(fs, path));
+  OK(cj_net_run(fs, 700, NULL, NULL));
+  cj_net_free(fs);
+  fs = mkstream(dir);
+  OK(cj_net_restore(fs, path));
+  OK(cj_net_run(fs, 1500, NULL, NULL));
+  OK(cj_net_run(mem, 1500, NULL, NULL));
+  cj_net_free(fs);
+  samefiles(mem, dir);
+  /* reset starts the files again */
+  fs = mkstream(dir);
+  OK(cj_net_build(fs));
+  OK(cj_net_run(fs, 300, NULL, NULL));
+  OK(cj_net_reset(fs));
+  OK(cj_net_run(fs, 100, NULL, NULL));
+  cj_net_free(fs);
+  cj_net_free(mem);
+  mem = mkstream(NULL);
+  OK(cj_net_build(mem));
+  OK(cj_net_run(mem, 100, NULL, NULL));
+  samefiles(mem, dir);
+  cj_net_free(mem);
+  char cmd[120];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  (void)!system(cmd);
+}
+
+Test(monitors, unwritable_monitor_file_fails_the_build)
+{
+  cj_net *net = cj_net_new("x", 1e-4, 1);
+  OK(addpop(net, "A", 10, 1, V1, 0, 0, 0, 0, 0));
+  cj_mondef m = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 9, .file = "/nonexistent/dir/r.npy" };
+  OK(cj_net_add_monitor(net, &m));
+  cr_assert_eq(cj_net_build(net), CJ_EIO);
+  cr_assert(strstr(cj_errmsg(), "monitor file '/nonexistent/dir/r.npy'"), "%s", cj_errmsg());
+  cj_net_free(net);
+}

@@ -937,6 +937,14 @@ static int m_monitor(lua_State *L)
   double dt = cj_net_dt(n->net);
   cj_dim sec = cj_dim_base(CJ_DIM_S);
   luaL_argcheck(L, m >= 0 && m < cj_net_nmonitors(n->net), 2, "monitor index out of range");
+  if (cj_net_mon_file(n->net, m)) {       /* streamed: the data is in the file */
+    static const char *const kinds[] = { "spikes", "state", "rate" };
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushstring(L, kinds[cj_net_mon_kind(n->net, m)]);
+    lua_pushstring(L, cj_net_mon_file(n->net, m));
+    return 4;
+  }
   switch (cj_net_mon_kind(n->net, m)) {
   case CJ_MON_SPIKES: {
     const int64_t *st; const int32_t *id;
@@ -1188,7 +1196,7 @@ static const cj_doc mdocs[] = {
   { "lastspike", "net:lastspike(pop) -> array\nA view of the last spike time of each neuron (s; -inf before the first)." },
   { "synvar", "net:synvar(proj, var) -> array\nA float64 view of a synapse variable, in synapse order." },
   { "connectivity", "net:connectivity(proj) -> pre, post, delays\nint32 arrays: 0-based neuron indices per synapse, and delays in steps." },
-  { "monitor", "net:monitor(m) -> a, b, kind\nspikes: times (s), indices (0-based); state: values (rows x cols), times; rate: rates (Hz), window start times." },
+  { "monitor", "net:monitor(m) -> a, b, kind\nspikes: times (s), indices (0-based); state: values (rows x cols), times; rate: rates (Hz), window start times.\nA monitor streaming to a file returns nil, nil, kind, path." },
   { "step", "net:step() -> integer\nSteps done since build or reset." },
   { "time", "net:time() -> seconds\nThe current time, step * dt." },
   { "dt", "net:dt() -> seconds\nThe time step." },

@@ -21,6 +21,7 @@
  * backend.
  */
 #include "net.h"
+#include "npy.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -112,7 +113,9 @@ typedef struct mon {
   int kind, pop, proj, var;
   int64_t lo, hi, *idx, nidx, every;
   int64_t acc;                      /* rate: spikes counted in the current window */
-  char *file;
+  char *file;                       /* stream to this .npy file ... */
+  cj_npy_writer *w;                 /* ... through this writer; the vectors buffer rows */
+  int64_t written;                  /* rows already in the file */
   ivec steps; i32vec ids; dvec vals;
 } mon;
 
@@ -183,6 +186,7 @@ static int findname(const char *const *names, int n, const char *name)
 }
 
 static int bind(cj_net *net, bound *b, int kid, int domain, int kind, int pp, int pj, const char *what);
+static int openstream(cj_net *net, mon *M);
 
 static void run(bound *b)
 {
@@ -990,7 +994,15 @@ static int startstate(cj_net *net)
     if (P->delay_var >= 0 && (st = setdelays(net, P))) return st;
     for (int64_t b = 0; b < P->nbucket; b++) P->bucket[b].n = 0;
   }
-  for (int m = 0; m < net->nmon; m++) clearmon(&net->mon[m]);
+  for (int m = 0; m < net->nmon; m++) {
+    mon *M = &net->mon[m];
+    clearmon(M);
+    if (M->file) {                    /* a fresh file */
+      if (M->w && (st = cj_npy_writer_close(M->w))) { M->w = NULL; return st; }
+      M->w = NULL;
+      if ((st = openstream(net, M))) return st;
+    }
+  }
   return 0;
 }
 
@@ -1191,6 +1203,66 @@ static int queue(cj_net *net, int64_t n)
   return 0;
 }
 
+/* ---- streaming monitors ---------------------------------------------------
+ * A monitor with a file keeps at most STREAMROWS rows in memory; the rest is
+ * in the .npy file: spikes as (N, 2) float64 rows [time (s), index], state
+ * as (rows, indices) float64 values (row r recorded at step r * every since
+ * reset), rate as a 1-D float64 array (Hz, one value per window). */
+#define STREAMROWS 65536
+
+static int64_t bufrows(const mon *M)
+{
+  return M->kind == CJ_MON_SPIKES ? M->ids.n : M->kind == CJ_MON_STATE ? M->steps.n : M->vals.n;
+}
+
+static int openstream(cj_net *net, mon *M)
+{
+  int64_t row[1] = { M->kind == CJ_MON_SPIKES ? 2 : M->nidx };
+  (void)net;
+  if (cj_npy_writer_open(&M->w, M->file, CJ_F64, M->kind == CJ_MON_RATE ? 0 : 1, row)) {
+    cj_errprefix("monitor file '%s'", M->file);
+    return CJ_EIO;
+  }
+  M->written = 0;
+  return 0;
+}
+
+/* Move the buffered rows of M to its file. */
+static int drain(cj_net *net, mon *M)
+{
+  int64_t n = bufrows(M);
+  int st = 0;
+  if (!M->w || n == 0) return 0;
+  if (M->kind == CJ_MON_SPIKES) {
+    double buf[2 * 512];
+    for (int64_t k0 = 0; k0 < n && !st; k0 += 512) {
+      int64_t m = n - k0 < 512 ? n - k0 : 512;
+      for (int64_t k = 0; k < m; k++) {
+        buf[2 * k] = (double)M->steps.v[k0 + k] * net->dt;
+        buf[2 * k + 1] = (double)M->ids.v[k0 + k];
+      }
+      st = cj_npy_writer_append(M->w, buf, m);
+    }
+  } else {
+    st = cj_npy_writer_append(M->w, M->vals.v, n);
+  }
+  if (st) return st;
+  M->written += n;
+  M->steps.n = M->ids.n = M->vals.n = 0;
+  return 0;
+}
+
+int cj_net_flush(cj_net *net)
+{
+  for (int m = 0; m < net->nmon; m++) {
+    mon *M = &net->mon[m];
+    int st;
+    if (!M->w) continue;
+    if ((st = drain(net, M)) || (st = cj_npy_writer_flush(M->w))) return st;
+  }
+  return 0;
+}
+
 static int record(cj_net *net, int64_t n)
 {
   for (int m = 0; m < net->nmon; m++) {
@@ -1215,6 +1287,10 @@ static int record(cj_net *net, int64_t n)
       const double *x = M->proj >= 0 ? net->proj[M->proj].var[M->var] : net->pop[M->pop].var[M->var];
       if (push(&M->steps, n) || reserve(&M->vals, M->vals.n + M->nidx)) return CJ_ENOMEM;
       for (int64_t k = 0; k < M->nidx; k++) M->vals.v[M->vals.n++] = x[M->idx[k]];
+    }
+    if (M->w && bufrows(M) >= STREAMROWS) {
+      int st = drain(net, M);
+      if (st) return st;
     }
   }
   return 0;
@@ -1303,12 +1379,14 @@ int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
     for (int64_t k = 0; k < m; k++)
       if ((st = onestep(net))) return st;
     done += m;
-    if ((st = nancheck(net))) return st;
-    if (progress && progress(ud, done, nsteps))
+    if ((st = nancheck(net))) { cj_net_flush(net); return st; }
+    if (progress && progress(ud, done, nsteps)) {
+      cj_net_flush(net);
       return cj_fail(CJ_ERUNTIME, "network '%s': interrupted at step %lld (t = %g s)", net->name,
                      (long long)net->step, (double)net->step * net->dt);
+    }
   }
-  return 0;
+  return cj_net_flush(net);
 }
 
 /* ---- save / restore ------------------------------------------------------- */
@@ -1401,15 +1479,17 @@ static void wstate(wr *w, const cj_net *net)
     wi64(w, M->ids.n); wbytes(w, M->ids.v, (size_t)M->ids.n * sizeof *M->ids.v);
     wi64(w, M->vals.n); wbytes(w, M->vals.v, (size_t)M->vals.n * sizeof *M->vals.v);
     wi64(w, M->acc);
+    wi64(w, M->w ? M->written : 0);
   }
 }
 
-int cj_net_save(const cj_net *net, const char *path)
+int cj_net_save(cj_net *net, const char *path)
 {
   char *tmp;
   wr w = { NULL, 0xcbf29ce484222325ull, 0 };
   size_t n = strlen(path) + 32;
   if (!net->built) return cj_fail(CJ_EINVAL, "save: network '%s' is not built", net->name);
+  if (cj_net_flush(net)) return CJ_EIO;
   if (!(tmp = cj_malloc(n))) return nomem();
   snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
   if (!(w.f = fopen(tmp, "wb"))) {
@@ -1512,6 +1592,28 @@ static int rconn(cj_net *net, rd *r)
   return 0;
 }
 
+/* A restored network continues its monitor files: the first `written` rows
+ * of the existing file are copied into the new stream. */
+static int restream(cj_net *net, mon *M, int64_t written)
+{
+  cj_array a;
+  int st;
+  if (written == 0) return openstream(net, M);
+  if (cj_npy_load(M->file, &a))
+    return cj_fail(CJ_EIO, "restore: monitor file '%s' cannot be read back (%s)", M->file, cj_errmsg());
+  if (a.dtype != CJ_F64 || a.shape[0] < written || (M->kind != CJ_MON_RATE && a.ndim != 2)) {
+    cj_array_release(&a);
+    return cj_fail(CJ_EIO, "restore: monitor file '%s' has fewer rows than the %lld written before the save",
+                   M->file, (long long)written);
+  }
+  if (!(st = openstream(net, M))) {
+    st = cj_npy_writer_append(M->w, a.data, written);
+    if (!st) M->written = written;
+  }
+  cj_array_release(&a);
+  return st;
+}
+
 static int rstate(cj_net *net, rd *r)
 {
   int st;
@@ -1553,6 +1655,9 @@ static int rstate(cj_net *net, rd *r)
     rbytes(r, M->vals.v, (size_t)n * 8); M->vals.n = n;
     M->acc = ri64(r);
     if (M->acc < 0) r->bad = 1;
+    int64_t written = ri64(r);
+    if (written < 0) r->bad = 1;
+    if (!r->bad && M->file && (st = restream(net, M, written))) return st;
   }
   return 0;
 }
@@ -1708,7 +1813,6 @@ int64_t cj_net_mon_rate(const cj_net *net, int m, const double **rates)
 }
 
 const char *cj_net_mon_file(const cj_net *net, int m) { return net->mon[m].file; }
-int cj_net_flush(cj_net *net) { (void)net; return 0; }
 
 size_t cj_net_memsize(const cj_net *net)
 {
@@ -1746,6 +1850,7 @@ void cj_net_free(cj_net *net)
   for (int j = 0; j < net->nproj; j++) freeproj(&net->proj[j]);
   for (int m = 0; m < net->nmon; m++) {
     mon *M = &net->mon[m];
+    if (M->w) cj_npy_writer_close(M->w);
     cj_free(M->idx); cj_free(M->file); cj_free(M->steps.v); cj_free(M->ids.v); cj_free(M->vals.v);
   }
   cj_free(net->kern); cj_free(net->pop); cj_free(net->proj); cj_free(net->mon);

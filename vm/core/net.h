@@ -120,7 +120,7 @@ const char *cj_net_name(const cj_net *net);
 int cj_net_reset(cj_net *net);
 /* Everything that changes while running, and the connectivity, into a
  * versioned binary file (written to a temporary name, then renamed). */
-int cj_net_save(const cj_net *net, const char *path);
+int cj_net_save(cj_net *net, const char *path);
 /* Instead of cj_net_build: take connectivity and state from a file written
  * by cj_net_save for a network with the same definitions. */
 int cj_net_restore(cj_net *net, const char *path);
@@ -167,7 +167,11 @@ int64_t cj_net_mon_state(const cj_net *net, int m, const int64_t **steps, const 
 int64_t cj_net_mon_rate(const cj_net *net, int m, const double **rates);
 int64_t cj_net_mon_every(const cj_net *net, int m);
 const char *cj_net_mon_file(const cj_net *net, int m);            /* NULL if in memory */
-/* Flush streamed monitors to their files (also done by run and free). */
+/* Write buffered rows of streamed monitors to their files and make the
+ * files complete .npy files (done at the end of every run, by save and by
+ * free). Monitors with a file keep at most 65536 rows in memory:
+ * spikes stream as (N, 2) float64 rows [time (s), index], state as
+ * (rows, indices) float64, rate as 1-D float64 (Hz). */
 int cj_net_flush(cj_net *net);
 
 /* Brian2's timestep(): the step of time t, robust to rounding (t >= 0). */
