@@ -282,6 +282,19 @@ Test(repl, ctrl_c_interrupts_loop)
   cr_expect_eq(finish(&S), 0);
 }
 
+Test(repl, ctrl_c_interrupts_loop_inside_coroutine)
+{
+  start(&S);
+  type(&S, "co = coroutine.wrap(function() local i = 0; while true do i = i + 1 end end)\r");
+  type(&S, "co()\r");
+  settle(&S, 500);
+  keys(&S, "\003");
+  cr_expect(expect(&S, "interrupted", 10), "Ctrl-C stops a loop in a coroutine");
+  type(&S, "2+4\r");
+  cr_expect(expect(&S, "\r\n6\r\n", 10));
+  cr_expect_eq(finish(&S), 0);
+}
+
 Test(repl, ctrl_c_clears_line)
 {
   start(&S);

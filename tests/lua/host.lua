@@ -130,6 +130,30 @@ T.test("-W turns warnings on", function()
   assert(err2 == "", err2)
 end)
 
+T.test("coroutine.resume and wrap keep their behaviour (the host notes the running one)", function()
+  local code, out, err = cajal([[-e '
+    local g = coroutine.wrap(function(a) local b = coroutine.yield(a + 1); error("inner " .. b) end)
+    print(g(1)); print(pcall(g, "x"))
+    local co = coroutine.create(function(x) coroutine.yield(x * 2); return "done", 7 end)
+    print(coroutine.resume(co, 21)); print(coroutine.resume(co)); print(coroutine.resume(co))
+    print(pcall(coroutine.resume, 1))
+    local gen = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)
+    print(gen(), gen(), gen())
+    local outer = coroutine.wrap(function()
+      local inner = coroutine.wrap(function() coroutine.yield("in") end)
+      coroutine.yield(inner()) end)
+    print(outer(), coroutine.isyieldable(), coroutine.running())']])
+  assert(code == 0, err)
+  local lines = {}
+  for l in out:gmatch("[^\n]*") do if l ~= "" then lines[#lines + 1] = l end end
+  assert(lines[1] == "2" and lines[2] == "false\t(command line):2: inner x", out)
+  assert(lines[3] == "true\t42" and lines[4] == "true\tdone\t7", out)
+  assert(lines[5] == "false\tcannot resume dead coroutine", out)
+  assert(lines[6]:match("^false\tbad argument #1 to 'coroutine.resume'"), lines[6])
+  assert(lines[7] == "1\t2\t3", out)
+  assert(lines[8]:match("^in\tfalse\tthread: "), lines[8])
+end)
+
 -- ---- the arg table, scripts, stdin -----------------------------------------
 
 local dump = [[

@@ -46,6 +46,7 @@ static const char usage[] =
 /* ---- errors, Ctrl-C, protected calls ------------------------------------ */
 
 static lua_State *runningL;              /* the state a SIGINT should stop */
+static lua_State *volatile runningco;    /* the innermost coroutine running, if known */
 static volatile sig_atomic_t gotsigint;
 
 /* Count hook installed by the signal handler: raises at the next Lua step. */
@@ -64,6 +65,66 @@ static void onsigint(int sig)
   signal(sig, SIG_DFL);
   gotsigint = 1;
   lua_sethook(runningL, stop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  if (runningco) lua_sethook(runningco, stop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Hooks belong to one thread, and a coroutine only inherits the hook its
+ * creator had when it was created: a loop inside a coroutine resumed before
+ * Ctrl-C would not see it. coroutine.resume and the functions made by
+ * coroutine.wrap therefore note which coroutine runs (runningco) for the
+ * signal handler. The original function is upvalue 1; for wrap's functions
+ * the coroutine is upvalue 2. */
+static int cocall(lua_State *L, lua_State *co)
+{
+  lua_State *outer = runningco;
+  int st;
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  if (co) runningco = co;
+  st = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  runningco = outer;
+  if (st != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static int co_resume(lua_State *L)
+{
+  lua_State *co = lua_tothread(L, 1);
+  luaL_argexpected(L, co, 1, "coroutine");
+  return cocall(L, co);
+}
+
+static int co_wrapped(lua_State *L)
+{
+  return cocall(L, lua_tothread(L, lua_upvalueindex(2)));
+}
+
+static int co_wrap(lua_State *L)
+{
+  lua_settop(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 1, 1);                         /* stack: the original wrapper */
+  if (lua_getupvalue(L, 1, 1) == NULL || !lua_isthread(L, -1)) {
+    lua_settop(L, 1);                        /* not the expected shape: keep it */
+    return 1;
+  }
+  lua_pushcclosure(L, co_wrapped, 2);
+  return 1;
+}
+
+/* Replace coroutine.resume and coroutine.wrap by the noting versions. */
+static void notecoroutines(lua_State *L)
+{
+  static const luaL_Reg fns[] = { {"resume", co_resume}, {"wrap", co_wrap}, {NULL, NULL} };
+  if (lua_getglobal(L, "coroutine") == LUA_TTABLE) {
+    for (const luaL_Reg *f = fns; f->name; f++) {
+      lua_getfield(L, -1, f->name);
+      lua_pushcclosure(L, f->func, 1);
+      lua_setfield(L, -2, f->name);
+    }
+  }
+  lua_pop(L, 1);
 }
 
 /* Message handler: the message (or the __tostring of an error object) plus
@@ -380,6 +441,7 @@ static int pmain(lua_State *L)
   luaL_checkversion(L);
   lua_pushcfunction(L, cj_host_openlibs);
   lua_call(L, 0, 0);
+  notecoroutines(L);
   if (o.flags & HAS_V) printversion(L);
   createargtable(L, argv, argc, o.script);
   lua_gc(L, LUA_GCGEN, 0, 0);
