@@ -299,10 +299,30 @@ local spikemt = { __index = SpikeMon, __name = "cajal.spikemonitor" }
 local statemt = { __index = StateMon, __name = "cajal.statemonitor" }
 local ratemt  = { __index = RateMon,  __name = "cajal.ratemonitor" }
 
+-- A monitor's data as the runtime's in-memory monitors give it: spikes
+-- (times in s, 0-based indices), state (values rows x cols, times), rate
+-- (rates, window start times). A monitor streamed to a file (`record ... to
+-- "x.npy"`, written at the end of every run) is read back from the file:
+-- spikes are rows [t, i], state rows of values, rates one per window.
 local function fetch(mon)
   local o = priv[mon]
-  local a, b = priv[o.net].h:monitor(o.id)
-  return a, b, o
+  local n = priv[o.net]
+  local a, b, kind, file = n.h:monitor(o.id)
+  if a ~= nil or not file then return a, b, o end
+  local ok, x = pcall(core.io.load_npy, file)
+  if not ok then error(format("monitor streamed to '%s': %s", file, tostring(x)), 3) end
+  local rows = x.shape[1] or 0
+  local function times(every)
+    if rows == 0 then return core.zeros(0) * core.second end
+    return core.range(0, rows - 1) * every * n.dt * core.second   -- (k every) dt, as the runtime
+  end
+  if kind == "spikes" then
+    if rows == 0 then return core.zeros(0) * core.second, core.zeros(0, "int32"), o end
+    return x[{ {}, 1 }]:copy() * core.second, x[{ {}, 2 }]:astype("int32"), o
+  elseif kind == "state" then
+    return x * core.unit(o.unit ~= "" and o.unit or "1"), times(o.every), o
+  end
+  return x * core.Hz, times(o.every), o
 end
 
 -- mon:times() -> spike times (an array in s), in the order they happened.
@@ -407,7 +427,8 @@ local function newmonitor(net, o, id, m)
   if m.kind == "spikes" or m.kind == "rate" then
     local pop = ir.populations[m.pop]
     local lo, hi = m.range and m.range[1] or 0, m.range and m.range[2] or pop.n - 1
-    local p = { net = net, id = id, lo = lo, hi = hi, n = pop.n, label = slicelabel(pop.name, lo, hi, pop.n) }
+    local p = { net = net, id = id, lo = lo, hi = hi, n = pop.n, every = m.every or 1,
+                label = slicelabel(pop.name, lo, hi, pop.n) }
     mon = setmetatable({}, m.kind == "spikes" and spikemt or ratemt)
     priv[mon] = p
     local t = m.kind == "spikes" and o.spikes or o.rate
@@ -417,9 +438,11 @@ local function newmonitor(net, o, id, m)
     local var = m.var_name or owner.vars[m.var].name
     local idx = {}
     for k, i in ipairs(m.indices or {}) do idx[k] = i + 1 end
+    local unit = ""
+    for _, v in ipairs(owner.vars) do if v.name == var then unit = v.unit or "" end end
     mon = setmetatable({}, statemt)
     priv[mon] = { net = net, id = id, var = var, indices = idx, label = owner.name,
-                  what = m.proj and "projection" or "population" }
+                  what = m.proj and "projection" or "population", unit = unit, every = m.every or 1 }
     local g = o.state[owner.name]
     if g == nil then g = {}; o.state[owner.name] = g end
     if g[var] == nil then g[var] = mon end

@@ -165,6 +165,37 @@ T.test("monitors: spikes, state, rate", function()
   T.near(total, net.spikes.I:count(), 1e-6, "rate monitor integrates to the spike count")
 end)
 
+T.test("monitors streamed to .npy files read back as the in-memory ones", function()
+  local base = format("%s/cajal_stream_%d_", tmpdir, os.time())
+  local src = [[
+    population P = poisson(10, rate = 100 Hz)
+    neuron leak { state { v = 1 mV } equations { dv/dt = -v / 10 ms } }
+    population L = leak(3)
+    record spikes of P%s
+    record rate of P every 1 ms%s
+    record v of L every 2 ms%s
+  ]]
+  local files = { base .. "spk.npy", base .. "rate.npy", base .. "v.npy" }
+  local a = cj.network(src:format(format(' to "%s"', files[1]), format(' to "%s"', files[2]),
+    format(' to "%s"', files[3])), { seed = 3 })
+  local b = cj.network(src:format("", "", ""), { seed = 3 })
+  for _ = 1, 2 do                     -- the files grow run after run
+    a:run(50 * cj.ms); b:run(50 * cj.ms)
+    assert(a.spikes.P:count() == b.spikes.P:count() and a.spikes.P:count() > 50)
+    same(values(a.spikes.P:times()), values(b.spikes.P:times()), "streamed spike times")
+    same(values(a.spikes.P:indices()), values(b.spikes.P:indices()), "streamed spike indices")
+    same(values(a.rate.P:values()), values(b.rate.P:values()), "streamed rates")
+    same(values(a.rate.P:times()), values(b.rate.P:times()), "streamed rate times")
+    same(values(a.state.L.v:values()), values(b.state.L.v:values()), "streamed v")
+    same(values(a.state.L.v:times()), values(b.state.L.v:times()), "streamed record times")
+    assert(cj.dimension(a.state.L.v:values()) == "V")
+  end
+  T.near(a.spikes.P:rate().value, b.spikes.P:rate().value, 0)
+  a = nil
+  collectgarbage()
+  for _, f in ipairs(files) do os.remove(f) end
+end)
+
 T.test("cj.plot.raster accepts a spike monitor", function()
   local net = cj.network(SMALL, { seed = 5 })
   net:run(50 * cj.ms)
