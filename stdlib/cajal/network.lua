@@ -808,8 +808,10 @@ CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
 net.t, net.dt; net.E.v (live state, with unit; writable), net.E.N;
 net.spikes.E:times() / :indices() (1-based) / :counts() / :rate();
-net.state.E.v:times() / :values(); net.rate.E:values(). tostring(net)
-summarises it.]])
+net.state.E.v:times() / :values(); net.rate.E:values() (a monitor
+recorded `to "x.npy"` is read back from its file). Populations and
+named projections are fields (net.E, net.EE.w); every population is in
+net.populations. tostring(net) summarises it.]])
 core.doc(M.network, [[
 cj.network(source [, opts]) -> network
 As cj.load, from the model text itself (imports resolve from the current
@@ -837,6 +839,11 @@ core.doc(Net.save, [[
 net:save(path)
 Write the model, its options and the whole state (weights, RNG positions,
 spikes in flight, monitors) to path; cj.restore(path) continues the run.]])
+core.doc(Net.cancel, "net:cancel(id)\nStop the callback that net:every() registered as id.")
+core.doc(Group.connectivity, "proj:connectivity() -> pre, post, delays\n" ..
+  "Per synapse: 1-based pre and post neurons (int32 arrays) and the delay in steps.")
+core.doc(Group.lastspike, "pop:lastspike() -> array (s)\nA view of each neuron's last spike time (-inf before the first).")
+core.doc(Group.varnames, "pop:varnames() -> table\nThe names of the state variables (the compiler's hidden ones too).")
 core.doc(SpikeMon.times, "mon:times() -> array (s)\nSpike times of a spike monitor, in order.")
 core.doc(SpikeMon.indices, "mon:indices() -> array\nThe neuron of each spike, 1-based in its population.")
 core.doc(SpikeMon.counts, "mon:counts() -> array\nSpikes of each neuron of the population (N values).")

@@ -92,6 +92,20 @@ T.test("populations, state views with units, writing state", function()
   local w = net.Plastic.w
   assert(w:numel() == net.Plastic.N and net.Plastic.N > 0)
   for _, x in ipairs(values(w)) do T.near(x, 0.5, 0) end
+  -- its connectivity: 1-based neurons, synapses ordered by pre neuron,
+  -- delays uniform(1 ms, 3 ms) rounded to steps
+  local pre, post, delays = net.Plastic:connectivity()
+  pre, post, delays = values(pre), values(post), values(delays)
+  assert(#pre == net.Plastic.N and #post == #pre and #delays == #pre)
+  for s = 1, #pre do
+    assert(pre[s] >= 1 and pre[s] <= 40 and post[s] >= 1 and post[s] <= 60)
+    assert(delays[s] >= 10 and delays[s] <= 30, "delay " .. delays[s])
+    if s > 1 then assert(pre[s] > pre[s - 1] or (pre[s] == pre[s - 1] and post[s] > post[s - 1])) end
+  end
+  local mu, sd = 0.3 * 40 * 60, math.sqrt(0.3 * 0.7 * 40 * 60)
+  assert(math.abs(#pre - mu) < 5 * sd, "synapse count " .. #pre)
+  for _, x in ipairs(values(net.E:lastspike())) do assert(x == -math.huge) end
+  assert(#net.E:varnames() >= 2 and net.E:varnames()[1] == "v")
   assert(tostring(net):find("population E", 1, true))
   assert(tostring(net):find("Plastic", 1, true))
 end)
