@@ -29,10 +29,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define INITSTEP 0xFFFFFFFFLL        /* the step of initialisation kernels (IR.md §4) */
 #define MAXDELAY 10000000LL          /* steps */
+
+/* Large arrays ask for transparent huge pages: building a big network
+ * touches hundreds of megabytes once, and on virtual machines a page fault
+ * per 4 KiB page costs more than the work done on the page. */
+#define HUGE_MIN (4u << 20)
+
+static void hugepages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+  if (n < HUGE_MIN || !p) return;
+  uintptr_t a = ((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+  uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)((2u << 20) - 1);
+  if (b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+  (void)p; (void)n;
+#endif
+}
+
+static void *bigalloc(size_t n)
+{
+  void *p = cj_malloc(n);
+  hugepages(p, n);
+  return p;
+}
+
+static void *bigcalloc(size_t n, size_t size)
+{
+  void *p = cj_calloc(n, size);
+  hugepages(p, n * size);
+  return p;
+}
 
 /* ---- growable vectors --------------------------------------------------- */
 typedef struct ivec { int64_t *v; int64_t n, cap; } ivec;
@@ -46,6 +78,7 @@ static int grow(void **v, int64_t *cap, int64_t need, size_t size)
   while (nc < need) nc *= 2;
   void *nv = cj_realloc(*v, (size_t)nc * size);
   if (!nv) return cj_fail(CJ_ENOMEM, "network: out of memory (%lld elements)", (long long)nc);
+  hugepages(nv, (size_t)nc * size);
   *v = nv;
   *cap = nc;
   return 0;
@@ -577,6 +610,13 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   cj_rng_init(&r, net->seed, 1000 + (uint64_t)pid + 1);
   if (P->rule == CJ_RULE_OUTDEG && !(chosen = cj_malloc((size_t)(P->k > 0 ? P->k : 1) * sizeof *chosen)))
     return nomem();
+  if (P->rule == CJ_RULE_PROB && !P->kpairs && P->p > 0) {
+    /* the expected count plus 6 sigma: growing by doubling would copy and
+     * touch the largest array of the network several times */
+    double mean = (double)na * (double)nb * (P->p < 1 ? P->p : 1);
+    double want = mean + 6 * sqrt(mean) + 16;
+    if (want < 4e9 && reserve(&C->post, (int64_t)want)) return nomem();
+  }
   if (P->kpairs) {
     if ((st = bind(net, &P->pairs, P->kpairs, CJ_DOM_PAIRS, CJ_KK_STMTS, -1, pid, "probability"))) return st;
     C->cpre = cj_malloc((size_t)nb * sizeof *C->cpre);
@@ -631,7 +671,6 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   cj_free(chosen);
   cj_free(S.tab);
   cj_free(C->cpre); cj_free(C->cpost); cj_free(C->prob);
-  (void)na;
   return st;
 }
 
@@ -763,7 +802,7 @@ static int connect(cj_net *net, proj *P, int pid)
   P->spost = C.post.v;
   P->nsyn = C.post.n;
   if (!P->spost && !(P->spost = cj_malloc(sizeof *P->spost))) return nomem();
-  if (!(P->spre = cj_malloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->spre))) return nomem();
+  if (!(P->spre = bigalloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->spre))) return nomem();
   for (int64_t i = 0; i < A->n; i++)
     for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) P->spre[s] = (int32_t)i;
   return 0;
@@ -780,7 +819,7 @@ static int indexes(cj_net *net, proj *P)
   }
   if (!P->kpost) return 0;
   P->postptr = cj_calloc((size_t)B->n + 1, sizeof *P->postptr);
-  P->postsyn = cj_malloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->postsyn);
+  P->postsyn = bigalloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->postsyn);
   int64_t *fill = cj_calloc((size_t)B->n + 1, sizeof *fill);
   if (!P->postptr || !P->postsyn || !fill) { cj_free(fill); return nomem(); }
   for (int64_t s = 0; s < P->nsyn; s++) P->postptr[P->spost[s] + 1]++;
@@ -899,7 +938,7 @@ static int allocpop(cj_net *net, pop *P)
   P->refbound = ref >= 1 ? ((double)ref - 0.5) * net->dt : -INFINITY;
   if (!(P->var = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), sizeof *P->var))) return nomem();
   for (int v = 0; v < P->nvars; v++)
-    if (!(P->var[v] = cj_calloc((size_t)P->n, sizeof(double)))) return nomem();
+    if (!(P->var[v] = bigcalloc((size_t)P->n, sizeof(double)))) return nomem();
   if (!(P->lastspike = cj_malloc((size_t)P->n * sizeof(double))) ||
       !(P->spk = cj_malloc((size_t)P->n * sizeof *P->spk))) return nomem();
   return 0;
@@ -924,7 +963,7 @@ static int allocproj(cj_net *net, proj *P)
   if (!(P->var = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), sizeof *P->var)) ||
       !(P->checked = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), 1))) return nomem();
   for (int v = 0; v < P->nvars; v++)
-    if (!(P->var[v] = cj_calloc((size_t)(P->nsyn > 0 ? P->nsyn : 1), sizeof(double)))) return nomem();
+    if (!(P->var[v] = bigcalloc((size_t)(P->nsyn > 0 ? P->nsyn : 1), sizeof(double)))) return nomem();
   (void)net;
   return 0;
 }
