@@ -535,6 +535,7 @@ function Net:run(duration)
   if not o then argerror("run", 1, "network expected") end
   local sec = seconds("run", 1, duration)
   if not (sec >= 0 and sec < huge) then argerror("run", 1, "a non-negative finite duration expected") end
+  if o.running then error("run: the network is already running (called from an every() callback?)", 2) end
   local nsteps = tosteps(sec, o.dt)
   local h = o.h
   local stop = h:step() + nsteps
@@ -547,12 +548,15 @@ function Net:run(duration)
     local ok, err = pcall(h.run, h, nxt - now, bar)
     if not ok then error(runerror(err), 2) end
     now = h:step()
+    o.running = true
     for _, cb in ipairs(o.every) do
       if cb.next == now then
         cb.next = now + cb.interval
-        cb.fn(self, seconds_q(now * o.dt))
+        ok, err = pcall(cb.fn, self, seconds_q(now * o.dt))
+        if not ok then o.running = false; error(err, 0) end
       end
     end
+    o.running = false
   end
   return nsteps
 end
@@ -568,7 +572,7 @@ function Net:every(interval, fn)
   if type(fn) ~= "function" then argerror("every", 2, "function expected, got " .. type(fn)) end
   local k = tosteps(sec, o.dt)
   if not (k >= 1 and k < 2^53) then
-    argerror("every", 1, format("interval must be at least one step (dt = %s)", tostring(seconds_q(o.dt))))
+    argerror("every", 1, format("interval must be at least one step (dt = %g ms)", o.dt * 1e3))
   end
   o.every[#o.every + 1] = { interval = k, next = o.h:step() + k, fn = fn }
   return #o.every

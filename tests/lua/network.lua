@@ -140,6 +140,16 @@ T.test("run rounds to steps; t, dt, every() and reset()", function()
   T.checkerror("duration", function() net:run("1 s") end)
   T.checkerror("at least one step", function() net:every(0.01 * cj.ms, print) end)
   T.checkerror("function expected", function() net:every(1 * cj.ms, 3) end)
+  -- a callback may not run the network; an error in it stops the run there
+  local id = net:every(1 * cj.ms, function(n) n:run(1 * cj.ms) end)
+  T.checkerror("already running", net.run, net, 5 * cj.ms)
+  net:cancel(id)
+  assert(net:run(5 * cj.ms) == 50)
+  local s0 = net.step
+  id = net:every(1 * cj.ms, function() error("stop here") end)
+  T.checkerror("stop here", net.run, net, 5 * cj.ms)
+  assert(net.step == s0 + 10, "stopped at step " .. net.step)
+  net:cancel(id)
 end)
 
 T.test("monitors: spikes, state, rate", function()
