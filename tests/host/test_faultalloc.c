@@ -14,8 +14,9 @@
  * with arrays and units. A run passes when it either completes with the
  * right results or returns an error status with a message; a crash, an
  * ASan report or a leak (LeakSanitizer at exit) fails the whole program.
- * Four checks: start-up without injection, each mode's sweep, and the same
- * allocation count every time (start-up is deterministic). Output ends with
+ * Five checks: start-up without injection, libcajal allocating through the
+ * counter, each mode's sweep, and the same allocation count every time
+ * (start-up is deterministic). Output ends with
  * "N passed, N failed" (tests/run.sh counts it).
  */
 #include <lua.h>
@@ -33,6 +34,7 @@ typedef struct counter {
   long failat;       /* index of the first allocation to fail */
   int persistent;    /* fail every allocation from failat on */
   int injected;      /* an allocation was refused */
+  long cside;        /* allocations asked by libcajal (cj_malloc & co.) */
 } counter;
 
 static void *countalloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -53,6 +55,14 @@ static void *countalloc(void *ud, void *ptr, size_t osize, size_t nsize)
   return realloc(ptr, nsize);
 }
 
+/* libcajal's allocator: the same counter, noting the C-side share. */
+static void *cjalloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+  counter *c = ud;
+  if (nsize > 0 && (!ptr || nsize > osize)) c->cside++;
+  return countalloc(ud, ptr, osize, nsize);
+}
+
 static const char script[] =
   "local cj = require 'cajal'\n"
   "local re = require 're'\n"
@@ -61,6 +71,14 @@ static const char script[] =
   "b:fill(2)\n"
   "assert(b:numel() == 200 and b[3][2] == 2 and a[1][1] == 1)\n"
   "assert(#tostring(b) > 0)\n"
+  "assert((a + b):sum() == 600)\n"
+  "local m = a:t():matmul(b)\n"
+  "assert(m.shape[1] == 5 and m.shape[2] == 5 and m[5][5] == 80)\n"
+  "local rx = cj.regex.compile('(?<v>[a-z]+) = (\\\\d+)')\n"
+  "local name, num = rx:match('x = 12')\n"
+  "assert(name == 'x' and num == '12')\n"
+  "cj.seed(3)\n"
+  "assert(#cj.choice(10, 4, false) == 4)\n"
   "local t = 20 * cj.ms\n"
   "assert(tostring(t) == '20 ms')\n"
   "assert(re.match('v = 3 mV', \"{[a-z]+} ' = '\") == 'v')\n"
@@ -82,16 +100,17 @@ typedef struct outcome {
   int reported;      /* the run failed with an error message */
   int injected;
   long allocs;
+  long cside;
   char msg[200];
 } outcome;
 
 static outcome run(long failat, int persistent)
 {
-  counter c = { 0, failat, persistent, 0 };
+  counter c = { 0, failat, persistent, 0, 0 };
   outcome o;
   lua_State *L;
   memset(&o, 0, sizeof o);
-  cj_set_allocator(countalloc, &c);
+  cj_set_allocator(cjalloc, &c);
   L = lua_newstate(countalloc, &c);
   if (!L) {
     o.reported = 1;
@@ -114,6 +133,7 @@ static outcome run(long failat, int persistent)
   cj_set_allocator(NULL, NULL);
   o.injected = c.injected;
   o.allocs = c.count;
+  o.cside = c.cside;
   return o;
 }
 
@@ -156,6 +176,13 @@ int main(void)
     return 1;
   }
   passed++;
+  printf("start-up: %ld allocations, %ld of them by libcajal\n", base.allocs, base.cside);
+  if (base.cside > 0) {
+    passed++;
+  } else {
+    printf("FAIL no allocation went through libcajal's allocator\n");
+    failed++;
+  }
   if (sweep(1, &limit1) == 0) passed++; else failed++;
   if (sweep(0, &limit2) == 0) passed++; else failed++;
   if (limit1 == base.allocs && limit2 == base.allocs) {
