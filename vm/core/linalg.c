@@ -11,8 +11,63 @@
 #include "array.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
+
+/* OpenBLAS is opened on the first matrix product, not linked: resolving its
+ * ~14 000 symbol relocations at load time cost ten times the rest of cajal's
+ * start-up. Candidates: the soname, then the library in pkg-config's libdir
+ * (CAJAL_BLAS_LIBDIR, set by configure). */
+typedef void (*dgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+                         const enum CBLAS_TRANSPOSE, const blasint, const blasint,
+                         const blasint, const double, const double *, const blasint,
+                         const double *, const blasint, const double, double *,
+                         const blasint);
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+                         const enum CBLAS_TRANSPOSE, const blasint, const blasint,
+                         const blasint, const float, const float *, const blasint,
+                         const float *, const blasint, const float, float *,
+                         const blasint);
+static dgemm_fn p_dgemm;
+static sgemm_fn p_sgemm;
+static char blaserr[512];
+static pthread_once_t blasonce = PTHREAD_ONCE_INIT;
+
+#ifndef CAJAL_BLAS_LIBDIR
+#define CAJAL_BLAS_LIBDIR "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+#endif
+
+static void openblas(void)
+{
+  const char *env = getenv("CAJAL_BLAS");
+  const char *cands[] = { env, "libopenblas.so.0", CAJAL_BLAS_LIBDIR "/libblas.so.3",
+                          CAJAL_BLAS_LIBDIR "/libopenblas.so", "libblas.so.3" };
+  for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
+    void *h;
+    if (!cands[i] || !*cands[i]) continue;
+    if (!(h = dlopen(cands[i], RTLD_NOW | RTLD_LOCAL))) {
+      snprintf(blaserr, sizeof blaserr, "%s", dlerror());
+      continue;
+    }
+    *(void **)&p_dgemm = dlsym(h, "cblas_dgemm");
+    *(void **)&p_sgemm = dlsym(h, "cblas_sgemm");
+    if (p_dgemm && p_sgemm) return;
+    p_dgemm = NULL;
+    p_sgemm = NULL;
+    snprintf(blaserr, sizeof blaserr, "%s has no cblas_dgemm", cands[i]);
+    dlclose(h);
+  }
+}
+
+static int needblas(void)
+{
+  pthread_once(&blasonce, openblas);
+  if (p_dgemm) return CJ_OK;
+  return cj_fail(CJ_ERUNTIME, "matrix product needs OpenBLAS (Debian package libopenblas0): %s",
+                 blaserr);
+}
 
 #define BLASMAX ((int64_t)(sizeof(blasint) >= 8 ? INT64_MAX : INT_MAX))
 
@@ -93,11 +148,11 @@ static void gemm(cj_dtype t, const operand *a, const operand *b, const operand *
   enum CBLAS_TRANSPOSE ta = a->trans ? CblasTrans : CblasNoTrans;
   enum CBLAS_TRANSPOSE tb = b->trans ? CblasTrans : CblasNoTrans;
   if (t == CJ_F64)
-    cblas_dgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, 1.0,
+    p_dgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, 1.0,
                 a->m->data, (blasint)a->ld, b->m->data, (blasint)b->ld, 0.0,
                 c->m->data, (blasint)c->ld);
   else
-    cblas_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, 1.0f,
+    p_sgemm(CblasRowMajor, ta, tb, (blasint)m, (blasint)n, (blasint)k, 1.0f,
                 a->m->data, (blasint)a->ld, b->m->data, (blasint)b->ld, 0.0f,
                 c->m->data, (blasint)c->ld);
 }
@@ -177,6 +232,7 @@ int cj_array_matmul(cj_array *out, const cj_array *a, const cj_array *b)
   if (A.shape[0] > BLASMAX || A.shape[1] > BLASMAX || B.shape[1] > BLASMAX)
     return cj_fail(CJ_EINVAL, "matrix too large");
   ta.data = tb.data = tc.data = NULL;
+  if (t != CJ_I32 && (st = needblas())) return st;
   if ((needcopy(&A, t) && (st = contiguous(&A, &ta, t))) ||
       (needcopy(&B, t) && (st = contiguous(&B, &tb, t))))
     goto done;
