@@ -1597,3 +1597,107 @@ Test(monitors, unwritable_monitor_file_fails_the_build)
   cr_assert(strstr(cj_errmsg(), "monitor file '/nonexistent/dir/r.npy'"), "%s", cj_errmsg());
   cj_net_free(net);
 }
+
+/* ---- allocation failures ------------------------------------------------------- */
+
+static long fi_count, fi_fail, fi_live;
+
+/* Fails the fi_fail-th allocation (counting from 0); counts live blocks. */
+static void *fi_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+  (void)ud; (void)osize;
+  if (nsize == 0) { if (ptr) fi_live--; free(ptr); return NULL; }
+  if (fi_count++ == fi_fail) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p && !ptr) fi_live++;
+  return p;
+}
+
+static const kspec richk[] = {
+  { 1, "init", CJ_DOM_NEURONS, 0, 0, "p1.0 p1.1 p1.2", "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)", NULL },
+  { 2, "update", CJ_DOM_NEURONS, 0, 3, "p1.0 p1.1 p1.2",
+    "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
+    "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
+    "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
+    "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))", NULL },
+  { 3, "thr", CJ_DOM_NEURONS, CJ_KK_THRESHOLD, 0, "p1.0", NULL, "(> (var 0 i) -0.05)" },
+  { 4, "reset", CJ_DOM_SPIKES, 0, 0, "p1.0", "(set 0 i -0.06)", NULL },
+  { 5, "exc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.0025)", NULL },
+  { 6, "inh", CJ_DOM_EVENTS, 0, 0, "p1.2 j1.0", "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))", NULL },
+  { 7, "winit", CJ_DOM_SYNAPSES, 0, 0, "j1.0 j1.1",
+    "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))", NULL },
+  { 8, "inexc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.004)", NULL },
+};
+static cj_kdef richdefs[8];
+static cj_ref richrefs[8][8];
+
+/* Build, run, save, restore and run a network; every failure is returned. */
+static int scenario(const char *path, const char *npyfile)
+{
+  int st = 0;
+  for (int round = 0; round < 2 && !st; round++) {
+    cj_net *net = cj_net_new("fi", 1e-4, 5);
+    if (!net) return cj_fail(CJ_ENOMEM, "cj_net_new: out of memory");
+    for (int k = 0; k < 8 && !st; k++) st = cj_net_add_kernel(net, &richdefs[k], NULL);
+    cj_popdef in = { .name = "In", .n = 50, .kind = CJ_POP_POISSON, .rate = 40 };
+    const char *v3[] = { "v", "ge", "gi" }, *iv[] = { "w", "d" };
+    cj_popdef p = { .name = "P", .n = 200, .kind = CJ_POP_NEURON, .nvars = 3, .varnames = v3, .spiking = 1,
+                    .init = 1, .update = 2, .threshold = 3, .reset = 4, .refractory = 0.002 };
+    if (!st) st = cj_net_add_pop(net, &in);
+    if (!st) st = cj_net_add_pop(net, &p);
+    cj_projdef e = proj("E", 1, 1, 200, 200, CJ_RULE_PROB);
+    e.pre_hi = 159; e.p = 0.1; e.on_pre = 5; e.delay = 2;
+    cj_projdef i = proj("I", 1, 1, 200, 200, CJ_RULE_INDEG);
+    i.pre_lo = 160; i.k = 10; i.self = 0; i.on_pre = 6; i.nvars = 2; i.varnames = iv; i.init = 7; i.delay_var = 1;
+    cj_projdef x = proj("X", 0, 1, 50, 200, CJ_RULE_OUTDEG);
+    x.k = 8; x.on_pre = 8;
+    if (!st) st = cj_net_add_proj(net, &e);
+    if (!st) st = cj_net_add_proj(net, &i);
+    if (!st) st = cj_net_add_proj(net, &x);
+    int64_t idx[] = { 0, 5 };
+    cj_mondef ms = { .kind = CJ_MON_SPIKES, .pop = 1, .proj = -1, .lo = 0, .hi = 199 };
+    cj_mondef mv = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = idx, .nindices = 2, .every = 3, .file = npyfile };
+    cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 49 };
+    if (!st) st = cj_net_add_monitor(net, &ms);
+    if (!st) st = cj_net_add_monitor(net, &mv);
+    if (!st) st = cj_net_add_monitor(net, &mr);
+    if (!st) st = round == 0 ? cj_net_build(net) : cj_net_restore(net, path);
+    if (!st) st = cj_net_run(net, 150, NULL, NULL);
+    if (!st && round == 0) st = cj_net_reset(net);
+    if (!st && round == 0) st = cj_net_run(net, 100, NULL, NULL);
+    if (!st && round == 0) st = cj_net_save(net, path);
+    cj_net_free(net);
+  }
+  return st;
+}
+
+Test(faults, every_allocation_failure_is_reported_and_leaks_nothing)
+{
+  char path[] = "/tmp/cj_test_fiXXXXXX", npy[64];
+  int fd = mkstemp(path);
+  close(fd);
+  snprintf(npy, sizeof npy, "%s.npy", path);
+  cj_ktree *t = cj_ktree_new();
+  for (int k = 0; k < 8; k++) mkdef(t, &richk[k], &richdefs[k], richrefs[k]);
+  /* the number of allocations of a full scenario */
+  fi_fail = -1; fi_count = 0; fi_live = 0;
+  cj_set_allocator(fi_alloc, NULL);
+  int st = scenario(path, npy);
+  cj_set_allocator(NULL, NULL);
+  cr_assert_eq(st, 0, "%s", cj_errmsg());
+  cr_assert_eq(fi_live, 0, "%ld blocks leaked", fi_live);
+  long total = fi_count;
+  cr_assert_gt(total, 100);
+  for (long n = 0; n < total; n++) {
+    fi_fail = n; fi_count = 0; fi_live = 0;
+    cj_set_allocator(fi_alloc, NULL);
+    st = scenario(path, npy);
+    cj_set_allocator(NULL, NULL);
+    cr_assert_neq(st, 0, "failing allocation %ld of %ld went unnoticed", n, total);
+    cr_assert(strstr(cj_errmsg(), "memory") || st == CJ_EIO, "allocation %ld: status %d, message '%s'", n, st, cj_errmsg());
+    cr_assert_eq(fi_live, 0, "allocation %ld failing: %ld blocks leaked", n, fi_live);
+  }
+  cj_ktree_free(t);
+  unlink(path);
+  unlink(npy);
+}

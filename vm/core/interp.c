@@ -401,7 +401,8 @@ struct cj_prog {
   unsigned char *hows;         /* per slot: selectors used (bits) */
   int usehow[CJ_NHOW];         /* index lanes needed */
   int needix;                  /* neurons domain: element indices needed (i, rand) */
-  double *regs;                /* nregs * LANES */
+  double *regs;                /* nregs * LANES, 64-byte aligned inside rawregs */
+  void *rawregs;
   int64_t *ix[CJ_NHOW];        /* per block: element indices by how */
   int err;
 };
@@ -770,8 +771,9 @@ static void fill(double *d, double v)
 static int allocregs(cj_prog *p)
 {
   size_t nr = (size_t)(p->nregs ? p->nregs : 1);
-  p->regs = aligned_alloc(64, nr * LANES * sizeof(double));
-  if (!p->regs) return cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
+  if (!(p->rawregs = cj_malloc(nr * LANES * sizeof(double) + 64)))
+    return cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
+  p->regs = (double *)(((uintptr_t)p->rawregs + 63) & ~(uintptr_t)63);   /* vector aligned */
   memset(p->regs, 0, nr * LANES * sizeof(double));
   for (int i = 0; i < p->nconst; i++)           /* constant registers are never written */
     fill(p->regs + (size_t)p->consts[i].reg * LANES, p->consts[i].v);
@@ -815,7 +817,7 @@ void cj_prog_free(cj_prog *p)
   cj_free(p->consts);
   cj_free(p->writes);
   cj_free(p->hows);
-  free(p->regs);
+  cj_free(p->rawregs);
   for (int h = 0; h < CJ_NHOW; h++) cj_free(p->ix[h]);
   cj_free(p);
 }

@@ -228,8 +228,8 @@ static int readall(const char *path, unsigned char **buf, size_t *n)
   *buf = NULL;
   if (!f) return -1;
   if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { fclose(f); return -1; }
-  if (!(*buf = malloc((size_t)len + 1)) || fread(*buf, 1, (size_t)len, f) != (size_t)len) {
-    free(*buf); *buf = NULL; fclose(f);
+  if (!(*buf = cj_malloc((size_t)len + 1)) || fread(*buf, 1, (size_t)len, f) != (size_t)len) {
+    cj_free(*buf); *buf = NULL; fclose(f);
     return -1;
   }
   fclose(f);
@@ -250,7 +250,7 @@ static int intact(const char *path, u128 key)
     tobytes(fnv128(fnvinit(), b, n - TRAILER), hb);
     ok = !memcmp(b + n - TRAILER, hb, 16);
   }
-  free(b);
+  cj_free(b);
   return ok;
 }
 
@@ -263,7 +263,7 @@ static int addtrailer(const char *path, u128 key)
   tobytes(fnv128(fnvinit(), b, n), t);
   tobytes(key, t + 16);
   memcpy(t + 32, TRAILER_MAGIC, 8);
-  free(b);
+  cj_free(b);
   if (!(f = fopen(path, "ab"))) return -1;
   if (fwrite(t, 1, TRAILER, f) != TRAILER) { fclose(f); return -1; }
   if (fflush(f) || fsync(fileno(f))) { fclose(f); return -1; }
@@ -366,7 +366,7 @@ static int build(const char *dir, const char *hex, const char *final, u128 key, 
       readall(errp, &err, &en);
       if (err) err[en] = '\0';
       st = compilerfail(source, src, (char *)err, status, lines, nlines);
-      free(err);
+      cj_free(err);
     }
   } else if (addtrailer(out, key) != 0 || rename(out, final) != 0) {
     st = cj_fail(CJ_EIO, "jit: cannot write cache entry '%s': %s", final, strerror(errno));

@@ -1324,7 +1324,7 @@ static int record(cj_net *net, int64_t n)
       }
     } else if (n % M->every == 0) {
       const double *x = M->proj >= 0 ? net->proj[M->proj].var[M->var] : net->pop[M->pop].var[M->var];
-      if (push(&M->steps, n) || reserve(&M->vals, M->vals.n + M->nidx)) return CJ_ENOMEM;
+      if (reserve(&M->vals, M->vals.n + M->nidx) || push(&M->steps, n)) return CJ_ENOMEM;
       for (int64_t k = 0; k < M->nidx; k++) M->vals.v[M->vals.n++] = x[M->idx[k]];
     }
     if (M->w && bufrows(M) >= STREAMROWS) {
@@ -1687,10 +1687,12 @@ static int rstate(cj_net *net, rd *r)
     int64_t n;
     if ((st = rivec(r, &M->steps, INT64_MAX))) return st;
     n = ri64(r);
-    if (r->bad || n < 0 || (uint64_t)n > (size_t)(r->end - r->p) / 4 || reserve(&M->ids, n)) return r->bad = 1, 0;
+    if (r->bad || n < 0 || (uint64_t)n > (size_t)(r->end - r->p) / 4) return r->bad = 1, 0;
+    if (reserve(&M->ids, n)) return CJ_ENOMEM;
     rbytes(r, M->ids.v, (size_t)n * 4); M->ids.n = n;
     n = ri64(r);
-    if (r->bad || n < 0 || (uint64_t)n > (size_t)(r->end - r->p) / 8 || reserve(&M->vals, n)) return r->bad = 1, 0;
+    if (r->bad || n < 0 || (uint64_t)n > (size_t)(r->end - r->p) / 8) return r->bad = 1, 0;
+    if (reserve(&M->vals, n)) return CJ_ENOMEM;
     rbytes(r, M->vals.v, (size_t)n * 8); M->vals.n = n;
     M->acc = ri64(r);
     if (M->acc < 0) r->bad = 1;
