@@ -288,6 +288,19 @@ T.test("a second load of an unchanged model does not run the compiler", function
   assert(net2.backend == "jit")
   assert(s2.compiles == s1.compiles, format("compiler ran again (%d -> %d)", s1.compiles, s2.compiles))
   assert(s2.hits == s1.hits + 1, format("no cache hit (%d -> %d)", s1.hits, s2.hits))
+  -- and another process finds it in the cache on disk
+  local cajal = arg[-1] or "cajal"
+  if cajal:find("/") and cajal:sub(1, 1) ~= "/" then cajal = (os.getenv("PWD") or ".") .. "/" .. cajal end
+  local f = assert(io.open(tmpdir .. "/cajal_cache_test.cajal", "w"))
+  f:write(src)
+  f:close()
+  local p = assert(io.popen(format("'%s' -e 'local cj = require \"cajal\"; local n = cj.load(\"%s\", {seed = 1}); " ..
+    "local s = require(\"cajal.core\").jit_stats(); print(\"stats\", n.backend, s.compiles, s.hits)' 2>&1",
+    cajal, tmpdir .. "/cajal_cache_test.cajal")))
+  local out = p:read("a")
+  p:close()
+  os.remove(tmpdir .. "/cajal_cache_test.cajal")
+  assert(out:find("stats\tjit\t0\t1"), "second process: " .. out)
 end)
 
 T.test("JIT and interpreter give identical spike trains and state", function()
