@@ -328,7 +328,7 @@ T.test("no C compiler: one warning, then the interpreter", function()
     a:run(0.1)
     print("backends", a.backend, b.backend, a.spikes.P:count())]]
   local cache = format("%s/cajal_nocc_%d", tmpdir, os.time())
-  local cmd = format("CC=/nonexistent/cc CAJAL_CACHE=%s '%s' -e '%s' 2>&1", cache, cajal,
+  local cmd = format("env -u CAJAL_JIT CC=/nonexistent/cc CAJAL_CACHE=%s '%s' -e '%s' 2>&1", cache, cajal,
     (code:gsub("'", "'\\''")))
   local p = assert(io.popen(cmd))
   local out = p:read("a")
@@ -339,7 +339,7 @@ T.test("no C compiler: one warning, then the interpreter", function()
   assert(nwarn == 1, "expected one warning line:\n" .. out)
   assert(out:find("/nonexistent/cc", 1, true), out)
   -- asking for the JIT explicitly is an error, not a fallback
-  cmd = format("CC=/nonexistent/cc '%s' -e 'local cj = require \"cajal\"; cj.network(\"population P = poisson(5, rate = 1 Hz)\", {backend = \"jit\"})' 2>&1", cajal)
+  cmd = format("env -u CAJAL_JIT CC=/nonexistent/cc '%s' -e 'local cj = require \"cajal\"; cj.network(\"population P = poisson(5, rate = 1 Hz)\", {backend = \"jit\"})' 2>&1", cajal)
   p = assert(io.popen(cmd))
   out = p:read("a")
   assert(not p:close(), "backend = 'jit' without a compiler did not fail")
