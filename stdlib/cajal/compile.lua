@@ -401,6 +401,13 @@ if doc then
   doc(M.dump, "cj.dump(stage, path [, opts]) -> text\n" ..
       "A stage of the compilation of a .cajal file: \"ast\", \"ir\" or \"c\" (cajal --dump=STAGE FILE).")
   doc(M.cache_clear, "compile.cache_clear()\nEmpty the compile cache (cajal --cache-clear).")
+  doc(M.searchpath, "compile.searchpath([dir]) -> { dir, ... }\n" ..
+      "The folders searched by `import` from a file in dir: dir, then CAJAL_PATH (an empty\n" ..
+      "entry stands for the defaults), else the current folder and ~/.local/share/cajal.")
+  doc(M.find, "compile.find(name [, dir]) -> text, origin | nil, tried\n" ..
+      "The text of the model file an `import \"name\"` finds (searchpath, then the model\n" ..
+      "library shipped with cajal), or nil and the list of places tried.")
+  doc(M.irtext, "compile.irtext(ir) -> string\nThe IR as readable Lua-like text, without its source and C (cajal --dump=ir).")
 end
 
 return M

@@ -50,11 +50,19 @@ static int core_doc(lua_State *L)
   return 1;
 }
 
+static const cj_doc docs[] = {
+  { "doc", "cj.doc(f [, text]) -> text | f\n"
+    "The help text of f (nil if none). With text, record it as f's help (first line\n"
+    "the signature, as help(f) and man cajal-api show it) and return f." },
+  { NULL, NULL }
+};
+
 int luaopen_cajal_core(lua_State *L)
 {
   lua_newtable(L);
   lua_pushcfunction(L, core_doc);
   lua_setfield(L, -2, "doc");
+  cj_setdocs(L, -1, docs);
   lua_pushliteral(L, CJ_VERSION);
   lua_setfield(L, -2, "version");
   cj_open_units(L);
