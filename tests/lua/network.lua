@@ -266,6 +266,12 @@ T.test("save at T, restore, run T == one run of 2T", function()
   end
   same(values(b.E.v), values(c.E.v), "state after restore")
   same(values(b.Plastic.w), values(c.Plastic.w), "plastic weights after restore")
+  -- restored on the other backend, it continues the same way
+  local d = cj.restore(path, { backend = "interp", progress = false })
+  assert(d.backend == "interp")
+  d:run(150 * cj.ms)
+  same(values(d.E.v), values(c.E.v), "state after restore on the interpreter")
+  T.checkerror("cannot change on restore", cj.restore, path, { seed = 3 })
   os.remove(path)
   T.checkerror("cannot open", cj.restore, tmpdir .. "/no/such/file.net")
   local f = io.open(path, "wb"); f:write("not a network"); f:close()
