@@ -1138,13 +1138,19 @@ static int deliver(cj_net *net, proj *P, int64_t n, double t)
     b->n = 0;                      /* the kernel runs before anything is pushed again */
   } else {
     pop *A = &net->pop[P->pre];
-    ivec *h = &A->hist[((n - P->delay) % A->hlen + A->hlen) % A->hlen];
+    int64_t slot = n % A->hlen - P->delay;       /* delay < hlen */
+    ivec *h = &A->hist[slot < 0 ? slot + A->hlen : slot];
+    const int64_t *rp = P->rowptr;
     int64_t total = 0, m = 0;
-    for (int64_t k = 0; k < h->n; k++) total += P->rowptr[h->v[k] + 1] - P->rowptr[h->v[k]];
+    for (int64_t k = 0; k < h->n; k++) total += rp[h->v[k] + 1] - rp[h->v[k]];
     if (total == 0) return 0;
     if (reserve(&P->ev, total)) return CJ_ENOMEM;
-    for (int64_t k = 0; k < h->n; k++)
-      for (int64_t s = P->rowptr[h->v[k]], e = P->rowptr[h->v[k] + 1]; s < e; s++) P->ev.v[m++] = s;
+    for (int64_t k = 0; k < h->n; k++) {         /* each row is a run of synapse ids */
+      const int64_t s0 = rp[h->v[k]], len = rp[h->v[k] + 1] - s0;
+      int64_t *restrict dst = P->ev.v + m;
+      for (int64_t q = 0; q < len; q++) dst[q] = s0 + q;
+      m += len;
+    }
     list = P->ev.v; count = m;
   }
   if (count == 0) return 0;
@@ -1376,6 +1382,24 @@ static int onestep(cj_net *net)
   return 0;
 }
 
+/* Index of the first NaN or infinity in x[0..n), or -1: a branch-free scan
+ * of the exponent bits, then the exact place in the block that has one. */
+static int64_t firstbad(const double *x, int64_t n)
+{
+  for (int64_t b = 0; b < n; b += 256) {
+    const int64_t e = n - b < 256 ? n : b + 256;
+    uint64_t bad = 0;
+    for (int64_t i = b; i < e; i++) {
+      uint64_t u;
+      memcpy(&u, x + i, sizeof u);
+      bad |= (~u & 0x7FF0000000000000ull) == 0;
+    }
+    if (bad)
+      for (int64_t i = b; i < e; i++) if (!isfinite(x[i])) return i;
+  }
+  return -1;
+}
+
 /* The first non-finite value of a checked variable. */
 static int nancheck(cj_net *net)
 {
@@ -1383,25 +1407,25 @@ static int nancheck(cj_net *net)
     pop *P = &net->pop[p];
     for (int v = 0; v < P->nvars; v++) {
       const double *x = P->var[v];
-      for (int64_t i = 0; i < P->n; i++)
-        if (!isfinite(x[i]))
-          return cj_fail(CJ_ERUNTIME, "network '%s': population '%s', variable '%s', neuron %lld is %s "
-                         "at step %lld (t = %g s; state is checked every %lld steps)",
-                         net->name, P->name, P->vname[v], (long long)i, isnan(x[i]) ? "NaN" : "infinite",
-                         (long long)net->step, (double)net->step * net->dt, (long long)net->chunk);
+      int64_t i = firstbad(x, P->n);
+      if (i >= 0)
+        return cj_fail(CJ_ERUNTIME, "network '%s': population '%s', variable '%s', neuron %lld is %s "
+                       "at step %lld (t = %g s; state is checked every %lld steps)",
+                       net->name, P->name, P->vname[v], (long long)i, isnan(x[i]) ? "NaN" : "infinite",
+                       (long long)net->step, (double)net->step * net->dt, (long long)net->chunk);
     }
   }
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
     for (int v = 0; v < P->nvars; v++) {
       if (!P->checked[v]) continue;
-      for (int64_t s = 0; s < P->nsyn; s++)
-        if (!isfinite(P->var[v][s]))
-          return cj_fail(CJ_ERUNTIME, "network '%s': projection '%s', variable '%s', synapse %lld (%d -> %d) is %s "
-                         "at step %lld (t = %g s; state is checked every %lld steps)",
-                         net->name, P->name, P->vname[v], (long long)s, P->spre[s], P->spost[s],
-                         isnan(P->var[v][s]) ? "NaN" : "infinite", (long long)net->step,
-                         (double)net->step * net->dt, (long long)net->chunk);
+      int64_t s = firstbad(P->var[v], P->nsyn);
+      if (s >= 0)
+        return cj_fail(CJ_ERUNTIME, "network '%s': projection '%s', variable '%s', synapse %lld (%d -> %d) is %s "
+                       "at step %lld (t = %g s; state is checked every %lld steps)",
+                       net->name, P->name, P->vname[v], (long long)s, P->spre[s], P->spost[s],
+                       isnan(P->var[v][s]) ? "NaN" : "infinite", (long long)net->step,
+                       (double)net->step * net->dt, (long long)net->chunk);
     }
   }
   return 0;
