@@ -25,6 +25,11 @@ count() { # $1 name, $2 log, $3 exit status, $4 kind
   fi
   if [ -z "$p" ] || [ -z "$f" ]; then p=0; f=1; fi
   if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  # A sanitizer report fails the file even when the process exited 0 (Criterion
+  # runs tests in workers whose LeakSanitizer report does not reach the status).
+  if [ "$f" -eq 0 ] && grep -a -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$2"; then
+    f=1
+  fi
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$f" -ne 0 ]; then
     failures="$failures $1"

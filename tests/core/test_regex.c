@@ -158,6 +158,7 @@ Test(regex, utf_mode_counts_characters_and_rejects_bad_utf8)
   cj_regex *re = compile("^.t.$", "u");
   cj_regex *bytes = compile("^.t.$", NULL);
   cj_regex *word = compile("\\w+", "u");
+  cj_regex *bad = re;
   cj_rematch *m = cj_rematch_new(re), *mb = cj_rematch_new(bytes), *mw = cj_rematch_new(word);
   int found;
   cr_assert_eq(cj_regex_exec(re, m, s, 5, 0, 0, &found), CJ_OK);
@@ -170,9 +171,11 @@ Test(regex, utf_mode_counts_characters_and_rejects_bad_utf8)
   cr_assert(strstr(cj_errmsg(), "invalid UTF-8 in subject at offset 1"), "%s", cj_errmsg());
   cr_assert_eq(cj_regex_exec(re, m, s, 5, 1, 0, &found), CJ_EINVAL);
   cr_assert(strstr(cj_errmsg(), "inside a UTF-8 character"), "%s", cj_errmsg());
-  cr_assert_eq(cj_regex_compile(&re, "\xff", 1, CJ_RE_UTF, NULL), CJ_EINVAL);
+  cr_assert_eq(cj_regex_compile(&bad, "\xff", 1, CJ_RE_UTF, NULL), CJ_EINVAL);
+  cr_assert_null(bad, "a failed compile leaves *out NULL");
   cr_assert(strstr(cj_errmsg(), "invalid regex at offset 0: UTF-8 error"), "%s", cj_errmsg());
   cj_rematch_free(m);
+  cj_regex_free(re);
   cj_rematch_free(mb);
   cj_rematch_free(mw);
   cj_regex_free(bytes);
