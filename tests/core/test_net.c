@@ -1701,3 +1701,37 @@ Test(faults, every_allocation_failure_is_reported_and_leaks_nothing)
   unlink(path);
   unlink(npy);
 }
+
+/* ---- progress and interruption -------------------------------------------------- */
+
+static int calls;
+static int stopafter3(void *ud, int64_t done, int64_t total)
+{
+  int64_t *seen = ud;
+  seen[calls++] = done;
+  (void)total;
+  return calls == 3;
+}
+
+Test(run, progress_is_reported_per_chunk_and_can_stop_the_run)
+{
+  cj_net *net = cj_net_new("p", 1e-4, 1);
+  K(.id = 1, .name = "u", .domain = CJ_DOM_NEURONS, .refs = "p0.0", .body = "(add 0 i 1)");
+  OK(addpop(net, "A", 3, 1, V1, 0, 1, 0, 0, 0));
+  OK(cj_net_build(net));
+  OK(cj_net_run(net, 50, NULL, NULL));
+  int64_t seen[10];
+  calls = 0;
+  cr_assert_eq(cj_net_run(net, 1000, stopafter3, seen), CJ_ERUNTIME);
+  cr_assert(strstr(cj_errmsg(), "interrupted at step 300"), "%s", cj_errmsg());
+  cr_assert_eq(seen[0], 50);            /* chunks end at multiples of 100 steps */
+  cr_assert_eq(seen[1], 150);
+  cr_assert_eq(seen[2], 250);
+  cr_assert_eq(cj_net_step(net), 300);
+  cr_assert_eq(cj_net_pop_var(net, 0, 0)[2], 300);
+  cj_net_set_chunk(net, 7);
+  calls = 0;
+  OK(cj_net_run(net, 10, stopafter3, seen) == CJ_ERUNTIME ? 0 : 1);
+  cr_assert_eq(seen[0], 1);             /* 301 -> 301 is 43 * 7 */
+  cj_net_free(net);
+}

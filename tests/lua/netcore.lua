@@ -239,4 +239,18 @@ void cjk_5(const cj_kctx *c) { double *w = c->var[0];
   T.checkerror("has no function cjk_", core.net_new, ir, assert(core.jit_compile(core.kernel_prelude())))
 end)
 
+T.test("Ctrl-C stops a run between steps", function()
+  local stat = io.open("/proc/self/stat")
+  if not stat then print("skipped: no /proc") return end
+  local pid = stat:read("a"):match("^(%d+)")
+  stat:close()
+  local net = core.net_new(smallir())
+  os.execute("(sleep 0.3; kill -INT " .. pid .. ") &")
+  local msg = T.checkerror("interrupted at step", net.run, net, 1000000000, false)
+  local n = net:step()
+  assert(n > 0 and n < 1000000000 and n % 100 == 0, msg)
+  net:run(5)                  -- and it runs on
+  assert(net:step() == n + 5)
+end)
+
 T.done()
