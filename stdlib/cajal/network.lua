@@ -239,6 +239,11 @@ end
 groupmt.__newindex = function(obj, k, x)
   local o = priv[obj]
   local vid, var = findvar(o, k)
+  if type(x) == "table" then            -- a list of numbers or of quantities of one unit
+    local ok, a = pcall(core.array, x)
+    if not ok then error(format("%s.%s: %s", o.name, tostring(k), tostring(a)), 2) end
+    x = a
+  end
   local want, got = unitdim(var.unit), dimof(x)
   local what = o.name .. "." .. tostring(k)
   if got == nil then error(format("%s: a number, quantity or array expected, got %s", what, type(x)), 2) end

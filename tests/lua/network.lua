@@ -88,6 +88,12 @@ T.test("populations, state views with units, writing state", function()
   T.checkerror("in V", function() net.E.v = 3 * cj.ms end)
   T.checkerror("has no variable 'vv'", function() return net.E.vv end)
   T.checkerror("60 values", function() net.E.v = cj.zeros(10) * cj.mV end)
+  -- a Lua list of quantities (or of numbers, for a dimensionless variable)
+  local list = {}
+  for k = 1, 60 do list[k] = (-70 + k / 10) * cj.mV end
+  net.E.v = list
+  T.near(values(net.E.v)[60], -0.064, 1e-15)
+  T.checkerror("in V", function() net.E.v = { 1, 2 } end)
   -- a projection's synapse variables
   local w = net.Plastic.w
   assert(w:numel() == net.Plastic.N and net.Plastic.N > 0)
