@@ -139,6 +139,24 @@ Test(shape, numel_contiguity_and_format)
   cj_array_release(&a);
 }
 
+Test(shape, empty_arrays_are_contiguous)
+{
+  int64_t s40[2] = { 4, 0 }, s04[2] = { 0, 4 }, s403[3] = { 4, 0, 3 }, s22[2] = { 2, 2 };
+  cj_array a = make(CJ_F64, 2, s40), b = make(CJ_F32, 2, s04), c = make(CJ_I32, 3, s403), v, w;
+  cr_assert(cj_array_iscontig(&a), "4x0");
+  cr_assert(cj_array_iscontig(&b), "0x4");
+  cr_assert(cj_array_iscontig(&c), "4x0x3");
+  cj_array_transpose(&v, &c, 0, 2);               /* 3x0x4, strides permuted */
+  cr_assert(cj_array_iscontig(&v), "a transposed empty array");
+  cr_assert_eq(cj_array_reshape(&w, &a, 2, s04), CJ_OK, "%s", cj_errmsg());
+  cr_assert_eq(w.shape[0], 0); cr_assert_eq(w.shape[1], 4);
+  cr_assert_eq(cj_array_reshape(&w, &v, 2, s40), CJ_OK, "%s", cj_errmsg());
+  cr_assert_eq(cj_array_reshape(&w, &a, 2, s22), CJ_EINVAL, "sizes still have to match");
+  cj_array_release(&a);
+  cj_array_release(&b);
+  cj_array_release(&c);
+}
+
 Test(element, get_set_and_flat_positions)
 {
   int64_t s[2] = { 3, 4 }, idx[2] = { 2, 1 };

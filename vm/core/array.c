@@ -104,11 +104,15 @@ int64_t cj_array_numel(const cj_array *a)
   return k;
 }
 
+/* Row-major contiguous; an empty array is, whatever its strides (it has no
+ * element to be out of place). */
 int cj_array_iscontig(const cj_array *a)
 {
   int64_t k = 1;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->shape[i] == 0) return 1;
   for (int i = a->ndim - 1; i >= 0; i--) {
-    if (a->shape[i] != 1 && a->strides[i] != k) return a->shape[i] == 0;
+    if (a->shape[i] != 1 && a->strides[i] != k) return 0;
     k *= a->shape[i];
   }
   return 1;
