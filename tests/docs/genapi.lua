@@ -1,0 +1,224 @@
+-- genapi.lua — writes the function reference of man/cajal-api.3 from the
+-- help registry, so the page says what help(f) says.
+--
+--   cajal tests/docs/genapi.lua man/cajal-api.3     rewrite the page in place
+--   cajal tests/docs/genapi.lua man/cajal-api.3 -   print the result instead
+--
+-- The page is written by hand except between marker lines
+--   .\" BEGIN GENERATED <section>
+--   .\" END GENERATED <section>
+-- whose content this script replaces with one entry per function of that
+-- section: .TP, the signature (the first line of its help) in bold, and the
+-- rest of the help text. Functions with the same description (cj.rand and
+-- rng:rand) share one entry (.TQ). The list of functions comes from
+-- tests/lua/apiwalk.lua, as for tests/lua/docs.lua, which fails when a
+-- function is missing from the page. A function this script cannot place
+-- goes to the "other" block (with a warning): add it to SECTIONS below.
+--
+-- Run it with CAJAL_HOME pointing at the source tree, so that the Lua
+-- modules are the ones being documented:
+--   CAJAL_HOME=$PWD ../build/cajal tests/docs/genapi.lua man/cajal-api.3
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+local walk = dofile(here .. "/../lua/apiwalk.lua")
+
+local format, concat = string.format, table.concat
+
+-- Sections: explicit names first (in this order), then names matching a
+-- pattern (sorted). A name is the path by which apiwalk reached the
+-- function ("cj.zeros", "rng:rand", "network:run"); `sig` patterns match
+-- the signature instead.
+local SECTIONS = {
+  { id = "arrays", names = {
+    "cj.array", "cj.zeros", "cj.ones", "cj.full", "cj.range", "cj.linspace",
+    "cj.copy", "array:contiguous", "cj.astype", "cj.reshape", "cj.transpose", "array:t",
+    "array:fill", "array:numel", "array:totable" } },
+  { id = "math", names = {
+    "cj.add", "cj.sub", "cj.mul", "cj.div", "cj.mod", "cj.pow", "cj.muladd",
+    "cj.minimum", "cj.maximum", "array:neg", "cj.abs", "cj.sign", "cj.floor", "cj.ceil",
+    "cj.clip", "cj.relu", "cj.sqrt", "cj.exp", "cj.log", "cj.log1p", "cj.sin", "cj.cos",
+    "cj.tan", "cj.tanh", "cj.sigmoid",
+    "cj.eq", "cj.ne", "cj.lt", "cj.le", "cj.gt", "cj.ge", "cj.where" } },
+  { id = "reductions", names = {
+    "cj.sum", "cj.prod", "cj.mean", "cj.var", "cj.std", "cj.min", "cj.max",
+    "cj.argmin", "cj.argmax", "cj.any", "cj.all", "cj.cumsum" } },
+  { id = "linalg", names = { "cj.matmul", "cj.dot" } },
+  { id = "units", names = { "cj.unit", "cj.dimension", "cj.exponents", "cj.isquantity",
+    "quantity:to" } },
+  { id = "random", names = {
+    "cj.seed", "cj.rng", "rng:state", "rng:setstate", "rng:clone",
+    "cj.rand", "cj.randn", "cj.uniform", "cj.normal", "cj.exponential", "cj.poisson",
+    "cj.binomial", "cj.integers", "cj.choice", "cj.permutation", "cj.shuffle" },
+    patterns = { "^rng:" } },
+  { id = "regex", names = { "cj.regex.compile", "cj.regex.escape" },
+    patterns = { "^cj%.regex%.", "^regex:" },
+    firstof = { ["^regex:"] = "Compiled patterns (re = cj.regex.compile(...))" } },
+  { id = "io", names = {
+    "cj.io.save_npy", "cj.io.load_npy", "cj.io.npy_writer", "npywriter:append",
+    "npywriter:flush", "npywriter:rows", "npywriter:close",
+    "cj.io.save_csv", "cj.io.load_csv", "cj.io.save_columns" },
+    patterns = { "^cj%.io%.", "^npywriter:" } },
+  { id = "plot", names = { "cj.plot.lines", "cj.plot.scatter", "cj.plot.raster",
+    "cj.plot.hist", "cj.plot.image", "cj.plot.images" }, patterns = { "^cj%.plot%." } },
+  { id = "network", names = {
+    "cj.load", "cj.network", "cj.restore",
+    "network:run", "network:every", "network:cancel", "network:reset", "network:save",
+    "population:varnames", "population:lastspike", "population:connectivity",
+    "spikemonitor:times", "spikemonitor:indices", "spikemonitor:count",
+    "spikemonitor:counts", "spikemonitor:rate",
+    "statemonitor:times", "statemonitor:values", "statemonitor:indices",
+    "ratemonitor:times", "ratemonitor:values" },
+    patterns = { "^network:", "^population:", "monitor:" },
+    headings = { ["cj.load"] = "Making a network",
+                 ["network:run"] = "Networks (net)",
+                 ["population:varnames"] = "Populations and projections (net.E, net.P)",
+                 ["spikemonitor:times"] = "Spike monitors (net.spikes.E)",
+                 ["statemonitor:times"] = "State monitors (net.state.E.v)",
+                 ["ratemonitor:times"] = "Rate monitors (net.rate.E)" } },
+  { id = "help", names = { "cj.help", "cj.doc", "cajal.help.topic" },
+    patterns = { "^cajal%.help%.", "^cajal%.repl%." } },
+  { id = "internals", names = {
+    "cj.compile.build", "cj.compile.load_file", "cj.compile.diagnose", "cj.compile.dump",
+    "cj.compile.irtext", "cj.compile.searchpath", "cj.compile.find", "cj.compile.cache_clear",
+    "cj.jit_available", "cj.jit_compile", "cj.jit_flags", "cj.jit_stats", "cj.kernel_prelude",
+    "cj.cache_dir", "cj.cache_clear", "cj.net_new", "cj.net_restore" },
+    patterns = { "^cj%.compile%.", "^net:" }, sig = { "^core%.", "^compile%." },
+    firstof = { ["^net:"] = "The runtime handle (core.net_new)" } },
+}
+
+-- roff text: backslashes, minus signs, and a leading . or ' neutralised.
+local function esc(s)
+  s = s:gsub("\\", "\\e"):gsub("%-", "\\-")
+  if s:match("^[.']") then s = "\\&" .. s end
+  return s
+end
+
+-- Sort the walked functions into sections; returns id -> list of entries.
+local function classify(list)
+  local byname, placed, out = {}, {}, {}
+  for _, e in ipairs(list) do byname[e.name] = e end
+  for _, sec in ipairs(SECTIONS) do
+    local t = {}
+    for _, n in ipairs(sec.names) do
+      local e = byname[n]
+      if e and not placed[e] then placed[e] = true; t[#t + 1] = e end
+    end
+    -- then, pattern by pattern, the names it matches (sorted)
+    local pats = {}
+    for _, p in ipairs(sec.patterns or {}) do pats[#pats + 1] = { p, "name" } end
+    for _, p in ipairs(sec.sig or {}) do pats[#pats + 1] = { p, "sig" } end
+    for _, pk in ipairs(pats) do
+      local more = {}
+      for _, e in ipairs(list) do
+        local s = pk[2] == "name" and e.name or (e.doc and walk.signature(e.doc)) or ""
+        if not placed[e] and s:match(pk[1]) then more[#more + 1] = e end
+      end
+      table.sort(more, function(a, b) return a.name < b.name end)
+      for _, e in ipairs(more) do placed[e] = true; t[#t + 1] = e end
+    end
+    -- subheadings: before a named entry, or before the first name matching a pattern
+    local firstof = {}
+    for p, text in pairs(sec.firstof or {}) do firstof[p] = text end
+    for _, e in ipairs(t) do
+      local h = sec.headings and sec.headings[e.name]
+      for p, text in pairs(firstof) do
+        if not h and e.name:match(p) then h = text; firstof[p] = nil end
+      end
+      e.heading = h
+    end
+    out[sec.id] = t
+  end
+  local other = {}
+  for _, e in ipairs(list) do
+    if not placed[e] then
+      other[#other + 1] = e
+      io.stderr:write("genapi: warning: ", e.name, " has no section (see SECTIONS); put in 'other'\n")
+    end
+  end
+  out.other = other
+  return out
+end
+
+-- The roff of one section's entries.
+local function render(entries, id)
+  local L = {}
+  if id == "other" and #entries > 0 then L[#L + 1] = ".SH OTHER FUNCTIONS" end
+  local groups, bybody = {}, {}
+  for _, e in ipairs(entries) do
+    local doc = e.doc or (e.name .. "(...)\n(no help text)")
+    local body = doc:match("^[^\n]*\n(.*)$") or ""
+    local g = bybody[body]
+    if not g or body == "" or e.heading then
+      g = { sigs = {}, body = body, heading = e.heading }
+      bybody[body] = g
+      groups[#groups + 1] = g
+    end
+    g.sigs[#g.sigs + 1] = walk.signature(doc)
+  end
+  for _, g in ipairs(groups) do
+    if g.heading then L[#L + 1] = ".SS " .. esc(g.heading) end
+    for k, sig in ipairs(g.sigs) do
+      L[#L + 1] = k == 1 and ".TP" or ".TQ"
+      L[#L + 1] = "\\fB" .. esc(sig) .. "\\fR"
+    end
+    for line in (g.body .. "\n"):gmatch("([^\n]*)\n") do
+      line = line:gsub("^%s+", ""):gsub("%s+$", "")
+      if line ~= "" then L[#L + 1] = esc(line) end
+    end
+  end
+  return L
+end
+
+local function readlines(path)
+  local f = assert(io.open(path, "rb"))
+  local t = {}
+  for line in f:lines() do t[#t + 1] = line end
+  f:close()
+  return t
+end
+
+local function main(path, dest)
+  if not path then
+    io.stderr:write("usage: cajal tests/docs/genapi.lua man/cajal-api.3 [-]\n")
+    os.exit(2)
+  end
+  local list, problems = walk.collect()
+  for _, p in ipairs(problems) do io.stderr:write("genapi: warning: ", p, "\n") end
+  local secs = classify(list)
+  local out, inside, found = {}, nil, {}
+  for n, line in ipairs(readlines(path)) do
+    local b = line:match('^%.\\" BEGIN GENERATED (%S+)')
+    local e = line:match('^%.\\" END GENERATED (%S+)')
+    if inside then
+      if e then
+        if e ~= inside then error(format("%s:%d: END GENERATED %s inside %s", path, n, e, inside)) end
+        for _, l in ipairs(render(secs[inside], inside)) do out[#out + 1] = l end
+        out[#out + 1] = line
+        inside = nil
+      end
+    else
+      out[#out + 1] = line
+      if b then
+        if not secs[b] then error(format("%s:%d: unknown section '%s'", path, n, b)) end
+        inside, found[b] = b, true
+      end
+    end
+  end
+  if inside then error(format("%s: no END GENERATED %s", path, inside)) end
+  for id, t in pairs(secs) do
+    if #t > 0 and not found[id] then
+      error(format("%s: no block for section '%s' (%d functions)", path, id, #t))
+    end
+  end
+  local text = concat(out, "\n") .. "\n"
+  if dest == "-" then io.write(text); return end
+  local tmp = path .. ".tmp"
+  local f = assert(io.open(tmp, "wb"))
+  assert(f:write(text))
+  assert(f:close())
+  assert(os.rename(tmp, path))
+  local count = 0
+  for _ in pairs(list) do count = count + 1 end
+  io.stderr:write(format("genapi: %s: %d functions\n", path, count))
+end
+
+main(...)
