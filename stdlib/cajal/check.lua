@@ -20,8 +20,8 @@
 --
 -- Dimensions are vectors of the seven SI exponents, stored DOUBLED so that
 -- the white noise xi (s^-1/2) and sqrt(tau) have exact dimensions; a value
--- that must be stored (parameter, variable, assignment) never ends up with
--- a half exponent because it is compared with an integral one.
+-- that is stored (parameter, state variable, recorded definition) must have
+-- whole exponents (whole() checks; assignments compare with a stored one).
 -- The unit table is cj.unit's (vm/core/units.c): nothing is duplicated here.
 local M = {}
 
@@ -102,15 +102,21 @@ local function dimstr(a)
     if ok and type(q) ~= "number" then return q.dim end
     return baseform(a)
   end
-  -- a half power of seconds (white noise): "V s^-1/2"
+  -- a half power of seconds: "V s^-1/2" (white noise), "s^1/2" (sqrt(tau));
+  -- the shorter of the two spellings, s^-1/2 on a tie
   if a[3] % 2 ~= 0 then
-    local b = {}
-    for k = 1, NB do b[k] = a[k] end
-    b[3] = a[3] + 1
-    if not halfint(b) then
-      local head = dimeq(b, DIMLESS) and "" or (dimstr(b) .. " ")
-      return head .. "s^-1/2"
+    local best
+    for _, step in ipairs({ 1, -1 }) do
+      local b = {}
+      for k = 1, NB do b[k] = a[k] end
+      b[3] = a[3] + step
+      if not halfint(b) then
+        local head = dimeq(b, DIMLESS) and "" or (dimstr(b) .. " ")
+        local text = head .. (step == 1 and "s^-1/2" or "s^1/2")
+        if not best or #text < #best then best = text end
+      end
     end
+    if best then return best end
   end
   local parts = {}
   for k = 1, NB do
@@ -840,11 +846,21 @@ function M.define(sym)
   sym.expr, sym.dim = e, d
 end
 
+-- A stored value (parameter, state variable) has whole exponents: half units
+-- (sqrt(tau), xi) live only inside expressions, and cj quantities have none.
+local function whole(scope, node, what, d)
+  if not d.any and halfint(d) then
+    fail(scope.src, node.pos, format("%s has the unit %s, but a stored value needs whole unit "
+                                     .. "exponents (half ones belong inside an expression)", what, dimstr(d)))
+  end
+end
+
 -- Parameters of a model with overrides: overrides maps name -> {node, scope}
 -- (a population or use argument) or {value = number, dim = dim} (opts.params).
 local function parameters(inst, scope, defs, overrides)
   for _, def in ipairs(defs or {}) do
     local v, d = M.constant(scope, def.value, format("parameter '%s'", def.name))
+    whole(scope, def.value, format("parameter '%s'", def.name), d)
     local o = overrides[def.name]
     if o then
       o.used = true
@@ -873,6 +889,7 @@ local function states(inst, scope, defs, kind, overrides, list)
   for _, def in ipairs(defs or {}) do
     local e, d = expr(scope, def.value)
     if d.any then d = DIMLESS end
+    whole(scope, def.value, format("state variable '%s'", def.name), d)
     local o = overrides and overrides[def.name]
     if o and o.node then
       o.used = true
@@ -1560,6 +1577,11 @@ function M.record(net, item)
         if sym.kind == "def" and obj.isproj then
           fail(root, (item.vars_pos or {})[q] or ref.pos,
                format("'%s' is a definition of the synapse: record the variables it uses", v))
+        end
+        if sym.kind == "def" then
+          M.define(sym)
+          whole({ src = root }, { pos = (item.vars_pos or {})[q] or ref.pos },
+                format("recorded definition '%s'", v), sym.dim)
         end
         if sym.kind == "def" and not (obj.recorded_defs and obj.recorded_defs[sym]) then
           obj.recorded_defs = obj.recorded_defs or {}

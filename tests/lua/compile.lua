@@ -391,6 +391,44 @@ neuron ou { state { v = 1 mV } equations { dv/dt = -v / (10 ms) + 1 mV * xi } }
 population P = ou(1)]], "unit mismatch in '+': V/s and V s^-1/2")
 end)
 
+T.test("half units: inside expressions, never stored", function()
+  -- sqrt of an odd exponent is a half unit; a definition may carry one
+  local ir = build([[
+neuron ou {
+  parameters { tau = 10 ms; sigma = 2 mV }
+  state { v = 1 mV }
+  equations { dv/dt = -v / tau + sigma * sqrt(2) / root_tau * xi
+              root_tau = sqrt(tau) }
+}
+population P = ou(1)
+]])
+  assert(#ir.populations[1].vars == 1)
+  local stored = "has the unit s^1/2, but a stored value needs whole unit exponents"
+  expect_error([[
+neuron n { parameters { tau = 10 ms; r = sqrt(tau) } state { v = 0 } equations { dv/dt = -v / tau } }
+population P = n(1)]], "parameter 'r' " .. stored)
+  expect_error([[
+neuron n { parameters { tau = 10 ms } state { v = 0; w = sqrt(tau) } equations { dv/dt = -v / tau } }
+population P = n(1)]], "state variable 'w' " .. stored)
+  expect_error([[
+neuron n { state { v = 0 mV } }
+synapse s { state { w = sqrt(1 ms) } on_pre { v_post += 1 mV } }
+population P = n(2)
+connect P -> P s all_to_all]], "state variable 'w' " .. stored)
+  expect_error([[
+neuron n { parameters { tau = 10 ms } state { v = 0 } equations { dv/dt = -v / tau
+                                                                  h = sqrt(tau) } }
+population P = n(1)
+record h of P]], "recorded definition 'h' " .. stored)
+  -- a whole power of a half unit is whole again
+  build([[
+neuron n { parameters { tau = 10 ms; r2 = sqrt(tau) * sqrt(tau) } state { v = 0 } equations { dv/dt = -v / r2 } }
+population P = n(1)]])
+  expect_error([[
+neuron n { state { v = 0 } equations { dv/dt = -v / (10 ms) + sqrt(sqrt(1 ms)) / (1 s) } }
+population P = n(1)]], "sqrt of s^1/2 has no unit")
+end)
+
 T.test("a recorded definition is stored, from the new state", function()
   local ir = build([[
 neuron d { state { v = 1 mV } equations { dv/dt = -v / (10 ms)
