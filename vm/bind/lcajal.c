@@ -5,6 +5,8 @@
  */
 #include "lcajal.h"
 
+#include <time.h>
+
 #define DOCS "cajal.docs"
 
 /* stack: ... -> ... ; registry[DOCS] is a weak-keyed table fn -> text */
@@ -57,11 +59,28 @@ static const cj_doc docs[] = {
   { NULL, NULL }
 };
 
+/* core.clock() -> seconds on the monotonic wall clock (for timing runs) */
+static int core_clock(lua_State *L)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+static const cj_doc docs[] = {
+  { "clock", "cj.clock() -> seconds\nWall-clock time in seconds from a monotonic clock (CLOCK_MONOTONIC):\n"
+             "differences time runs and loads; os.clock() measures CPU time instead." },
+  { NULL, NULL }
+};
+
 int luaopen_cajal_core(lua_State *L)
 {
   lua_newtable(L);
   lua_pushcfunction(L, core_doc);
   lua_setfield(L, -2, "doc");
+  lua_pushcfunction(L, core_clock);
+  lua_setfield(L, -2, "clock");
   cj_setdocs(L, -1, docs);
   lua_pushliteral(L, CJ_VERSION);
   lua_setfield(L, -2, "version");
@@ -71,5 +90,6 @@ int luaopen_cajal_core(lua_State *L)
   cj_open_regex(L);
   cj_open_io(L);
   cj_open_net(L);
+  cj_setdocs(L, -1, docs);
   return 1;
 }
