@@ -68,7 +68,7 @@ static int core_clock(lua_State *L)
   return 1;
 }
 
-static const cj_doc docs[] = {
+static const cj_doc clockdocs[] = {
   { "clock", "cj.clock() -> seconds\nWall-clock time in seconds from a monotonic clock (CLOCK_MONOTONIC):\n"
              "differences time runs and loads; os.clock() measures CPU time instead." },
   { NULL, NULL }
@@ -90,6 +90,6 @@ int luaopen_cajal_core(lua_State *L)
   cj_open_regex(L);
   cj_open_io(L);
   cj_open_net(L);
-  cj_setdocs(L, -1, docs);
+  cj_setdocs(L, -1, clockdocs);
   return 1;
 }
