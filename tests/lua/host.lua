@@ -478,4 +478,16 @@ T.test("help topics can be added", function()
   assert(code == 0 and has(out, "probe text\n") and has(out, "hosttest"), out)
 end)
 
+T.test("cj.clock is a monotonic wall clock that tracks sleeping time", function()
+  local cj = require "cajal"
+  local a = cj.clock()
+  local c0 = os.clock()
+  os.execute("sleep 0.2")
+  local b = cj.clock()
+  assert(b - a >= 0.19, "wall clock advanced " .. (b - a) .. " s over a 0.2 s sleep")
+  assert(b - a < 30, "wall clock jumped " .. (b - a) .. " s")
+  -- CPU time barely moves while the child sleeps: the two clocks differ
+  assert(os.clock() - c0 < 0.1)
+end)
+
 T.done()
