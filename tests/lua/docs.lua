@@ -112,8 +112,9 @@ end
 
 local function report(what, bad)
   if #bad > 0 then
-    error(format("%d %s (regenerate the page: tests/docs/genapi.lua):\n  %s", #bad, what,
-      concat(bad, "\n  ")), 2)
+    error(format("%d %s:\n  %s\n(add help with core.doc / cj_setdocs; regenerate the page with\n" ..
+      "  CAJAL_HOME=SRCDIR ./cajal SRCDIR/tests/docs/genapi.lua SRCDIR/man/cajal-api.3)",
+      #bad, what, concat(bad, "\n  ")), 2)
   end
 end
 
