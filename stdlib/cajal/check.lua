@@ -32,8 +32,6 @@ local format, concat = string.format, table.concat
 
 local NB = 7
 local BASES = { "m", "kg", "s", "A", "K", "mol", "cd" }
-local BASEIX = {}
-for k, b in ipairs(BASES) do BASEIX[b] = k end
 
 local function mkdim(...) return { ... } end
 local DIMLESS = mkdim(0, 0, 0, 0, 0, 0, 0)
@@ -136,20 +134,12 @@ function M.unitstr(a)
   return dimstr(a)
 end
 
--- Exponents of a cj quantity: its dimension is printed with a probe factor
--- (K^61 cd^61) that no named unit has, so cj prints the base-unit form.
-local PROBE
+-- The (doubled) dimension of a number or cj quantity, from cj.exponents.
 local function qdim(q)
   if type(q) == "number" then return DIMLESS end
-  PROBE = PROBE or core.unit("K^61 cd^61")
-  local text = (q * PROBE).dim
-  local d = mkdim(0, 0, 0, 0, 0, 0, 0)
-  for sym, e in text:gmatch("(%a+)%^?(%-?%d*)") do
-    local k = BASEIX[sym]
-    if not k then return nil end
-    d[k] = 2 * (e == "" and 1 or math.tointeger(tonumber(e)))
-  end
-  d[5], d[7] = d[5] - 122, d[7] - 122
+  local e = core.exponents(q)
+  local d = {}
+  for k = 1, NB do d[k] = 2 * e[k] end
   return d
 end
 
