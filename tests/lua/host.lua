@@ -346,6 +346,31 @@ T.test("--dump=ast prints the AST of a model", function()
   assert(out:sub(-1) == "\n")
 end)
 
+T.test("--dump of a bad model prints the positioned error only, status 1", function()
+  local dir = tmpdir()
+  local path = dir .. "/bad.cajal"
+  writefile(path, "neuron n {\n  state { v = 0 mV }\n  equations { dv/dt = v + 1 }\n}\npopulation P = n(2)\n")
+  local want = path .. ":3:23: unit mismatch in '+': V and dimensionless\n"
+    .. "  equations { dv/dt = v + 1 }\n" .. "                      ^\n"
+  for _, stage in ipairs { "ir", "c" } do
+    local code, out, err = cajal("--dump=" .. stage .. " " .. q(path))
+    if has(err, "not available") then rmtree(dir) return end
+    assert(code == 1 and out == "", stage .. ": " .. tostring(code))
+    assert(err == want, stage .. ":\n" .. err)
+  end
+  writefile(path, "neuron n {\n  state { v = 0 mV }\n  equations { dv/dt = (v + }\n}\n")
+  local code, out, err = cajal("--dump=ast " .. q(path))
+  rmtree(dir)
+  assert(code == 1 and out == "", code)
+  assert(err:find("^" .. path:gsub("%p", "%%%0") .. ":3:%d+: [^\n]*\n[^\n]*\n *%^\n$"), err)
+  local _, _, err2 = cajal("--dump=ir /nonexistent/model.cajal")
+  assert(not has(err2, "traceback"), err2)
+  -- an internal error (not the compiler's error object) keeps its traceback
+  local code3, _, err3 = cajal("-e " .. q("rawset(require 'cajal', 'dump', function() error('boom') end)")
+                               .. " --dump=ir " .. q(path))
+  assert(code3 == 1 and has(err3, "boom") and has(err3, "stack traceback"), err3)
+end)
+
 T.test("--cache-clear runs the compiler's cache_clear (status 0 or a clear error)", function()
   local dir = tmpdir()
   local code, _, err = cajal("--cache-clear", nil, "CAJAL_CACHE=" .. q(dir))

@@ -336,7 +336,11 @@ static int dolibrary(lua_State *L, const char *spec)
 }
 
 /* The network-language options call into the compiler's Lua modules; a
- * missing function is reported as such, not as an indexing error. */
+ * missing function is reported as such, not as an indexing error.
+ * The dump returns true, or false and a message: a model error (the
+ * compiler's error object: file:line:col, the line, a caret) is the whole
+ * message; any other error is internal and keeps its traceback (third
+ * result true). */
 static const char dumpcode[] =
   "local stage, path = ...\n"
   "local ok, cj = pcall(require, 'cajal')\n"
@@ -347,9 +351,18 @@ static const char dumpcode[] =
   "  error('--dump: cajal.dump is not available in this build' ..\n"
   "        (ok and '' or ' (' .. tostring(dump) .. ')'), 0)\n"
   "end\n"
-  "local out = dump(stage, path)\n"
+  "local out\n"
+  "ok, out = xpcall(dump, function(e)\n"
+  "  if type(e) == 'table' then return e end\n"
+  "  return debug.traceback(tostring(e), 2)\n"
+  "end, stage, path)\n"
+  "if not ok then\n"
+  "  if type(out) == 'table' then return false, tostring(out) end\n"
+  "  return false, tostring(out), true\n"
+  "end\n"
   "out = tostring(out)\n"
-  "io.write(out, out:sub(-1) == '\\n' and '' or '\\n')\n";
+  "io.write(out, out:sub(-1) == '\\n' and '' or '\\n')\n"
+  "return true\n";
 
 static const char cachecode[] =
   "local ok, compile = pcall(require, 'cajal.compile')\n"
@@ -366,7 +379,19 @@ static int dodump(lua_State *L, const char *stage, const char *path)
   if (st == LUA_OK) {
     lua_pushstring(L, stage);
     lua_pushstring(L, path);
-    st = cj_host_docall(L, 2, 0);
+    st = cj_host_docall(L, 2, 3);
+    if (st == LUA_OK) {                      /* stack: ok, msg, internal */
+      if (!lua_toboolean(L, -3)) {
+        const char *msg = lua_tostring(L, -2);
+        int internal = lua_toboolean(L, -1);
+        fprintf(stderr, "%s%s%s\n", internal ? progname : "", internal ? ": " : "",
+                msg ? msg : "(no message)");
+        fflush(stderr);
+        st = LUA_ERRRUN;
+      }
+      lua_pop(L, 3);
+      return st;
+    }
   }
   return cj_host_report(L, st, 1);
 }
