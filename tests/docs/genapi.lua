@@ -13,7 +13,8 @@
 -- rng:rand) share one entry (.TQ). The list of functions comes from
 -- tests/lua/apiwalk.lua, as for tests/lua/docs.lua, which fails when a
 -- function is missing from the page. A function this script cannot place
--- goes to the "other" block (with a warning): add it to SECTIONS below.
+-- goes to the "other" block (OTHER FUNCTIONS) with a warning: add it to
+-- SECTIONS below.
 --
 -- Run it with CAJAL_HOME pointing at the source tree, so that the Lua
 -- modules are the ones being documented:
@@ -83,6 +84,7 @@ local SECTIONS = {
     "cj.cache_dir", "cj.cache_clear", "cj.net_new", "cj.net_restore" },
     patterns = { "^cj%.compile%.", "^net:" }, sig = { "^core%.", "^compile%." },
     firstof = { ["^net:"] = "The runtime handle (core.net_new)" } },
+  { id = "other", names = { "cj.clock" } },
 }
 
 -- roff text: backslashes, minus signs, and a leading . or ' neutralised.
@@ -127,21 +129,18 @@ local function classify(list)
     end
     out[sec.id] = t
   end
-  local other = {}
   for _, e in ipairs(list) do
     if not placed[e] then
-      other[#other + 1] = e
+      table.insert(out.other, e)
       io.stderr:write("genapi: warning: ", e.name, " has no section (see SECTIONS); put in 'other'\n")
     end
   end
-  out.other = other
   return out
 end
 
 -- The roff of one section's entries.
-local function render(entries, id)
+local function render(entries)
   local L = {}
-  if id == "other" and #entries > 0 then L[#L + 1] = ".SH OTHER FUNCTIONS" end
   local groups, bybody = {}, {}
   for _, e in ipairs(entries) do
     local doc = e.doc or (e.name .. "(...)\n(no help text)")
@@ -191,7 +190,7 @@ local function main(path, dest)
     if inside then
       if e then
         if e ~= inside then error(format("%s:%d: END GENERATED %s inside %s", path, n, e, inside)) end
-        for _, l in ipairs(render(secs[inside], inside)) do out[#out + 1] = l end
+        for _, l in ipairs(render(secs[inside])) do out[#out + 1] = l end
         out[#out + 1] = line
         inside = nil
       end
