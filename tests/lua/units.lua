@@ -201,6 +201,45 @@ T.test("cj.exponents gives the base exponents", function()
   T.checkerror("unknown unit 'zz'", cj.exponents, "zz")
 end)
 
+-- man/cajal-lang.7's table of unit symbols and prefixes is cj.unit's table:
+-- every symbol with every listed prefix parses, every other prefix letter
+-- does not, and the symbols the page rules out are not units.
+T.test("the unit table of man/cajal-lang.7 is cj.unit's", function()
+  local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+  local f = assert(io.open(srcdir .. "/man/cajal-lang.7", "rb"))
+  local page = f:read("a")
+  f:close()
+  local tbl = page:match("Unit symbols are.-%.TS\n[^\n]*\n(.-)%.TE")
+  assert(tbl, "no unit table in man/cajal-lang.7")
+  local rows = 0
+  for line in tbl:gmatch("[^\n]+") do
+    local syms, rest = line:match("^([^\t]+)\t(.*)$")
+    assert(syms, line)
+    local pfx = {}
+    if rest ~= "none" then
+      for p in rest:gsub("%b()", ""):gsub("^prefixes ", ""):gmatch("%S+") do pfx[#pfx + 1] = p end
+    end
+    for sym in syms:gsub("%b()", ""):gmatch("[^,%s]+") do
+      rows = rows + 1
+      assert(cj.isquantity(cj.unit(sym)), sym)
+      local allowed = {}
+      for _, p in ipairs(pfx) do
+        allowed[p] = true
+        local ok, q = pcall(cj.unit, p .. sym)
+        assert(ok and cj.isquantity(q), "the page lists " .. p .. sym .. ": " .. tostring(q))
+      end
+      for p in ("fpnumckMG"):gmatch(".") do
+        if not allowed[p] then
+          assert(not pcall(cj.unit, p .. sym), p .. sym .. " is a unit the page does not list")
+        end
+      end
+    end
+  end
+  assert(rows >= 18, rows)
+  T.checkerror("unknown unit 'l'", cj.unit, "l")
+  assert((cj.unit("mL") / cj.unit("L")) == 1e-3 and cj.unit("litre") == cj.unit("L"))
+end)
+
 T.test("fields of a quantity", function()
   local q = -65 * cj.mV
   assert(q.value == -0.065)
