@@ -1293,7 +1293,9 @@ function M.network(root, models, opts)
     end
   end
   net.dt = opts.dt or dt or 1e-4
-  net.seed = opts.seed or seed or 1
+  -- seed: opts.seed, else the model's `seed =`, else the default generator's
+  -- (what cj.seed(n) last set; 0 in a fresh process), so cj.seed governs networks too
+  net.seed = opts.seed or seed or require("cajal.core").rng():state().seed
   for _, item in ipairs(root.body) do
     local tag = item.tag
     if tag == "parameters" then

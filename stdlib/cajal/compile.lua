@@ -11,7 +11,7 @@
 --               anchors relative imports (nil -> "<string>", imports then
 --               resolve from the current directory and CAJAL_PATH).
 --     opts      (all optional)
---       seed      integer (default 1)
+--       seed      integer (default: the model's `seed =`, else the seed of cj.seed)
 --       dt        step in seconds, a number or a cj quantity (default 0.1 ms)
 --       params    overrides of population parameters, folded as constants:
 --                 { E = { tau_m = 10 * cj.ms }, I = {...} }  per population, or

@@ -315,6 +315,21 @@ T.test("a second load of an unchanged model does not run the compiler", function
   assert(out:find("stats\tjit\t0\t1"), "second process: " .. out)
 end)
 
+T.test("without opts.seed a network takes the seed of cj.seed", function()
+  cj.seed(7)
+  local a = cj.network(SMALL)
+  assert(a.seed == 7, "seed " .. tostring(a.seed))
+  local b = cj.network(SMALL, { seed = 7 })
+  local c = cj.network(SMALL, { seed = 8 })
+  a:run(50 * cj.ms); b:run(50 * cj.ms); c:run(50 * cj.ms)
+  same(values(a.E.v), values(b.E.v), "cj.seed(7) vs opts.seed = 7")
+  local differ = false
+  local va, vc = values(a.E.v), values(c.E.v)
+  for k = 1, #va do if va[k] ~= vc[k] then differ = true end end
+  assert(differ, "seed 8 gave the same state as seed 7")
+  cj.seed(0)
+end)
+
 T.test("JIT and interpreter give identical spike trains and state", function()
   local j = cj.network(SMALL, { seed = 4 })
   local i = cj.network(SMALL, { seed = 4, backend = "interp" })
