@@ -553,10 +553,20 @@ T.test("unit errors name both dimensions", function()
 end)
 
 ---------------------------------------------------------------- help
+T.test("cj.neg is the unary minus, into out too", function()
+  local a = cj.array{1, -2, 3}
+  local n = cj.neg(a)
+  assert(n[1] == -1 and n[2] == 2 and n[3] == -3)
+  local out = cj.zeros(3)
+  cj.neg(a, out)
+  assert(out[1] == -1 and out[2] == 2 and out[3] == -3)
+  assert(tostring(cj.neg(2 * cj.mV)) == tostring(-2 * cj.mV))
+end)
+
 T.test("every array function has help text", function()
   local names = {
     "array", "zeros", "ones", "full", "range", "linspace", "where", "add", "sub", "mul", "div",
-    "mod", "pow", "minimum", "maximum", "muladd", "lt", "le", "gt", "ge", "eq", "ne", "abs", "relu",
+    "mod", "pow", "minimum", "maximum", "muladd", "lt", "le", "gt", "ge", "eq", "ne", "neg", "abs", "relu",
     "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh",
     "sigmoid", "clip", "sum", "mean", "var", "std", "min", "max", "argmin", "argmax", "prod",
     "any", "all", "cumsum", "matmul", "dot", "transpose", "reshape", "copy", "astype",

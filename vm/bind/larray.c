@@ -105,13 +105,24 @@ static const char *dimname(cj_dim d, char *buf, size_t n)
   return cj_dim_format(d, buf, n);
 }
 
-/* A value of dimension got may go where dimension want is: else raise. */
-static void checkassign(lua_State *L, cj_dim want, cj_dim got)
+/* Raise "cannot <verb> A and B" about argument arg. */
+static void uniterror(lua_State *L, int arg, const char *verb, cj_dim a, cj_dim b)
 {
   char b1[96], b2[96];
-  if (!cj_dim_eq(want, got))
-    luaL_error(L, "cannot assign %s to an array of %s", dimname(got, b1, sizeof b1),
-               dimname(want, b2, sizeof b2));
+  lua_pushfstring(L, "cannot %s %s and %s", verb, dimname(a, b1, sizeof b1), dimname(b, b2, sizeof b2));
+  luaL_argerror(L, arg, lua_tostring(L, -1));
+}
+
+/* A value of dimension got (argument arg) may go where dimension want is:
+ * else raise. */
+static void checkassign(lua_State *L, int arg, cj_dim want, cj_dim got)
+{
+  char b1[96], b2[96];
+  if (!cj_dim_eq(want, got)) {
+    lua_pushfstring(L, "cannot assign %s to an array of %s", dimname(got, b1, sizeof b1),
+                    dimname(want, b2, sizeof b2));
+    luaL_argerror(L, arg, lua_tostring(L, -1));
+  }
 }
 
 /* The rational num/den (den <= 12) equal to x, or 0. */
@@ -128,16 +139,18 @@ static int rational(double x, int *num, int *den)
   return 0;
 }
 
-/* d^x, raising when that is not a dimension. */
-static cj_dim dimpow(lua_State *L, cj_dim d, double x)
+/* d^x, raising (about argument arg) when that is not a dimension. */
+static cj_dim dimpow(lua_State *L, int arg, cj_dim d, double x)
 {
   int num = 0, den = 1;
   cj_dim r;
   char buf[96];
   if (cj_dim_isless(d)) return d;
-  if (!rational(x, &num, &den))
-    luaL_error(L, "cannot raise %s to the power %f", dimname(d, buf, sizeof buf), x);
-  if (cj_dim_pow(d, num, den, &r)) corefail(L, 0);
+  if (!rational(x, &num, &den)) {
+    lua_pushfstring(L, "cannot raise %s to the power %f", dimname(d, buf, sizeof buf), x);
+    luaL_argerror(L, arg, lua_tostring(L, -1));
+  }
+  if (cj_dim_pow(d, num, den, &r)) corefail(L, arg);
   return r;
 }
 
@@ -175,6 +188,10 @@ static int getshape2(lua_State *L, int first, int last, int64_t *shape, int *hol
     lua_pop(L, 1);
     if (hole && isint && v == -1 && *hole < 0) { *hole = i; shape[i] = 1; continue; }
     shape[i] = checksize(L, arg, isint, v);
+  }
+  {
+    int64_t numel;
+    if (cj_shape_numel(n, shape, &numel)) luaL_argerror(L, first, cj_errmsg());
   }
   return n;
 }
@@ -421,7 +438,11 @@ static void samedims(lua_State *L, int first, int n, double *v, cj_dim *d)
   for (int i = 0; i < n; i++) {
     if (!cj_toquantity(L, first + i, &v[i], &di)) luaL_typeerror(L, first + i, "number or quantity");
     if (i == 0) *d = di;
-    else if (!cj_dim_eq(di, *d)) cj_uniterror(L, "mix", *d, di);
+    else if (!cj_dim_eq(di, *d)) {
+      char b1[96], b2[96];
+      lua_pushfstring(L, "cannot mix %s and %s", dimname(*d, b1, sizeof b1), dimname(di, b2, sizeof b2));
+      luaL_argerror(L, first + i, lua_tostring(L, -1));
+    }
   }
 }
 
@@ -543,18 +564,23 @@ static cj_dim binopdim(lua_State *L, cj_binop op, const operand *x, const operan
   char buf[96];
   switch (op) {
   case CJ_MUL: case CJ_DIV:
-    if (cj_dim_mulx(x->dim, y->dim, op == CJ_MUL ? 1 : -1, &d)) corefail(L, 0);
+    if (cj_dim_mulx(x->dim, y->dim, op == CJ_MUL ? 1 : -1, &d)) corefail(L, 2);
     return d;
   case CJ_POW:
-    if (!cj_dim_isless(y->dim))
-      luaL_error(L, "cannot raise to the power of a quantity (%s): the exponent must be "
-                 "dimensionless", dimname(y->dim, buf, sizeof buf));
+    if (!cj_dim_isless(y->dim)) {
+      lua_pushfstring(L, "cannot raise to the power of a quantity (%s): the exponent must be "
+                      "dimensionless", dimname(y->dim, buf, sizeof buf));
+      luaL_argerror(L, 2, lua_tostring(L, -1));
+    }
     if (cj_dim_isless(x->dim)) return x->dim;
-    if (y->arr) luaL_error(L, "cannot raise an array of %s to an array of powers",
-                           dimname(x->dim, buf, sizeof buf));
-    return dimpow(L, x->dim, y->v);
+    if (y->arr) {
+      lua_pushfstring(L, "cannot raise an array of %s to an array of powers (a number expected)",
+                      dimname(x->dim, buf, sizeof buf));
+      luaL_argerror(L, 2, lua_tostring(L, -1));
+    }
+    return dimpow(L, 2, x->dim, y->v);
   default:
-    if (!cj_dim_eq(x->dim, y->dim)) cj_uniterror(L, verbs[op], x->dim, y->dim);
+    if (!cj_dim_eq(x->dim, y->dim)) uniterror(L, 2, verbs[op], x->dim, y->dim);
     return cj_binop_iscmp(op) ? cj_dimless : x->dim;
   }
 }
@@ -619,8 +645,8 @@ static int m_muladd(lua_State *L)
     if (x[i].arr) t = anyarray++ ? cj_dtype_promote(t, x[i].a.dtype) : x[i].a.dtype;
   }
   for (int i = 0; i < 3; i++) scalarize(&x[i], t);
-  if (cj_dim_mulx(x[0].dim, x[1].dim, 1, &d)) corefail(L, 0);
-  if (!cj_dim_eq(d, x[2].dim)) cj_uniterror(L, "add", d, x[2].dim);
+  if (cj_dim_mulx(x[0].dim, x[1].dim, 1, &d)) corefail(L, 2);
+  if (!cj_dim_eq(d, x[2].dim)) uniterror(L, 3, "add", d, x[2].dim);
   if (cj_broadcast_shape(x[0].a.ndim, x[0].a.shape, x[1].a.ndim, x[1].a.shape, &n1, s1) ||
       cj_broadcast_shape(n1, s1, x[2].a.ndim, x[2].a.shape, &ndim, shape))
     corefail(L, 3);
@@ -641,7 +667,7 @@ static cj_dim unopdim(lua_State *L, cj_unop op, cj_dim d)
   switch (op) {
   case CJ_NEG: case CJ_ABS: case CJ_RELU: case CJ_FLOOR: case CJ_CEIL: return d;
   case CJ_SIGN: return cj_dimless;
-  case CJ_SQRT: return dimpow(L, d, 0.5);
+  case CJ_SQRT: return dimpow(L, 1, d, 0.5);
   default:
     if (!cj_dim_isless(d)) {
       snprintf(msg, sizeof msg, "dimensionless argument expected, got %s",
@@ -699,7 +725,7 @@ static int m_clip(lua_State *L)
   for (int i = 0; i < 2; i++) {
     if (lua_isnil(L, 2 + i)) continue;
     if (!cj_toquantity(L, 2 + i, &b[i], &d)) luaL_typeerror(L, 2 + i, "number or quantity");
-    if (!cj_dim_eq(d, a->dim)) cj_uniterror(L, "clip", a->dim, d);
+    if (!cj_dim_eq(d, a->dim)) uniterror(L, 2 + i, "clip", a->dim, d);
   }
   if (!(b[0] <= b[1])) luaL_argerror(L, 3, "upper bound below the lower bound");
   r = result(L, 4, a->a.dtype, a->a.ndim, a->a.shape);
@@ -720,7 +746,7 @@ static int arr_where(lua_State *L)
   m = checkarray(L, 1);
   if (m->a.dtype != CJ_U8) luaL_argerror(L, 1, "uint8 mask expected");
   pairup(L, 2, 3, &x, &y);
-  if (!cj_dim_eq(x.dim, y.dim)) cj_uniterror(L, "choose between", x.dim, y.dim);
+  if (!cj_dim_eq(x.dim, y.dim)) uniterror(L, 3, "choose between", x.dim, y.dim);
   if (cj_broadcast_shape(m->a.ndim, m->a.shape, x.a.ndim, x.a.shape, &n1, s1) ||
       cj_broadcast_shape(n1, s1, y.a.ndim, y.a.shape, &ndim, shape))
     corefail(L, 3);
@@ -735,11 +761,14 @@ static int arr_where(lua_State *L)
 static cj_dim reducedim(lua_State *L, cj_reduce op, cj_dim d, int64_t n)
 {
   switch (op) {
-  case CJ_VAR: return dimpow(L, d, 2);
+  case CJ_VAR: return dimpow(L, 1, d, 2);
   case CJ_PROD:
     if (cj_dim_isless(d)) return d;
-    if (n > 127) luaL_error(L, "product of %I quantities has no dimension", (lua_Integer)n);
-    return dimpow(L, d, (double)n);
+    if (n > 127) {
+      lua_pushfstring(L, "product of %I quantities has no dimension", (lua_Integer)n);
+      luaL_argerror(L, 1, lua_tostring(L, -1));
+    }
+    return dimpow(L, 1, d, (double)n);
   case CJ_ARGMIN: case CJ_ARGMAX: case CJ_ANY: case CJ_ALL: return cj_dimless;
   default: return d;
   }
@@ -824,7 +853,7 @@ static int m_matmul(lua_State *L)
   lua_settop(L, 3);
   a = toarray(L, 1);
   b = toarray(L, 2);
-  if (cj_dim_mulx(a->dim, b->dim, 1, &d)) corefail(L, 0);
+  if (cj_dim_mulx(a->dim, b->dim, 1, &d)) corefail(L, 2);
   if (cj_matmul_shape(&a->a, &b->a, &ndim, shape)) corefail(L, 2);
   r = result(L, 3, cj_matmul_dtype(a->a.dtype, b->a.dtype), ndim, shape);
   if (cj_array_matmul(&r->a, &a->a, &b->a)) corefail(L, 3);
@@ -843,7 +872,7 @@ static int m_dot(lua_State *L)
   a = toarray(L, 1);
   b = toarray(L, 2);
   if (a->a.ndim != 1 || b->a.ndim != 1) return m_matmul(L);
-  if (cj_dim_mulx(a->dim, b->dim, 1, &d)) corefail(L, 0);
+  if (cj_dim_mulx(a->dim, b->dim, 1, &d)) corefail(L, 2);
   if (cj_array_dot(&a->a, &b->a, &v)) corefail(L, 2);
   if (cj_dtype_isint(cj_matmul_dtype(a->a.dtype, b->a.dtype))) pushvalue(L, CJ_I32, v, d);
   else cj_pushquantity(L, v, d);
@@ -952,7 +981,7 @@ static int m_fill(lua_State *L)
   double v;
   cj_dim d;
   if (!cj_toquantity(L, 2, &v, &d)) luaL_typeerror(L, 2, "number or quantity");
-  checkassign(L, a->dim, d);
+  checkassign(L, 2, a->dim, d);
   cj_array_fill(&a->a, v);
   lua_settop(L, 1);
   return 1;
@@ -1116,13 +1145,13 @@ static void assign(lua_State *L, const larray *a, cj_array *v)
   cj_dim d;
   larray *src;
   if (cj_toquantity(L, 3, &x, &d)) {
-    checkassign(L, a->dim, d);
+    checkassign(L, 3, a->dim, d);
     cj_array_fill(v, x);
     return;
   }
   if (!cj_testarray(L, 3) && !lua_istable(L, 3)) luaL_typeerror(L, 3, "number, quantity, array or table");
   src = toarray(L, 3);
-  checkassign(L, a->dim, src->dim);
+  checkassign(L, 3, a->dim, src->dim);
   if (cj_array_copy(v, &src->a)) corefail(L, 3);
 }
 
@@ -1152,14 +1181,14 @@ static int m_newindex(lua_State *L)
       if (m->a.dtype != CJ_U8) return luaL_argerror(L, 2, "mask must be a uint8 array");
       if (cj_toquantity(L, 3, &x, &d)) {
         cj_array s;
-        checkassign(L, a->dim, d);
+        checkassign(L, 3, a->dim, d);
         cj_array_wrap(&s, &x, CJ_F64, 0, NULL);
         if (cj_array_masked_assign(&a->a, &m->a, &s)) corefail(L, 2);
         return 0;
       }
       if (!cj_testarray(L, 3) && !lua_istable(L, 3)) luaL_typeerror(L, 3, "number, quantity, array or table");
       src = toarray(L, 3);
-      checkassign(L, a->dim, src->dim);
+      checkassign(L, 3, a->dim, src->dim);
       if (cj_array_masked_assign(&a->a, &m->a, &src->a)) corefail(L, 3);
       return 0;
     }
@@ -1342,7 +1371,7 @@ static const luaL_Reg functions[] = {
 static const char *const shared[] = {
   "add", "sub", "mul", "div", "mod", "pow", "minimum", "maximum", "muladd",
   "lt", "le", "gt", "ge", "eq", "ne",
-  "abs", "relu", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos",
+  "neg", "abs", "relu", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos",
   "tan", "tanh", "sigmoid", "clip", "sum", "mean", "var", "std", "min", "max", "argmin",
   "argmax", "prod", "any", "all", "cumsum", "matmul", "dot", "transpose", "reshape",
   "copy", "astype", NULL
