@@ -550,6 +550,22 @@ T.test("unit errors name both dimensions", function()
   T.checkerror("cannot choose between V and s", function() return cj.where(v:gt(0 * cj.mV), v, s) end)
   T.checkerror("cannot clip V and s", function() return v:clip(0 * cj.ms) end)
   assert((v ^ 2).dim == cj.dimension(cj.mV * cj.mV))
+  -- each names the function and the argument
+  local function e(pattern, f) T.checkerror(pattern, f) end
+  e("bad argument #2 to 'add' (cannot add V and s)", function() return cj.add(v, s) end)
+  e("bad argument #2 to 'range' (cannot mix dimensionless and s)", function() return cj.range(1, cj.ms) end)
+  e("bad argument #2 to 'linspace' (cannot mix V and s)", function() return cj.linspace(cj.mV, cj.ms, 3) end)
+  e("bad argument #1 to 'fill' (cannot assign s to an array of V)", function() return v:fill(cj.ms) end)
+  e("bad argument #3 to 'newindex' (cannot assign dimensionless to an array of V)", function() v[1] = 3 end)
+  e("bad argument #1 to 'sqrt' (cannot raise s to the power 1/2", function() return cj.sqrt(s) end)
+  e("bad argument #2 to 'pow' (cannot raise an array of V to an array of powers",
+    function() return cj.pow(v, cj.ones(3)) end)
+  e("bad argument #2 to 'pow' (cannot raise to the power of a quantity", function() return cj.pow(v, cj.ms) end)
+  e("bad argument #3 to 'where' (cannot choose between V and s)",
+    function() return cj.where(v:gt(0 * cj.mV), v, s) end)
+  e("bad argument #2 to 'clip' (cannot clip V and s)", function() return cj.clip(v, 0 * cj.ms) end)
+  e("bad argument #3 to 'muladd' (cannot add V and s)", function() return cj.muladd(v, 2, s) end)
+  e("bad argument #1 to 'zeros' (array too large)", function() return cj.zeros(1e12, 1e12) end)
 end)
 
 ---------------------------------------------------------------- help
