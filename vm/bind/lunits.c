@@ -242,7 +242,12 @@ static int m_in(lua_State *L)
   double u;
   cj_dim du;
   checkunit(L, 2, &u, &du);
-  if (!cj_dim_eq(q->dim, du)) return cj_uniterror(L, "convert between", q->dim, du);
+  if (!cj_dim_eq(q->dim, du)) {
+    char b1[96], b2[96];
+    lua_pushfstring(L, "cannot convert %s to %s", dimwords(q->dim, b1, sizeof b1),
+                    dimwords(du, b2, sizeof b2));
+    return luaL_argerror(L, 2, lua_tostring(L, -1));
+  }
   lua_pushnumber(L, q->v / u);
   return 1;
 }
