@@ -277,6 +277,19 @@ T.test("misuse raises errors naming the argument", function()
   T.checkerror("partly used block needs counter >= 1", g.setstate, g, { seed = 1, used = 2 })
   T.checkerror("state field 'spare' must be a number", g.setstate, g, { seed = 1, spare = "x" })
   T.checkerror("cajal.rng expected", g.rand, 5)
+  -- unit, weight and size errors name the function and the argument too
+  local function e(pattern, f) T.checkerror(pattern, f) end
+  e("bad argument #2 to 'uniform' (cannot draw uniformly between V and s)",
+    function() return cj.uniform(cj.mV, cj.ms) end)
+  e("bad argument #2 to 'uniform' (cannot draw uniformly between V and s)",
+    function() return g:uniform(cj.mV, cj.ms, 3) end)
+  e("bad argument #2 to 'normal' (cannot draw a normal with mean and deviation in V and s)",
+    function() return cj.normal(cj.mV, cj.ms) end)
+  e("bad argument #4 to 'choice' (weight 2 is -1 (weights must be finite and >= 0))",
+    function() return cj.choice(3, 2, true, { 1, -1, 1 }) end)
+  e("bad argument #4 to 'choice' (weights must have a positive, finite sum)",
+    function() return cj.choice(3, 2, true, { 0, 0, 0 }) end)
+  e("permutation: array too large", function() return cj.permutation(1e18) end)
 end)
 
 T.test("help texts are registered", function()

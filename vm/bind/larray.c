@@ -46,6 +46,16 @@ static int corefail(lua_State *L, int arg)
   return luaL_error(L, "%s", cj_errmsg());
 }
 
+/* Raise msg prefixed with the name of the running C function ("permutation:
+ * array too large"): for failures no single argument is to blame for. */
+static int fnerror(lua_State *L, const char *msg)
+{
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name)
+    return luaL_error(L, "%s: %s", ar.name, msg);
+  return luaL_error(L, "%s", msg);
+}
+
 /* Push a new array; its elements are zeroed when zero is set. */
 static larray *newarray(lua_State *L, cj_dtype t, int ndim, const int64_t *shape, int zero)
 {
@@ -53,9 +63,11 @@ static larray *newarray(lua_State *L, cj_dtype t, int ndim, const int64_t *shape
   size_t es = cj_dtype_size(t), nbytes;
   larray *la;
   char *p;
-  if (cj_shape_numel(ndim, shape, &n)) corefail(L, 0);
-  if ((uint64_t)n > (SIZE_MAX - sizeof(larray) - ALIGN) / es)
-    luaL_error(L, "array too large (%I elements)", (lua_Integer)n);
+  if (cj_shape_numel(ndim, shape, &n)) fnerror(L, cj_errmsg());
+  if ((uint64_t)n > (SIZE_MAX - sizeof(larray) - ALIGN) / es) {
+    lua_pushfstring(L, "array too large (%I elements)", (lua_Integer)n);
+    fnerror(L, lua_tostring(L, -1));
+  }
   nbytes = (size_t)n * es;
   la = (larray *)lua_newuserdatauv(L, sizeof(larray) + ALIGN + nbytes, 1);
   p = (char *)(la + 1);

@@ -100,6 +100,16 @@ static void corefail(lua_State *L)
   luaL_error(L, "%s", cj_errmsg());
 }
 
+/* Raise "cannot <verb> A and B" about argument arg. */
+static void uniterror(lua_State *L, int arg, const char *verb, cj_dim a, cj_dim b)
+{
+  char b1[96], b2[96];
+  lua_pushfstring(L, "cannot %s %s and %s", verb,
+                  cj_dim_isless(a) ? "dimensionless" : cj_dim_format(a, b1, sizeof b1),
+                  cj_dim_isless(b) ? "dimensionless" : cj_dim_format(b, b2, sizeof b2));
+  luaL_argerror(L, arg, lua_tostring(L, -1));
+}
+
 /* A new float64 array of the given shape and dimension (pushed). */
 static cj_array *newresult(lua_State *L, int ndim, const int64_t *shape, cj_dim d)
 {
@@ -126,7 +136,7 @@ static int r_uniform(lua_State *L)
       getq(L, base, 0, &lo, &dlo);
       if (nargs < 2) luaL_argerror(L, base + 1, "hi expected after lo");
       getq(L, base + 1, 1, &hi, &dhi);
-      if (!cj_dim_eq(dlo, dhi)) cj_uniterror(L, "draw uniformly between", dlo, dhi);
+      if (!cj_dim_eq(dlo, dhi)) uniterror(L, base + 1, "draw uniformly between", dlo, dhi);
       luaL_argcheck(L, lo < hi && isfinite(hi - lo), base + 1, "needs finite lo < hi");
     }
     ndim = getshape(L, base + 2, shape);
@@ -175,7 +185,7 @@ static int r_normal(lua_State *L)
   getq(L, base, 0, &mu, &dm);
   getq(L, base + 1, 1, &sigma, &ds);
   if (lua_isnoneornil(L, base + 1)) ds = dm;    /* normal(mu): sigma = 1 of mu's unit */
-  if (!cj_dim_eq(dm, ds)) cj_uniterror(L, "draw a normal with mean and deviation in", dm, ds);
+  if (!cj_dim_eq(dm, ds)) uniterror(L, base + 1, "draw a normal with mean and deviation in", dm, ds);
   luaL_argcheck(L, isfinite(mu), base, "mean must be finite");
   luaL_argcheck(L, sigma >= 0 && isfinite(sigma), base + 1,
                 "standard deviation must be finite and >= 0");
@@ -323,7 +333,11 @@ static int r_choice(lua_State *L)
   luaL_argcheck(L, replace || k <= n, base + 1, "more draws than candidates without replacement");
   luaL_argcheck(L, n > 0 || k == 0, base, "cannot choose from nothing");
   idx = lua_newuserdatauv(L, (size_t)(k ? k : 1) * sizeof *idx, 0);  /* collected on error */
-  if (cj_rng_choice(r, n, k, replace, w ? &w->a : NULL, idx)) corefail(L);
+  if (cj_rng_choice(r, n, k, replace, w ? &w->a : NULL, idx)) {
+    const char *msg = cj_errmsg();
+    if (w && strncmp(msg, "choice: ", 8) == 0) luaL_argerror(L, base + 3, msg + 8);
+    corefail(L);
+  }
   if (single) {
     if (!src) lua_pushinteger(L, (lua_Integer)idx[0] + 1);
     else if (cj_dtype_isint(src->a.dtype))
