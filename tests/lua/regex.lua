@@ -154,6 +154,17 @@ T.test("gsub template errors are raised before matching", function()
   T.checkerror("invalid replacement value (a table)", function() return re:gsub("a", function() return {} end) end)
   T.checkerror("bad argument #2 to 'gsub' (string/function/table expected, got boolean)",
     function() return re:gsub("a", true) end)
+  -- each names gsub and the replacement argument (#2 as a method, #3 as a function)
+  T.checkerror("bad argument #2 to 'gsub' (invalid capture index %2 in replacement string)",
+    function() return re:gsub("xyz", "%2") end)
+  T.checkerror("bad argument #3 to 'gsub' (invalid use of '%' in replacement string)",
+    function() return R.gsub("a", "(a)", "50%") end)
+  T.checkerror("bad argument #2 to 'gsub' (unknown group name 'nope' in replacement string)",
+    function() return re:gsub("a", "%{nope}") end)
+  T.checkerror("bad argument #2 to 'gsub' (unclosed '%{' in replacement string)",
+    function() return re:gsub("a", "%{1") end)
+  T.checkerror("bad argument #2 to 'gsub' (invalid replacement value (a boolean))",
+    function() return re:gsub("a", { a = true }) end)
 end)
 
 T.test("split: pieces, max, empty matches, captures not included", function()

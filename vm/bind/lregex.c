@@ -253,7 +253,13 @@ static int do_split(lua_State *L, lregex *r, int sarg, int maxarg)
 
 /* Parse the reference after a '%' at t[*i]: a group number, or -1 for a
  * literal '%'. Raises on a malformed or unknown reference. */
-static int tplref(lua_State *L, lregex *r, const char *t, size_t len, size_t *i)
+static int tplerror(lua_State *L, int targ, const char *fmt, const char *arg)
+{
+  lua_pushfstring(L, fmt, arg);
+  return luaL_argerror(L, targ, lua_tostring(L, -1));
+}
+
+static int tplref(lua_State *L, lregex *r, int targ, const char *t, size_t len, size_t *i)
 {
   int ng = cj_regex_ngroups(r->re);
   int g;
@@ -267,9 +273,9 @@ static int tplref(lua_State *L, lregex *r, const char *t, size_t len, size_t *i)
     const char *close = memchr(t + *i, '}', len - *i);
     char name[128];
     size_t n;
-    if (!close) luaL_error(L, "unclosed '%%{' in replacement string");
+    if (!close) tplerror(L, targ, "unclosed '%%{' in replacement string", "");
     n = (size_t)(close - (t + *i + 1));
-    if (n == 0 || n >= sizeof name) luaL_error(L, "bad group name in replacement string");
+    if (n == 0 || n >= sizeof name) tplerror(L, targ, "bad group name in replacement string", "");
     memcpy(name, t + *i + 1, n);
     name[n] = '\0';
     *i += n + 2;
@@ -277,12 +283,15 @@ static int tplref(lua_State *L, lregex *r, const char *t, size_t len, size_t *i)
       g = (int)strtol(name, NULL, 10);
       if (n > 6) g = ng + 1;
     } else if ((g = cj_regex_group(r->re, name)) < 0) {
-      return luaL_error(L, "unknown group name '%s' in replacement string", name);
+      return tplerror(L, targ, "unknown group name '%s' in replacement string", name);
     }
   } else {
-    return luaL_error(L, "invalid use of '%%' in replacement string");
+    return tplerror(L, targ, "invalid use of '%%' in replacement string", "");
   }
-  if (g > ng) luaL_error(L, "invalid capture index %%%d in replacement string", g);
+  if (g > ng) {
+    lua_pushfstring(L, "invalid capture index %%%d in replacement string", g);
+    luaL_argerror(L, targ, lua_tostring(L, -1));
+  }
   return g;
 }
 
@@ -292,7 +301,7 @@ static void checktemplate(lua_State *L, lregex *r, int targ)
   size_t len, i = 0;
   const char *t = lua_tolstring(L, targ, &len);
   while (i < len)
-    if (t[i++] == '%') tplref(L, r, t, len, &i);
+    if (t[i++] == '%') tplref(L, r, targ, t, len, &i);
 }
 
 static void addtemplate(lua_State *L, luaL_Buffer *b, lregex *r, int targ, const char *s)
@@ -307,7 +316,7 @@ static void addtemplate(lua_State *L, luaL_Buffer *b, lregex *r, int targ, const
     i += n;
     if (!p) break;
     i++;
-    g = tplref(L, r, t, len, &i);
+    g = tplref(L, r, targ, t, len, &i);
     if (g < 0) luaL_addchar(b, '%');
     else if (cj_rematch_span(r->m, g, &a, &e)) luaL_addlstring(b, s + a, e - a);
   }
@@ -334,7 +343,7 @@ static void addvalue(lua_State *L, luaL_Buffer *b, lregex *r, int rarg, const ch
     return;
   }
   if (!lua_isstring(L, -1))
-    luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
+    tplerror(L, rarg, "invalid replacement value (a %s)", luaL_typename(L, -1));
   luaL_addvalue(b);
 }
 
