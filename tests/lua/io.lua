@@ -347,6 +347,8 @@ T.test("save_columns writes float64 rows (binary) or text", function()
   end
   T.checkerror("entry 2 has 3 rows, entry 1 has 5", function() return IO.save_columns(tmp("x"), { x, { 1, 2, 3 } }) end)
   T.checkerror("entry 1 must be a 1-D or 2-D array", function() return IO.save_columns(tmp("x"), { cj.zeros(2, 2, 2) }) end)
+  T.checkerror("bad argument #2 to 'save_columns' (no columns (a list of 1-D or 2-D arrays expected))",
+               function() return IO.save_columns(tmp("x"), { a = x, b = y }) end)
 end)
 
 T.test("every cj.io function has help", function()

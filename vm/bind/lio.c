@@ -501,7 +501,7 @@ static cj_array *listcolumns(lua_State *L, int anchor, int *ncols, int64_t *nrow
 {
   int n = (int)luaL_len(L, 2);
   cj_array *cols;
-  luaL_argcheck(L, n >= 1, 2, "no columns");
+  luaL_argcheck(L, n >= 1, 2, "no columns (a list of 1-D or 2-D arrays expected)");
   *ncols = 0;
   for (int j = 0; j < n; j++) {               /* convert and count the columns */
     larray *a;
