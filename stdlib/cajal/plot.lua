@@ -76,8 +76,14 @@ local function exists(path)
 end
 
 local function shellquote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
--- a gnuplot single-quoted string: no escapes, '' is a quote
-local function gpquote(s) return "'" .. tostring(s):gsub("'", "''") .. "'" end
+-- A gnuplot double-quoted string. Backslash escapes keep every character
+-- inside it: a raw newline would end the command and run the rest of a
+-- title or file name as gnuplot commands.
+local function gpquote(s)
+  s = tostring(s):gsub('[\\"]', "\\%0"):gsub("\n", "\\n")
+  s = s:gsub("%c", function(c) return ("\\%03o"):format(c:byte()) end)
+  return '"' .. s .. '"'
+end
 
 local function findgnuplot(fn)
   local env = os.getenv("CAJAL_GNUPLOT")
@@ -112,7 +118,9 @@ end
 -- Run script through gnuplot: true, or nil and gnuplot's message.
 local function rungnuplot(fn, path, script, persist)
   local err = tmpname()
-  local p = io.popen(shellquote(path) .. (persist and " -persist" or "") .. " 2>" .. shellquote(err), "w")
+  -- stdout to /dev/null: when `set output` fails gnuplot draws to stdout
+  local p = io.popen(shellquote(path) .. (persist and " -persist" or "") .. " >/dev/null 2>" ..
+                     shellquote(err), "w")
   if not p then
     os.remove(err)
     return nil, "cannot start " .. path
@@ -302,6 +310,7 @@ local function xy(fn, x, y, opts)
   if y.shape[1] ~= x.shape[1] then
     fail(fn, ("x has %d values but y has %d rows"):format(x.shape[1], y.shape[1]))
   end
+  if x.shape[1] == 0 or (y.ndim == 2 and y.shape[2] == 0) then fail(fn, "no points to draw (y is empty)") end
   return x, y, opts
 end
 

@@ -261,6 +261,17 @@ T.test("errors: gnuplot missing, no display, bad options and data, gnuplot's own
     function() return P.raster({ 1, 2 }, { 1 }, tmp("e.png")) end)
   T.checkerror("cj.plot.raster: option 'order' names an unknown population 'X'",
     function() return P.raster({ E = { { 1 }, { 0 } } }, { out = tmp("e.png"), order = { "X" } }) end)
+  T.checkerror("cj.plot.lines: no points to draw (y is empty)", function() return P.lines(cj.zeros(0), tmp("e.png")) end)
+  -- a failing `set output` does not send the picture to cajal's stdout
+  ok, out = run("", "require('cajal').plot.lines({1,2},{1,2},'/nonexistent-dir/x.png')")
+  assert(not ok and out:find("cannot open file", 1, true) and not out:find("PNG", 1, true), out)
+  -- a newline in a title stays in the title: the rest is not run as gnuplot commands
+  local victim = tmp("injected.png")
+  local title = 'two\nlines "quoted" \\ back\nset output "' .. victim .. '"'
+  assert(P.lines({ 1, 2 }, { 1, 2 }, { out = tmp("t.png"), title = title }) == tmp("t.png"))
+  local f = io.open(victim, "rb")
+  if f then f:close() end
+  assert(not f, "text after a newline in the title ran as a gnuplot command")
   -- the error points at the caller, not inside plot.lua
   local _, msg = pcall(function() P.lines({ 1 }, { 1 }, "x.jpg") end)
   assert(msg:find("^[^:]*plot%.lua:%d+: cj%.plot") and not msg:find("cajal/plot%.lua"), msg)
