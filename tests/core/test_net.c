@@ -1366,6 +1366,51 @@ Test(jit, off_or_missing_compiler_means_the_interpreter)
   rmcache();
 }
 
+Test(jit, cajal_jit_cflags_replaces_the_machine_flag_and_keys_the_cache)
+{
+  char why[200];
+  if (!cj_jit_available(why, sizeof why)) cr_skip_test("no C compiler: %s", why);
+  freshcache();
+  unsetenv("CAJAL_JIT_CFLAGS");
+  cr_assert(strstr(cj_jit_flags(), "-march=native"), "%s", cj_jit_flags());
+  const char *src = "void cjk_1(const cj_kctx *c)\n{\n  double *v0 = c->var[0];\n"
+                    "  for (int64_t i = 0; i < c->n; i++) v0[i] += 1.0;\n}\n";
+  char *full = malloc(strlen(cj_kernel_prelude()) + strlen(src) + 1);
+  sprintf(full, "%s%s", cj_kernel_prelude(), src);
+  cj_jitstats s0, s1, s2;
+  cj_jit *j;
+  OK(cj_jit_compile(full, NULL, 0, &j));
+  cj_jit_release(j);
+  /* another machine flag: the flag replaces -march=native, and it is a new entry */
+  setenv("CAJAL_JIT_CFLAGS", "-march=x86-64 -mtune=generic", 1);
+  cr_assert(!strstr(cj_jit_flags(), "-march=native"), "%s", cj_jit_flags());
+  cr_assert(strstr(cj_jit_flags(), "-march=x86-64 -mtune=generic"), "%s", cj_jit_flags());
+  cj_jit_stats(&s0);
+  OK(cj_jit_compile(full, NULL, 0, &j));
+  cj_jit_stats(&s1);
+  cr_assert_eq(s1.compiles, s0.compiles + 1);
+  cr_assert(!cj_jit_cached(j));
+  double x = 41, *v[1] = { &x };
+  cj_kctx c = { .n = 1, .var = v };
+  cj_jit_kernel(j, 1)(&c);
+  cr_assert_eq(x, 42);
+  cj_jit_release(j);
+  cr_assert_eq(countfiles(".so"), 2);
+  /* the words reach the compiler: a flag it rejects fails the compile */
+  setenv("CAJAL_JIT_CFLAGS", "-mno-such-flag-for-cajal", 1);
+  cr_assert_neq(cj_jit_compile(full, NULL, 0, &j), 0);
+  cr_assert(strstr(cj_errmsg(), "C compiler"), "%s", cj_errmsg());
+  /* empty: no machine flag at all */
+  setenv("CAJAL_JIT_CFLAGS", "", 1);
+  cr_assert(!strstr(cj_jit_flags(), "-march"), "%s", cj_jit_flags());
+  OK(cj_jit_compile(full, NULL, 0, &j));
+  cj_jit_stats(&s2);
+  cj_jit_release(j);
+  unsetenv("CAJAL_JIT_CFLAGS");
+  free(full);
+  rmcache();
+}
+
 /* mkrich's kernels as compiled C, written as emit.lua would */
 static const char richc[] =
   "void cjk_1(const cj_kctx *c)\n{\n  double *v0 = c->var[0], *v1 = c->var[1], *v2 = c->var[2];\n"

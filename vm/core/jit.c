@@ -21,19 +21,33 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* valgrind cannot execute every instruction -march=native may emit (3.19 has
+ * no AVX-512): under valgrind kernels are compiled for the baseline machine,
+ * detected the same way as in regex.c. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 extern char **environ;
 
 #ifndef CAJAL_JIT_CC
 #define CAJAL_JIT_CC "cc"
 #endif
 
-/* -fno-trapping-math lets gcc if-convert the ternaries of update loops (it
+/* The machine flag ("-march=native") is not in FLAGS: machflags() gives it,
+ * replaced by $CAJAL_JIT_CFLAGS when set, and dropped under valgrind.
+ * -fno-trapping-math lets gcc if-convert the ternaries of update loops (it
  * changes no value). -fno-builtin-*: GCC would fold calls with constant arguments using MPFR
  * (correctly rounded), which can differ in the last bit from the libm the
  * interpreter calls; these functions must always run in libm. */
 static const char *const FLAGS[] = {
   "-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fno-math-errno",
-  "-march=native", "-fno-builtin-exp", "-fno-builtin-log", "-fno-builtin-log1p",
+  "-fno-builtin-exp", "-fno-builtin-log", "-fno-builtin-log1p",
   "-fno-builtin-expm1", "-fno-builtin-sin", "-fno-builtin-cos", "-fno-builtin-tan",
   "-fno-builtin-tanh", "-fno-builtin-pow", "-fno-builtin-atan", "-fno-builtin-atan2",
   "-fno-trapping-math", NULL
@@ -141,13 +155,25 @@ int cj_jit_available(char *why, size_t n)
   return getcc(&c, why, n);
 }
 
+/* The flags that choose the target machine: $CAJAL_JIT_CFLAGS when set (it
+ * may be empty), else none under valgrind, else -march=native. */
+static const char *machflags(void)
+{
+  const char *s = getenv("CAJAL_JIT_CFLAGS");
+  if (s) return s;
+  return RUNNING_ON_VALGRIND ? "" : "-march=native";
+}
+
+/* All flags as one string (part of the cache key). */
 const char *cj_jit_flags(void)
 {
-  static char buf[512];
+  static char buf[1536];
   size_t k = 0;
   buf[0] = '\0';
   for (int i = 0; FLAGS[i]; i++)
     k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? " " : "", FLAGS[i]);
+  const char *m = machflags();
+  if (*m && k < sizeof buf) snprintf(buf + k, sizeof buf - k, " %s", m);
   return buf;
 }
 
@@ -324,12 +350,16 @@ static int compilerfail(const char *src, const char *cfile, const char *err, int
 static int runcc(const cc *c0, const char *src, const char *out, const char *errpath)
 {
   cc c = *c0;
-  const char *argv[MAXARGS + 32];
+  char mbuf[1024];
+  const char *argv[MAXARGS + 64];
   int k = 0, status;
   pid_t pid;
   posix_spawn_file_actions_t fa;
   for (int i = 0; i < c.argc; i++) argv[k++] = c.argv[i];
   for (int i = 0; FLAGS[i]; i++) argv[k++] = FLAGS[i];
+  snprintf(mbuf, sizeof mbuf, "%s", machflags());
+  for (char *sv, *tok = strtok_r(mbuf, " \t", &sv); tok && k < MAXARGS + 59; tok = strtok_r(NULL, " \t", &sv))
+    argv[k++] = tok;
   argv[k++] = "-o"; argv[k++] = out; argv[k++] = src; argv[k++] = "-lm";
   argv[k] = NULL;
   argv[0] = c0->path;
