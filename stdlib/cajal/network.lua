@@ -533,15 +533,24 @@ local function runerror(err)
   return err
 end
 
+local MAXSTEPS = 1 << 53
+
 -- net:run(duration) -> steps: runs for duration (a quantity of time or a
 -- number of seconds) rounded to the nearest whole number of steps.
 function Net:run(duration)
   local o = priv[self]
   if not o then argerror("run", 1, "network expected") end
   local sec = seconds("run", 1, duration)
-  if not (sec >= 0 and sec < huge) then argerror("run", 1, "a non-negative finite duration expected") end
+  if not (sec >= 0 and sec < huge) then
+    argerror("run", 1, format("a non-negative finite duration expected, got %s", tostring(sec)))
+  end
   if o.running then error("run: the network is already running (called from an every() callback?)", 2) end
-  local nsteps = tosteps(sec, o.dt)
+  -- steps are counted in integers; past 2^53 whole steps are no longer exact
+  local nsteps = math.tointeger(tosteps(sec, o.dt))
+  if not nsteps or nsteps > MAXSTEPS - o.h:step() then
+    argerror("run", 1, format("duration too long: %.4g steps of %g ms (at most %d steps in all)",
+      sec / o.dt, o.dt * 1e3, MAXSTEPS))
+  end
   local h = o.h
   local stop = h:step() + nsteps
   local bar = o.meta.opts.progress ~= false
