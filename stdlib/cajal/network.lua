@@ -695,7 +695,13 @@ function Net:save(path)
   local meta = concat(out)
   local tmp = path .. ".tmp"
   local ok, err = pcall(o.h.save, o.h, tmp)
-  if not ok then error("net:save: " .. tostring(err), 2) end
+  if not ok then
+    -- the runtime names its own temporary file: name the user's path instead
+    err = tostring(err):gsub("^save: ", "")
+    local reason = err:match("^cannot write '.*': ([^']*)$")
+    if reason then error(format("net:save: cannot write '%s': %s", path, reason), 2) end
+    error("net:save: " .. err, 2)
+  end
   local blob = readall(tmp)
   os.remove(tmp)
   if not blob then error(format("net:save: cannot read back '%s'", tmp), 2) end

@@ -290,6 +290,10 @@ T.test("save at T, restore, run T == one run of 2T", function()
   T.checkerror("cannot change on restore", cj.restore, path, { seed = 3 })
   os.remove(path)
   T.checkerror("cannot open", cj.restore, tmpdir .. "/no/such/file.net")
+  -- an unwritable path is named as given, with the reason, and no temporary file
+  local bad = tmpdir .. "/no/such/dir.net"
+  local err = T.checkerror("net:save: cannot write '" .. bad .. "': No such file or directory", a.save, a, bad)
+  assert(not err:find(".tmp", 1, true) and not err:find("save: save:", 1, true), err)
   local f = io.open(path, "wb"); f:write("not a network"); f:close()
   T.checkerror(path, cj.restore, path)
   os.remove(path)
