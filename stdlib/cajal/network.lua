@@ -239,20 +239,22 @@ end
 groupmt.__newindex = function(obj, k, x)
   local o = priv[obj]
   local vid, var = findvar(o, k)
+  local what = o.name .. "." .. tostring(k)
+  -- the length first: a list of the wrong length is wrong whatever its unit
   if type(x) == "table" then            -- a list of numbers or of quantities of one unit
+    if #x ~= o.n then error(format("%s: expected %d values, got %d", what, o.n, #x), 2) end
     local ok, a = pcall(core.array, x)
-    if not ok then error(format("%s.%s: %s", o.name, tostring(k), tostring(a)), 2) end
+    if not ok then error(format("%s: %s", what, tostring(a)), 2) end
     x = a
   end
+  if isarray(x) and x:numel() ~= o.n then
+    error(format("%s: expected %d values, got an array of %d", what, o.n, x:numel()), 2)
+  end
   local want, got = unitdim(var.unit), dimof(x)
-  local what = o.name .. "." .. tostring(k)
   if got == nil then error(format("%s: a number, quantity or array expected, got %s", what, type(x)), 2) end
   if got ~= want then
     error(format("%s: a value in %s expected, got %s", what, want,
       got == "1" and "a plain number (multiply by a unit, e.g. x * cj.mV)" or "a value in " .. got), 2)
-  end
-  if isarray(x) and x:numel() ~= o.n then
-    error(format("%s: %d values expected, got an array of %d", what, o.n, x:numel()), 2)
   end
   local v = view(o, vid)
   v[{}] = isarray(x) and x:reshape(o.n) or x

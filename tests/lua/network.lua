@@ -93,7 +93,14 @@ T.test("populations, state views with units, writing state", function()
   for k = 1, 60 do list[k] = (-70 + k / 10) * cj.mV end
   net.E.v = list
   T.near(values(net.E.v)[60], -0.064, 1e-15)
-  T.checkerror("in V", function() net.E.v = { 1, 2 } end)
+  local plain = {}
+  for k = 1, 60 do plain[k] = k end
+  T.checkerror("in V", function() net.E.v = plain end)
+  -- a wrong length is named before a wrong unit, for lists and arrays
+  T.checkerror("E.v: expected 60 values, got 2", function() net.E.v = { 1, 2 } end)
+  T.checkerror("E.v: expected 60 values, got 0", function() net.E.v = {} end)
+  T.checkerror("E.v: expected 60 values, got an array of 10", function() net.E.v = cj.zeros(10) end)
+  T.near(values(net.E.v)[60], -0.064, 1e-15)   -- refused writes change nothing
   -- a projection's synapse variables
   local w = net.Plastic.w
   assert(w:numel() == net.Plastic.N and net.Plastic.N > 0)
