@@ -160,6 +160,13 @@ local warned_nojit = false
 -- name. No compiler (or CAJAL_JIT=off) falls back to the interpreter with a
 -- one-line warning; a compiler that fails on the generated C is an error
 -- naming the model line whose code failed.
+-- A bad option found while building: cj.load / cj.network raise it as an
+-- argument error at their caller's line (cj.restore prints it).
+local OPTERR = { __tostring = function(e) return e.fname .. ": " .. e.msg end }
+local function opterror(fname, msg)
+  error(setmetatable({ fname = fname, msg = msg }, OPTERR), 0)
+end
+
 local function pickbackend(fname, ir, opts)
   local want = opts.backend or "auto"
   if want == "auto" and os.getenv("CAJAL_JIT") == "off" then want = "interp" end
@@ -167,7 +174,7 @@ local function pickbackend(fname, ir, opts)
   local ok, why = core.jit_available()
   if not ok or not ir.c_source then
     why = why or "the model has no C source"
-    if want == "jit" then error(format("%s: backend 'jit': %s", fname, why), 0) end
+    if want == "jit" then opterror(fname, format("option 'backend': backend 'jit' unavailable: %s", why)) end
     if not warned_nojit then
       warned_nojit = true
       io.stderr:write("cajal: warning: ", why, "; networks run on the interpreter\n")
@@ -190,7 +197,16 @@ local function build(fname, source, filename, opts, restorepath)
   if opts.backend == "interp" or ((opts.backend or "auto") == "auto" and os.getenv("CAJAL_JIT") == "off") then
     copts.jit = false      -- no C to emit
   end
-  local ir = compile.build(source, filename, copts)
+  local ok, ir = pcall(compile.build, source, filename, copts)
+  if not ok then
+    -- compile.build names itself for bad options: they are options of fname
+    local text = tostring(ir)
+    local k, why = text:match("^compile%.build: bad argument 'opts%.([%w_]+)' %((.*)%)$")
+    if k then opterror(fname, format("option '%s': %s", k, why)) end
+    local rest = text:match("^compile%.build: (opts%..*)$")
+    if rest then opterror(fname, (rest:gsub("^opts%.([%w_]+)%.?", "option '%1': "))) end
+    error(ir, 0)
+  end
   local jit, backend = pickbackend(fname, ir, opts)
   local h
   if restorepath then h = core.net_restore(ir, restorepath, jit)
@@ -813,7 +829,12 @@ function M.load(path, opts)
   local source = f:read("a")
   f:close()
   if not source then error(format("cj.load: cannot read '%s'", path), 2) end
-  return build("cj.load", source, path, opts)
+  local ok, net = pcall(build, "cj.load", source, path, opts)
+  if not ok then
+    if getmetatable(net) == OPTERR then argerror("cj.load", 2, net.msg) end
+    error(net, 0)
+  end
+  return net
 end
 
 -- cj.network(source [, opts]) -> net
@@ -822,7 +843,12 @@ function M.network(source, opts)
     argerror("cj.network", 1, "model source (a string) expected, got " .. type(source))
   end
   opts = checkopts("cj.network", 2, opts)
-  return build("cj.network", source, nil, opts)
+  local ok, net = pcall(build, "cj.network", source, nil, opts)
+  if not ok then
+    if getmetatable(net) == OPTERR then argerror("cj.network", 2, net.msg) end
+    error(net, 0)
+  end
+  return net
 end
 
 core.doc(M.load, [[

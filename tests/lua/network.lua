@@ -435,6 +435,29 @@ T.test("clear errors for bad paths, sources and options", function()
   T.checkerror("option 'dt'", cj.network, ok, { dt = 1 * cj.mV })
   T.checkerror("option 'backend'", cj.network, ok, { backend = "gpu" })
   T.checkerror("option 'progress'", cj.network, ok, { progress = "yes" })
+  -- option errors found while compiling are argument errors too, and every
+  -- argument error points at the calling line
+  T.checkerror("bad argument #2 to 'cj.network' (option 'params': Q: no population 'Q')",
+    cj.network, ok, { params = { Q = { x = 1 } } })
+  T.checkerror("bad argument #2 to 'cj.network' (option 'method': ", cj.network, ok, { method = "bogus" })
+  local model = srcdir .. "/tests/lua/data/bad.cajal"
+  local here = arg[0]:match("[^/]*$")
+  local calls = {
+    function() local n = cj.network(42); return n end,
+    function() local n = cj.network(ok, 5); return n end,
+    function() local n = cj.network(ok, { sed = 1 }); return n end,
+    function() local n = cj.network(ok, { seed = -1 }); return n end,
+    function() local n = cj.network(ok, { params = { Q = { x = 1 } } }); return n end,
+    function() local n = cj.network(ok, { method = "bogus" }); return n end,
+    function() local n = cj.load(42); return n end,
+    function() local n = cj.load(model, { dt = 1 * cj.mV }); return n end,
+    function() local n = cj.load(model, { method = "bogus" }); return n end,
+  }
+  for k, f in ipairs(calls) do
+    local line = debug.getinfo(f, "S").linedefined
+    local e = T.checkerror("bad argument #", f)
+    assert(e:find(here .. ":" .. line .. ": bad argument", 1, true), format("call %d (line %d): %s", k, line, e))
+  end
   -- errors in the model come back with file:line:col
   T.checkerror("<string>:2:", cj.network, "population P = poisson(3, rate = 10 Hz)\nrecord spikes of Q")
   local err = T.checkerror("bad.cajal:", cj.load, srcdir .. "/tests/lua/data/bad.cajal")
