@@ -1394,6 +1394,10 @@ function M.population(net, item, per, global, usedopt)
       end
       pop.arrays = item.arrays
     end
+    for k in pairs(per[item.name] or {}) do
+      opterr(format("opts.params.%s.%s: '%s' is a %s generator, it has no parameters to override",
+                    item.name, k, item.name, item.model))
+    end
   elseif not entry then
     local cands = {}
     for k, m in pairs(net.models) do if m.node.tag == "neuron" then cands[k] = true end end

@@ -439,6 +439,8 @@ T.test("clear errors for bad paths, sources and options", function()
   -- argument error points at the calling line
   T.checkerror("bad argument #2 to 'cj.network' (option 'params': Q: no population 'Q')",
     cj.network, ok, { params = { Q = { x = 1 } } })
+  T.checkerror("P.nope: 'P' is a poisson generator, it has no parameters to override",
+    cj.network, "population P = poisson(5, rate = 10 Hz)", { params = { P = { nope = 1 } } })
   T.checkerror("bad argument #2 to 'cj.network' (option 'method': ", cj.network, ok, { method = "bogus" })
   local model = srcdir .. "/tests/lua/data/bad.cajal"
   local here = arg[0]:match("[^/]*$")
