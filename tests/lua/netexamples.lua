@@ -3,25 +3,13 @@
 -- on every example model, and every example script runs and says what it
 -- shows.
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local values, same = T.values, T.same
 local cj = require "cajal"
 
 local format = string.format
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
 local examples = srcdir .. "/examples/"
 local cajal = arg[-1] or "cajal"
-
-local function values(a)
-  local t = a:reshape(a:numel()):totable()
-  for k = 1, #t do if type(t[k]) ~= "number" then t[k] = t[k].value end end
-  return t
-end
-
-local function same(a, b, what)
-  assert(#a == #b, format("%s: %d vs %d elements", what, #a, #b))
-  for k = 1, #a do
-    if a[k] ~= b[k] then error(format("%s: element %d differs: %.17g vs %.17g", what, k, a[k], b[k]), 2) end
-  end
-end
 
 ---------------------------------------------------------------------------
 -- Brette et al. (2007) benchmarks against Brian2

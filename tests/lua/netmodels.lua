@@ -6,6 +6,7 @@
 -- model that has its input, each neuron model is driven by the first
 -- synapse model that fits it, and a neuron no synapse fits runs on its own.
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local values = T.values
 local cj = require "cajal"
 local core = require "cajal.core"
 local compile = require "cajal.compile"
@@ -13,12 +14,6 @@ local compile = require "cajal.compile"
 local format = string.format
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
 local libdir = srcdir .. "/stdlib/models/"
-
-local function values(a)
-  local t = a:reshape(a:numel()):totable()
-  for k = 1, #t do if type(t[k]) ~= "number" then t[k] = t[k].value end end
-  return t
-end
 
 -- The models of the library: { file, kind, name } in file order.
 local function library()

@@ -4,6 +4,7 @@
 -- it. (The runtime mechanics, the API and its errors: network.lua; the
 -- examples and the Brian2 comparisons: netexamples.lua.)
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local values = T.values
 local cj = require "cajal"
 
 local exp, log, abs, cos, sin, sqrt, pi = math.exp, math.log, math.abs, math.cos, math.sin, math.sqrt, math.pi
@@ -11,19 +12,6 @@ local huge = math.huge
 local format = string.format
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
 local function example(name) return srcdir .. "/examples/" .. name end
-
--- Values of an array (or of a monitor method's result) as a Lua table of
--- numbers in SI units.
-local function values(a)
-  local t = {}
-  local n = a:numel()
-  local flat = a:reshape(n)
-  for k = 1, n do
-    local x = flat[k]
-    t[k] = type(x) == "number" and x or x.value
-  end
-  return t
-end
 
 -- Spike trains of a spike monitor: trains[k] = sorted list of times (s) of
 -- neuron k (1-based), for k = 1..n.

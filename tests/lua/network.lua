@@ -4,30 +4,13 @@
 -- detection and the errors of bad input. Numerical validation against
 -- theory: netvalid.lua; examples and Brian2: netexamples.lua.
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local values, same = T.values, T.same
 local cj = require "cajal"
 local core = require "cajal.core"
 
 local format = string.format
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
-
-local function values(a)
-  local t = {}
-  local n = a:numel()
-  local flat = a:reshape(n)
-  for k = 1, n do
-    local x = flat[k]
-    t[k] = type(x) == "number" and x or x.value
-  end
-  return t
-end
-
-local function same(a, b, what)
-  assert(#a == #b, format("%s: %d vs %d elements", what, #a, #b))
-  for k = 1, #a do
-    if a[k] ~= b[k] then error(format("%s: element %d differs: %.17g vs %.17g", what, k, a[k], b[k]), 2) end
-  end
-end
 
 -- (time, index) pairs of a spike monitor sorted by time then index, as two lists
 local function spikelist(mon, tmin)

@@ -4,6 +4,7 @@
 --   T.test("zeros has the right shape", function() ... assert(...) end)
 --   T.checkerror("bad argument #1 to 'zeros'", cj.zeros, "x")
 --   T.near(a, b, tol [, what])
+--   T.values(array) -> list of numbers (SI);  T.same(list1, list2, what): bit-identical
 --   T.done()   -- prints "<file>: N passed, N failed"; exit status 1 on failure
 local T = {}
 local passed, failed = 0, 0
@@ -35,6 +36,23 @@ function T.near(a, b, tol, what)
   tol = tol or 1e-12
   if not (math.abs(a - b) <= tol) then
     error(string.format("%s: %.17g vs %.17g (tolerance %g)", what or "values differ", a, b, tol), 2)
+  end
+end
+
+-- Values of an array (with or without a unit) as a Lua list of numbers in SI units.
+function T.values(a)
+  local t = a:reshape(a:numel()):totable()
+  for k = 1, #t do if type(t[k]) ~= "number" then t[k] = t[k].value end end
+  return t
+end
+
+-- Two lists of numbers must be identical, element for element (bit-exact).
+function T.same(a, b, what)
+  assert(#a == #b, string.format("%s: %d vs %d elements", what, #a, #b))
+  for k = 1, #a do
+    if a[k] ~= b[k] then
+      error(string.format("%s: element %d differs: %.17g vs %.17g", what, k, a[k], b[k]), 2)
+    end
   end
 end
 
