@@ -1691,7 +1691,7 @@ static int rconn(cj_net *net, rd *r)
       if (P->spre[s] < 0 || P->spre[s] >= na || P->spost[s] < 0 || P->spost[s] >= nb ||
           (s && P->spre[s] < P->spre[s - 1])) r->bad = 1;
     if (r->bad) return 0;
-    r->p += (size_t)P->nvars * (size_t)P->nsyn * sizeof(double);   /* vars: read after allocation */
+    r->p += (size_t)P->nvars * (size_t)P->nsyn * net->es;          /* vars: read after allocation */
     int64_t nb2 = ri64(r);
     if (r->bad || nb2 < 0 || nb2 > MAXDELAY + 1) return r->bad = 1, 0;
     for (int64_t b = 0; b < nb2 && !r->bad; b++) {
@@ -1822,7 +1822,7 @@ int cj_net_restore(cj_net *net, const char *path)
     (void)ri64(&r);                                      /* step: read again by rstate */
     for (int p = 0; p < net->npop && !r.bad; p++) {      /* skip population state */
       pop *P = &net->pop[p];
-      r.p += (size_t)(P->nvars + 1) * (size_t)P->n * 8;
+      r.p += (size_t)P->nvars * (size_t)P->n * net->es + (size_t)P->n * 8;   /* vars, lastspike */
       for (int q = 0; q < P->hlen && !r.bad; q++) {
         int64_t n = ri64(&r);
         if (n < 0 || n > P->n) r.bad = 1; else r.p += (size_t)n * 8;
