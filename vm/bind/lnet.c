@@ -876,7 +876,7 @@ static int m_state(lua_State *L)
     v = (int)luaL_checkinteger(L, 3) - 1;
     luaL_argcheck(L, v >= 0 && v < cj_net_pop_nvars(n->net, p), 3, "variable index out of range");
   }
-  pushvec(L, 1, cj_net_pop_var(n->net, p, v), cj_net_single(n->net) ? CJ_F32 : CJ_F64, cj_net_pop_size(n->net, p), unitdim(cj_net_pop_varunit(n->net, p, v)));
+  pushvec(L, 1, cj_net_pop_data(n->net, p, v), cj_net_single(n->net) ? CJ_F32 : CJ_F64, cj_net_pop_size(n->net, p), unitdim(cj_net_pop_varunit(n->net, p, v)));
   return 1;
 }
 
@@ -902,7 +902,7 @@ static int m_synvar(lua_State *L)
     v = (int)luaL_checkinteger(L, 3) - 1;
     luaL_argcheck(L, v >= 0 && v < cj_net_proj_nvars(n->net, j), 3, "variable index out of range");
   }
-  pushvec(L, 1, cj_net_proj_var(n->net, j, v), cj_net_single(n->net) ? CJ_F32 : CJ_F64, cj_net_proj_nsyn(n->net, j), unitdim(cj_net_proj_varunit(n->net, j, v)));
+  pushvec(L, 1, cj_net_proj_data(n->net, j, v), cj_net_single(n->net) ? CJ_F32 : CJ_F64, cj_net_proj_nsyn(n->net, j), unitdim(cj_net_proj_varunit(n->net, j, v)));
   return 1;
 }
 

@@ -1881,7 +1881,8 @@ int cj_net_pop_varfind(const cj_net *net, int p, const char *name)
 }
 const char *cj_net_pop_varname(const cj_net *net, int p, int v) { return net->pop[p].vname[v]; }
 const char *cj_net_pop_varunit(const cj_net *net, int p, int v) { return net->pop[p].vunit[v]; }
-void *cj_net_pop_var(cj_net *net, int p, int v) { return net->built ? net->pop[p].var[v] : NULL; }
+double *cj_net_pop_var(cj_net *net, int p, int v) { return net->single ? NULL : cj_net_pop_data(net, p, v); }
+void *cj_net_pop_data(cj_net *net, int p, int v) { return net->built ? net->pop[p].var[v] : NULL; }
 double *cj_net_pop_lastspike(cj_net *net, int p) { return net->built ? net->pop[p].lastspike : NULL; }
 const char *cj_net_proj_name(const cj_net *net, int j) { return net->proj[j].name; }
 int64_t cj_net_proj_nsyn(const cj_net *net, int j) { return net->proj[j].nsyn; }
@@ -1892,7 +1893,8 @@ int cj_net_proj_varfind(const cj_net *net, int j, const char *name)
 }
 const char *cj_net_proj_varname(const cj_net *net, int j, int v) { return net->proj[j].vname[v]; }
 const char *cj_net_proj_varunit(const cj_net *net, int j, int v) { return net->proj[j].vunit[v]; }
-void *cj_net_proj_var(cj_net *net, int j, int v) { return net->built ? net->proj[j].var[v] : NULL; }
+double *cj_net_proj_var(cj_net *net, int j, int v) { return net->single ? NULL : cj_net_proj_data(net, j, v); }
+void *cj_net_proj_data(cj_net *net, int j, int v) { return net->built ? net->proj[j].var[v] : NULL; }
 const int32_t *cj_net_proj_pre(const cj_net *net, int j) { return net->proj[j].spre; }
 const int32_t *cj_net_proj_post(const cj_net *net, int j) { return net->proj[j].spost; }
 const int32_t *cj_net_proj_delays(const cj_net *net, int j) { return net->proj[j].dsteps; }

@@ -147,7 +147,8 @@ int cj_net_pop_nvars(const cj_net *net, int p);
 int cj_net_pop_varfind(const cj_net *net, int p, const char *name);
 const char *cj_net_pop_varname(const cj_net *net, int p, int v);
 const char *cj_net_pop_varunit(const cj_net *net, int p, int v);   /* "" if none */
-void *cj_net_pop_var(cj_net *net, int p, int v);                  /* n doubles (floats if single) */
+double *cj_net_pop_var(cj_net *net, int p, int v);                /* n doubles; NULL if single */
+void *cj_net_pop_data(cj_net *net, int p, int v);                 /* n doubles, or n floats if single */
 double *cj_net_pop_lastspike(cj_net *net, int p);
 const char *cj_net_proj_name(const cj_net *net, int j);
 int64_t cj_net_proj_nsyn(const cj_net *net, int j);
@@ -155,7 +156,8 @@ int cj_net_proj_nvars(const cj_net *net, int j);
 int cj_net_proj_varfind(const cj_net *net, int j, const char *name);
 const char *cj_net_proj_varname(const cj_net *net, int j, int v);
 const char *cj_net_proj_varunit(const cj_net *net, int j, int v);
-void *cj_net_proj_var(cj_net *net, int j, int v);                 /* nsyn doubles (floats if single) */
+double *cj_net_proj_var(cj_net *net, int j, int v);               /* nsyn doubles; NULL if single */
+void *cj_net_proj_data(cj_net *net, int j, int v);                /* nsyn doubles, or floats if single */
 const int32_t *cj_net_proj_pre(const cj_net *net, int j);         /* nsyn, 0-based */
 const int32_t *cj_net_proj_post(const cj_net *net, int j);
 const int32_t *cj_net_proj_delays(const cj_net *net, int j);      /* steps, NULL if homogeneous */
