@@ -116,6 +116,25 @@ T.test("JIT and interpreter give identical spikes and state in single precision"
   assert(differ, "single and double state are equal")
 end)
 
+T.test("every example model: JIT and interpreter states identical in single precision", function()
+  for _, m in ipairs({ "coba", "cuba", "rate_wta", "ring_attractor" }) do
+    local path = srcdir .. "/examples/" .. m .. ".cajal"
+    local a = cj.load(path, single { seed = 3 })
+    local b = cj.load(path, single { seed = 3, backend = "interp" })
+    a:run(100 * cj.ms); b:run(100 * cj.ms)
+    local ir = compile.load_file(path, { seed = 3, jit = false })
+    for _, kind in ipairs({ "populations", "projections" }) do
+      for _, p in ipairs(ir[kind]) do
+        for _, v in ipairs(p.vars or {}) do
+          local x = a[kind][p.name][v.name]
+          assert(x.dtype == "float32", m .. ": " .. x.dtype)
+          same(values(b[kind][p.name][v.name]), values(x), m .. ": " .. p.name .. "." .. v.name)
+        end
+      end
+    end
+  end
+end)
+
 T.test("f-I curve: spike counts within 1 of double precision over 1 s", function()
   local path = srcdir .. "/examples/fi_curve.cajal"
   local d = cj.load(path, { seed = 1 })
