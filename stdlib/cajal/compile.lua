@@ -21,7 +21,7 @@
 --                 connections, spike generators, drives and rate tables.
 --       method    "exact" | "euler" | "rk2" | "rk4" | "exponential_euler":
 --                 overrides the integration method of every model.
---       precision "double" (the only one for now)
+--       precision "double" (default) or "single" (float32 state)
 --       jit       false: leave ir.c_source nil (interpreter only)
 --     Returns the IR table of vm/core/IR.md, c_source included.
 --     On an error in the model it raises an error OBJECT (error(e, 0)): the
@@ -249,7 +249,9 @@ local function checkopts(opts)
   end
   if o.params ~= nil and type(o.params) ~= "table" then bad("params", "table") end
   if o.arrays ~= nil and type(o.arrays) ~= "table" then bad("arrays", "table") end
-  if o.precision ~= nil and o.precision ~= "double" then bad("precision", "\"double\"") end
+  if o.precision ~= nil and o.precision ~= "double" and o.precision ~= "single" then
+    bad("precision", "\"double\" or \"single\"")
+  end
   if o.method ~= nil then
     local ok = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
     if not ok[o.method] then bad("method", "exact, euler, rk2, rk4 or exponential_euler") end

@@ -31,7 +31,7 @@ typedef struct cj_kctx {
   int64_t n;
   int64_t step;
   double t, dt;
-  double **var;
+  void **var;
   const int64_t *list;
   const int32_t *pre, *post;
   const double *lastspike;
@@ -144,6 +144,7 @@ function expr(e, ctx)
     if r >= ctx.nslots then bad("slot", r) end
     local ix = INDEX[e[3]]
     if not ix or not ctx.hows[e[3]] then bad("var pick", e[3]) end
+    if ctx.single then return format("((double)v%d[%s])", r, ix) end
     return format("v%d[%s]", r, ix)
   elseif op == "t" then return "ct"
   elseif op == "dt" then return "cdt"
@@ -207,7 +208,14 @@ local function stmts(list, ctx, out, indent)
       if not ix or not ctx.hows[st[3]] then bad("var pick", st[3]) end
       local target = format("v%d[%s]", r, ix)
       local v = expr(st[4], ctx)
-      if op == "set" then
+      if ctx.single then
+        -- single precision: computed in double, rounded once on store
+        if op == "set" then
+          out[#out + 1] = format("%s%s = (float)%s;", indent, target, v)
+        else
+          out[#out + 1] = format("%s%s = (float)((double)%s + %s);", indent, target, target, v)
+        end
+      elseif op == "set" then
         out[#out + 1] = format("%s%s = %s;", indent, target, v)
       else
         out[#out + 1] = format("%s%s = %s + %s;", indent, target, target, v)
@@ -250,11 +258,11 @@ local DOMAINS = {
   scalar   = { hows = {}, elem = "0" },
 }
 
-local function kernel(k, id)
+local function kernel(k, id, single)
   local dom = DOMAINS[k.domain]
   if not dom then bad("domain", k.domain) end
   local ctx = { domain = k.domain, hows = dom.hows, elem = dom.elem, set = {},
-                nslots = #(k.refs or {}), ntmp = int(k.ntmp or 0, "ntmp") }
+                nslots = #(k.refs or {}), ntmp = int(k.ntmp or 0, "ntmp"), single = single }
   local out = {}
   out[#out + 1] = format("/* kernel %d, model line %d */", id,
                          math.type(k.line) == "integer" and k.line or 0)
@@ -269,7 +277,7 @@ local function kernel(k, id)
     local key = concat({tostring(ref[1]), tostring(ref[2]), tostring(ref[3])}, ":")
     if seen[key] then bad("duplicate ref", r) end
     seen[key] = true
-    out[#out + 1] = format("  double *restrict const v%d = c->var[%d];", r, r)
+    out[#out + 1] = format("  %s *restrict const v%d = c->var[%d];", single and "float" or "double", r, r)
   end
   -- the context's scalars in locals: the loops then read no memory that
   -- a store through v<r> could change
@@ -287,7 +295,11 @@ local function kernel(k, id)
     ctx.cond = expr(k.cond, ctx)
   elseif kind == "sum" then
     if k.domain ~= "synapses" or ctx.nslots < 1 then bad("sum kernel", k.domain) end
-    body[#body + 1] = format("%sv0[c->post[s]] += %s;", indent, expr(k.value, ctx))
+    if single then
+      body[#body + 1] = format("%sv0[c->post[s]] = (float)((double)v0[c->post[s]] + %s);", indent, expr(k.value, ctx))
+    else
+      body[#body + 1] = format("%sv0[c->post[s]] += %s;", indent, expr(k.value, ctx))
+    end
   else
     bad("kernel kind", kind)
   end
@@ -336,11 +348,16 @@ end
 
 -- emit.c(ir) -> C source text for every kernel of ir.kernels.
 -- Raises "emit: malformed IR (...)" on a table that breaks IR.md.
+-- ir.precision "single": variables are float arrays (`float *v<r>`), read
+-- as ((double)v<r>[..]) and stored with one rounding (IR.md §7).
 function M.c(ir)
+  local prec = ir.precision or "double"
+  if prec ~= "double" and prec ~= "single" then bad("precision", prec) end
+  local single = prec == "single"
   local parts = { prelude(), HELPERS }
   for id, k in ipairs(ir.kernels or {}) do
     if k.id ~= nil and k.id ~= id then bad("kernel id", k.id) end
-    parts[#parts + 1] = kernel(k, id)
+    parts[#parts + 1] = kernel(k, id, single)
   end
   return concat(parts, "\n") .. "\n"
 end

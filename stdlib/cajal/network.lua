@@ -102,7 +102,7 @@ local OPTIONS = {
   params = "a table of parameter overrides",
   arrays = "a table of arrays",
   method = "an integration method name",
-  precision = "\"double\"",
+  precision = "\"double\" or \"single\"",
   backend = "\"jit\", \"interp\" or \"auto\"",
   progress = "a boolean",
 }
@@ -142,7 +142,7 @@ local function checkopts(fname, n, opts)
   if o.params ~= nil and type(o.params) ~= "table" then bad("params") end
   if o.arrays ~= nil and type(o.arrays) ~= "table" then bad("arrays") end
   if o.method ~= nil and type(o.method) ~= "string" then bad("method") end
-  if o.precision ~= nil and o.precision ~= "double" then bad("precision") end
+  if o.precision ~= nil and o.precision ~= "double" and o.precision ~= "single" then bad("precision") end
   if o.backend ~= nil and o.backend ~= "jit" and o.backend ~= "interp" and o.backend ~= "auto" then
     bad("backend")
   end

@@ -210,7 +210,7 @@ static void checkop(const char *expr, cfn f)
     cj_prog *p;
     OK(cj_prog_compile(&d, &p));
     double *vars[4] = { a, b, c, out };
-    cj_kctx ctx = { .n = n, .var = vars, .list = dom ? list : NULL, .npop = n };
+    cj_kctx ctx = { .n = n, .var = (void **)vars, .list = dom ? list : NULL, .npop = n };
     for (int64_t k = 0; k < n; k++) out[k] = -12345.0;
     cj_prog_run(p, &ctx);
     for (int64_t k = 0; k < n; k++) {
@@ -242,7 +242,7 @@ Test(interp, leaves_t_dt_n_i_notref_lastspike)
   double x[300], nr[300], ls[300], last[300];
   for (int i = 0; i < n; i++) last[i] = i % 3 == 0 ? -INFINITY : i % 3 == 1 ? 0.0103 : 0.0101;
   double *vars[3] = { x, nr, ls };
-  cj_kctx c = { .n = n, .t = 0.0105, .dt = 1e-4, .var = vars, .lastspike = last, .refractory = 0.00035, .npop = n };
+  cj_kctx c = { .n = n, .t = 0.0105, .dt = 1e-4, .var = (void **)vars, .lastspike = last, .refractory = 0.00035, .npop = n };
   cj_prog_run(p, &c);
   for (int i = 0; i < n; i++) {
     cr_assert_eq(x[i], 1000 * 0.0105 + (100 * 1e-4 + (10.0 * n + i)));
@@ -272,7 +272,7 @@ Test(interp, if_statements_and_masked_lets)
   double x[300], y[300];
   for (int i = 0; i < 300; i++) y[i] = -1;
   double *vars[2] = { x, y };
-  cj_kctx c = { .n = 300, .var = vars, .npop = 300 };
+  cj_kctx c = { .n = 300, .var = (void **)vars, .npop = 300 };
   cj_prog_run(p, &c);
   for (int i = 0; i < 300; i++) {
     double want = i < 100 ? 2.0 * i : -(double)i;
@@ -296,7 +296,7 @@ Test(interp, random_draws_follow_the_counter_contract)
   enum { N = 20000 };
   static double u[N], g[N];
   double *vars[2] = { u, g };
-  cj_kctx c = { .n = N, .step = (5LL << 32) + 9, .var = vars, .key = { 11, 22 }, .kid = 77, .philox = cj_philox, .npop = N };
+  cj_kctx c = { .n = N, .step = (5LL << 32) + 9, .var = (void **)vars, .key = { 11, 22 }, .kid = 77, .philox = cj_philox, .npop = N };
   cj_prog_run(p, &c);
   double su = 0, sg = 0, sg2 = 0;
   for (int i = 0; i < N; i++) {
@@ -1204,7 +1204,7 @@ Test(jit, every_operation_is_bit_identical_to_the_interpreter)
     cj_prog *p;
     OK(cj_prog_compile(&d, &p));
     double *v1[4] = { a, b, x, o1 }, *v2[4] = { a, b, x, o2 };
-    cj_kctx c1 = { .n = n, .var = v1, .npop = n }, c2 = { .n = n, .var = v2, .npop = n };
+    cj_kctx c1 = { .n = n, .var = (void **)v1, .npop = n }, c2 = { .n = n, .var = (void **)v2, .npop = n };
     cj_prog_run(p, &c1);
     cj_kfn f = cj_jit_kernel(j, (int)op + 1);
     cr_assert_not_null(f);

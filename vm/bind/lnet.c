@@ -678,7 +678,9 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
   }
   lua_pop(L, 1);
   const char *prec = getstr(&r, 1, "precision", "ir", "double");
-  if (strcmp(prec, "double")) irfail(&r, "ir.precision", "'%s' is not supported (only 'double')", prec);
+  if (strcmp(prec, "double") && strcmp(prec, "single"))
+    irfail(&r, "ir.precision", "'%s' is not supported ('double' or 'single')", prec);
+  const int single = !strcmp(prec, "single");
   const char *name = getstr(&r, 1, "name", "ir", "network");
 
   /* read everything before creating the network */
@@ -735,6 +737,7 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
   luaL_setmetatable(L, CJ_NET);
   if (jh) { lua_pushvalue(L, jitidx); lua_setiuservalue(L, -2, 1); }
   if (!(n->net = cj_net_new(name, dt, (uint64_t)seed))) return luaL_error(L, "%s: out of memory", fn);
+  if (cj_net_set_single(n->net, single)) return luaL_error(L, "%s: %s", fn, cj_errmsg());
   for (int i = 0; i < nk; i++) {
     cj_kfn f = NULL;
     if (jh && !(f = cj_jit_kernel(jh->j, ks[i].id)))
@@ -860,7 +863,7 @@ static void pushvec(lua_State *L, int base, void *data, cj_dtype t, int64_t n, c
   cj_pushview(L, base, &a, d);
 }
 
-/* net:state(pop, var) -> float64 view of the live state */
+/* net:state(pop, var) -> float64 (float32 in single precision) view of the live state */
 static int m_state(lua_State *L)
 {
   lnet *n = checknet(L, 1);
@@ -873,7 +876,7 @@ static int m_state(lua_State *L)
     v = (int)luaL_checkinteger(L, 3) - 1;
     luaL_argcheck(L, v >= 0 && v < cj_net_pop_nvars(n->net, p), 3, "variable index out of range");
   }
-  pushvec(L, 1, cj_net_pop_var(n->net, p, v), CJ_F64, cj_net_pop_size(n->net, p), unitdim(cj_net_pop_varunit(n->net, p, v)));
+  pushvec(L, 1, cj_net_pop_data(n->net, p, v), cj_net_single(n->net) ? CJ_F32 : CJ_F64, cj_net_pop_size(n->net, p), unitdim(cj_net_pop_varunit(n->net, p, v)));
   return 1;
 }
 
@@ -899,7 +902,7 @@ static int m_synvar(lua_State *L)
     v = (int)luaL_checkinteger(L, 3) - 1;
     luaL_argcheck(L, v >= 0 && v < cj_net_proj_nvars(n->net, j), 3, "variable index out of range");
   }
-  pushvec(L, 1, cj_net_proj_var(n->net, j, v), CJ_F64, cj_net_proj_nsyn(n->net, j), unitdim(cj_net_proj_varunit(n->net, j, v)));
+  pushvec(L, 1, cj_net_proj_data(n->net, j, v), cj_net_single(n->net) ? CJ_F32 : CJ_F64, cj_net_proj_nsyn(n->net, j), unitdim(cj_net_proj_varunit(n->net, j, v)));
   return 1;
 }
 
@@ -1013,6 +1016,7 @@ static int m_info(lua_State *L)
   lua_pushinteger(L, (lua_Integer)cj_net_step(net)); lua_setfield(L, -2, "step");
   lua_pushnumber(L, cj_net_dt(net)); lua_setfield(L, -2, "dt");
   lua_pushinteger(L, (lua_Integer)cj_net_memsize(net)); lua_setfield(L, -2, "memory");
+  lua_pushstring(L, cj_net_single(net) ? "single" : "double"); lua_setfield(L, -2, "precision");
   lua_createtable(L, cj_net_npops(net), 0);
   for (int p = 0; p < cj_net_npops(net); p++) {
     lua_createtable(L, 0, 3);
@@ -1192,9 +1196,9 @@ static const cj_doc docs[] = {
 
 static const cj_doc mdocs[] = {
   { "run", "net:run(nsteps [, progress])\nAdvance nsteps steps in C (progress bar on a terminal; Ctrl-C stops between steps)." },
-  { "state", "net:state(pop, var) -> array\nA float64 view of the live state (pop, var: names or 1-based indices); writes are seen by the next run." },
+  { "state", "net:state(pop, var) -> array\nA float64 view of the live state (float32 in a single-precision network; pop, var: names or 1-based indices); writes are seen by the next run." },
   { "lastspike", "net:lastspike(pop) -> array\nA view of the last spike time of each neuron (s; -inf before the first)." },
-  { "synvar", "net:synvar(proj, var) -> array\nA float64 view of a synapse variable, in synapse order." },
+  { "synvar", "net:synvar(proj, var) -> array\nA float64 view of a synapse variable (float32 in single precision), in synapse order." },
   { "connectivity", "net:connectivity(proj) -> pre, post, delays\nint32 arrays: 0-based neuron indices per synapse, and delays in steps." },
   { "monitor", "net:monitor(m) -> a, b, kind\nspikes: times (s), indices (0-based); state: values (rows x cols), times; rate: rates (Hz), window start times.\nA monitor streaming to a file returns nil, nil, kind, path." },
   { "step", "net:step() -> integer\nSteps done since build or reset." },

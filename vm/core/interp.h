@@ -23,7 +23,8 @@ typedef struct cj_kctx {
   int64_t n;              /* elements in the domain (neurons, synapses, list entries) */
   int64_t step;           /* current step n (0xFFFFFFFF for initialisation kernels) */
   double t, dt;
-  double **var;           /* var[r] = base pointer of the array of slot r */
+  void **var;             /* var[r] = base pointer of the array of slot r: double *,
+                             or float * in a single-precision network */
   const int64_t *list;    /* spikes / events: the element list */
   const int32_t *pre, *post;  /* synapse -> pre, post neuron (0-based in population) */
   const double *lastspike;    /* of the population (neurons/spikes domains) */
@@ -143,6 +144,9 @@ void cj_prog_run(cj_prog *p, const cj_kctx *c);
 int cj_prog_writes(const cj_prog *p, int r);
 /* Element selectors slot r is used with: bit (1 << CJ_HOW_*) per selector. */
 int cj_prog_slothows(const cj_prog *p, int r);
+/* Variables of slots are float arrays (values widened to double on load,
+ * rounded to float on store): a single-precision network. */
+void cj_prog_set_single(cj_prog *p, int single);
 /* 1 if the kernel runs in blocks; 0 if element by element (its writes
  * through pre/post may meet reads of other elements: IR.md §2). */
 int cj_prog_blocked(const cj_prog *p);

@@ -97,7 +97,7 @@ typedef struct kern {
 } kern;
 
 /* A kernel bound to its owner: slot pointers resolved, context prefilled. */
-typedef struct bound { kern *k; double **vars; cj_kctx c; } bound;
+typedef struct bound { kern *k; void **vars; cj_kctx c; } bound;
 
 typedef struct drive {
   int var;
@@ -109,7 +109,7 @@ typedef struct drive {
 typedef struct pop {
   char *name; int64_t n; int kind, spiking, nvars;
   char **vname, **vunit;
-  double **var, *lastspike;
+  void **var; double *lastspike;    /* var: float or double arrays (net->single) */
   int kinit, kupdate, kthresh, kreset, krate;
   bound init, update, thresh, reset, ratek;
   double refractory, refbound, rate, ratev;
@@ -128,7 +128,7 @@ typedef struct proj {
   int rule, self; double p; int64_t k;
   int64_t *ai, *aj, na;
   int nvars; char **vname, **vunit;
-  double **var, **arrvals;          /* arrvals: rule arrays, in synapse order */
+  void **var; double **arrvals;     /* var: float or double; arrvals: rule arrays, in synapse order */
   double **inval;                   /* arrays rule before sorting (freed at build) */
   unsigned char *checked;           /* vars written while running: NaN-checked */
   int kinit, kpre, kpost, kupdate, kpairs;
@@ -159,6 +159,8 @@ struct cj_net {
   uint32_t key[2];
   int64_t step, chunk;
   int built;
+  int single;                       /* state arrays are float (else double) */
+  size_t es;                        /* bytes per state element: 4 or 8 */
   kern *kern; int nkern, capkern;
   pop *pop; int npop, cappop;
   proj *proj; int nproj, capproj;
@@ -238,7 +240,32 @@ cj_net *cj_net_new(const char *name, double dt, uint64_t seed)
   net->key[0] = (uint32_t)seed;
   net->key[1] = (uint32_t)(seed >> 32);
   net->chunk = 100;
+  net->es = sizeof(double);
   return net;
+}
+
+int cj_net_set_single(cj_net *net, int single)
+{
+  if (net->nkern || net->npop || net->nproj)
+    return cj_fail(CJ_EINVAL, "network '%s': the precision is set before kernels and populations are added", net->name);
+  net->single = single != 0;
+  net->es = single ? sizeof(float) : sizeof(double);
+  return CJ_OK;
+}
+
+int cj_net_single(const cj_net *net) { return net->single; }
+
+/* Element i of a state array (float or double), as a double; and a store
+ * rounding to the array's precision (the kernels' conversions, IR.md §7). */
+static inline double getx(const cj_net *net, const void *a, int64_t i)
+{
+  return net->single ? (double)((const float *)a)[i] : ((const double *)a)[i];
+}
+
+static inline void putx(const cj_net *net, void *a, int64_t i, double x)
+{
+  if (net->single) ((float *)a)[i] = (float)x;
+  else ((double *)a)[i] = x;
 }
 
 void cj_net_set_chunk(cj_net *net, int64_t chunk) { net->chunk = chunk > 0 ? chunk : 100; }
@@ -278,6 +305,7 @@ int cj_net_add_kernel(cj_net *net, const cj_kdef *k, cj_kfn fn)
     return nomem();
   }
   if ((st = cj_prog_compile(k, &K->prog))) { cj_free(K->name); cj_free(K->refs); return st; }
+  cj_prog_set_single(K->prog, net->single);
   net->nkern++;
   return 0;
 }
@@ -938,7 +966,7 @@ static int allocpop(cj_net *net, pop *P)
   P->refbound = ref >= 1 ? ((double)ref - 0.5) * net->dt : -INFINITY;
   if (!(P->var = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), sizeof *P->var))) return nomem();
   for (int v = 0; v < P->nvars; v++)
-    if (!(P->var[v] = bigcalloc((size_t)P->n, sizeof(double)))) return nomem();
+    if (!(P->var[v] = bigcalloc((size_t)P->n, net->es))) return nomem();
   if (!(P->lastspike = cj_malloc((size_t)P->n * sizeof(double))) ||
       !(P->spk = cj_malloc((size_t)P->n * sizeof *P->spk))) return nomem();
   return 0;
@@ -963,8 +991,7 @@ static int allocproj(cj_net *net, proj *P)
   if (!(P->var = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), sizeof *P->var)) ||
       !(P->checked = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), 1))) return nomem();
   for (int v = 0; v < P->nvars; v++)
-    if (!(P->var[v] = bigcalloc((size_t)(P->nsyn > 0 ? P->nsyn : 1), sizeof(double)))) return nomem();
-  (void)net;
+    if (!(P->var[v] = bigcalloc((size_t)(P->nsyn > 0 ? P->nsyn : 1), net->es))) return nomem();
   return 0;
 }
 
@@ -979,14 +1006,14 @@ static void runinit(bound *b)
  * as Brian rounds them, at least one step. */
 static int setdelays(cj_net *net, proj *P)
 {
-  const double *d = P->var[P->delay_var];
+  const void *dv = P->var[P->delay_var];
   int64_t maxd = 1;
   if (!P->dsteps && !(P->dsteps = cj_malloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->dsteps))) return nomem();
   for (int64_t s = 0; s < P->nsyn; s++) {
-    double x = d[s] / net->dt;
-    if (!(d[s] >= 0) || !(x < (double)MAXDELAY))
+    const double ds = getx(net, dv, s), x = ds / net->dt;
+    if (!(ds >= 0) || !(x < (double)MAXDELAY))
       return cj_fail(CJ_EINVAL, "projection '%s': synapse %lld (%d -> %d) has delay %g s (expected 0 .. %g s)",
-                     P->name, (long long)s, P->spre[s], P->spost[s], d[s], (double)MAXDELAY * net->dt);
+                     P->name, (long long)s, P->spre[s], P->spost[s], ds, (double)MAXDELAY * net->dt);
     int64_t k = (int64_t)llround(x);
     P->dsteps[s] = (int32_t)(k < 1 ? 1 : k);
     if (P->dsteps[s] > maxd) maxd = P->dsteps[s];
@@ -1016,7 +1043,7 @@ static int startstate(cj_net *net)
   net->step = 0;
   for (int p = 0; p < net->npop; p++) {
     pop *P = &net->pop[p];
-    for (int v = 0; v < P->nvars; v++) memset(P->var[v], 0, (size_t)P->n * sizeof(double));
+    for (int v = 0; v < P->nvars; v++) memset(P->var[v], 0, (size_t)P->n * net->es);
     for (int64_t i = 0; i < P->n; i++) P->lastspike[i] = -INFINITY;
     for (int h = 0; h < P->hlen; h++) P->hist[h].n = 0;
     P->nspk = 0;
@@ -1026,10 +1053,10 @@ static int startstate(cj_net *net)
   }
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
-    for (int v = 0; v < P->nvars; v++) memset(P->var[v], 0, (size_t)P->nsyn * sizeof(double));
+    for (int v = 0; v < P->nvars; v++) memset(P->var[v], 0, (size_t)P->nsyn * net->es);
     if (P->init.k) runinit(&P->init);
     for (int v = 0; P->arrvals && v < P->nvars; v++)
-      if (P->arrvals[v]) memcpy(P->var[v], P->arrvals[v], (size_t)P->nsyn * sizeof(double));
+      if (P->arrvals[v]) for (int64_t s = 0; s < P->nsyn; s++) putx(net, P->var[v], s, P->arrvals[v][s]);
     if (P->delay_var >= 0 && (st = setdelays(net, P))) return st;
     for (int64_t b = 0; b < P->nbucket; b++) P->bucket[b].n = 0;
   }
@@ -1164,16 +1191,16 @@ static int deliver(cj_net *net, proj *P, int64_t n, double t)
 static void drive1(cj_net *net, pop *P, drive *D, double t)
 {
   int64_t row = (int64_t)floor((t + 1e-3 * net->dt) / D->interval);
-  double *x = P->var[D->var];
+  void *x = P->var[D->var];
   const double *vals;
   if (row >= D->rows) row = D->rows - 1;
   if (row < 0) row = 0;
   vals = D->values + row * D->cols;
   if (!D->idx) {
-    if (D->cols == 1) for (int64_t i = 0; i < P->n; i++) x[i] = vals[0];
-    else memcpy(x, vals, (size_t)P->n * sizeof *x);
+    if (D->cols == 1) for (int64_t i = 0; i < P->n; i++) putx(net, x, i, vals[0]);
+    else for (int64_t i = 0; i < P->n; i++) putx(net, x, i, vals[i]);
   } else {
-    for (int64_t k = 0; k < D->nidx; k++) x[D->idx[k]] = D->cols == 1 ? vals[0] : vals[k];
+    for (int64_t k = 0; k < D->nidx; k++) putx(net, x, D->idx[k], D->cols == 1 ? vals[0] : vals[k]);
   }
 }
 
@@ -1329,9 +1356,9 @@ static int record(cj_net *net, int64_t n)
         M->acc = 0;
       }
     } else if (n % M->every == 0) {
-      const double *x = M->proj >= 0 ? net->proj[M->proj].var[M->var] : net->pop[M->pop].var[M->var];
+      const void *x = M->proj >= 0 ? net->proj[M->proj].var[M->var] : net->pop[M->pop].var[M->var];
       if (reserve(&M->vals, M->vals.n + M->nidx) || push(&M->steps, n)) return CJ_ENOMEM;
-      for (int64_t k = 0; k < M->nidx; k++) M->vals.v[M->vals.n++] = x[M->idx[k]];
+      for (int64_t k = 0; k < M->nidx; k++) M->vals.v[M->vals.n++] = getx(net, x, M->idx[k]);
     }
     if (M->w && bufrows(M) >= STREAMROWS) {
       int st = drain(net, M);
@@ -1352,9 +1379,9 @@ static int onestep(cj_net *net)
     for (int d = 0; d < net->pop[p].ndrv; d++) drive1(net, &net->pop[p], &net->pop[p].drv[d], t);
   for (int j = 0; j < net->nproj; j++) {                                /* 3 summed */
     proj *P = &net->proj[j];
-    double **x = net->pop[P->post].var;
+    void **x = net->pop[P->post].var;
     for (int i = 0; i < P->nsum; i++)
-      memset(x[P->sums[i].var] + P->postlo, 0, (size_t)(P->posthi - P->postlo + 1) * sizeof(double));
+      memset((char *)x[P->sums[i].var] + (size_t)P->postlo * net->es, 0, (size_t)(P->posthi - P->postlo + 1) * net->es);
   }
   for (int j = 0; j < net->nproj; j++)
     for (int i = 0; i < net->proj[j].nsum; i++) {
@@ -1400,18 +1427,39 @@ static int64_t firstbad(const double *x, int64_t n)
   return -1;
 }
 
+static int64_t firstbadf(const float *x, int64_t n)
+{
+  for (int64_t b = 0; b < n; b += 256) {
+    const int64_t e = n - b < 256 ? n : b + 256;
+    uint32_t bad = 0;
+    for (int64_t i = b; i < e; i++) {
+      uint32_t u;
+      memcpy(&u, x + i, sizeof u);
+      bad |= (~u & 0x7F800000u) == 0;
+    }
+    if (bad)
+      for (int64_t i = b; i < e; i++) if (!isfinite(x[i])) return i;
+  }
+  return -1;
+}
+
+static int64_t firstbadx(const cj_net *net, const void *x, int64_t n)
+{
+  return net->single ? firstbadf(x, n) : firstbad(x, n);
+}
+
 /* The first non-finite value of a checked variable. */
 static int nancheck(cj_net *net)
 {
   for (int p = 0; p < net->npop; p++) {
     pop *P = &net->pop[p];
     for (int v = 0; v < P->nvars; v++) {
-      const double *x = P->var[v];
-      int64_t i = firstbad(x, P->n);
+      const void *x = P->var[v];
+      int64_t i = firstbadx(net, x, P->n);
       if (i >= 0)
         return cj_fail(CJ_ERUNTIME, "network '%s': population '%s', variable '%s', neuron %lld is %s "
                        "at step %lld (t = %g s; state is checked every %lld steps)",
-                       net->name, P->name, P->vname[v], (long long)i, isnan(x[i]) ? "NaN" : "infinite",
+                       net->name, P->name, P->vname[v], (long long)i, isnan(getx(net, x, i)) ? "NaN" : "infinite",
                        (long long)net->step, (double)net->step * net->dt, (long long)net->chunk);
     }
   }
@@ -1419,12 +1467,12 @@ static int nancheck(cj_net *net)
     proj *P = &net->proj[j];
     for (int v = 0; v < P->nvars; v++) {
       if (!P->checked[v]) continue;
-      int64_t s = firstbad(P->var[v], P->nsyn);
+      int64_t s = firstbadx(net, P->var[v], P->nsyn);
       if (s >= 0)
         return cj_fail(CJ_ERUNTIME, "network '%s': projection '%s', variable '%s', synapse %lld (%d -> %d) is %s "
                        "at step %lld (t = %g s; state is checked every %lld steps)",
                        net->name, P->name, P->vname[v], (long long)s, P->spre[s], P->spost[s],
-                       isnan(P->var[v][s]) ? "NaN" : "infinite", (long long)net->step,
+                       isnan(getx(net, P->var[v], s)) ? "NaN" : "infinite", (long long)net->step,
                        (double)net->step * net->dt, (long long)net->chunk);
     }
   }
@@ -1515,13 +1563,13 @@ static void wrng(wr *w, const cj_rng *r)
 
 static void wstate(wr *w, const cj_net *net)
 {
-  const uint32_t hdr[4] = { FORMAT, 0x01020304u, CJ_KERNEL_ABI, 0 };
+  const uint32_t hdr[4] = { FORMAT, 0x01020304u, CJ_KERNEL_ABI, (uint32_t)net->single };  /* [3]: precision */
   wbytes(w, MAGIC, 8);
   wbytes(w, hdr, sizeof hdr);
   wi64(w, (int64_t)shape(net)); wf64(w, net->dt); wi64(w, (int64_t)net->seed); wi64(w, net->step);
   for (int p = 0; p < net->npop; p++) {
     const pop *P = &net->pop[p];
-    for (int v = 0; v < P->nvars; v++) wbytes(w, P->var[v], (size_t)P->n * sizeof(double));
+    for (int v = 0; v < P->nvars; v++) wbytes(w, P->var[v], (size_t)P->n * net->es);
     wbytes(w, P->lastspike, (size_t)P->n * sizeof(double));
     for (int h = 0; h < P->hlen; h++) wivec(w, &P->hist[h]);
     wrng(w, &P->rng);
@@ -1532,7 +1580,7 @@ static void wstate(wr *w, const cj_net *net)
     wi64(w, P->nsyn);
     wbytes(w, P->spre, (size_t)P->nsyn * sizeof *P->spre);
     wbytes(w, P->spost, (size_t)P->nsyn * sizeof *P->spost);
-    for (int v = 0; v < P->nvars; v++) wbytes(w, P->var[v], (size_t)P->nsyn * sizeof(double));
+    for (int v = 0; v < P->nvars; v++) wbytes(w, P->var[v], (size_t)P->nsyn * net->es);
     wi64(w, P->nbucket);
     for (int64_t b = 0; b < P->nbucket; b++) wivec(w, &P->bucket[b]);
   }
@@ -1643,7 +1691,7 @@ static int rconn(cj_net *net, rd *r)
       if (P->spre[s] < 0 || P->spre[s] >= na || P->spost[s] < 0 || P->spost[s] >= nb ||
           (s && P->spre[s] < P->spre[s - 1])) r->bad = 1;
     if (r->bad) return 0;
-    r->p += (size_t)P->nvars * (size_t)P->nsyn * sizeof(double);   /* vars: read after allocation */
+    r->p += (size_t)P->nvars * (size_t)P->nsyn * net->es;          /* vars: read after allocation */
     int64_t nb2 = ri64(r);
     if (r->bad || nb2 < 0 || nb2 > MAXDELAY + 1) return r->bad = 1, 0;
     for (int64_t b = 0; b < nb2 && !r->bad; b++) {
@@ -1684,7 +1732,7 @@ static int rstate(cj_net *net, rd *r)
   if (net->step < 0) r->bad = 1;
   for (int p = 0; p < net->npop && !r->bad; p++) {
     pop *P = &net->pop[p];
-    for (int v = 0; v < P->nvars; v++) rbytes(r, P->var[v], (size_t)P->n * sizeof(double));
+    for (int v = 0; v < P->nvars; v++) rbytes(r, P->var[v], (size_t)P->n * net->es);
     rbytes(r, P->lastspike, (size_t)P->n * sizeof(double));
     for (int h = 0; h < P->hlen; h++) {
       if ((st = rivec(r, &P->hist[h], P->n))) return st;
@@ -1697,7 +1745,7 @@ static int rstate(cj_net *net, rd *r)
   for (int j = 0; j < net->nproj && !r->bad; j++) {
     proj *P = &net->proj[j];
     r->p += 8 + (size_t)P->nsyn * 8;                     /* nsyn, pre, post: read by rconn */
-    for (int v = 0; v < P->nvars; v++) rbytes(r, P->var[v], (size_t)P->nsyn * sizeof(double));
+    for (int v = 0; v < P->nvars; v++) rbytes(r, P->var[v], (size_t)P->nsyn * net->es);
     if (P->delay_var >= 0 && (st = setdelays(net, P))) return st;
     int64_t nb = ri64(r);
     if (nb != P->nbucket) { r->bad = 1; break; }
@@ -1749,6 +1797,12 @@ int cj_net_restore(cj_net *net, const char *path)
     return cj_fail(CJ_EFORMAT, "restore: '%s' has format %u (ABI %u); this cajal reads format %u (ABI %d)",
                    path, hdr[0], hdr[2], FORMAT, CJ_KERNEL_ABI);
   }
+  if (hdr[3] > 1 || hdr[3] != (uint32_t)net->single) {
+    cj_free(buf);
+    return cj_fail(CJ_EINVAL, "restore: '%s' holds a network of precision '%s'; this one has precision '%s'",
+                   path, hdr[3] == 1 ? "single" : hdr[3] == 0 ? "double" : "unknown",
+                   net->single ? "single" : "double");
+  }
   if (fnv(0xcbf29ce484222325ull, buf, len - 8) != sum) {
     cj_free(buf);
     return cj_fail(CJ_EFORMAT, "restore: '%s' is corrupt or truncated (checksum mismatch)", path);
@@ -1768,7 +1822,7 @@ int cj_net_restore(cj_net *net, const char *path)
     (void)ri64(&r);                                      /* step: read again by rstate */
     for (int p = 0; p < net->npop && !r.bad; p++) {      /* skip population state */
       pop *P = &net->pop[p];
-      r.p += (size_t)(P->nvars + 1) * (size_t)P->n * 8;
+      r.p += (size_t)P->nvars * (size_t)P->n * net->es + (size_t)P->n * 8;   /* vars, lastspike */
       for (int q = 0; q < P->hlen && !r.bad; q++) {
         int64_t n = ri64(&r);
         if (n < 0 || n > P->n) r.bad = 1; else r.p += (size_t)n * 8;
@@ -1827,7 +1881,8 @@ int cj_net_pop_varfind(const cj_net *net, int p, const char *name)
 }
 const char *cj_net_pop_varname(const cj_net *net, int p, int v) { return net->pop[p].vname[v]; }
 const char *cj_net_pop_varunit(const cj_net *net, int p, int v) { return net->pop[p].vunit[v]; }
-double *cj_net_pop_var(cj_net *net, int p, int v) { return net->built ? net->pop[p].var[v] : NULL; }
+double *cj_net_pop_var(cj_net *net, int p, int v) { return net->single ? NULL : cj_net_pop_data(net, p, v); }
+void *cj_net_pop_data(cj_net *net, int p, int v) { return net->built ? net->pop[p].var[v] : NULL; }
 double *cj_net_pop_lastspike(cj_net *net, int p) { return net->built ? net->pop[p].lastspike : NULL; }
 const char *cj_net_proj_name(const cj_net *net, int j) { return net->proj[j].name; }
 int64_t cj_net_proj_nsyn(const cj_net *net, int j) { return net->proj[j].nsyn; }
@@ -1838,7 +1893,8 @@ int cj_net_proj_varfind(const cj_net *net, int j, const char *name)
 }
 const char *cj_net_proj_varname(const cj_net *net, int j, int v) { return net->proj[j].vname[v]; }
 const char *cj_net_proj_varunit(const cj_net *net, int j, int v) { return net->proj[j].vunit[v]; }
-double *cj_net_proj_var(cj_net *net, int j, int v) { return net->built ? net->proj[j].var[v] : NULL; }
+double *cj_net_proj_var(cj_net *net, int j, int v) { return net->single ? NULL : cj_net_proj_data(net, j, v); }
+void *cj_net_proj_data(cj_net *net, int j, int v) { return net->built ? net->proj[j].var[v] : NULL; }
 const int32_t *cj_net_proj_pre(const cj_net *net, int j) { return net->proj[j].spre; }
 const int32_t *cj_net_proj_post(const cj_net *net, int j) { return net->proj[j].spost; }
 const int32_t *cj_net_proj_delays(const cj_net *net, int j) { return net->proj[j].dsteps; }
@@ -1885,13 +1941,13 @@ size_t cj_net_memsize(const cj_net *net)
   for (int i = 0; i < net->nkern; i++) b += cj_prog_size(net->kern[i].prog);
   for (int p = 0; p < net->npop; p++) {
     const pop *P = &net->pop[p];
-    b += (size_t)P->n * 8 * (size_t)(P->nvars + 2) + (size_t)P->ng * 16;
+    b += (size_t)P->n * (net->es * (size_t)P->nvars + 16) + (size_t)P->ng * 16;
     for (int h = 0; h < P->hlen; h++) b += (size_t)P->hist[h].cap * 8;
     for (int d = 0; d < P->ndrv; d++) b += (size_t)(P->drv[d].rows * P->drv[d].cols + P->drv[d].nidx) * 8;
   }
   for (int j = 0; j < net->nproj; j++) {
     const proj *P = &net->proj[j];
-    b += (size_t)P->nsyn * (8 + 8 * (size_t)P->nvars) + (size_t)(net->pop[P->pre].n + 1) * 8;
+    b += (size_t)P->nsyn * (8 + net->es * (size_t)P->nvars) + (size_t)(net->pop[P->pre].n + 1) * 8;
     if (P->postsyn) b += (size_t)P->nsyn * 8 + (size_t)(net->pop[P->post].n + 1) * 8;
     if (P->dsteps) b += (size_t)P->nsyn * 4;
     for (int64_t k = 0; k < P->nbucket; k++) b += (size_t)P->bucket[k].cap * 8;

@@ -92,6 +92,12 @@ typedef struct cj_mondef {
 
 /* NULL when out of memory. */
 cj_net *cj_net_new(const char *name, double dt, uint64_t seed);
+/* Precision of the state (IR.md §7): single != 0 stores every population
+ * and synapse variable as float (kernels compute in double, loading floats
+ * and rounding on store); the default is double. Only before anything is
+ * added. */
+int cj_net_set_single(cj_net *net, int single);
+int cj_net_single(const cj_net *net);
 void cj_net_free(cj_net *net);
 
 /* Kernels first (ids referenced later must exist), then populations,
@@ -141,7 +147,8 @@ int cj_net_pop_nvars(const cj_net *net, int p);
 int cj_net_pop_varfind(const cj_net *net, int p, const char *name);
 const char *cj_net_pop_varname(const cj_net *net, int p, int v);
 const char *cj_net_pop_varunit(const cj_net *net, int p, int v);   /* "" if none */
-double *cj_net_pop_var(cj_net *net, int p, int v);                /* n doubles */
+double *cj_net_pop_var(cj_net *net, int p, int v);                /* n doubles; NULL if single */
+void *cj_net_pop_data(cj_net *net, int p, int v);                 /* n doubles, or n floats if single */
 double *cj_net_pop_lastspike(cj_net *net, int p);
 const char *cj_net_proj_name(const cj_net *net, int j);
 int64_t cj_net_proj_nsyn(const cj_net *net, int j);
@@ -149,7 +156,8 @@ int cj_net_proj_nvars(const cj_net *net, int j);
 int cj_net_proj_varfind(const cj_net *net, int j, const char *name);
 const char *cj_net_proj_varname(const cj_net *net, int j, int v);
 const char *cj_net_proj_varunit(const cj_net *net, int j, int v);
-double *cj_net_proj_var(cj_net *net, int j, int v);               /* nsyn doubles */
+double *cj_net_proj_var(cj_net *net, int j, int v);               /* nsyn doubles; NULL if single */
+void *cj_net_proj_data(cj_net *net, int j, int v);                /* nsyn doubles, or floats if single */
 const int32_t *cj_net_proj_pre(const cj_net *net, int j);         /* nsyn, 0-based */
 const int32_t *cj_net_proj_post(const cj_net *net, int j);
 const int32_t *cj_net_proj_delays(const cj_net *net, int j);      /* steps, NULL if homogeneous */
