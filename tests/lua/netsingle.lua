@@ -3,30 +3,13 @@
 -- per store, identical on both backends; rates agree with double precision
 -- within statistics; save/restore; the NaN check; memory of the state.
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local values, same = T.values, T.same
 local cj = require "cajal"
 local compile = require "cajal.compile"
 
 local format = string.format
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
-
-local function values(a)
-  local t = {}
-  local n = a:numel()
-  local flat = a:reshape(n)
-  for k = 1, n do
-    local x = flat[k]
-    t[k] = type(x) == "number" and x or x.value
-  end
-  return t
-end
-
-local function same(a, b, what)
-  assert(#a == #b, format("%s: %d vs %d elements", what, #a, #b))
-  for k = 1, #a do
-    if a[k] ~= b[k] then error(format("%s: element %d differs: %.17g vs %.17g", what, k, a[k], b[k]), 2) end
-  end
-end
 
 local function spikelist(mon, tmin)
   local ts, is = values(mon:times()), values(mon:indices())
