@@ -900,8 +900,9 @@ Test(synapses, writes_through_post_that_meet_reads_run_element_by_element)
 /* A small CUBA-like network with every runtime feature that carries state:
  * Poisson input, random init, refractoriness, homogeneous and heterogeneous
  * delays, a plastic synapse variable, monitors of each kind. */
-static cj_net *mkrich(uint64_t seed)
+static cj_net *mkrichto(uint64_t seed, const char *dir)
 {
+  static char f[4][200];
   cj_net *net = cj_net_new("rich", 1e-4, seed);
   K(.id = 1, .name = "init", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2",
     .body = "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)");
@@ -930,14 +931,20 @@ static cj_net *mkrich(uint64_t seed)
   cj_projdef x = proj("X", 0, 1, 100, 400, CJ_RULE_OUTDEG);
   x.k = 8; x.on_pre = 8; x.delay = 1;
   OK(cj_net_add_proj(net, &x));
+  for (int k = 0; dir && k < 4; k++) snprintf(f[k], sizeof f[k], "%s/m%d.npy", dir, k);
   int64_t idx[] = { 0, 5, 399 }, sidx[] = { 0, 3 };
-  cj_mondef ms = { .kind = CJ_MON_SPIKES, .pop = 1, .proj = -1, .lo = 0, .hi = 399 };
-  cj_mondef mv = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = idx, .nindices = 3, .every = 7 };
-  cj_mondef mw = { .kind = CJ_MON_STATE, .pop = -1, .proj = 1, .var = 0, .indices = sidx, .nindices = 2, .every = 10 };
-  cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 99 };
+  cj_mondef ms = { .kind = CJ_MON_SPIKES, .pop = 1, .proj = -1, .lo = 0, .hi = 399, .file = dir ? f[0] : NULL };
+  cj_mondef mv = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = idx, .nindices = 3, .every = 7, .file = dir ? f[1] : NULL };
+  cj_mondef mw = { .kind = CJ_MON_STATE, .pop = -1, .proj = 1, .var = 0, .indices = sidx, .nindices = 2, .every = 10, .file = dir ? f[2] : NULL };
+  cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 99, .file = dir ? f[3] : NULL };
   OK(cj_net_add_monitor(net, &ms)); OK(cj_net_add_monitor(net, &mv));
   OK(cj_net_add_monitor(net, &mw)); OK(cj_net_add_monitor(net, &mr));
   return net;
+}
+
+static cj_net *mkrich(uint64_t seed)
+{
+  return mkrichto(seed, NULL);
 }
 
 static void samenet(cj_net *a, cj_net *b)
@@ -1260,7 +1267,7 @@ Test(jit, second_load_hits_the_cache_and_corrupt_entries_are_rebuilt)
   cr_assert_eq(s3.rebuilds, s2.rebuilds + 1);
   cr_assert_eq(s3.compiles, s2.compiles + 1);
   double a = 2, b = 3, x = 0, o = 0, *v[4] = { &a, &b, &x, &o };
-  cj_kctx c = { .n = 1, .var = v };
+  cj_kctx c = { .n = 1, .var = (void **)v };
   cj_jit_kernel(j, 1)(&c);
   cr_assert_eq(o, 5);
   cj_jit_release(j);
@@ -1295,7 +1302,7 @@ Test(jit, concurrent_writers_leave_one_good_entry)
       int st = cj_jit_compile(src, NULL, 0, &j);
       if (st == 0) {
         double a = 2, b = 3, x = 0, o = 0, *v[4] = { &a, &b, &x, &o };
-        cj_kctx c = { .n = 1, .var = v };
+        cj_kctx c = { .n = 1, .var = (void **)v };
         cj_jit_kernel(j, 3)(&c);
         st = o != 6;
       }
@@ -1391,7 +1398,7 @@ Test(jit, cajal_jit_cflags_replaces_the_machine_flag_and_keys_the_cache)
   cr_assert_eq(s1.compiles, s0.compiles + 1);
   cr_assert(!cj_jit_cached(j));
   double x = 41, *v[1] = { &x };
-  cj_kctx c = { .n = 1, .var = v };
+  cj_kctx c = { .n = 1, .var = (void **)v };
   cj_jit_kernel(j, 1)(&c);
   cr_assert_eq(x, 42);
   cj_jit_release(j);
@@ -1517,48 +1524,7 @@ Test(jit, a_network_gives_the_same_spikes_on_both_backends)
 /* mkrich with its monitors streaming into dir (or in memory when dir is NULL) */
 static cj_net *mkstream(const char *dir)
 {
-  static char f[4][200];
-  cj_net *net = mkrich(21);
-  if (!dir) return net;
-  cj_net_free(net);
-  net = cj_net_new("rich", 1e-4, 21);
-  /* rebuild with files: same kernels and structure as mkrich */
-  K(.id = 1, .name = "init", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2",
-    .body = "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)");
-  K(.id = 2, .name = "update", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2", .ntmp = 3,
-    .body = "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
-            "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
-            "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
-            "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))");
-  K(.id = 3, .name = "thr", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_THRESHOLD, .refs = "p1.0", .expr = "(> (var 0 i) -0.05)");
-  K(.id = 4, .name = "reset", .domain = CJ_DOM_SPIKES, .refs = "p1.0", .body = "(set 0 i -0.06)");
-  K(.id = 5, .name = "exc", .domain = CJ_DOM_EVENTS, .refs = "p1.1", .body = "(add 0 post 0.0025)");
-  K(.id = 6, .name = "inh", .domain = CJ_DOM_EVENTS, .refs = "p1.2 j1.0", .body = "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))");
-  K(.id = 7, .name = "winit", .domain = CJ_DOM_SYNAPSES, .refs = "j1.0 j1.1",
-    .body = "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))");
-  K(.id = 8, .name = "inexc", .domain = CJ_DOM_EVENTS, .refs = "p1.1", .body = "(add 0 post 0.004)");
-  cj_popdef in = { .name = "In", .n = 100, .kind = CJ_POP_POISSON, .rate = 20 };
-  OK(cj_net_add_pop(net, &in));
-  OK(addpop(net, "P", 400, 3, V3, 1, 2, 3, 4, 0.005));
-  cj_projdef e = proj("E", 1, 1, 400, 400, CJ_RULE_PROB);
-  e.pre_hi = 319; e.p = 0.05; e.on_pre = 5; e.delay = 3;
-  OK(cj_net_add_proj(net, &e));
-  const char *iv[] = { "w", "d" };
-  cj_projdef i = proj("I", 1, 1, 400, 400, CJ_RULE_INDEG);
-  i.pre_lo = 320; i.k = 10; i.self = 0; i.on_pre = 6; i.nvars = 2; i.varnames = iv; i.init = 7; i.delay_var = 1;
-  OK(cj_net_add_proj(net, &i));
-  cj_projdef x = proj("X", 0, 1, 100, 400, CJ_RULE_OUTDEG);
-  x.k = 8; x.on_pre = 8; x.delay = 1;
-  OK(cj_net_add_proj(net, &x));
-  for (int k = 0; k < 4; k++) snprintf(f[k], sizeof f[k], "%s/m%d.npy", dir, k);
-  int64_t idx[] = { 0, 5, 399 }, sidx[] = { 0, 3 };
-  cj_mondef ms = { .kind = CJ_MON_SPIKES, .pop = 1, .proj = -1, .lo = 0, .hi = 399, .file = f[0] };
-  cj_mondef mv = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = idx, .nindices = 3, .every = 7, .file = f[1] };
-  cj_mondef mw = { .kind = CJ_MON_STATE, .pop = -1, .proj = 1, .var = 0, .indices = sidx, .nindices = 2, .every = 10, .file = f[2] };
-  cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 99, .file = f[3] };
-  OK(cj_net_add_monitor(net, &ms)); OK(cj_net_add_monitor(net, &mv));
-  OK(cj_net_add_monitor(net, &mw)); OK(cj_net_add_monitor(net, &mr));
-  return net;
+  return mkrichto(21, dir);
 }
 
 /* The files of a streaming network hold what the memory monitors hold. */
