@@ -568,6 +568,22 @@ T.test("unit errors name both dimensions", function()
   e("bad argument #1 to 'zeros' (array too large)", function() return cj.zeros(1e12, 1e12) end)
 end)
 
+T.test("matmul without a loadable OpenBLAS is an error naming the package", function()
+  local cajal = os.getenv("CAJAL") or arg[-1]
+  local p = io.popen("CAJAL_BLAS=/nonexistent/libblas.so '" .. cajal ..
+    "' -e 'local cj = require \"cajal\"; print(pcall(cj.matmul, cj.ones(2, 2), cj.ones(2, 2)))' 2>&1")
+  local out = p:read("a")
+  p:close()
+  assert(out:find("false", 1, true) and out:find("libopenblas0", 1, true)
+    and out:find("/nonexistent/libblas.so", 1, true), out)
+  -- integer products need no BLAS
+  p = io.popen("CAJAL_BLAS=/nonexistent/libblas.so '" .. cajal ..
+    "' -e 'local cj = require \"cajal\"; print(cj.matmul(cj.ones(2, 2, \"int32\"), cj.ones(2, 2, \"int32\"))[{1, 1}])' 2>&1")
+  out = p:read("a")
+  p:close()
+  assert(out == "2\n", out)
+end)
+
 ---------------------------------------------------------------- help
 T.test("cj.neg is the unary minus, into out too", function()
   local a = cj.array{1, -2, 3}

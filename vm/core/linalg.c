@@ -14,12 +14,14 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* OpenBLAS is opened on the first matrix product, not linked: resolving its
  * ~14 000 symbol relocations at load time cost ten times the rest of cajal's
- * start-up. Candidates: the soname, then the library in pkg-config's libdir
- * (CAJAL_BLAS_LIBDIR, set by configure). */
+ * start-up. Candidates: $CAJAL_BLAS alone when set, else the soname, then the
+ * library in pkg-config's libdir (CAJAL_BLAS_LIBDIR, set by configure). */
 typedef void (*dgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
                          const enum CBLAS_TRANSPOSE, const blasint, const blasint,
                          const blasint, const double, const double *, const blasint,
@@ -44,7 +46,8 @@ static void openblas(void)
   const char *env = getenv("CAJAL_BLAS");
   const char *cands[] = { env, "libopenblas.so.0", CAJAL_BLAS_LIBDIR "/libblas.so.3",
                           CAJAL_BLAS_LIBDIR "/libopenblas.so", "libblas.so.3" };
-  for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
+  size_t n = env && *env ? 1 : sizeof cands / sizeof *cands;  /* CAJAL_BLAS alone when set */
+  for (size_t i = 0; i < n; i++) {
     void *h;
     if (!cands[i] || !*cands[i]) continue;
     if (!(h = dlopen(cands[i], RTLD_NOW | RTLD_LOCAL))) {
