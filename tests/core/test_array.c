@@ -308,6 +308,14 @@ static double refmod(double x, double y, cj_dtype t)
   return m;
 }
 
+/* floored division as Lua's //: integer x // 0 is 0 (the wrap of INT_MIN // -1 is
+ * applied by refbin's integer rounding below) */
+static double refidiv(double x, double y, cj_dtype t)
+{
+  if (cj_dtype_isint(t)) return y == 0 ? 0 : floor(x / y);
+  return t == CJ_F32 ? floorf((float)x / (float)y) : floor(x / y);
+}
+
 /* the reference: computed in double, then wrapped/rounded as the dtype does */
 static double refbin(cj_binop op, double x, double y, cj_dtype t)
 {
@@ -317,6 +325,7 @@ static double refbin(cj_binop op, double x, double y, cj_dtype t)
   case CJ_SUB: r = x - y; break;
   case CJ_MUL: r = x * y; break;
   case CJ_DIV: return t == CJ_F32 ? (float)x / (float)y : x / y;
+  case CJ_IDIV: r = refidiv(x, y, t); if (!cj_dtype_isint(t)) return r; break;
   case CJ_MOD: return refmod(x, y, t);
   case CJ_POW: return t == CJ_F32 ? powf((float)x, (float)y) : pow(x, y);
   case CJ_MINIMUM: return x < y ? x : y;
@@ -425,6 +434,50 @@ Test(binop, integer_semantics)
   cj_array_binop(CJ_MOD, &o, &a, &b);
   cr_assert_eq(cj_array_getflat(&o, 0), 0);      /* x % 0 := 0 */
   cj_array_release(&a); cj_array_release(&b); cj_array_release(&o);
+}
+
+Test(binop, floor_division_as_lua)
+{
+  /* the int32 results against Lua 5.4's // on integers (integer x // 0 := 0, as x % 0) */
+  int64_t s[1] = { 10 };
+  const double av[] = { -7, 7, -7, 7, 6, -6, 0, 2147483647, -2147483648.0, 5 };
+  const double bv[] = { 2, -2, -2, 2, 3, 3, 5, 2, -1, 0 };
+  const double want[] = { -4, -4, 3, 3, 2, -2, 0, 1073741823, -2147483648.0, 0 };
+  cj_array a = make(CJ_I32, 1, s), b = make(CJ_I32, 1, s), o = make(CJ_I32, 1, s);
+  cj_array fa = make(CJ_F64, 1, s), fb = make(CJ_F64, 1, s), fo = make(CJ_F64, 1, s);
+  cj_array ga = make(CJ_F32, 1, s), gb = make(CJ_F32, 1, s), go = make(CJ_F32, 1, s);
+  int64_t su[1] = { 3 };
+  cj_array ua = make(CJ_U8, 1, su), ub = make(CJ_U8, 1, su), uo = make(CJ_U8, 1, su);
+  cr_assert_eq(cj_binop_dtype(CJ_IDIV, CJ_I32, CJ_I32), CJ_I32);
+  cr_assert_eq(cj_binop_dtype(CJ_IDIV, CJ_U8, CJ_I32), CJ_I32);
+  cr_assert_eq(cj_binop_dtype(CJ_IDIV, CJ_I32, CJ_F32), CJ_F64);
+  cr_assert_eq(cj_binop_dtype(CJ_IDIV, CJ_F32, CJ_F32), CJ_F32);
+  cr_assert_str_eq(cj_binop_name(CJ_IDIV), "idiv");
+  for (int k = 0; k < 10; k++) {
+    cj_array_setflat(&a, k, av[k]); cj_array_setflat(&b, k, bv[k]);
+    cj_array_setflat(&fa, k, av[k]); cj_array_setflat(&fb, k, bv[k]);
+    cj_array_setflat(&ga, k, av[k] / 4); cj_array_setflat(&gb, k, bv[k] / 4);
+  }
+  cr_assert_eq(cj_array_binop(CJ_IDIV, &o, &a, &b), CJ_OK, "%s", cj_errmsg());
+  for (int k = 0; k < 10; k++)
+    cr_assert_eq(cj_array_getflat(&o, k), want[k], "%g // %g = %g, want %g", av[k], bv[k],
+                 cj_array_getflat(&o, k), want[k]);
+  cr_assert_eq(cj_array_binop(CJ_IDIV, &fo, &fa, &fb), CJ_OK);
+  for (int k = 0; k < 9; k++) cr_assert_eq(cj_array_getflat(&fo, k), floor(av[k] / bv[k]));
+  cr_assert(isinf(cj_array_getflat(&fo, 9)) && cj_array_getflat(&fo, 9) > 0);   /* 5.0 // 0.0 */
+  cr_assert_eq(cj_array_getflat(&fo, 0), -4);    /* -7.0 // 2.0 */
+  cr_assert_eq(cj_array_binop(CJ_IDIV, &go, &ga, &gb), CJ_OK);
+  for (int k = 0; k < 9; k++)
+    cr_assert_eq(cj_array_getflat(&go, k), floorf((float)(av[k] / 4) / (float)(bv[k] / 4)));
+  const double uav[] = { 255, 7, 9 }, ubv[] = { 2, 0, 10 }, uwant[] = { 127, 0, 0 };
+  for (int k = 0; k < 3; k++) { cj_array_setflat(&ua, k, uav[k]); cj_array_setflat(&ub, k, ubv[k]); }
+  cr_assert_eq(cj_array_binop(CJ_IDIV, &uo, &ua, &ub), CJ_OK);
+  for (int k = 0; k < 3; k++) cr_assert_eq(cj_array_getflat(&uo, k), uwant[k]);
+  cr_assert_eq(cj_array_binop(CJ_IDIV, &fo, &a, &b), CJ_EINVAL);   /* out must be int32 */
+  cj_array_release(&a); cj_array_release(&b); cj_array_release(&o);
+  cj_array_release(&fa); cj_array_release(&fb); cj_array_release(&fo);
+  cj_array_release(&ga); cj_array_release(&gb); cj_array_release(&go);
+  cj_array_release(&ua); cj_array_release(&ub); cj_array_release(&uo);
 }
 
 Test(binop, in_place_and_overlapping_output)

@@ -34,8 +34,8 @@ local SECTIONS = {
     "cj.copy", "array:contiguous", "cj.astype", "cj.reshape", "cj.transpose", "array:t",
     "array:fill", "array:numel", "array:totable" } },
   { id = "math", names = {
-    "cj.add", "cj.sub", "cj.mul", "cj.div", "cj.mod", "cj.pow", "cj.muladd",
-    "cj.minimum", "cj.maximum", "array:neg", "cj.abs", "cj.sign", "cj.floor", "cj.ceil",
+    "cj.add", "cj.sub", "cj.mul", "cj.div", "cj.idiv", "cj.mod", "cj.pow", "cj.muladd",
+    "cj.minimum", "cj.maximum", "array:neg", "cj.neg", "cj.abs", "cj.sign", "cj.floor", "cj.ceil",
     "cj.clip", "cj.relu", "cj.sqrt", "cj.exp", "cj.log", "cj.log1p", "cj.sin", "cj.cos",
     "cj.tan", "cj.tanh", "cj.sigmoid",
     "cj.eq", "cj.ne", "cj.lt", "cj.le", "cj.gt", "cj.ge", "cj.where" } },

@@ -279,6 +279,55 @@ T.test("dtype promotion and integer semantics", function()
   assert(cj.array({2147483647}, "int32"):add(1)[1] == -2147483648)
 end)
 
+T.test("floor division // as Lua's, on every dtype", function()
+  -- int32 and uint8 stay integer and match Lua's integer //, except x // 0 which is 0 (as x % 0)
+  local av, bv = {7, -7, 7, -7, 6, -6, 0, 5}, {2, 2, -2, -2, 3, 3, 5, 0}
+  local want = {}
+  for k = 1, #av do want[k] = bv[k] == 0 and 0 or av[k] // bv[k] end
+  assert(want[2] == -4)
+  local i, j = cj.array(av, "int32"), cj.array(bv, "int32")
+  local r = i // j
+  assert(r.dtype == "int32"); same(r, want, 0, "int32 //")
+  same(cj.idiv(i, j), want, 0, "cj.idiv"); same(i:idiv(j), want, 0, ":idiv")
+  assert(cj.array({-2147483648}, "int32"):idiv(-1)[1] == -2147483648)   -- wraps as Lua's
+  local u = cj.array({255, 7, 9}, "uint8")
+  assert((u // 2).dtype == "uint8"); same(u // cj.array({2, 0, 10}, "uint8"), {127, 0, 0})
+  assert((u // -2).dtype == "int32"); same(u // -2, {-128, -4, -5})
+  -- floats: floor(a / b), float32 kept, int32 // float promotes to float64
+  local f = cj.array(av)
+  local fwant = {}
+  for k = 1, #av do fwant[k] = av[k] * 1.0 // bv[k] end
+  assert(fwant[8] == math.huge)
+  same(f // cj.array(bv), fwant, 0, "float64 //")
+  same(f // 0.5, map(av, function(x) return x // 0.5 end))
+  same(cj.array({7.5, -7.5}) // 2, {3, -4})
+  local g = cj.array({7.5, -7.5, 1}, "float32")
+  assert((g // 2).dtype == "float32"); same(g // 2, {3, -4, 0})
+  assert((i // 2.5).dtype == "float64"); same(i // 2.5, map(av, function(x) return x // 2.5 end))
+  assert((g // cj.array({2, 2, 2}, "int32")).dtype == "float64")
+  -- mixed number and array, both ways
+  local d = cj.array({2, -2, 3}, "int32")
+  assert((7 // d).dtype == "int32"); same(7 // d, {3, -4, 2})
+  assert((7.5 // d).dtype == "float64"); same(7.5 // d, {3, -4, 2})
+  same(cj.idiv(-7, d), {-4, 3, -3})
+  assert(cj.idiv(-7, 2) == -4)
+  -- broadcasting: matrix // row, column // row
+  local m = cj.array{{7, -7, 9}, {-1, 1, 100}}
+  same(m // cj.array{2, -3, 4}, {{3, 2, 2}, {-1, -1, 25}})
+  same(cj.array{{7}, {-7}} // cj.array{2, 3}, {{3, 2}, {-4, -3}})
+  -- strided operand
+  local s = cj.array{{7, 0}, {-7, 0}, {9, 0}}[{{}, {1}}]
+  same(s // 2, {{3}, {-4}, {4}})
+  -- out, in place too
+  local out = cj.zeros(8, "int32")
+  assert(cj.idiv(i, j, out) == out); same(out, want)
+  i:idiv(2, i); same(i, {3, -4, 3, -4, 3, -3, 0, 2})
+  T.checkerror("out has dtype float64, expected int32", function() local _ = cj.idiv(i, 2, cj.zeros(8)) end)
+  T.checkerror("shapes 8 and 3 do not broadcast", function() return i // cj.ones(3) end)
+  T.checkerror("bad argument #2 to 'idiv' (number, quantity or array expected, got string)",
+    function() return i // "x" end)
+end)
+
 T.test("functions with out write in place", function()
   local a = cj.range(5)
   local out = cj.zeros(5)
@@ -529,6 +578,14 @@ T.test("arrays carry units through arithmetic", function()
   assert(v:argmax() == 1)
   assert(cj.sqrt(cj.ones(2) * cj.unit("m^2")).dim == "m")
   same(v:lt(-68 * cj.mV), {0, 1})
+  local vs = cj.array{7, -7} * cj.unit("V")            -- //: the unit of a / b
+  local q = vs // (2 * cj.unit("s"))
+  assert(q.dim == (vs / cj.unit("s")).dim and q.dim == "V/s", q.dim)
+  same(q / cj.unit("V/s"), {3, -4})
+  local n = (cj.array{7, -7} * cj.second) // (2 * cj.second)
+  assert(n.dim == "1"); same(n, {3, -4})
+  assert(((2 * cj.unit("V")) // (cj.array{1, 2} * cj.second)).dim == "V/s")
+  assert(cj.idiv(vs, cj.ones(2) * cj.second).dim == "V/s")
   local t = cj.linspace(0 * cj.ms, 10 * cj.ms, 3)
   assert(tostring(t) == "[ 0.  5. 10.] ms", tostring(t))
   v[1] = -60 * cj.mV
@@ -598,7 +655,7 @@ end)
 T.test("every array function has help text", function()
   local names = {
     "array", "zeros", "ones", "full", "range", "linspace", "where", "add", "sub", "mul", "div",
-    "mod", "pow", "minimum", "maximum", "muladd", "lt", "le", "gt", "ge", "eq", "ne", "neg", "abs", "relu",
+    "idiv", "mod", "pow", "minimum", "maximum", "muladd", "lt", "le", "gt", "ge", "eq", "ne", "neg", "abs", "relu",
     "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh",
     "sigmoid", "clip", "sum", "mean", "var", "std", "min", "max", "argmin", "argmax", "prod",
     "any", "all", "cumsum", "matmul", "dot", "transpose", "reshape", "copy", "astype",

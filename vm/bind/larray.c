@@ -565,7 +565,7 @@ static void pairup(lua_State *L, int i, int j, operand *x, operand *y)
 }
 
 static const char *const verbs[CJ_NBINOPS] = {
-  "add", "subtract", "multiply", "divide", "take the remainder of", "raise",
+  "add", "subtract", "multiply", "divide", "floor-divide", "take the remainder of", "raise",
   "compare", "compare", "compare", "compare", "compare", "compare", "compare", "compare",
 };
 
@@ -575,7 +575,7 @@ static cj_dim binopdim(lua_State *L, cj_binop op, const operand *x, const operan
   cj_dim d;
   char buf[96];
   switch (op) {
-  case CJ_MUL: case CJ_DIV:
+  case CJ_MUL: case CJ_DIV: case CJ_IDIV:
     if (cj_dim_mulx(x->dim, y->dim, op == CJ_MUL ? 1 : -1, &d)) corefail(L, 2);
     return d;
   case CJ_POW:
@@ -621,6 +621,7 @@ static int mm_add(lua_State *L) { binop(L, CJ_ADD, 0); return 1; }
 static int mm_sub(lua_State *L) { binop(L, CJ_SUB, 0); return 1; }
 static int mm_mul(lua_State *L) { binop(L, CJ_MUL, 0); return 1; }
 static int mm_div(lua_State *L) { binop(L, CJ_DIV, 0); return 1; }
+static int mm_idiv(lua_State *L) { binop(L, CJ_IDIV, 0); return 1; }
 static int mm_mod(lua_State *L) { binop(L, CJ_MOD, 0); return 1; }
 static int mm_pow(lua_State *L) { binop(L, CJ_POW, 0); return 1; }
 
@@ -631,6 +632,7 @@ BINFN(m_add, CJ_ADD)
 BINFN(m_sub, CJ_SUB)
 BINFN(m_mul, CJ_MUL)
 BINFN(m_div, CJ_DIV)
+BINFN(m_idiv, CJ_IDIV)
 BINFN(m_mod, CJ_MOD)
 BINFN(m_pow, CJ_POW)
 BINFN(m_minimum, CJ_MINIMUM)
@@ -1353,8 +1355,8 @@ static int m_concat(lua_State *L)
 
 #define FN(name) { #name, m_##name }
 static const luaL_Reg methods[] = {
-  FN(add), FN(sub), FN(mul), FN(div), FN(mod), FN(pow), FN(minimum), FN(maximum), FN(muladd),
-  FN(lt), FN(le), FN(gt), FN(ge), FN(eq), FN(ne),
+  FN(add), FN(sub), FN(mul), FN(div), FN(idiv), FN(mod), FN(pow), FN(minimum), FN(maximum),
+  FN(muladd), FN(lt), FN(le), FN(gt), FN(ge), FN(eq), FN(ne),
   FN(neg), FN(abs), FN(relu), FN(sign), FN(floor), FN(ceil), FN(exp), FN(log), FN(log1p),
   FN(sqrt), FN(sin), FN(cos), FN(tan), FN(tanh), FN(sigmoid), FN(clip),
   FN(sum), FN(mean), FN(var), FN(std), FN(min), FN(max), FN(argmin), FN(argmax), FN(prod),
@@ -1366,7 +1368,7 @@ static const luaL_Reg methods[] = {
 
 static const luaL_Reg metamethods[] = {
   { "__add", mm_add }, { "__sub", mm_sub }, { "__mul", mm_mul }, { "__div", mm_div },
-  { "__mod", mm_mod }, { "__pow", mm_pow }, { "__unm", mm_unm },
+  { "__idiv", mm_idiv }, { "__mod", mm_mod }, { "__pow", mm_pow }, { "__unm", mm_unm },
   { "__newindex", m_newindex }, { "__len", m_len }, { "__tostring", m_tostring },
   { "__concat", m_concat },
   { NULL, NULL }
@@ -1381,7 +1383,7 @@ static const luaL_Reg functions[] = {
 
 /* methods that are also module functions: cj.exp(a), cj.sum(a, axis), ... */
 static const char *const shared[] = {
-  "add", "sub", "mul", "div", "mod", "pow", "minimum", "maximum", "muladd",
+  "add", "sub", "mul", "div", "idiv", "mod", "pow", "minimum", "maximum", "muladd",
   "lt", "le", "gt", "ge", "eq", "ne",
   "neg", "abs", "relu", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos",
   "tan", "tanh", "sigmoid", "clip", "sum", "mean", "var", "std", "min", "max", "argmin",
@@ -1417,6 +1419,8 @@ static const cj_doc docs[] = {
   BINDOC("sub", "Elementwise a - b."),
   BINDOC("mul", "Elementwise a * b."),
   BINDOC("div", "Elementwise a / b (integer arrays give float64)."),
+  BINDOC("idiv", "Elementwise a // b, floored as Lua's // (-7 // 2 is -4); integer arrays stay\n"
+         "integer and integer x // 0 is 0; floats give floor(a / b). Unit: a's over b's."),
   BINDOC("mod", "Elementwise a % b, floored as Lua's % (integer x % 0 is 0)."),
   BINDOC("pow", "Elementwise a ^ b (float64 for integer arrays)."),
   BINDOC("minimum", "Elementwise smaller of a and b (NaN propagates)."),

@@ -118,16 +118,19 @@ void cj_dtype_store(cj_dtype t, void *p, double v);
 /* ---- elementwise operations (arrmath.c) --------------------------------------
  * Integer arithmetic wraps around (two's complement, as numpy); x % y is
  * floored (the sign of y, as Lua's %) and x % 0 is 0 for integers (NaN for
- * floats). Division and power of two integer arrays give float64.
+ * floats). Division and power of two integer arrays give float64. Floor
+ * division x // y (CJ_IDIV) keeps integer dtypes, rounds toward -inf as
+ * Lua's // (-7 // 2 is -4) and gives 0 for integer x // 0; for floats it is
+ * floor(x / y).
  * Every function writes into a caller-made out of the result's shape and
  * dtype (CJ_EINVAL otherwise); out may be an input (in place) or overlap
  * one (a temporary is used). */
 typedef enum {
-  CJ_ADD, CJ_SUB, CJ_MUL, CJ_DIV, CJ_MOD, CJ_POW, CJ_MINIMUM, CJ_MAXIMUM,
+  CJ_ADD, CJ_SUB, CJ_MUL, CJ_DIV, CJ_IDIV, CJ_MOD, CJ_POW, CJ_MINIMUM, CJ_MAXIMUM,
   CJ_LT, CJ_LE, CJ_GT, CJ_GE, CJ_EQ, CJ_NE,    /* comparisons: uint8 0/1 */
   CJ_NBINOPS
 } cj_binop;
-const char *cj_binop_name(cj_binop op);        /* "add", "sub", ..., "lt", ... */
+const char *cj_binop_name(cj_binop op);        /* "add", "sub", ..., "idiv", ..., "lt", ... */
 int cj_binop_iscmp(cj_binop op);
 cj_dtype cj_binop_dtype(cj_binop op, cj_dtype a, cj_dtype b);
 /* out = a op b, broadcasting a and b to out's shape (which must be their

@@ -48,6 +48,17 @@ static inline int32_t imod(int32_t a, int32_t b)
   return r;
 }
 
+/* Floored integer division, as Lua's //: x // 0 := 0, INT_MIN // -1 wraps */
+static inline int32_t idiv32(int32_t a, int32_t b)
+{
+  int32_t q;
+  if (b == 0) return 0;
+  if (b == -1) return (int32_t)(0u - (uint32_t)a);   /* INT_MIN / -1 would trap */
+  q = a / b;
+  if (a % b != 0 && (a ^ b) < 0) q--;
+  return q;
+}
+
 #define WRAP32(op, x, y) ((int32_t)((uint32_t)(x) op (uint32_t)(y)))
 #define FMIN(x, y) ((x) < (y) || (x) != (x) ? (x) : (y))
 #define FMAX(x, y) ((x) > (y) || (x) != (x) ? (x) : (y))
@@ -80,11 +91,12 @@ static inline int32_t imod(int32_t a, int32_t b)
   }
 
 /* arithmetic for each dtype, then comparisons */
-#define FLOATOPS(S, T, MODF, POWF)                                  \
+#define FLOATOPS(S, T, MODF, POWF, FLOORF)                          \
   BINK(add_##S, T, T, x + y)                                        \
   BINK(sub_##S, T, T, x - y)                                        \
   BINK(mul_##S, T, T, x * y)                                        \
   BINK(div_##S, T, T, x / y)                                        \
+  BINK(idiv_##S, T, T, FLOORF(x / y))                               \
   BINK(mod_##S, T, T, MODF(x, y))                                   \
   BINK(pow_##S, T, T, POWF(x, y))                                   \
   BINK(min_##S, T, T, FMIN(x, y))                                   \
@@ -97,17 +109,19 @@ static inline int32_t imod(int32_t a, int32_t b)
   BINK(eq_##S, T, uint8_t, x == y)                                  \
   BINK(ne_##S, T, uint8_t, x != y)
 
-FLOATOPS(f64, double, fmodd, pow)
-FLOATOPS(f32, float, fmodff, powf)
+FLOATOPS(f64, double, fmodd, pow, floor)
+FLOATOPS(f32, float, fmodff, powf, floorf)
 BINK(add_i32, int32_t, int32_t, WRAP32(+, x, y))
 BINK(sub_i32, int32_t, int32_t, WRAP32(-, x, y))
 BINK(mul_i32, int32_t, int32_t, WRAP32(*, x, y))
+BINK(idiv_i32, int32_t, int32_t, idiv32(x, y))
 BINK(mod_i32, int32_t, int32_t, imod(x, y))
 BINK(min_i32, int32_t, int32_t, IMIN(x, y))
 BINK(max_i32, int32_t, int32_t, IMAX(x, y))
 BINK(add_u8, uint8_t, uint8_t, x + y)
 BINK(sub_u8, uint8_t, uint8_t, x - y)
 BINK(mul_u8, uint8_t, uint8_t, x * y)
+BINK(idiv_u8, uint8_t, uint8_t, y ? x / y : 0)
 BINK(mod_u8, uint8_t, uint8_t, y ? x % y : 0)
 BINK(min_u8, uint8_t, uint8_t, IMIN(x, y))
 BINK(max_u8, uint8_t, uint8_t, IMAX(x, y))
@@ -119,14 +133,14 @@ CMPOPS(u8, uint8_t)
 #define CMPROW(S) lt_##S, le_##S, gt_##S, ge_##S, eq_##S, ne_##S
 /* [dtype][op]; NULL where the computation is never done in that dtype */
 static const cj_kernel binkern[CJ_NDTYPES][CJ_NBINOPS] = {
-  { add_f64, sub_f64, mul_f64, div_f64, mod_f64, pow_f64, min_f64, max_f64, CMPROW(f64) },
-  { add_f32, sub_f32, mul_f32, div_f32, mod_f32, pow_f32, min_f32, max_f32, CMPROW(f32) },
-  { add_i32, sub_i32, mul_i32, NULL, mod_i32, NULL, min_i32, max_i32, CMPROW(i32) },
-  { add_u8, sub_u8, mul_u8, NULL, mod_u8, NULL, min_u8, max_u8, CMPROW(u8) },
+  { add_f64, sub_f64, mul_f64, div_f64, idiv_f64, mod_f64, pow_f64, min_f64, max_f64, CMPROW(f64) },
+  { add_f32, sub_f32, mul_f32, div_f32, idiv_f32, mod_f32, pow_f32, min_f32, max_f32, CMPROW(f32) },
+  { add_i32, sub_i32, mul_i32, NULL, idiv_i32, mod_i32, NULL, min_i32, max_i32, CMPROW(i32) },
+  { add_u8, sub_u8, mul_u8, NULL, idiv_u8, mod_u8, NULL, min_u8, max_u8, CMPROW(u8) },
 };
 
 static const char *const binnames[CJ_NBINOPS] = {
-  "add", "sub", "mul", "div", "mod", "pow", "minimum", "maximum",
+  "add", "sub", "mul", "div", "idiv", "mod", "pow", "minimum", "maximum",
   "lt", "le", "gt", "ge", "eq", "ne",
 };
 
