@@ -3,25 +3,13 @@
 -- per store, identical on both backends; rates agree with double precision
 -- within statistics; save/restore; the NaN check; memory of the state.
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
-local values, same = T.values, T.same
+local values, same, spikelist = T.values, T.same, T.spikelist
 local cj = require "cajal"
 local compile = require "cajal.compile"
 
 local format = string.format
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
-
-local function spikelist(mon, tmin)
-  local ts, is = values(mon:times()), values(mon:indices())
-  local p = {}
-  for k = 1, #ts do
-    if not tmin or ts[k] >= tmin - 1e-12 then p[#p + 1] = { ts[k], is[k] } end
-  end
-  table.sort(p, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2]) end)
-  local a, b = {}, {}
-  for k, x in ipairs(p) do a[k], b[k] = x[1], x[2] end
-  return a, b
-end
 
 -- every state-carrying construct: Poisson input, heterogeneous delays,
 -- plastic synapses with traces (event kernels, add statements), summed and

@@ -4,26 +4,13 @@
 -- detection and the errors of bad input. Numerical validation against
 -- theory: netvalid.lua; examples and Brian2: netexamples.lua.
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
-local values, same = T.values, T.same
+local values, same, spikelist = T.values, T.same, T.spikelist
 local cj = require "cajal"
 local core = require "cajal.core"
 
 local format = string.format
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
-
--- (time, index) pairs of a spike monitor sorted by time then index, as two lists
-local function spikelist(mon, tmin)
-  local ts, is = values(mon:times()), values(mon:indices())
-  local p = {}
-  for k = 1, #ts do
-    if not tmin or ts[k] >= tmin - 1e-12 then p[#p + 1] = { ts[k], is[k] } end
-  end
-  table.sort(p, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2]) end)
-  local a, b = {}, {}
-  for k, x in ipairs(p) do a[k], b[k] = x[1], x[2] end
-  return a, b
-end
 
 -- A small recurrent network with everything that carries state across a
 -- run: random initial state, Poisson input, heterogeneous delays (spikes

@@ -5,6 +5,7 @@
 --   T.checkerror("bad argument #1 to 'zeros'", cj.zeros, "x")
 --   T.near(a, b, tol [, what])
 --   T.values(array) -> list of numbers (SI);  T.same(list1, list2, what): bit-identical
+--   T.spikelist(monitor [, tmin]) -> times, indices sorted by time then index
 --   T.done()   -- prints "<file>: N passed, N failed"; exit status 1 on failure
 local T = {}
 local passed, failed = 0, 0
@@ -54,6 +55,20 @@ function T.same(a, b, what)
       error(string.format("%s: element %d differs: %.17g vs %.17g", what, k, a[k], b[k]), 2)
     end
   end
+end
+
+-- The (time, index) pairs of a spike monitor from time tmin on (all if nil),
+-- sorted by time then index, as two lists of numbers.
+function T.spikelist(mon, tmin)
+  local ts, is = T.values(mon:times()), T.values(mon:indices())
+  local p = {}
+  for k = 1, #ts do
+    if not tmin or ts[k] >= tmin - 1e-12 then p[#p + 1] = { ts[k], is[k] } end
+  end
+  table.sort(p, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2]) end)
+  local a, b = {}, {}
+  for k, x in ipairs(p) do a[k], b[k] = x[1], x[2] end
+  return a, b
 end
 
 function T.done()
