@@ -117,6 +117,10 @@ static void launch(session *s)
   s->out[0] = '\0';
   if (!cajal || !*cajal) cajal = "./cajal";
   s->pid = forkpty(&s->fd, NULL, NULL, &ws);
+  /* CI may run without pseudo-terminals (no /dev/ptmx or devpts): a REPL
+   * test cannot run there, which is a skip with its reason, not a failure. */
+  if (s->pid < 0 && (errno == ENOENT || errno == ENXIO || errno == EACCES || errno == ENODEV))
+    cr_skip_test("no pseudo-terminal available (forkpty: %s)", strerror(errno));
   cr_assert(s->pid >= 0, "forkpty: %s", strerror(errno));
   if (s->pid == 0) {
     setenv("CAJAL_HISTORY", s->hist, 1);

@@ -89,7 +89,7 @@ T.test("save_npy / load_npy round trip: every dtype, shapes, strided views", fun
 end)
 
 T.test("numpy reads what cajal writes, for every dtype, C order from strided data", function()
-  if not have_numpy then return end
+  if not have_numpy then T.skip(PY .. " with numpy not found") end
   for _, dt in ipairs(dtypes) do
     IO.save_npy(tmp(dt .. ".npy"), make(dt, 12, 3, 4))
     IO.save_npy(tmp(dt .. "-t.npy"), make(dt, 12, 3, 4):t())
@@ -116,7 +116,7 @@ print("numpy ok")
 end)
 
 T.test("cajal reads what numpy writes: byte orders, Fortran order, versions, 0-d", function()
-  if not have_numpy then return end
+  if not have_numpy then T.skip(PY .. " with numpy not found") end
   local ok, out = python(([==[
 import numpy as np
 d = %s

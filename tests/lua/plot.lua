@@ -25,7 +25,6 @@ local function which(name)
   end
 end
 local have_gnuplot = which("gnuplot") ~= nil or (os.getenv("CAJAL_GNUPLOT") or "") ~= ""
-if not have_gnuplot then print("NOTE: gnuplot not found: drawing tests skipped (install gnuplot-nox)") end
 local CAJAL = os.getenv("CAJAL") or arg[-1] or "cajal"
 
 -- The body of SVG plot group k (gnuplot names them gnuplot_plot_<k>).
@@ -71,7 +70,7 @@ local function ispng(path)
 end
 
 T.test("lines: PNG and SVG, one line per column, coordinates follow the data", function()
-  if not have_gnuplot then return end
+  if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
   local x = cj.linspace(0, 2, 5)
   assert(P.lines(x, x * x, { out = tmp("l.png"), title = "squares", xlabel = "t_1", ylabel = "y" }) == tmp("l.png"))
   assert(ispng(tmp("l.png")))
@@ -102,7 +101,7 @@ T.test("lines: PNG and SVG, one line per column, coordinates follow the data", f
 end)
 
 T.test("scatter: one marker per point", function()
-  if not have_gnuplot then return end
+  if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
   P.scatter({ 1, 2, 3, 4 }, { 4, 1, 3, 2 }, { out = tmp("s.svg"), pointsize = 1 })
   local pts = uses(group(read(tmp("s.svg")), 1))
   assert(#pts == 4, #pts)
@@ -114,7 +113,7 @@ T.test("scatter: one marker per point", function()
 end)
 
 T.test("raster: arrays, a monitor, populations stacked with their own colors", function()
-  if not have_gnuplot then return end
+  if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
   P.raster(cj.array({ 0.1, 0.2, 0.3 }), cj.array({ 0, 1, 2 }), tmp("r.svg"))
   assert(#uses(group(read(tmp("r.svg")), 1)) == 3)
   local function monitor(t, i)
@@ -146,7 +145,7 @@ T.test("raster: arrays, a monitor, populations stacked with their own colors", f
 end)
 
 T.test("hist: box heights are the counts", function()
-  if not have_gnuplot then return end
+  if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
   P.hist(cj.array({ 1, 2, 2, 3, 3, 3, 4 }), 3, tmp("h.svg"))   -- bins [1,2) [2,3) [3,4]: 1, 2, 4
   local g = group(read(tmp("h.svg")), 1)
   local heights = {}
@@ -161,7 +160,7 @@ T.test("hist: box heights are the counts", function()
 end)
 
 T.test("image and images: files, colorbar, grid, row 1 at the top", function()
-  if not have_gnuplot then return end
+  if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
   P.image(cj.array({ { 1, 2, 3 }, { 4, 5, 6 } }) - 3, { out = tmp("i.png"), palette = "diverging" })
   assert(ispng(tmp("i.png")))
   P.image(cj.array({ { 0, 0.5 }, { 1, 1 } }), { out = tmp("o.svg"), palette = "gray" })
@@ -215,7 +214,7 @@ print(w, h, rows[0][0], rows[0][(w-1)*bpp], rows[h-1][0], rows[h-1][(w-1)*bpp])
 end)
 
 T.test("pdf output where pdfcairo exists", function()
-  if not have_gnuplot then return end
+  if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
   local ok, err = pcall(P.lines, { 1, 2 }, { 2, 1 }, tmp("p.pdf"))
   if ok then assert(read(tmp("p.pdf")):sub(1, 5) == "%PDF-")
   else assert(tostring(err):find("cannot tell the output format", 1, true), err) end
@@ -233,7 +232,7 @@ T.test("errors: gnuplot missing, no display, bad options and data, gnuplot's own
     "install the Debian package gnuplot-nox (or gnuplot)", 1, true), out)
   ok, out = run("PATH=/nonexistent-dir CAJAL_GNUPLOT=", "require('cajal').plot.hist({1,2})")
   assert(not ok and out:find("gnuplot not found on PATH; install the Debian package gnuplot-nox", 1, true), out)
-  if not have_gnuplot then return end
+  if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
   ok, out = run("env -u DISPLAY -u WAYLAND_DISPLAY", "require('cajal').plot.lines({1,2},{1,2})")
   assert(not ok and out:find('cj.plot.lines: no display to draw on: give out = "file.png"', 1, true), out)
   T.checkerror("cj.plot.lines: cannot tell the output format of 'x.jpg'", function() return P.lines({ 1 }, { 1 }, "x.jpg") end)

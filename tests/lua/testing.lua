@@ -6,16 +6,37 @@
 --   T.near(a, b, tol [, what])
 --   T.values(array) -> list of numbers (SI);  T.same(list1, list2, what): bit-identical
 --   T.spikelist(monitor [, tmin]) -> times, indices sorted by time then index
---   T.done()   -- prints "<file>: N passed, N failed"; exit status 1 on failure
+--   T.skip(reason)   -- inside a test: stop it and count it as skipped, with the reason
+--   T.skiptest(name, reason)   -- count a test that cannot run here as skipped
+--   T.done()   -- prints "<file>: N passed, N failed, N skipped"; exit status 1 on failure
+--
+-- A skip is never silent: it is counted, and its reason is printed. A test that
+-- returns early without T.skip counts as passed, so guards must call T.skip.
 local T = {}
-local passed, failed = 0, 0
+local passed, failed, skipped = 0, 0, 0
 local current
+local SKIP = {}   -- the marker raised by T.skip
+
+function T.skiptest(name, reason)
+  skipped = skipped + 1
+  print(string.format("SKIP %s: %s", name, reason))
+end
+
+function T.skip(reason)
+  assert(type(reason) == "string" and reason ~= "", "T.skip needs a reason")
+  error(setmetatable({ reason = reason }, SKIP), 0)
+end
 
 function T.test(name, fn)
   current = name
-  local ok, err = xpcall(fn, debug.traceback)
+  local ok, err = xpcall(fn, function(e)
+    if getmetatable(e) == SKIP then return e end
+    return debug.traceback(e, 2)
+  end)
   if ok then
     passed = passed + 1
+  elseif getmetatable(err) == SKIP then
+    T.skiptest(name, err.reason)
   else
     failed = failed + 1
     io.stderr:write("FAIL ", name, "\n", tostring(err), "\n")
@@ -73,7 +94,7 @@ end
 
 function T.done()
   local name = (arg and arg[0] or "?"):match("([^/]*)$")
-  print(string.format("%s: %d passed, %d failed", name, passed, failed))
+  print(string.format("%s: %d passed, %d failed, %d skipped", name, passed, failed, skipped))
   os.exit(failed == 0 and 0 or 1)
 end
 
