@@ -839,6 +839,57 @@ Test(matmul, float_layouts_against_triple_loop)
         }
 }
 
+/* The raw BLAS entry points of the primitive modules, against plain loops,
+ * with leading dimensions larger than the rows and both transpositions. */
+Test(matmul, raw_blas_against_loops)
+{
+  enum { M = 7, N = 5, K = 6, LD = 9 };
+  double a[K * LD], b[K * LD], c[M * LD], x[K * 2], y[M * 2];
+  unsigned seed = 3;
+  for (int i = 0; i < K * LD; i++) {
+    seed = seed * 1103515245u + 12345u; a[i] = (seed >> 8) / 16777216.0 - 0.5;
+    seed = seed * 1103515245u + 12345u; b[i] = (seed >> 8) / 16777216.0 - 0.5;
+  }
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      /* op(A) is M x K: stored M x K (ta 0) or K x M (ta 1), rows LD apart;
+       * only the first K rows of a exist, so keep M, K <= K rows when transposed */
+      int m = ta ? K : M < K ? M : K, k = K, n = N;
+      for (int i = 0; i < m * LD; i++) c[i] = 0.25 * i;
+      cr_assert_eq(cj_dgemm(ta, tb, m, n, k, 1.5, a, LD, b, LD, 0.5, c, LD), CJ_OK, "%s", cj_errmsg());
+      for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+          double s = 0;
+          for (int l = 0; l < k; l++)
+            s += (ta ? a[l * LD + i] : a[i * LD + l]) * (tb ? b[j * LD + l] : b[l * LD + j]);
+          s = 1.5 * s + 0.5 * (0.25 * (i * LD + j));
+          cr_assert(close(c[i * LD + j], s, 1e-13), "gemm ta=%d tb=%d (%d,%d): %g vs %g", ta, tb, i, j, c[i * LD + j], s);
+        }
+    }
+  for (int i = 0; i < K * 2; i++) x[i] = 0.1 * i - 0.3;
+  for (int i = 0; i < M * 2; i++) y[i] = 1;
+  cr_assert_eq(cj_dgemv(0, K, N, 2.0, a, LD, x, 2, -1.0, y, 2), CJ_OK, "%s", cj_errmsg());
+  for (int i = 0; i < K; i++) {
+    double s = 0;
+    for (int j = 0; j < N; j++) s += a[i * LD + j] * x[2 * j];
+    cr_assert(close(y[2 * i], 2 * s - 1, 1e-13), "gemv row %d", i);
+  }
+  memcpy(c, a, sizeof(double) * K * LD);
+  cr_assert_eq(cj_dger(K, N, -0.5, x, 1, y, 2, c, LD), CJ_OK, "%s", cj_errmsg());
+  for (int i = 0; i < K; i++)
+    for (int j = 0; j < N; j++)
+      cr_assert(close(c[i * LD + j], a[i * LD + j] - 0.5 * x[i] * y[2 * j], 1e-14), "ger (%d,%d)", i, j);
+  cr_assert_eq(cj_dsyrk(0, K, N, 1.0, a, LD, 0.0, c, LD), CJ_OK, "%s", cj_errmsg());
+  for (int i = 0; i < K; i++)
+    for (int j = 0; j < K; j++) {
+      double s = 0;
+      for (int l = 0; l < N; l++) s += a[i * LD + l] * a[j * LD + l];
+      cr_assert(close(c[i * LD + j], s, 1e-13), "syrk (%d,%d): %g vs %g", i, j, c[i * LD + j], s);
+    }
+  cr_assert_eq(cj_dgemm(0, 0, 2, 2, 0, 1.0, a, LD, b, LD, 0.0, c, LD), CJ_OK);
+  cr_assert(c[0] == 0 && c[1] == 0 && c[LD] == 0 && c[LD + 1] == 0, "k = 0 gives zeros");
+}
+
 Test(matmul, vectors_integers_and_mixed)
 {
   int64_t sa[2] = { 6, 4 }, sv[1] = { 4 }, sw[1] = { 6 };

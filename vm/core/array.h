@@ -204,4 +204,25 @@ int cj_array_matmul(cj_array *out, const cj_array *a, const cj_array *b);
 /* Inner product of two 1-D arrays of one length, accumulated in double. */
 int cj_array_dot(const cj_array *a, const cj_array *b, double *res);
 
+/* Raw BLAS on row-major double matrices, for the primitive modules (learn,
+ * boltzmann, capsule, ...): the CBLAS routine of the same name with
+ * CblasRowMajor, ta/tb nonzero for a transposed operand. OpenBLAS is opened
+ * on first use; CJ_ERUNTIME (message names the Debian package) when it cannot
+ * be, CJ_ERANGE when a size exceeds BLAS's integer. Sizes of zero are handled
+ * here (C = beta*C) rather than passed to BLAS.
+ *   cj_dgemm:  C (m x n) = alpha op(A) op(B) + beta C, op(A) m x k
+ *   cj_dgemv:  y = alpha op(A) x + beta y, A m x n
+ *   cj_dger:   A (m x n) += alpha x y^T
+ *   cj_dsyrk:  C (n x n) = alpha op(A) op(A)^T + beta C, op(A) n x k; the
+ *              whole of C is written (BLAS's upper triangle, mirrored) */
+int cj_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
+             const double *a, int64_t lda, const double *b, int64_t ldb,
+             double beta, double *c, int64_t ldc);
+int cj_dgemv(int ta, int64_t m, int64_t n, double alpha, const double *a, int64_t lda,
+             const double *x, int64_t incx, double beta, double *y, int64_t incy);
+int cj_dger(int64_t m, int64_t n, double alpha, const double *x, int64_t incx,
+            const double *y, int64_t incy, double *a, int64_t lda);
+int cj_dsyrk(int ta, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+             double beta, double *c, int64_t ldc);
+
 #endif

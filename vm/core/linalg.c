@@ -32,8 +32,20 @@ typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
                          const blasint, const float, const float *, const blasint,
                          const float *, const blasint, const float, float *,
                          const blasint);
+typedef void (*dgemv_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const blasint,
+                         const blasint, const double, const double *, const blasint,
+                         const double *, const blasint, const double, double *, const blasint);
+typedef void (*dger_fn)(const enum CBLAS_ORDER, const blasint, const blasint, const double,
+                        const double *, const blasint, const double *, const blasint,
+                        double *, const blasint);
+typedef void (*dsyrk_fn)(const enum CBLAS_ORDER, const enum CBLAS_UPLO, const enum CBLAS_TRANSPOSE,
+                         const blasint, const blasint, const double, const double *,
+                         const blasint, const double, double *, const blasint);
 static dgemm_fn p_dgemm;
 static sgemm_fn p_sgemm;
+static dgemv_fn p_dgemv;
+static dger_fn p_dger;
+static dsyrk_fn p_dsyrk;
 static char blaserr[512];
 static pthread_once_t blasonce = PTHREAD_ONCE_INIT;
 
@@ -56,7 +68,10 @@ static void openblas(void)
     }
     *(void **)&p_dgemm = dlsym(h, "cblas_dgemm");
     *(void **)&p_sgemm = dlsym(h, "cblas_sgemm");
-    if (p_dgemm && p_sgemm) return;
+    *(void **)&p_dgemv = dlsym(h, "cblas_dgemv");
+    *(void **)&p_dger = dlsym(h, "cblas_dger");
+    *(void **)&p_dsyrk = dlsym(h, "cblas_dsyrk");
+    if (p_dgemm && p_sgemm && p_dgemv && p_dger && p_dsyrk) return;
     p_dgemm = NULL;
     p_sgemm = NULL;
     snprintf(blaserr, sizeof blaserr, "%s has no cblas_dgemm", cands[i]);
@@ -277,5 +292,78 @@ int cj_array_dot(const cj_array *a, const cj_array *b, double *res)
                 cj_dtype_load(b->dtype, (const char *)b->data + i * sb * (int64_t)eb);
   }
   *res = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  return CJ_OK;
+}
+
+/* ---- raw BLAS for the primitive modules (see array.h) --------------------- */
+
+static int blasdims(int64_t a, int64_t b, int64_t c, int64_t d)
+{
+  if (a < 0 || b < 0 || c < 0 || d < 0 || a > BLASMAX || b > BLASMAX || c > BLASMAX || d > BLASMAX)
+    return cj_fail(CJ_ERANGE, "matrix too large for BLAS");
+  return CJ_OK;
+}
+
+#define tr(t) ((t) ? CblasTrans : CblasNoTrans)
+
+int cj_dgemm(int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha,
+             const double *a, int64_t lda, const double *b, int64_t ldb,
+             double beta, double *c, int64_t ldc)
+{
+  int st;
+  if ((st = needblas()) || (st = blasdims(m, n, k, lda > ldb ? (lda > ldc ? lda : ldc) : (ldb > ldc ? ldb : ldc))))
+    return st;
+  if (m == 0 || n == 0) return CJ_OK;
+  if (k == 0) {                               /* BLAS may skip beta*C when k == 0 */
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+    return CJ_OK;
+  }
+  p_dgemm(CblasRowMajor, tr(ta), tr(tb), (blasint)m, (blasint)n, (blasint)k, alpha,
+          a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+  return CJ_OK;
+}
+
+int cj_dgemv(int ta, int64_t m, int64_t n, double alpha, const double *a, int64_t lda,
+             const double *x, int64_t incx, double beta, double *y, int64_t incy)
+{
+  int st;
+  if ((st = needblas()) || (st = blasdims(m, n, lda, incx > incy ? incx : incy))) return st;
+  if (m == 0 || n == 0) {
+    int64_t len = ta ? n : m;
+    for (int64_t i = 0; i < len; i++) y[i * incy] = beta == 0 ? 0 : beta * y[i * incy];
+    return CJ_OK;
+  }
+  p_dgemv(CblasRowMajor, tr(ta), (blasint)m, (blasint)n, alpha, a, (blasint)lda,
+          x, (blasint)incx, beta, y, (blasint)incy);
+  return CJ_OK;
+}
+
+int cj_dger(int64_t m, int64_t n, double alpha, const double *x, int64_t incx,
+            const double *y, int64_t incy, double *a, int64_t lda)
+{
+  int st;
+  if ((st = needblas()) || (st = blasdims(m, n, lda, incx > incy ? incx : incy))) return st;
+  if (m == 0 || n == 0) return CJ_OK;
+  p_dger(CblasRowMajor, (blasint)m, (blasint)n, alpha, x, (blasint)incx, y, (blasint)incy,
+         a, (blasint)lda);
+  return CJ_OK;
+}
+
+int cj_dsyrk(int ta, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+             double beta, double *c, int64_t ldc)
+{
+  int st;
+  if ((st = needblas()) || (st = blasdims(n, k, lda, ldc))) return st;
+  if (n == 0) return CJ_OK;
+  if (k == 0) {
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+    return CJ_OK;
+  }
+  p_dsyrk(CblasRowMajor, CblasUpper, tr(ta), (blasint)n, (blasint)k, alpha, a, (blasint)lda,
+          beta, c, (blasint)ldc);
+  for (int64_t i = 1; i < n; i++)               /* mirror: callers get the full matrix */
+    for (int64_t j = 0; j < i; j++) c[i * ldc + j] = c[j * ldc + i];
   return CJ_OK;
 }
