@@ -73,6 +73,15 @@ void cj_repl_openmodule(lua_State *L);
  * stack index of cajal.repl, or of nil for plain tostring). Replaces the
  * values by the text (LUA_OK) or by an error message; returns the status. */
 int cj_repl_show(lua_State *L, int mod, int n);
+
+/* kernel.c. Serve the Jupyter kernel described by the connection file until
+ * a shutdown request; the state keeps its globals across cells. Returns 0,
+ * or 1 after printing why it could not start. */
+int cj_jupyter(lua_State *L, const char *connfile);
 #endif
+/* kernel.c. Write the kernel spec 'cajal' (kernel.json naming this program)
+ * for the user (user != 0), under prefix/share/jupyter (prefix != NULL), or
+ * for the system. Returns 0, or 1 after printing why not. */
+int cj_jupyter_install(int user, const char *prefix);
 
 #endif

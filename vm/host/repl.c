@@ -374,14 +374,11 @@ int cj_repl_load(lua_State *L, const char *s, size_t len, const char *name, int 
     lua_pop(L, 1);
   }
   st = luaL_loadbuffer(L, s, len, name);
-  if (st != LUA_OK && incomplete(L, st)) {
-    *more = 1;
-    return st;
-  }
   if (memchr(s, '\n', len) && loadtail(L, s, len, st == LUA_OK, name)) {
     lua_remove(L, -2);                         /* the plain chunk or its error */
     return LUA_OK;
   }
+  *more = st != LUA_OK && incomplete(L, st);
   return st;
 }
 
