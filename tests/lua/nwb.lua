@@ -10,19 +10,10 @@
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
 local cj = require "cajal"
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p '" .. dir .. "'"))
+local dir = T.tmpdir()
 local function tmp(name) return dir .. "/" .. name end
 
-local PY = "/usr/bin/python3"
-local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-local function python(code)
-  local f = io.popen("timeout 120 " .. PY .. " -c " .. shq(code) .. " 2>&1")
-  local out = f:read("a")
-  local ok = f:close()
-  return ok, out
-end
+local PY, shq, python = T.PY, T.shq, T.python
 local have_h5py = io.open(PY) ~= nil and (python("import h5py"))
 local function needh5py()
   if not have_h5py then T.skip(PY .. " with h5py not found (Debian python3-h5py)") end
