@@ -76,7 +76,7 @@ KERNELS = []
 TESTS = [
     "kernel_info", "execute_values_and_streams", "error_reply", "silent_and_user_expressions",
     "is_complete", "complete", "inspect", "bad_signature_rejected", "replayed_message_rejected",
-    "interrupt_message_mode", "interrupt_signal_mode", "shutdown", "notebook",
+    "interrupt_message_mode", "interrupt_signal_mode", "shutdown", "command_line", "notebook",
 ]
 
 try:
@@ -386,6 +386,29 @@ def t_shutdown(km, kc):
     return f
 
 
+def t_command_line():
+    def run(*args):
+        return subprocess.run([CAJAL] + list(args), capture_output=True, text=True, timeout=TIMEOUT,
+                              stdin=subprocess.DEVNULL)
+    r = run("--jupyter")
+    assert r.returncode == 1 and "'--jupyter' needs a connection file" in r.stderr, r.stderr
+    r = run("--jupyter", os.path.join(tmp, "no-such-file.json"))
+    assert r.returncode == 1 and "no-such-file.json" in r.stderr, r.stderr
+    bad = os.path.join(tmp, "bad.json")
+    with open(bad, "w") as f:
+        json.dump({"ip": "127.0.0.1", "transport": "tcp", "shell_port": 0, "iopub_port": 1,
+                   "stdin_port": 2, "control_port": 3, "hb_port": 4, "key": "k"}, f)
+    r = run("--jupyter", bad)
+    assert r.returncode == 1 and "'shell_port' must be a port number" in r.stderr, r.stderr
+    with open(bad, "w") as f:
+        json.dump({"ip": "127.0.0.1", "shell_port": 1, "iopub_port": 1, "stdin_port": 2,
+                   "control_port": 3, "hb_port": 4, "key": "k", "signature_scheme": "hmac-md5"}, f)
+    r = run("--jupyter", bad)
+    assert r.returncode == 1 and "hmac-md5" in r.stderr and "not supported" in r.stderr, r.stderr
+    r = run("--install-kernel", "--prefix")
+    assert r.returncode == 1 and "needs a folder" in r.stderr, r.stderr
+
+
 # ---- the notebook ---------------------------------------------------------------
 
 def png_size(data):
@@ -468,6 +491,7 @@ def main():
         report("shutdown", t_shutdown(km, kc))
     finally:
         stop(km, kc)
+    report("command_line", t_command_line)
     report("notebook", t_notebook)
 
 
