@@ -597,6 +597,126 @@ static cj_dim binopdim(lua_State *L, cj_binop op, const operand *x, const operan
   }
 }
 
+/* ---- reuse of temporaries --------------------------------------------------------------------
+ * In `a * b + c` the product is a new array that, when `+` runs, nothing
+ * can reach but the VM register the addition reads. numpy reuses such a
+ * temporary as the output of the next operation, knowing it from the
+ * reference count; Lua keeps no count, so here it is proved from the
+ * instructions the VM ran. A large result of an arithmetic metamethod called
+ * from a Lua function is *armed*: a count hook (installed only when the
+ * thread has no other hook) counts the VM instructions that follow. If the
+ * next arithmetic metamethod receives that array as an operand after
+ * exactly the instructions of the operation itself (Lua 5.4: OP_ADD and
+ * its OP_MMBIN for a binary operator, OP_UNM alone for unary minus), no
+ * instruction ran that could have copied it anywhere: it sits in the one
+ * register the operation reads, and is dead after it, unless that register
+ * is a named local variable (`local t = a * b` then `t + c`), which
+ * lua_getlocal tells. The array then receives the result in place (same
+ * dtype and shape, elementwise, so each element is read before it is
+ * written) and is re-armed, so `a * b + c + d` makes one array, not three.
+ * The hook removes itself at the third instruction. Any instruction in
+ * between (loading the other operand from an upvalue, a global or a field:
+ * `a * b + G`) forgoes the reuse, since the count cannot tell a load from a
+ * store: reuse happens where the operands are local variables or
+ * constants. Only Lua 5.4's instruction set is known here: with another Lua
+ * nothing is reused. Not covered: code run by debug hooks or finalizers
+ * that reads another frame's registers with debug.getlocal (no hook is set
+ * while the program has one). */
+#define ELIDE_MIN_BYTES (256 * 1024)   /* numpy's threshold: below, the bookkeeping costs more */
+
+typedef struct {
+  lua_State *L;                        /* thread of the armed array */
+  const void *arr;                     /* the armed array, NULL if none */
+  int count;                           /* VM instructions since it was armed */
+} elision;
+
+static const char elidekey = 'e';
+
+static elision *elidestate(lua_State *L)
+{
+  elision *e;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &elidekey) != LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    e = (elision *)lua_newuserdatauv(L, sizeof *e, 0);
+    memset(e, 0, sizeof *e);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &elidekey);
+  }
+  e = (elision *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return e;
+}
+
+static void elidehook(lua_State *L, lua_Debug *ar)
+{
+  elision *e = elidestate(L);
+  (void)ar;
+  if (e->L != L || ++e->count > 2) {
+    if (e->L == L) e->arr = NULL;
+    if (lua_gethook(L) == elidehook) lua_sethook(L, NULL, 0, 0);
+  }
+}
+
+/* 1 when the running C function was called as a metamethod by a Lua function. */
+static int frommetamethod(lua_State *L)
+{
+  lua_Debug ar;
+  if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "n", &ar) || !ar.namewhat ||
+      strcmp(ar.namewhat, "metamethod") != 0)
+    return 0;
+  return lua_getstack(L, 1, &ar) && lua_getinfo(L, "S", &ar) && ar.what[0] != 'C';
+}
+
+/* Arm the array at the top of the stack (a fresh result of a metamethod). */
+static void arm(lua_State *L, const larray *r)
+{
+  elision *e;
+  lua_Hook h = lua_gethook(L);
+#if LUA_VERSION_NUM == 504
+  if ((h && h != elidehook) || r->a.ndim == 0 ||
+      (size_t)cj_array_numel(&r->a) * cj_dtype_size(r->a.dtype) < ELIDE_MIN_BYTES || !frommetamethod(L))
+    return;
+  e = elidestate(L);
+  e->L = L;
+  e->arr = r;
+  e->count = 0;
+  lua_sethook(L, elidehook, LUA_MASKCOUNT, 1);
+#else
+  (void)L; (void)r; (void)h; (void)e;
+#endif
+}
+
+/* The operand at index i when it is the armed array, dead after this
+ * operation (ninstr VM instructions since it was armed, in no named local
+ * of the calling function) and of dtype t and the given shape; else NULL.
+ * Disarms in any case. */
+static larray *reusable(lua_State *L, int i, int ninstr, cj_dtype t, int ndim, const int64_t *shape)
+{
+  elision *e;
+  larray *a = cj_testarray(L, i);
+  lua_Debug ar;
+  int ok;
+  cj_array want;
+  if (!a || lua_gethook(L) != elidehook) return NULL;
+  e = elidestate(L);
+  ok = e->L == L && e->arr == a && e->count == ninstr;
+  if (!ok) return NULL;
+  e->arr = NULL;
+  want.ndim = ndim;
+  memcpy(want.shape, shape, sizeof(int64_t) * (size_t)ndim);
+  if (a->a.dtype != t || !cj_array_sameshape(&a->a, &want) || !cj_array_iscontig(&a->a) || !frommetamethod(L))
+    return NULL;
+  lua_getstack(L, 1, &ar);
+  for (int n = 1;; n++) {                      /* named locals of the caller holding it? */
+    const char *name = lua_getlocal(L, &ar, n);
+    if (!name) break;
+    ok = name[0] == '(' || !lua_rawequal(L, -1, i);
+    lua_pop(L, 1);
+    if (!ok) return NULL;
+  }
+  return a;
+}
+
 /* x op y for the operands at stack indices 1 and 2, into the array at
  * index out (0: none). Leaves the result on top of the stack. */
 static larray *binop(lua_State *L, cj_binop op, int out)
@@ -605,14 +725,20 @@ static larray *binop(lua_State *L, cj_binop op, int out)
   int64_t shape[CJ_MAXDIM];
   int ndim;
   cj_dim d;
+  cj_dtype t;
   larray *r;
   pairup(L, 1, 2, &x, &y);
   d = binopdim(L, op, &x, &y);
   if (cj_broadcast_shape(x.a.ndim, x.a.shape, y.a.ndim, y.a.shape, &ndim, shape)) corefail(L, 2);
-  r = result(L, out, cj_binop_dtype(op, x.a.dtype, y.a.dtype), ndim, shape);
+  t = cj_binop_dtype(op, x.a.dtype, y.a.dtype);
+  r = NULL;
+  if (!out && (r = reusable(L, 1, 2, t, ndim, shape)) == NULL) r = reusable(L, 2, 2, t, ndim, shape);
+  if (r) lua_pushvalue(L, r == lua_touserdata(L, 1) ? 1 : 2);   /* the temporary is the result */
+  else r = result(L, out, t, ndim, shape);
   if (cj_array_binop(op, &r->a, &x.a, &y.a)) corefail(L, out);
   r->dim = d;
   if (!x.arr && !y.arr) unwrap0d(L, r);
+  else if (!out) arm(L, r);
   return r;
 }
 
@@ -700,10 +826,14 @@ static int unop(lua_State *L, cj_unop op, int out)
   cj_dim d;
   a = toarray(L, 1);
   d = unopdim(L, op, a->dim);
-  r = result(L, out, cj_unop_dtype(op, a->a.dtype), a->a.ndim, a->a.shape);
+  r = NULL;
+  if (op == CJ_NEG && !out && (r = reusable(L, 1, 1, a->a.dtype, a->a.ndim, a->a.shape)) != NULL)
+    lua_pushvalue(L, 1);                       /* -(a * b): the temporary is the result */
+  else r = result(L, out, cj_unop_dtype(op, a->a.dtype), a->a.ndim, a->a.shape);
   if (cj_array_unop(op, &r->a, &a->a)) corefail(L, out);
   r->dim = d;
   if (scalar) unwrap0d(L, r);
+  else if (op == CJ_NEG && !out) arm(L, r);
   return 1;
 }
 

@@ -11,6 +11,7 @@
  * different layout.
  */
 #include "array.h"
+#include "vmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -294,6 +295,19 @@ done:
   }
 
 #define SIGNF(x) ((x) > 0 ? 1 : (x) < 0 ? -1 : (x))
+/* 1 / (1 + exp(-x)) without overflow, and keeping the tiny values of large
+ * negative x: exp(x) / (1 + exp(x)) there (as vmath.c's vector version) */
+static inline double sigm(double x)
+{
+  double e = exp(-fabs(x));
+  return (x < 0 ? e : 1) / (1 + e);
+}
+
+static inline float sigmf(float x)
+{
+  float e = expf(-fabsf(x));
+  return (x < 0 ? e : 1) / (1 + e);
+}
 #define FLOATUN(S, T, F)                                            \
   UNK(neg_##S, T, -x)                                               \
   UNK(abs_##S, T, F##fabs(x))                                       \
@@ -309,7 +323,7 @@ done:
   UNK(cos_##S, T, F##cos(x))                                        \
   UNK(tan_##S, T, F##tan(x))                                        \
   UNK(tanh_##S, T, F##tanh(x))                                      \
-  UNK(sigmoid_##S, T, 1 / (1 + F##exp(-x)))
+  UNK(sigmoid_##S, T, F##sigm(x))
 
 /* float versions of <math.h> names: expf(x) written as f_exp(x) */
 #define f_fabs fabsf
@@ -323,6 +337,7 @@ done:
 #define f_cos cosf
 #define f_tan tanf
 #define f_tanh tanhf
+#define f_sigm sigmf
 FLOATUN(f64, double, )
 FLOATUN(f32, float, f_)
 UNK(neg_i32, int32_t, (int32_t)(0u - (uint32_t)x))
@@ -373,14 +388,18 @@ static int inplace(cj_array *out, const cj_array *a, cj_kernel k, void *ctx)
   return cj_array_apply(2, ops, k, ctx);
 }
 
+/* The elementary functions take vmath.c's vector kernels where it has them
+ * (SLEEF, at most 1 ulp), libm's otherwise. */
 int cj_array_unop(cj_unop op, cj_array *out, const cj_array *a)
 {
   int st;
   cj_dtype t;
+  cj_kernel k;
   if ((unsigned)op >= CJ_NUNOPS) return cj_fail(CJ_EINVAL, "bad operation %d", (int)op);
   t = cj_unop_dtype(op, a->dtype);
   if ((st = checkout(out, t, a->ndim, a->shape))) return st;
-  return inplace(out, a, unkern[t][op], NULL);
+  if (!(k = cj_vmath_kernel(op, t))) k = unkern[t][op];
+  return inplace(out, a, k, NULL);
 }
 
 /* ---- clip ---------------------------------------------------------------------- */

@@ -1,0 +1,347 @@
+/*
+ * vmath.c — the vector paths of vmath.h: SLEEF's u10 functions (at most
+ * 1 ulp from the exact result) applied to lines of float64 and float32
+ * elements, one set of kernels per x86-64 instruction set, and the choice
+ * between them.
+ *
+ * SLEEF declares its AVX2 and AVX-512 entry points only when the compiler
+ * targets those instruction sets. This file is compiled for the baseline
+ * (the program must start on any x86-64), takes the declarations from
+ * sleef.h with those targets switched on for the inclusion only, and
+ * compiles the kernels of each set with that set's target attribute. A
+ * kernel runs only after __builtin_cpu_supports said the processor (and the
+ * operating system, for the wide registers) has the set.
+ *
+ * The logistic sigmoid is not a SLEEF function: it is computed from one
+ * exponential of -|x| as 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0,
+ * which neither overflows nor loses the tiny values of large negative x
+ * (1 / (1 + exp(-x)) gives 0 for x < -709 where the exact value is a
+ * subnormal number). Its error is at most a few ulp (tests/core/test_vmath.c
+ * states and checks the bound), against 1 for the SLEEF functions.
+ */
+#include "vmath.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VMATH_X86 1
+#include <immintrin.h>
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f")
+#include <sleef.h>
+#pragma GCC pop_options
+#endif
+
+/* The functions each path provides, in table order. */
+enum { F_EXP, F_LOG, F_LOG1P, F_SIN, F_COS, F_TAN, F_TANH, F_SIGMOID, NFUN };
+
+static int funindex(cj_unop op)
+{
+  switch (op) {
+  case CJ_EXP: return F_EXP;
+  case CJ_LOG: return F_LOG;
+  case CJ_LOG1P: return F_LOG1P;
+  case CJ_SIN: return F_SIN;
+  case CJ_COS: return F_COS;
+  case CJ_TAN: return F_TAN;
+  case CJ_TANH: return F_TANH;
+  case CJ_SIGMOID: return F_SIGMOID;
+  default: return -1;
+  }
+}
+
+typedef struct {
+  const char *name;
+  int (*supported)(void);
+  const cj_kernel (*kern)[NFUN];   /* [0] float64, [1] float32; NULL: libm */
+} path;
+
+static int always(void) { return 1; }
+
+#ifdef VMATH_X86
+
+/* ---- one line of elements through a vector function ------------------------------
+ * Contiguous lines go vector by vector straight from and to memory; strided
+ * lines and the last partial vector are gathered into a buffer (padded with
+ * zeros, which every function takes without a fault), computed there and
+ * scattered back, so each element gets exactly the same operations
+ * wherever it sits. Works in place (out == in, same layout). */
+#define CHUNK 256
+
+#define LINE(NAME, T, VT, TGT)                                                  \
+  TGT static void NAME(VT (*f)(VT), int64_t n, char *const *p, const int64_t *s) \
+  {                                                                             \
+    enum { W = sizeof(VT) / sizeof(T) };                                        \
+    T *o = (T *)p[0];                                                           \
+    const T *a = (const T *)p[1];                                               \
+    int64_t so = s[0], sa = s[1], i = 0;                                        \
+    VT buf[CHUNK / W];                                                          \
+    T *b = (T *)buf;                                                            \
+    if (so == 1 && sa == 1) {                                                   \
+      for (; i + W <= n; i += W) {                                              \
+        VT v;                                                                   \
+        memcpy(&v, a + i, sizeof v);                                            \
+        v = f(v);                                                               \
+        memcpy(o + i, &v, sizeof v);                                            \
+      }                                                                         \
+    }                                                                           \
+    while (i < n) {                                                             \
+      int64_t m = n - i < CHUNK ? n - i : CHUNK, k;                             \
+      for (k = 0; k < m; k++) b[k] = a[(i + k) * sa];                           \
+      for (; k % W; k++) b[k] = 0;                                              \
+      for (k = 0; k < (m + W - 1) / W; k++) buf[k] = f(buf[k]);                 \
+      for (k = 0; k < m; k++) o[(i + k) * so] = b[k];                           \
+      i += m;                                                                   \
+    }                                                                           \
+  }
+
+/* SLEEF's sin, cos and tan choose their argument reduction once for a whole
+ * vector (a cheap one when every lane is small, finer ones otherwise), and
+ * the ways round differently in the last bit: a lane's result would depend
+ * on its neighbours. Their lines are therefore sorted by magnitude classes
+ * whose limits are SLEEF's (3.5: 15, 1e9, 1e14 for double; 125, 39000,
+ * 8e6, 1e7 for float; NaN and infinities last) and each vector holds one
+ * class only (padded with a copy of its first element). The test
+ * (tests/core/test_vmath.c) checks that every element alone gives the bits
+ * it gets inside an array. */
+#define TRIGLINE(NAME, T, VT, TGT, L0, L1, L2, L3)                              \
+  TGT static void NAME(VT (*f)(VT), int64_t n, char *const *p, const int64_t *s) \
+  {                                                                             \
+    enum { W = sizeof(VT) / sizeof(T) };                                        \
+    T *o = (T *)p[0];                                                           \
+    const T *a = (const T *)p[1];                                               \
+    int64_t so = s[0], sa = s[1];                                               \
+    VT xb[CHUNK / W], cb[CHUNK / W];                                            \
+    T *x = (T *)xb, *c = (T *)cb;                                               \
+    int16_t cls[CHUNK], idx[CHUNK];                                             \
+    for (int64_t i = 0, m; i < n; i += m) {                                     \
+      int any = 0;                                                              \
+      m = n - i < CHUNK ? n - i : CHUNK;                                        \
+      for (int64_t k = 0; k < m; k++) {                                         \
+        T v = a[(i + k) * sa], av = v < 0 ? -v : v;                             \
+        x[k] = v;                                                               \
+        cls[k] = (int16_t)(!(av < L0) + !(av < L1) + !(av < L2) + !(av < L3));  \
+        any |= cls[k];                                                          \
+      }                                                                         \
+      if (!any) {                                /* all small: the usual case */ \
+        int64_t k = m;                                                          \
+        for (; k % W; k++) x[k] = 0;                                            \
+        for (k = 0; k < (m + W - 1) / W; k++) xb[k] = f(xb[k]);                 \
+      } else {                                                                  \
+        for (int16_t q = 0; q <= 4; q++) {                                      \
+          int64_t nq = 0, k;                                                    \
+          for (k = 0; k < m; k++)                                               \
+            if (cls[k] == q) { idx[nq] = (int16_t)k; c[nq++] = x[k]; }          \
+          if (!nq) continue;                                                    \
+          for (k = nq; k % W; k++) c[k] = c[0];                                 \
+          for (k = 0; k < (nq + W - 1) / W; k++) cb[k] = f(cb[k]);              \
+          for (k = 0; k < nq; k++) x[idx[k]] = c[k];                            \
+        }                                                                       \
+      }                                                                         \
+      for (int64_t k = 0; k < m; k++) o[(i + k) * so] = x[k];                   \
+    }                                                                           \
+  }
+
+/* sigmoid from exp(-|x|); IT is the signed integer vector of VT's width */
+#define SIGMOID(NAME, VT, IT, EXPF, TGT)                                        \
+  TGT static VT NAME(VT x)                                                      \
+  {                                                                             \
+    const VT zero = { 0 }, one = zero + 1, negz = -zero;                        \
+    VT e = EXPF((VT)((IT)x | (IT)negz));            /* exp(-|x|) */             \
+    IT neg = x < zero;                                                          \
+    VT num = (VT)(((IT)e & neg) | ((IT)one & ~neg));                            \
+    return num / (one + e);                                                     \
+  }
+
+/* SLEEF 3.5's exp gives inf from x = 709.78271114955749 on, where the exact
+ * value is still below DBL_MAX up to ln(DBL_MAX) = 709.782712893384: those
+ * lanes (and the overflowing ones) take libm's exp. */
+#define EXPFIX(NAME, VT, IT, EXPD, TGT)                                         \
+  TGT static VT NAME(VT x)                                                      \
+  {                                                                             \
+    enum { W = sizeof(VT) / sizeof(double) };                                   \
+    VT r = EXPD(x);                                                             \
+    IT big = x > 709.78;                                                        \
+    for (int k = 0; k < W; k++)                                                 \
+      if (big[k]) r[k] = exp(x[k]);                                             \
+    return r;                                                                   \
+  }
+
+/* SLEEF 3.5's log1p gives inf above 1e307 (1e38 in float); there log1p(x)
+ * and log(x) differ by 1/x, far below an ulp: lanes above BIG take log. */
+#define LOG1PFIX(NAME, T, VT, IT, LOG1P, LOG, BIG, TGT)                         \
+  TGT static VT NAME(VT x)                                                      \
+  {                                                                             \
+    enum { W = sizeof(VT) / sizeof(T) };                                        \
+    VT r = LOG1P(x);                                                            \
+    IT big = x > (T)BIG;                                                        \
+    int any = 0;                                                                \
+    for (int k = 0; k < W; k++) any |= big[k] != 0;                             \
+    if (any) r = (VT)(((IT)LOG(x) & big) | ((IT)r & ~big));                     \
+    return r;                                                                   \
+  }
+
+/* SLEEF 3.5's float tanh is a hair over 1 ulp for tiny x (x = 2^-24: the
+ * neighbour away from zero); below 2^-13, tanh(x) = x (1 - x^2/3 + ...)
+ * and x itself is within 0.1 ulp: those lanes keep x (and its sign). */
+#define TANHFFIX(NAME, VT, IT, TANH, TGT)                                       \
+  TGT static VT NAME(VT x)                                                      \
+  {                                                                             \
+    IT tiny = (x < 0x1p-13f) & (x > -0x1p-13f);                                 \
+    return (VT)(((IT)x & tiny) | ((IT)TANH(x) & ~tiny));                        \
+  }
+
+#define KERN(NAME, LINEFN, VT, F)                                               \
+  static void NAME(int64_t n, char *const *p, const int64_t *s, void *ctx)      \
+  {                                                                             \
+    (void)ctx;                                                                  \
+    LINEFN((VT (*)(VT))F, n, p, s);                                             \
+  }
+
+typedef int64_t vi2 __attribute__((vector_size(16)));
+typedef int32_t vi4 __attribute__((vector_size(16)));
+typedef int64_t vi4l __attribute__((vector_size(32)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
+typedef int64_t vi8l __attribute__((vector_size(64)));
+typedef int32_t vi16 __attribute__((vector_size(64)));
+
+#define T512 __attribute__((target("avx512f,avx2,fma")))
+#define T256 __attribute__((target("avx2,fma")))
+#define T128
+
+/* All kernels of one instruction set S: TGT its target attribute, VD/VF the
+ * vector types, ID/IF integer vectors of their widths, FD(name)/FF(name)
+ * the SLEEF functions. */
+#define ISA(S, TGT, VD, VF, ID, IF, FD, FF)                                     \
+  LINE(line_d_##S, double, VD, TGT)                                             \
+  LINE(line_f_##S, float, VF, TGT)                                              \
+  TRIGLINE(trig_d_##S, double, VD, TGT, 15.0, 1e9, 1e14, INFINITY)              \
+  TRIGLINE(trig_f_##S, float, VF, TGT, 125.0f, 39000.0f, 8e6f, 1e7f)            \
+  SIGMOID(sigmoid_d_##S, VD, ID, FD(exp), TGT)                                  \
+  SIGMOID(sigmoid_f_##S, VF, IF, FF(exp), TGT)                                  \
+  EXPFIX(exp_dv_##S, VD, ID, FD(exp), TGT)                                      \
+  LOG1PFIX(log1p_dv_##S, double, VD, ID, FD(log1p), FD(log), 1e300, TGT)        \
+  LOG1PFIX(log1p_fv_##S, float, VF, IF, FF(log1p), FF(log), 1e36, TGT)          \
+  TANHFFIX(tanh_fv_##S, VF, IF, FF(tanh), TGT)                                  \
+  KERN(exp_d_##S, line_d_##S, VD, exp_dv_##S)                                   \
+  KERN(exp_f_##S, line_f_##S, VF, FF(exp))                                      \
+  KERN(log_d_##S, line_d_##S, VD, FD(log))                                      \
+  KERN(log_f_##S, line_f_##S, VF, FF(log))                                      \
+  KERN(log1p_d_##S, line_d_##S, VD, log1p_dv_##S)                               \
+  KERN(log1p_f_##S, line_f_##S, VF, log1p_fv_##S)                               \
+  KERN(sin_d_##S, trig_d_##S, VD, FD(sin))                                      \
+  KERN(sin_f_##S, trig_f_##S, VF, FF(sin))                                      \
+  KERN(cos_d_##S, trig_d_##S, VD, FD(cos))                                      \
+  KERN(cos_f_##S, trig_f_##S, VF, FF(cos))                                      \
+  KERN(tan_d_##S, trig_d_##S, VD, FD(tan))                                      \
+  KERN(tan_f_##S, trig_f_##S, VF, FF(tan))                                      \
+  KERN(tanh_d_##S, line_d_##S, VD, FD(tanh))                                    \
+  KERN(tanh_f_##S, line_f_##S, VF, tanh_fv_##S)                                    \
+  KERN(sigmoid_dk_##S, line_d_##S, VD, sigmoid_d_##S)                           \
+  KERN(sigmoid_fk_##S, line_f_##S, VF, sigmoid_f_##S)                           \
+  static const cj_kernel kern_##S[2][NFUN] = {                                  \
+    { exp_d_##S, log_d_##S, log1p_d_##S, sin_d_##S, cos_d_##S, tan_d_##S, tanh_d_##S, sigmoid_dk_##S }, \
+    { exp_f_##S, log_f_##S, log1p_f_##S, sin_f_##S, cos_f_##S, tan_f_##S, tanh_f_##S, sigmoid_fk_##S }, \
+  };
+
+#define D512(f) Sleef_##f##d8_u10avx512f
+#define F512(f) Sleef_##f##f16_u10avx512f
+#define D256(f) Sleef_##f##d4_u10avx2
+#define F256(f) Sleef_##f##f8_u10avx2
+#define D128(f) Sleef_##f##d2_u10              /* SLEEF picks SSE2, SSE4.1 or AVX2-128 */
+#define F128(f) Sleef_##f##f4_u10
+
+ISA(512, T512, __m512d, __m512, vi8l, vi16, D512, F512)
+ISA(256, T256, __m256d, __m256, vi4l, vi8, D256, F256)
+ISA(128, T128, __m128d, __m128, vi2, vi4, D128, F128)
+
+static int has512(void) { return __builtin_cpu_supports("avx512f"); }
+static int has256(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+static const path paths[] = {
+  { "avx512", has512, kern_512 },
+  { "avx2", has256, kern_256 },
+  { "sse", always, kern_128 },
+  { "libm", always, NULL },
+};
+
+#else
+
+static int never(void) { return 0; }
+
+static const path paths[] = {
+  { "avx512", never, NULL },
+  { "avx2", never, NULL },
+  { "sse", never, NULL },
+  { "libm", always, NULL },
+};
+
+#endif
+
+#define NPATHS (sizeof paths / sizeof paths[0])
+
+static const path *current;            /* NULL until first use */
+
+static const path *widest(void)
+{
+  for (size_t i = 0; i < NPATHS; i++)
+    if (paths[i].supported()) return &paths[i];
+  return &paths[NPATHS - 1];
+}
+
+static const path *byname(const char *name)
+{
+  for (size_t i = 0; i < NPATHS; i++)
+    if (strcmp(paths[i].name, name) == 0) return &paths[i];
+  return NULL;
+}
+
+/* The path in use; chosen from CAJAL_VMATH on first call. Two threads
+ * racing here make the same choice. */
+static const path *use(void)
+{
+  const path *p = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+  if (!p) {
+    const char *e = getenv("CAJAL_VMATH");
+    p = e ? byname(e) : NULL;
+    if (!p || !p->supported()) p = widest();
+    __atomic_store_n(&current, p, __ATOMIC_RELEASE);
+  }
+  return p;
+}
+
+cj_kernel cj_vmath_kernel(cj_unop op, cj_dtype t)
+{
+  const path *p = use();
+  int f = funindex(op);
+  if (!p->kern || f < 0 || (t != CJ_F64 && t != CJ_F32)) return NULL;
+  return p->kern[t == CJ_F32][f];
+}
+
+int cj_vmath_supported(const char *name)
+{
+  const path *p;
+  if (name && strcmp(name, "auto") == 0) return 1;
+  p = name ? byname(name) : NULL;
+  return p && p->supported();
+}
+
+int cj_vmath_use(const char *name)
+{
+  const path *p;
+  if (!name) return cj_fail(CJ_EINVAL, "vmath: path name expected");
+  p = strcmp(name, "auto") == 0 ? widest() : byname(name);
+  if (!p)
+    return cj_fail(CJ_EINVAL, "vmath: unknown path '%s' (auto, avx512, avx2, sse or libm expected)", name);
+  if (!p->supported())
+    return cj_fail(CJ_EINVAL, "vmath: path '%s' is not supported by this processor", name);
+  __atomic_store_n(&current, p, __ATOMIC_RELEASE);
+  return CJ_OK;
+}
+
+const char *cj_vmath_name(void)
+{
+  return use()->name;
+}
