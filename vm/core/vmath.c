@@ -106,41 +106,62 @@ static int always(void) { return 1; }
  * class only (padded with a copy of its first element). The test
  * (tests/core/test_vmath.c) checks that every element alone gives the bits
  * it gets inside an array. */
-#define TRIGLINE(NAME, T, VT, TGT, L0, L1, L2, L3)                              \
+#define TRIGLINE(NAME, T, VT, IT, ANY, TGT, L0, L1, L2, L3)                     \
+  TGT static void NAME##_chunk(VT (*f)(VT), int64_t m, T *o, int64_t so, const T *a, int64_t sa) \
+  {                                                                             \
+    enum { W = sizeof(VT) / sizeof(T) };                                        \
+    VT xb[CHUNK / W], cb[CHUNK / W];                                            \
+    T *x = (T *)xb, *c = (T *)cb;                                               \
+    int16_t cls[CHUNK], idx[CHUNK];                                             \
+    int any = 0;                                                                \
+    for (int64_t k = 0; k < m; k++) {                                           \
+      T v = a[k * sa], av = v < 0 ? -v : v;                                     \
+      x[k] = v;                                                                 \
+      cls[k] = (int16_t)(!(av < L0) + !(av < L1) + !(av < L2) + !(av < L3));    \
+      any |= cls[k];                                                            \
+    }                                                                           \
+    for (int16_t q = 0; q <= (any ? 4 : 0); q++) {                              \
+      int64_t nq = 0, k;                                                        \
+      for (k = 0; k < m; k++)                                                   \
+        if (cls[k] == q) { idx[nq] = (int16_t)k; c[nq++] = x[k]; }              \
+      if (!nq) continue;                                                        \
+      for (k = nq; k % W; k++) c[k] = c[0];                                     \
+      for (k = 0; k < (nq + W - 1) / W; k++) cb[k] = f(cb[k]);                  \
+      for (k = 0; k < nq; k++) x[idx[k]] = c[k];                                \
+    }                                                                           \
+    for (int64_t k = 0; k < m; k++) o[k * so] = x[k];                           \
+  }                                                                             \
+  /* contiguous chunks whose lanes are all small go straight through */        \
   TGT static void NAME(VT (*f)(VT), int64_t n, char *const *p, const int64_t *s) \
   {                                                                             \
     enum { W = sizeof(VT) / sizeof(T) };                                        \
     T *o = (T *)p[0];                                                           \
     const T *a = (const T *)p[1];                                               \
-    int64_t so = s[0], sa = s[1];                                               \
-    VT xb[CHUNK / W], cb[CHUNK / W];                                            \
-    T *x = (T *)xb, *c = (T *)cb;                                               \
-    int16_t cls[CHUNK], idx[CHUNK];                                             \
-    for (int64_t i = 0, m; i < n; i += m) {                                     \
-      int any = 0;                                                              \
-      m = n - i < CHUNK ? n - i : CHUNK;                                        \
-      for (int64_t k = 0; k < m; k++) {                                         \
-        T v = a[(i + k) * sa], av = v < 0 ? -v : v;                             \
-        x[k] = v;                                                               \
-        cls[k] = (int16_t)(!(av < L0) + !(av < L1) + !(av < L2) + !(av < L3));  \
-        any |= cls[k];                                                          \
-      }                                                                         \
-      if (!any) {                                /* all small: the usual case */ \
-        int64_t k = m;                                                          \
-        for (; k % W; k++) x[k] = 0;                                            \
-        for (k = 0; k < (m + W - 1) / W; k++) xb[k] = f(xb[k]);                 \
-      } else {                                                                  \
-        for (int16_t q = 0; q <= 4; q++) {                                      \
-          int64_t nq = 0, k;                                                    \
-          for (k = 0; k < m; k++)                                               \
-            if (cls[k] == q) { idx[nq] = (int16_t)k; c[nq++] = x[k]; }          \
-          if (!nq) continue;                                                    \
-          for (k = nq; k % W; k++) c[k] = c[0];                                 \
-          for (k = 0; k < (nq + W - 1) / W; k++) cb[k] = f(cb[k]);              \
-          for (k = 0; k < nq; k++) x[idx[k]] = c[k];                            \
+    int64_t so = s[0], sa = s[1], i = 0;                                        \
+    const VT zero = { 0 }, negz = -zero, lim = zero + L0;                       \
+    if (so == 1 && sa == 1) {                                                   \
+      for (; i + CHUNK <= n; i += CHUNK) {                                      \
+        IT big = (IT)(zero != zero);                                            \
+        for (int64_t k = 0; k < CHUNK; k += W) {                                \
+          VT v;                                                                 \
+          memcpy(&v, a + i + k, sizeof v);                                      \
+          big |= ~((VT)((IT)v & ~(IT)negz) < lim);  /* NaN counts as big */     \
+        }                                                                       \
+        if (ANY(big)) {                                                         \
+          NAME##_chunk(f, CHUNK, o + i, 1, a + i, 1);                           \
+          continue;                                                             \
+        }                                                                       \
+        for (int64_t k = 0; k < CHUNK; k += W) {                                \
+          VT v;                                                                 \
+          memcpy(&v, a + i + k, sizeof v);                                      \
+          v = f(v);                                                             \
+          memcpy(o + i + k, &v, sizeof v);                                      \
         }                                                                       \
       }                                                                         \
-      for (int64_t k = 0; k < m; k++) o[(i + k) * so] = x[k];                   \
+    }                                                                           \
+    for (int64_t m; i < n; i += m) {                                            \
+      m = n - i < CHUNK ? n - i : CHUNK;                                        \
+      NAME##_chunk(f, m, o + i * so, so, a + i * sa, sa);                       \
     }                                                                           \
   }
 
@@ -158,28 +179,26 @@ static int always(void) { return 1; }
 /* SLEEF 3.5's exp gives inf from x = 709.78271114955749 on, where the exact
  * value is still below DBL_MAX up to ln(DBL_MAX) = 709.782712893384: those
  * lanes (and the overflowing ones) take libm's exp. */
-#define EXPFIX(NAME, VT, IT, EXPD, TGT)                                         \
+#define EXPFIX(NAME, VT, IT, ANY, EXPD, TGT)                                    \
   TGT static VT NAME(VT x)                                                      \
   {                                                                             \
     enum { W = sizeof(VT) / sizeof(double) };                                   \
     VT r = EXPD(x);                                                             \
     IT big = x > 709.78;                                                        \
-    for (int k = 0; k < W; k++)                                                 \
-      if (big[k]) r[k] = exp(x[k]);                                             \
+    if (ANY(big))                                                               \
+      for (int k = 0; k < W; k++)                                               \
+        if (big[k]) r[k] = exp(x[k]);                                           \
     return r;                                                                   \
   }
 
 /* SLEEF 3.5's log1p gives inf above 1e307 (1e38 in float); there log1p(x)
  * and log(x) differ by 1/x, far below an ulp: lanes above BIG take log. */
-#define LOG1PFIX(NAME, T, VT, IT, LOG1P, LOG, BIG, TGT)                         \
+#define LOG1PFIX(NAME, T, VT, IT, ANY, LOG1P, LOG, BIG, TGT)                    \
   TGT static VT NAME(VT x)                                                      \
   {                                                                             \
-    enum { W = sizeof(VT) / sizeof(T) };                                        \
     VT r = LOG1P(x);                                                            \
     IT big = x > (T)BIG;                                                        \
-    int any = 0;                                                                \
-    for (int k = 0; k < W; k++) any |= big[k] != 0;                             \
-    if (any) r = (VT)(((IT)LOG(x) & big) | ((IT)r & ~big));                     \
+    if (ANY(big)) r = (VT)(((IT)LOG(x) & big) | ((IT)r & ~big));                \
     return r;                                                                   \
   }
 
@@ -207,6 +226,14 @@ typedef int32_t vi8 __attribute__((vector_size(32)));
 typedef int64_t vi8l __attribute__((vector_size(64)));
 typedef int32_t vi16 __attribute__((vector_size(64)));
 
+/* ANY<D|F><set>(m): some lane of the comparison mask m is set */
+#define ANYD512(m) (_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)) != 0)
+#define ANYF512(m) (_mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)) != 0)
+#define ANYD256(m) (_mm256_movemask_pd((__m256d)(m)) != 0)
+#define ANYF256(m) (_mm256_movemask_ps((__m256)(m)) != 0)
+#define ANYD128(m) (_mm_movemask_pd((__m128d)(m)) != 0)
+#define ANYF128(m) (_mm_movemask_ps((__m128)(m)) != 0)
+
 #define T512 __attribute__((target("avx512f,avx2,fma")))
 #define T256 __attribute__((target("avx2,fma")))
 #define T128
@@ -217,13 +244,13 @@ typedef int32_t vi16 __attribute__((vector_size(64)));
 #define ISA(S, TGT, VD, VF, ID, IF, FD, FF)                                     \
   LINE(line_d_##S, double, VD, TGT)                                             \
   LINE(line_f_##S, float, VF, TGT)                                              \
-  TRIGLINE(trig_d_##S, double, VD, TGT, 15.0, 1e9, 1e14, INFINITY)              \
-  TRIGLINE(trig_f_##S, float, VF, TGT, 125.0f, 39000.0f, 8e6f, 1e7f)            \
+  TRIGLINE(trig_d_##S, double, VD, ID, ANYD##S, TGT, 15.0, 1e9, 1e14, INFINITY) \
+  TRIGLINE(trig_f_##S, float, VF, IF, ANYF##S, TGT, 125.0f, 39000.0f, 8e6f, 1e7f) \
   SIGMOID(sigmoid_d_##S, VD, ID, FD(exp), TGT)                                  \
   SIGMOID(sigmoid_f_##S, VF, IF, FF(exp), TGT)                                  \
-  EXPFIX(exp_dv_##S, VD, ID, FD(exp), TGT)                                      \
-  LOG1PFIX(log1p_dv_##S, double, VD, ID, FD(log1p), FD(log), 1e300, TGT)        \
-  LOG1PFIX(log1p_fv_##S, float, VF, IF, FF(log1p), FF(log), 1e36, TGT)          \
+  EXPFIX(exp_dv_##S, VD, ID, ANYD##S, FD(exp), TGT)                             \
+  LOG1PFIX(log1p_dv_##S, double, VD, ID, ANYD##S, FD(log1p), FD(log), 1e300, TGT) \
+  LOG1PFIX(log1p_fv_##S, float, VF, IF, ANYF##S, FF(log1p), FF(log), 1e36, TGT) \
   TANHFFIX(tanh_fv_##S, VF, IF, FF(tanh), TGT)                                  \
   KERN(exp_d_##S, line_d_##S, VD, exp_dv_##S)                                   \
   KERN(exp_f_##S, line_f_##S, VF, FF(exp))                                      \
