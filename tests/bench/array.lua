@@ -13,8 +13,11 @@
 --   c_<op>_ms, c_<op>_alloc_ms, numpy_<op>_ms, numpy_<op>_alloc_ms   the peers
 --   cajal_vs_c_<op> ratio (preallocated; target <= 1.5), cajal_vs_numpy_<op>[_alloc]
 --   cajal_matmul_gflops, numpy_matmul_gflops   BENCH_M x BENCH_M products (wall clock)
--- with op in add (a + b), muladd (a * b + c as two operations), exp (exp(a));
--- cajal_muladd_fused_ms: a * b + c in one pass (cj.muladd), vs c_muladd_ms.
+-- with op in add (a + b), muladd (a * b + c as two operations), exp (exp(a)),
+-- log, log1p, sin, cos, tanh, sigmoid of a (numpy's side: scipy.special.expit),
+-- exp32 (exp of a as float32); CAJAL_VMATH=libm measures the scalar libm path;
+-- cajal_muladd_fused_ms: a * b + c in one pass (cj.muladd), vs c_muladd_ms;
+-- cajal_muladd_locals_alloc_ms: a * b + c of local variables (the product reused).
 local cj = require "cajal"
 
 local N = math.tointeger(tonumber(os.getenv("BENCH_N") or "1e7") // 1)
@@ -85,6 +88,12 @@ local ops = {
   { "muladd", function() cj.mul(a, b, o); cj.add(o, c, o) end, function() return a * b + c end },
   { "exp", function() cj.exp(a, o) end, function() return cj.exp(a) end },
 }
+for _, f in ipairs { "log", "log1p", "sin", "cos", "tanh", "sigmoid" } do
+  local fn = cj[f]
+  ops[#ops + 1] = { f, function() fn(a, o) end, function() return fn(a) end }
+end
+local a32, o32 = cj.array(a, "float32"), cj.zeros(N, "float32")
+ops[#ops + 1] = { "exp32", function() cj.exp(a32, o32) end, function() return cj.exp(a32) end }
 local fused = {                                -- a * b + c in one pass: cj.muladd
   "muladd_fused", function() cj.muladd(a, b, c, o) end, function() return cj.muladd(a, b, c) end,
 }
@@ -95,6 +104,13 @@ for _, op in ipairs(ops) do
 end
 bench("cajal_muladd_fused_ms", best(fused[2], 7), "ms")
 bench("cajal_muladd_fused_alloc_ms", best(fused[3], 7), "ms")
+-- a * b + c with the operands in local variables: the product is reused for
+-- the sum (one new array, as numpy's elision); the closures above read
+-- upvalues, where cajal cannot prove the product dead and allocates twice
+bench("cajal_muladd_locals_alloc_ms", best(function() local a, b, c = a, b, c; return a * b + c end, 7), "ms")
+if results.numpy_muladd_alloc_ms then
+  bench("cajal_vs_numpy_muladd_locals_alloc", results.cajal_muladd_locals_alloc_ms / results.numpy_muladd_alloc_ms, "x")
+end
 if results.c_muladd_ms then
   bench("cajal_vs_c_muladd_fused", results.cajal_muladd_fused_ms / results.c_muladd_ms, "x")
 end
@@ -109,7 +125,7 @@ for _, op in ipairs(ops) do
     bench("cajal_vs_numpy_" .. name .. "_alloc", calloc / results["numpy_" .. name .. "_alloc_ms"], "x")
   end
 end
-a, b, c, o = nil, nil, nil, nil
+a, b, c, o, a32, o32 = nil, nil, nil, nil, nil, nil
 collectgarbage()
 
 -- matrix product: wall clock over enough repetitions to hide the clock's cost

@@ -23,29 +23,8 @@
 -- Output: lines "BENCH <name> <value> <unit>" and a table.
 local format = string.format
 
-local PEERS = os.getenv("CAJAL_PEERS") or "/work/shared/peers"
-local PYTHON = "/usr/bin/python3"
-
-local function script_dir()
-  local d = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  if d:sub(1, 1) ~= "/" then d = (os.getenv("PWD") or ".") .. "/" .. d end
-  return d
-end
-local SRC = script_dir() .. "/../.."
-
-local function cajal_path()
-  local c = os.getenv("CAJAL") or (arg and arg[-1]) or "cajal"
-  if c:find("/") and c:sub(1, 1) ~= "/" then c = (os.getenv("PWD") or ".") .. "/" .. c end
-  return c
-end
-
-local function readfile(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local B = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/bench.lua")  -- peers, quoting, Brian2 runs
+local SRC, readfile = B.SRC, B.readfile
 
 -- Wall clock from /proc/uptime (s, 10 ms resolution), nil if absent.
 local function uptime()
@@ -131,7 +110,6 @@ end
 -- Parent
 ---------------------------------------------------------------------------
 
-local CAJAL = cajal_path()
 local CACHE = os.tmpname()
 os.remove(CACHE)
 
@@ -140,45 +118,17 @@ local function bench(name, value, unit)
   io.stdout:flush()
 end
 
-local function shq(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shq = B.shq
 
 local function runchild(model, N, T, mode)
-  local cmd = format("CAJAL_CACHE=%s %s %s --child %s %d %g %s 2>&1", shq(CACHE), shq(CAJAL),
-    shq(SRC .. "/tests/bench/network.lua"), model, N, T, mode)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  p:close()
-  local line = out:match("CHILD ([^\n]*)")
-  if not line then
-    io.stderr:write("bench child failed: ", cmd, "\n", out, "\n")
-    return nil
-  end
-  local r = {}
-  for k, v in line:gmatch("(%S+)=(%S+)") do r[k] = tonumber(v) or v end
-  return r
+  return B.child(format("CAJAL_CACHE=%s ", shq(CACHE)), format("%s %d %g %s", model, N, T, mode))
 end
 
--- Brian2 cpp_standalone on the same model: the RESULT json of the peer
--- script (flat: numbers, strings, booleans).
+-- Brian2 cpp_standalone on the same model (lib/bench.lua runs the peer script).
 local function brian(model, N, T)
   if os.getenv("CAJAL_BENCH_BRIAN") == "0" then return nil end
-  local script = PEERS .. "/brian2_bench.py"
-  if not readfile(script) or not readfile(PYTHON) then return nil end
-  local cmd = format("%s %s --model %s --N %d --target cpp_standalone --duration %g 2>&1",
-    PYTHON, shq(script), model, N, T)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  p:close()
-  local json = out:match("RESULT (%b{})")
-  if not json then
-    io.stderr:write("brian2 failed (", cmd, "):\n", out:sub(-2000), "\n")
-    return nil
-  end
-  local r = {}
-  for k, v in json:gmatch('"([%w_]+)":%s*([^,}]+)') do
-    v = v:gsub('^"', ""):gsub('"$', "")
-    r[k] = tonumber(v) or v
-  end
+  local r, err = B.brian(model, N, T)
+  if not r and not err:match("^no ") then io.stderr:write(err, "\n") end
   return r
 end
 

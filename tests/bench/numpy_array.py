@@ -5,7 +5,9 @@
 # Prints the best CPU time of one operation on n doubles (default 1e7):
 #   BENCH numpy_<op>_ms <ms> ms        into a preallocated out= array
 #   BENCH numpy_<op>_alloc_ms <ms> ms  allocating the result (a + b)
-# for op in add (a + b), muladd (a * b + c) and exp (exp(a)), and
+# for op in add (a + b), muladd (a * b + c), exp (exp(a)), the other
+# elementary functions log, log1p, sin, cos, tanh, sigmoid (scipy.special.expit)
+# of a, and exp32 (exp of a as float32), and
 #   BENCH numpy_matmul_gflops <GFLOP/s> GFLOP/s   for an m x m product (default 1000),
 # timed by the wall clock (BLAS may use several threads).
 import sys
@@ -40,6 +42,17 @@ def main():
         "muladd": (muladd_out, lambda: a * b + c),
         "exp": (lambda: np.exp(a, out=o), lambda: np.exp(a)),
     }
+    # the elementary functions of cajal's vector paths (a in [0, 1), as cajal's side)
+    try:
+        from scipy.special import expit
+    except ImportError:
+        expit = None
+    for name, f in (("log", np.log), ("log1p", np.log1p), ("sin", np.sin), ("cos", np.cos),
+                    ("tanh", np.tanh), ("sigmoid", expit)):
+        if f is not None:
+            ops[name] = ((lambda f=f: f(a, out=o)), (lambda f=f: f(a)))
+    a32, o32 = a.astype(np.float32), np.empty(n, dtype=np.float32)
+    ops["exp32"] = (lambda: np.exp(a32, out=o32), lambda: np.exp(a32))
     for name, (inplace, alloc) in ops.items():
         print(f"BENCH numpy_{name}_ms {best(inplace, 7):.2f} ms")
         print(f"BENCH numpy_{name}_alloc_ms {best(alloc, 7):.2f} ms")

@@ -689,7 +689,7 @@ static void arm(lua_State *L, const larray *r)
 /* The operand at index i when it is the armed array, dead after this
  * operation (ninstr VM instructions since it was armed, in no named local
  * of the calling function) and of dtype t and the given shape; else NULL.
- * Disarms in any case. */
+ * Disarms when the operand is the armed array, reused or not. */
 static larray *reusable(lua_State *L, int i, int ninstr, cj_dtype t, int ndim, const int64_t *shape)
 {
   elision *e;
@@ -1566,7 +1566,8 @@ static const cj_doc docs[] = {
   UNDOC("sign", "Elementwise -1, 0 or 1."),
   UNDOC("floor", "Elementwise rounding down; keeps the unit."),
   UNDOC("ceil", "Elementwise rounding up; keeps the unit."),
-  UNDOC("exp", "Elementwise e^a; a must be dimensionless (integer arrays give float64)."),
+  UNDOC("exp", "Elementwise e^a; a must be dimensionless (integer arrays give float64). Within 1 ulp, as\n"
+        "log, log1p, sin, cos, tan, tanh (vector code: see MATH in cajal-api(3))."),
   UNDOC("log", "Elementwise natural logarithm; a must be dimensionless."),
   UNDOC("log1p", "Elementwise log(1 + a), accurate for small a; a must be dimensionless."),
   UNDOC("sqrt", "Elementwise square root; the unit's exponents are halved."),
@@ -1574,7 +1575,8 @@ static const cj_doc docs[] = {
   UNDOC("cos", "Elementwise cosine (radians); a must be dimensionless."),
   UNDOC("tan", "Elementwise tangent (radians); a must be dimensionless."),
   UNDOC("tanh", "Elementwise hyperbolic tangent; a must be dimensionless."),
-  UNDOC("sigmoid", "Elementwise 1 / (1 + e^-a); a must be dimensionless."),
+  UNDOC("sigmoid", "Elementwise 1 / (1 + e^-a), as e^a / (1 + e^a) for a < 0 (no overflow, tiny values\n"
+        "kept), within 3 ulp; a must be dimensionless."),
   { "clip", "cj.clip(a, lo, hi [, out]) / a:clip(lo, hi [, out]) -> array\n"
     "Elementwise a limited to [lo, hi]; a nil bound is open; bounds in a's unit." },
   REDDOC("sum", "Sum (accumulated in double; pairwise on contiguous data)."),

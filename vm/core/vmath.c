@@ -70,22 +70,31 @@ static int always(void) { return 1; }
  * wherever it sits. Works in place (out == in, same layout). */
 #define CHUNK 256
 
+/* the variables of a line kernel: W lanes, out and in, their strides */
+#define LINEVARS(T, VT)                                                         \
+  enum { W = sizeof(VT) / sizeof(T) };                                          \
+  T *o = (T *)p[0];                                                             \
+  const T *a = (const T *)p[1];                                                 \
+  int64_t so = s[0], sa = s[1], i = 0
+
+/* o[k] = f(a[k]) vector by vector for k in [lo, hi), hi - lo a multiple of W */
+#define STRAIGHT(VT, f, o, a, lo, hi)                                           \
+  for (int64_t k_ = (lo); k_ < (hi); k_ += W) {                                 \
+    VT v_;                                                                      \
+    memcpy(&v_, (a) + k_, sizeof v_);                                           \
+    v_ = f(v_);                                                                 \
+    memcpy((o) + k_, &v_, sizeof v_);                                           \
+  }
+
 #define LINE(NAME, T, VT, TGT)                                                  \
   TGT static void NAME(VT (*f)(VT), int64_t n, char *const *p, const int64_t *s) \
   {                                                                             \
-    enum { W = sizeof(VT) / sizeof(T) };                                        \
-    T *o = (T *)p[0];                                                           \
-    const T *a = (const T *)p[1];                                               \
-    int64_t so = s[0], sa = s[1], i = 0;                                        \
+    LINEVARS(T, VT);                                                            \
     VT buf[CHUNK / W];                                                          \
     T *b = (T *)buf;                                                            \
     if (so == 1 && sa == 1) {                                                   \
-      for (; i + W <= n; i += W) {                                              \
-        VT v;                                                                   \
-        memcpy(&v, a + i, sizeof v);                                            \
-        v = f(v);                                                               \
-        memcpy(o + i, &v, sizeof v);                                            \
-      }                                                                         \
+      STRAIGHT(VT, f, o, a, 0, n - n % W);                                      \
+      i = n - n % W;                                                            \
     }                                                                           \
     while (i < n) {                                                             \
       int64_t m = n - i < CHUNK ? n - i : CHUNK, k;                             \
@@ -134,10 +143,7 @@ static int always(void) { return 1; }
   /* contiguous chunks whose lanes are all small go straight through */        \
   TGT static void NAME(VT (*f)(VT), int64_t n, char *const *p, const int64_t *s) \
   {                                                                             \
-    enum { W = sizeof(VT) / sizeof(T) };                                        \
-    T *o = (T *)p[0];                                                           \
-    const T *a = (const T *)p[1];                                               \
-    int64_t so = s[0], sa = s[1], i = 0;                                        \
+    LINEVARS(T, VT);                                                            \
     const VT zero = { 0 }, negz = -zero, lim = zero + L0;                       \
     if (so == 1 && sa == 1) {                                                   \
       for (; i + CHUNK <= n; i += CHUNK) {                                      \
@@ -151,12 +157,7 @@ static int always(void) { return 1; }
           NAME##_chunk(f, CHUNK, o + i, 1, a + i, 1);                           \
           continue;                                                             \
         }                                                                       \
-        for (int64_t k = 0; k < CHUNK; k += W) {                                \
-          VT v;                                                                 \
-          memcpy(&v, a + i + k, sizeof v);                                      \
-          v = f(v);                                                             \
-          memcpy(o + i + k, &v, sizeof v);                                      \
-        }                                                                       \
+        STRAIGHT(VT, f, o, a, i, i + CHUNK);                                    \
       }                                                                         \
     }                                                                           \
     for (int64_t m; i < n; i += m) {                                            \
@@ -287,25 +288,22 @@ ISA(128, T128, __m128d, __m128, vi2, vi4, D128, F128)
 static int has512(void) { return __builtin_cpu_supports("avx512f"); }
 static int has256(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
-static const path paths[] = {
-  { "avx512", has512, kern_512 },
-  { "avx2", has256, kern_256 },
-  { "sse", always, kern_128 },
-  { "libm", always, NULL },
-};
+#define X86(ok, kern) ok, kern
 
 #else
 
 static int never(void) { return 0; }
 
-static const path paths[] = {
-  { "avx512", never, NULL },
-  { "avx2", never, NULL },
-  { "sse", never, NULL },
-  { "libm", always, NULL },
-};
+#define X86(ok, kern) never, NULL
 
 #endif
+
+static const path paths[] = {
+  { "avx512", X86(has512, kern_512) },
+  { "avx2", X86(has256, kern_256) },
+  { "sse", X86(always, kern_128) },
+  { "libm", always, NULL },
+};
 
 #define NPATHS (sizeof paths / sizeof paths[0])
 
