@@ -151,6 +151,16 @@ static double ulperr(long double y, long double r, int p, int emin, int emax)
 static double ulperr_d(double y, long double r) { return ulperr(y, r, 53, -1022, 1023); }
 static double ulperr_f(float y, long double r) { return ulperr(y, r, 24, -126, 127); }
 
+/* 1 when long double carries more bits than double, so that the references
+ * are exact enough (not under valgrind, which computes x87 arithmetic in
+ * double precision: there only the layout checks are made, with a warning). */
+static int exactref(void)
+{
+  volatile long double x = 1;
+  x += 0x1p-60L;
+  return x != 1;
+}
+
 /* ---- one function on the current path --------------------------------------------- */
 
 static cj_array make(cj_dtype t, int64_t n)
@@ -184,7 +194,7 @@ static double check(const fun *f, cj_dtype t, double bound)
     double e = t == CJ_F32 ? ulperr_f(((float *)y.data)[i], r) : ulperr_d(((double *)y.data)[i], r);
     if (!(e <= worst)) { worst = e; wi = i; }
   }
-  cr_expect(worst <= bound, "%s %s on %s: %.3g ulp at x = %a (got %a, exact %La), bound %g", f->name,
+  cr_expect(!exactref() || worst <= bound, "%s %s on %s: %.3g ulp at x = %a (got %a, exact %La), bound %g", f->name,
             cj_dtype_name(t), cj_vmath_name(), worst, cj_array_getflat(&x, wi), cj_array_getflat(&y, wi),
             f->ref(cj_array_getflat(&x, wi)), bound);
   /* strided input (every third element) into a strided output (every other) */
@@ -224,6 +234,8 @@ static void checkpath(const char *path)
 {
   int libm = strcmp(path, "libm") == 0;
   if (!cj_vmath_supported(path)) cr_skip_test("this processor cannot run the %s path", path);
+  if (!exactref())
+    cr_log_warn("long double is no wider than double here: errors are not checked, only layouts");
   cr_assert_eq(cj_vmath_use(path), CJ_OK, "%s", cj_errmsg());
   cr_assert_str_eq(cj_vmath_name(), path);
   for (size_t i = 0; i < NFUNS; i++) {
