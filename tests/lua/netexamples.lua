@@ -103,7 +103,8 @@ local function samestate(a, b, what)
 end
 
 T.test("JIT and interpreter identical on every example model", function()
-  if not (require "cajal.core").jit_available() then return end
+  local okjit, why = (require "cajal.core").jit_available()
+  if not okjit then T.skip("no C compiler: " .. tostring(why)) end
   local small = { params = { NE = 400, NI = 100, p = 0.2 }, seed = 8 }
   for _, m in ipairs({ "cuba", "coba" }) do
     local j, i = both(examples .. m .. ".cajal", small, nil, 0.3 * cj.second)

@@ -8,6 +8,8 @@
 --   T.spikelist(monitor [, tmin]) -> times, indices sorted by time then index
 --   T.skip(reason)   -- inside a test: stop it and count it as skipped, with the reason
 --   T.skiptest(name, reason)   -- count a test that cannot run here as skipped
+--   T.skippart(what, reason)   -- inside a test: one part cannot run here; counted as a
+--                                 skip with its reason while the rest of the test goes on
 --   T.done()   -- prints "<file>: N passed, N failed, N skipped"; exit status 1 on failure
 --
 -- A skip is never silent: it is counted, and its reason is printed. A test that
@@ -25,6 +27,12 @@ end
 function T.skip(reason)
   assert(type(reason) == "string" and reason ~= "", "T.skip needs a reason")
   error(setmetatable({ reason = reason }, SKIP), 0)
+end
+
+function T.skippart(what, reason)
+  assert(type(what) == "string" and type(reason) == "string" and reason ~= "",
+         "T.skippart needs what is skipped and a reason")
+  T.skiptest((current or "?") .. " [" .. what .. "]", reason)
 end
 
 function T.test(name, fn)
