@@ -184,7 +184,9 @@ local function showline(src, start, pos)
   return line, caret .. "^", col
 end
 
-local errmeta = { __tostring = function(e) return e.text end }
+-- __name marks a model error for the host: it prints the text alone, without a
+-- traceback of the compiler's Lua files (vm/host/main.c, msghandler).
+local errmeta = { __tostring = function(e) return e.text end, __name = "cajal.modelerror" }
 
 -- An error table for byte pos of src (see AST.md, "Errors").
 local function mkerror(file, src, pos, msg, withnear)

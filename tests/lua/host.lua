@@ -376,6 +376,27 @@ T.test("--dump of a bad model prints the positioned error only, status 1", funct
   assert(code3 == 1 and has(err3, "boom") and has(err3, "stack traceback"), err3)
 end)
 
+T.test("a model error in a script, -e or the REPL: the positioned message only, no traceback", function()
+  local dir = tmpdir()
+  local model = dir .. "/bad.cajal"
+  writefile(model, "neuron n {\n  state { v = 0 mV }\n  equations { dv/dt = v + 1 }\n}\npopulation P = n(2)\n")
+  writefile(dir .. "/run.lua", "local cj = require 'cajal'\nlocal net = cj.load(" .. string.format("%q", model) .. ")\n")
+  local want = model .. ":3:23: unit mismatch in '+': V and dimensionless\n"
+    .. "  equations { dv/dt = v + 1 }\n" .. "                      ^\n"
+  local code, out, err = cajal(q(dir .. "/run.lua"))
+  assert(code == 1 and out == "", tostring(code))
+  assert(err == CAJAL .. ": " .. want, err)
+  local code2, _, err2 = cajal("-e " .. q("require 'cajal'.network('neuron n { state { v = 0 mV } }\\npopulation P = m(2)')"))
+  assert(code2 == 1 and err2:match("^[^\n]*<string>:2:1: unknown neuron model .m.[^\n]*\n[^\n]*\n *%^\n$"), err2)
+  local code3, out3, err3 = cajal("-i", "net = cj.load(" .. string.format("%q", model) .. ")\n1+1\n")
+  assert(code3 == 0 and has(out3, "2\n"), out3)
+  assert(err3 == want, err3)
+  -- other errors keep their traceback
+  local _, _, err4 = cajal("-e " .. q("require 'cajal'.load(42)"))
+  assert(has(err4, "bad argument #1 to 'cj.load'") and has(err4, "stack traceback:"), err4)
+  rmtree(dir)
+end)
+
 T.test("--cache-clear runs the compiler's cache_clear (status 0 or a clear error)", function()
   local dir = tmpdir()
   local code, _, err = cajal("--cache-clear", nil, "CAJAL_CACHE=" .. q(dir))

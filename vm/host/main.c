@@ -128,10 +128,17 @@ static void notecoroutines(lua_State *L)
 }
 
 /* Message handler: the message (or the __tostring of an error object) plus
- * a traceback. */
+ * a traceback. A model error (an error object named "cajal.modelerror": the
+ * network compiler's file:line:col message, the line and a caret) is shown
+ * alone: a traceback would only show the compiler's own Lua files. */
 static int msghandler(lua_State *L)
 {
   const char *msg = lua_tostring(L, 1);
+  if (!msg && luaL_getmetafield(L, 1, "__name") != LUA_TNIL) {
+    int model = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "cajal.modelerror") == 0;
+    lua_pop(L, 1);
+    if (model && luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+  }
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
