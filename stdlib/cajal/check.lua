@@ -1174,8 +1174,14 @@ local function posint(scope, node, what, min)
   local v, d = M.constant(scope, node, what)
   needless(scope, node, what, d)
   if v ~= math.floor(v) or v < (min or 0) or v > 2^31 then
+    -- a whole value prints as one (-100, not -100.0); others in the fewest digits that read back
+    local shown = (v == math.floor(v) and math.abs(v) < 2^53) and format("%d", v) or nil
+    for digits = 1, 17 do
+      if shown then break end
+      if tonumber(format("%." .. digits .. "g", v)) == v then shown = format("%." .. digits .. "g", v) end
+    end
     fail(scope.src, node.pos, format("%s must be a whole number >= %d, got %s", what, min or 0,
-                                     tostring(v)))
+                                     shown or tostring(v)))
   end
   return math.tointeger(v)
 end
@@ -1355,6 +1361,24 @@ function M.network(root, models, opts)
   return net
 end
 
+-- The methods and fields of the network object that cj.load returns
+-- (stdlib/cajal/network.lua: Net and FIELDS). A population, projection or
+-- monitor is reached as net.NAME, so one of these names would be hidden
+-- behind the method or field: refused where it is declared.
+-- tests/lua/network.lua checks this list against the object itself.
+M.NETFIELDS = {}
+for w in ([[run every cancel reset save t dt step backend seed name populations
+  projections spikes state rate memory]]):gmatch("%S+") do M.NETFIELDS[w] = true end
+
+local function netfield(net, name, pos, what)
+  if name and M.NETFIELDS[name] then
+    fail(net.src, pos, format("a %s cannot be named '%s': net.%s is the network's own %s in Lua " ..
+      "(choose another name)", what, name, name,
+      (name == "run" or name == "every" or name == "cancel" or name == "reset" or name == "save")
+        and "method" or "field"))
+  end
+end
+
 local function addname(net, name, obj, pos)
   if net.byname[name] then
     fail(net.src, pos, format("'%s' is already the name of a population or projection", name))
@@ -1364,6 +1388,7 @@ end
 
 function M.population(net, item, per, global, usedopt)
   local root = net.src
+  netfield(net, item.name, item.pos, "population")
   local n = posint(net.scope, item.size, "the population size", 1)
   local entry = net.models[item.model]
   local pop
@@ -1438,6 +1463,7 @@ function M.connect(net, item)
   if item.as and #pairs_ > 1 then
     fail(root, item.pos, format("'as %s' names one projection, this connect makes %d", item.as, #pairs_))
   end
+  netfield(net, item.as, item.pos, "projection")
   for _, pr in ipairs(pairs_) do
     local pre, plo, phi = popref(net, pr[1], net.scope)
     local post, qlo, qhi = popref(net, pr[2], net.scope)
@@ -1537,6 +1563,7 @@ end
 
 function M.record(net, item)
   local root = net.src
+  netfield(net, item.as, item.pos, "monitor")
   for _, ref in ipairs(item.targets) do
     local obj, lo, hi = popref(net, ref, net.scope, "record")
     local mon = { kind = item.kind, file = item.file, name = item.as, pos = item.pos, range = { lo, hi } }

@@ -284,6 +284,38 @@ end
 
 groupmt.__len = function(obj) return priv[obj].n end
 
+-- TAB completion (cajal.repl): the variables, N and name (the methods come
+-- from Group through __index).
+groupmt.__complete = function(obj)
+  local t = { "N", "name" }
+  for _, v in ipairs(priv[obj].vars) do
+    if not v.name:find("@", 1, true) then t[#t + 1] = v.name end
+  end
+  return t
+end
+
+-- help(net.E): what the population or projection holds and how to use it.
+groupmt.__help = function(obj)
+  local o = priv[obj]
+  local L = { tostring(obj) }
+  local pre = "net." .. (o.name:match("^[%a_][%w_]*$") and o.name or format("projections[%q]", o.name))
+  L[#L + 1] = format("  %s.N = %d; %s.name = %q", pre, o.n, pre, o.name)
+  for _, v in ipairs(o.vars) do
+    if not v.name:find("@", 1, true) then
+      L[#L + 1] = format("  %s.%-10s live state of every %s, in %s (read it, or assign: %s.%s = x)",
+        pre, v.name, o.what == "population" and "neuron" or "synapse",
+        (v.unit or "") ~= "" and v.unit or "1", pre, v.name)
+    end
+  end
+  if o.what == "population" then
+    L[#L + 1] = format("  %s:lastspike()   last spike time of each neuron; %s:varnames()", pre, pre)
+    L[#L + 1] = "Indices are 1-based in Lua: neuron k of the model file (from 0) is [k + 1]."
+  else
+    L[#L + 1] = format("  %s:connectivity()   pre, post (1-based) and delay (steps) of each synapse", pre)
+  end
+  return concat(L, "\n")
+end
+
 -- proj:connectivity() -> pre, post (1-based neuron indices, int32 arrays)
 -- and delays (in steps) of every synapse, in synapse order.
 function Group:connectivity()
@@ -408,9 +440,9 @@ function StateMon:values()
   return (fetch(self))
 end
 
--- mon:indices() -> the recorded neurons (or synapses), 1-based.
+-- mon:indices() -> the recorded neurons (or synapses), 1-based (int32).
 function StateMon:indices()
-  return core.array(priv[self].indices)
+  return core.array(priv[self].indices, "int32")
 end
 
 statemt.__tostring = function(mon)
@@ -504,14 +536,34 @@ function FIELDS.state(o) return o.state end
 function FIELDS.rate(o) return o.rate end
 function FIELDS.memory(o) return o.h:info().memory end
 
+-- The names of o's parts reachable as net.NAME, sorted: populations,
+-- named projections and named monitors.
+local function partnames(o)
+  local names = {}
+  for k in pairs(o.byname) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
+
 netmt.__index = function(net, k)
   local m = Net[k]
   if m ~= nil then return m end
   local o = priv[net]
   local f = FIELDS[k]
   if f then return f(o) end
-  return o.byname[k]
+  local v = o.byname[k]
+  if v == nil then
+    -- a typo must not read as nil: say what there is
+    local names = partnames(o)
+    error(format("network '%s' has no population, projection or monitor '%s' (%s; fields: t, dt, " ..
+      "step, spikes, state, rate, populations, projections, ...; help(net) for all)", o.ir.name or "?",
+      tostring(k), #names > 0 and "it has " .. concat(names, ", ") or "it has none"), 2)
+  end
+  return v
 end
+
+-- TAB completion (cajal.repl) offers the parts with the methods and fields.
+netmt.__complete = function(net) return partnames(priv[net]) end
 
 netmt.__newindex = function(_, k)
   error(format("cannot set field '%s' of a network (state is set through its population: net.E.v = x)",
@@ -553,8 +605,9 @@ end
 
 local MAXSTEPS = 1 << 53
 
--- net:run(duration) -> steps: runs for duration (a quantity of time or a
--- number of seconds) rounded to the nearest whole number of steps.
+-- net:run(duration): runs for duration (a quantity of time or a number of
+-- seconds) rounded to the nearest whole number of steps. Returns nothing (as
+-- Brian2's run), so the REPL prints nothing; net.step counts the steps.
 function Net:run(duration)
   local o = priv[self]
   if not o then argerror("run", 1, "network expected") end
@@ -590,7 +643,6 @@ function Net:run(duration)
     end
     o.running = false
   end
-  return nsteps
 end
 
 -- net:every(interval, fn) -> id: during run(), call fn(net, t) each time
@@ -622,6 +674,10 @@ end
 -- connectivity is kept. Callbacks of every() start counting again.
 function Net:reset()
   local o = priv[self]
+  if not o then argerror("reset", 1, "network expected") end
+  -- a reset from an every() callback would restart the clock under the
+  -- running loop, which then never reaches its end
+  if o.running then error("reset: the network is running (called from an every() callback?)", 2) end
   o.h:reset()
   for _, cb in ipairs(o.every) do
     if cb.next >= 0 then cb.next = cb.interval end
@@ -816,6 +872,65 @@ netmt.__tostring = function(net)
   return concat(L, "\n")
 end
 
+-- help(net): the summary, then how to reach each part.
+netmt.__help = function(net)
+  local o = priv[net]
+  local L = { tostring(net), "", "Its parts (TAB after 'net.' completes them):" }
+  local function line(what, text) L[#L + 1] = format("  %-24s %s", what, text) end
+  local function vars(g)
+    local t = {}
+    for _, v in ipairs(priv[g].vars) do
+      if not v.name:find("@", 1, true) then
+        t[#t + 1] = v.name .. ((v.unit or "") ~= "" and v.unit ~= "1" and " (" .. v.unit .. ")" or "")
+      end
+    end
+    return #t > 0 and concat(t, ", ") or "no variables"
+  end
+  for id, p in ipairs(o.ir.populations) do
+    line("net." .. p.name, format("population: %s; .N = %d; help(net.%s)", vars(o.pops[id]), p.n, p.name))
+  end
+  for id, p in ipairs(o.ir.projections) do
+    local ref = o.byname[p.name] == o.projs[id] and "net." .. p.name or format("net.projections[%q]", p.name)
+    line(ref, format("projection: %s; :connectivity()", vars(o.projs[id])))
+  end
+  local function mons(t, prefix, text)
+    local names = {}
+    for k in pairs(t) do names[#names + 1] = k end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      if getmetatable(t[k]) then line(prefix .. k, text)
+      else
+        local sub = {}
+        for v in pairs(t[k]) do sub[#sub + 1] = v end
+        table.sort(sub)
+        for _, v in ipairs(sub) do line(prefix .. k .. "." .. v, text) end
+      end
+    end
+  end
+  mons(o.spikes, "net.spikes.", "spike monitor: :times(), :indices(), :counts(), :rate()")
+  mons(o.state, "net.state.", "state monitor: :values() (row per record), :times(), :indices()")
+  mons(o.rate, "net.rate.", "rate monitor: :values() (Hz), :times()")
+  for _, k in ipairs(partnames(o)) do
+    local v = o.byname[k]
+    if not (getmetatable(v) == groupmt) then line("net." .. k, "the monitor(s) recorded 'as " .. k .. "'") end
+  end
+  L[#L + 1] = "  net.populations, net.projections: all of them, by name and by number"
+  L[#L + 1] = "Time and set-up: net.t, net.dt, net.step, net.seed, net.backend, net.name, net.memory"
+  L[#L + 1] = "Methods: net:run(T), net:every(T, fn), net:cancel(id), net:reset(), net:save(path)"
+  L[#L + 1] = "  (help(net.run) for one); cj.restore(path) continues a saved run."
+  return concat(L, "\n")
+end
+
+local function monhelp(kind, methods)
+  return function(mon)
+    return tostring(mon) .. "\n" .. methods
+  end
+end
+spikemt.__help = monhelp("spikes", "  :times() (s), :indices() (1-based, int32), :count(), :counts() (per neuron), :rate() (Hz)")
+statemt.__help = monhelp("state", "  :values() (a row per record, a column per neuron, in the variable's unit),\n" ..
+  "  :times() (s), :indices() (the recorded neurons, 1-based, int32)")
+ratemt.__help = monhelp("rate", "  :values() (the population rate in Hz per window), :times() (window starts, s)")
+
 ---------------------------------------------------------------------------
 -- Entry points
 ---------------------------------------------------------------------------
@@ -874,9 +989,10 @@ The network saved by net:save(path), continuing exactly where it stopped
 (state, weights, RNG positions, spikes in flight, monitors). opts may set
 backend and progress.]])
 core.doc(Net.run, [[
-net:run(duration) -> steps
+net:run(duration)
 Run for duration (a quantity of time, or seconds), rounded to the nearest
-whole number of steps; the loop runs in C (a progress bar on a terminal).
+whole number of steps (net.step counts them); the loop runs in C (a progress
+bar on a terminal; Ctrl-C stops it between steps).
 A NaN or infinite state stops it with an error naming population,
 variable, neuron and step; the network stays inspectable.]])
 core.doc(Net.every, [[
@@ -886,7 +1002,7 @@ interval (whole steps, at least one). net:cancel(id) stops it.]])
 core.doc(Net.reset, [[
 net:reset()
 Back to t = 0 with the initial state (same draws), monitors emptied,
-spikes in flight dropped; connectivity kept.]])
+spikes in flight dropped; connectivity kept. Not from an every() callback.]])
 core.doc(Net.save, [[
 net:save(path)
 Write the model, its options and the whole state (weights, RNG positions,
@@ -903,7 +1019,7 @@ core.doc(SpikeMon.rate, "mon:rate() -> quantity (Hz)\nMean rate of the recorded 
 core.doc(SpikeMon.count, "mon:count() -> integer\nThe number of spikes recorded.")
 core.doc(StateMon.values, "mon:values() -> 2-D array\nOne row per record, one column per recorded neuron, in the variable's unit.")
 core.doc(StateMon.times, "mon:times() -> array (s)\nThe time of each record.")
-core.doc(StateMon.indices, "mon:indices() -> array\nThe recorded neurons (or synapses), 1-based.")
+core.doc(StateMon.indices, "mon:indices() -> int32 array\nThe recorded neurons (or synapses), 1-based.")
 core.doc(RateMon.values, "mon:values() -> array (Hz)\nThe population rate in each window.")
 core.doc(RateMon.times, "mon:times() -> array (s)\nThe start of each window.")
 

@@ -524,6 +524,73 @@ T.test("help(f) prints the registered text; help(cj) lists signatures", function
   assert(has(out8, "cajal.host.findfile(name)"), out8)
 end)
 
+T.test("help(cj): functions named as reached from cj, units summarised on one line", function()
+  local code, out = cajal([[-e 'help((require "cajal"))']])
+  assert(code == 0, code)
+  assert(not out:find("\n  core%."), "help(cj) lists core.* names:\n" .. out)
+  assert(has(out, "\n  cj.cache_clear() -> "), out)
+  local lines = {}
+  for l in out:gmatch("[^\n]*") do lines[#lines + 1] = l end
+  local last = 0
+  for k, l in ipairs(lines) do if l:match("^  cj%.") or l:match("^  help%(") then last = k end end
+  assert(#lines - last <= 8, "help(cj) prints " .. (#lines - last) .. " lines after its functions")
+  assert(out:find("\nUnits: %d+ names, e%.g%. cj%.ms, cj%.mV"), out)
+  assert(not has(out, "millivolt"), "unit aliases listed in help(cj)")
+  local _, units = cajal([[-e 'help((require "cajal").units)']])
+  assert(has(units, "millivolt") and has(units, "mV"), "help(cj.units) lists every unit")
+end)
+
+T.test("help by bare name: functions of cj's parts and methods", function()
+  local _, out = cajal([[-e 'help("raster")']])
+  assert(out:match("^cj%.plot%.raster%(monitor"), out)
+  local _, out2 = cajal([[-e 'help("run")']])
+  assert(out2:match("^net:run%(duration%)\n") and not has(out2, "nsteps"), out2)
+  local _, out3 = cajal([[-e 'help("save_npy")']])
+  assert(out3:match("^cj%.io%.save_npy%("), out3)
+end)
+
+T.test("help of the model library: a model, a file, the list", function()
+  local _, lif = cajal([[-e 'help("lif")']])
+  assert(lif:match("^neuron lif, from the model library: import \"models/lif\"\n"), lif)
+  assert(has(lif, "\nneuron lif {\n") and has(lif, "refractory t_ref\n}"), lif)
+  assert(has(lif, "Lapicque 1907") and has(lif, "Also in models/lif: cuba_lif, coba_lif"), lif)
+  assert(not has(lif, "neuron cuba_lif {"), "only the model asked for")
+  local _, stdp = cajal([[-e 'help("stdp")']])
+  assert(stdp:match("^synapse stdp, ") and has(stdp, "Song, Miller & Abbott") and has(stdp, "synapse stdp {"), stdp)
+  assert(has(stdp, "on_post") and has(stdp, "Also in models/stdp: stdp_delta"), stdp)
+  local _, coba = cajal([[-e 'help("coba_lif")']])
+  assert(coba:match("^neuron coba_lif, ") and has(coba, "neuron coba_lif {"), coba)
+  local _, syn = cajal([[-e 'help("synapses")']])
+  assert(syn:match("^models/synapses, in the model library") and has(syn, "exp_cond"), syn)
+  local _, list = cajal([[-e 'help("models")']])
+  for _, f in ipairs(host.list("models/")) do
+    local text = assert(host.findfile(f))
+    local base = f:match("^(models/.-)%.cajal$")
+    assert(has(list, "  " .. base .. " "), base .. " missing from help(\"models\"):\n" .. list)
+    for kind, name in text:gmatch("\n(%a+) ([%w_]+) {") do
+      if kind == "neuron" or kind == "synapse" then assert(has(list, name), name) end
+    end
+  end
+  assert(#host.list("models/") >= 10)
+  local _, intro = cajal([[-e 'help()']])
+  assert(intro:find("Topics: [^\n]*language") and intro:find("Topics: [^\n]*models"), intro)
+  local _, lang = cajal([[-e 'help("language")']])
+  assert(has(lang, "population E = lif(") and has(lang, "connect ") and has(lang, "record spikes of"), lang)
+end)
+
+T.test("help is a global in scripts and -e too, not only in the REPL", function()
+  local dir = tmpdir()
+  writefile(dir .. "/h.lua", "help('zeros')\nhelp(help)\n")
+  local code, out, err = cajal(q(dir .. "/h.lua"))
+  rmtree(dir)
+  assert(code == 0 and err == "", err)
+  assert(out:match("^cj%.zeros%(") and has(out, "\nhelp([f | name | topic])\n"), out)
+  local code2, _, err2 = cajal("-e 'help(1, 2)'")
+  assert(code2 == 1 and has(err2, "(command line):1: bad argument #2 to 'help'"), err2)
+  local code3, out3 = cajal([[-e 'print(package.loaded["cajal.help"])']])
+  assert(code3 == 0 and out3 == "nil\n", "help is loaded on first use only")
+end)
+
 T.test("help topics can be added", function()
   local code, out = cajal([[-e 'local h = require "cajal.help"; h.topic("hosttest", "probe text"); h.help("hosttest"); h.help()']])
   assert(code == 0 and has(out, "probe text\n") and has(out, "hosttest"), out)

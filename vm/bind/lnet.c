@@ -1187,8 +1187,8 @@ static const cj_doc docs[] = {
     "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines." },
   { "jit_available", "core.jit_available() -> true | false, why\nWhether kernels can be compiled (CAJAL_JIT, CC)." },
   { "jit_stats", "core.jit_stats() -> {compiles, hits, rebuilds}\nCompiler runs and cache hits of this process." },
-  { "cache_clear", "core.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
-  { "cache_dir", "core.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
+  { "cache_clear", "cj.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
+  { "cache_dir", "cj.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
   { "kernel_prelude", "core.kernel_prelude() -> string\nThe C text every generated kernel file starts with." },
   { "jit_flags", "core.jit_flags() -> string\nThe flags kernels are compiled with." },
   { NULL, NULL }

@@ -17,7 +17,10 @@
  *         or "[cajal]/stdlib/models/lif.cajal". The network compiler resolves
  *         `import "models/lif"` with it after CAJAL_PATH's own folders, so a
  *         copied binary still finds the model library.
- *     searchdirs() -> { dir, ... }  the trees searched, in order
+ *     list([prefix]) -> { name, ... }  the data files shipped with cajal
+         (built into the binary) whose name starts with prefix, e.g.
+         list("models/") for the model library
+     searchdirs() -> { dir, ... }  the trees searched, in order
  *     datadir                       the install tree (CAJAL_DATADIR)
  * `cajal -E` makes the search ignore CAJAL_HOME (registry LUA_NOENV).
  */

@@ -183,6 +183,22 @@ int cj_host_report(lua_State *L, int status, int withname)
   return status;
 }
 
+/* The global `help` of every cajal process (scripts, -e, the REPL): calls
+ * cajal.help's help, loading it on first use so start-up stays cheap. */
+static int help(lua_State *L)
+{
+  int n = lua_gettop(L);
+  luaL_argcheck(L, n <= 1, 2, "at most one argument expected");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "cajal.help");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "help");                /* stack: args, module, help */
+  lua_remove(L, -2);
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 /* ---- version ------------------------------------------------------------- */
 
 /* OpenBLAS's version from the copy linked in, else from the shared library
@@ -474,6 +490,8 @@ static int pmain(lua_State *L)
   lua_pushcfunction(L, cj_host_openlibs);
   lua_call(L, 0, 0);
   notecoroutines(L);
+  lua_pushcfunction(L, help);
+  lua_setglobal(L, "help");
   if (o.flags & HAS_V) printversion(L);
   createargtable(L, argv, argc, o.script);
   lua_gc(L, LUA_GCGEN, 0, 0);
