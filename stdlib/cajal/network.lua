@@ -972,6 +972,7 @@ Compile the .cajal model in path and build its network. opts: seed, dt
 (quantity or s), params ({E = {tau_m = 10 * cj.ms}} or {NE = 3200}), arrays
 (for `from arrays NAME`), method, backend ("jit" | "interp" | "auto";
 CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
+Ctrl-C stops the building of connectivity (no network is made).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
 net.t, net.dt; net.E.v (live state, with unit; writable), net.E.N;
 net.spikes.E:times() / :indices() (1-based) / :counts() / :rate();

@@ -1746,3 +1746,41 @@ Test(run, progress_is_reported_per_chunk_and_can_stop_the_run)
   cr_assert_eq(seen[0], 1);             /* 301 -> 301 is 43 * 7 */
   cj_net_free(net);
 }
+
+static int stopcalls;
+static int stopat(void *ud)
+{
+  return ++stopcalls >= *(const int *)ud;
+}
+
+Test(build, a_stop_test_interrupts_connectivity_and_the_network_frees)
+{
+  for (int rule = 0; rule < 2; rule++) {
+    int when = 25;                        /* the 25th question: 23 rows of the first projection */
+    cj_net *net = cj_net_new("big", 1e-4, 1);
+    OK(addpop(net, "A", 200, 1, V1, 0, 0, 0, 0, 0));
+    cj_projdef d = proj("AA", 0, 0, 200, 200, rule ? CJ_RULE_INDEG : CJ_RULE_PROB);
+    d.p = 0.1; d.k = 10;
+    OK(cj_net_add_proj(net, &d));
+    cj_net_set_stop(net, stopat, &when);
+    stopcalls = 0;
+    cr_assert_eq(cj_net_build(net), CJ_ERUNTIME);
+    cr_assert(strstr(cj_errmsg(), "interrupted while building network 'big' (projection 'AA', 23 of 200 rows)"),
+              "%s", cj_errmsg());
+    cr_assert_eq(stopcalls, 25, "asked once per row (and once per projection)");
+    cr_assert_eq(cj_net_run(net, 1, NULL, NULL), CJ_EINVAL, "an interrupted network is not built");
+    cj_net_free(net);                     /* the sanitizers check that nothing leaks */
+  }
+  /* a test that never says stop changes nothing */
+  int never = 1 << 30;
+  cj_net *net = cj_net_new("big", 1e-4, 1);
+  OK(addpop(net, "A", 200, 1, V1, 0, 0, 0, 0, 0));
+  cj_projdef d = proj("AA", 0, 0, 200, 200, CJ_RULE_PROB);
+  d.p = 0.1;
+  OK(cj_net_add_proj(net, &d));
+  cj_net_set_stop(net, stopat, &never);
+  stopcalls = 0;
+  OK(cj_net_build(net));
+  cr_assert_eq(stopcalls, 201);
+  cj_net_free(net);
+}

@@ -657,6 +657,33 @@ static void account(lua_State *L, lnet *n)
   }
 }
 
+/* Ctrl-C while C code runs a long loop (building connectivity, net:run):
+ * our handler notes it, the loop asks (stopflag / onprogress) and stops. */
+static volatile sig_atomic_t interrupted;
+static void onsigint(int sig) { (void)sig; interrupted = 1; }
+static int stopflag(void *ud) { (void)ud; return interrupted != 0; }
+
+/* Build or restore n's network with Ctrl-C noted: a build stops at the next
+ * row of connectivity. Returns the status of the call. */
+static int buildnet(lnet *n, const char *path)
+{
+  struct sigaction sa, old;
+  int st;
+  interrupted = 0;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = onsigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
+  cj_net_set_stop(n->net, stopflag, NULL);
+  st = path ? cj_net_restore(n->net, path) : cj_net_build(n->net);
+  cj_net_set_stop(n->net, NULL, NULL);
+  sigaction(SIGINT, &old, NULL);
+  if (!st && interrupted)        /* Ctrl-C after the last check still stops the load */
+    st = cj_fail(CJ_ERUNTIME, "interrupted while %s network '%s'", path ? "restoring" : "building",
+                 cj_net_name(n->net));
+  return st;
+}
+
 /* Build a network from the IR at stack index 1; jit handle at jitidx (0:
  * none); path non-NULL: restore from that file. Pushes the net. */
 static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
@@ -750,7 +777,13 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
     if (cj_net_add_proj(n->net, &js[i])) return luaL_error(L, "%s: ir.projections[%d]: %s", fn, i + 1, cj_errmsg());
   for (int i = 0; i < nm; i++)
     if (cj_net_add_monitor(n->net, &ms[i])) return luaL_error(L, "%s: ir.monitors[%d]: %s", fn, i + 1, cj_errmsg());
-  if (path ? cj_net_restore(n->net, path) : cj_net_build(n->net)) return luaL_error(L, "%s: %s", fn, cj_errmsg());
+  if (buildnet(n, path)) {
+    if (interrupted) {                  /* "interrupted while building ...", as net:run's: no position */
+      lua_pushstring(L, cj_errmsg());
+      return lua_error(L);
+    }
+    return luaL_error(L, "%s: %s", fn, cj_errmsg());
+  }
   account(L, n);
   return 1;
 }
@@ -767,8 +800,6 @@ static int net_restore(lua_State *L)
 }
 
 /* ---- methods ------------------------------------------------------------------- */
-static volatile sig_atomic_t interrupted;
-static void onsigint(int sig) { (void)sig; interrupted = 1; }
 
 typedef struct progress { int bar; double t0, last; double dt; int64_t step0; } progress;
 

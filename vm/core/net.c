@@ -165,6 +165,7 @@ struct cj_net {
   pop *pop; int npop, cappop;
   proj *proj; int nproj, capproj;
   mon *mon; int nmon, capmon;
+  cj_stopf stop; void *stopud;      /* consulted while connectivity is built */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -606,6 +607,21 @@ static inline int64_t candidate(int64_t lo, int64_t c, int64_t skip)
 
 typedef struct conn { i32vec post; int64_t *rowptr; int32_t *cpre, *cpost; double *prob; } conn;
 
+void cj_net_set_stop(cj_net *net, cj_stopf stop, void *ud)
+{
+  net->stop = stop;
+  net->stopud = ud;
+}
+
+/* Non-zero (a failure status) when the stop test asks to stop while
+ * projection P is being connected, at row `done` of `total`. */
+static int stopped(cj_net *net, const proj *P, int64_t done, int64_t total)
+{
+  if (!net->stop || !net->stop(net->stopud)) return 0;
+  return cj_fail(CJ_ERUNTIME, "interrupted while building network '%s' (projection '%s', %lld of %lld rows)",
+                 net->name, P->name, (long long)done, (long long)total);
+}
+
 /* Probability of each pair from a "pairs" kernel, called once per pre neuron
  * i over its candidate targets (ctx.step = i, so random draws in the kernel
  * are keyed by (i, candidate)); each pair is kept when a uniform draw of the
@@ -655,6 +671,7 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   for (int64_t i = 0; i < A->n && !st; i++) {
     C->rowptr[i] = C->post.n;
     if (i < P->prelo || i > P->prehi) continue;
+    if ((st = stopped(net, P, i - P->prelo, na))) break;
     int64_t skip = excl && i >= P->postlo && i <= P->posthi ? i : -1;
     int64_t m = nb - (skip >= 0);
     switch (P->rule) {
@@ -727,6 +744,7 @@ static int connindeg(cj_net *net, proj *P, int pid, conn *C)
   if (!src || !fill || reserve(&C->post, k * nb)) { cj_free(src); cj_free(fill); return nomem(); }
   for (int64_t jj = 0; jj < nb && !st; jj++) {
     int64_t j = P->postlo + jj;
+    if ((st = stopped(net, P, jj, nb))) break;
     int64_t skip = excl && j >= P->prelo && j <= P->prehi ? j : -1;
     int64_t *out = src + jj * k;
     if (!(st = choose(&S, &r, na - (skip >= 0), k, out)))
@@ -1133,7 +1151,7 @@ int cj_net_build(cj_net *net)
   if ((st = prepare(net))) return st;
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
-    if ((st = connect(net, P, j))) return st;
+    if ((st = stopped(net, P, 0, P->prehi - P->prelo + 1)) || (st = connect(net, P, j))) return st;
     for (int v = 0; P->inval && v < P->nvars; v++) { cj_free(P->inval[v]); P->inval[v] = NULL; }
   }
   if ((st = finish(net)) || (st = startstate(net))) return st;

@@ -109,6 +109,14 @@ int cj_net_add_proj(cj_net *net, const cj_projdef *p);
 int cj_net_add_monitor(cj_net *net, const cj_mondef *m);
 /* Build connectivity, allocate state, run the initialisation kernels. */
 int cj_net_build(cj_net *net);
+/* A stop test for cj_net_build, consulted while connectivity is made (at
+ * every presynaptic neuron of a rule, every postsynaptic neuron of a fixed
+ * in-degree, between projections): a non-zero return stops the build, which
+ * fails with "interrupted while building network ..." (CJ_ERUNTIME) and
+ * leaves the network unbuilt, to be freed. ud is passed to stop; NULL stop:
+ * never stop. (The binding sets it to Ctrl-C, as cj_net_run's progress.) */
+typedef int (*cj_stopf)(void *ud);
+void cj_net_set_stop(cj_net *net, cj_stopf stop, void *ud);
 
 /* Called every `chunk` steps and at the end; a non-zero return stops the
  * run between two steps (cj_net_run then fails with "interrupted"). */
