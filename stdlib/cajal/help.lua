@@ -66,7 +66,8 @@ help(net) then shows how to reach the network's parts.]])
 M.topic("env", [[
 Environment variables read by cajal (see man cajal)
   CAJAL_HOME      a cajal source tree whose Lua modules and models are used first
-  CAJAL_PATH      folders searched by `import` in model files (':'-separated)
+  CAJAL_PATH      folders searched by `import` in model files (':'-separated;
+                  the order of the search: man cajal-lang, IMPORT)
   CAJAL_CACHE     the compile cache of models (else $XDG_CACHE_HOME/cajal,
                   else ~/.cache/cajal)
   CAJAL_JIT=off   run models on the interpreter instead of compiled C

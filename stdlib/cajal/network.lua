@@ -190,10 +190,11 @@ local wrap  -- forward
 
 -- Build the network of source (named filename) with checked opts; with
 -- restorepath, take its state from that runtime file instead of building.
-local function build(fname, source, filename, opts, restorepath)
+-- importdir: the folder imports start from when there is no filename.
+local function build(fname, source, filename, opts, restorepath, importdir)
   local compile = require "cajal.compile"
   local copts = { seed = opts.seed, dt = opts.dt, params = opts.params, arrays = opts.arrays,
-                  method = opts.method, precision = opts.precision }
+                  method = opts.method, precision = opts.precision, importdir = importdir }
   if opts.backend == "interp" or ((opts.backend or "auto") == "auto" and os.getenv("CAJAL_JIT") == "off") then
     copts.jit = false      -- no C to emit
   end
@@ -958,7 +959,12 @@ function M.network(source, opts)
     argerror("cj.network", 1, "model source (a string) expected, got " .. type(source))
   end
   opts = checkopts("cj.network", 2, opts)
-  local ok, net = pcall(build, "cj.network", source, nil, opts)
+  -- the text imports as a file in the calling script's folder would (the
+  -- current folder for the REPL, -e and stdin, as Python's sys.path[0])
+  local caller = debug.getinfo(2, "S")
+  local script = caller and caller.source:match("^@(.*)$")
+  local importdir = script and (script:match("^(.*)/[^/]*$") or ".") or "."
+  local ok, net = pcall(build, "cj.network", source, nil, opts, nil, importdir)
   if not ok then
     if getmetatable(net) == OPTERR then argerror("cj.network", 2, net.msg) end
     error(net, 0)
@@ -982,8 +988,9 @@ named projections are fields (net.E, net.EE.w); every population is in
 net.populations. tostring(net) summarises it.]])
 core.doc(M.network, [[
 cj.network(source [, opts]) -> network
-As cj.load, from the model text itself (imports resolve from the current
-folder and CAJAL_PATH).]])
+As cj.load, from the model text itself; its imports resolve as those of a
+file in the folder of the calling script (the current folder in the REPL
+and -e; the search order: man cajal-lang, IMPORT).]])
 core.doc(M.restore, [[
 cj.restore(path [, opts]) -> network
 The network saved by net:save(path), continuing exactly where it stopped

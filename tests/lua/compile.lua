@@ -22,6 +22,13 @@ local function writefile(path, text)
   f:close()
 end
 
+local function readfile(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 local function build(src, opts) return compile.build(src, "test.cajal", opts) end
 
 -- the error text of compiling src (nil when it compiles)
@@ -647,6 +654,61 @@ T.test("imports: relative to the file, CAJAL_PATH order, cycles, not found", fun
   -- search order: CAJAL_PATH after the importing file's folder
   local dirs = compile.searchpath("/some/dir")
   assert(dirs[1] == "/some/dir")
+end)
+
+T.test("import order: the file's folder, CAJAL_PATH, ~/.local/share/cajal, the library; never the current folder", function()
+  local R = tmpdir .. "/order"
+  local function q(x) return "'" .. x:gsub("'", "'\\''") .. "'" end
+  -- a models/lif.cajal in each place, tagged with the place
+  local places = { file = R .. "/proj", cwd = R .. "/cwd", path1 = R .. "/path1", path2 = R .. "/path2",
+                   home = R .. "/home/.local/share/cajal" }
+  for tag, dir in pairs(places) do
+    assert(os.execute("mkdir -p " .. q(dir .. "/models")))
+    writefile(dir .. "/models/lif.cajal", "# tag: " .. tag .. "\nneuron lif { state { v = 0 mV; tagged = 1 } }\n")
+  end
+  writefile(R .. "/proj/net.cajal", 'import "models/lif"\npopulation E = lif(1)\n')
+  writefile(R .. "/proj/run.lua", 'local cj = require "cajal"\n' ..
+    'local net = cj.network(\'import "models/lif"\\npopulation E = lif(1)\', { backend = "interp" })\n' ..
+    'print(pcall(function() return net.E.tagged end) and "not shipped" or "shipped")\n')
+  local cajal = arg[-1] or "cajal"
+  if cajal:find("/") and cajal:sub(1, 1) ~= "/" then cajal = (os.getenv("PWD") or ".") .. "/" .. cajal end
+  local probe = "print(require 'cajal.compile'.load_file(" .. ("%q"):format(R .. "/proj/net.cajal") ..
+    ").source:match('# tag: (%w+)') or 'shipped')"
+  -- which file `import "models/lif"` took, run from R/cwd with HOME and CAJAL_PATH
+  local function which(home, path, code)
+    local out = os.tmpname()
+    local env = "env -u CAJAL_PATH HOME=" .. q(home) .. (path and " CAJAL_PATH=" .. q(path) or "")
+    assert(os.execute("cd " .. q(places.cwd) .. " && " .. env .. " " .. q(cajal) .. " " ..
+      (code or "-e " .. q(probe)) .. " >" .. q(out) .. " 2>&1"), readfile(out))
+    local r = readfile(out):gsub("%s+$", "")
+    os.remove(out)
+    return r
+  end
+  local home = R .. "/home"
+  local both = R .. "/path1:" .. R .. "/path2"
+  assert(which(home, both) == "file", "1: the importing file's folder first")
+  assert(os.execute("mv " .. q(R .. "/proj/models") .. " " .. q(R .. "/proj/models.off")))
+  assert(which(home, both) == "path1", "2: then CAJAL_PATH, left to right")
+  assert(which(home, R .. "/path2:" .. R .. "/path1") == "path2", "2: CAJAL_PATH's order")
+  assert(which(home, nil) == "home", "3: then ~/.local/share/cajal")
+  assert(which(R .. "/nohome", nil) == "shipped", "4: then the library, not ./models of the current folder")
+  assert(which(R .. "/nohome", "::") == "shipped", "an empty CAJAL_PATH entry is not the current folder")
+  assert(which(R .. "/nohome", ".") == "cwd", "the current folder when CAJAL_PATH names it")
+  -- cj.network: as a file in the calling script's folder; -e: the current folder
+  assert(os.execute("mv " .. q(R .. "/proj/models.off") .. " " .. q(R .. "/proj/models")))
+  assert(which(R .. "/nohome", nil, q(R .. "/proj/run.lua")) == "not shipped", "cj.network from a script")
+  assert(which(R .. "/nohome", nil, "-e " .. q('local net = require "cajal".network(\'import "models/lif"\\n' ..
+    'population E = lif(1)\', { backend = "interp" }); print(pcall(function() return net.E.tagged end) ' ..
+    'and "cwd" or "shipped")')) == "cwd", "cj.network from -e")
+  os.remove(R .. "/proj/models/lif.cajal")
+  assert(which(R .. "/nohome", nil, q(R .. "/proj/run.lua")) == "shipped", "cj.network from a script: not the cwd")
+  -- not found: the message lists where it looked, in order, and points to the documentation
+  writefile(R .. "/proj/missing.cajal", 'import "models/lfi"\n')
+  local e = compile.diagnose(R .. "/proj/missing.cajal")
+  assert(e:find('missing.cajal:1:1: import "models/lfi": no such model file in the importing file\'s folder, ' ..
+    "CAJAL_PATH, ~/.local/share/cajal or cajal's model library (did you mean 'models/lif'?) (the order of " ..
+    "the search: man cajal-lang, IMPORT)\n", 1, true), e)
+  os.execute("rm -rf " .. q(R))
 end)
 
 -- ---- the generated C ------------------------------------------------------------------
