@@ -114,19 +114,11 @@ local function signature(doc, name, k)
   return sig
 end
 
--- Lines of names in columns no wider than 78 characters.
+-- Names in indented columns (as TAB lists them), lines of at most 78 characters.
 local function columns(names, indent)
-  local w = 0
-  for _, n in ipairs(names) do w = math.max(w, #n) end
-  w = w + 2
-  local ncol = math.max(1, (78 - #indent) // w)
-  local out = {}
-  for i = 1, #names, ncol do
-    local row = {}
-    for j = i, math.min(i + ncol - 1, #names) do row[#row + 1] = names[j] .. string.rep(" ", w - #names[j]) end
-    out[#out + 1] = indent .. concat(row):gsub("%s+$", "")
-  end
-  return concat(out, "\n") .. "\n"
+  local ok, repl = pcall(require, "cajal.repl")
+  if not (ok and type(repl) == "table" and repl.columns) then return indent .. concat(names, ", ") .. "\n" end
+  return (repl.columns(names, 78 - #indent):gsub("[^\n]+", indent .. "%0"))
 end
 
 -- A few well-known unit names first, for the one-line summary of units.

@@ -22,13 +22,6 @@ local function writefile(path, text)
   f:close()
 end
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 local function build(src, opts) return compile.build(src, "test.cajal", opts) end
 
 -- the error text of compiling src (nil when it compiles)
@@ -676,12 +669,11 @@ T.test("import order: the file's folder, CAJAL_PATH, ~/.local/share/cajal, the l
     ").source:match('# tag: (%w+)') or 'shipped')"
   -- which file `import "models/lif"` took, run from R/cwd with HOME and CAJAL_PATH
   local function which(home, path, code)
-    local out = os.tmpname()
     local env = "env -u CAJAL_PATH HOME=" .. q(home) .. (path and " CAJAL_PATH=" .. q(path) or "")
-    assert(os.execute("cd " .. q(places.cwd) .. " && " .. env .. " " .. q(cajal) .. " " ..
-      (code or "-e " .. q(probe)) .. " >" .. q(out) .. " 2>&1"), readfile(out))
-    local r = readfile(out):gsub("%s+$", "")
-    os.remove(out)
+    local p = io.popen("cd " .. q(places.cwd) .. " && " .. env .. " " .. q(cajal) .. " " ..
+      (code or "-e " .. q(probe)) .. " 2>&1")
+    local r = p:read("a"):gsub("%s+$", "")
+    assert(p:close(), r)
     return r
   end
   local home = R .. "/home"

@@ -11,13 +11,7 @@ local PREFIX = "/opt/cajal-installtest"
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-local function readall(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readall = T.readfile
 
 local function sh(cmd)
   local out = os.tmpname()
