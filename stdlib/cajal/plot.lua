@@ -23,8 +23,9 @@
 -- Units: data with a unit (arrays of quantities, monitor times) are drawn in
 -- a unit with a readable prefix, the one they print in (mV for values of a
 -- few millivolts), or in opts.xunit / opts.yunit; the axis label says it
--- ("mV", or "v (mV)" when the label given is "v"). xrange / yrange are then
--- in that unit.
+-- ("mV", or "v (mV)" when the label given is "v"; a label ending in a unit
+-- of the data's dimension, "v (uV)", chooses it). xrange / yrange are in that
+-- unit, or quantities. Raster times are drawn in seconds unless opts.tunit.
 local core = require "cajal.core"
 local IO = core.io
 
@@ -238,6 +239,16 @@ local function inunit(fn, a, want, optname, big)
   return a / u, name
 end
 
+-- The unit a label names at its end, "rate (Hz)" or "v [mV]", when it is a
+-- unit of a's dimension (the data are then drawn in it), else nil.
+local function labelunit(label, a)
+  if type(label) ~= "string" or not isarray(a) or (a.dim or "1") == "1" then return nil end
+  local u = label:match("%(([^()]+)%)%s*$") or label:match("%[([^%[%]]+)%]%s*$")
+  local ok, q = pcall(core.unit, u or "")
+  if u and ok and core.isquantity(q) and core.dimension(q) == a.dim then return u end
+  return nil
+end
+
 -- The label of an axis: the user's text with the unit in parentheses (kept
 -- as is when it names the unit already), the unit alone, or nil.
 local function axislabel(user, unit)
@@ -271,12 +282,25 @@ local function toarray(fn, v, what)
   fail(fn, what .. " must be an array or a table of numbers (got " .. type(v) .. ")")
 end
 
-local function range(fn, r, name)
+-- The "set xrange" line of opts[name]: {lo, hi} as numbers in the axis unit,
+-- or quantities (converted to unit, the axis unit; nil for plain numbers).
+local function range(fn, r, name, unit)
   if r == nil then return nil end
-  if type(r) ~= "table" or (r[1] ~= nil and type(r[1]) ~= "number") or (r[2] ~= nil and type(r[2]) ~= "number") then
+  local function bound(x)
+    if x == nil or type(x) == "number" then return x end
+    if not core.isquantity(x) then return false end
+    local d = core.dimension(x)
+    local ok, u = pcall(core.unit, unit or "1")
+    if not unit or not ok or not core.isquantity(u) or core.dimension(u) ~= d then
+      fail(fn, ("option '%s': the axis is in %s, the range in %s"):format(name, unit or "plain numbers", d))
+    end
+    return x / u
+  end
+  local lo, hi = type(r) == "table" and bound(r[1]), type(r) == "table" and bound(r[2])
+  if type(r) ~= "table" or lo == false or hi == false then
     fail(fn, "option '" .. name .. "' must be {lo, hi}")
   end
-  return ("set %s [%s:%s]"):format(name, r[1] and ("%.17g"):format(r[1]) or "*", r[2] and ("%.17g"):format(r[2]) or "*")
+  return ("set %s [%s:%s]"):format(name, lo and ("%.17g"):format(lo) or "*", hi and ("%.17g"):format(hi) or "*")
 end
 
 -- The lines of a script shared by every plot: title, labels, ranges, ...
@@ -292,8 +316,8 @@ local function preamble(fn, opts, lines)
   text("title")
   text("xlabel")
   text("ylabel")
-  lines[#lines + 1] = range(fn, opts.xrange, "xrange")
-  lines[#lines + 1] = range(fn, opts.yrange, "yrange")
+  lines[#lines + 1] = range(fn, opts.xrange, "xrange", opts.xunit)
+  lines[#lines + 1] = range(fn, opts.yrange, "yrange", opts.yunit)
   if opts.logx then lines[#lines + 1] = "set logscale x" end
   if opts.logy then lines[#lines + 1] = "set logscale y" end
   if opts.grid then lines[#lines + 1] = "set grid" end
@@ -366,11 +390,12 @@ end
 -- labels naming them (a copy: the caller's table is not changed).
 local function units(fn, x, y, opts)
   local xu, yu
-  x, xu = inunit(fn, x, opts.xunit, "xunit")
-  y, yu = inunit(fn, y, opts.yunit, "yunit")
+  x, xu = inunit(fn, x, opts.xunit or labelunit(opts.xlabel, x), "xunit")
+  y, yu = inunit(fn, y, opts.yunit or labelunit(opts.ylabel, y), "yunit")
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o.xlabel, o.ylabel = axislabel(opts.xlabel, xu), axislabel(opts.ylabel, yu)
+  o.xunit, o.yunit = xu, yu                 -- the ranges are in these units
   return x, y, o
 end
 
@@ -473,22 +498,11 @@ function M.raster(a, b, opts)
   groups, opts = rastergroups(a, b, opts)
   opts = checkopts("raster", opts, { colors = 1, order = 1, pointsize = 1, tunit = 1, sizes = 1 })
   groups = reorder(groups, opts.order)
-  -- times: plain numbers are seconds; all groups in one unit, the readable
-  -- one of the latest spike unless opts.tunit names one
-  local tunit = opts.tunit
-  if tunit == nil then
-    local latest = 0 * core.second
-    for _, g in ipairs(groups) do
-      if not g[2].dim or g[2].dim == "1" then g[2] = g[2] * core.second end
-      if g[2].dim ~= "s" then fail("raster", "spike times must be times (s), got " .. g[2].dim) end
-      if g[2]:numel() > 0 and core.abs(g[2]):max() > latest then latest = core.abs(g[2]):max() end
-    end
-    tunit = tostring(latest):match("^%S+ (.+)$") or "s"
-    if tunit ~= "s" and not tunit:match("^[fpnum]s$") then tunit = "s" end
-  else
-    for _, g in ipairs(groups) do
-      if not g[2].dim or g[2].dim == "1" then g[2] = g[2] * core.second end
-    end
+  -- times: plain numbers are seconds; drawn in seconds (numeric xrange
+  -- values are seconds) or opts.tunit ("ms", ...)
+  local tunit = opts.tunit or "s"
+  for _, g in ipairs(groups) do
+    if not g[2].dim or g[2].dim == "1" then g[2] = g[2] * core.second end
   end
   local parts, offset = {}, 0
   for k, g in ipairs(groups) do
@@ -509,6 +523,9 @@ function M.raster(a, b, opts)
     -- a population takes its size in rows: opts.sizes, the monitor's size, or its top index
     offset = offset + ((opts.sizes and g[1] and opts.sizes[g[1]]) or g[4] or (n > 0 and i:max() + 1 or 0))
   end
+  local o = {}
+  for k, x in pairs(opts) do o[k] = x end
+  o.xunit, opts = tunit, o                  -- xrange in the time unit
   local body = {
     "set xlabel " .. gpquote("time (" .. tunit .. ")"),
     "set ylabel 'neuron'",
@@ -524,11 +541,13 @@ end
 function M.hist(values, bins, opts)
   if type(bins) == "table" or type(bins) == "string" then bins, opts = nil, bins end
   opts = checkopts("hist", opts, { color = 1 })
-  local v, vu = inunit("hist", toarray("hist", values, "values"), opts.xunit, "xunit")
+  local v = toarray("hist", values, "values")
+  local vu
+  v, vu = inunit("hist", v, opts.xunit or labelunit(opts.xlabel, v), "xunit")
   if vu then
     local o = {}
     for k, x in pairs(opts) do o[k] = x end
-    o.xlabel = axislabel(opts.xlabel, vu)
+    o.xlabel, o.xunit = axislabel(opts.xlabel, vu), vu
     opts = o
   end
   bins = bins or 10
@@ -701,8 +720,8 @@ local docs = {
   raster = "cj.plot.raster(monitor | times, indices | {E = m1, I = m2} [, opts]) -> output\n" ..
     "Spike raster: a monitor with :times() and :indices(), two arrays, or a table of populations\n" ..
     "stacked bottom-up (opts.order, opts.colors {name = color}, opts.sizes {name = neurons}, else a\n" ..
-    "monitor's size, else its highest index + 1). opts.tunit: the time unit (\"s\", \"ms\", ...; default\n" ..
-    "the readable one of the latest spike; plain numbers are seconds); pointsize.",
+    "monitor's size, else its highest index + 1). opts.tunit: the time unit of the axis (\"s\", the\n" ..
+    "default, \"ms\", ...; plain times are seconds; xrange in it or as quantities); pointsize.",
   hist = "cj.plot.hist(values [, bins] [, opts]) -> output\nHistogram of the values in bins (default 10) equal bins from min to max;\n" ..
     "values with a unit are counted in a readable unit named on the axis (or opts.xunit).",
   image = "cj.plot.image(matrix [, opts]) -> output\n" ..

@@ -249,12 +249,22 @@ T.test("units: quantities are drawn in a readable unit, named on the axis", func
   P.scatter(cj.range(10) * cj.ms, cj.range(10) * cj.mV, { out = tmp("u3.svg"), yunit = "uV", xunit = "s" })
   t = texts(read(tmp("u3.svg")))
   assert(has(t, "uV") and has(t, "s") and has(t, "10000") and has(t, "0.01"), table.concat(t, "|"))
-  -- raster: monitor times (quantities) in ms for a run under a second; plain numbers are seconds
+  -- a label that names a unit of the data's dimension chooses it
+  P.lines(cj.range(10) * cj.mV, { out = tmp("u2.svg"), ylabel = "v (uV)" })
+  t = texts(read(tmp("u2.svg")))
+  assert(has(t, "v (uV)") and has(t, "10000") and not has(t, "v (uV) (mV)"), table.concat(t, "|"))
+  -- ranges as quantities, in any unit of the axis
+  P.lines(cj.range(10) * cj.mV, { out = tmp("u2.svg"), yrange = { 0, 0.02 * cj.volt } })
+  t = texts(read(tmp("u2.svg")))
+  assert(has(t, "20") and has(t, "15") and not has(t, "0.02"), table.concat(t, "|"))
+  -- raster: seconds (as numeric xrange values are), or tunit; times may be quantities
   P.raster(cj.array({ 0.01, 0.02, 0.19 }) * cj.second, cj.array({ 0, 1, 2 }), tmp("u4.svg"))
   t = texts(read(tmp("u4.svg")))
-  assert(has(t, "time (ms)") and has(t, "200"), table.concat(t, "|"))
-  P.raster(cj.array({ 0.5, 1.5 }), cj.array({ 0, 1 }), tmp("u5.svg"))
-  assert(has(texts(read(tmp("u5.svg"))), "time (s)"))
+  assert(has(t, "time (s)") and has(t, "0.2"), table.concat(t, "|"))
+  P.raster(cj.array({ 0.01, 0.02, 0.19 }) * cj.second, cj.array({ 0, 1, 2 }),
+    { out = tmp("u4.svg"), tunit = "ms", xrange = { 0, 0.1 * cj.second } })
+  t = texts(read(tmp("u4.svg")))
+  assert(has(t, "time (ms)") and has(t, "100") and not has(t, "200"), table.concat(t, "|"))
   P.raster(cj.array({ 0.5, 1.5 }), cj.array({ 0, 1 }), { out = tmp("u5.svg"), tunit = "ms" })
   t = texts(read(tmp("u5.svg")))
   assert(has(t, "time (ms)") and has(t, "1600"), table.concat(t, "|"))
@@ -273,6 +283,10 @@ T.test("units: quantities are drawn in a readable unit, named on the axis", func
     cj.range(3), { out = tmp("x.svg"), xunit = "ms" })
   T.checkerror("option 'yunit': unknown unit 'furlong'", P.lines, cj.range(3) * cj.mV,
     { out = tmp("x.svg"), yunit = "furlong" })
+  T.checkerror("cj.plot.lines: option 'yrange': the axis is in mV, the range in s", P.lines,
+    cj.range(3) * cj.mV, { out = tmp("x.svg"), yrange = { 0, cj.ms } })
+  T.checkerror("cj.plot.lines: option 'xrange': the axis is in plain numbers, the range in s", P.lines,
+    cj.range(3) * cj.mV, { out = tmp("x.svg"), xrange = { 0, cj.ms } })
   T.checkerror("cj.plot.images: image 2 is in s, image 1 in S", P.images,
     { cj.ones(2, 2) * cj.nS, cj.ones(2, 2) * cj.ms }, tmp("x.svg"))
 end)
