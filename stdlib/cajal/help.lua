@@ -17,11 +17,18 @@ local core = require "cajal.core"
 
 local M = {}
 
-local write, format, concat, sort = io.write, string.format, table.concat, table.sort
+local format, concat, sort = string.format, table.concat, table.sort
 local getmetatable = debug.getmetatable
 
 local topics = {}
 local topicorder = {}
+
+-- Help's text goes to io.write, or into `captured` while M.text runs.
+local captured
+local function write(...)
+  if not captured then return io.write(...) end
+  for i = 1, select("#", ...) do captured[#captured + 1] = tostring((select(i, ...))) end
+end
 
 -- topic(name, text): add or replace a help topic shown by help(name).
 function M.topic(name, text)
@@ -398,12 +405,26 @@ function M.help(x, ...)
   write(describe(x), "\n")
 end
 
+-- text(x) -> the text help(x) prints (the Jupyter kernel's inspect).
+function M.text(x)
+  local outer = captured
+  captured = {}
+  local ok, err = pcall(M.help, x)
+  local s = concat(captured)
+  captured = outer
+  if not ok then error(err, 0) end
+  return s
+end
+
 core.doc(M.help, [[
 help([f | name | topic])
 Print the help text of a cajal function (help(cj.zeros)), the functions of a
 module with their signatures (help(cj)), a function or method by its name
 (help("raster"), help("run")), a model of the library (help("lif")), an object
 such as a network (help(net)), or a topic (help("repl")); help() lists them.]])
+core.doc(M.text, [[
+cajal.help.text(x) -> string
+The text help(x) prints, as a string.]])
 core.doc(M.topic, [[
 cajal.help.topic(name, text)
 Add or replace the help topic shown by help(name).]])

@@ -574,7 +574,8 @@ end
 function wrap(h, ir, backend, meta)
   local net = setmetatable({}, netmt)
   local o = { h = h, ir = ir, backend = backend, meta = meta, dt = h:dt(),
-              every = {}, byname = {}, pops = {}, projs = {}, spikes = {}, state = {}, rate = {} }
+              every = {}, byname = {}, pops = {}, projs = {}, spikes = {}, state = {}, rate = {},
+              monitors = {} }
   priv[net] = o
   for id, p in ipairs(ir.populations) do
     local g = newgroup(net, "population", id, p.name, p.n, p.vars)
@@ -586,7 +587,7 @@ function wrap(h, ir, backend, meta)
     o.projs[id], o.projs[p.name] = g, g
     if p.name:match("^[%a_][%w_]*$") and o.byname[p.name] == nil then o.byname[p.name] = g end
   end
-  for id, m in ipairs(ir.monitors) do newmonitor(net, o, id, m) end
+  for id, m in ipairs(ir.monitors) do o.monitors[id] = newmonitor(net, o, id, m) end
   return net
 end
 
@@ -931,6 +932,88 @@ spikemt.__help = monhelp("spikes", "  :times() (s), :indices() (1-based, int32),
 statemt.__help = monhelp("state", "  :values() (a row per record, a column per neuron, in the variable's unit),\n" ..
   "  :times() (s), :indices() (the recorded neurons, 1-based, int32)")
 ratemt.__help = monhelp("rate", "  :values() (the population rate in Hz per window), :times() (window starts, s)")
+
+---------------------------------------------------------------------------
+-- NWB export: what cj.io.save_nwb (vm/bind/lnwb.c) writes
+---------------------------------------------------------------------------
+
+-- "0..9", "0..4, 7, 9..12": 0-based indices as ranges.
+local function ranges(idx)
+  local out, k = {}, 1
+  while k <= #idx do
+    local j = k
+    while j < #idx and idx[j + 1] == idx[j] + 1 do j = j + 1 end
+    out[#out + 1] = j > k and format("%d..%d", idx[k], idx[j]) or format("%d", idx[k])
+    k = j + 1
+  end
+  return concat(out, ", ")
+end
+
+local function nwbunit(u)
+  local d = unitdim(u)
+  return d == "1" and "dimensionless" or d
+end
+
+-- M.nwbdata(net) -> { description, notes, t, dt, spikes = { slice... },
+-- series = { timeseries... } }: every spike monitor as a slice of its
+-- population (a slice overlapping an earlier one of the same population is
+-- left out: one unit per neuron), every state and rate monitor as a time
+-- series named after its monitor (or owner_variable, owner_rate).
+function M.nwbdata(net)
+  local o = priv[net]
+  if not o or getmetatable(net) ~= netmt then
+    error(format("bad argument #2 to 'save_nwb' (network expected, got %s)", type(net)), 3)
+  end
+  local ir = o.ir
+  local spikes, series, names, covered = {}, {}, {}, {}
+  local function uniq(name)
+    name = name:gsub("[/%c]", "_")
+    local n, k = name, 1
+    while names[n] do k = k + 1; n = name .. "_" .. k end
+    names[n] = true
+    return n
+  end
+  for id, m in ipairs(ir.monitors) do
+    local mon = o.monitors[id]
+    local p = priv[mon]
+    if m.kind == "spikes" then
+      local pop = ir.populations[m.pop].name
+      local overlap = false
+      for _, r in ipairs(covered[pop] or {}) do
+        if p.lo <= r[2] and r[1] <= p.hi then overlap = true end
+      end
+      if not overlap then
+        covered[pop] = covered[pop] or {}
+        table.insert(covered[pop], { p.lo, p.hi })
+        local t, idx = fetch(mon)
+        spikes[#spikes + 1] = { population = pop, first = p.lo, count = p.hi - p.lo + 1,
+                                times = t, neuron = idx }
+      end
+    elseif m.kind == "state" then
+      local values, t = fetch(mon)
+      local idx = {}
+      for k, i in ipairs(p.indices) do idx[k] = i - 1 end
+      series[#series + 1] = {
+        name = uniq(m.name or (p.label .. "_" .. p.var)),
+        description = format("%s of %s %s: columns are %s %s (from 0, as in the model file), " ..
+          "recorded every %d step(s) of %g ms", p.var, p.what, p.label,
+          p.what == "population" and "neurons" or "synapses", ranges(idx), p.every, o.dt * 1e3),
+        unit = nwbunit(p.unit), data = values, timestamps = t }
+    else
+      local values, t = fetch(mon)
+      series[#series + 1] = {
+        name = uniq(m.name or (p.label:gsub("%[.*", "") .. "_rate")),
+        description = format("population rate of %s (spikes / (neurons x window)); timestamps " ..
+          "are the starts of windows of %d step(s) of %g ms", p.label, p.every, o.dt * 1e3),
+        unit = "Hz", data = values, timestamps = t }
+    end
+  end
+  return {
+    description = format("cajal simulation of network %s: dt = %g ms, seed %d, %s backend, %g s simulated",
+      ir.name or "?", o.dt * 1e3, ir.seed or 0, o.backend, o.h:step() * o.dt),
+    notes = tostring(net) .. "\n(written by cajal " .. core.version .. ")",
+    t = o.h:step() * o.dt, dt = o.dt, spikes = spikes, series = series }
+end
 
 ---------------------------------------------------------------------------
 -- Entry points

@@ -9,8 +9,9 @@
 -- in C, so a million points cost nothing in Lua), sends a script to gnuplot
 -- through a pipe, and removes the data files when gnuplot is done. The
 -- output follows opts.out: "x.png" (pngcairo, else png), "x.svg", "x.pdf"
--- (pdfcairo); with no out, a window when there is a display and gnuplot has
--- a window terminal (qt, wxt, x11), else an error asking for out. Where
+-- (pdfcairo); with no out, inline in a Jupyter notebook (cajal --jupyter),
+-- else a window when there is a display and gnuplot has a window terminal
+-- (qt, wxt, x11), else an error asking for out. Where
 -- opts is expected a string is taken as opts.out. gnuplot's own errors are
 -- raised; its warnings go to stderr. $CAJAL_GNUPLOT names the gnuplot to
 -- run (default: gnuplot on PATH).
@@ -327,8 +328,26 @@ local function preamble(fn, opts, lines)
   end
 end
 
--- Run the script on the data files written so far, then remove them.
+-- host.display when cajal runs as a Jupyter kernel (vm/host/kernel.c).
+local function notebook()
+  local ok, host = pcall(require, "cajal.host")
+  return ok and type(host) == "table" and host.kernel and host.display or nil
+end
+
+-- Run the script on the data files written so far, then remove them. In a
+-- Jupyter kernel, a plot without out is drawn to a temporary PNG that is
+-- sent to the notebook (and returns nothing).
 local function draw(fn, opts, body)
+  local display = opts.out == nil and notebook()
+  if display then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    local base = tmpname()
+    pending[#pending + 1] = base
+    o.out = base .. ".png"
+    pending[#pending + 1] = o.out
+    opts = o
+  end
   local path = findgnuplot(fn)
   local term, out, window = terminal(fn, path, opts)
   local lines = { term }
@@ -341,14 +360,21 @@ local function draw(fn, opts, body)
   for k = plot, #body do lines[#lines + 1] = body[k] end
   if not window then lines[#lines + 1] = "set output" end
   local ok, err = rungnuplot(fn, path, table.concat(lines, "\n") .. "\n", window)
-  cleanup()
-  if not ok then fail(fn, err) end
+  if not ok then fail(fn, err) end            -- guard() removes the files
   if out then
     local f = io.open(out, "rb")
     local size = f and f:seek("end") or 0
     if f then f:close() end
     if size == 0 then fail(fn, "gnuplot wrote nothing to " .. out) end
   end
+  if display then
+    local png = readall(out)
+    cleanup()
+    local size = opts.size or { 800, 600 }
+    display({ ["image/png"] = png }, { ["image/png"] = { width = size[1], height = size[2] } })
+    return
+  end
+  cleanup()
   return out or true
 end
 
@@ -712,7 +738,8 @@ end
 
 local docs = {
   lines = "cj.plot.lines(x, y [, opts]) / cj.plot.lines(y [, opts]) -> output\n" ..
-    "Line plot; y 1-D or 2-D (one line per column). opts: out (\"f.png\", \"f.svg\", \"f.pdf\"), title,\n" ..
+    "Line plot; y 1-D or 2-D (one line per column). opts: out (\"f.png\", \"f.svg\", \"f.pdf\"; none:\n" ..
+    "inline in a Jupyter notebook, else a window), title,\n" ..
     "xlabel, ylabel, labels, size {w, h}, xrange, yrange, logx, logy, grid, linewidth, commands.\n" ..
     "Data with a unit are drawn in a readable unit (mV) named on the axis (\"v (mV)\" for\n" ..
     "ylabel = \"v\"); xunit / yunit choose it (\"ms\").",

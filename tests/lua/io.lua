@@ -7,19 +7,10 @@ local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
 local cj = require "cajal"
 local IO = cj.io
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p '" .. dir .. "'"))
+local dir = T.tmpdir()
 local function tmp(name) return dir .. "/" .. name end
 
-local PY = "/usr/bin/python3"
-local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-local function python(code)
-  local f = io.popen(PY .. " -c " .. shq(code) .. " 2>&1")
-  local out = f:read("a")
-  local ok = f:close()
-  return ok, out
-end
+local PY, shq, python = T.PY, T.shq, T.python
 local have_numpy = io.open(PY) ~= nil and (python("import numpy"))
 if not have_numpy then
   print("NOTE: " .. PY .. " with numpy not found: numpy interop tests skipped")

@@ -11,6 +11,8 @@
 --   T.skiptest(name, reason)   -- count a test that cannot run here as skipped
 --   T.skippart(what, reason)   -- inside a test: one part cannot run here; counted as a
 --                                 skip with its reason while the rest of the test goes on
+--   T.tmpdir() -> a new empty folder;  T.shq(s) -> s quoted for the shell
+--   T.PY, T.python(code) -> ok, output: code run by Debian's /usr/bin/python3 (the peers' numpy, h5py)
 --   T.done()   -- prints "<file>: N passed, N failed, N skipped"; exit status 1 on failure
 --
 -- A skip is never silent: it is counted, and its reason is printed. A test that
@@ -107,6 +109,23 @@ function T.spikelist(mon, tmin)
   local a, b = {}, {}
   for k, x in ipairs(p) do a[k], b[k] = x[1], x[2] end
   return a, b
+end
+
+function T.tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  return dir
+end
+
+function T.shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+T.PY = "/usr/bin/python3"
+function T.python(code)
+  local f = io.popen("timeout 300 " .. T.PY .. " -c " .. T.shq(code) .. " 2>&1")
+  local out = f:read("a")
+  local ok = f:close()
+  return ok, out
 end
 
 function T.done()

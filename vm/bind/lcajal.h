@@ -67,6 +67,7 @@ void cj_open_rng(lua_State *L);
 void cj_open_regex(lua_State *L);
 void cj_open_io(lua_State *L);
 void cj_open_net(lua_State *L);
+void cj_open_nwb(lua_State *L);     /* adds cj.io.save_nwb: after cj_open_io */
 
 int luaopen_cajal_core(lua_State *L);
 

@@ -801,7 +801,19 @@ static int net_restore(lua_State *L)
 
 /* ---- methods ------------------------------------------------------------------- */
 
-typedef struct progress { int bar; double t0, last; double dt; int64_t step0; } progress;
+/* Progress goes to the hook registry["cajal.progress"] when a host set one
+ * (the Jupyter kernel: vm/host/kernel.c), called as hook(done, total, dt,
+ * elapsed, state) with state "running" (at most every 0.1 s), then "done"
+ * or "stopped"; else to a bar on stderr when it is a terminal. */
+#define PROGRESS_HOOK "cajal.progress"
+
+typedef struct progress {
+  int bar, hook;
+  double t0, last;
+  double dt;
+  int64_t step0;
+  lua_State *L;
+} progress;
 
 static double now(void)
 {
@@ -810,10 +822,34 @@ static double now(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* An error of the hook is dropped, except an interrupt that reached it
+ * (a Ctrl-C just before the run began), which stops the run. */
+static void callhook(progress *p, int64_t done, int64_t total, double t, const char *state)
+{
+  lua_State *L = p->L;
+  lua_getfield(L, LUA_REGISTRYINDEX, PROGRESS_HOOK);
+  lua_pushnumber(L, (lua_Number)done);
+  lua_pushnumber(L, (lua_Number)total);
+  lua_pushnumber(L, p->dt);
+  lua_pushnumber(L, t - p->t0);
+  lua_pushstring(L, state);
+  if (lua_pcall(L, 5, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    if (msg && strncmp(msg, "interrupted", 11) == 0) interrupted = 1;
+    lua_pop(L, 1);
+  }
+}
+
 static int onprogress(void *ud, int64_t done, int64_t total)
 {
   progress *p = ud;
-  if (p->bar) {
+  if (p->hook) {
+    double t = now();
+    if (t - p->last >= 0.1 && done < total) {
+      callhook(p, done, total, t, "running");
+      p->last = t;
+    }
+  } else if (p->bar) {
     double t = now();
     if (t - p->last >= 0.1 || done == total) {
       int w = 30, k = (int)(w * (double)done / (double)total);
@@ -836,9 +872,12 @@ static int m_run(lua_State *L)
   lua_Integer steps = luaL_checkinteger(L, 2);
   int show = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
   struct sigaction sa, old;
-  progress p = { 0, 0, 0, cj_net_dt(n->net), cj_net_step(n->net) };
+  progress p = { 0, 0, 0, 0, cj_net_dt(n->net), cj_net_step(n->net), L };
+  int64_t step0 = cj_net_step(n->net);
   luaL_argcheck(L, steps >= 0, 2, "number of steps must be >= 0");
-  p.bar = show && isatty(2) && steps >= 1000;
+  p.hook = show && lua_getfield(L, LUA_REGISTRYINDEX, PROGRESS_HOOK) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  p.bar = show && !p.hook && isatty(2) && steps >= 1000;
   p.t0 = p.last = now();
   interrupted = 0;
   memset(&sa, 0, sizeof sa);
@@ -848,8 +887,10 @@ static int m_run(lua_State *L)
   int st = cj_net_run(n->net, steps, onprogress, &p);
   sigaction(SIGINT, &old, NULL);
   if (p.bar && st) fprintf(stderr, "\n");
+  if (st) lua_pushstring(L, cj_errmsg());      /* before the hook runs anything */
+  if (p.hook) callhook(&p, cj_net_step(n->net) - step0, steps, now(), st ? "stopped" : "done");
   account(L, n);
-  if (st) return luaL_error(L, "%s", cj_errmsg());
+  if (st) return luaL_error(L, "%s", lua_tostring(L, -1));
   return 0;
 }
 
