@@ -41,7 +41,7 @@ local ANY = { any = true }
 -- ZERO: a bare 0 matches any dimension in sums and comparisons, and is a
 -- plain number in products (0 * 1 mV is in V)
 local ZERO = { any = true, zero = true }
-M.DIMLESS, M.ANY = DIMLESS, ANY
+M.DIMLESS, M.ANY, M.mkdim = DIMLESS, ANY, mkdim
 local SECOND = mkdim(0, 0, 2, 0, 0, 0, 0)
 
 local function dimeq(a, b)
@@ -1800,7 +1800,59 @@ function M.record(net, item)
   end
 end
 
+-- drive VAR of POP from poisson(K, rate = R) weight W: at the start of every
+-- step each neuron of the slice gets VAR += W * Binomial(K, R dt), the summed
+-- effect of K independent Poisson sources (Brian2's PoissonInput) without
+-- K * N synapses. VAR is a state variable (a jump, like on_pre's v_post += w).
+function M.poissondrive(net, item)
+  local root, pd = net.src, item.poisson
+  local pop, lo, hi = popref(net, item.target, net.scope)
+  if pop.kind ~= "neuron" then
+    fail(root, item.target.pos, format("'%s' is a %s generator: it cannot be driven", pop.name, pop.kind))
+  end
+  local sym = pop.names[item.var]
+  if not sym or sym.kind ~= "state" or sym.perneuron then
+    local cands = {}
+    for _, st in ipairs(pop.states) do if not st.perneuron then cands[st.name] = true end end
+    local why = sym and sym.kind == "input" and format(": '%s' is an input (a sum recomputed every step); a Poisson "
+      .. "drive adds jumps to a state variable (drive v of %s ...), or connect a poisson population through "
+      .. "a synapse model to feed an input", item.var, pop.name)
+      or format(": not a state variable of '%s'%s", pop.name, suggest(item.var, cands))
+    fail(root, item.pos, format("drive %s from poisson%s", item.var, why))
+  end
+  for _, dr in ipairs(pop.drives or {}) do
+    if dr.sym == sym then
+      fail(root, item.pos, format("'%s' is set by a drive from arrays (line %d): a Poisson drive would be "
+                                  .. "overwritten", item.var, M.lineof(root, dr.pos)))
+    end
+  end
+  local k = posint(net.scope, pd.n, "the number of sources of a Poisson drive", 0)
+  local rarg = pd.rate
+  if rarg.name ~= "rate" then
+    fail(root, rarg.pos, format("poisson takes 'rate', not '%s'%s", rarg.name, suggest(rarg.name, { rate = true })))
+  end
+  local rate, rd = M.constant(net.scope, rarg.value, "the rate of a Poisson drive")
+  if not dimeq(rd, mkdim(0, 0, -2, 0, 0, 0, 0)) then
+    fail(root, rarg.value.pos, format("unit mismatch in rate: Hz and %s", dimstr(rd)))
+  end
+  M.poissonrate(net, root, rarg.value, rate, "the sources of a Poisson drive")
+  local wscope = { kind = "network", src = root, names = {}, parent = net.scope, builtins = { i = true, N = true },
+                   consts = { N = pop.n }, rand = true }
+  local we, wd = expr(wscope, pd.weight)
+  if not isnum(we) then
+    fail(root, pd.weight.pos, "the weight of a Poisson drive must be one constant, the jump of one source's "
+      .. "spike in every neuron of the drive (for other jumps, one drive per slice)")
+  end
+  local w = we[2]
+  if not dimeq(wd, sym.dim) then
+    fail(root, pd.weight.pos, format("unit mismatch in weight: %s (%s) and %s", dimstr(sym.dim), item.var, dimstr(wd)))
+  end
+  pop.pdrives = pop.pdrives or {}
+  pop.pdrives[#pop.pdrives + 1] = { sym = sym, n = k, rate = rate, weight = w, range = { lo, hi }, pos = item.pos }
+end
+
 function M.drive(net, item, opts)
+  if item.poisson then return M.poissondrive(net, item) end
   local root = net.src
   local pop, lo, hi = popref(net, item.target, net.scope)
   if pop.kind ~= "neuron" then

@@ -820,11 +820,25 @@ local function popvars(L, net, pop, opts)
       kb.body[#kb.body + 1] = { "let", 0, v }
       p.rate_kernel = addkernel(L, kb)
     else
-      -- a rate that depends on the neuron: a neuron group drawing its spikes
+      -- a rate that depends on the neuron: a neuron group drawing its spikes,
+      -- its rates in a hidden variable (set once, or every step when they
+      -- depend on t) that the runtime checks against 1/dt (rate_var)
       p.spiking = true
+      local h = hidden(L, pop, "@rate", check.mkdim(0, 0, -2, 0, 0, 0, 0))
+      p.rate_var = L.store[h][3]
+      local function setter(name)
+        local kb = newkernel(L, pop.name .. name, "neurons", "stmts", line(pop, pop.pos))
+        local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+        local r0, how = pick(env, h)
+        local v = lx(r, env)
+        kb.body[#kb.body + 1] = { "set", r0, how, v }
+        return addkernel(L, kb)
+      end
+      p.init = setter("_rate_init")
+      if hasleaf(r, { t = true }) then p.update = setter("_rate") end
       local kb = newkernel(L, pop.name .. "_poisson", "neurons", "threshold", line(pop, pop.pos))
       local env = { k = kb, domain = "neurons", pop = pop }
-      kb.cond = mk("<", { "rand", "uniform", 0 }, mk("*", lx(r, env), num(L.dt)))
+      kb.cond = mk("<", { "rand", "uniform", 0 }, mk("*", { "var", kb:slot("pop", pop.id, p.rate_var), "i" }, num(L.dt)))
       kb.ndraw = 1
       p.threshold = addkernel(L, kb)
     end
@@ -916,6 +930,11 @@ end
 -- inputs: where each is stored and how the update kernel computes it
 local function inputs(L, pop)
   if pop.kind ~= "neuron" then return end
+  for _, pd in ipairs(pop.pdrives or {}) do
+    pop.ir.poisson_inputs = pop.ir.poisson_inputs or {}
+    local t = pop.ir.poisson_inputs
+    t[#t + 1] = { var = L.store[pd.sym][3], n = pd.n, rate = pd.rate, weight = pd.weight, range = pd.range }
+  end
   for _, dr in ipairs(pop.drives or {}) do
     local sym = dr.sym
     if sym.kind == "state" and dr.whole and dr.scale == 1 then

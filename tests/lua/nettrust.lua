@@ -152,6 +152,182 @@ record twice of D
 end)
 
 ---------------------------------------------------------------------------
+-- 4. Poisson rates a step cannot carry; the Poisson drive
+---------------------------------------------------------------------------
+T.test("Poisson groups refuse rates above 1/dt instead of saturating", function()
+  -- poisson(100, rate = 20 kHz) at dt = 0.1 ms gave 10 kHz
+  T.checkerror("the rate of a Poisson group (20000 Hz) is more than one spike per step", net,
+    "population P = poisson(100, rate = 20 kHz)")
+  -- 10 kHz is exactly one spike per step: allowed, and exact
+  local n = net("population P = poisson(10, rate = 10 kHz)\nrecord spikes of P")
+  n:run(1 * cj.ms)
+  assert(n.spikes.P:count() == 100)
+  for _, be in ipairs(BACKENDS) do
+    -- a rate per neuron: checked when the network is built ...
+    T.checkerror("the Poisson rate of neuron 299 is 14950 Hz at t = 0 s", net,
+      "population P = poisson(300, rate = i * 50 Hz)", { backend = be })
+    -- ... and, when it varies in time, at the step it first exceeds 1/dt
+    local m = net("population P = poisson(300, rate = i * 25 Hz * (1 + sin(2 * pi * 5 Hz * t)))", { backend = be })
+    local e = T.checkerror("the Poisson rate of neuron 299 is", m.run, m, 0.1 * cj.second)
+    assert(e:find("at t = 0.011 s", 1, true) and e:find("1/dt = 10000 Hz", 1, true), e)
+    -- a rate of t alone (one value per step)
+    local q = net("population Q = poisson(5, rate = 20 kHz * t / (1 ms))", { backend = be })
+    e = T.checkerror("the Poisson rate is", q.run, q, 1 * cj.ms)
+    assert(e:find("at t = 0.0006 s", 1, true), e)
+  end
+end)
+
+-- Binomial(n, p) probabilities by the recurrence P(k+1) = P(k) (n-k)/(k+1) p/(1-p)
+local function binompmf(n, p)
+  local P = { [0] = exp(n * math.log(1 - p)) }
+  for k = 0, n - 1 do P[k + 1] = P[k] * (n - k) / (k + 1) * p / (1 - p) end
+  return P
+end
+
+-- Pearson's chi-square of integer samples against pmf P (bins with an
+-- expected count >= 5, the tails merged into the edge bins); returns chi2, df.
+local function chi2(samples, P, n)
+  local N = #samples
+  local count = {}
+  for _, x in ipairs(samples) do count[x] = (count[x] or 0) + 1 end
+  local lo, hi = 0, n
+  while N * P[lo] < 5 do lo = lo + 1 end
+  while N * P[hi] < 5 do hi = hi - 1 end
+  local c2, df = 0, -1
+  local function bin(a, b)
+    local e, o = 0, 0
+    for k = a, b do e = e + N * P[k]; o = o + (count[k] or 0) end
+    c2 = c2 + (o - e) ^ 2 / e
+    df = df + 1
+  end
+  bin(0, lo)
+  for k = lo + 1, hi - 1 do bin(k, k) end
+  bin(hi, n)
+  return c2, df
+end
+
+-- the chi-square value a correct sampler exceeds with probability 1e-6
+-- (Wilson-Hilferty: chi2_df ~ df (1 - 2/(9 df) + z sqrt(2/(9 df)))^3, z = 4.753)
+local function chi2max(df)
+  local a = 2 / (9 * df)
+  return df * (1 - a + 4.753 * sqrt(a)) ^ 3
+end
+
+T.test("Poisson drive: one step adds Binomial(K, rate dt) jumps, in every regime of the sampler", function()
+  local N = 20000
+  local cases = {   -- K, rate: p = rate dt; inversion (K p < 10), BTRS, and p > 1/2 both ways
+    { 1000, "20 Hz", 0.002 }, { 10000, "50 Hz", 0.005 }, { 100, "8 kHz", 0.8 }, { 10, "6 kHz", 0.6 },
+  }
+  local src = { "neuron counter { state { x = 0 } }" }
+  for c, case in ipairs(cases) do
+    src[#src + 1] = format("population P%d = counter(%d)", c, N)
+    src[#src + 1] = format("drive x of P%d from poisson(%d, rate = %s) weight 1", c, case[1], case[2])
+  end
+  local results = {}
+  for _, be in ipairs(BACKENDS) do
+    local n = net(table.concat(src, "\n"), { backend = be, seed = 11 })
+    n:run(0.1 * cj.ms)
+    local all = {}
+    for c, case in ipairs(cases) do
+      local x = values(n["P" .. c].x)
+      for k = 1, N do assert(x[k] == floor(x[k]) and x[k] >= 0 and x[k] <= case[1]) end
+      local c2, df = chi2(x, binompmf(case[1], case[3]), case[1])
+      assert(c2 < chi2max(df), format("K = %d, p = %g: chi2 = %.1f with %d df (limit %.1f)",
+        case[1], case[3], c2, df, chi2max(df)))
+      all[#all + 1] = x
+    end
+    results[#results + 1] = all
+  end
+  if #results == 2 then
+    for c = 1, #cases do same(results[1][c], results[2][c], "case " .. c .. " on both backends") end
+  end
+end)
+
+T.test("Poisson drive: draws are independent across steps and neurons; slices", function()
+  local N, K, p, steps = 20000, 1000, 0.002, 50
+  local n = net(format([[
+neuron counter { state { x = 0; y = 0 } }
+population P = counter(%d)
+drive x of P from poisson(%d, rate = 20 Hz) weight 1
+drive y of P[100..199] from poisson(10, rate = 1 kHz) weight 2
+]], N, K), { seed = 5 })
+  n:run(steps * 0.1 * cj.ms)
+  local x = values(n.P.x)
+  -- the sum of 50 independent steps is Binomial(50 K, p): mean 100, variance 99.8;
+  -- 5 sd of the sample mean and of the sample variance (sd var sqrt(2/(N-1)))
+  local mean, var = 0, 0
+  for k = 1, N do mean = mean + x[k] end
+  mean = mean / N
+  for k = 1, N do var = var + (x[k] - mean) ^ 2 end
+  var = var / (N - 1)
+  local mu, v0 = steps * K * p, steps * K * p * (1 - p)
+  assert(abs(mean - mu) < 5 * sqrt(v0 / N), format("mean %g vs %g", mean, mu))
+  assert(abs(var - v0) < 5 * v0 * sqrt(2 / (N - 1)), format("variance %g vs %g (correlated steps?)", var, v0))
+  -- neighbouring neurons are uncorrelated: |r| < 5 / sqrt(N)
+  local cov = 0
+  for k = 1, N - 1 do cov = cov + (x[k] - mean) * (x[k + 1] - mean) end
+  local r = cov / (N - 1) / var
+  assert(abs(r) < 5 / sqrt(N), "neighbour correlation " .. r)
+  -- a slice: only neurons 100..199 (1-based 101..200) are driven, in jumps of 2
+  local y = values(n.P.y)
+  local driven = 0
+  for k = 1, N do
+    if k < 101 or k > 200 then assert(y[k] == 0) else driven = driven + y[k]; assert(y[k] % 2 == 0) end
+  end
+  -- 100 neurons x 50 steps x 10 sources x p = 0.1 = 5000 spikes (variance 4500), 2 per spike
+  assert(abs(driven - 10000) < 5 * 2 * sqrt(4500), driven)
+end)
+
+T.test("Poisson drive on a membrane: mean and variance of shot noise, exact for the scheme", function()
+  -- dv/dt = -v/tau, integrated exactly (a = exp(-dt/tau) per step), with
+  -- v += J Binomial(K, p) at the start of every step: after n steps
+  --   E v = J K p a (1 - a^n) / (1 - a),  Var v = J^2 K p (1-p) a^2 (1 - a^(2n)) / (1 - a^2)
+  -- (Campbell's theorem in the limit dt -> 0: J K rate tau and J^2 K rate tau / 2).
+  -- 4000 independent neurons at one time: 5 sd of the sample mean and variance.
+  local N, K, rate, J, tau, dt, steps = 4000, 800, 10, 2e-4, 0.010, 1e-4, 1000
+  local src = format([[
+neuron free { parameters { tau = 10 ms } state { v = 0 mV } equations { dv/dt = -v / tau } }
+population P = free(%d)
+drive v of P from poisson(%d, rate = %d Hz) weight 0.2 mV
+]], N, K, rate)
+  local runs = {}
+  for _, be in ipairs(BACKENDS) do
+    local n = net(src, { backend = be, seed = 3 })
+    n:run(steps * dt * cj.second)
+    local v = values(n.P.v)
+    local p, a = rate * dt, exp(-dt / tau)
+    local mu = J * K * p * a * (1 - a ^ steps) / (1 - a)
+    local s2 = J * J * K * p * (1 - p) * a * a * (1 - a ^ (2 * steps)) / (1 - a * a)
+    local m, var = 0, 0
+    for k = 1, N do m = m + v[k] end
+    m = m / N
+    for k = 1, N do var = var + (v[k] - m) ^ 2 end
+    var = var / (N - 1)
+    assert(abs(m - mu) < 5 * sqrt(s2 / N), format("%s: mean %g V vs %g V", be, m, mu))
+    assert(abs(var - s2) < 5 * s2 * sqrt(2 / (N - 1)), format("%s: variance %g vs %g", be, var, s2))
+    T.near(mu, J * K * rate * tau, 0.01 * mu, "the continuous limit")
+    runs[#runs + 1] = v
+  end
+  if #runs == 2 then same(runs[1], runs[2], "v on both backends") end
+end)
+
+T.test("Poisson drive: bad targets and clauses are located errors", function()
+  local m = "neuron m { state { v = 0 mV }; input I : pA\n equations { dv/dt = (I * 1 Mohm - v) / (10 ms) } }\n"
+    .. "population P = m(10)\n"
+  T.checkerror("<string>:4:1: drive I from poisson: 'I' is an input", net,
+    m .. "drive I of P from poisson(10, rate = 5 Hz) weight 1 pA")
+  T.checkerror("unit mismatch in weight: V (v) and A", net, m .. "drive v of P from poisson(10, rate = 5 Hz) weight 1 pA")
+  T.checkerror("the number of sources of a Poisson drive must be a whole number", net,
+    m .. "drive v of P from poisson(2.5, rate = 5 Hz) weight 1 mV")
+  T.checkerror("the rate of the sources of a Poisson drive (20000 Hz) is more than one spike per step", net,
+    m .. "drive v of P from poisson(3, rate = 20 kHz) weight 1 mV")
+  T.checkerror("poisson takes 'rate', not 'rat'", net, m .. "drive v of P from poisson(3, rat = 2 Hz) weight 1 mV")
+  T.checkerror("unit mismatch in rate: Hz and s", net, m .. "drive v of P from poisson(3, rate = 2 ms) weight 1 mV")
+  T.checkerror("the weight of a Poisson drive must be one constant", net,
+    m .. "drive v of P from poisson(3, rate = 2 Hz) weight i * 1 mV")
+end)
+
+---------------------------------------------------------------------------
 -- 5. Overrides depending on i or on a draw are per-neuron constants
 ---------------------------------------------------------------------------
 T.test("per-neuron parameter overrides: hh I_e = i * 20 pA, izhikevich2003 c and d", function()
