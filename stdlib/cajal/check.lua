@@ -270,7 +270,8 @@ local FOLDF = {
   end,
   min = function(a, b) if a ~= a then return b elseif b ~= b then return a end return math.min(a, b) end,
   max = function(a, b) if a ~= a then return b elseif b ~= b then return a end return math.max(a, b) end,
-  sign = function(x) return x > 0 and 1.0 or (x < 0 and -1.0 or 0.0) end,
+  sign = function(x) return x > 0 and 1.0 or (x < 0 and -1.0 or x) end,   -- as cj_sign: -0 and NaN pass
+  heaviside = function(x) return x >= 0 and 1.0 or (x < 0 and 0.0 or x) end,
   sigmoid = function(x) return 1.0 / (1.0 + math.exp(-x)) end,
 }
 
@@ -682,7 +683,7 @@ local function callnode(scope, node)
     end
     return call(fname, args[1]), dims[1]
   elseif kind == "sign" then
-    if fname == "heaviside" then return mk(">=", args[1], num(0)), DIMLESS end
+    if fname == "heaviside" then return call("heaviside", args[1]), DIMLESS end   -- 1 at 0, NaN stays NaN
     return call("sign", args[1]), DIMLESS
   elseif kind == "same" then
     for q = 2, nargs do

@@ -913,10 +913,12 @@ Compile the .cajal model in path and build its network. opts: seed, dt
 (for `from arrays NAME`), method, backend ("jit" | "interp" | "auto";
 CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
-net.t, net.dt; net.E.v (live state, with unit; writable), net.E.N;
+net.t, net.dt; net.E.v (live state, with unit; writable; inputs and
+definitions read only), net.E.N;
 net.spikes.E:times() / :indices() (1-based) / :counts() / :rate();
 net.state.E.v:times() / :values(); net.rate.E:values() (a monitor
-recorded `to "x.npy"` is read back from its file). Populations and
+recorded `to "x.npy"` is read back from its file); further monitors of
+E.v are net.state.E["v#2"], ...; net.monitors lists all. Populations and
 named projections are fields (net.E, net.EE.w); every population is in
 net.populations. tostring(net) summarises it.]])
 core.doc(M.network, [[
@@ -957,7 +959,8 @@ core.doc(SpikeMon.counts, "mon:counts() -> array\nSpikes of each neuron of the p
 core.doc(SpikeMon.rate, "mon:rate() -> quantity (Hz)\nMean rate of the recorded neurons since build or reset.")
 core.doc(SpikeMon.count, "mon:count() -> integer\nThe number of spikes recorded.")
 core.doc(StateMon.values, "mon:values() -> 2-D array\nOne row per record, one column per recorded neuron, in the variable's unit.")
-core.doc(StateMon.times, "mon:times() -> array (s)\nThe time of each record.")
+core.doc(StateMon.times, "mon:times() -> array (s)\n" ..
+  "The time of each record: the state at t is stamped t, from t = 0 (recorded before the step at t runs).")
 core.doc(StateMon.indices, "mon:indices() -> array\nThe recorded neurons (or synapses), 1-based.")
 core.doc(RateMon.values, "mon:values() -> array (Hz)\nThe population rate in each window.")
 core.doc(RateMon.times, "mon:times() -> array (s)\nThe start of each window.")

@@ -148,7 +148,7 @@ static double c_min(double a, double b, double c) { (void)c; return isnan(a) ? b
 static double c_max(double a, double b, double c) { (void)c; return isnan(a) ? b : isnan(b) ? a : a > b ? a : b > a ? b : a; }
 static double c_clip(double a, double b, double c) { return c_min(c_max(a, b, 0), c, 0); }
 static double c_sigmoid(double a, double b, double c) { (void)b; (void)c; return 1.0 / (1.0 + exp(-a)); }
-static double c_heav(double a, double b, double c) { (void)b; (void)c; return a > 0 ? 1.0 : a <= 0 ? 0.0 : a; }
+static double c_heav(double a, double b, double c) { (void)b; (void)c; return a >= 0 ? 1.0 : a < 0 ? 0.0 : a; }   /* 1 at 0 (and -0), NaN stays NaN */
 static double c_atan(double a, double b, double c) { (void)b; (void)c; return atan(a); }
 static double c_atan2(double a, double b, double c) { (void)c; return atan2(a, b); }
 static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1) * 3.0) + (b / -7.0); }

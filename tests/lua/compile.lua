@@ -55,6 +55,7 @@ local F = {
   clip = function(x, a, b) return math.min(math.max(x, a), b) end,
   sign = function(x) return x > 0 and 1.0 or (x < 0 and -1.0 or 0.0) end,
   sigmoid = function(x) return 1 / (1 + math.exp(-x)) end,
+  heaviside = function(x) return x >= 0 and 1.0 or (x < 0 and 0.0 or x) end,
 }
 local function b(x) return x and 1.0 or 0.0 end
 local function ev(e, c)

@@ -437,4 +437,148 @@ record spikes of S
   assert(checked >= 2, checked)
 end)
 
+---------------------------------------------------------------------------
+-- Semantics ported from Brian2: delays, refractoriness, heaviside, round
+---------------------------------------------------------------------------
+T.test("delay 0 ms, delay 0.1 ms (one step) and no delay clause give identical runs", function()
+  local src = [[
+import "models/lif"
+population E = lif(200, I_e = 300 pA + i * 1 pA, v = -70 mV + rand() * 15 mV)
+connect E -> E { on_pre: v_post += 0.5 mV } with probability 0.1 %s
+record spikes of E
+record v of E[0..9]
+]]
+  for _, be in ipairs(BACKENDS) do
+    local runs = {}
+    for _, clause in ipairs({ "", "delay 0 ms", "delay 0.1 ms", "delay 0.04 ms" }) do
+      local n = net(src:format(clause), { backend = be, seed = 9 })
+      n:run(100 * cj.ms)
+      assert(n.spikes.E:count() > 100)
+      local pre, post, d = n.projections["E->E"]:connectivity()
+      assert(d[1] == 1, "one step")
+      runs[#runs + 1] = { values(n.spikes.E:times()), values(n.spikes.E:indices()), values(n.state.E.v:values()) }
+    end
+    for k = 2, #runs do
+      for q = 1, 3 do same(runs[1][q], runs[k][q], be .. " run " .. k) end
+    end
+  end
+end)
+
+T.test("delay D delivers exactly D after the spike: the jump enters the dynamics at t_spike + D", function()
+  -- a spike at t = 1 ms, delay 1.5 ms (15 steps): the jump J is added at the
+  -- start of step 25 (t = 2.5 ms), before that step's update; v then decays
+  -- exactly: v(t) = J exp(-(t - 2.5 ms) / tau) for t > 2.5 ms, 0 before (a
+  -- monitor stamps the state before the events of its step, so the record
+  -- at 2.5 ms is still 0). Brian2 adds it after the update of its step 25,
+  -- i.e. from t = 2.6 ms: Brian2's delay X is cajal's delay X + dt. Both a
+  -- homogeneous and a per-synapse delay.
+  local J, tau, dt = 1e-3, 0.010, 1e-4
+  for _, be in ipairs(BACKENDS) do
+    for _, delay in ipairs({ "1.5 ms", "1.5 ms + 0 ms * rand()" }) do
+      local n = net(format([[
+population S = spike_times(1) from arrays st
+neuron leak { state { v = 0 mV } equations { dv/dt = -v / (10 ms) } }
+population P = leak(1)
+connect S -> P { on_pre: v_post += 1 mV } all_to_all delay %s
+record v of P
+]], delay), { backend = be, arrays = { st = { i = { 0 }, t = { 0.001 } } } })
+      n:run(5 * cj.ms)
+      local v = values(n.state.P.v:values())
+      for r = 1, #v do
+        local t = (r - 1) * dt
+        local want = r - 1 <= 25 and 0 or J * exp(-(t - 0.0025) / tau)
+        T.near(v[r], want, 1e-15, format("%s, delay %s: v at %.1f ms", be, delay, t * 1e3))
+      end
+    end
+  end
+end)
+
+T.test("refractoriness: the f-I curve is exactly 1 / ((timestep(t_ref) + floor(T(I)/dt)) dt)", function()
+  -- A neuron that spikes at step k is clamped at steps k+1 .. k+K-1,
+  -- K = timestep(t_ref) = floor(t_ref/dt + 0.001) (Brian2's count), then
+  -- integrates from v_reset; exact integration crosses v_th after
+  -- T(I) = tau ln((v_inf - v_reset)/(v_inf - v_th)), v_inf = E_L + R I, and
+  -- the crossing is seen in the step that ends past it. Every interspike
+  -- interval is therefore K + floor(T/dt) steps. Brian2 2.5.1 gives the same
+  -- intervals for these currents: 706 297 203 131 64 steps (t_ref = 2 and
+  -- 2.05 ms) and 711 302 208 136 69 (2.5 ms).
+  local tau, EL, R, vth, vr, dt = 0.020, -0.070, 1e8, -0.050, -0.065, 1e-4
+  local currents = { 205, 250, 300, 400, 800 }
+  local brian = { ["2 ms"] = { 706, 297, 203, 131, 64 }, ["2.05 ms"] = { 706, 297, 203, 131, 64 },
+                  ["2.5 ms"] = { 711, 302, 208, 136, 69 } }
+  for _, be in ipairs(BACKENDS) do
+    for tref, bsteps in pairs(brian) do
+      local n = net(format([[
+neuron lif_fi {
+  parameters { tau_m = 20 ms; R = 100 Mohm; E_L = -70 mV; v_th = -50 mV; v_reset = -65 mV
+               t_ref = %s; I = 0 pA }
+  state      { v = E_L }
+  equations  { dv/dt = (E_L - v + R * I) / tau_m }
+  spike when v > v_th
+  reset      { v = v_reset }
+  refractory t_ref
+}
+population F = lif_fi(5, I = 205 pA + (i >= 1) * 45 pA + (i >= 2) * 50 pA + (i >= 3) * 100 pA + (i >= 4) * 400 pA)
+record spikes of F
+]], tref), { backend = be })
+      n:run(300 * cj.ms)
+      local ts, is = values(n.spikes.F:times()), values(n.spikes.F:indices())
+      local K = floor(tonumber(tref:match("[%d.]+")) * 1e-3 / dt + 1e-3)
+      for k = 1, 5 do
+        local I = currents[k] * 1e-12
+        local vinf = EL + R * I
+        local steps = K + floor(tau * log((vinf - vr) / (vinf - vth)) / dt)
+        assert(steps == bsteps[k], format("formula %d vs Brian2 %d", steps, bsteps[k]))
+        local prev, count = nil, 0
+        for q = 1, #ts do
+          if is[q] == k then
+            if prev then
+              local isi = floor((ts[q] - prev) / dt + 0.5)
+              assert(isi == steps, format("%s, t_ref %s, I = %d pA: interval %d steps, formula %d",
+                be, tref, currents[k], isi, steps))
+              count = count + 1
+            end
+            prev = ts[q]
+          end
+        end
+        assert(count >= 2, "too few intervals")
+      end
+    end
+  end
+end)
+
+T.test("heaviside(0) = 1 and round() halves away from zero, folded and at run time", function()
+  -- folded: the arguments are constants; at run time: the same values come
+  -- from a state variable (x = i-th test value), on both backends
+  local xs = { 0, -0.0, 1e-300 * 0, 0.5, -0.5, 2.5, -2.5, 0.49999999999999994, -1e-9, 1.5 }
+  local H = { 1, 1, 1, 1, 0, 1, 0, 1, 0, 1 }
+  local Rn = { 0, 0, 0, 1, -1, 3, -3, 0, 0, 2 }
+  local lit, folded = {}, {}
+  for k, x in ipairs(xs) do
+    lit[k] = format("%.17g", x)
+    if lit[k] == "-0" then lit[k] = "-0.0" end
+    folded[#folded + 1] = format("h%d = heaviside(%s); r%d = round(%s)", k, lit[k], k, lit[k])
+  end
+  local cases = {}
+  for k = 1, #xs do cases[#cases + 1] = format("(i == %d) * (%s)", k - 1, lit[k]) end
+  for _, be in ipairs(BACKENDS) do
+    local n = net(format([[
+neuron g { state { x = 0 } equations { hx = heaviside(x); rx = round(x) } }
+population G = g(%d, x = %s)
+record hx, rx of G
+neuron f { state { %s } }
+population F = f(1)
+]], #xs, table.concat(cases, " + "), table.concat(folded, "; ")), { backend = be })
+    n:run(0.1 * cj.ms)
+    local hx, rx = values(n.state.G.hx:values()), values(n.state.G.rx:values())
+    for k = 1, #xs do
+      assert(hx[k] == H[k], format("%s: heaviside(%s) = %g", be, lit[k], hx[k]))
+      assert(rx[k] == Rn[k], format("%s: round(%s) = %g", be, lit[k], rx[k]))
+      -- the same calls with constant arguments, folded by the compiler
+      assert(n.F["h" .. k][1] == H[k], format("folded heaviside(%s) = %g", lit[k], n.F["h" .. k][1]))
+      assert(n.F["r" .. k][1] == Rn[k], format("folded round(%s) = %g", lit[k], n.F["r" .. k][1]))
+    end
+  end
+end)
+
 T.done()
