@@ -22,7 +22,8 @@
 -- integrated by Euler-Maruyama (xi = N(0,1) / sqrt(dt)). All right-hand
 -- sides are evaluated from the old state into temporaries, then stored;
 -- a variable clamped by the refractory period is stored as
--- ifelse(not_refractory, new, old). The matrix is balanced first (powers
+-- ifelse(not_refractory, new, old), after taking back the value the reset
+-- left (jumps during the period are dropped, as in Brian2). The matrix is balanced first (powers
 -- of 2) so that mixed units do not cost accuracy.
 --
 -- Inputs. An input of a population is the sum of what drives it: summed
@@ -859,6 +860,23 @@ local function popvars(L, net, pop, opts)
     -- (K - 1/2) dt, K = timestep(T): refractory at steps k+1 .. k+K-1 after
     -- a spike at step k, as Brian2 counts them.
     p.refractory = pop.refractory
+    -- Clamped variables are held at their value after the reset: a jump that
+    -- reaches one (an on_pre event, a Poisson drive) in steps k+1 .. k+K is
+    -- dropped, as Brian2's (unless refractory) drops writes while
+    -- not_refractory is false (its events of step m act from step m+1 here).
+    -- The reset stores the value in a hidden 'x@held'; the update starts by
+    -- restoring it while t - lastspike < (K + 1/2) dt.
+    local K = math.floor((pop.refractory + 1e-3 * L.dt) / L.dt)   -- cj_timestep(), as the runtime
+    if K >= 1 and pop.clamp then
+      local withode = {}
+      for _, ode in ipairs(pop.odes) do withode[ode.sym] = true end
+      pop.held, pop.heldbound = {}, (K + 0.5) * L.dt
+      for _, st in ipairs(pop.states) do
+        if pop.clamp[st] and withode[st] then
+          pop.held[#pop.held + 1] = { sym = st, held = hidden(L, pop, st.name .. "@held", st.dim) }
+        end
+      end
+    end
   end
   pop.inputs_of = {}
   for _, s in ipairs(pop.inputs) do pop.inputs_of[s] = { sums = {}, post = {}, drives = {} } end
@@ -1034,6 +1052,14 @@ end
 local function popupdate(L, pop)
   local kb = newkernel(L, pop.name .. "_update", "neurons", "stmts", line(pop))
   local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  -- 0. clamped variables of neurons that spiked less than K + 1/2 steps ago
+  -- take back their value after the reset (jumps since are dropped)
+  for _, h in ipairs(pop.held or {}) do
+    local r, how = pick(env, h.sym)
+    local rh, howh = pick(env, h.held)
+    local recent = mk("<", mk("-", { "t" }, { "lastspike" }), num(pop.heldbound))
+    kb.body[#kb.body + 1] = { "set", r, how, mk("ifelse", recent, { "var", rh, howh }, { "var", r, how }) }
+  end
   -- 1. driven state variables, 2. inputs (from the old state)
   for _, sd in ipairs(pop.statedrives or {}) do
     local r, how = pick(env, sd.sym)
@@ -1127,9 +1153,15 @@ local function neuronkernels(L, pop)
     kb.cond = lx(pop.spike, inline_env(kb, "neurons", pop))
     p.threshold = addkernel(L, kb)
   end
-  if pop.reset and #pop.reset > 0 then
+  if (pop.reset and #pop.reset > 0) or (pop.held and #pop.held > 0) then
     local kb = newkernel(L, pop.name .. "_reset", "spikes", "stmts", line(pop, pop.model.blocks and pop.model.blocks.reset))
-    lstmts({ k = kb, domain = "spikes", pop = pop, out = kb.body, defs = {} }, pop.reset)
+    local env = { k = kb, domain = "spikes", pop = pop, out = kb.body, defs = {} }
+    lstmts(env, pop.reset or {})
+    for _, h in ipairs(pop.held or {}) do          -- the value the refractory period holds
+      local r, how = pick(env, h.sym)
+      local rh, howh = pick(env, h.held)
+      kb.body[#kb.body + 1] = { "set", rh, howh, { "var", r, how } }
+    end
     p.reset = addkernel(L, kb)
   end
 end

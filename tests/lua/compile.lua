@@ -70,6 +70,7 @@ local function ev(e, c)
   elseif op == "i" then return c.i
   elseif op == "j" then return c.j
   elseif op == "notref" then return b(c.t - (c.lastspike[c.i + 1] or -math.huge) >= (c.refractory or 0))
+  elseif op == "lastspike" then return c.lastspike[c.i + 1] or -math.huge
   elseif op == "+" then return ev(e[2], c) + ev(e[3], c)
   elseif op == "-" then return ev(e[2], c) - ev(e[3], c)
   elseif op == "*" then return ev(e[2], c) * ev(e[3], c)

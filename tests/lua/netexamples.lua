@@ -189,10 +189,12 @@ end)
 -- Poisson inputs as a Poisson drive. Brunel's mean-field rate (eq. 21, the
 -- diffusion approximation of an infinite sparse network; computed by the
 -- script) is 37.95 Hz. cajal over seeds 1-4 (0.3 s, rates after 0.1 s):
--- 38.18, 39.06, 39.14, 38.03 Hz; Brian2 2.5.1 on the same network with
--- PoissonInput (seed 1, 1 s): 36.85 / 37.06 Hz. The rate must be within 6 %
--- of the theory, E and I within 2 % of each other (they receive the same
--- input statistics), and the firing irregular (mean CV of the ISIs > 0.3).
+-- 37.34, 37.14, 37.94, 36.25 Hz, and 37.27, 36.88 Hz (seeds 1-2, 1 s, rates
+-- after 0.2 s); Brian2 2.5.1 on the same network with PoissonInput and
+-- delay D - dt (seeds 1-3, 1 s, after 0.2 s): 36.85, 37.11, 37.02 Hz (at
+-- NE = 2000 both give 74.2-74.6 Hz). The rate must be within 6 % of the
+-- theory, E and I within 2 % of each other (they receive the same input
+-- statistics), and the firing irregular (mean CV of the ISIs > 0.3).
 T.test("examples/brunel.lua: model A fires at Brunel's mean-field rate", function()
   local out = runexample("brunel", "0.3")
   local rE, rI, cv = out:match("E ([%d.]+) Hz, I ([%d.]+) Hz; mean CV of the ISIs ([%d.]+)")

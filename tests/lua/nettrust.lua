@@ -547,6 +547,43 @@ record spikes of F
   end
 end)
 
+T.test("a clamped variable is held through the refractory period: jumps then are dropped, as in Brian2", function()
+  -- v starts above threshold: a spike at step 0, v = 10 mV, refractory 5 ms
+  -- (K = 50). Inputs of 1 mV delivered at the start of steps 10, 20, 30 and
+  -- 50 (the first free step) are dropped; the one at step 60 is kept. Then
+  -- v(t) = 10 mV e^{-(t - 5 ms)/tau} from 5 ms, plus 1 mV e^{-(t - 6 ms)/tau}
+  -- from 6 ms (a record at t is the state before step t's events). Brian2
+  -- 2.5.1 with (unless refractory) drops the same inputs. A variable that is
+  -- not clamped (w, clamp v only) keeps every jump.
+  local tau, dt = 0.020, 1e-4
+  for _, be in ipairs(BACKENDS) do
+    local n = net([[
+neuron m { state { v = 25 mV; w = 0 mV }
+           equations { dv/dt = -v / (20 ms); dw/dt = -w / (20 ms) }
+           spike when v > 20 mV; reset { v = 10 mV }; refractory 5 ms clamp v }
+population G = m(1)
+population S = spike_times(1) from arrays st
+connect S -> G { on_pre: v_post += 1 mV; w_post += 1 mV } all_to_all
+record v, w of G
+record spikes of G
+]], { backend = be, arrays = { st = { i = { 0, 0, 0, 0, 0 }, t = { 0.0009, 0.0019, 0.0029, 0.0049, 0.0059 } } } })
+    n:run(8 * cj.ms)
+    assert(n.spikes.G:count() == 1)
+    local v, w = values(n.state.G.v:values()), values(n.state.G.w:values())
+    for r = 2, #v do
+      local t = (r - 1) * dt
+      local want = t <= 0.005 + 1e-12 and 0.010 or 0.010 * exp(-(t - 0.005) / tau)
+      if t > 0.006 + 1e-12 then want = want + 0.001 * exp(-(t - 0.006) / tau) end
+      T.near(v[r], want, 1e-15, format("%s: v at %.1f ms", be, t * 1e3))
+    end
+    -- w is not clamped: all five jumps, each decaying from its step
+    local t = (#w - 1) * dt
+    local want = 0
+    for _, s in ipairs({ 0.001, 0.002, 0.003, 0.005, 0.006 }) do want = want + 0.001 * exp(-(t - s) / tau) end
+    T.near(w[#w], want, 1e-15, be .. ": w keeps its jumps")
+  end
+end)
+
 T.test("heaviside(0) = 1 and round() halves away from zero, folded and at run time", function()
   -- folded: the arguments are constants; at run time: the same values come
   -- from a state variable (x = i-th test value), on both backends
