@@ -477,7 +477,7 @@ M.affine = affine
 -- returns the list of new values (IR expressions), in system order.
 
 local function isnum(e) return e[1] == "num" end
-local perneuron_linear   -- below
+local perneuron_linear, resetconstants   -- below
 
 -- exp(x) - 1 without cancellation (Kahan's trick; Lua has no expm1)
 local function expm1(x)
@@ -575,9 +575,20 @@ local function exact(env, system, A, f)
 end
 
 -- an env for one stage: fresh definition cache, substituted variables
+-- (the substitutions of env stay, those given override them: a clamped
+-- variable's value after its restore, see popupdate)
 local function stage(env, subst, tshift)
+  local s = env.subst
+  if subst and s and subst ~= s then
+    local m = {}
+    for k, v in pairs(s) do m[k] = v end
+    for k, v in pairs(subst) do m[k] = v end
+    s = m
+  elseif subst then
+    s = subst
+  end
   return { k = env.k, domain = env.domain, pop = env.pop, proj = env.proj, out = env.out,
-           subst = subst, tshift = tshift, defs = {}, xi = env.xi }
+           subst = s, tshift = tshift, defs = {}, xi = env.xi }
 end
 
 local function rhs_all(env, system)
@@ -804,6 +815,29 @@ local function arrays(net, opts, name, pos, fields)
   return a
 end
 
+-- The state variables that a reset leaves at a constant: the value of its
+-- last top-level assignment 'x = constant' when no later statement may
+-- change x. sym -> number.
+resetconstants = function(list)
+  local out = {}
+  local function touched(stmts, seen)
+    for _, st in ipairs(stmts) do
+      if st[1] == "assign" then seen[st[2]] = true
+      else touched(st[3], seen); touched(st[4], seen) end
+    end
+    return seen
+  end
+  for _, st in ipairs(list) do
+    if st[1] == "assign" then
+      local v = st[5]
+      out[st[2]] = (st[4] == "=" and not st[3] and v[1] == "num") and v[2] or nil
+    else
+      for sym in pairs(touched({ st }, {})) do out[sym] = nil end
+    end
+  end
+  return out
+end
+
 -- neuron populations: storage
 local function popvars(L, net, pop, opts)
   local p = { name = pop.name, n = pop.n, kind = "neuron", vars = {} }
@@ -866,14 +900,18 @@ local function popvars(L, net, pop, opts)
     -- not_refractory is false (its events of step m act from step m+1 here).
     -- The reset stores the value in a hidden 'x@held'; the update starts by
     -- restoring it while t - lastspike < (K + 1/2) dt.
+    -- (A reset that ends by setting the variable to a constant, v = v_reset,
+    -- needs no storage: the constant is held.)
     local K = math.floor((pop.refractory + 1e-3 * L.dt) / L.dt)   -- cj_timestep(), as the runtime
     if K >= 1 and pop.clamp then
       local withode = {}
       for _, ode in ipairs(pop.odes) do withode[ode.sym] = true end
+      local const = resetconstants(pop.reset or {})
       pop.held, pop.heldbound = {}, (K + 0.5) * L.dt
       for _, st in ipairs(pop.states) do
         if pop.clamp[st] and withode[st] then
-          pop.held[#pop.held + 1] = { sym = st, held = hidden(L, pop, st.name .. "@held", st.dim) }
+          pop.held[#pop.held + 1] = { sym = st, value = const[st],
+                                      held = not const[st] and hidden(L, pop, st.name .. "@held", st.dim) or nil }
         end
       end
     end
@@ -1053,12 +1091,14 @@ local function popupdate(L, pop)
   local kb = newkernel(L, pop.name .. "_update", "neurons", "stmts", line(pop))
   local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
   -- 0. clamped variables of neurons that spiked less than K + 1/2 steps ago
-  -- take back their value after the reset (jumps since are dropped)
+  -- are read as their value after the reset (jumps since are dropped): a
+  -- temporary that every read of the kernel uses (env.subst)
   for _, h in ipairs(pop.held or {}) do
     local r, how = pick(env, h.sym)
-    local rh, howh = pick(env, h.held)
+    local held = h.value and num(h.value) or { "var", pick(env, h.held) }
     local recent = mk("<", mk("-", { "t" }, { "lastspike" }), num(pop.heldbound))
-    kb.body[#kb.body + 1] = { "set", r, how, mk("ifelse", recent, { "var", rh, howh }, { "var", r, how }) }
+    env.subst = env.subst or {}
+    env.subst[h.sym] = kb:let(mk("ifelse", recent, held, { "var", r, how }))
   end
   -- 1. driven state variables, 2. inputs (from the old state)
   for _, sd in ipairs(pop.statedrives or {}) do
@@ -1130,7 +1170,7 @@ local function popupdate(L, pop)
     local r, how = pick(env, res.eq.sym)
     local v = res.new
     if res.eq.clamp and pop.ir.refractory then
-      v = mk("ifelse", { "notref" }, v, { "var", r, how })
+      v = mk("ifelse", { "notref" }, v, (env.subst and env.subst[res.eq.sym]) or { "var", r, how })
     end
     kb.body[#kb.body + 1] = { "set", r, how, v }
   end
@@ -1153,11 +1193,13 @@ local function neuronkernels(L, pop)
     kb.cond = lx(pop.spike, inline_env(kb, "neurons", pop))
     p.threshold = addkernel(L, kb)
   end
-  if (pop.reset and #pop.reset > 0) or (pop.held and #pop.held > 0) then
+  local stores = {}
+  for _, h in ipairs(pop.held or {}) do if h.held then stores[#stores + 1] = h end end
+  if (pop.reset and #pop.reset > 0) or #stores > 0 then
     local kb = newkernel(L, pop.name .. "_reset", "spikes", "stmts", line(pop, pop.model.blocks and pop.model.blocks.reset))
     local env = { k = kb, domain = "spikes", pop = pop, out = kb.body, defs = {} }
     lstmts(env, pop.reset or {})
-    for _, h in ipairs(pop.held or {}) do          -- the value the refractory period holds
+    for _, h in ipairs(stores) do                  -- the value the refractory period holds
       local r, how = pick(env, h.sym)
       local rh, howh = pick(env, h.held)
       kb.body[#kb.body + 1] = { "set", rh, howh, { "var", r, how } }
