@@ -106,7 +106,7 @@ typedef struct drive {
   double interval;
 } drive;
 
-typedef struct pinput { int var; int64_t lo, hi; double weight; cj_binom B; } pinput;
+typedef struct pinput { int var; int64_t lo, hi; double weight; cj_binom B; double *cdf; } pinput;
 
 typedef struct pop {
   char *name; int64_t n; int kind, spiking, nvars;
@@ -365,6 +365,9 @@ static int copypinputs(cj_net *net, pop *P, const cj_popdef *d)
     pinput *I = &P->pin[q];
     I->var = s->var; I->lo = s->lo; I->hi = s->hi; I->weight = s->weight;
     cj_binom_init(&I->B, s->n, p);
+    int64_t len = cj_binom_tabulate(&I->B, NULL, 0);   /* a search instead of divisions */
+    if (len && (!(I->cdf = cj_malloc((size_t)len * sizeof *I->cdf)) || !cj_binom_tabulate(&I->B, I->cdf, len)))
+      return nomem();
   }
   return 0;
 }
@@ -425,6 +428,7 @@ static void freepop(pop *P)
   cj_free(P->lastspike);
   cj_free(P->init.vars); cj_free(P->update.vars); cj_free(P->thresh.vars);
   cj_free(P->reset.vars); cj_free(P->ratek.vars); cj_free(P->defs.vars);
+  for (int q = 0; P->pin && q < P->npin; q++) cj_free(P->pin[q].cdf);
   cj_free(P->pin);
   cj_free(P->spk);
   for (int h = 0; P->hist && h < P->hlen; h++) cj_free(P->hist[h].v);

@@ -358,9 +358,34 @@ void cj_binom_init(cj_binom *B, int64_t n, double p)
   B->h = cj_rng_logfact((int64_t)B->m) + cj_rng_logfact(n - (int64_t)B->m);
 }
 
+int64_t cj_binom_tabulate(cj_binom *B, double *buf, int64_t cap)
+{
+  if (B->kind != CJ_BINOM_INV) return 0;
+  const int64_t len = (B->n < 1000 ? B->n : 1000) + 1;
+  if (!buf || cap < len) return len;
+  double pk = B->p0, F = B->p0;
+  buf[0] = F;
+  for (int64_t x = 1; x < len; x++) {      /* the steps of binomial_inv's loop */
+    pk *= B->a / (double)x - B->s;
+    F += pk;
+    buf[x] = F;
+  }
+  B->cdf = buf;
+  B->ncdf = len;
+  return len;
+}
+
 static int64_t binomial_inv(const cj_binom *B, cj_rng *r)
 {
   const int64_t n = B->n;
+  if (B->cdf)
+    for (;;) {
+      const double u = cj_rng_uniform(r);
+      const int64_t last = B->ncdf - 1;
+      int64_t x = 0;
+      while (x < last && u >= B->cdf[x]) x++;
+      if (u < B->cdf[x] || x == n) return x;
+    }
   for (;;) {
     double u = cj_rng_uniform(r), pk = B->p0, F = B->p0;
     int64_t x = 0;

@@ -107,9 +107,17 @@ typedef struct cj_binom {
   int kind, flip;                  /* flip: draws n - binomial(n, 1 - p) */
   double s, a, p0;                 /* inversion (a is also BTRS's) */
   double b, c, vr, alpha, lpq, m, h;   /* BTRS */
+  const double *cdf; int64_t ncdf;     /* inversion's cumulative sums, if tabulated */
 } cj_binom;
 void cj_binom_init(cj_binom *B, int64_t n, double p);
 int64_t cj_binom_draw(const cj_binom *B, cj_rng *r);
+/* For the inversion branch (n p < 10 after the flip): the number of
+ * cumulative sums the draws can look at (min(n, 1000) + 1), 0 for the other
+ * branches. With buf holding at least that many doubles, fills it (the sums
+ * computed exactly as the draw computes them) and makes B use it, so each draw
+ * is a search without divisions, giving the same numbers; buf must outlive
+ * B's use. */
+int64_t cj_binom_tabulate(cj_binom *B, double *buf, int64_t cap);
 
 /* Shuffle a 1-D array in place (Fisher-Yates, i = n-1 .. 1 swapping with
  * below(i + 1)); any dtype and stride. */
