@@ -211,7 +211,13 @@ local function build(fname, source, filename, opts, restorepath, importdir)
   local jit, backend = pickbackend(fname, ir, opts)
   local h
   if restorepath then h = core.net_restore(ir, restorepath, jit)
-  else h = core.net_new(ir, jit) end
+  else
+    -- what only the runtime can check (a drawn delay out of range, a Poisson
+    -- rate above 1/dt): the message names the network, not this file
+    local ok, r = pcall(core.net_new, ir, jit)
+    if not ok then error(format("%s: %s", fname, (tostring(r):gsub("^net_new: ", ""))), 0) end
+    h = r
+  end
   return wrap(h, ir, backend, { source = source, filename = filename, opts = opts })
 end
 
@@ -253,9 +259,27 @@ groupmt.__index = function(obj, k)
   return view(o, (findvar(o, k)))
 end
 
+-- Variables a script cannot meaningfully write: the runtime recomputes them.
+local function readonly(o, k, var)
+  local what = o.name .. "." .. tostring(k)
+  if var.role == "input" then
+    error(format("%s: '%s' is an input, the sum of what is connected to it, recomputed every step: "
+      .. "writing it would have no effect. To inject a current, give the population a per-neuron parameter "
+      .. "(population %s = model(N, I_e = i * 20 pA), then net.%s.I_e can be written), write a state variable, "
+      .. "or drive the input from an array (drive %s of %s from arrays NAME every DT)", what, k, o.name, o.name,
+      k, o.name), 3)
+  elseif var.role == "definition" then
+    error(format("%s: '%s' is a definition (an equation NAME = EXPR), computed from the state: write the "
+      .. "variables it uses", what, k), 3)
+  elseif var.role == "hidden" then
+    error(format("%s: '%s' is the compiler's own variable: it cannot be written", what, k), 3)
+  end
+end
+
 groupmt.__newindex = function(obj, k, x)
   local o = priv[obj]
   local vid, var = findvar(o, k)
+  readonly(o, k, var)
   local what = o.name .. "." .. tostring(k)
   -- the length first: a list of the wrong length is wrong whatever its unit
   if type(x) == "table" then            -- a list of numbers or of quantities of one unit
@@ -351,6 +375,7 @@ end
 ---------------------------------------------------------------------------
 
 local SpikeMon, StateMon, RateMon = {}, {}, {}
+local register, indexlabel   -- below
 local spikemt = { __index = SpikeMon, __name = "cajal.spikemonitor" }
 local statemt = { __index = StateMon, __name = "cajal.statemonitor" }
 local ratemt  = { __index = RateMon,  __name = "cajal.ratemonitor" }
@@ -470,10 +495,31 @@ ratemt.__tostring = function(mon)
   return format("rate monitor of %s: %d windows", o.label, (fetch(mon)):numel())
 end
 
+-- "[10, 40]", "[0..9]", "" (all of n), "[3 of 10]" for the 0-based indices of a state monitor
+function indexlabel(idx, n)
+  if #idx == n then return "" end
+  if #idx <= 4 then
+    local t = {}
+    for k, i in ipairs(idx) do t[k] = format("%d", i) end
+    return "[" .. concat(t, ", ") .. "]"
+  end
+  if idx[#idx] - idx[1] == #idx - 1 then return format("[%d..%d]", idx[1], idx[#idx]) end
+  return format("[%d of %d]", #idx, n)
+end
+
 local function slicelabel(name, lo, hi, n)
   if lo == 0 and hi == n - 1 then return name end
   if lo == hi then return format("%s[%d]", name, lo) end
   return format("%s[%d..%d]", name, lo, hi)
+end
+
+-- t[key] = mon, or t["key#2"], t["key#3"], ... when key is taken: every
+-- monitor stays reachable (the compiler already merged what can be one).
+function register(t, key, mon)
+  if t[key] == nil then t[key] = mon; return end
+  local k = 2
+  while t[key .. "#" .. k] ~= nil do k = k + 1 end
+  t[key .. "#" .. k] = mon
 end
 
 -- The monitor object of ir.monitors[id], registered in o's tables.
@@ -487,8 +533,7 @@ local function newmonitor(net, o, id, m)
                 label = slicelabel(pop.name, lo, hi, pop.n) }
     mon = setmetatable({}, m.kind == "spikes" and spikemt or ratemt)
     priv[mon] = p
-    local t = m.kind == "spikes" and o.spikes or o.rate
-    if t[pop.name] == nil then t[pop.name] = mon end
+    register(m.kind == "spikes" and o.spikes or o.rate, pop.name, mon)
   else
     local owner = m.proj and ir.projections[m.proj] or ir.populations[m.pop]
     local var = m.var_name or owner.vars[m.var].name
@@ -501,17 +546,18 @@ local function newmonitor(net, o, id, m)
                   what = m.proj and "projection" or "population", unit = unit, every = m.every or 1 }
     local g = o.state[owner.name]
     if g == nil then g = {}; o.state[owner.name] = g end
-    if g[var] == nil then g[var] = mon end
+    register(g, var, mon)
   end
   if m.name then
     if m.kind == "state" then
       local g = o.byname[m.name]
       if g == nil then g = {}; o.byname[m.name] = g end
-      if type(g) == "table" and getmetatable(g) == nil then g[priv[mon].var] = mon end
+      if type(g) == "table" and getmetatable(g) == nil then register(g, priv[mon].var, mon) end
     elseif o.byname[m.name] == nil then
       o.byname[m.name] = mon
     end
   end
+  o.monitors[#o.monitors + 1] = mon
   return mon
 end
 
@@ -535,6 +581,7 @@ function FIELDS.projections(o) return o.projs end
 function FIELDS.spikes(o) return o.spikes end
 function FIELDS.state(o) return o.state end
 function FIELDS.rate(o) return o.rate end
+function FIELDS.monitors(o) return o.monitors end
 function FIELDS.memory(o) return o.h:info().memory end
 
 -- The names of o's parts reachable as net.NAME, sorted: populations,
@@ -868,8 +915,15 @@ netmt.__tostring = function(net)
   for id, m in ipairs(ir.monitors) do
     local owner = m.proj and ir.projections[m.proj] or ir.populations[m.pop]
     local what = m.kind == "state" and (m.var_name or owner.vars[m.var].name) or m.kind
-    L[#L + 1] = format("  monitor    %s of %s%s", what, owner.name,
-      (m.every or 1) > 1 and format(" every %d steps", m.every) or "")
+    local label = owner.name
+    if m.kind ~= "state" then
+      local r = m.range or { 0, owner.n - 1 }
+      label = slicelabel(owner.name, r[1], r[2], owner.n)
+    elseif m.indices then
+      label = owner.name .. indexlabel(m.indices, m.proj and o.projs[m.proj].N or owner.n)
+    end
+    L[#L + 1] = format("  monitor    %s of %s%s%s", what, label,
+      (m.every or 1) > 1 and format(" every %d steps", m.every) or "", m.name and " as " .. m.name or "")
   end
   return concat(L, "\n")
 end
@@ -1063,10 +1117,12 @@ Compile the .cajal model in path and build its network. opts: seed, dt
 CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
 Ctrl-C stops the building of connectivity (no network is made).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
-net.t, net.dt; net.E.v (live state, with unit; writable), net.E.N;
+net.t, net.dt; net.E.v (live state, with unit; writable; inputs and
+definitions read only), net.E.N;
 net.spikes.E:times() / :indices() (1-based) / :counts() / :rate();
 net.state.E.v:times() / :values(); net.rate.E:values() (a monitor
-recorded `to "x.npy"` is read back from its file). Populations and
+recorded `to "x.npy"` is read back from its file); further monitors of
+E.v are net.state.E["v#2"], ...; net.monitors lists all. Populations and
 named projections are fields (net.E, net.EE.w); every population is in
 net.populations. tostring(net) summarises it.]])
 core.doc(M.network, [[
@@ -1109,7 +1165,8 @@ core.doc(SpikeMon.counts, "mon:counts() -> array\nSpikes of each neuron of the p
 core.doc(SpikeMon.rate, "mon:rate() -> quantity (Hz)\nMean rate of the recorded neurons since build or reset.")
 core.doc(SpikeMon.count, "mon:count() -> integer\nThe number of spikes recorded.")
 core.doc(StateMon.values, "mon:values() -> 2-D array\nOne row per record, one column per recorded neuron, in the variable's unit.")
-core.doc(StateMon.times, "mon:times() -> array (s)\nThe time of each record.")
+core.doc(StateMon.times, "mon:times() -> array (s)\n" ..
+  "The time of each record: the state at t is stamped t, from t = 0 (recorded before the step at t runs).")
 core.doc(StateMon.indices, "mon:indices() -> int32 array\nThe recorded neurons (or synapses), 1-based.")
 core.doc(RateMon.values, "mon:values() -> array (Hz)\nThe population rate in each window.")
 core.doc(RateMon.times, "mon:times() -> array (s)\nThe start of each window.")

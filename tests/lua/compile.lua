@@ -55,6 +55,7 @@ local F = {
   clip = function(x, a, b) return math.min(math.max(x, a), b) end,
   sign = function(x) return x > 0 and 1.0 or (x < 0 and -1.0 or 0.0) end,
   sigmoid = function(x) return 1 / (1 + math.exp(-x)) end,
+  heaviside = function(x) return x >= 0 and 1.0 or (x < 0 and 0.0 or x) end,
 }
 local function b(x) return x and 1.0 or 0.0 end
 local function ev(e, c)
@@ -69,6 +70,7 @@ local function ev(e, c)
   elseif op == "i" then return c.i
   elseif op == "j" then return c.j
   elseif op == "notref" then return b(c.t - (c.lastspike[c.i + 1] or -math.huge) >= (c.refractory or 0))
+  elseif op == "lastspike" then return c.lastspike[c.i + 1] or -math.huge
   elseif op == "+" then return ev(e[2], c) + ev(e[3], c)
   elseif op == "-" then return ev(e[2], c) - ev(e[3], c)
   elseif op == "*" then return ev(e[2], c) * ev(e[3], c)
@@ -440,9 +442,13 @@ record twice, v of P every 1 ms
   local k = varindex(ir, 1, "twice")
   assert(#ir.populations[1].vars == 2, "one variable for the definition")
   local st = newstate(ir)
+  -- the definitions kernel computes it from the current state (the runtime
+  -- runs it before a monitor records and at the end of a run)
   EV.neurons(ir, ir.populations[1].init, st, 0)
+  EV.neurons(ir, ir.populations[1].defs, st, 0)
   T.near(st[1][k][1], 0.002, 0)
   EV.neurons(ir, ir.populations[1].update, st, 0)
+  EV.neurons(ir, ir.populations[1].defs, st, 0)
   T.near(st[1][k][1], 2 * st[1][1][1], 0)
   assert(ir.monitors[1].var == k and ir.monitors[1].var_name == "twice")
   expect_error([[
@@ -795,7 +801,8 @@ synapse execve { state { goto = 1 mV } postsynaptic { asm = 0 mV }
 population volatile = system(3)
 population register = system(2, printf = 10 ms)
 connect volatile -> register execve all_to_all weight 2 mV as typedef
-record include, abort of volatile every 1 ms to "x*/\"y.npy"
+record include of volatile every 1 ms to "x*/\"y.npy"
+record abort of volatile every 1 ms
 ]]):gsub("LONG", LONG)
 
 T.test("hostile names never reach the C source", function()
@@ -1076,12 +1083,13 @@ record v of L every 0.1 ms
     net:run(400)
     local v = flat(net:monitor(1))
     assert(#v == 400)
-    -- spike at step 10, delivered at step 11: row n+1 holds the state at (n+1) dt
+    -- spike at step 10, delivered at the start of step 11: row n+1 (1-based)
+    -- holds the state at n dt, which has felt it from n = 12 on
     local w, Cm, tm, ts, EL, dt = 50e-12, 250e-12, 0.01, 0.005, -0.07, 1e-4
     for n = 0, 399 do
       local want = EL
-      if n >= 11 then
-        local s = (n - 10) * dt
+      if n >= 12 then
+        local s = (n - 11) * dt
         want = EL + (w / Cm) * tm * ts / (tm - ts) * (math.exp(-s / tm) - math.exp(-s / ts))
       end
       T.near(v[n + 1], want, 1e-12 * 0.07, be[1] .. " v at step " .. n)

@@ -124,7 +124,7 @@ T.test("state monitor indices are integers; a bad population size shows a whole 
   local net = cj.network(SMALL, { seed = 5 })
   local idx = net.state.E.v:indices()
   assert(idx.dtype == "int32" and tostring(idx) == "[1 2 3 4 5] (int32)", tostring(idx))
-  T.checkerror("the population size must be a whole number >= 1, got -100\n", cj.network,
+  T.checkerror("the population size must be a whole number in 1..2147483647, got -100\n", cj.network,
     'import "models/lif"\npopulation E = lif(-100)\n')
   T.checkerror("got 2.5\n", cj.network, 'import "models/lif"\npopulation E = lif(5 / 2)\n')
 end)

@@ -493,6 +493,27 @@ static void population(rd *r, int t, const char *path, cj_popdef *p)
   p->refractory = getnum(r, t, "refractory", path, 0, 0);
   p->rate = getnum(r, t, "rate", path, 0, 0);
   p->rate_kernel = (int)getint(r, t, "rate_kernel", path, 0, 0, 65535);
+  p->defs = (int)getint(r, t, "defs", path, 0, 0, 65535);
+  p->rate_var = (int)getint(r, t, "rate_var", path, 0, 0, p->nvars);
+  if (field(r, t, "poisson_inputs") != LUA_TNIL) {
+    const char *dp = spath(r, "%s.poisson_inputs", path);
+    int n = (int)checklist(r, -1, dp);
+    cj_pinputdef *d = salloc(L, r->s, (size_t)(n > 0 ? n : 1) * sizeof *d);
+    for (int i = 1; i <= n; i++) {
+      const char *ep = spath(r, "%s[%d]", dp, i);
+      if (elem(r, -1, i) != LUA_TTABLE) irfail(r, ep, "expected {var, n, rate, weight}");
+      int dt = lua_gettop(L);
+      d[i - 1].var = (int)getint(r, dt, "var", ep, -1, 1, p->nvars) - 1;
+      d[i - 1].n = getint(r, dt, "n", ep, -1, 0, INT64_MAX);
+      d[i - 1].rate = getnum(r, dt, "rate", ep, 0, 1);
+      d[i - 1].weight = getnum(r, dt, "weight", ep, 0, 1);
+      range(r, dt, "range", ep, p->n, &d[i - 1].lo, &d[i - 1].hi);
+      lua_pop(L, 1);
+    }
+    p->pinputs = d;
+    p->npinputs = n;
+  }
+  lua_pop(L, 1);
   if (p->kind == CJ_POP_SPIKEGEN) {
     int64_t nt = 0, ni = 0, rows, cols;
     if (field(r, t, "times") != LUA_TNIL) p->times = doubles(r, -1, spath(r, "%s.times", path), &nt, &rows, &cols);

@@ -43,6 +43,18 @@ typedef struct cj_drivedef {
   double interval;                            /* s, > 0 */
 } cj_drivedef;
 
+/* A Poisson drive (Brian2's PoissonInput): at the start of every step, each
+ * neuron lo..hi of the population gets var += weight * k, k ~ Binomial(n,
+ * rate dt): the summed effect of n independent Poisson sources of that rate
+ * (rate dt <= 1). k comes from a counter-based cursor keyed by (seed, step,
+ * neuron, drive): vm/core/IR.md §4. */
+typedef struct cj_pinputdef {
+  int var;
+  int64_t n;                                  /* sources per neuron, >= 0 */
+  double rate, weight;                        /* Hz (rate dt <= 1); in var's unit */
+  int64_t lo, hi;                             /* inclusive slice of neurons */
+} cj_pinputdef;
+
 typedef struct cj_popdef {
   const char *name;
   int64_t n;
@@ -54,6 +66,12 @@ typedef struct cj_popdef {
   double rate; int rate_kernel;               /* poisson: Hz, or a scalar kernel of t */
   const double *times; const int64_t *indices; int64_t nspikes;  /* spikegen (any order) */
   int ndrives; const cj_drivedef *drives;
+  int defs;                                   /* kernel of the recorded definitions
+                                                 (domain neurons), 0 = none */
+  int rate_var;                               /* 1 + the var holding per-neuron Poisson
+                                                 rates (Hz), checked against 1/dt after
+                                                 init and every update; 0 = none */
+  int npinputs; const cj_pinputdef *pinputs;
 } cj_popdef;
 
 typedef struct cj_sumdef { int post_var, kernel; } cj_sumdef;
