@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "fft.h"
 #include "learn.h"
 
 static double randu(unsigned *s)
@@ -501,4 +502,52 @@ Test(learn, same_generator_same_weights)
   cr_assert_eq(cj_learn_competitive(X, n, d, W2, k, &o), CJ_OK);
   cr_assert(memcmp(W1, W2, sizeof W1) == 0, "bit for bit");
   free(X);
+}
+
+/* Slope of log power against log radial frequency (cycles per picture) for
+ * 4 <= f <= 64 of an N x N image, its 2-D spectrum by rows then columns. */
+static double spectral_slope(const double *img, int64_t N)
+{
+  double *c = calloc(2 * N * N, sizeof(double)), *f = malloc(sizeof(double) * 2 * N * N);
+  double *t = malloc(sizeof(double) * 2 * N * N), pw[65] = { 0 }, cnt[65] = { 0 }, mean = 0;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  int n = 0;
+  for (int64_t q = 0; q < N * N; q++) mean += img[q] / (double)(N * N);
+  for (int64_t q = 0; q < N * N; q++) c[2 * q] = img[q] - mean;
+  cj_fft_c2c(N, N, c, f, 0);
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t j = 0; j < N; j++) { t[2 * (j * N + i)] = f[2 * (i * N + j)]; t[2 * (j * N + i) + 1] = f[2 * (i * N + j) + 1]; }
+  cj_fft_c2c(N, N, t, f, 0);
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double ki = (double)(i <= N / 2 ? i : i - N), kj = (double)(j <= N / 2 ? j : j - N);
+      int b = (int)lround(sqrt(ki * ki + kj * kj));
+      if (b >= 4 && b <= 64) { pw[b] += f[2 * (i * N + j)] * f[2 * (i * N + j)] + f[2 * (i * N + j) + 1] * f[2 * (i * N + j) + 1]; cnt[b]++; }
+    }
+  for (int b = 4; b <= 64; b++) {
+    double x = log(b), y = log(pw[b] / cnt[b]);
+    sx += x; sy += y; sxx += x * x; sxy += x * y; n++;
+  }
+  free(c); free(f); free(t);
+  return (sxy - sx * sy / n) / (sxx - sx * sx / n);
+}
+
+Test(learn, dead_leaves_have_a_near_1_over_f2_power_spectrum_that_the_filter_flattens)
+{
+  int64_t N = 256;
+  double *img = malloc(sizeof(double) * N * N), *w = malloc(sizeof(double) * N * N), s0, s1;
+  cj_rng r;
+  cj_rng_init(&r, 3, 0);
+  cr_assert_eq(cj_learn_dead_leaves(N, N, 1, 64, &r, img), CJ_OK);
+  s0 = spectral_slope(img, N);
+  /* natural images: power ~ 1/f^2 (Field 1987; Ruderman 1997); measured -1.85, whitened 0.06 */
+  cr_assert(s0 < -1.6 && s0 > -2.6, "dead leaves: power slope %.3f", s0);
+  cr_assert_eq(cj_learn_whiten_image(img, N, N, 0.4, w), CJ_OK);
+  s1 = spectral_slope(w, N);
+  /* times f^2 exp(-2 (f/f0)^4): at most 64/256 = 0.25 cycles/pixel the
+   * roll-off lowers the top by exp(-2 * 0.39) = 0.46, a slope of about -0.2 */
+  cr_assert(fabs(s1 - (s0 + 2)) < 0.35, "whitened: slope %.3f vs %.3f + 2", s1, s0);
+  cr_assert(fabs(s1) < 0.7, "whitened: nearly flat, slope %.3f", s1);
+  cr_log_info("power slopes: dead leaves %.3f, whitened %.3f", s0, s1);
+  free(img); free(w);
 }

@@ -73,8 +73,8 @@ static mat checkmat(lua_State *L, int i, const char *what, int lo, int hi, int r
   else { m.r = a->a.shape[0]; m.c = cj_array_numel(&a->a) / (m.r > 0 ? m.r : 1); }
   for (int64_t q = 0, n = cj_array_numel(&a->a); q < n; q++)
     if (!isfinite(m.p[q])) {
-      snprintf(buf, sizeof buf, "%s has a non-finite value (%g) at row %lld, column %lld", what,
-               m.p[q], (long long)(m.c ? q / m.c + 1 : 1), (long long)(m.c ? q % m.c + 1 : 1));
+      snprintf(buf, sizeof buf, "%s has a non-finite value (%s) at row %lld, column %lld", what,
+               isnan(m.p[q]) ? "nan" : m.p[q] > 0 ? "inf" : "-inf", (long long)(m.c ? q / m.c + 1 : 1), (long long)(m.c ? q % m.c + 1 : 1));
       luaL_argerror(L, i, buf);
     }
   return m;
