@@ -277,7 +277,7 @@ Test(learn, sparse_codes_of_an_orthonormal_dictionary_are_soft_thresholds)
   double *X = randmat(n * d, 8), D[36] = { 0 }, *A = malloc(sizeof(double) * 300), lam = 0.1;
   cj_sc_opts o;
   for (int i = 0; i < 6; i++) D[i * 6 + (i + 2) % 6] = i % 2 ? -1 : 1;   /* a signed permutation */
-  for (int method = 0; method < 3; method++)
+  for (int method = 0; method < 4; method++)
     for (int nonneg = 0; nonneg < 2; nonneg++) {
       memset(&o, 0, sizeof o);
       o.method = (cj_sc_method)method;

@@ -761,7 +761,7 @@ static int som_tostring(lua_State *L)
 
 /* ---- sparse coding ------------------------------------------------------------------------------- */
 
-static const char *const scmethods[] = { "ista", "fista", "lca", NULL };
+static const char *const scmethods[] = { "ista", "fista", "lca", "cd", NULL };
 
 /* sparse_code(X, D [, opts]) -> A, info */
 static int l_sparse_code(lua_State *L)
@@ -776,7 +776,7 @@ static int l_sparse_code(lua_State *L)
   int ai;
   luaL_argcheck(L, D.r == X.c, 2, "D must have one row per input (d x atoms)");
   memset(&so, 0, sizeof so);
-  so.method = (cj_sc_method)optenum(L, o, "method", scmethods, CJ_SC_FISTA);
+  so.method = (cj_sc_method)optenum(L, o, "method", scmethods, CJ_SC_CD);
   so.lambda = optnum(L, o, "lambda", 0.1);
   so.iters = optint(L, o, "iters", 1000, 1);
   so.tol = optnum(L, o, "tol", 1e-6);
@@ -828,7 +828,7 @@ static int l_sparse_objective(lua_State *L)
 static int l_dictionary(lua_State *L)
 {
   static const char *const keys[] = { "method", "lambda", "epochs", "batch", "shuffle", "seed", "eta",
-                                      "forget", "iters", "tol", "nonneg", "D0", "out", NULL };
+                                      "forget", "iters", "tol", "nonneg", "replace", "D0", "out", NULL };
   static const char *const methods[] = { "bcd", "sgd", NULL };
   static const cj_sched eta = { CJ_SCHED_CONST, 0.1, 0.1 };
   mat X = checkmat(L, 1, "X", 2, 2, 0), D0;
@@ -850,6 +850,7 @@ static int l_dictionary(lua_State *L)
   dop.code_iters = optint(L, o, "iters", 100, 1);
   dop.tol = optnum(L, o, "tol", 1e-4);
   dop.nonneg = optbool(L, o, "nonneg", 0);
+  dop.replace = optbool(L, o, "replace", 1);
   has = optmat(L, o, "D0", &D0, 2, 2);
   if (has && (D0.r != d || D0.c != m)) opterror(L, o, "D0", "an array of inputs x atoms");
   shape[0] = d;
@@ -871,9 +872,11 @@ static int l_dictionary(lua_State *L)
     }
   }
   if (cj_learn_dictionary(X.p, X.r, d, D, m, &dop)) return corefail(L);
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 2);
   lua_pushnumber(L, dop.objective);
   lua_setfield(L, -2, "objective");
+  lua_pushinteger(L, dop.replaced);
+  lua_setfield(L, -2, "replaced");
   return 2;
 }
 
@@ -1183,22 +1186,27 @@ static const cj_doc docs[] = {
   { "sparse_code", "cj.learn.sparse_code(X, D [, opts]) -> A, info\n"
     "Sparse codes (Olshausen & Field 1996) of the rows of X for the dictionary D (d x m, atoms in\n"
     "columns): each row a of A (n x m) minimises 1/2 |x - D a|^2 + lambda |a|_1 (opts.lambda 0.1;\n"
-    "opts.nonneg: subject to a >= 0). opts.method: \"fista\" (Beck & Teboulle 2009, default), \"ista\",\n"
+    "opts.nonneg: subject to a >= 0). opts.method: \"cd\" (default: coordinate descent on the Gram\n"
+    "matrix, sample by sample, as scikit-learn's lasso_cd), \"fista\" (Beck & Teboulle 2009), \"ista\",\n"
     "or \"lca\" (the Locally Competitive Algorithm, Rozell et al. 2008, Euler step opts.step, default\n"
-    "1/max(L, 1)); ISTA and FISTA step 1/L, L the largest eigenvalue of D^T D. Iterations stop when\n"
-    "no code (LCA: no internal variable) moves by more than opts.tol (1e-6) * max(1, max|A|), or after\n"
-    "opts.iters (1000). opts.a0 warm start, opts.out. info: iterations, objective (the mean over\n"
-    "samples), converged, L, and with opts.trace the objective after each iteration." },
+    "1/max(L, 1)); ISTA and FISTA step 1/L, L the largest eigenvalue of D^T D, on blocks of 256 samples.\n"
+    "Iterations (CD: sweeps) stop when no code (LCA: no internal variable) moves by more than\n"
+    "opts.tol (1e-6) * max(1, max|A|), or after opts.iters (1000). opts.a0 warm start, opts.out.\n"
+    "info: iterations (the most any block or sample used), objective (the mean over samples),\n"
+    "converged, L, and with opts.trace the objective after each iteration." },
   { "sparse_objective", "cj.learn.sparse_objective(X, D, A [, lambda]) -> number\n"
     "Mean over the rows of 1/2 |x - D a|^2 + lambda |a|_1 (lambda default 0.1)." },
   { "dictionary", "cj.learn.dictionary(X, m [, opts]) -> D, info\n"
     "Learn a dictionary of m unit-norm atoms (d x m) for the rows of X, on mini-batches (opts.batch\n"
-    "256, shuffled each epoch unless opts.shuffle = false; opts.epochs 1): codes by FISTA (opts.lambda\n"
-    "0.1, opts.iters 100, opts.tol 1e-4, opts.nonneg), then the atoms by opts.method \"bcd\" (block\n"
+    "256, shuffled each epoch unless opts.shuffle = false; opts.epochs 1): codes by coordinate descent\n"
+    "(opts.lambda 0.1, opts.iters 100 sweeps, opts.tol 1e-4, opts.nonneg), then the atoms by opts.method \"bcd\" (block\n"
     "coordinate descent on the running statistics, Mairal et al. 2009, forgetting (1 - 1/t)^forget,\n"
     "opts.forget 20) or \"sgd\" (Olshausen & Field's gradient step D += eta/b (X - A D^T)^T A, opts.eta\n"
-    "0.1), each followed by normalising the columns to unit length. Starts from opts.D0 or m random\n"
-    "samples. info.objective: the mean objective of the last batch." },
+    "0.1), each followed by normalising the columns to unit length. Between epochs, atoms that coded\n"
+    "almost nothing (< 2 % of the mean number of nonzero codes) or repeat a more used one (|cos| > 0.95)\n"
+    "restart as the worst reconstructed samples of the last batch (K-SVD's remedy; opts.replace = false\n"
+    "to keep them). Starts from opts.D0 or m random samples. info.objective: the mean objective of\n"
+    "the last batch; info.replaced: atoms restarted." },
   { "pca", "cj.learn.pca(X [, k]) -> V, var, mean\n"
     "Principal components of the rows of X: V (k x d) the unit eigenvectors of the covariance (divisor\n"
     "n - 1, as numpy.cov and sklearn) by decreasing variance var; each signed so that its largest-\n"

@@ -792,12 +792,102 @@ static int sciter(scblock *b, const cj_sc_opts *o, double *tk, double *moved, do
   return CJ_OK;
 }
 
+/* One coordinate step on a_j: its exact minimiser given the others, with
+ * c = b - G a (the residual correlations) updated at the indices idx (all m
+ * when idx is NULL, else the n listed). Returns the change. */
+static double cdstep(double *a, double *c, const double *G, int64_t m, int64_t j, double lambda,
+                     int nonneg, const int64_t *idx, int64_t n)
+{
+  double gjj = G[j * m + j], old = a[j], nw = 0, dd;
+  const double *gj = G + j * m;
+  if (gjj > 0) nw = shrink(c[j] + gjj * old, lambda, nonneg) / gjj;
+  if (nw == old) return 0;
+  dd = nw - old;
+  a[j] = nw;
+  if (!idx) for (int64_t i = 0; i < m; i++) c[i] -= dd * gj[i];
+  else for (int64_t q = 0; q < n; q++) c[idx[q]] -= dd * gj[idx[q]];
+  return dd;
+}
+
+/* Coordinate descent for the nb samples of the block, one at a time
+ * (glmnet's scheme): a full sweep over all codes with c = b - G a kept
+ * current, then sweeps over the nonzero codes alone, updating c only there
+ * (O(k^2) for k active codes), until they settle; c is then brought up to
+ * date everywhere and a full sweep checks the rest. The objective of a
+ * sample is 1/2 |x|^2 - 1/2 a.(b + c) + lambda |a|_1 (as G a = b - c). */
+static int cdsolve(scblock *b, cj_sc_opts *o, double lambda, double *trace)
+{
+  int64_t m = b->m, *act;
+  double *c, *delta;
+  if (!(c = cj_malloc((size_t)(2 * m) * sizeof *c))) return nomem();
+  if (!(act = cj_malloc((size_t)m * sizeof *act))) { cj_free(c); return nomem(); }
+  delta = c + m;
+  for (int64_t q = 0; q < b->nb; q++) {
+    double *a = b->A + q * m, obj = 0;
+    const double *bq = b->B + q * m;
+    int64_t it = 0, full = 1, na = 0;
+    memcpy(c, bq, (size_t)m * sizeof *c);
+    for (int64_t j = 0; j < m; j++)           /* warm codes: c = b - G a */
+      if (a[j] != 0)
+        for (int64_t i = 0; i < m; i++) c[i] -= b->G[j * m + i] * a[j];
+    while (it < o->iters) {
+      double mv = 0, bg = 0;
+      if (full) {
+        na = 0;
+        for (int64_t j = 0; j < m; j++) {
+          double dd = cdstep(a, c, b->G, m, j, lambda, o->nonneg, NULL, 0);
+          if (fabs(dd) > mv) mv = fabs(dd);
+          if (a[j] != 0) act[na++] = j;
+          if (fabs(a[j]) > bg) bg = fabs(a[j]);
+        }
+        memset(delta, 0, (size_t)m * sizeof *delta);
+      } else {
+        for (int64_t k = 0; k < na; k++) {
+          int64_t j = act[k];
+          double dd = cdstep(a, c, b->G, m, j, lambda, o->nonneg, act, na);
+          delta[j] += dd;
+          if (fabs(dd) > mv) mv = fabs(dd);
+          if (fabs(a[j]) > bg) bg = fabs(a[j]);
+        }
+      }
+      it++;
+      if (!isfinite(mv) || !isfinite(bg)) {
+        cj_free(c);
+        cj_free(act);
+        return cj_fail(CJ_ERUNTIME, "sparse_code: the codes stopped being finite at sweep %lld", (long long)it);
+      }
+      if (trace) {                            /* c may be stale off the active set, where a = 0 */
+        obj = b->xx[q];
+        for (int64_t j = 0; j < m; j++) obj += -0.5 * a[j] * (bq[j] + c[j]) + lambda * fabs(a[j]);
+        trace[it - 1] += obj;
+      }
+      if (mv <= o->tol * (bg > 1 ? bg : 1)) {
+        if (full) break;                      /* a full sweep changed nothing: done */
+        /* the active set settled: bring c up to date off it, then a full sweep */
+        for (int64_t k = 0; k < na; k++) {
+          int64_t j = act[k];
+          if (delta[j] == 0) continue;
+          for (int64_t i = 0; i < m; i++) c[i] -= delta[j] * b->G[j * m + i];
+          for (int64_t k2 = 0; k2 < na; k2++) c[act[k2]] += delta[j] * b->G[j * m + act[k2]];
+        }
+        full = 1;
+      } else if (full) full = na == 0;        /* iterate on the active set */
+    }
+    if (it > o->done) o->done = it;
+    for (int64_t j = it; trace && j < o->iters; j++) trace[j] += obj;
+  }
+  cj_free(c);
+  cj_free(act);
+  return CJ_OK;
+}
+
 /* Solve one block; adds its objective after each iteration to trace. */
 static int scsolve(scblock *b, cj_sc_opts *o, double lambda, double *trace)
 {
   double tk = 1, moved, big, obj = 0;
   int64_t it = 0, N = b->nb * b->m;
   int st, bad;
+  if (o->method == CJ_SC_CD) return cdsolve(b, o, lambda, trace);
   if (o->method == CJ_SC_FISTA) memcpy(b->Y, b->A, (size_t)N * sizeof *b->Y);
   if (o->method == CJ_SC_LCA) memcpy(b->Y, b->A, (size_t)N * sizeof *b->Y);  /* u from the warm codes */
   for (it = 0; it < o->iters; it++) {
@@ -916,31 +1006,70 @@ static int bcdsweep(double *D, int64_t d, int64_t m, const double *S, const doub
   return CJ_OK;
 }
 
+/* Between epochs: atoms that coded almost nothing in the epoch (cnt, the
+ * number of nonzero codes of each, below 2 % of the mean) or that nearly
+ * repeat another (|cos| > 0.95; the less used goes) restart as the worst
+ * reconstructed samples of the last batch (Xb, its codes Ab; K-SVD's
+ * remedy, Aharon, Elad & Bruckstein 2006), their statistics cleared.
+ * R (nb x d), G (m x m) and rn (nb) are scratch. Returns the count. */
+static int64_t refresh(double *D, int64_t d, int64_t m, const double *Xb, const double *Ab,
+                       int64_t nb, const double *cnt, double *S, double *Bs, double *R, double *G,
+                       double *rn)
+{
+  double mean = 0;
+  int64_t replaced = 0;
+  for (int64_t j = 0; j < m; j++) mean += cnt[j] / (double)m;
+  memcpy(R, Xb, (size_t)(nb * d) * sizeof *R);
+  if (cj_dgemm(0, 1, nb, d, m, -1, Ab, m, D, m, 1, R, d) || cj_dsyrk(1, m, d, 1, D, m, 0, G, m))
+    return 0;
+  for (int64_t q = 0; q < nb; q++) rn[q] = dot(R + q * d, R + q * d, d);
+  for (int64_t j = 0; j < m; j++) {
+    int dup = 0;
+    int64_t w = 0;
+    for (int64_t i = 0; i < m && !dup; i++)
+      dup = i != j && fabs(G[i * m + j]) > 0.95 && (cnt[j] < cnt[i] || (cnt[j] == cnt[i] && j > i));
+    if (!dup && cnt[j] >= 0.02 * mean) continue;
+    for (int64_t q = 1; q < nb; q++) if (rn[q] > rn[w]) w = q;
+    if (!(rn[w] > 0)) break;
+    for (int64_t i = 0; i < d; i++) D[i * m + j] = R[w * d + i];
+    unitcol(D, d, m, j);
+    rn[w] = 0;                                /* each sample serves once */
+    for (int64_t i = 0; i < m; i++) S[i * m + j] = S[j * m + i] = 0;
+    for (int64_t i = 0; i < d; i++) Bs[i * m + j] = 0;
+    for (int64_t i = 0; i < m; i++) G[i * m + j] = G[j * m + i] = 0;
+    replaced++;
+  }
+  return replaced;
+}
+
 int cj_learn_dictionary(const double *X, int64_t n, int64_t d, double *D, int64_t m,
                         cj_dict_opts *o)
 {
   const cj_learn_loop *L = &o->loop;
   int64_t b = L->batch < n ? L->batch : (n > 0 ? n : 1), T = L->epochs * n, t = 0, *ord = NULL;
-  double *Xb = NULL, *Ab, *S, *Bs, *u;
-  cj_sc_opts sc = { CJ_SC_FISTA, o->lambda, o->tol, 0, o->code_iters, o->nonneg, 0, NULL, 0, 0, 0 };
+  double *Xb = NULL, *Ab, *S, *Bs, *u, *cnt, *G, *rn;
+  cj_sc_opts sc = { CJ_SC_CD, o->lambda, o->tol, 0, o->code_iters, o->nonneg, 0, NULL, 0, 0, 0 };
   int st;
   o->objective = NAN;
   if ((st = checkloop(L)) || (st = checksc(&sc))) return st;
   if (!isfinite(o->forget) || o->forget < 0) return cj_fail(CJ_EINVAL, "dictionary: forget must be >= 0");
   if (n == 0 || m == 0) return CJ_OK;
   ord = cj_malloc((size_t)n * sizeof *ord);
-  Xb = cj_malloc((size_t)(2 * b * d + b * m + m * m + d * m + d) * sizeof *Xb);
+  Xb = cj_malloc((size_t)(2 * b * d + b * m + 2 * m * m + d * m + d + m + b) * sizeof *Xb);
   if (!ord || !Xb) { st = nomem(); goto done; }
-  Ab = Xb + 2 * b * d; S = Ab + b * m; Bs = S + m * m; u = Bs + d * m;
+  Ab = Xb + 2 * b * d; S = Ab + b * m; Bs = S + m * m; u = Bs + d * m; cnt = u + d; G = cnt + m;
+  rn = G + m * m;
   memset(S, 0, (size_t)(m * m + d * m) * sizeof *S);
   for (int64_t j = 0; j < m; j++) unitcol(D, d, m, j);
-  for (int64_t e = 0; e < L->epochs; e++) {
+  for (int64_t e = 0, nb = 0; e < L->epochs; e++) {
     order(ord, n, L->shuffle, L->rng);
+    memset(cnt, 0, (size_t)m * sizeof *cnt);
     for (int64_t s = 0; s < n; s += b) {
-      int64_t nb = n - s < b ? n - s : b;
+      nb = n - s < b ? n - s : b;
       for (int64_t q = 0; q < nb; q++) memcpy(Xb + q * d, X + ord[s + q] * d, (size_t)d * sizeof *Xb);
       if ((st = cj_learn_sparse_code(Xb, nb, d, D, m, Ab, &sc))) goto done;
       o->objective = sc.objective;
+      for (int64_t q = 0; q < nb * m; q++) cnt[q % m] += Ab[q] != 0;
       if (o->method == CJ_DICT_BCD) {
         double beta = ++t > 1 ? cj_rng_exp(o->forget * cj_rng_log(1 - 1 / (double)t)) : 0;
         if ((st = cj_dsyrk(1, m, nb, 1, Ab, m, beta, S, m)) ||
@@ -962,6 +1091,8 @@ int cj_learn_dictionary(const double *X, int64_t n, int64_t d, double *D, int64_
         goto done;
       }
     }
+    if (o->replace && e + 1 < L->epochs)
+      o->replaced += refresh(D, d, m, Xb, Ab, nb, cnt, S, Bs, Xb + b * d, G, rn);
   }
 done:
   cj_free(ord);

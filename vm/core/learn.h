@@ -149,12 +149,16 @@ int cj_learn_umatrix(const double *W, int64_t rows, int64_t cols, int64_t d, dou
  * codes a (rows of A, n x m) minimise
  *   E(a) = 1/2 |x - D a|^2 + lambda |a|_1    (nonneg: subject to a >= 0)
  * by ISTA, FISTA (Beck & Teboulle 2009) or the LCA (Rozell et al. 2008),
- * all samples at once (the Gram matrix D^T D and one matrix product per
- * iteration). Step 1/L with L the largest eigenvalue of D^T D; the LCA's
- * Euler step dt/tau is `step` (<= 0: 1 / max(L, 1)). A starts from its
- * content when warm, else from zero. Iterations stop when no code moved by
- * more than tol * max(1, max |A|), or after iters. */
-typedef enum { CJ_SC_ISTA, CJ_SC_FISTA, CJ_SC_LCA } cj_sc_method;
+ * a block of samples at once (the Gram matrix D^T D and one matrix product
+ * per iteration), or by coordinate descent on the Gram form (Friedman et
+ * al. 2007, as scikit-learn's lasso_cd), sample by sample: a sweep updates
+ * each a_j in turn to its exact minimiser, keeping c = D^T x - G a current
+ * (O(m) per changed code). Step 1/L with L the largest eigenvalue of D^T D;
+ * the LCA's Euler step dt/tau is `step` (<= 0: 1 / max(L, 1)). A starts from
+ * its content when warm, else from zero. Iterations (CD: sweeps) stop when
+ * no code (LCA: no internal variable) moved by more than
+ * tol * max(1, max |A|) (over the block; CD: over the sample), or after iters. */
+typedef enum { CJ_SC_ISTA, CJ_SC_FISTA, CJ_SC_LCA, CJ_SC_CD } cj_sc_method;
 typedef struct cj_sc_opts {
   cj_sc_method method;
   double lambda, tol, step;
@@ -173,13 +177,17 @@ int cj_learn_sc_objective(const double *X, int64_t n, int64_t d, const double *D
                           const double *A, double lambda, double *obj);
 
 /* Dictionary learning on mini-batches (D d x m in/out, columns kept at unit
- * norm). Codes of each batch by FISTA (code_iters iterations, tol as above),
+ * norm). Codes of each batch by coordinate descent (code_iters sweeps at
+ * most, tol as above),
  * then the dictionary:
  *   SGD  Olshausen & Field (1996): D += eta/b (X_b - A_b D^T)^T A_b
  *   BCD  Mairal et al. (2009): block coordinate descent on the running
  *        statistics S = sum beta a a^T, B = sum beta x a^T, forgetting
  *        beta_t = (1 - 1/t)^forget (t: the batch count)
- * each followed by normalising every column to unit length. */
+ * each followed by normalising every column to unit length. With replace,
+ * between epochs, atoms with fewer than 2 % of the mean number of nonzero
+ * codes in the epoch, or within |cos| > 0.95 of a more used atom, restart
+ * as the worst reconstructed samples of the last batch (K-SVD's remedy). */
 typedef enum { CJ_DICT_BCD, CJ_DICT_SGD } cj_dict_method;
 typedef struct cj_dict_opts {
   cj_dict_method method;
@@ -187,7 +195,9 @@ typedef struct cj_dict_opts {
   double lambda, forget, tol;
   int64_t code_iters;
   int nonneg;
+  int replace;         /* restart unused and repeated atoms between epochs */
   double objective;    /* result: mean objective of the last batch's codes */
+  int64_t replaced;    /* result: atoms restarted */
 } cj_dict_opts;
 int cj_learn_dictionary(const double *X, int64_t n, int64_t d, double *D, int64_t m,
                         cj_dict_opts *o);
