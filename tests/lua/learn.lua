@@ -234,6 +234,9 @@ T.test("a SOM on the uniform square orders itself (topographic error < 0.05)", f
   local up = w[2] > w[1]
   for k = 2, #w do assert((w[k] > w[k - 1]) == up, "chain weights ordered at unit " .. k) end
   assert(chain:umatrix().shape[1] == 20 and map:umatrix().shape[2] == 10)
+  -- training further (no options: the default schedules again) keeps the order
+  assert(map:train(U) == map and map:topographic_error(U) < 0.05)
+  T.same(T.values(map:bmu(U[{ { 1, 5 } }])), T.values(L.quantize(U[{ { 1, 5 } }], map)), "bmu = quantize")
 end)
 
 ---------------------------------------------------------------------------

@@ -646,7 +646,9 @@ static double *somweights(lua_State *L, int i, lsom **s)
 static int m_train(lua_State *L)
 {
   lsom *s;
-  double *W = somweights(L, 1, &s);
+  double *W;
+  lua_settop(L, 3);                           /* stack: map, X, opts|nil */
+  W = somweights(L, 1, &s);
   mat X = checkmat(L, 2, "X", 2, 2, 0);
   int o = getopts(L, 3, somkeys);
   cj_rng own, *r = optrng(L, o, &own);
