@@ -109,27 +109,25 @@ local X = cj.matmul(g:normal(0, 1, N, d) * cj.linspace(2, 0.1, d), R)
 local xpath = tmp .. "/X.npy"
 cj.io.save_npy(xpath, X)
 
-local eta = 1e-4
-local w0 = g:normal(0, 1 / math.sqrt(d), d)
-cj.io.save_npy(tmp .. "/w0.npy", w0)
-local tc, tp, w = race(function() return L.oja(X, { eta = eta, w0 = w0 }) end, "oja", xpath, tmp .. "/w0.npy", eta)
-bench("cajal_oja_samples_per_s", N / tc, "samples/s")
-if tp then
-  bench("numpy_oja_samples_per_s", N / tp, "samples/s")
-  bench("numpy_vs_cajal_oja", tp / tc, "x")
-  bench("oja_max_weight_difference", cj.abs(w - cj.io.load_npy(tmp .. "/oja.npy")):max(), "")
-end
-
-local k = 8
-local W0 = g:normal(0, 1 / math.sqrt(d), k, d)
-cj.io.save_npy(tmp .. "/W0.npy", W0)
-local W
-tc, tp, W = race(function() return L.sanger(X, k, { eta = eta, w0 = W0 }) end, "sanger", xpath, tmp .. "/W0.npy", eta)
-bench("cajal_sanger8_samples_per_s", N / tc, "samples/s")
-if tp then
-  bench("numpy_sanger8_samples_per_s", N / tp, "samples/s")
-  bench("numpy_vs_cajal_sanger8", tp / tc, "x")
-  bench("sanger8_max_weight_difference", cj.abs(W - cj.io.load_npy(tmp .. "/sanger.npy")):max(), "")
+local eta, tc, tp = 1e-4, nil, nil
+-- { rule, bench name, initial weights, cajal call }
+local rules = {
+  { "oja", "oja", g:normal(0, 1 / math.sqrt(d), d), function(w0) return L.oja(X, { eta = eta, w0 = w0 }) end },
+  { "sanger", "sanger8", g:normal(0, 1 / math.sqrt(d), 8, d),
+    function(w0) return L.sanger(X, 8, { eta = eta, w0 = w0 }) end },
+}
+for _, r in ipairs(rules) do
+  local rule, name, w0, f = r[1], r[2], r[3], r[4]
+  local wpath = tmp .. "/w0_" .. rule .. ".npy"
+  cj.io.save_npy(wpath, w0)
+  local w
+  tc, tp, w = race(function() return f(w0) end, rule, xpath, wpath, eta)
+  bench("cajal_" .. name .. "_samples_per_s", N / tc, "samples/s")
+  if tp then
+    bench("numpy_" .. name .. "_samples_per_s", N / tp, "samples/s")
+    bench("numpy_vs_cajal_" .. name, tp / tc, "x")
+    bench(name .. "_max_weight_difference", cj.abs(w - cj.io.load_npy(tmp .. "/" .. rule .. ".npy")):max(), "")
+  end
 end
 X = nil
 collectgarbage()
