@@ -439,6 +439,20 @@ T.test("hebb, covariance, bcm and competitive synapses run in a layer", function
   end
 end)
 
+T.test("examples/oja_layer.cajal: the JIT and the interpreter give the same weights", function()
+  local core = require "cajal.core"
+  if not core.jit_available() then T.skip("no C compiler for the JIT") end
+  local X = gaussian(cj.rng(11), 200, { 2, 1, 0.5 })
+  local w = {}
+  for k, backend in ipairs({ "jit", "interp" }) do
+    local net = cj.load(srcdir .. "/examples/oja_layer.cajal",
+      { arrays = { data = X }, params = { n_inputs = 3 }, backend = backend })
+    net:run(0.4 * cj.second)
+    w[k] = T.values(net.P.w)
+  end
+  T.same(w[1], w[2], "weights")
+end)
+
 -- Once a rate unit sees its summed input in the same step (issue 6's
 -- ordering), an algebraic layer driven every dt with tau_w = dt / eta is
 -- cj.learn.oja sample for sample: the two forms must then agree to rounding.
