@@ -84,6 +84,23 @@ local SECTIONS = {
     "cj.cache_dir", "cj.cache_clear", "cj.net_new", "cj.net_restore" },
     patterns = { "^cj%.compile%.", "^net:" }, sig = { "^core%.", "^compile%." },
     firstof = { ["^net:"] = "The runtime handle (core.net_new)" } },
+  { id = "learn", names = {
+    "cj.learn.hebb", "cj.learn.covariance", "cj.learn.oja", "cj.learn.sanger", "cj.learn.bcm",
+    "cj.learn.normalize", "cj.learn.foldiak", "cj.learn.foldiak_code", "cj.learn.kwta",
+    "cj.learn.competitive", "cj.learn.quantize", "cj.learn.som", "cj.learn.quantization_error",
+    "cj.learn.topographic_error", "som:train", "som:bmu", "som:quantization_error",
+    "som:topographic_error", "som:umatrix", "cj.learn.sparse_code", "cj.learn.sparse_objective",
+    "cj.learn.dictionary", "cj.learn.pca", "cj.learn.whiten", "cj.learn.whiten_image",
+    "cj.learn.patches", "cj.learn.dead_leaves", "cj.learn.random_projection", "cj.learn.fly_hash",
+    "cj.learn.knn" },
+    patterns = { "^cj%.learn%.", "^som:" },
+    headings = { ["cj.learn.hebb"] = "Hebbian rules",
+                 ["cj.learn.foldiak"] = "Sparse and competitive codes",
+                 ["cj.learn.competitive"] = "Competitive learning and maps",
+                 ["som:train"] = "Maps (map = cj.learn.som(...))",
+                 ["cj.learn.sparse_code"] = "Sparse coding",
+                 ["cj.learn.pca"] = "Whitening and images",
+                 ["cj.learn.random_projection"] = "Random projections and hashing" } },
   { id = "other", names = { "cj.clock" } },
 }
 

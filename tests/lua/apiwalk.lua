@@ -144,6 +144,8 @@ function Walker:registry()
   for _, k in ipairs(names) do
     local mt = debug.getregistry()[k]
     local idx = rawget(mt, "__index")
+    -- an __index function (fields and methods, as cajal.som) keeps its methods in mt.methods
+    if type(idx) ~= "table" then idx = rawget(mt, "methods") end
     if type(idx) == "table" and not self.seenv[idx] then
       self:walk(idx, (k:gsub("^cajal%.", "")), ":")
     end
