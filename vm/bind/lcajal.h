@@ -67,6 +67,7 @@ void cj_open_rng(lua_State *L);
 void cj_open_regex(lua_State *L);
 void cj_open_io(lua_State *L);
 void cj_open_net(lua_State *L);
+void cj_open_boltzmann(lua_State *L);
 
 int luaopen_cajal_core(lua_State *L);
 
