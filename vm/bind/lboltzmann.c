@@ -589,16 +589,14 @@ static void assign(lua_State *L, const char *what, double *p, int64_t rows, int6
   memcpy(p, x, sizeof(double) * (size_t)(rows * (cols ? cols : 1)));
 }
 
-/* Method lookup then fields (f), for __index. */
+/* __index: the methods (upvalue 1 of the __index closure, where the REPL's
+ * completion finds them) then the fields answered by f. */
 static int indexwith(lua_State *L, int (*f)(lua_State *L, const char *key))
 {
   const char *key;
-  if (lua_getmetatable(L, 1)) {                /* stack: obj, key, mt */
-    lua_getfield(L, -1, "methods");
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, -2) != LUA_TNIL) return 1;
-    lua_pop(L, 3);
-  }
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
   key = lua_tostring(L, 2);
   if (key && lua_type(L, 2) == LUA_TSTRING && f(L, key)) return 1;
   lua_pushnil(L);
@@ -1404,12 +1402,8 @@ static int dbn_index(lua_State *L)
     lua_rawgeti(L, -1, i);
     return 1;
   }
-  if (lua_getmetatable(L, 1)) {
-    lua_getfield(L, -1, "methods");
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    if (!lua_isnil(L, -1)) return 1;
-  }
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
   if (lua_type(L, 2) == LUA_TSTRING && !strcmp(lua_tostring(L, 2), "sizes")) {
     cj_rbm *rs[64];
     int nl = layers(L, rs);
@@ -1927,19 +1921,25 @@ static const cj_doc ising_docs[] = {
   { NULL, NULL }
 };
 
-/* A metatable for type tname: methods (with their docs) in field "methods"
- * reached through idx, plus gc/tostring/len/newindex when given. */
+/* A metatable for type tname: __index is idx closed over the methods (with
+ * their docs); fields lists the field names for completion (__complete);
+ * gc/tostring/len/newindex when given. */
 static void newtype(lua_State *L, const char *tname, const luaL_Reg *methods, const cj_doc *d,
-                    lua_CFunction idx, lua_CFunction gc, lua_CFunction str, lua_CFunction len,
-                    lua_CFunction nidx)
+                    const char *const *fields, lua_CFunction idx, lua_CFunction gc, lua_CFunction str,
+                    lua_CFunction len, lua_CFunction nidx)
 {
   luaL_newmetatable(L, tname);
   lua_newtable(L);
   luaL_setfuncs(L, methods, 0);
   cj_setdocs(L, -1, d);
-  lua_setfield(L, -2, "methods");
-  lua_pushcfunction(L, idx);
+  lua_pushcclosure(L, idx, 1);
   lua_setfield(L, -2, "__index");
+  lua_newtable(L);
+  for (int k = 0; fields[k]; k++) {
+    lua_pushstring(L, fields[k]);
+    lua_rawseti(L, -2, k + 1);
+  }
+  lua_setfield(L, -2, "__complete");
   if (gc) {
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
@@ -1959,11 +1959,18 @@ static void newtype(lua_State *L, const char *tname, const luaL_Reg *methods, co
 
 void cj_open_boltzmann(lua_State *L)
 {
-  newtype(L, CJ_BM, bm_methods, bm_docs, bm_index, bm_gc, bm_tostring, bm_len, bm_newindex);
-  newtype(L, CJ_HOPFIELD, hop_methods, hop_docs, hop_index, hop_gc, hop_tostring, hop_len, NULL);
-  newtype(L, CJ_RBM, rbm_methods, rbm_docs, rbm_index, rbm_gc, rbm_tostring, NULL, rbm_newindex);
-  newtype(L, CJ_DBN, dbn_methods, dbn_docs, dbn_index, NULL, dbn_tostring, dbn_len, NULL);
-  newtype(L, CJ_ISING, ising_methods, ising_docs, ising_index, ising_gc, ising_tostring, ising_len, NULL);
+  static const char *const bmf[] = { "W", "b", "n_visible", "n_hidden", "seed", "epochs", "updates", NULL };
+  static const char *const hopf[] = { "N", "P", "W", "patterns", "rule", "seed", NULL };
+  static const char *const rbmf[] = { "W", "vbias", "hbias", "n_visible", "n_hidden", "visible", "seed",
+                                      "epochs", "updates", NULL };
+  static const char *const dbnf[] = { "sizes", NULL };
+  static const char *const isingf[] = { "N", "sweeps", "seed", "rows", "cols", "J", "h", NULL };
+  newtype(L, CJ_BM, bm_methods, bm_docs, bmf, bm_index, bm_gc, bm_tostring, bm_len, bm_newindex);
+  newtype(L, CJ_HOPFIELD, hop_methods, hop_docs, hopf, hop_index, hop_gc, hop_tostring, hop_len, NULL);
+  newtype(L, CJ_RBM, rbm_methods, rbm_docs, rbmf, rbm_index, rbm_gc, rbm_tostring, NULL, rbm_newindex);
+  newtype(L, CJ_DBN, dbn_methods, dbn_docs, dbnf, dbn_index, NULL, dbn_tostring, dbn_len, NULL);
+  newtype(L, CJ_ISING, ising_methods, ising_docs, isingf, ising_index, ising_gc, ising_tostring, ising_len,
+          NULL);
   luaL_newlib(L, funcs);                       /* stack: mod, boltzmann */
   cj_setdocs(L, -1, docs);
   lua_setfield(L, -2, "boltzmann");
