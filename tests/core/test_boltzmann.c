@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "boltzmann.h"
+#include "rng.h"
 
 static double randu(unsigned *s)
 {
@@ -80,6 +81,38 @@ Test(boltzmann, keyed_uniforms_do_not_depend_on_how_they_are_drawn)
   /* the sweep's high bits count too */
   cr_assert_neq(cj_bz_uniform(7, CJ_BZ_UPDATE, 3, 11, 0),
                 cj_bz_uniform(7, CJ_BZ_UPDATE, 3, 11 + ((uint64_t)1 << 32), 0));
+}
+
+/* The counter layout documented in boltzmann.h, through rng.h's cj_philox. */
+static void documented_block(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep, uint64_t w0,
+                             uint32_t out[4])
+{
+  uint32_t ctr[4] = { (uint32_t)w0, (uint32_t)sweep, (uint32_t)chain,
+                      0x40000000u | purpose << 24 | ((uint32_t)(sweep >> 32) & 0xffffffu) };
+  uint32_t key[2] = { (uint32_t)seed, (uint32_t)(seed >> 32) };
+  cj_philox(ctr, key, out);
+}
+
+Test(boltzmann, keyed_draws_follow_the_documented_counter_layout)
+{
+  uint64_t seed = 0x123456789abcdefull, sweep = ((uint64_t)5 << 32) + 77;
+  uint32_t b[4], w[40];
+  double u[40];
+  cj_bz_uniforms(seed, CJ_BZ_UPDATE, 9, sweep, 3, 40, u);
+  cj_bz_words(seed, CJ_BZ_ISING, 9, sweep, 3, 40, w);
+  for (uint64_t k = 0; k < 40; k++) {
+    uint64_t unit = 3 + k;
+    documented_block(seed, CJ_BZ_UPDATE, 9, sweep, unit >> 1, b);
+    cr_assert_eq(u[k], unit & 1 ? CJ_U01(b[2], b[3]) : CJ_U01(b[0], b[1]), "uniform of unit %llu",
+                 (unsigned long long)unit);
+    documented_block(seed, CJ_BZ_ISING, 9, sweep, unit >> 2, b);
+    cr_assert_eq(w[k], b[unit & 3], "word of unit %llu", (unsigned long long)unit);
+  }
+  for (uint64_t u0 = 0; u0 < 4; u0++) {       /* any start, any length */
+    uint32_t v[37];
+    cj_bz_words(seed, CJ_BZ_ISING, 9, sweep, 3 + u0, 37, v);
+    cr_assert(memcmp(v, w + u0, sizeof v) == 0);
+  }
 }
 
 Test(boltzmann, keyed_uniforms_and_normals_have_the_right_moments)

@@ -36,15 +36,61 @@ double cj_bz_uniform(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t s
   return unit & 1 ? CJ_U01(w[2], w[3]) : CJ_U01(w[0], w[1]);
 }
 
+/* Eight consecutive blocks (counter word 0 = w0 .. w0 + 7) of one
+ * (seed, purpose, chain, sweep): the rounds of cj_philox (rng.c) written
+ * lane by lane so that the compiler can keep several lanes in one vector
+ * register. out[j][l] is word j of block w0 + l; the same bits as keyblock. */
+#define LANES 8
+static void keyblocks(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep, uint64_t w0,
+                      uint32_t out[4][LANES])
+{
+  uint32_t a0[LANES], a1[LANES], a2[LANES], a3[LANES];
+  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+  uint32_t c3 = 0x40000000u | (uint32_t)(purpose & 63u) << 24 | ((uint32_t)(sweep >> 32) & 0xffffffu);
+  for (int l = 0; l < LANES; l++) {
+    a0[l] = (uint32_t)(w0 + (uint64_t)l);
+    a1[l] = (uint32_t)sweep;
+    a2[l] = (uint32_t)chain;
+    a3[l] = c3;
+  }
+  for (int round = 0; round < 10; round++) {
+    for (int l = 0; l < LANES; l++) {
+      uint64_t p0 = (uint64_t)0xD2511F53u * a0[l];
+      uint64_t p1 = (uint64_t)0xCD9E8D57u * a2[l];
+      uint32_t n0 = (uint32_t)(p1 >> 32) ^ a1[l] ^ k0;
+      uint32_t n2 = (uint32_t)(p0 >> 32) ^ a3[l] ^ k1;
+      a1[l] = (uint32_t)p1;
+      a3[l] = (uint32_t)p0;
+      a0[l] = n0;
+      a2[l] = n2;
+    }
+    k0 += 0x9E3779B9u;                         /* the key schedule of rng.c */
+    k1 += 0xBB67AE85u;
+  }
+  for (int l = 0; l < LANES; l++) {
+    out[0][l] = a0[l];
+    out[1][l] = a1[l];
+    out[2][l] = a2[l];
+    out[3][l] = a3[l];
+  }
+}
+
 void cj_bz_uniforms(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep,
                     uint64_t unit0, int64_t n, double *u)
 {
-  uint32_t w[4];
+  uint32_t w[4], wb[4][LANES];
   int64_t k = 0;
   if (n <= 0) return;
   if (unit0 & 1) {                             /* the odd half of the first block */
     keyblock(seed, purpose, chain, sweep, unit0 >> 1, w);
     u[k++] = CJ_U01(w[2], w[3]);
+  }
+  for (; k + 2 * LANES <= n; k += 2 * LANES) {
+    keyblocks(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 1, wb);
+    for (int l = 0; l < LANES; l++) {
+      u[k + 2 * l] = CJ_U01(wb[0][l], wb[1][l]);
+      u[k + 2 * l + 1] = CJ_U01(wb[2][l], wb[3][l]);
+    }
   }
   for (; k + 1 < n; k += 2) {
     keyblock(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 1, w);
@@ -54,6 +100,27 @@ void cj_bz_uniforms(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sw
   if (k < n) {
     keyblock(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 1, w);
     u[k] = CJ_U01(w[0], w[1]);
+  }
+}
+
+void cj_bz_words(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep, uint64_t unit0,
+                 int64_t n, uint32_t *w)
+{
+  uint32_t b[4], wb[4][LANES];
+  int64_t k = 0;
+  while (k < n && ((unit0 + (uint64_t)k) & 3)) {   /* the rest of the first block */
+    keyblock(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 2, b);
+    w[k] = b[(unit0 + (uint64_t)k) & 3];
+    k++;
+  }
+  for (; k + 4 * LANES <= n; k += 4 * LANES) {
+    keyblocks(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 2, wb);
+    for (int l = 0; l < LANES; l++)
+      for (int j = 0; j < 4; j++) w[k + 4 * l + j] = wb[j][l];
+  }
+  for (; k < n; k++) {
+    if (((unit0 + (uint64_t)k) & 3) == 0) keyblock(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 2, b);
+    w[k] = b[(unit0 + (uint64_t)k) & 3];
   }
 }
 
@@ -80,9 +147,50 @@ void cj_bz_permutation(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t
   }
 }
 
+/* exp(x) from + - * / and bit operations only (the same bits everywhere,
+ * as cj_rng_exp, whose argument reduction and polynomial it shares, but
+ * inlinable and without ldexp): x = k ln2 + r, |r| <= ln2/2, exp(r) by its
+ * Taylor polynomial of degree 13, times 2^k built in the exponent bits. */
+static inline double fexp(double x)
+{
+  static const double ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+  double kf, r, p;
+  union { double d; uint64_t u; } two;
+  if (!(x > -708.0 && x < 709.0)) return cj_rng_exp(x);    /* NaN, overflow, subnormal results */
+  kf = x * 1.44269504088896338700 + 0x1.8p52;              /* round to the nearest integer */
+  kf -= 0x1.8p52;
+  r = (x - kf * ln2hi) - kf * ln2lo;
+  p = 1.0 / 6227020800.0;
+  p = 1.0 / 479001600.0 + r * p;
+  p = 1.0 / 39916800.0 + r * p;
+  p = 1.0 / 3628800.0 + r * p;
+  p = 1.0 / 362880.0 + r * p;
+  p = 1.0 / 40320.0 + r * p;
+  p = 1.0 / 5040.0 + r * p;
+  p = 1.0 / 720.0 + r * p;
+  p = 1.0 / 120.0 + r * p;
+  p = 1.0 / 24.0 + r * p;
+  p = 1.0 / 6.0 + r * p;
+  p = 0.5 + r * p;
+  p = 1.0 + r * p;
+  p = 1.0 + r * p;
+  two.u = (uint64_t)((int64_t)kf + 1023) << 52;
+  return p * two.d;
+}
+
+double cj_bz_exp(double x)
+{
+  return fexp(x);
+}
+
 double cj_bz_sigmoid(double x)
 {
-  return 1.0 / (1.0 + cj_rng_exp(-x));
+  return 1.0 / (1.0 + fexp(-x));
+}
+
+void cj_bz_sigmoids(double *x, int64_t n)
+{
+  for (int64_t k = 0; k < n; k++) x[k] = 1.0 / (1.0 + fexp(-x[k]));
 }
 
 /* ---- checks -------------------------------------------------------------------- */
@@ -350,7 +458,7 @@ static void sweep(const double *W, const double *b, int64_t n, const cj_bz_gibbs
       snew = u[i] < cj_bz_sigmoid(2.0 * beta * h[i]) ? 1.0 : -1.0;
     } else {
       double dE = 2.0 * s[i] * h[i];
-      snew = dE <= 0 || u[i] < cj_rng_exp(-beta * dE) ? -s[i] : s[i];
+      snew = dE <= 0 || u[i] < fexp(-beta * dE) ? -s[i] : s[i];
     }
     if (snew != s[i]) {
       const double *w = W + i * n;

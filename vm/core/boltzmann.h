@@ -34,8 +34,9 @@
  * index). Normals (Gaussian units) use purposes of their own, one block per
  * unit: counter word 0 = unit, Box-Muller on (CJ_U01(w0,w1), CJ_U01(w2,w3)),
  * cosine branch. Purposes are below 32; a purpose p orders units by
- * p | 32. exp and log come from rng.h (cj_rng_exp, cj_rng_log), so samplers
- * that do not go through BLAS give the same bits on every machine.
+ * p | 32. exp and log are computed from + - * / and bit operations (here
+ * and in rng.h), so samplers that do not go through BLAS give the same bits
+ * on every machine.
  */
 #ifndef CJ_BOLTZMANN_H
 #define CJ_BOLTZMANN_H
@@ -72,6 +73,12 @@ double cj_bz_uniform(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t s
 /* u[k] = cj_bz_uniform(seed, purpose, chain, sweep, unit0 + k), k < n. */
 void cj_bz_uniforms(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep,
                     uint64_t unit0, int64_t n, double *u);
+/* 32-bit words, four per block: w[k] is word (unit0 + k) & 3 of the block
+ * with counter word 0 = (unit0 + k) >> 2. For samplers whose probabilities
+ * need no more than 32 bits (the Ising lattice); a purpose used here must
+ * not also be used for uniforms. */
+void cj_bz_words(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep, uint64_t unit0,
+                 int64_t n, uint32_t *w);
 /* A standard normal of (seed, purpose, chain, sweep, unit); purpose must not
  * also be used for uniforms. */
 double cj_bz_normal(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep,
@@ -81,8 +88,12 @@ double cj_bz_normal(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sw
  * floor(u_k (k+1)), u_k = cj_bz_uniform(..., unit k) (bias below n 2^-53). */
 void cj_bz_permutation(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep,
                        int64_t n, int64_t *perm);
-/* The logistic function 1 / (1 + exp(-x)) with cj_rng_exp. */
+/* The logistic function 1 / (1 + exp(-x)), exp computed from + - * / and
+ * bit operations (the same bits on every machine); cj_bz_sigmoids applies
+ * it in place to n values. */
 double cj_bz_sigmoid(double x);
+void cj_bz_sigmoids(double *x, int64_t n);
+double cj_bz_exp(double x);     /* that exp: within 2 ulp of exp(x) */
 
 /* ---- Boltzmann machines: checks, energy, conversion (boltzmann.c) ------------ */
 
@@ -405,7 +416,9 @@ void cj_ising_set(cj_ising *m, const double *x);
  * with (i + j) even, then all odd, each by a Metropolis flip with
  * probability min(1, exp(-beta dE)) or a heat-bath draw (s = +1 with
  * probability sigmoid(2 beta (J nb + h))). Site (i, j) of colour c at
- * sweep t uses cj_bz_uniform(seed, CJ_BZ_ISING, c, t, i * cols/2 + j/2).
+ * sweep t draws the 32-bit word w = cj_bz_words(seed, CJ_BZ_ISING, c, t,
+ * i * cols/2 + j/2) and takes the event when w < ceil(p 2^32): its
+ * probability is p to within 2^-32.
  * mag, energy (may be NULL): per sweep, sum s / N and E / N after it. */
 int cj_ising_run(cj_ising *m, int64_t sweeps, double beta, cj_ising_method method,
                  double *mag, double *energy);

@@ -160,7 +160,7 @@ static double F(const cj_hopfield *h, double x)
   switch (h->fn) {
   case CJ_HOP_POLY: return Fpoly(x, h->degree);
   case CJ_HOP_RECTPOLY: return x > 0 ? Fpoly(x, h->degree) : 0.0;
-  default: return cj_rng_exp(x);
+  default: return cj_bz_exp(x);
   }
 }
 
@@ -176,8 +176,8 @@ static int densesign(const cj_hopfield *h, const double *a, const double *xi, do
       if (a[mu] - xi[mu] * si > mx) mx = a[mu] - xi[mu] * si;
     for (int64_t mu = 0; mu < h->P; mu++) {
       double x = a[mu] - xi[mu] * si - mx;
-      sp += cj_rng_exp(x + xi[mu]);
-      sm += cj_rng_exp(x - xi[mu]);
+      sp += cj_bz_exp(x + xi[mu]);
+      sm += cj_bz_exp(x - xi[mu]);
     }
     d = sp - sm;
   } else {

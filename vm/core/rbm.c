@@ -99,7 +99,7 @@ static int uphid(const cj_rbm *r, const double *V, int64_t B, double *P)
   int rc;
   for (int64_t q = 0; q < B; q++) memcpy(P + q * nh, r->c, sizeof(double) * (size_t)nh);
   if ((rc = cj_dgemm(0, 0, B, nh, r->nv, 1.0, V, r->nv, r->W, nh, 1.0, P, nh))) return rc;
-  for (int64_t k = 0; k < B * nh; k++) P[k] = cj_bz_sigmoid(P[k]);
+  cj_bz_sigmoids(P, B * nh);
   return CJ_OK;
 }
 
@@ -111,7 +111,7 @@ static int downvis(const cj_rbm *r, const double *H, int64_t B, double *M)
   for (int64_t q = 0; q < B; q++) memcpy(M + q * nv, r->a, sizeof(double) * (size_t)nv);
   if ((rc = cj_dgemm(0, 1, B, nv, r->nh, 1.0, H, r->nh, r->W, r->nh, 1.0, M, nv))) return rc;
   if (r->visible == CJ_RBM_BINARY)
-    for (int64_t k = 0; k < B * nv; k++) M[k] = cj_bz_sigmoid(M[k]);
+    cj_bz_sigmoids(M, B * nv);
   return CJ_OK;
 }
 
@@ -149,19 +149,20 @@ int cj_rbm_visible_mean(const cj_rbm *r, const double *H, int64_t m, double *M)
 
 /* ---- training -------------------------------------------------------------------- */
 
+/* Training scratch. V0 and Vk are consecutive rows of one matrix, as are
+ * PH0 and PHk, so that the whole gradient [V0; Vk]' [PH0; -PHk] is one
+ * product written straight into W (or the velocity). */
 typedef struct tbuf {
-  double *V0, *PH0, *H, *Vk, *PHk, *gW, *u;
+  double *Vc, *Pc, *H, *u;
+  double *V0, *Vk, *PH0, *PHk;   /* views into Vc, Pc for the current batch */
   int64_t *perm, *ids, *cids;
 } tbuf;
 
 static void freetbuf(tbuf *t)
 {
-  cj_free(t->V0);
-  cj_free(t->PH0);
+  cj_free(t->Vc);
+  cj_free(t->Pc);
   cj_free(t->H);
-  cj_free(t->Vk);
-  cj_free(t->PHk);
-  cj_free(t->gW);
   cj_free(t->u);
   cj_free(t->perm);
   cj_free(t->ids);
@@ -172,17 +173,14 @@ static int alloctbuf(const cj_rbm *r, int64_t B, int64_t m, tbuf *t)
 {
   int64_t nv = r->nv, nh = r->nh;
   memset(t, 0, sizeof *t);
-  t->V0 = cj_malloc(sizeof(double) * (size_t)(B * nv));
-  t->PH0 = cj_malloc(sizeof(double) * (size_t)(B * nh));
+  t->Vc = cj_malloc(sizeof(double) * (size_t)(2 * B * nv));
+  t->Pc = cj_malloc(sizeof(double) * (size_t)(2 * B * nh));
   t->H = cj_malloc(sizeof(double) * (size_t)(B * nh));
-  t->Vk = cj_malloc(sizeof(double) * (size_t)(B * nv));
-  t->PHk = cj_malloc(sizeof(double) * (size_t)(B * nh));
-  t->gW = cj_malloc(sizeof(double) * (size_t)(nv * nh));
   t->u = cj_malloc(sizeof(double) * (size_t)(nv > nh ? nv : nh));
   t->perm = cj_malloc(sizeof(int64_t) * (size_t)m);
   t->ids = cj_malloc(sizeof(int64_t) * (size_t)B);
   t->cids = cj_malloc(sizeof(int64_t) * (size_t)B);
-  if (!t->V0 || !t->PH0 || !t->H || !t->Vk || !t->PHk || !t->gW || !t->u || !t->perm || !t->ids || !t->cids)
+  if (!t->Vc || !t->Pc || !t->H || !t->u || !t->perm || !t->ids || !t->cids)
     return cj_fail(CJ_ENOMEM, "rbm train: out of memory");
   for (int64_t q = 0; q < B; q++) t->cids[q] = q;
   return CJ_OK;
@@ -213,26 +211,32 @@ static double sqdiff(const double *a, const double *b, int64_t cnt)
   return s;
 }
 
-static void applyupdate(cj_rbm *r, const cj_rbm_train_opts *o, const tbuf *t, int64_t B)
+/* Parameters from the batch statistics: with momentum or decay,
+ * v = momentum v - lr decay W + (lr/B) grad and W += v; without them
+ * W += (lr/B) grad directly (the velocities then stay as they were). */
+static int applyupdate(cj_rbm *r, const cj_rbm_train_opts *o, tbuf *t, int64_t B)
 {
   int64_t nv = r->nv, nh = r->nh;
-  double s = 1.0 / (double)B;
-  for (int64_t k = 0; k < nv * nh; k++) {
-    r->vW[k] = o->momentum * r->vW[k] + o->lr * (t->gW[k] * s - o->decay * r->W[k]);
-    r->W[k] += r->vW[k];
-  }
+  double s = o->lr / (double)B;
+  int plain = o->momentum == 0 && o->decay == 0, rc;
   for (int64_t i = 0; i < nv; i++) {
     double g = 0;
     for (int64_t q = 0; q < B; q++) g += t->V0[q * nv + i] - t->Vk[q * nv + i];
-    r->va[i] = o->momentum * r->va[i] + o->lr * g * s;
+    r->va[i] = o->momentum * r->va[i] + s * g;
     r->a[i] += r->va[i];
   }
   for (int64_t j = 0; j < nh; j++) {
     double g = 0;
     for (int64_t q = 0; q < B; q++) g += t->PH0[q * nh + j] - t->PHk[q * nh + j];
-    r->vc[j] = o->momentum * r->vc[j] + o->lr * g * s;
+    r->vc[j] = o->momentum * r->vc[j] + s * g;
     r->c[j] += r->vc[j];
   }
+  for (int64_t k = 0; k < B * nh; k++) t->PHk[k] = -t->PHk[k];
+  if (plain) return cj_dgemm(1, 0, nv, nh, 2 * B, s, t->V0, nv, t->PH0, nh, 1.0, r->W, nh);
+  for (int64_t k = 0; k < nv * nh; k++) r->vW[k] = o->momentum * r->vW[k] - o->lr * o->decay * r->W[k];
+  if ((rc = cj_dgemm(1, 0, nv, nh, 2 * B, s, t->V0, nv, t->PH0, nh, 1.0, r->vW, nh))) return rc;
+  for (int64_t k = 0; k < nv * nh; k++) r->W[k] += r->vW[k];
+  return CJ_OK;
 }
 
 /* One minibatch (rows t->ids[0..B-1] of X already in t->V0) of epoch e.
@@ -266,9 +270,7 @@ static int batchstep(cj_rbm *r, const cj_rbm_train_opts *o, tbuf *t, int64_t B, 
       bernoulli(r->seed, ph, cid, hsw + (uint64_t)s, B, nh, t->PHk, t->H, t->u);
   }
   if (o->persistent) memcpy(r->pchains, t->H, sizeof(double) * (size_t)(B * nh));
-  if ((rc = cj_dgemm(1, 0, nv, nh, B, 1.0, t->V0, nv, t->PH0, nh, 0.0, t->gW, nh))) return rc;
-  if ((rc = cj_dgemm(1, 0, nv, nh, B, -1.0, t->Vk, nv, t->PHk, nh, 1.0, t->gW, nh))) return rc;
-  applyupdate(r, o, t, B);
+  if ((rc = applyupdate(r, o, t, B))) return rc;
   r->updates++;
   return CJ_OK;
 }
@@ -276,7 +278,7 @@ static int batchstep(cj_rbm *r, const cj_rbm_train_opts *o, tbuf *t, int64_t B, 
 int cj_rbm_train(cj_rbm *r, const double *X, int64_t m, const cj_rbm_train_opts *o,
                  double *recon)
 {
-  int64_t nv = r->nv, B;
+  int64_t nv = r->nv, nh = r->nh, B;
   tbuf t;
   int rc;
   if (m < 1) return cj_fail(CJ_EINVAL, "rbm train: no data rows");
@@ -295,6 +297,10 @@ int cj_rbm_train(cj_rbm *r, const double *X, int64_t m, const cj_rbm_train_opts 
     else for (int64_t q = 0; q < m; q++) t.perm[q] = q;
     for (int64_t b0 = 0; b0 < m; b0 += B) {
       int64_t Bb = m - b0 < B ? m - b0 : B;
+      t.V0 = t.Vc;
+      t.Vk = t.Vc + Bb * nv;
+      t.PH0 = t.Pc;
+      t.PHk = t.Pc + Bb * nh;
       for (int64_t q = 0; q < Bb; q++) {
         t.ids[q] = t.perm[b0 + q];
         memcpy(t.V0 + q * nv, X + t.ids[q] * nv, sizeof(double) * (size_t)nv);
