@@ -45,6 +45,16 @@ typedef struct lising { cj_ising *lat; int64_t n, sweep; uint64_t seed; } lising
 #define checkising(L, i) ((lising *)luaL_checkudata(L, i, CJ_ISING))
 #define checkdbn(L, i) ((ldbn *)luaL_checkudata(L, i, CJ_DBN))
 
+/* __gc of a userdata T holding a core object in field f, freed by fr. */
+#define GCFUNC(name, T, tname, f, fr)                \
+  static int name(lua_State *L)                      \
+  {                                                  \
+    T *u_ = luaL_checkudata(L, 1, tname);            \
+    fr(u_->f);                                       \
+    u_->f = NULL;                                    \
+    return 0;                                        \
+  }
+
 /* ---- options ------------------------------------------------------------------------ */
 
 static int argerr(lua_State *L, int arg, const char *fmt, ...)
@@ -656,13 +666,7 @@ static int bz_bm(lua_State *L)
   return 1;
 }
 
-static int bm_gc(lua_State *L)
-{
-  lbm *u = luaL_checkudata(L, 1, CJ_BM);
-  cj_bm_free(u->m);
-  u->m = NULL;
-  return 0;
-}
+GCFUNC(bm_gc, lbm, CJ_BM, m, cj_bm_free)
 
 static int bm_train(lua_State *L)
 {
@@ -889,13 +893,7 @@ static int bz_hopfield(lua_State *L)
   return 1;
 }
 
-static int hop_gc(lua_State *L)
-{
-  lhop *u = luaL_checkudata(L, 1, CJ_HOPFIELD);
-  cj_hopfield_free(u->h);
-  u->h = NULL;
-  return 0;
-}
+GCFUNC(hop_gc, lhop, CJ_HOPFIELD, h, cj_hopfield_free)
 
 static int hop_store(lua_State *L)
 {
@@ -1059,13 +1057,7 @@ static int bz_rbm(lua_State *L)
   return 1;
 }
 
-static int rbm_gc(lua_State *L)
-{
-  lrbm *u = luaL_checkudata(L, 1, CJ_RBM);
-  cj_rbm_free(u->r);
-  u->r = NULL;
-  return 0;
-}
+GCFUNC(rbm_gc, lrbm, CJ_RBM, r, cj_rbm_free)
 
 static const char *const trainkeys[] = { "epochs", "batch", "k", "persistent", "lr", "momentum", "decay",
                                          "shuffle", "fractional", "verbose", NULL };
@@ -1546,13 +1538,7 @@ static int bz_ising(lua_State *L)
   }
 }
 
-static int ising_gc(lua_State *L)
-{
-  lising *u = luaL_checkudata(L, 1, CJ_ISING);
-  cj_ising_free(u->lat);
-  u->lat = NULL;
-  return 0;
-}
+GCFUNC(ising_gc, lising, CJ_ISING, lat, cj_ising_free)
 
 /* Raw arrays of a general model. */
 static void general(lua_State *L, double **W, double **b, double **s)

@@ -75,52 +75,45 @@ static void keyblocks(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t 
   }
 }
 
-void cj_bz_uniforms(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep,
-                    uint64_t unit0, int64_t n, double *u)
+/* Words first .. first + n - 1 of the stream of (seed, purpose, chain,
+ * sweep): word k is word k & 3 of the block with counter word 0 = k >> 2. */
+static void words(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep, uint64_t first,
+                  int64_t n, uint32_t *w)
 {
-  uint32_t w[4], wb[4][LANES];
+  uint32_t b[4], wb[4][LANES];
   int64_t k = 0;
-  if (n <= 0) return;
-  if (unit0 & 1) {                             /* the odd half of the first block */
-    keyblock(seed, purpose, chain, sweep, unit0 >> 1, w);
-    u[k++] = CJ_U01(w[2], w[3]);
+  while (k < n && ((first + (uint64_t)k) & 3)) {   /* the rest of the first block */
+    keyblock(seed, purpose, chain, sweep, (first + (uint64_t)k) >> 2, b);
+    w[k] = b[(first + (uint64_t)k) & 3];
+    k++;
   }
-  for (; k + 2 * LANES <= n; k += 2 * LANES) {
-    keyblocks(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 1, wb);
-    for (int l = 0; l < LANES; l++) {
-      u[k + 2 * l] = CJ_U01(wb[0][l], wb[1][l]);
-      u[k + 2 * l + 1] = CJ_U01(wb[2][l], wb[3][l]);
-    }
+  for (; k + 4 * LANES <= n; k += 4 * LANES) {
+    keyblocks(seed, purpose, chain, sweep, (first + (uint64_t)k) >> 2, wb);
+    for (int l = 0; l < LANES; l++)
+      for (int j = 0; j < 4; j++) w[k + 4 * l + j] = wb[j][l];
   }
-  for (; k + 1 < n; k += 2) {
-    keyblock(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 1, w);
-    u[k] = CJ_U01(w[0], w[1]);
-    u[k + 1] = CJ_U01(w[2], w[3]);
-  }
-  if (k < n) {
-    keyblock(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 1, w);
-    u[k] = CJ_U01(w[0], w[1]);
+  for (; k < n; k++) {
+    if (((first + (uint64_t)k) & 3) == 0) keyblock(seed, purpose, chain, sweep, (first + (uint64_t)k) >> 2, b);
+    w[k] = b[(first + (uint64_t)k) & 3];
   }
 }
 
 void cj_bz_words(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep, uint64_t unit0,
                  int64_t n, uint32_t *w)
 {
-  uint32_t b[4], wb[4][LANES];
-  int64_t k = 0;
-  while (k < n && ((unit0 + (uint64_t)k) & 3)) {   /* the rest of the first block */
-    keyblock(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 2, b);
-    w[k] = b[(unit0 + (uint64_t)k) & 3];
-    k++;
-  }
-  for (; k + 4 * LANES <= n; k += 4 * LANES) {
-    keyblocks(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 2, wb);
-    for (int l = 0; l < LANES; l++)
-      for (int j = 0; j < 4; j++) w[k + 4 * l + j] = wb[j][l];
-  }
-  for (; k < n; k++) {
-    if (((unit0 + (uint64_t)k) & 3) == 0) keyblock(seed, purpose, chain, sweep, (unit0 + (uint64_t)k) >> 2, b);
-    w[k] = b[(unit0 + (uint64_t)k) & 3];
+  words(seed, purpose, chain, sweep, unit0, n, w);
+}
+
+/* The uniform of unit q is made of words 2q and 2q + 1 of the stream. */
+void cj_bz_uniforms(uint64_t seed, unsigned purpose, uint64_t chain, uint64_t sweep,
+                    uint64_t unit0, int64_t n, double *u)
+{
+  enum { CHUNK = 128 };
+  uint32_t w[2 * CHUNK];
+  for (int64_t k0 = 0; k0 < n; k0 += CHUNK) {
+    int64_t m = n - k0 < CHUNK ? n - k0 : CHUNK;
+    words(seed, purpose, chain, sweep, 2 * (unit0 + (uint64_t)k0), 2 * m, w);
+    for (int64_t k = 0; k < m; k++) u[k0 + k] = CJ_U01(w[2 * k], w[2 * k + 1]);
   }
 }
 
