@@ -475,6 +475,39 @@ Test(boltzmann, pseudoinverse_makes_correlated_patterns_fixed_points)
   cj_hopfield_free(h);
 }
 
+Test(boltzmann, a_zero_field_is_a_tie_whatever_the_rounding)
+{
+  /* N = 10: Hebbian weights are integers over 10, not exact in binary, so a
+   * field that is exactly zero comes out of the sums as +-1e-17 or so. One
+   * synchronous step must give sign(sum_j C_ij s_j) computed in integers, the
+   * old value where that sum is 0. */
+  const int64_t N = 10, P = 4;
+  double X[4 * 10], S[10], S0[10];
+  int C[10][10], ties = 0;
+  unsigned s = 21;
+  cj_hopfield_opts o = { CJ_HOP_SYNC, 1, 0, 0 };
+  cj_hopfield *h = cj_hopfield_new(N, CJ_HOP_HEBB, CJ_HOP_POLY, 1);
+  randpatterns(13, P, N, X);
+  cr_assert_eq(cj_hopfield_store(h, X, P), CJ_OK);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < N; j++) {
+      C[i][j] = 0;
+      for (int mu = 0; mu < P; mu++) C[i][j] += i == j ? 0 : (int)(X[mu * N + i] * X[mu * N + j]);
+    }
+  for (int rep = 0; rep < 2000; rep++) {
+    for (int i = 0; i < N; i++) S[i] = S0[i] = randu(&s) < 0 ? -1 : 1;
+    cr_assert_eq(cj_hopfield_recall(h, S, 1, &o, NULL, NULL), CJ_OK);
+    for (int i = 0; i < N; i++) {
+      int f = 0;
+      for (int j = 0; j < N; j++) f += C[i][j] * (int)S0[j];
+      ties += f == 0;
+      cr_assert_eq(S[i], f > 0 ? 1 : f < 0 ? -1 : S0[i], "rep %d unit %d: integer field %d", rep, i, f);
+    }
+  }
+  cr_assert(ties > 100, "the test meets ties (%d)", ties);
+  cj_hopfield_free(h);
+}
+
 Test(boltzmann, synchronous_recall_detects_a_two_cycle)
 {
   double X[2] = { 1, -1 }, S[2] = { 1, 1 };

@@ -1820,7 +1820,8 @@ static const cj_doc hop_docs[] = {
     "Adds the +-1 patterns (rows, or one vector) and recomputes W from all stored ones." },
   { "recall", "net:recall(cue [, opts]) -> states, converged, sweeps\n"
     "Zero-temperature dynamics from each cue (a vector or rows): a unit takes the sign of its field\n"
-    "(dense: of its energy difference) and keeps its value on a tie. opts.mode: \"async\" (default;\n"
+    "(dense: of its energy difference) and keeps its value on a tie (a field within 1e-10 of\n"
+    "sum_j |W_ij|, so rounding never decides). opts.mode: \"async\" (default;\n"
     "every unit once per sweep in a random order keyed by (seed, row, sweep)), \"sequential\" or\n"
     "\"sync\" (all at once; a 2-cycle stops the run, not converged); max_sweeps (100), seed (the\n"
     "network's), offset (row offset of the keys). converged: a sweep changed nothing; sweeps: made,\n"

@@ -267,8 +267,15 @@ typedef struct cj_hopfield {
   cj_hop_fn fn;
   int degree;              /* n of F(x) = x^n */
   double *W;               /* N x N or NULL (dense) */
+  double *rowabs;          /* N: sum_j |W_ij| (the largest field unit i can have) */
   double *xi;              /* cap x N, P rows used */
 } cj_hopfield;
+
+/* A field (or energy difference) within CJ_HOP_TIE of the largest it could
+ * be (sum_j |W_ij|; for dense memory the sum of the |F| terms) is a tie:
+ * the rounding of the sums never decides a tie, and Hebbian fields, integers
+ * over N, are never mistaken for one (N P < 1e10). */
+#define CJ_HOP_TIE 1e-10
 
 cj_hopfield *cj_hopfield_new(int64_t N, cj_hop_rule rule, cj_hop_fn fn, int degree);
 void cj_hopfield_free(cj_hopfield *h);
@@ -288,7 +295,7 @@ typedef struct cj_hopfield_opts {
 
 /* Run each of m states (m x N, +-1, in place) to a fixed point: a unit
  * becomes the sign of its field (of the energy difference for dense
- * memory) and keeps its value on a tie (zero). Converged: a whole sweep
+ * memory) and keeps its value on a tie (zero, see CJ_HOP_TIE). Converged: a whole sweep
  * (or synchronous step) changed nothing. A synchronous run that returns to
  * the state of two steps before is in a 2-cycle: it stops, not converged.
  * sweeps[r] (may be NULL): sweeps made, the last one unchanged included;

@@ -32,7 +32,9 @@ cj_hopfield *cj_hopfield_new(int64_t N, cj_hop_rule rule, cj_hop_fn fn, int degr
   h->rule = rule;
   h->fn = fn;
   h->degree = degree;
-  if (rule != CJ_HOP_DENSE && !(h->W = cj_calloc((size_t)(N * N), sizeof(double)))) goto nomem;
+  if (rule != CJ_HOP_DENSE && (!(h->W = cj_calloc((size_t)(N * N), sizeof(double))) ||
+                               !(h->rowabs = cj_calloc((size_t)N, sizeof(double)))))
+    goto nomem;
   return h;
 nomem:
   cj_hopfield_free(h);
@@ -44,13 +46,14 @@ void cj_hopfield_free(cj_hopfield *h)
 {
   if (!h) return;
   cj_free(h->W);
+  cj_free(h->rowabs);
   cj_free(h->xi);
   cj_free(h);
 }
 
 size_t cj_hopfield_memsize(const cj_hopfield *h)
 {
-  return sizeof *h + (h->W ? (size_t)(h->N * h->N) * sizeof(double) : 0) +
+  return sizeof *h + (h->W ? (size_t)(h->N * h->N + h->N) * sizeof(double) : 0) +
          (size_t)(h->cap * h->N) * sizeof(double);
 }
 
@@ -58,6 +61,7 @@ void cj_hopfield_clear(cj_hopfield *h)
 {
   h->P = 0;
   if (h->W) memset(h->W, 0, sizeof(double) * (size_t)(h->N * h->N));
+  if (h->rowabs) memset(h->rowabs, 0, sizeof(double) * (size_t)h->N);
 }
 
 /* W = X' (X X')^-1 X for the P x N patterns X, by a Cholesky factor of the
@@ -143,6 +147,12 @@ int cj_hopfield_store(cj_hopfield *h, const double *patterns, int64_t P)
   } else if (h->rule == CJ_HOP_PINV) {
     if (h->P > 0 && (rc = projection(h))) h->P = old;
   }
+  if (h->W && !rc)
+    for (int64_t i = 0; i < N; i++) {
+      double acc = 0;
+      for (int64_t j = 0; j < N; j++) acc += fabs(h->W[i * N + j]);
+      h->rowabs[i] = acc;
+    }
   return rc;
 }
 
@@ -169,7 +179,7 @@ static double F(const cj_hopfield *h, double x)
  * against s_i = -1. The exponential is compared in a log-sum-exp scale. */
 static int densesign(const cj_hopfield *h, const double *a, const double *xi, double si)
 {
-  double d = 0;
+  double d = 0, mag = 0;
   if (h->fn == CJ_HOP_EXP) {
     double mx = -INFINITY, sp = 0, sm = 0;
     for (int64_t mu = 0; mu < h->P; mu++)
@@ -180,13 +190,15 @@ static int densesign(const cj_hopfield *h, const double *a, const double *xi, do
       sm += cj_bz_exp(x - xi[mu]);
     }
     d = sp - sm;
+    mag = sp + sm;
   } else {
     for (int64_t mu = 0; mu < h->P; mu++) {
-      double x = a[mu] - xi[mu] * si;
-      d += F(h, x + xi[mu]) - F(h, x - xi[mu]);
+      double x = a[mu] - xi[mu] * si, fp = F(h, x + xi[mu]), fm = F(h, x - xi[mu]);
+      d += fp - fm;
+      mag += fabs(fp) + fabs(fm);
     }
   }
-  return d > 0 ? 1 : d < 0 ? -1 : 0;
+  return d > CJ_HOP_TIE * mag ? 1 : d < -CJ_HOP_TIE * mag ? -1 : 0;
 }
 
 /* a_mu = xi_mu . s */
@@ -214,7 +226,7 @@ static double newvalue(const cj_hopfield *h, const scratch *w, const double *s, 
 {
   int sg;
   if (h->rule == CJ_HOP_DENSE) sg = h->P ? densesign(h, w->f, w->xt + i * h->P, s[i]) : 0;
-  else sg = w->f[i] > 0 ? 1 : w->f[i] < 0 ? -1 : 0;
+  else sg = w->f[i] > CJ_HOP_TIE * h->rowabs[i] ? 1 : w->f[i] < -CJ_HOP_TIE * h->rowabs[i] ? -1 : 0;
   return sg ? (double)sg : s[i];
 }
 
