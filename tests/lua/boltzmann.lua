@@ -222,6 +222,9 @@ T.test("boltzmann machine learning lowers KL(data || model), sampled and exact",
   print(format("  sampled phases: KL %.3f -> %.3f nats", kl0, hist[#hist]))
   assert(hist[#hist] < 0.4 * kl0, format("KL %.3f -> %.3f", kl0, hist[#hist]))
   assert(m.epochs == 30)
+  local w = m.W
+  w[1][2] = 5
+  assert(m.W[1][2] ~= 5 and m.W[1][2] == m.W[2][1], "W is a copy; the machine stays symmetric")
   -- exact gradient (both phases enumerated): KL falls at every step
   local e = B.bm(4, 2, { seed = 3, sd = 0.1 })
   local prev = e:kl(X)
@@ -581,6 +584,11 @@ T.test("ising: heat bath agrees with Metropolis; general couplings equal gibbs",
   T.near(r.m[50], S[50]:mean(), 1e-15, "magnetisation per sweep")
   T.near(r.e[50], B.energy(W, cj.full(10, 0.2), S[50]) / 10, 1e-12, "energy per spin per sweep")
   T.near(g:energy(), r.e[50], 1e-12)
+  local J = g.J
+  J[1][2] = 99
+  assert(g.J[1][2] ~= 99 and g.h[1] == 0.2, "J and h are copies")
+  W[1][2] = 42
+  assert(g.J[1][2] ~= 42, "the model copied the caller's matrix")
 end)
 
 ---------------------------------------------------------------------------

@@ -495,7 +495,8 @@ static int bz_gibbs(lua_State *L)
   g.order = (cj_bz_order)optenum(L, o, "order", ordernames, 0);
   u01 = optenum(L, o, "units", unitnames, 0);
   g.seed = optseed(L, o);
-  if (g.sweeps > (INT64_MAX - g.burnin) / g.thin || g.chains * g.sweeps > ((int64_t)1 << 40) / n)
+  if (g.sweeps > (INT64_MAX - g.burnin) / g.thin ||
+      (g.sweeps > 0 && g.chains > (((int64_t)1 << 40) / n) / g.sweeps))
     argerr(L, 3, "too many samples (chains x sweeps x units)");
   g.beta = getbetas(L, o, g.burnin + g.sweeps * g.thin, &g.betas);   /* stack: ..., [betas] */
   g.clamp = getclamp(L, o, n);                                         /* stack: ..., [flags] */
@@ -814,8 +815,8 @@ static int bm_energy(lua_State *L)
 static int bmfield(lua_State *L, const char *k)
 {
   cj_bm *m = checkbm(L, 1);
-  if (!strcmp(k, "W")) pushview(L, 1, m->W, m->n, m->n);
-  else if (!strcmp(k, "b")) pushview(L, 1, m->b, m->n, 0);
+  if (!strcmp(k, "W")) memcpy(newmat(L, m->n, m->n), m->W, sizeof(double) * (size_t)(m->n * m->n));
+  else if (!strcmp(k, "b")) memcpy(newvec(L, m->n), m->b, sizeof(double) * (size_t)m->n);
   else if (!strcmp(k, "n_visible")) lua_pushinteger(L, m->nv);
   else if (!strcmp(k, "n_hidden")) lua_pushinteger(L, m->nh);
   else if (!strcmp(k, "seed")) lua_pushinteger(L, (lua_Integer)m->seed);
@@ -989,7 +990,7 @@ static int hopfield_field(lua_State *L, const char *k)
   else if (!strcmp(k, "rule")) lua_pushstring(L, rulenames[h->rule]);
   else if (!strcmp(k, "seed")) lua_pushinteger(L, (lua_Integer)u->seed);
   else if (!strcmp(k, "W")) {
-    if (h->W) pushview(L, 1, h->W, h->N, h->N);
+    if (h->W) memcpy(newmat(L, h->N, h->N), h->W, sizeof(double) * (size_t)(h->N * h->N));
     else lua_pushnil(L);
   } else if (!strcmp(k, "patterns")) {
     double *x = newmat(L, h->P, h->N);
@@ -1521,6 +1522,8 @@ static int bz_ising(lua_State *L)
       cj_bz_random_states(seed, CJ_BZ_INIT, 0, 1, 0, n, s);
     }
     lua_settop(L, 4);
+    memcpy(newmat(L, n, n), W, sizeof(double) * (size_t)(n * n));   /* a copy the caller cannot change */
+    lua_replace(L, 1);
     u = lua_newuserdatauv(L, sizeof *u, 3);    /* stack: 5 = model */
     u->lat = NULL;
     u->n = n;
@@ -1533,7 +1536,6 @@ static int bz_ising(lua_State *L)
     lua_setiuservalue(L, 5, 2);
     lua_pushvalue(L, 4);
     lua_setiuservalue(L, 5, 3);
-    (void)W;
     return 1;
   }
 }
@@ -1681,8 +1683,13 @@ static int isingfield(lua_State *L, const char *k)
   else if (!strcmp(k, "cols") && u->lat) lua_pushinteger(L, u->lat->cols);
   else if (!strcmp(k, "J") && u->lat) lua_pushnumber(L, u->lat->J);
   else if (!strcmp(k, "h") && u->lat) lua_pushnumber(L, u->lat->h);
-  else if (!strcmp(k, "J")) lua_getiuservalue(L, 1, 1);
-  else if (!strcmp(k, "h")) lua_getiuservalue(L, 1, 2);
+  else if (!strcmp(k, "J") || !strcmp(k, "h")) {
+    larray *own, *copy;
+    lua_getiuservalue(L, 1, k[0] == 'J' ? 1 : 2);  /* a copy: the model keeps its own */
+    own = cj_checkarray(L, -1);
+    copy = cj_newarray(L, CJ_F64, own->a.ndim, own->a.shape);
+    memcpy(copy->a.data, own->a.data, sizeof(double) * (size_t)cj_array_numel(&own->a));
+  }
   else return 0;
   return 1;
 }
@@ -1752,14 +1759,15 @@ static const cj_doc docs[] = {
   { "bm", "cj.boltzmann.bm(n_visible, n_hidden [, opts]) -> machine\n"
     "A Boltzmann machine of +-1 units, the visible ones first, fully connected (opts.mask: an n x n\n"
     "symmetric 0/1 matrix of allowed connections), W_ij ~ N(0, sd^2) (opts.sd, 0.01), b = 0,\n"
-    "opts.seed. Fields W, b (live views; assignable), n_visible, n_hidden, epochs, updates, seed.\n"
+    "opts.seed. Fields W, b (copies; assign m.W = ... to set them, checked), n_visible, n_hidden,\n"
+    "epochs, updates, seed.\n"
     "Methods :train, :sample, :exact, :kl, :loglik, :energy." },
   { "hopfield", "cj.boltzmann.hopfield(N [, opts]) -> network\n"
     "A Hopfield network of N +-1 units. opts.rule: \"hebb\" (W = 1/N sum xi xi', zero diagonal),\n"
     "\"pseudoinverse\" (projection W = X'(XX')^-1 X, zero diagonal; patterns linearly independent)\n"
     "or \"dense\" (dense associative memory, Krotov & Hopfield 2016: E = -sum_mu F(xi_mu . s) with\n"
     "opts.F \"poly\" x^n, \"rectpoly\" max(x,0)^n or \"exp\" exp(x), opts.n = 3). opts.seed keys the\n"
-    "random update order. Fields N, P, W (view; nil for dense), patterns, rule, seed.\n"
+    "random update order. Fields N, P, W (a copy; nil for dense), patterns, rule, seed.\n"
     "Methods :store, :recall, :energy, :overlap, :clear." },
   { "rbm", "cj.boltzmann.rbm(n_visible, n_hidden [, opts]) -> rbm\n"
     "A restricted Boltzmann machine with {0,1} hidden units and opts.visible \"binary\" ({0,1}, as\n"
