@@ -101,6 +101,23 @@ local SECTIONS = {
                  ["cj.learn.sparse_code"] = "Sparse coding",
                  ["cj.learn.pca"] = "Whitening and images",
                  ["cj.learn.random_projection"] = "Random projections and hashing" } },
+  { id = "boltzmann", names = {
+    "cj.boltzmann.energy", "cj.boltzmann.exact", "cj.boltzmann.gibbs", "cj.boltzmann.schedule",
+    "cj.boltzmann.empirical", "cj.boltzmann.binary_to_spin", "cj.boltzmann.spin_to_binary",
+    "cj.boltzmann.bm", "bm:train", "bm:sample", "bm:exact", "bm:kl", "bm:loglik", "bm:energy",
+    "cj.boltzmann.hopfield", "hopfield:store", "hopfield:recall", "hopfield:energy",
+    "hopfield:overlap", "hopfield:clear",
+    "cj.boltzmann.rbm", "rbm:train", "rbm:sample", "rbm:free_energy", "rbm:hidden", "rbm:visible",
+    "rbm:log_partition", "rbm:loglik", "rbm:pseudo_loglik", "rbm:reconstruction_error",
+    "rbm:to_boltzmann", "cj.boltzmann.dbn", "dbn:train", "dbn:transform", "dbn:sample",
+    "cj.boltzmann.ising", "ising:run", "ising:spins", "ising:magnetization", "ising:energy" },
+    patterns = { "^cj%.boltzmann%.", "^bm:", "^hopfield:", "^rbm:", "^dbn:", "^ising:" },
+    headings = { ["cj.boltzmann.energy"] = "Boltzmann machines: energy, enumeration, sampling",
+                 ["cj.boltzmann.bm"] = "Machines with hidden units and their learning",
+                 ["cj.boltzmann.hopfield"] = "Hopfield networks and dense associative memory",
+                 ["cj.boltzmann.rbm"] = "Restricted Boltzmann machines",
+                 ["cj.boltzmann.dbn"] = "Deep belief nets",
+                 ["cj.boltzmann.ising"] = "Ising models" } },
   { id = "other", names = { "cj.clock" } },
 }
 

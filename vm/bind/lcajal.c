@@ -92,6 +92,7 @@ int luaopen_cajal_core(lua_State *L)
   cj_open_nwb(L);
   cj_open_net(L);
   cj_open_learn(L);
+  cj_open_boltzmann(L);
   cj_setdocs(L, -1, clockdocs);
   return 1;
 }
