@@ -131,7 +131,8 @@ function Walker:objects()
   end)
 end
 
--- The method tables of every metatable cajal registered.
+-- The method tables of every metatable cajal registered (__index itself,
+-- or the table in the first upvalue of an __index function).
 function Walker:registry()
   local names = {}
   for k, v in pairs(debug.getregistry()) do
@@ -144,6 +145,10 @@ function Walker:registry()
   for _, k in ipairs(names) do
     local mt = debug.getregistry()[k]
     local idx = rawget(mt, "__index")
+    if type(idx) == "function" then        -- methods kept in an upvalue table
+      local _, up = debug.getupvalue(idx, 1)
+      idx = type(up) == "table" and up or nil
+    end
     if type(idx) == "table" and not self.seenv[idx] then
       self:walk(idx, (k:gsub("^cajal%.", "")), ":")
     end

@@ -67,6 +67,10 @@ void cj_open_rng(lua_State *L);
 void cj_open_regex(lua_State *L);
 void cj_open_io(lua_State *L);
 void cj_open_net(lua_State *L);
+/* structured representations (issue 8) */
+void cj_open_hd(lua_State *L);
+void cj_open_capsule(lua_State *L);
+void cj_open_tpr(lua_State *L);
 
 int luaopen_cajal_core(lua_State *L);
 
