@@ -58,6 +58,7 @@ static int checkiters(lua_State *L, int i)
 /* squash(s) -> v, along the last dimension */
 static int caps_squash(lua_State *L)
 {
+  lua_settop(L, 1);
   larray *s = cj_optarray(L, 1), *v;
   int64_t dim, n;
   luaL_argcheck(L, s->a.ndim >= 1, 1, "an array of at least one dimension expected");
@@ -72,6 +73,7 @@ static int caps_squash(lua_State *L)
 /* route(u_hat, r) -> v, c, b */
 static int caps_route(lua_State *L)
 {
+  lua_settop(L, 2);
   larray *uh = lopt_f64(L, 1, 3, 4, "u_hat"), *v, *c, *b;
   int r = checkiters(L, 2), batched = uh->a.ndim == 4;
   const int64_t *sh = uh->a.shape + batched;
@@ -87,6 +89,7 @@ static int caps_route(lua_State *L)
 /* route_grad(u_hat, r, dv) -> du_hat */
 static int caps_route_grad(lua_State *L)
 {
+  lua_settop(L, 3);
   larray *uh = lopt_f64(L, 1, 3, 4, "u_hat"), *dv, *g;
   int r = checkiters(L, 2), batched = uh->a.ndim == 4;
   const int64_t *sh = uh->a.shape + batched;
@@ -102,6 +105,7 @@ static int caps_route_grad(lua_State *L)
 /* predict(u, W) -> u_hat */
 static int caps_predict(lua_State *L)
 {
+  lua_settop(L, 2);
   larray *u = lopt_f64(L, 1, 2, 3, "u"), *W = lopt_f64(L, 2, 4, 0, "W"), *uh;
   int batched = u->a.ndim == 3;
   int64_t B = batched ? u->a.shape[0] : 1, I = u->a.shape[batched], din = u->a.shape[batched + 1];
@@ -142,7 +146,8 @@ static double *targets(lua_State *L, int i, int batched, int64_t B, int64_t J)
       return NULL;
     }
     if (!(k >= 1 && k <= (double)J && k == (double)(int64_t)k)) {
-      lua_pushfstring(L, "class %f out of range 1..%I", k, (lua_Integer)J);
+      if (k == floor(k) && fabs(k) < 1e15) lua_pushfstring(L, "class %I out of range 1..%I", (lua_Integer)k, (lua_Integer)J);
+      else lua_pushfstring(L, "class %f out of range 1..%I", k, (lua_Integer)J);
       luaL_argerror(L, i, lua_tostring(L, -1));
     }
     T[e * J + (int64_t)k - 1] = 1;
@@ -155,6 +160,7 @@ static const char *const marginopts[] = { "m_plus", "m_minus", "lambda", NULL };
 /* margin_loss(v, targets [, opts]) -> loss, dv */
 static int caps_margin(lua_State *L)
 {
+  lua_settop(L, 3);
   larray *v = lopt_f64(L, 1, 2, 3, "v"), *dv;
   int o = lopt_at(L, 3, marginopts), batched = v->a.ndim == 3;
   int64_t B = batched ? v->a.shape[0] : 1, J = v->a.shape[batched], D = v->a.shape[batched + 1];
@@ -193,6 +199,7 @@ static double *optvalues(lua_State *L, int o, const char *key, int64_t n, double
 /* em_route(votes, a, r [, opts]) -> a_out, mu, R, var */
 static int caps_em_route(lua_State *L)
 {
+  lua_settop(L, 4);
   static const char *const known[] = { "lambda", "beta_u", "beta_a", "eps", NULL };
   larray *V = lopt_f64(L, 1, 3, 4, "votes"), *a, *ao, *mu, *var, *R;
   int batched = V->a.ndim == 4, r = checkiters(L, 3), o = lopt_at(L, 4, known);
@@ -223,6 +230,7 @@ static int caps_em_route(lua_State *L)
 /* layer(children, parents, dim_in, dim_out [, opts]) */
 static int caps_layer(lua_State *L)
 {
+  lua_settop(L, 5);
   static const char *const known[] = { "iterations", "seed", "std", NULL };
   int64_t n[4];
   const char *what[4] = { "children", "parents", "dim_in", "dim_out" };
@@ -259,6 +267,7 @@ static int caps_layer(lua_State *L)
 /* layer:forward(u) -> v, c, b */
 static int l_forward(lua_State *L)
 {
+  lua_settop(L, 2);
   llayer *l = checklayer(L, 1);
   larray *u = lopt_f64(L, 2, 2, 3, "u"), *uc, *uh, *v, *c, *b;
   int batched = u->a.ndim == 3;
@@ -287,6 +296,7 @@ static int l_forward(lua_State *L)
 /* layer:backward(dv) -> dW, du */
 static int l_backward(lua_State *L)
 {
+  lua_settop(L, 2);
   llayer *l = checklayer(L, 1);
   larray *u, *uh, *dv, *dW, *du;
   int batched;

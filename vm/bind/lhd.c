@@ -244,6 +244,7 @@ static const char *const seedopt[] = { "seed", NULL };
 /* random(n, d [, model] [, opts]) */
 static int hd_random(lua_State *L)
 {
+  lua_settop(L, 4);
   static const char *const known[] = { "seed", "unitary", NULL };
   int64_t n = checkcount(L, 1, 0, "number of vectors"), d = checkcount(L, 2, 1, "dimension");
   int next, o;
@@ -260,6 +261,7 @@ static int hd_random(lua_State *L)
 /* from_array(a, model [, opts]) */
 static int hd_from_array(lua_State *L)
 {
+  lua_settop(L, 3);
   static const char *const known[] = { "complex", NULL };
   larray *a = cj_checkarray(L, 1);
   cj_hd_model m = checkmodel(L, 2);
@@ -348,6 +350,7 @@ static void pushrows(lua_State *L, const lhv *h, const int64_t *idx, int64_t n, 
 /* v:rows(idx) -> batch of the rows idx (1-based) */
 static int v_rows(lua_State *L)
 {
+  lua_settop(L, 2);
   lhv *h = checkhv(L, 1);
   int64_t n, *idx = indices(L, 2, h->h.n, &n, "rows");
   pushrows(L, h, idx, n, 0);
@@ -357,6 +360,7 @@ static int v_rows(lua_State *L)
 /* stack(list) -> batch */
 static int hd_stack(lua_State *L)
 {
+  lua_settop(L, 1);
   int i;
   luaL_checktype(L, 1, LUA_TTABLE);
   i = blockarg(L, 1);
@@ -418,6 +422,7 @@ static int64_t pairrows(lua_State *L, const lhv *a, const lhv *b)
 
 static int bindop(lua_State *L, int unbind)
 {
+  lua_settop(L, 2);
   lhv *a = checkhv(L, 1), *b = checkhv(L, 2), *o;
   int64_t n;
   samekind(L, 2, &a->h, &b->h);
@@ -451,6 +456,7 @@ static void weightsopts(lua_State *L, int *wi, int *oi)
 /* bundle(x [, weights] [, opts]) */
 static int hd_bundle(lua_State *L)
 {
+  lua_settop(L, 3);
   static const char *const known[] = { "seed", "normalise", NULL };
   int xi = blockarg(L, 1), wi, oi, o;
   lhv *x = testhv(L, xi), *out;
@@ -475,6 +481,7 @@ static int hd_bundle(lua_State *L)
 /* normalise(x [, opts]) */
 static int hd_normalise(lua_State *L)
 {
+  lua_settop(L, 2);
   lhv *x = checkhv(L, 1), *o;
   int oi = lopt_at(L, 2, seedopt);
   cj_rng own, *r = lopt_rng(L, oi, TIES, &own);
@@ -486,6 +493,7 @@ static int hd_normalise(lua_State *L)
 /* permute(x, k | perm [, opts]) */
 static int hd_permute(lua_State *L)
 {
+  lua_settop(L, 3);
   static const char *const known[] = { "inverse", NULL };
   lhv *x = checkhv(L, 1), *out;
   int o = lopt_at(L, 3, known), inverse = lopt_bool(L, o, "inverse", 0);
@@ -500,7 +508,10 @@ static int hd_permute(lua_State *L)
       luaL_argerror(L, 2, lua_tostring(L, -1));
     }
     out = likehv(L, x, x->h.n, x->single);
-    if (cj_hd_permute(&out->h, &x->h, perm, inverse)) luaL_argerror(L, 2, cj_errmsg());
+    if (cj_hd_permute(&out->h, &x->h, perm, inverse)) {
+      const char *msg = cj_errmsg(), *p = strstr(msg, ": ");
+      luaL_argerror(L, 2, p ? p + 2 : msg);          /* without the core's "permute: " */
+    }
   } else {
     luaL_typeerror(L, 2, "integer shift or permutation");
   }
@@ -510,6 +521,7 @@ static int hd_permute(lua_State *L)
 /* similarity(a, b) -> number | array */
 static int hd_similarity(lua_State *L)
 {
+  lua_settop(L, 2);
   lhv *a = checkhv(L, 1), *b = checkhv(L, 2);
   int64_t shape[2];
   int nd = 0;
@@ -530,6 +542,7 @@ static const char *const encopts[] = { "seed", "normalise", NULL };
 /* sequence(x [, opts]) */
 static int hd_sequence(lua_State *L)
 {
+  lua_settop(L, 2);
   int xi = blockarg(L, 1), o = lopt_at(L, 2, encopts);
   lhv *x = testhv(L, xi), *out;
   cj_rng own, *r = lopt_rng(L, o, TIES, &own);
@@ -543,6 +556,7 @@ static int hd_sequence(lua_State *L)
 /* ngram(x) */
 static int hd_ngram(lua_State *L)
 {
+  lua_settop(L, 1);
   int xi = blockarg(L, 1);
   lhv *x = testhv(L, xi), *out;
   if (x->h.n < 1) luaL_argerror(L, 1, "no vectors");
@@ -554,6 +568,7 @@ static int hd_ngram(lua_State *L)
 /* record(keys, values [, opts]): bundle of bind(keys_i, values_i) */
 static int hd_record(lua_State *L)
 {
+  lua_settop(L, 3);
   int ki = blockarg(L, 1), vi = blockarg(L, 2), o = lopt_at(L, 3, encopts);
   lhv *k = testhv(L, ki), *v = testhv(L, vi), *pairs, *out;
   cj_rng own, *r = lopt_rng(L, o, TIES, &own);
@@ -574,6 +589,7 @@ static int hd_record(lua_State *L)
 /* levels(n, d [, model] [, opts]) */
 static int hd_levels(lua_State *L)
 {
+  lua_settop(L, 4);
   int64_t n = checkcount(L, 1, 1, "number of levels"), d = checkcount(L, 2, 1, "dimension");
   int next, o;
   cj_hd_model m = optmodel(L, 3, &next);
@@ -599,6 +615,7 @@ static double *values(lua_State *L, int i, int64_t *n, int *single, const char *
 /* scalar(levels, x, lo, hi) */
 static int hd_scalar(lua_State *L)
 {
+  lua_settop(L, 4);
   lhv *lv = checkhv(L, 1);
   double lo = luaL_checknumber(L, 3), hi = luaL_checknumber(L, 4), *x;
   int64_t n, *idx;
@@ -620,6 +637,7 @@ static int hd_scalar(lua_State *L)
 /* fpe(base, x) */
 static int hd_fpe(lua_State *L)
 {
+  lua_settop(L, 2);
   lhv *b = checkhv(L, 1), *out;
   int64_t n;
   int single;
@@ -732,6 +750,7 @@ static void checkname(lua_State *L, int i, const char *what)
 /* item_memory(symbols, d [, model] [, opts]) */
 static int hd_item_memory(lua_State *L)
 {
+  lua_settop(L, 4);
   int64_t d = checkcount(L, 2, 1, "dimension"), n;
   int next, o, m;
   cj_hd_model model;
@@ -757,6 +776,7 @@ static int hd_item_memory(lua_State *L)
 /* cleanup(vectors [, names] [, opts]) */
 static int hd_cleanup(lua_State *L)
 {
+  lua_settop(L, 3);
   int xi = blockarg(L, 1), named, oi, o, m;
   lhv *x = testhv(L, xi);
   weightsopts(L, &named, &oi);
@@ -855,6 +875,7 @@ static int64_t *symbols(lua_State *L, int m, int i, int chars, int64_t *n)
 /* mem:add(name [, v]) -> mem */
 static int m_add(lua_State *L)
 {
+  lua_settop(L, 3);
   lmem *mem = checkmem(L, 1);
   lhv *v = NULL;
   checkname(L, 2, "symbol");
@@ -872,6 +893,7 @@ static int m_add(lua_State *L)
 /* mem:get(name | names) -> vector | batch */
 static int m_get(lua_State *L)
 {
+  lua_settop(L, 2);
   int64_t n, *idx;
   lhv *buf;
   checkmem(L, 1);
@@ -884,6 +906,7 @@ static int m_get(lua_State *L)
 /* mem:indices(names | text) -> int32 array (1-based) */
 static int m_indices(lua_State *L)
 {
+  lua_settop(L, 2);
   int64_t n, *idx;
   int32_t *o;
   checkmem(L, 1);
@@ -906,6 +929,7 @@ static int m_has(lua_State *L)
 /* mem:index(name) -> integer */
 static int m_index(lua_State *L)
 {
+  lua_settop(L, 2);
   int64_t n, *idx;
   checkmem(L, 1);
   checkname(L, 2, "symbol");
@@ -947,6 +971,7 @@ static int m_vectors(lua_State *L)
 /* mem:nearest(x) -> name, similarity, index | names, similarities, indices */
 static int m_nearest(lua_State *L)
 {
+  lua_settop(L, 2);
   cj_hd rows = memrows(L, 1);
   lhv *x = checkhv(L, 2);
   int64_t *idx, n = x->h.n;
@@ -978,6 +1003,7 @@ static int m_nearest(lua_State *L)
 /* mem:recall(x [, opts]) -> vector(s), steps */
 static int m_recall(lua_State *L)
 {
+  lua_settop(L, 3);
   static const char *const known[] = { "beta", "steps", "seed", NULL };
   cj_hd rows = memrows(L, 1);
   lhv *x = checkhv(L, 2), *out;
@@ -1014,6 +1040,7 @@ static int m_tostring(lua_State *L)
 /* ngrams(codebook, seq, n [, opts]) */
 static int hd_ngrams(lua_State *L)
 {
+  lua_settop(L, 4);
   int o = lopt_at(L, 4, encopts), ismem = luaL_testudata(L, 1, CJ_HDMEM) != NULL;
   int64_t n = checkcount(L, 3, 1, "n"), len, *idx;
   cj_hd cb;

@@ -22,6 +22,7 @@ static double *data(larray *a)
 /* bind(roles, fillers) -> T */
 static int tpr_bind(lua_State *L)
 {
+  lua_settop(L, 2);
   larray *R = lopt_f64(L, 1, 1, 2, "roles"), *F, *T;
   int one = R->a.ndim == 1, batched;
   int64_t n = one ? 1 : R->a.shape[0], dr = R->a.shape[R->a.ndim - 1], B, df, shape[3];
@@ -59,6 +60,7 @@ static larray *unbinders(lua_State *L, int i, larray *R, int dual)
 /* unbind(T, roles [, opts]) -> fillers */
 static int tpr_unbind(lua_State *L)
 {
+  lua_settop(L, 3);
   static const char *const known[] = { "dual", NULL };
   larray *T = lopt_f64(L, 1, 2, 3, "T"), *R = lopt_f64(L, 2, 1, 2, "roles"), *U, *F;
   int o = lopt_at(L, 3, known), batched = T->a.ndim == 3, one = R->a.ndim == 1, nd = 0;
@@ -82,6 +84,7 @@ static int tpr_unbind(lua_State *L)
 /* dual(roles) -> U */
 static int tpr_dual(lua_State *L)
 {
+  lua_settop(L, 1);
   larray *R = lopt_f64(L, 1, 1, 2, "roles");
   lopt_finite(L, 1, R, "roles");
   unbinders(L, 1, R, 1);
@@ -91,6 +94,7 @@ static int tpr_dual(lua_State *L)
 /* flatten(T) -> vector(s): T:reshape(df * dr) or (batch, df * dr) */
 static int tpr_flatten(lua_State *L)
 {
+  lua_settop(L, 1);
   larray *T = lopt_f64(L, 1, 2, 3, "T");
   int batched = T->a.ndim == 3, t = lua_gettop(L);
   lua_getfield(L, t, "reshape");

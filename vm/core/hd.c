@@ -729,36 +729,70 @@ static int cmpwindow(const void *pa, const void *pb)
   return 0;
 }
 
+/* prod[i] *= x[(i - k) mod d] (0 <= k < d), elementwise models. */
+static void mulshifted(cj_hd_model m, int64_t d, double *prod, const double *x, int64_t k)
+{
+  if (m == CJ_HD_MAP) {
+    for (int64_t i = 0; i < k; i++) prod[i] *= x[i - k + d];
+    for (int64_t i = k; i < d; i++) prod[i] *= x[i - k];
+    return;
+  }
+  for (int64_t i = 0; i < d; i++) {
+    const double *b = x + 2 * (i < k ? i - k + d : i - k);
+    double ar = prod[2 * i], ai = prod[2 * i + 1];
+    prod[2 * i] = ar * b[0] - ai * b[1];
+    prod[2 * i + 1] = ar * b[1] + ai * b[0];
+  }
+}
+
+/* Work of cj_hd_ngrams. Elementwise models bind shifted rows of the
+ * codebook directly; hrr binds in the Fourier domain, where the n-gram is
+ * the product of the symbols' transforms shifted as a whole by
+ * n (n - 1) / 2 (shifts add under convolution), so each symbol is
+ * transformed once (on first use) and the shift is applied to the sum. */
 typedef struct ngramwork {
   const cj_hd *cb;
   int n;
   int64_t len;             /* domain length (doubles or words) */
-  double **table;          /* [symbol * n + shift]: the shifted symbol in the domain, made on first use */
+  double **table;          /* hrr: [symbol] the transform, made on first use */
   double *prod, *tmp;
 } ngramwork;
 
-static const double *shifted(ngramwork *g, int64_t sym, int k, int *st)
+static const double *transform(ngramwork *g, int64_t sym, int *st)
 {
-  double **slot = &g->table[sym * g->n + k];
+  double **slot = &g->table[sym];
   if (!*slot) {
     if (!(*slot = cj_malloc(sizeof(double) * (size_t)g->len))) {
       *st = cj_fail(CJ_ENOMEM, "ngrams: out of memory");
       return NULL;
     }
-    *st = todomain(g->cb->model, g->cb->d, *slot, cj_hd_row(g->cb, sym), modd(k, g->cb->d), g->tmp);
+    *st = cj_fft_r2c(g->cb->d, 1, cj_hd_row(g->cb, sym), *slot);
   }
   return *slot;
 }
 
-/* prod = the n-gram starting at seq, in the domain. */
+/* prod = the n-gram starting at seq, in the domain (hrr: unshifted). */
 static int ngramof(ngramwork *g, const int64_t *seq)
 {
+  cj_hd_model m = g->cb->model;
+  int64_t d = g->cb->d;
   int st = CJ_OK;
   for (int j = 0; j < g->n && !st; j++) {
-    const double *v = shifted(g, seq[j], g->n - 1 - j, &st);
-    if (st) break;
-    if (j == 0) memcpy(g->prod, v, sizeof(double) * (size_t)g->len);
-    else dmul(g->cb->model, g->len, g->prod, v);
+    const void *row = cj_hd_row(g->cb, seq[j]);
+    int64_t k = modd(g->n - 1 - j, d);
+    if (m == CJ_HD_HRR) {
+      const double *v = transform(g, seq[j], &st);
+      if (st) break;
+      if (j == 0) memcpy(g->prod, v, sizeof(double) * (size_t)g->len);
+      else dmul(m, g->len, g->prod, v);
+    } else if (j == 0) {
+      shiftrow(m, d, g->prod, row, k);
+    } else if (m == CJ_HD_BSC) {
+      rotbits((uint64_t *)g->tmp, row, d, k);
+      dmul(m, g->len, g->prod, g->tmp);
+    } else {
+      mulshifted(m, d, g->prod, row, k);
+    }
   }
   return st;
 }
@@ -772,6 +806,15 @@ static int ngramsum(ngramwork *g, accum *a, const int64_t *idx, const int64_t *p
     if (!(st = ngramof(g, idx + pos[p]))) acc_add(a, g->prod, (double)(q - p));
     p = q;
   }
+  return st;
+}
+
+/* hrr: out = the inverse transform of the sum, shifted by n (n - 1) / 2. */
+static int hrrfinish(ngramwork *g, accum *a, void *out)
+{
+  int64_t d = g->cb->d, n = g->n;
+  int st = cj_fft_c2r(d, 1, a->acc, g->tmp);
+  if (!st) shiftrow(CJ_HD_HRR, d, out, g->tmp, modd(n * (n - 1) / 2, d));
   return st;
 }
 
@@ -791,10 +834,11 @@ int cj_hd_ngrams(cj_hd *out, const cj_hd *cb, const int64_t *idx, int64_t len, i
   nwin = len - n + 1;
   g.len = domainlen(cb->model, cb->d);
   pos = cj_malloc(sizeof(int64_t) * (size_t)nwin);
-  g.table = cj_calloc((size_t)cb->n * (size_t)n, sizeof(double *));
+  g.table = cb->model == CJ_HD_HRR ? cj_calloc((size_t)cb->n, sizeof(double *)) : NULL;
   g.prod = cj_malloc(sizeof(double) * (size_t)g.len);
   g.tmp = cj_malloc(cj_hd_rowbytes(cb->model, cb->d));
-  if (!pos || !g.table || !g.prod || !g.tmp) st = cj_fail(CJ_ENOMEM, "ngrams: out of memory");
+  if (!pos || (cb->model == CJ_HD_HRR && !g.table) || !g.prod || !g.tmp)
+    st = cj_fail(CJ_ENOMEM, "ngrams: out of memory");
   /* the accumulator lives in the domain: for hrr the Fourier coefficients */
   if (!st) st = acc_init(&a, cb->model, cb->d, cb->model == CJ_HD_BSC ? cb->d : g.len, "ngrams");
   if (!st) {
@@ -804,16 +848,11 @@ int cj_hd_ngrams(cj_hd *out, const cj_hd *cb, const int64_t *idx, int64_t len, i
     qsort(pos, (size_t)nwin, sizeof(int64_t), cmpwindow);
     st = ngramsum(&g, &a, idx, pos, nwin);
   }
-  if (!st && cb->model == CJ_HD_HRR) {
-    st = fromdomain(cb->model, cb->d, out->data, a.acc);
-    cj_free(a.acc);
-  } else if (!st) {
-    acc_finish(&a, out->data, r);
-  } else {
-    cj_free(a.acc);
-  }
+  if (!st && cb->model == CJ_HD_HRR) st = hrrfinish(&g, &a, out->data);
+  else if (!st) acc_finish(&a, out->data, r);
+  cj_free(a.acc);
   if (g.table)
-    for (int64_t i = 0; i < cb->n * n; i++) cj_free(g.table[i]);
+    for (int64_t i = 0; i < cb->n; i++) cj_free(g.table[i]);
   cj_free(g.table);
   cj_free(g.prod);
   cj_free(g.tmp);
