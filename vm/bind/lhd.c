@@ -64,7 +64,9 @@ static int corefail(lua_State *L)
   return luaL_error(L, "%s", cj_errmsg());
 }
 
-/* Push a zeroed block of n vectors. */
+/* Push a block of n vectors, its memory not initialised (every core
+ * function writes all of its output; the bits past d of a bsc row are
+ * cleared here, as the layout wants them zero). */
 static lhv *newhv(lua_State *L, cj_hd_model m, int64_t n, int64_t d, int single)
 {
   size_t nbytes;
@@ -75,7 +77,9 @@ static lhv *newhv(lua_State *L, cj_hd_model m, int64_t n, int64_t d, int single)
   h = (lhv *)lua_newuserdatauv(L, sizeof(lhv) + ALIGN + nbytes, 0);
   p = (char *)(h + 1);
   p += (ALIGN - (uintptr_t)p % ALIGN) % ALIGN;
-  memset(p, 0, nbytes);
+  cj_array_advise(p, nbytes);
+  if (m == CJ_HD_BSC)
+    for (int64_t i = 0, nw = cj_hd_words(d); i < n; i++) ((uint64_t *)p)[(i + 1) * nw - 1] = 0;
   h->h = (cj_hd){ m, n, d, p };
   h->single = single;
   luaL_setmetatable(L, CJ_HV);
@@ -275,6 +279,7 @@ static int hd_from_array(lua_State *L)
   d = a->a.shape[nd - 1];
   if (d < 1) luaL_argerror(L, 1, "zero-length vectors");
   h = newhv(L, m, n, d, nd == 1);
+  if (n) memset(h->h.data, 0, (size_t)n * cj_hd_rowbytes(m, d));
   for (int64_t i = 0; i < n; i++)
     for (int64_t j = 0; j < d; j++) {
       int64_t k = (i * d + j) * (cplx ? 2 : 1);

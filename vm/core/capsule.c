@@ -2,8 +2,10 @@
  * capsule.c — capsule routing (see capsule.h for shapes and contracts).
  *
  * Routing is plain loops over one example at a time, laid out so the
- * innermost loop runs along the D contiguous elements of a prediction;
- * predictions and their gradients are one BLAS product per child capsule
+ * innermost loop runs along the D contiguous elements of a prediction (BLAS
+ * calls on such small matrices cost more than they save, and OpenBLAS
+ * threads them); predictions and their gradients are one BLAS product per
+ * child capsule
  * (the child's transformations for all parents against the batch). The
  * gradient through routing is reverse-mode differentiation of Procedure 1:
  * the forward pass is recomputed per example keeping c, s and v of every
@@ -15,6 +17,15 @@
 
 #include <math.h>
 #include <string.h>
+
+/* Hot loops: an AVX2 clone chosen at run time, vectorised. They are
+ * elementwise or keep their order of summation (GCC does not reassociate
+ * floating point without -ffast-math), so every clone gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define HOT __attribute__((target_clones("avx2", "default"), optimize("tree-vectorize")))
+#else
+#define HOT
+#endif
 
 static int checkdims(int64_t B, int64_t I, int64_t J, int64_t D, const char *fn)
 {
@@ -94,15 +105,14 @@ static void softmax_rows(double *c, const double *b, int64_t I, int64_t J)
     double m = b[0], z = 0;
     for (int64_t j = 1; j < J; j++) m = b[j] > m ? b[j] : m;
     for (int64_t j = 0; j < J; j++) z += c[j] = exp(b[j] - m);
-    for (int64_t j = 0; j < J; j++) c[j] /= z;
+    z = 1.0 / z;
+    for (int64_t j = 0; j < J; j++) c[j] *= z;
   }
 }
 
-/* One iteration for one example: c from b, s, v, then b += agreement. */
-static void route_step(const double *uh, int64_t I, int64_t J, int64_t D, double *b, double *c,
-                       double *s, double *v)
+/* s_j = sum_i c_ij uhat_j|i for every parent j. */
+HOT static void sum_children(double *s, const double *c, const double *uh, int64_t I, int64_t J, int64_t D)
 {
-  softmax_rows(c, b, I, J);
   memset(s, 0, sizeof(double) * (size_t)(J * D));
   for (int64_t i = 0; i < I; i++)
     for (int64_t j = 0; j < J; j++) {
@@ -110,7 +120,11 @@ static void route_step(const double *uh, int64_t I, int64_t J, int64_t D, double
       double cij = c[i * J + j], *sj = s + j * D;
       for (int64_t k = 0; k < D; k++) sj[k] += cij * p[k];
     }
-  cj_capsule_squash(v, s, J, D);
+}
+
+/* b_ij += uhat_j|i . v_j */
+HOT static void agree(double *b, const double *uh, const double *v, int64_t I, int64_t J, int64_t D)
+{
   for (int64_t i = 0; i < I; i++)
     for (int64_t j = 0; j < J; j++) {
       const double *p = uh + (i * J + j) * D, *vj = v + j * D;
@@ -118,6 +132,20 @@ static void route_step(const double *uh, int64_t I, int64_t J, int64_t D, double
       for (int64_t k = 0; k < D; k++) a += p[k] * vj[k];
       b[i * J + j] += a;
     }
+}
+
+/* One iteration for one example: c from b (uniform while b is 0, on the
+ * first iteration), s, v, then b += agreement. */
+static void route_step(const double *uh, int64_t I, int64_t J, int64_t D, int first, double *b,
+                       double *c, double *s, double *v)
+{
+  if (first)
+    for (int64_t k = 0; k < I * J; k++) c[k] = 1.0 / (double)J;
+  else
+    softmax_rows(c, b, I, J);
+  sum_children(s, c, uh, I, J, D);
+  cj_capsule_squash(v, s, J, D);
+  agree(b, uh, v, I, J, D);
 }
 
 int cj_capsule_route(const double *uhat, int64_t B, int64_t I, int64_t J, int64_t D, int r,
@@ -135,7 +163,7 @@ int cj_capsule_route(const double *uhat, int64_t B, int64_t I, int64_t J, int64_
   for (int64_t e = 0; e < B && !st; e++) {
     const double *uh = uhat + e * IJ * D;
     memset(bw, 0, sizeof(double) * (size_t)IJ);
-    for (int t = 0; t < r; t++) route_step(uh, I, J, D, bw, cw, s, v + e * J * D);
+    for (int t = 0; t < r; t++) route_step(uh, I, J, D, t == 0, bw, cw, s, v + e * J * D);
     if (c) memcpy(c + e * IJ, cw, sizeof(double) * (size_t)IJ);
     if (b) memcpy(b + e * IJ, bw, sizeof(double) * (size_t)IJ);
   }
@@ -155,7 +183,7 @@ typedef struct rtrace {
 /* Walk Procedure 1 back for one example (see the header comment):
  * iteration t made c_t = softmax(b_(t-1)), s_t, v_t and b_t = b_(t-1) +
  * uhat . v_t; gb is dL/db_t (0 for the last b, which nothing reads). */
-static void route_back(const double *uh, int64_t I, int64_t J, int64_t D, int r, rtrace *w,
+HOT static void route_back(const double *uh, int64_t I, int64_t J, int64_t D, int r, rtrace *w,
                        const double *dv, double *du)
 {
   int64_t IJ = I * J, JD = J * D;
@@ -216,7 +244,7 @@ int cj_capsule_route_grad(const double *uhat, int64_t B, int64_t I, int64_t J, i
     const double *uh = uhat + e * IJ * D;
     memset(w.b, 0, sizeof(double) * (size_t)IJ);
     for (int t = 0; t < r; t++)
-      route_step(uh, I, J, D, w.b, w.c + t * IJ, w.s + t * JD, w.v + t * JD);
+      route_step(uh, I, J, D, t == 0, w.b, w.c + t * IJ, w.s + t * JD, w.v + t * JD);
     route_back(uh, I, J, D, r, &w, dv + e * JD, duhat + e * IJ * D);
   }
   cj_free(mem);

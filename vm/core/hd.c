@@ -24,6 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Hot loops: an AVX2 clone chosen at run time, vectorised. They are
+ * elementwise, so every clone gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define HOT __attribute__((target_clones("avx2", "default"), optimize("tree-vectorize")))
+#else
+#define HOT
+#endif
+
 static const char *const modelnames[CJ_HD_NMODELS] = { "bsc", "map", "hrr", "fhrr" };
 
 const char *cj_hd_model_name(cj_hd_model m)
@@ -191,29 +199,35 @@ int cj_hd_random(cj_rng *r, cj_hd *x, int unitary)
 
 /* ---- binding --------------------------------------------------------------- */
 
+/* Rows of an hrr binding transformed per block: the scratch stays small
+ * (and is reused), and the FFTW plans of a block are cached. */
+#define HRRBLOCK 8
+
 /* hrr: out = a (*) b, or a (*) involution(b) (correlation) when unbind:
  * in the Fourier domain A B, or A conj(B). */
 static int hrrbind(cj_hd *out, const cj_hd *a, const cj_hd *b, int unbind)
 {
   int64_t d = a->d, c = d / 2 + 1, n = out->n;
-  double *fa = cj_malloc(sizeof(double) * 2 * (size_t)(c * a->n));
-  double *fb = cj_malloc(sizeof(double) * 2 * (size_t)(c * b->n));
-  double *fo = cj_malloc(sizeof(double) * 2 * (size_t)(c * n));
+  size_t blk = sizeof(double) * 2 * (size_t)(c * HRRBLOCK);
+  double *fa = cj_malloc(blk), *fb = cj_malloc(blk), *fo = cj_malloc(blk), s = unbind ? -1.0 : 1.0;
   int st = CJ_OK;
   if (!fa || !fb || !fo) st = cj_fail(CJ_ENOMEM, "bind: out of memory");
-  if (!st) st = cj_fft_r2c(d, a->n, a->data, fa);
-  if (!st) st = cj_fft_r2c(d, b->n, b->data, fb);
-  if (!st) {
-    for (int64_t i = 0; i < n; i++) {
+  if (!st && a->n == 1) st = cj_fft_r2c(d, 1, a->data, fa);     /* a broadcast row: once */
+  if (!st && b->n == 1) st = cj_fft_r2c(d, 1, b->data, fb);
+  for (int64_t i0 = 0; i0 < n && !st; i0 += HRRBLOCK) {
+    int64_t nb = n - i0 < HRRBLOCK ? n - i0 : HRRBLOCK;
+    if (a->n > 1 && (st = cj_fft_r2c(d, nb, cj_hd_row(a, i0), fa))) break;
+    if (b->n > 1 && (st = cj_fft_r2c(d, nb, cj_hd_row(b, i0), fb))) break;
+    for (int64_t i = 0; i < nb; i++) {
       const double *pa = fa + 2 * c * (a->n == 1 ? 0 : i), *pb = fb + 2 * c * (b->n == 1 ? 0 : i);
-      double *po = fo + 2 * c * i, s = unbind ? -1.0 : 1.0;
+      double *po = fo + 2 * c * i;
       for (int64_t k = 0; k < c; k++) {
         double ar = pa[2 * k], ai = pa[2 * k + 1], br = pb[2 * k], bi = s * pb[2 * k + 1];
         po[2 * k] = ar * br - ai * bi;
         po[2 * k + 1] = ar * bi + ai * br;
       }
     }
-    st = cj_fft_c2r(d, n, fo, out->data);
+    st = cj_fft_c2r(d, nb, fo, cj_hd_row(out, i0));
   }
   cj_free(fa);
   cj_free(fb);
@@ -222,7 +236,7 @@ static int hrrbind(cj_hd *out, const cj_hd *a, const cj_hd *b, int unbind)
 }
 
 /* One row pair of an elementwise model: o = a * b (unbind: a * conj(b)). */
-static void bindrow(cj_hd_model m, int64_t d, void *o, const void *a, const void *b, int unbind)
+HOT static void bindrow(cj_hd_model m, int64_t d, void *o, const void *a, const void *b, int unbind)
 {
   if (m == CJ_HD_BSC) {
     uint64_t *po = o;
@@ -286,7 +300,7 @@ static int acc_new(accum *a, const cj_hd *x, const char *fn)
   return acc_init(a, x->model, x->d, x->model == CJ_HD_BSC ? x->d : nreal(x), fn);
 }
 
-static void acc_add(accum *a, const void *row, double w)
+HOT static void acc_add(accum *a, const void *row, double w)
 {
   double *acc = a->acc;
   if (a->m == CJ_HD_BSC) {
@@ -296,6 +310,13 @@ static void acc_add(accum *a, const void *row, double w)
     const double *v = row;
     for (int64_t i = 0; i < a->len; i++) acc[i] += w * v[i];
   }
+}
+
+/* acc += w0 v0 + w1 v1 + w2 v2 + w3 v3 (grouped as (w0 v0 + w1 v1) + (w2 v2 + w3 v3)). */
+HOT static void add4(double *acc, int64_t len, const double *const *v, const double *w)
+{
+  const double *v0 = v[0], *v1 = v[1], *v2 = v[2], *v3 = v[3];
+  for (int64_t i = 0; i < len; i++) acc[i] += (w[0] * v0[i] + w[1] * v1[i]) + (w[2] * v2[i] + w[3] * v3[i]);
 }
 
 /* Write the bundle to row: bsc the sign of the sums, zero sums broken by
@@ -319,26 +340,40 @@ static void acc_finish(accum *a, void *row, cj_rng *r)
   a->acc = NULL;
 }
 
+/* Add one row of bits to the bit-sliced counters (plane l: bit l of the
+ * count at every position) by a ripple of half adders, plane by plane over
+ * all the words (no branch on the data, vectorised). Counts stay below
+ * 2^L, so the last carry is zero. */
+HOT static void addbits(uint64_t *planes, uint64_t *carry, const uint64_t *row, int64_t nw, int L)
+{
+  memcpy(carry, row, sizeof(uint64_t) * (size_t)nw);
+  for (int l = 0; l < L; l++) {
+    uint64_t *p = planes + (size_t)l * (size_t)nw;
+    for (int64_t w = 0; w < nw; w++) {
+      uint64_t t = p[w] & carry[w];
+      p[w] ^= carry[w];
+      carry[w] = t;
+    }
+  }
+}
+
 /* Majority of the n rows of a bsc block, by bit-sliced counters: plane l
  * holds bit l of the count of ones at every position. */
 static int majority(cj_hd *out, const cj_hd *x, cj_rng *r)
 {
   int64_t n = x->n, nw = cj_hd_words(x->d), half = n / 2;
   const uint64_t *rows = x->data;
-  uint64_t *o = out->data, *planes;
+  uint64_t *o = out->data, *planes, *carry;
   int L = 1;
   while (L < 63 && ((int64_t)1 << L) <= n) L++;
   if (!(planes = cj_calloc((size_t)L * (size_t)nw, sizeof(uint64_t))))
     return cj_fail(CJ_ENOMEM, "bundle: out of memory");
-  for (int64_t i = 0; i < n; i++, rows += nw)
-    for (int64_t w = 0; w < nw; w++) {
-      uint64_t carry = rows[w];
-      for (uint64_t *p = planes + w; carry; p += nw) {
-        uint64_t t = *p & carry;
-        *p ^= carry;
-        carry = t;
-      }
-    }
+  if (!(carry = cj_malloc(sizeof(uint64_t) * (size_t)nw))) {
+    cj_free(planes);
+    return cj_fail(CJ_ENOMEM, "bundle: out of memory");
+  }
+  for (int64_t i = 0; i < n; i++, rows += nw) addbits(planes, carry, rows, nw, L);
+  cj_free(carry);
   for (int64_t w = 0; w < nw; w++) {
     uint64_t gt = 0, eq = ~(uint64_t)0;           /* count > half, count == half */
     for (int l = L - 1; l >= 0; l--) {
@@ -368,7 +403,17 @@ int cj_hd_bundle(cj_hd *out, const cj_hd *x, const double *w, cj_rng *r)
       if (!isfinite(w[i])) return cj_fail(CJ_EINVAL, "bundle: weight %lld is not finite", (long long)i + 1);
   if (x->model == CJ_HD_BSC && !w) return majority(out, x, r);
   if ((st = acc_new(&a, x, "bundle"))) return st;
-  for (int64_t i = 0; i < x->n; i++) acc_add(&a, cj_hd_row(x, i), w ? w[i] : 1.0);
+  if (x->model == CJ_HD_BSC) {
+    for (int64_t i = 0; i < x->n; i++) acc_add(&a, cj_hd_row(x, i), w[i]);
+  } else {                                     /* four rows per pass over the sums */
+    int64_t i = 0;
+    for (; i + 4 <= x->n; i += 4) {
+      const double *v[4] = { cj_hd_row(x, i), cj_hd_row(x, i + 1), cj_hd_row(x, i + 2), cj_hd_row(x, i + 3) };
+      double w4[4] = { w ? w[i] : 1, w ? w[i + 1] : 1, w ? w[i + 2] : 1, w ? w[i + 3] : 1 };
+      add4(a.acc, a.len, v, w4);
+    }
+    for (; i < x->n; i++) acc_add(&a, cj_hd_row(x, i), w ? w[i] : 1.0);
+  }
   acc_finish(&a, out->data, r);
   return CJ_OK;
 }
@@ -544,6 +589,8 @@ static int64_t hamming_sw(const uint64_t *a, const uint64_t *b, int64_t nw)
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+
 __attribute__((target("popcnt")))
 static int64_t hamming_hw(const uint64_t *a, const uint64_t *b, int64_t nw)
 {
@@ -558,16 +605,36 @@ static int64_t hamming_hw(const uint64_t *a, const uint64_t *b, int64_t nw)
   return h0 + h1 + h2 + h3;
 }
 
+/* AVX-512 with VPOPCNTQ: eight words per instruction, the tail masked. */
+__attribute__((target("avx512f,avx512vpopcntdq")))
+static int64_t hamming_avx512(const uint64_t *a, const uint64_t *b, int64_t nw)
+{
+  __m512i acc = _mm512_setzero_si512();
+  int64_t w = 0;
+  for (; w + 8 <= nw; w += 8) {
+    __m512i x = _mm512_xor_si512(_mm512_loadu_si512(a + w), _mm512_loadu_si512(b + w));
+    acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+  }
+  if (w < nw) {
+    __mmask8 m = (__mmask8)((1u << (nw - w)) - 1);
+    __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi64(m, a + w), _mm512_maskz_loadu_epi64(m, b + w));
+    acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+  }
+  return _mm512_reduce_add_epi64(acc);
+}
+
 typedef int64_t (*hamming_fn)(const uint64_t *, const uint64_t *, int64_t);
 
+/* The fastest Hamming distance the processor offers (found once; a benign
+ * race: every thread finds the same). All give the same counts. */
 static hamming_fn hamming(void)
 {
-  static int hw = -1;              /* a benign race: every thread finds the same */
+  static int hw = -1;
   if (hw < 0) {
     __builtin_cpu_init();
-    hw = __builtin_cpu_supports("popcnt") ? 1 : 0;
+    hw = __builtin_cpu_supports("avx512vpopcntdq") ? 2 : __builtin_cpu_supports("popcnt") ? 1 : 0;
   }
-  return hw ? hamming_hw : hamming_sw;
+  return hw == 2 ? hamming_avx512 : hw ? hamming_hw : hamming_sw;
 }
 #else
 typedef int64_t (*hamming_fn)(const uint64_t *, const uint64_t *, int64_t);
@@ -665,7 +732,7 @@ static int todomain(cj_hd_model m, int64_t d, void *dst, const void *row, int64_
 }
 
 /* acc = acc * v in the domain. */
-static void dmul(cj_hd_model m, int64_t len, void *acc, const void *v)
+HOT static void dmul(cj_hd_model m, int64_t len, void *acc, const void *v)
 {
   if (m == CJ_HD_BSC) {
     uint64_t *a = acc;
@@ -730,7 +797,7 @@ static int cmpwindow(const void *pa, const void *pb)
 }
 
 /* prod[i] *= x[(i - k) mod d] (0 <= k < d), elementwise models. */
-static void mulshifted(cj_hd_model m, int64_t d, double *prod, const double *x, int64_t k)
+HOT static void mulshifted(cj_hd_model m, int64_t d, double *prod, const double *x, int64_t k)
 {
   if (m == CJ_HD_MAP) {
     for (int64_t i = 0; i < k; i++) prod[i] *= x[i - k + d];
