@@ -77,7 +77,6 @@ static lhv *newhv(lua_State *L, cj_hd_model m, int64_t n, int64_t d, int single)
   h = (lhv *)lua_newuserdatauv(L, sizeof(lhv) + ALIGN + nbytes, 0);
   p = (char *)(h + 1);
   p += (ALIGN - (uintptr_t)p % ALIGN) % ALIGN;
-  cj_array_advise(p, nbytes);
   if (m == CJ_HD_BSC)
     for (int64_t i = 0, nw = cj_hd_words(d); i < n; i++) ((uint64_t *)p)[(i + 1) * nw - 1] = 0;
   h->h = (cj_hd){ m, n, d, p };
