@@ -75,6 +75,27 @@ local SECTIONS = {
                  ["spikemonitor:times"] = "Spike monitors (net.spikes.E)",
                  ["statemonitor:times"] = "State monitors (net.state.E.v)",
                  ["ratemonitor:times"] = "Rate monitors (net.rate.E)" } },
+  -- structured representations (issue 8)
+  { id = "capsule", names = {
+    "cj.capsule.squash", "cj.capsule.predict", "cj.capsule.route", "cj.capsule.route_grad",
+    "cj.capsule.margin_loss", "cj.capsule.em_route", "cj.capsule.layer",
+    "capsulelayer:forward", "capsulelayer:backward", "capsulelayer:train" },
+    patterns = { "^cj%.capsule%.", "^capsulelayer:" },
+    headings = { ["capsulelayer:forward"] = "Capsule layers (layer = cj.capsule.layer(...))" } },
+  { id = "hd", names = {
+    "cj.hd.random", "cj.hd.from_array", "cj.hd.stack", "hv:array", "hv:phases", "hv:rows",
+    "cj.hd.bind", "cj.hd.unbind", "cj.hd.bundle", "cj.hd.permute", "cj.hd.similarity",
+    "cj.hd.normalise", "cj.hd.sequence", "cj.hd.ngram", "cj.hd.ngrams", "cj.hd.record",
+    "cj.hd.levels", "cj.hd.scalar", "cj.hd.fpe", "cj.hd.item_memory", "cj.hd.cleanup",
+    "hdmemory:add", "hdmemory:get", "hdmemory:has", "hdmemory:index", "hdmemory:indices",
+    "hdmemory:names", "hdmemory:vectors", "hdmemory:nearest", "hdmemory:recall" },
+    patterns = { "^cj%.hd%.", "^hv:", "^hdmemory:" },
+    headings = { ["cj.hd.random"] = "Hypervectors",
+                 ["cj.hd.bind"] = "Operations",
+                 ["cj.hd.sequence"] = "Encoders",
+                 ["cj.hd.item_memory"] = "Item and clean-up memories" } },
+  { id = "tpr", names = { "cj.tpr.bind", "cj.tpr.unbind", "cj.tpr.dual", "cj.tpr.flatten" },
+    patterns = { "^cj%.tpr%." } },
   { id = "help", names = { "cj.help", "cj.doc", "cajal.help.topic" },
     patterns = { "^cajal%.help%.", "^cajal%.repl%." } },
   { id = "internals", names = {

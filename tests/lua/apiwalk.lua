@@ -139,7 +139,8 @@ function Walker:objects()
   end)
 end
 
--- The method tables of every metatable cajal registered.
+-- The method tables of every metatable cajal registered (__index itself,
+-- or the table in the first upvalue of an __index function).
 function Walker:registry()
   local names = {}
   for k, v in pairs(debug.getregistry()) do
@@ -152,8 +153,12 @@ function Walker:registry()
   for _, k in ipairs(names) do
     local mt = debug.getregistry()[k]
     local idx = rawget(mt, "__index")
-    -- an __index function (fields and methods, as cajal.som) keeps its methods in mt.methods
+    -- methods of an __index function: mt.methods (as cajal.som), else a table upvalue
     if type(idx) ~= "table" then idx = rawget(mt, "methods") end
+    if type(idx) == "nil" and type(rawget(mt, "__index")) == "function" then
+      local _, up = debug.getupvalue(rawget(mt, "__index"), 1)
+      idx = type(up) == "table" and up or nil
+    end
     if type(idx) == "table" and not self.seenv[idx] then
       self:walk(idx, (k:gsub("^cajal%.", "")), ":")
     end
