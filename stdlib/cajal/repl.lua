@@ -238,6 +238,8 @@ local function columns(list, width)
   return concat(rows, "\n") .. "\n"
 end
 
+M.columns = columns
+
 -- complete(line, width) -> insert, listing
 -- insert: the text to add at the cursor ("" if none); listing: the
 -- candidates in columns when the TAB is ambiguous (nil otherwise).
@@ -309,6 +311,8 @@ if ok and core.doc then
   core.doc(M.show, "cajal.repl.show(...) -> string\nThe text the REPL prints for these values: strings quoted, tables\nas { a = 1, ... } (cut when large or deep), results separated by tabs.")
   core.doc(M.complete, "cajal.repl.complete(line [, width]) -> insert, listing\nTAB completion: the text to insert after the cursor, or the candidate\nnames in columns when several fit.")
   core.doc(M.names, "cajal.repl.names(v) -> { name, ... }\nThe names reachable from v with '.' (its fields and, through metatables, its\n__index tables and methods), sorted: what TAB completion offers.")
+  core.doc(M.columns, "cajal.repl.columns(names [, width]) -> text\nThe names laid out in columns, " ..
+    "down then across, in lines no wider than width (default 80),\nas TAB lists them.")
   core.doc(M.candidates, "cajal.repl.candidates(line) -> word, names\nThe word before the end of line and the sorted names that complete it.")
   core.doc(M.inspect, "cajal.repl.inspect(code, pos) -> text | nil\nHelp for the name around byte offset pos of code (a notebook's Shift-Tab).")
   core.doc(M.init, "cajal.repl.init()\nDefine the REPL's globals: cj (the cajal module) and help.")

@@ -125,10 +125,18 @@ local function runchild(model, N, T, mode)
 end
 
 -- Brian2 cpp_standalone on the same model (lib/bench.lua runs the peer script).
+local warned_peer = false
 local function brian(model, N, T)
   if os.getenv("CAJAL_BENCH_BRIAN") == "0" then return nil end
   local r, err = B.brian(model, N, T)
-  if not r and not err:match("^no ") then io.stderr:write(err, "\n") end
+  if not r and err:match("^no ") then
+    if not warned_peer then
+      warned_peer = true
+      print(format("NOTE: %s (set CAJAL_PEERS to the peers folder): no Brian2 figures", err))
+    end
+  elseif not r then
+    io.stderr:write(err, "\n")
+  end
   return r
 end
 

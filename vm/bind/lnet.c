@@ -493,6 +493,27 @@ static void population(rd *r, int t, const char *path, cj_popdef *p)
   p->refractory = getnum(r, t, "refractory", path, 0, 0);
   p->rate = getnum(r, t, "rate", path, 0, 0);
   p->rate_kernel = (int)getint(r, t, "rate_kernel", path, 0, 0, 65535);
+  p->defs = (int)getint(r, t, "defs", path, 0, 0, 65535);
+  p->rate_var = (int)getint(r, t, "rate_var", path, 0, 0, p->nvars);
+  if (field(r, t, "poisson_inputs") != LUA_TNIL) {
+    const char *dp = spath(r, "%s.poisson_inputs", path);
+    int n = (int)checklist(r, -1, dp);
+    cj_pinputdef *d = salloc(L, r->s, (size_t)(n > 0 ? n : 1) * sizeof *d);
+    for (int i = 1; i <= n; i++) {
+      const char *ep = spath(r, "%s[%d]", dp, i);
+      if (elem(r, -1, i) != LUA_TTABLE) irfail(r, ep, "expected {var, n, rate, weight}");
+      int dt = lua_gettop(L);
+      d[i - 1].var = (int)getint(r, dt, "var", ep, -1, 1, p->nvars) - 1;
+      d[i - 1].n = getint(r, dt, "n", ep, -1, 0, INT64_MAX);
+      d[i - 1].rate = getnum(r, dt, "rate", ep, 0, 1);
+      d[i - 1].weight = getnum(r, dt, "weight", ep, 0, 1);
+      range(r, dt, "range", ep, p->n, &d[i - 1].lo, &d[i - 1].hi);
+      lua_pop(L, 1);
+    }
+    p->pinputs = d;
+    p->npinputs = n;
+  }
+  lua_pop(L, 1);
   if (p->kind == CJ_POP_SPIKEGEN) {
     int64_t nt = 0, ni = 0, rows, cols;
     if (field(r, t, "times") != LUA_TNIL) p->times = doubles(r, -1, spath(r, "%s.times", path), &nt, &rows, &cols);
@@ -657,6 +678,33 @@ static void account(lua_State *L, lnet *n)
   }
 }
 
+/* Ctrl-C while C code runs a long loop (building connectivity, net:run):
+ * our handler notes it, the loop asks (stopflag / onprogress) and stops. */
+static volatile sig_atomic_t interrupted;
+static void onsigint(int sig) { (void)sig; interrupted = 1; }
+static int stopflag(void *ud) { (void)ud; return interrupted != 0; }
+
+/* Build or restore n's network with Ctrl-C noted: a build stops at the next
+ * row of connectivity. Returns the status of the call. */
+static int buildnet(lnet *n, const char *path)
+{
+  struct sigaction sa, old;
+  int st;
+  interrupted = 0;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = onsigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
+  cj_net_set_stop(n->net, stopflag, NULL);
+  st = path ? cj_net_restore(n->net, path) : cj_net_build(n->net);
+  cj_net_set_stop(n->net, NULL, NULL);
+  sigaction(SIGINT, &old, NULL);
+  if (!st && interrupted)        /* Ctrl-C after the last check still stops the load */
+    st = cj_fail(CJ_ERUNTIME, "interrupted while %s network '%s'", path ? "restoring" : "building",
+                 cj_net_name(n->net));
+  return st;
+}
+
 /* Build a network from the IR at stack index 1; jit handle at jitidx (0:
  * none); path non-NULL: restore from that file. Pushes the net. */
 static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
@@ -750,7 +798,13 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
     if (cj_net_add_proj(n->net, &js[i])) return luaL_error(L, "%s: ir.projections[%d]: %s", fn, i + 1, cj_errmsg());
   for (int i = 0; i < nm; i++)
     if (cj_net_add_monitor(n->net, &ms[i])) return luaL_error(L, "%s: ir.monitors[%d]: %s", fn, i + 1, cj_errmsg());
-  if (path ? cj_net_restore(n->net, path) : cj_net_build(n->net)) return luaL_error(L, "%s: %s", fn, cj_errmsg());
+  if (buildnet(n, path)) {
+    if (interrupted) {                  /* "interrupted while building ...", as net:run's: no position */
+      lua_pushstring(L, cj_errmsg());
+      return lua_error(L);
+    }
+    return luaL_error(L, "%s: %s", fn, cj_errmsg());
+  }
   account(L, n);
   return 1;
 }
@@ -767,8 +821,6 @@ static int net_restore(lua_State *L)
 }
 
 /* ---- methods ------------------------------------------------------------------- */
-static volatile sig_atomic_t interrupted;
-static void onsigint(int sig) { (void)sig; interrupted = 1; }
 
 /* Progress goes to the hook registry["cajal.progress"] when a host set one
  * (the Jupyter kernel: vm/host/kernel.c), called as hook(done, total, dt,
@@ -1228,8 +1280,8 @@ static const cj_doc docs[] = {
     "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines." },
   { "jit_available", "core.jit_available() -> true | false, why\nWhether kernels can be compiled (CAJAL_JIT, CC)." },
   { "jit_stats", "core.jit_stats() -> {compiles, hits, rebuilds}\nCompiler runs and cache hits of this process." },
-  { "cache_clear", "core.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
-  { "cache_dir", "core.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
+  { "cache_clear", "cj.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
+  { "cache_dir", "cj.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
   { "kernel_prelude", "core.kernel_prelude() -> string\nThe C text every generated kernel file starts with." },
   { "jit_flags", "core.jit_flags() -> string\nThe flags kernels are compiled with." },
   { NULL, NULL }

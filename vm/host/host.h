@@ -15,9 +15,13 @@
  *         (".cajal" is added when the name has no extension), looked up in
  *         the same places and order as the modules; origin is the path read
  *         or "[cajal]/stdlib/models/lif.cajal". The network compiler resolves
- *         `import "models/lif"` with it after CAJAL_PATH's own folders, so a
+ *         `import "models/lif"` with it last, after the folders of
+ *         cajal.compile.searchpath (the order: man cajal-lang, IMPORT), so a
  *         copied binary still finds the model library.
- *     searchdirs() -> { dir, ... }  the trees searched, in order
+ *     list([prefix]) -> { name, ... }  the data files shipped with cajal
+         (built into the binary) whose name starts with prefix, e.g.
+         list("models/") for the model library
+     searchdirs() -> { dir, ... }  the trees searched, in order
  *     datadir                       the install tree (CAJAL_DATADIR)
  * `cajal -E` makes the search ignore CAJAL_HOME (registry LUA_NOENV).
  */

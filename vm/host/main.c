@@ -131,10 +131,17 @@ static void notecoroutines(lua_State *L)
 }
 
 /* Message handler: the message (or the __tostring of an error object) plus
- * a traceback. */
+ * a traceback. A model error (an error object named "cajal.modelerror": the
+ * network compiler's file:line:col message, the line and a caret) is shown
+ * alone: a traceback would only show the compiler's own Lua files. */
 static int msghandler(lua_State *L)
 {
   const char *msg = lua_tostring(L, 1);
+  if (!msg && luaL_getmetafield(L, 1, "__name") != LUA_TNIL) {
+    int model = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "cajal.modelerror") == 0;
+    lua_pop(L, 1);
+    if (model && luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+  }
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
@@ -177,6 +184,22 @@ int cj_host_report(lua_State *L, int status, int withname)
     lua_pop(L, 1);
   }
   return status;
+}
+
+/* The global `help` of every cajal process (scripts, -e, the REPL): calls
+ * cajal.help's help, loading it on first use so start-up stays cheap. */
+static int help(lua_State *L)
+{
+  int n = lua_gettop(L);
+  luaL_argcheck(L, n <= 1, 2, "at most one argument expected");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "cajal.help");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "help");                /* stack: args, module, help */
+  lua_remove(L, -2);
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
 }
 
 /* ---- version ------------------------------------------------------------- */
@@ -501,6 +524,8 @@ static int pmain(lua_State *L)
   lua_pushcfunction(L, cj_host_openlibs);
   lua_call(L, 0, 0);
   notecoroutines(L);
+  lua_pushcfunction(L, help);
+  lua_setglobal(L, "help");
   if (o.flags & HAS_V) printversion(L);
   createargtable(L, argv, argc, o.script);
   lua_gc(L, LUA_GCGEN, 0, 0);
