@@ -43,6 +43,9 @@ local SECTIONS = {
     "cj.sum", "cj.prod", "cj.mean", "cj.var", "cj.std", "cj.min", "cj.max",
     "cj.argmin", "cj.argmax", "cj.any", "cj.all", "cj.cumsum" } },
   { id = "linalg", names = { "cj.matmul", "cj.dot" } },
+  { id = "sorting", names = { "cj.sort", "cj.argsort", "cj.searchsorted", "cj.unique",
+    "cj.bincount", "cj.histogram", "cj.histogram2d" } },
+  { id = "fft", names = { "cj.fft", "cj.ifft", "cj.rfft", "cj.irfft", "cj.fftfreq", "cj.rfftfreq" } },
   { id = "units", names = { "cj.unit", "cj.dimension", "cj.exponents", "cj.isquantity",
     "quantity:to" } },
   { id = "random", names = {

@@ -90,6 +90,9 @@ int luaopen_cajal_core(lua_State *L)
   cj_open_regex(L);
   cj_open_io(L);
   cj_open_net(L);
+  cj_open_arrsort(L);
+  cj_open_arrhist(L);
+  cj_open_fft(L);
   cj_setdocs(L, -1, clockdocs);
   return 1;
 }

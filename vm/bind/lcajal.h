@@ -67,6 +67,12 @@ void cj_open_rng(lua_State *L);
 void cj_open_regex(lua_State *L);
 void cj_open_io(lua_State *L);
 void cj_open_net(lua_State *L);
+/* sorting, counting, FFT, information measures, neural coding (issue 9) */
+void cj_open_arrsort(lua_State *L);
+void cj_open_arrhist(lua_State *L);
+void cj_open_fft(lua_State *L);
+void cj_open_info(lua_State *L);
+void cj_open_coding(lua_State *L);
 
 int luaopen_cajal_core(lua_State *L);
 
