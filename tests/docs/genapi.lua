@@ -46,6 +46,13 @@ local SECTIONS = {
   { id = "sorting", names = { "cj.sort", "cj.argsort", "cj.searchsorted", "cj.unique",
     "cj.bincount", "cj.histogram", "cj.histogram2d" } },
   { id = "fft", names = { "cj.fft", "cj.ifft", "cj.rfft", "cj.irfft", "cj.fftfreq", "cj.rfftfreq" } },
+  { id = "info", names = {
+    "cj.info.entropy", "cj.info.joint_entropy", "cj.info.conditional_entropy",
+    "cj.info.mutual_information", "cj.info.conditional_mi", "cj.info.kl", "cj.info.js",
+    "cj.info.table", "cj.info.words", "cj.info.word_distribution", "cj.info.word_entropy",
+    "cj.info.direct", "cj.info.spike_information", "cj.info.counter" },
+    patterns = { "^cj%.info%.", "^info%.counter:" },
+    firstof = { ["^info%.counter:"] = "Word counters (c = cj.info.counter())" } },
   { id = "units", names = { "cj.unit", "cj.dimension", "cj.exponents", "cj.isquantity",
     "quantity:to" } },
   { id = "random", names = {
