@@ -53,6 +53,16 @@ local SECTIONS = {
     "cj.info.direct", "cj.info.spike_information", "cj.info.counter" },
     patterns = { "^cj%.info%.", "^info%.counter:" },
     firstof = { ["^info%.counter:"] = "Word counters (c = cj.info.counter())" } },
+  { id = "coding", names = {
+    "cj.coding.bin", "cj.coding.rates", "cj.coding.isi", "cj.coding.cv", "cj.coding.fano",
+    "cj.coding.psth", "cj.coding.correlogram", "cj.coding.spectrum", "cj.coding.welch",
+    "cj.coding.time_rescaling", "cj.coding.sta", "cj.coding.stc", "cj.coding.lnp",
+    "cj.coding.lnp_rate", "cj.coding.raised_cosine", "cj.coding.glm", "cj.coding.glm_rate",
+    "cj.coding.glm_simulate", "cj.coding.population_vector", "cj.coding.loglikelihood",
+    "cj.coding.decode", "cj.coding.lrt", "cj.coding.sprt", "cj.coding.reconstruct" },
+    patterns = { "^cj%.coding%." },
+    headings = { ["cj.coding.bin"] = "Spike statistics", ["cj.coding.sta"] = "Encoding",
+                 ["cj.coding.population_vector"] = "Decoding" } },
   { id = "units", names = { "cj.unit", "cj.dimension", "cj.exponents", "cj.isquantity",
     "quantity:to" } },
   { id = "random", names = {
