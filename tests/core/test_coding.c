@@ -101,7 +101,7 @@ Test(coding, correlogram_and_rescaling_of_small_trains)
   cr_assert(c[0] == 0 && c[1] == 2 && c[2] == 0 && c[3] == 1, "%g %g %g %g", c[0], c[1], c[2], c[3]);
   /* a constant rate of 2 Hz: tau = 2 x intervals (from t0 = 0) */
   double lam = 2;
-  cr_assert_eq(cj_coding_rescale(&s, &lam, 1, 1, 1.0, z, &nz, &ks, &p), CJ_OK);
+  cr_assert_eq(cj_coding_rescale(&s, &lam, 1, 1, 1.0, NULL, z, &nz, &ks, &p), CJ_OK);
   cr_assert_eq(nz, 5);
   {
     double ref[5] = { 1 - exp(-0.2), 1 - exp(-0.3), 1 - exp(-0.1), 1 - exp(-0.4), 1 - exp(-1.0) };

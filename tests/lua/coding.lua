@@ -368,6 +368,10 @@ T.test("the GLM recovers the stimulus and history filters of a simulated GLM neu
   local lam0 = cj.coding.glm_rate(nohist, cj.array(s), cj.array(y))
   local _, p0 = cj.coding.time_rescaling(cj.array(times) * cj.second, lam0, { dt = dt, t_stop = Tn * dt })
   assert(p > 0.01 and p0 < 1e-6, string.format("rescaling p: true %.3g, without history %.3g", p, p0))
+  -- the discrete-time form (Haslinger et al. 2010), exact for a model of binned counts
+  local _, pd = cj.coding.time_rescaling(cj.array(times) * cj.second, lam, { dt = dt, t_stop = Tn * dt, discrete = true, seed = 1 })
+  local _, pd0 = cj.coding.time_rescaling(cj.array(times) * cj.second, lam0, { dt = dt, t_stop = Tn * dt, discrete = true, seed = 1 })
+  assert(pd > 0.01 and pd0 < 1e-6, string.format("discrete rescaling p: true %.3g, without history %.3g", pd, pd0))
 end)
 
 T.test("the GLM recovers coupling between two neurons", function()

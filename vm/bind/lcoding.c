@@ -270,9 +270,10 @@ static int c_welch(lua_State *L)
 /* cj.coding.time_rescaling(spikes, rate [, opts]) -> ks, p, z, quantiles */
 static int c_rescale(lua_State *L)
 {
-  static const char *const known[] = { TRAINKEYS, "dt", NULL };
-  int o = cj_opts(L, 3, known);
+  static const char *const known[] = { TRAINKEYS, "dt", "discrete", "seed", NULL };
+  int o = cj_opts(L, 3, known), discrete = cj_optbool(L, o, "discrete", 0);
   ltrains s;
+  cj_rng own, *rng = NULL;
   double dt, *z, ks, p, one;
   const double *lam;
   int64_t nl, nb, nz;
@@ -301,8 +302,15 @@ static int c_rescale(lua_State *L)
       luaL_argerror(L, 2, lua_tostring(L, -1));
     }
   }
+  if (discrete) {
+    if (nb == 1 && !cj_testarray(L, 2)) luaL_argerror(L, 2, "the discrete test needs a binned rate array and opts.dt");
+    if (cj_opthas(L, o, "seed")) { cj_rng_init(&own, (uint64_t)cj_optint(L, o, "seed", 0), 13); rng = &own; }
+    else rng = cj_default_rng();
+  } else if (cj_opthas(L, o, "seed")) {
+    cj_opterror(L, o, "seed", "is for the discrete test");
+  }
   z = scratch(L, cj_trains_count(&s.tr));
-  if (cj_coding_rescale(&s.tr, lam, nl, nb, dt, z, &nz, &ks, &p)) corefail(L, 2);
+  if (cj_coding_rescale(&s.tr, lam, nl, nb, dt, rng, z, &nz, &ks, &p)) corefail(L, 2);
   if (nz < 1) luaL_argerror(L, 1, "no spikes to rescale");
   lua_pushnumber(L, ks);
   lua_pushnumber(L, p);
@@ -1236,7 +1244,9 @@ static const cj_doc docs[] = {
     "rescaled intervals tau (from t_start to the first spike, then between spikes) give\n"
     "z = 1 - exp(-tau), uniform when the model is right; ks is their Kolmogorov-Smirnov\n"
     "distance, p its p-value; z sorted and the model quantiles (k - 1/2)/n make the KS plot\n"
-    "(95% band +- 1.36/sqrt(n))." SPIKES },
+    "(95% band +- 1.36/sqrt(n)). opts.discrete = true: the discrete-time test of Haslinger et\n"
+    "al. (2010) for models of binned spikes such as the GLM (the spike's bin enters through a\n"
+    "random fraction of its spike probability; opts.seed), exact where bins are coarse." SPIKES },
   { "sta", "cj.coding.sta(stimulus, spikes, lags [, opts]) -> sta, nspikes\n"
     "Spike-triggered average: sta[l] = mean stimulus l - 1 bins before a spike's bin (l = 1 ..\n"
     "lags), over spikes with a full history. stimulus T or T x D; spikes a count array (T, or\n"

@@ -177,7 +177,7 @@ double cj_coding_kspvalue(double d, int64_t n)
 }
 
 int cj_coding_rescale(const cj_trains *s, const double *lambda, int64_t nl, int64_t nbins, double dt,
-                      double *z, int64_t *nz, double *ks, double *p)
+                      cj_rng *rng, double *z, int64_t *nz, double *ks, double *p)
 {
   double *cum = cj_malloc(sizeof(double) * (size_t)(nbins + 1)), tend = s->t0 + (double)nbins * dt, d = 0;
   int64_t k = 0;
@@ -208,6 +208,17 @@ int cj_coding_rescale(const cj_trains *s, const double *lambda, int64_t nl, int6
       b = (int64_t)floor((t - s->t0) / dt);
       if (b < 0) b = 0;
       if (b >= nbins) b = nbins - 1;
+      if (rng) {
+        /* discrete time (Haslinger et al. 2010): the bins before the
+         * spike's bin count whole, the spike's bin a random part of the
+         * probability that it holds a spike */
+        double q = lam[b] * dt, r = cj_rng_uniform(rng);
+        double last = prev > cum[b] ? 0 : cum[b] - prev;
+        double tau = last - log1p(-r * -expm1(-q));
+        z[k++] = -expm1(-tau);
+        prev = cum[b + 1];
+        continue;
+      }
       L = cum[b] + lam[b] * (t - (s->t0 + (double)b * dt));
       z[k++] = -expm1(-(L - prev));
       prev = L;
@@ -472,10 +483,25 @@ static int fitone(newton *nt, int maxit, double tol, double *llout, int *iters, 
       nt->g[j] -= nt->l2 * nt->w[j];
       nt->H[j * nt->p + j] += nt->l2;
     }
-    memcpy(nt->w2, nt->g, sizeof(double) * (size_t)nt->p);
-    if ((st = cj_coding_cholsolve(nt->H, nt->p, nt->w2))) {
-      cj_errprefix("glm: the Hessian is singular (a filter with no data, or collinear bases; try l2 > 0)");
-      break;
+    /* Newton direction; where the curvature vanishes (a weight driven to
+     * -inf by bins that never spike, e.g. inside the refractory period)
+     * the Hessian is damped by a growing multiple of its largest diagonal */
+    {
+      double dmax = 0, damp = 0;
+      for (int64_t j = 0; j < nt->p; j++) dmax = fmax(dmax, nt->H[j * nt->p + j]);
+      memcpy(nt->Xs, nt->H, sizeof(double) * (size_t)(nt->p * nt->p));     /* Xs: a copy of H */
+      for (int tries = 0;; tries++) {
+        memcpy(nt->w2, nt->g, sizeof(double) * (size_t)nt->p);
+        if (!(st = cj_coding_cholsolve(nt->H, nt->p, nt->w2))) break;
+        if (tries == 12 || !(dmax > 0)) {
+          cj_errprefix("the Hessian is singular (a filter with no data, or collinear bases; try l2 > 0)");
+          break;
+        }
+        damp = damp > 0 ? damp * 100 : 1e-12 * dmax;
+        memcpy(nt->H, nt->Xs, sizeof(double) * (size_t)(nt->p * nt->p));
+        for (int64_t j = 0; j < nt->p; j++) nt->H[j * nt->p + j] += damp;
+      }
+      if (st) break;
     }
     for (int64_t j = 0; j < nt->p; j++) dec += nt->g[j] * nt->w2[j];
     if (dec <= tol * (1 + fabs(ll))) {         /* converged: the last Newton step is exact enough */

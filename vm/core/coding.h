@@ -58,9 +58,14 @@ int cj_coding_welch(const double *x, int64_t n, double fs, int64_t nseg, int64_t
  * (at most cj_trains_count entries) = 1 - exp(-tau) for the rescaled
  * intervals tau (from t0 to the first spike, then between spikes), sorted
  * ascending; *ks the Kolmogorov-Smirnov distance of z from uniform, *p its
- * p-value (Kolmogorov's distribution with Stephens' correction). */
+ * p-value (Kolmogorov's distribution with Stephens' correction). With rng,
+ * the discrete-time version of Haslinger, Pipa & Brown (2010) for models of
+ * binned spikes: tau = the integrated intensity of the whole bins between
+ * two spikes' bins plus -log(1 - r (1 - exp(-q))), q the spike bin's
+ * integrated intensity and r uniform; exactly uniform z under a model of
+ * Poisson counts per bin (spikes sharing a bin each get their own r). */
 int cj_coding_rescale(const cj_trains *s, const double *lambda, int64_t nl, int64_t nbins, double dt,
-                      double *z, int64_t *nz, double *ks, double *p);
+                      cj_rng *rng, double *z, int64_t *nz, double *ks, double *p);
 /* The p-value of a KS distance d from n samples. */
 double cj_coding_kspvalue(double d, int64_t n);
 
