@@ -158,6 +158,21 @@ static int64_t labels(lua_State *L, int arg, int o, int v, const double *d, int6
   }
   if (!nb && !whole) nb = 10;
   if (!nb) {                                    /* discrete: the distinct values */
+    double lo = n ? d[0] : 0, hi = lo;
+    for (int64_t i = 1; i < n; i++) { if (d[i] < lo) lo = d[i]; if (d[i] > hi) hi = d[i]; }
+    if (hi - lo < 4.0 * (double)n + 65536 && hi - lo < 1e8) {   /* small range: count, do not sort */
+      int64_t range = (int64_t)(hi - lo) + 1, u = 0;
+      int64_t *rank = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)range, 0);
+      double *vals;
+      for (int64_t k = 0; k < range; k++) rank[k] = -1;
+      for (int64_t i = 0; i < n; i++) rank[(int64_t)(d[i] - lo)] = 0;
+      for (int64_t k = 0; k < range; k++) if (rank[k] == 0) rank[k] = ++u;
+      for (int64_t i = 0; i < n; i++) lab[i] = rank[(int64_t)(d[i] - lo)] - 1;
+      vals = cj_newf64(L, 1, &u, dim);
+      for (int64_t k = 0; k < range; k++) if (rank[k] > 0) vals[rank[k] - 1] = lo + (double)k;
+      lua_remove(L, -2);
+      return u;
+    }
     double *vals = lua_newuserdatauv(L, sizeof(double) * (size_t)(n + 1), 0);
     int64_t *cnt = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)(n + 1), 0), u;
     cj_array a;
@@ -191,6 +206,79 @@ static int64_t labels(lua_State *L, int arg, int o, int v, const double *d, int6
   }
 }
 
+/* The fast path of sampletable for whole-number variables of small range
+ * (the usual stimulus and response labels): counts go straight into a table
+ * indexed by value - min, whose empty rows and columns are then dropped, as
+ * numpy's bincount would be used. Returns 0 (nothing pushed) when a
+ * variable does not qualify. */
+static int direct(lua_State *L, int first, int nv, int o, int64_t n, int64_t *dims)
+{
+  const double *d[3];
+  double lo[3], hi[3], raw = 1;
+  int64_t rng[3], *keep[3], shape[3];
+  double *t, *c;
+  int lt;
+  for (int v = 0; v < nv; v++) {
+    int64_t m;
+    int ok = 1;
+    if (binsfor(L, o, v)) return 0;
+    d[v] = cj_f64(L, first + v, &m);
+    lo[v] = hi[v] = d[v][0];
+    for (int64_t i = 0; i < n; i++) {
+      double x = d[v][i];
+      ok &= x == floor(x);                       /* false for NaN and inf */
+      if (x < lo[v]) lo[v] = x;
+      if (x > hi[v]) hi[v] = x;
+    }
+    if (!ok || !(hi[v] - lo[v] < 4.0 * (double)n + 65536)) return 0;
+    rng[v] = (int64_t)(hi[v] - lo[v]) + 1;
+    raw *= (double)rng[v];
+  }
+  if (raw > 4.0 * (double)n + 1048576 || raw > 1e8) return 0;
+  for (int v = 0; v < nv; v++) shape[v] = rng[v];
+  c = cj_newf64(L, nv, shape, cj_dimless);        /* the raw table, pushed (collected later) */
+  if (nv == 2) {
+    for (int64_t i = 0; i < n; i++) c[(int64_t)(d[0][i] - lo[0]) * rng[1] + (int64_t)(d[1][i] - lo[1])] += 1;
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      int64_t k = 0;
+      for (int v = 0; v < nv; v++) k = k * rng[v] + (int64_t)(d[v][i] - lo[v]);
+      c[k] += 1;
+    }
+  }
+  /* the values that occur: a nonzero margin */
+  for (int v = 0; v < nv; v++) {
+    int64_t inner = 1, outer = 1, u = 0;
+    for (int w = v + 1; w < nv; w++) inner *= rng[w];
+    for (int w = 0; w < v; w++) outer *= rng[w];
+    keep[v] = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)rng[v], 0);
+    for (int64_t x = 0; x < rng[v]; x++) {
+      double m = 0;
+      for (int64_t a = 0; a < outer && m == 0; a++)
+        for (int64_t b = 0; b < inner && m == 0; b++) m += c[(a * rng[v] + x) * inner + b];
+      keep[v][x] = m > 0 ? u++ : -1;
+    }
+    dims[v] = u;
+  }
+  lua_createtable(L, nv, 0);                     /* stack: raw, keeps..., labels */
+  lt = lua_gettop(L);
+  for (int v = 0; v < nv; v++) {
+    double *vals = cj_newf64(L, 1, &dims[v], ((larray *)cj_testarray(L, first + v))->dim);
+    for (int64_t x = 0; x < rng[v]; x++) if (keep[v][x] >= 0) vals[keep[v][x]] = lo[v] + (double)x;
+    lua_rawseti(L, lt, v + 1);
+  }
+  t = cj_newf64(L, nv, dims, cj_dimless);
+  for (int64_t k = 0; k < (int64_t)raw; k++) {
+    int64_t rem = k, out = 0, mul = 1, idx[3];
+    if (c[k] == 0) continue;
+    for (int v = nv - 1; v >= 0; v--) { idx[v] = keep[v][rem % rng[v]]; rem /= rng[v]; }
+    for (int v = nv - 1; v >= 0; v--) { out += idx[v] * mul; mul *= dims[v]; }
+    t[out] += c[k];
+  }
+  lua_insert(L, lt);                             /* stack: ..., table, labels */
+  return 1;
+}
+
 /* Count table of the samples at first .. first + nv - 1 (1-D, one length):
  * pushes the table (float64, one dimension per variable) and a list of
  * the label arrays; returns the sizes in dims. */
@@ -210,6 +298,7 @@ static void sampletable(lua_State *L, int first, int nv, int o, int64_t *dims)
     n = m;
   }
   if (n == 0) luaL_argerror(L, first, "no samples (empty arrays)");
+  if (direct(L, first, nv, o, n, dims)) return;
   lua_createtable(L, nv, 0);                   /* stack: labels */
   lt = lua_gettop(L);
   for (int v = 0; v < nv; v++) {

@@ -433,6 +433,10 @@ int cj_coding_raised_cosine(int64_t lags, int64_t nb, double first, double last,
 static void filtcol(const double *x, int64_t stride, int64_t T, const double *basis, int64_t len, int64_t nb,
                     int64_t j, int64_t shift, double *col, int64_t cstride)
 {
+  if (!basis) {                                 /* identity: column j is x delayed by j + shift */
+    for (int64_t t = 0; t < T; t++) col[t * cstride] = t - j - shift >= 0 ? x[(t - j - shift) * stride] : 0;
+    return;
+  }
   for (int64_t t = 0; t < T; t++) {
     double acc = 0;
     for (int64_t l = 0; l < len; l++) {
@@ -445,9 +449,16 @@ static void filtcol(const double *x, int64_t stride, int64_t T, const double *ba
   }
 }
 
+/* The design of one neuron: a dense part Xd (T x pd: the bias and the
+ * stimulus through its basis) and a sparse part for the spike-history
+ * columns (ph of them), stored by rows (CSR, duplicates allowed: entries
+ * of one cell add up). Spikes are rare in 1 ms bins, so the history block
+ * of X^T W X costs the number of its nonzeros instead of T ph^2. */
 typedef struct {
-  int64_t T, p;
-  double *X, *Xs, *eta, *mu, *r, *H, *g, *w, *w2, dt, l2;
+  int64_t T, pd, ph, p;
+  double *Xd, *Xs, *eta, *mu, *r, *H, *Hc, *Hdd, *g, *w, *w2, *wt, dt, l2;
+  int64_t *rp, *ci;                             /* CSR: row t holds ci[rp[t] .. rp[t+1]) */
+  double *cv;
   const double *y;
 } newton;
 
@@ -455,9 +466,12 @@ typedef struct {
 static double loglik(newton *nt, const double *w)
 {
   double ll = 0, pen = 0, ldt = log(nt->dt);
-  cj_dgemv(0, nt->T, nt->p, 1.0, nt->X, nt->p, w, 1, 0.0, nt->eta, 1);
+  cj_dgemv(0, nt->T, nt->pd, 1.0, nt->Xd, nt->pd, w, 1, 0.0, nt->eta, 1);
   for (int64_t t = 0; t < nt->T; t++) {
-    double e = nt->eta[t] > 700 ? 700 : nt->eta[t];
+    double e = nt->eta[t];
+    for (int64_t k = nt->rp[t]; k < nt->rp[t + 1]; k++) e += nt->cv[k] * w[nt->pd + nt->ci[k]];
+    e = e > 700 ? 700 : e;
+    nt->eta[t] = e;
     nt->mu[t] = nt->dt * exp(e);
     ll += nt->y[t] * (e + ldt) - nt->mu[t] - (nt->y[t] > 1 ? lgamma(nt->y[t] + 1) : 0);
   }
@@ -465,69 +479,140 @@ static double loglik(newton *nt, const double *w)
   return ll - nt->l2 / 2 * pen;
 }
 
+/* g = X^T (y - mu) - l2 w and H = X^T diag(mu) X + l2 I (bias unpenalised). */
+static int gradhess(newton *nt)
+{
+  int64_t T = nt->T, pd = nt->pd, p = nt->p;
+  int st;
+  for (int64_t t = 0; t < T; t++) {
+    double sq = sqrt(nt->mu[t]);
+    nt->r[t] = nt->y[t] - nt->mu[t];
+    for (int64_t j = 0; j < pd; j++) nt->Xs[t * pd + j] = sq * nt->Xd[t * pd + j];
+  }
+  if ((st = cj_dgemv(1, T, pd, 1.0, nt->Xd, pd, nt->r, 1, 0.0, nt->g, 1))) return st;
+  if ((st = cj_dsyrk(1, pd, T, 1.0, nt->Xs, pd, 0.0, nt->Hdd, pd))) return st;
+  memset(nt->H, 0, sizeof(double) * (size_t)(p * p));
+  memset(nt->g + pd, 0, sizeof(double) * (size_t)nt->ph);
+  for (int64_t a = 0; a < pd; a++)
+    for (int64_t b = 0; b < pd; b++) nt->H[a * p + b] = nt->Hdd[a * pd + b];
+  for (int64_t t = 0; t < T; t++) {
+    const double *xd = nt->Xd + t * pd;
+    double m = nt->mu[t];
+    for (int64_t k = nt->rp[t]; k < nt->rp[t + 1]; k++) {
+      int64_t b = pd + nt->ci[k];
+      double v = nt->cv[k], mv = m * v;
+      nt->g[b] += v * nt->r[t];
+      for (int64_t a = 0; a < pd; a++) nt->H[a * p + b] += mv * xd[a];               /* dense x history */
+      for (int64_t k2 = nt->rp[t]; k2 < nt->rp[t + 1]; k2++) nt->H[b * p + pd + nt->ci[k2]] += mv * nt->cv[k2];
+    }
+  }
+  for (int64_t a = 0; a < pd; a++)
+    for (int64_t b = pd; b < p; b++) nt->H[b * p + a] = nt->H[a * p + b];
+  for (int64_t j = 1; j < p; j++) {
+    nt->g[j] -= nt->l2 * nt->w[j];
+    nt->H[j * p + j] += nt->l2;
+  }
+  return CJ_OK;
+}
+
+/* w2 = H^-1 g; where the curvature vanishes (a weight driven to -inf by
+ * bins that never spike, e.g. inside the refractory period) H is damped by
+ * a growing multiple of its largest diagonal element. */
+static int direction(newton *nt)
+{
+  int64_t p = nt->p;
+  double dmax = 0, damp = 0;
+  int st;
+  for (int64_t j = 0; j < p; j++) dmax = fmax(dmax, nt->H[j * p + j]);
+  memcpy(nt->Hc, nt->H, sizeof(double) * (size_t)(p * p));
+  for (int tries = 0;; tries++) {
+    memcpy(nt->w2, nt->g, sizeof(double) * (size_t)p);
+    if (!(st = cj_coding_cholsolve(nt->H, p, nt->w2))) return CJ_OK;
+    if (tries == 12 || !(dmax > 0)) {
+      cj_errprefix("the Hessian is singular (a filter with no data, or collinear bases; try l2 > 0)");
+      return st;
+    }
+    damp = damp > 0 ? damp * 100 : 1e-12 * dmax;
+    memcpy(nt->H, nt->Hc, sizeof(double) * (size_t)(p * p));
+    for (int64_t j = 0; j < p; j++) nt->H[j * p + j] += damp;
+  }
+}
+
 static int fitone(newton *nt, int maxit, double tol, double *llout, int *iters, int *conv)
 {
   double ll = loglik(nt, nt->w);
+  int64_t p = nt->p;
   int st = CJ_OK;
   *conv = 0;
   for (*iters = 0; *iters < maxit; (*iters)++) {
     double dec = 0, a = 1, ll2 = -INFINITY;
-    for (int64_t t = 0; t < nt->T; t++) {
-      double sq = sqrt(nt->mu[t]);
-      nt->r[t] = nt->y[t] - nt->mu[t];
-      for (int64_t j = 0; j < nt->p; j++) nt->Xs[t * nt->p + j] = sq * nt->X[t * nt->p + j];
-    }
-    if ((st = cj_dgemv(1, nt->T, nt->p, 1.0, nt->X, nt->p, nt->r, 1, 0.0, nt->g, 1))) break;
-    if ((st = cj_dsyrk(1, nt->p, nt->T, 1.0, nt->Xs, nt->p, 0.0, nt->H, nt->p))) break;
-    for (int64_t j = 1; j < nt->p; j++) {
-      nt->g[j] -= nt->l2 * nt->w[j];
-      nt->H[j * nt->p + j] += nt->l2;
-    }
-    /* Newton direction; where the curvature vanishes (a weight driven to
-     * -inf by bins that never spike, e.g. inside the refractory period)
-     * the Hessian is damped by a growing multiple of its largest diagonal */
-    {
-      double dmax = 0, damp = 0;
-      for (int64_t j = 0; j < nt->p; j++) dmax = fmax(dmax, nt->H[j * nt->p + j]);
-      memcpy(nt->Xs, nt->H, sizeof(double) * (size_t)(nt->p * nt->p));     /* Xs: a copy of H */
-      for (int tries = 0;; tries++) {
-        memcpy(nt->w2, nt->g, sizeof(double) * (size_t)nt->p);
-        if (!(st = cj_coding_cholsolve(nt->H, nt->p, nt->w2))) break;
-        if (tries == 12 || !(dmax > 0)) {
-          cj_errprefix("the Hessian is singular (a filter with no data, or collinear bases; try l2 > 0)");
-          break;
-        }
-        damp = damp > 0 ? damp * 100 : 1e-12 * dmax;
-        memcpy(nt->H, nt->Xs, sizeof(double) * (size_t)(nt->p * nt->p));
-        for (int64_t j = 0; j < nt->p; j++) nt->H[j * nt->p + j] += damp;
-      }
-      if (st) break;
-    }
-    for (int64_t j = 0; j < nt->p; j++) dec += nt->g[j] * nt->w2[j];
+    if ((st = gradhess(nt)) || (st = direction(nt))) break;
+    for (int64_t j = 0; j < p; j++) dec += nt->g[j] * nt->w2[j];
     if (dec <= tol * (1 + fabs(ll))) {         /* converged: the last Newton step is exact enough */
-      for (int64_t j = 0; j < nt->p; j++) nt->H[j] = nt->w[j] + nt->w2[j];
-      if (loglik(nt, nt->H) >= ll) memcpy(nt->w, nt->H, sizeof(double) * (size_t)nt->p);
+      for (int64_t j = 0; j < p; j++) nt->wt[j] = nt->w[j] + nt->w2[j];
+      if (loglik(nt, nt->wt) >= ll) memcpy(nt->w, nt->wt, sizeof(double) * (size_t)p);
       *conv = 1;
       break;
     }
-    /* backtracking along the Newton direction (w2 = step) */
-    for (int half = 0; half < 40; half++, a /= 2) {
-      for (int64_t j = 0; j < nt->p; j++) nt->H[j] = nt->w[j] + a * nt->w2[j];    /* H reused as scratch */
-      ll2 = loglik(nt, nt->H);
+    for (int half = 0; half < 40; half++, a /= 2) {      /* backtracking along the Newton step */
+      for (int64_t j = 0; j < p; j++) nt->wt[j] = nt->w[j] + a * nt->w2[j];
+      ll2 = loglik(nt, nt->wt);
       if (ll2 >= ll + 1e-4 * a * dec) break;
     }
     if (!(ll2 >= ll)) { *conv = 1; loglik(nt, nt->w); break; }    /* no ascent left: at the optimum to rounding */
-    memcpy(nt->w, nt->H, sizeof(double) * (size_t)nt->p);
+    memcpy(nt->w, nt->wt, sizeof(double) * (size_t)p);
     ll = ll2;
   }
   *llout = loglik(nt, nt->w);
   return st;
 }
 
+/* CSR of the history columns of neurons ms[0..nm) (their counts y[m * T ..])
+ * through the basis (hlags x nh; NULL: identity): entry (t, i * nh + j) +=
+ * y_m[t - 1 - l] B[l][j]. rp: T + 1; ci, cv: room for *nnz entries (first
+ * call with ci == NULL counts them). */
+static void histcsr(const double *y, int64_t T, const int64_t *ms, int64_t nm, const double *B, int64_t hlags, int64_t nh,
+                    int64_t *rp, int64_t *ci, double *cv, int64_t *nnz)
+{
+  int64_t *pos = rp;                            /* counting pass: rp[t + 1] = entries of row t */
+  if (!ci) {
+    memset(rp, 0, sizeof(int64_t) * (size_t)(T + 1));
+    for (int64_t i = 0; i < nm; i++)
+      for (int64_t u = 0; u < T; u++) {
+        if (y[ms[i] * T + u] == 0) continue;
+        for (int64_t l = 0; l < hlags && u + 1 + l < T; l++)
+          for (int64_t j = 0; j < nh; j++)
+            if (B ? B[l * nh + j] != 0 : l == j) rp[u + 2 + l]++;
+      }
+    for (int64_t t = 0; t < T; t++) rp[t + 1] += rp[t];
+    *nnz = rp[T];
+    return;
+  }
+  {
+    int64_t *fill = cj_malloc(sizeof(int64_t) * (size_t)(T + 1));
+    if (!fill) { *nnz = -1; return; }
+    memcpy(fill, pos, sizeof(int64_t) * (size_t)(T + 1));
+    for (int64_t i = 0; i < nm; i++)
+      for (int64_t u = 0; u < T; u++) {
+        double c = y[ms[i] * T + u];
+        if (c == 0) continue;
+        for (int64_t l = 0; l < hlags && u + 1 + l < T; l++)
+          for (int64_t j = 0; j < nh; j++) {
+            double b = B ? B[l * nh + j] : (l == j);
+            if (b == 0) continue;
+            ci[fill[u + 1 + l]] = i * nh + j;
+            cv[fill[u + 1 + l]++] = c * b;
+          }
+      }
+    cj_free(fill);
+  }
+}
+
 int cj_glm_fit_model(const cj_glm_spec *g, const double *s, const double *y, cj_glm_fit *out)
 {
   int64_t T = g->T, N = g->N, D = g->D, nk = g->Bk ? g->nk : g->lags, nh = g->hlags > 0 ? (g->Bh ? g->nh : g->hlags) : 0;
-  int64_t nhist = nh ? (g->coupling ? N : 1) : 0, p = 1 + (D > 0 ? D * nk : 0) + nhist * nh, hcol = 1 + (D > 0 ? D * nk : 0);
+  int64_t nhist = nh ? (g->coupling ? N : 1) : 0, pd = 1 + (D > 0 ? D * nk : 0), ph = nhist * nh, p = pd + ph;
+  int64_t maxnnz = 0, *ms = NULL;
   newton nt;
   double *mem;
   size_t need;
@@ -536,28 +621,47 @@ int cj_glm_fit_model(const cj_glm_spec *g, const double *s, const double *y, cj_
   if (D > 0 && (g->lags < 1 || g->lags > T)) return cj_fail(CJ_EINVAL, "glm: stimulus lags must be 1 .. T");
   if (g->hlags < 0 || g->hlags >= T) return cj_fail(CJ_EINVAL, "glm: history lags must be 0 .. T - 1");
   if (!(g->l2 >= 0)) return cj_fail(CJ_EINVAL, "glm: l2 must be >= 0");
-  if ((double)T * (double)p > 4e8) return cj_fail(CJ_EINVAL, "glm: design matrix too large (%lld x %lld)", (long long)T, (long long)p);
+  if ((double)T * (double)pd > 4e8 || p > 20000) return cj_fail(CJ_EINVAL, "glm: the model is too large (%lld bins x %lld weights)", (long long)T, (long long)p);
   for (int64_t i = 0; i < N * T; i++)
     if (!(y[i] >= 0) || y[i] != floor(y[i]))
       return cj_fail(CJ_EINVAL, "glm: spike counts must be whole and >= 0 (neuron %lld, bin %lld is %g)",
                      (long long)(i / T) + 1, (long long)(i % T) + 1, y[i]);
-  need = sizeof(double) * (size_t)(2 * T * p + 3 * T + p * p + 3 * p);
+  need = sizeof(double) * (size_t)(2 * T * pd + 3 * T + 3 * p * p + pd * pd + 4 * p) + sizeof(int64_t) * (size_t)(T + 1 + N);
   if (!(mem = cj_malloc(need))) return cj_fail(CJ_ENOMEM, "glm: out of memory for a %lld x %lld design", (long long)T, (long long)p);
-  nt.T = T; nt.p = p; nt.dt = g->dt; nt.l2 = g->l2;
-  nt.X = mem; nt.Xs = nt.X + T * p; nt.eta = nt.Xs + T * p; nt.mu = nt.eta + T; nt.r = nt.mu + T;
-  nt.H = nt.r + T; nt.g = nt.H + p * p; nt.w = nt.g + p; nt.w2 = nt.w + p;
-  /* shared columns: bias, stimulus through the basis, and (coupled) every neuron's history */
-  for (int64_t t = 0; t < T; t++) nt.X[t * p] = 1;
+  memset(&nt, 0, sizeof nt);
+  nt.T = T; nt.pd = pd; nt.ph = ph; nt.p = p; nt.dt = g->dt; nt.l2 = g->l2;
+  nt.Xd = mem; nt.Xs = nt.Xd + T * pd; nt.eta = nt.Xs + T * pd; nt.mu = nt.eta + T; nt.r = nt.mu + T;
+  nt.H = nt.r + T; nt.Hc = nt.H + p * p; nt.Hdd = nt.Hc + p * p; nt.g = nt.Hdd + pd * pd; nt.w = nt.g + p;
+  nt.w2 = nt.w + p; nt.wt = nt.w2 + p;
+  nt.rp = (int64_t *)(nt.wt + p);
+  ms = nt.rp + T + 1;
+  /* dense columns: the bias and the stimulus through its basis */
+  for (int64_t t = 0; t < T; t++) nt.Xd[t * pd] = 1;
   for (int64_t d = 0; d < D; d++)
-    for (int64_t j = 0; j < nk; j++) filtcol(s + d, D, T, g->Bk, g->lags, nk, j, 0, nt.X + 1 + d * nk + j, p);
-  if (nh && g->coupling)
-    for (int64_t m = 0; m < N; m++)
-      for (int64_t j = 0; j < nh; j++) filtcol(y + m * T, 1, T, g->Bh, g->hlags, nh, j, 1, nt.X + hcol + m * nh + j, p);
+    for (int64_t j = 0; j < nk; j++) filtcol(s + d, D, T, g->Bk, g->lags, nk, j, 0, nt.Xd + 1 + d * nk + j, pd);
+  /* room for the largest history block */
+  for (int64_t n = 0; n < N && nh; n++) {
+    int64_t cnt;
+    if (g->coupling) { for (int64_t m = 0; m < N; m++) ms[m] = m; histcsr(y, T, ms, N, g->Bh, g->hlags, nh, nt.rp, NULL, NULL, &cnt); }
+    else { ms[0] = n; histcsr(y, T, ms, 1, g->Bh, g->hlags, nh, nt.rp, NULL, NULL, &cnt); }
+    if (cnt > maxnnz) maxnnz = cnt;
+    if (g->coupling) break;
+  }
+  nt.ci = cj_malloc(sizeof(int64_t) * (size_t)(maxnnz + 1));
+  nt.cv = cj_malloc(sizeof(double) * (size_t)(maxnnz + 1));
+  if (!nt.ci || !nt.cv) st = cj_fail(CJ_ENOMEM, "glm: out of memory for the history design");
+  if (!nh) memset(nt.rp, 0, sizeof(int64_t) * (size_t)(T + 1));
   for (int64_t n = 0; n < N && !st; n++) {
     double sum = 0, *w = nt.w;
+    int64_t cnt;
     nt.y = y + n * T;
-    if (nh && !g->coupling)
-      for (int64_t j = 0; j < nh; j++) filtcol(nt.y, 1, T, g->Bh, g->hlags, nh, j, 1, nt.X + hcol + j, p);
+    if (nh && (n == 0 || !g->coupling)) {         /* the history block: every neuron (coupled) or n's own */
+      int64_t nm = g->coupling ? N : 1;
+      for (int64_t m = 0; m < nm; m++) ms[m] = g->coupling ? m : n;
+      histcsr(y, T, ms, nm, g->Bh, g->hlags, nh, nt.rp, NULL, NULL, &cnt);
+      histcsr(y, T, ms, nm, g->Bh, g->hlags, nh, nt.rp, nt.ci, nt.cv, &cnt);
+      if (cnt < 0) { st = cj_fail(CJ_ENOMEM, "glm: out of memory"); break; }
+    }
     for (int64_t t = 0; t < T; t++) sum += nt.y[t];
     if (sum == 0) { st = cj_fail(CJ_EINVAL, "glm: neuron %lld has no spikes (the likelihood has no maximum)", (long long)n + 1); break; }
     memset(w, 0, sizeof(double) * (size_t)p);
@@ -578,10 +682,12 @@ int cj_glm_fit_model(const cj_glm_spec *g, const double *s, const double *y, cj_
         int64_t blk = g->coupling ? m : (m == n ? 0 : -1);
         double acc = 0;
         if (blk >= 0)
-          for (int64_t j = 0; j < nh; j++) acc += (g->Bh ? g->Bh[l * nh + j] : (l == j)) * w[hcol + blk * nh + j];
+          for (int64_t j = 0; j < nh; j++) acc += (g->Bh ? g->Bh[l * nh + j] : (l == j)) * w[pd + blk * nh + j];
         out->h[(n * N + m) * g->hlags + l] = acc;
       }
   }
+  cj_free(nt.ci);
+  cj_free(nt.cv);
   cj_free(mem);
   return st;
 }
