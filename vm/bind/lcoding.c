@@ -46,18 +46,25 @@ static double *scratch(lua_State *L, int64_t n)
 
 /* ---- spike statistics ------------------------------------------------------------------ */
 
-static int c_rates(lua_State *L)
+/* A statistic per train (cj.coding.rates, cj.coding.cv): an array and the
+ * mean over trains where it is defined, or a number for one bare train. */
+static int pertrainstat(lua_State *L, int (*fn)(const cj_trains *, double *), cj_dim d, int withmean)
 {
   static const char *const known[] = { TRAINKEYS, NULL };
   int o = cj_opts(L, 2, known);
   ltrains s;
-  double *r;
+  double *v;
   cj_checktrains(L, 1, o, &s);
-  r = scratch(L, s.tr.n);
-  cj_coding_rates(&s.tr, r);
-  pertrain(L, &s, r, cj_dim_hertz());
-  return 1;
+  v = scratch(L, s.tr.n);
+  fn(&s.tr, v);
+  pertrain(L, &s, v, d);
+  if (s.single || !withmean) return 1;
+  lua_pushnumber(L, finitemean(v, s.tr.n));
+  return 2;
 }
+
+static int c_rates(lua_State *L) { return pertrainstat(L, cj_coding_rates, cj_dim_hertz(), 0); }
+static int c_cv(lua_State *L) { return pertrainstat(L, cj_coding_cv, cj_dimless, 1); }
 
 static int c_isi(lua_State *L)
 {
@@ -74,21 +81,6 @@ static int c_isi(lua_State *L)
   a = cj_newf64(L, 1, &n, cj_dim_seconds());
   b = cj_newf64(L, 1, &n, cj_dimless);
   for (int64_t k = 0; k < n; k++) { a[k] = isi[k]; b[k] = (double)(own[k] + s.first); }
-  return 2;
-}
-
-static int c_cv(lua_State *L)
-{
-  static const char *const known[] = { TRAINKEYS, NULL };
-  int o = cj_opts(L, 2, known);
-  ltrains s;
-  double *cv;
-  cj_checktrains(L, 1, o, &s);
-  cv = scratch(L, s.tr.n);
-  cj_coding_cv(&s.tr, cv);
-  pertrain(L, &s, cv, cj_dimless);
-  if (s.single) return 1;
-  lua_pushnumber(L, finitemean(cv, s.tr.n));
   return 2;
 }
 

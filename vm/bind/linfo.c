@@ -385,44 +385,30 @@ static int twoway(lua_State *L, int nvars, int64_t *dims, const double **d, esto
   return o;
 }
 
-/* cj.info.mutual_information(joint [, opts]) / (x, y [, opts]) */
-static int i_mi(lua_State *L)
-{
-  estopts e;
-  int64_t dims[2];
-  const double *d;
-  int isprob;
-  cj_info_est r;
-  twoway(L, 2, dims, &d, &e, &isprob);
-  if (cj_info_mi(d, dims[0], dims[1], &e.o, &r)) corefail(L, 1);
-  return pushest(L, &r, &e, isprob);
-}
+/* The measures of 2-D and 3-D tables (or of paired samples):
+ * cj.info.mutual_information(joint [, opts]) / (x, y [, opts])     I(S; R)
+ * cj.info.conditional_entropy(joint [, opts]) / (x, y [, opts])    H(Y | X)
+ * cj.info.conditional_mi(table [, opts]) / (x, y, z [, opts])       I(X; Y | Z) */
+enum { MI, CONDH, CMI };
 
-/* cj.info.conditional_entropy(joint [, opts]) / (x, y [, opts]): H(Y | X) */
-static int i_condentropy(lua_State *L)
-{
-  estopts e;
-  int64_t dims[2];
-  const double *d;
-  int isprob;
-  cj_info_est r;
-  twoway(L, 2, dims, &d, &e, &isprob);
-  if (cj_info_condentropy(d, dims[0], dims[1], &e.o, &r)) corefail(L, 1);
-  return pushest(L, &r, &e, isprob);
-}
-
-/* cj.info.conditional_mi(table [, opts]) / (x, y, z [, opts]): I(X;Y|Z) */
-static int i_cmi(lua_State *L)
+static int tablemeasure(lua_State *L, int kind)
 {
   estopts e;
   int64_t dims[3];
   const double *d;
-  int isprob;
+  int isprob, st;
   cj_info_est r;
-  twoway(L, 3, dims, &d, &e, &isprob);
-  if (cj_info_cmi(d, dims[0], dims[1], dims[2], &e.o, &r)) corefail(L, 1);
+  twoway(L, kind == CMI ? 3 : 2, dims, &d, &e, &isprob);
+  st = kind == MI ? cj_info_mi(d, dims[0], dims[1], &e.o, &r)
+     : kind == CONDH ? cj_info_condentropy(d, dims[0], dims[1], &e.o, &r)
+     : cj_info_cmi(d, dims[0], dims[1], dims[2], &e.o, &r);
+  if (st) corefail(L, 1);
   return pushest(L, &r, &e, isprob);
 }
+
+static int i_mi(lua_State *L) { return tablemeasure(L, MI); }
+static int i_condentropy(lua_State *L) { return tablemeasure(L, CONDH); }
+static int i_cmi(lua_State *L) { return tablemeasure(L, CMI); }
 
 /* cj.info.table(x [, y [, z]] [, opts]) -> counts, labels... */
 static int i_table(lua_State *L)

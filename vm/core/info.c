@@ -1084,6 +1084,8 @@ int cj_info_direct(const cj_trains *s, double dt, const int *L, const int *fit, 
   uint64_t *keys = NULL, *uq = NULL, *col = NULL;
   int st = CJ_OK;
   if (n < 2) return cj_fail(CJ_EINVAL, "direct: at least 2 trials needed (got %lld)", (long long)n);
+  if (o->method == CJ_INFO_QE && n < 4)
+    return cj_fail(CJ_EINVAL, "direct: the qe correction splits the trials in quarters: at least 4 needed (got %lld)", (long long)n);
   if (nL < 1) return cj_fail(CJ_EINVAL, "direct: no word lengths");
   if (step < 1) return cj_fail(CJ_EINVAL, "direct: step must be at least 1 bin");
   for (int i = 0; i < nL; i++) {
