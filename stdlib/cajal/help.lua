@@ -231,7 +231,15 @@ local function byname(name)
       end
     end
   end
-  sort(found)
+  -- cj's functions first, then the network's methods (what help("run") most
+  -- often means), then other objects' methods, each group alphabetically
+  local function rank(key)
+    return key:find("^cj%.") and 0 or key:find("^net:") and 1 or 2
+  end
+  sort(found, function(x, y)
+    if rank(x) ~= rank(y) then return rank(x) < rank(y) end
+    return x < y
+  end)
   for k, key in ipairs(found) do found[k] = groups[key].text end
   return found
 end

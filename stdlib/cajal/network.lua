@@ -448,6 +448,20 @@ function SpikeMon:rate()
   return (t:numel() / (n * T)) * core.Hz
 end
 
+-- mon:duration() -> the time recorded since the network was built or reset
+-- (a quantity in s); mon:neurons() -> first, last: the 1-based range of the
+-- recorded neurons. With times() and indices() they make a monitor a set
+-- of spike trains for cj.coding and cj.info.
+function SpikeMon:duration()
+  local o = priv[self]
+  return priv[o.net].h:step() * priv[o.net].dt * core.second
+end
+
+function SpikeMon:neurons()
+  local o = priv[self]
+  return o.lo + 1, o.hi + 1
+end
+
 spikemt.__tostring = function(mon)
   local o = priv[mon]
   return format("spike monitor of %s: %d spikes", o.label, mon:count())
@@ -1164,6 +1178,8 @@ core.doc(SpikeMon.indices, "mon:indices() -> array\nThe neuron of each spike, 1-
 core.doc(SpikeMon.counts, "mon:counts() -> array\nSpikes of each neuron of the population (N values).")
 core.doc(SpikeMon.rate, "mon:rate() -> quantity (Hz)\nMean rate of the recorded neurons since build or reset.")
 core.doc(SpikeMon.count, "mon:count() -> integer\nThe number of spikes recorded.")
+core.doc(SpikeMon.duration, "mon:duration() -> quantity (s)\nThe time recorded since the network was built or reset.")
+core.doc(SpikeMon.neurons, "mon:neurons() -> first, last\nThe 1-based range of the recorded neurons of the population.")
 core.doc(StateMon.values, "mon:values() -> 2-D array\nOne row per record, one column per recorded neuron, in the variable's unit.")
 core.doc(StateMon.times, "mon:times() -> array (s)\n" ..
   "The time of each record: the state at t is stamped t, from t = 0 (recorded before the step at t runs).")

@@ -63,10 +63,15 @@ T.test("make install: program, modules, model library, man pages and examples", 
   assert(#ex >= 12, #ex .. " example files")
   local dir = ex[1]:match("^(.*)/[^/]*$")
   assert(dir == PREFIX .. "/share/doc/cajal/examples", dir)
-  for _, name in ipairs { "cuba.lua", "cuba.cajal", "coba.lua", "coba.cajal", "fi_curve.lua", "fi_curve.cajal",
-                          "stdp.lua", "stdp.cajal", "demo.lua" } do
-    assert(readall(dest .. dir .. "/" .. name), name .. " not installed")
+  -- every file of the source tree's examples/ (a new example must be listed in Makefile.am)
+  local p = io.popen("ls " .. q((os.getenv("CAJAL_TEST_SRCDIR") or ".") .. "/examples"))
+  local n = 0
+  for name in p:lines() do
+    n = n + 1
+    assert(readall(dest .. dir .. "/" .. name), name .. " not installed (add it to dist_examples_DATA)")
   end
+  p:close()
+  assert(n >= 12 and #ex == n, #ex .. " installed, " .. n .. " in examples/")
 end)
 
 T.test("the installed man pages name the configured folders, not /usr/local", function()

@@ -96,6 +96,11 @@ int luaopen_cajal_core(lua_State *L)
   cj_open_hd(L);
   cj_open_capsule(L);
   cj_open_tpr(L);
+  cj_open_arrsort(L);
+  cj_open_arrhist(L);
+  cj_open_fft(L);
+  cj_open_info(L);
+  cj_open_coding(L);
   cj_setdocs(L, -1, clockdocs);
   return 1;
 }

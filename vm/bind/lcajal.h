@@ -74,6 +74,12 @@ void cj_open_boltzmann(lua_State *L);
 void cj_open_hd(lua_State *L);
 void cj_open_capsule(lua_State *L);
 void cj_open_tpr(lua_State *L);
+/* sorting, counting, FFT, information measures, neural coding (issue 9) */
+void cj_open_arrsort(lua_State *L);
+void cj_open_arrhist(lua_State *L);
+void cj_open_fft(lua_State *L);
+void cj_open_info(lua_State *L);
+void cj_open_coding(lua_State *L);
 
 int luaopen_cajal_core(lua_State *L);
 
