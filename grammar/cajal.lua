@@ -335,7 +335,7 @@ local function declname(what)
     if builtins[w] then
       raise(start, format("cannot declare '%s': it is a built-in name", w), true)
     end
-    local suffix = w:match(".+_(pre)$") or w:match(".+_(post)$")
+    local suffix = w:match("^.+_(pre)$") or w:match("^.+_(post)$")
     if suffix then
       raise(start, format("the %s name '%s' ends in '_%s', which refers to the %ssynaptic neuron",
         what, w, suffix, suffix), true)
