@@ -853,6 +853,11 @@ local G = P{ "File",
         if c.kind == "every" and node.kind == "spikes" then
           raise(c.pos, "'every' does not apply to a spike monitor (every spike is recorded)", true)
         end
+        -- a model is untrusted: it may write only .npy files (see cajal-lang(7))
+        if c.kind == "to" and not c.value:find("[^/]%.npy$") then
+          raise(c.pos, format("'record ... to' writes a .npy file: the file name must end in '.npy', "
+            .. "got \"%s\"", c.value:sub(1, 80)), true)
+        end
       end
       return clauses(node, list, "record", { to = "file" })
     end,

@@ -657,9 +657,55 @@ static void account(lua_State *L, lnet *n)
   }
 }
 
+/* ---- save files ------------------------------------------------------------------ */
+#define CJ_SAVEFILE "cajal.savefile"
+typedef struct lsave { cj_savefile *s; } lsave;
+
+static int save_gc(lua_State *L)
+{
+  lsave *u = luaL_checkudata(L, 1, CJ_SAVEFILE);
+  cj_savefile_free(u->s);
+  u->s = NULL;
+  return 0;
+}
+
+/* A userdata safe to collect before the file is read. */
+static lsave *newsave(lua_State *L)
+{
+  lsave *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->s = NULL;
+  luaL_setmetatable(L, CJ_SAVEFILE);
+  return u;
+}
+
+/* core.savefile_read(path) -> savefile, meta | nil, message */
+static int l_savefile_read(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  lsave *u = newsave(L);
+  size_t n;
+  if (cj_savefile_read(path, &u->s)) { luaL_pushfail(L); lua_pushstring(L, cj_errmsg()); return 2; }
+  const char *meta = cj_savefile_meta(u->s, &n);
+  lua_pushlstring(L, meta, n);
+  return 2;
+}
+
+/* core.savefile_parse(bytes [, name]) -> savefile, meta | nil, message */
+static int l_savefile_parse(lua_State *L)
+{
+  size_t len, n;
+  const char *data = luaL_checklstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, "(bytes)");
+  lsave *u = newsave(L);
+  if (cj_savefile_parse(data, len, name, &u->s)) { luaL_pushfail(L); lua_pushstring(L, cj_errmsg()); return 2; }
+  const char *meta = cj_savefile_meta(u->s, &n);
+  lua_pushlstring(L, meta, n);
+  return 2;
+}
+
 /* Build a network from the IR at stack index 1; jit handle at jitidx (0:
- * none); path non-NULL: restore from that file. Pushes the net. */
-static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
+ * none); save non-NULL: restore from that save file. Pushes the net. */
+static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *path)
 {
   rd r = { L, NULL, fn };
   ljit *jh = NULL;
@@ -750,7 +796,7 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
     if (cj_net_add_proj(n->net, &js[i])) return luaL_error(L, "%s: ir.projections[%d]: %s", fn, i + 1, cj_errmsg());
   for (int i = 0; i < nm; i++)
     if (cj_net_add_monitor(n->net, &ms[i])) return luaL_error(L, "%s: ir.monitors[%d]: %s", fn, i + 1, cj_errmsg());
-  if (path ? cj_net_restore(n->net, path) : cj_net_build(n->net)) return luaL_error(L, "%s: %s", fn, cj_errmsg());
+  if (path ? cj_net_restore_from(n->net, path) : cj_net_build(n->net)) return luaL_error(L, "%s: %s", fn, cj_errmsg());
   account(L, n);
   return 1;
 }
@@ -762,8 +808,9 @@ static int net_new(lua_State *L)
 
 static int net_restore(lua_State *L)
 {
-  const char *path = luaL_checkstring(L, 2);
-  return newnet(L, "net_restore", 3, path);
+  lsave *u = luaL_checkudata(L, 2, CJ_SAVEFILE);
+  if (!u->s) return luaL_argerror(L, 2, "the save file is released");
+  return newnet(L, "net_restore", 3, u->s);
 }
 
 /* ---- methods ------------------------------------------------------------------- */
@@ -1002,7 +1049,9 @@ static int m_save(lua_State *L)
 {
   lnet *n = checknet(L, 1);
   const char *path = luaL_checkstring(L, 2);
-  if (cj_net_save(n->net, path)) return luaL_error(L, "%s", cj_errmsg());
+  size_t len = 0;
+  const char *meta = luaL_optlstring(L, 3, "", &len);
+  if (cj_net_save_meta(n->net, path, meta, len)) return luaL_error(L, "%s", cj_errmsg());
   return 0;
 }
 
@@ -1173,6 +1222,7 @@ static const luaL_Reg methods[] = {
 
 static const luaL_Reg funcs[] = {
   { "net_new", net_new }, { "net_restore", net_restore }, { "jit_compile", l_jit_compile },
+  { "savefile_read", l_savefile_read }, { "savefile_parse", l_savefile_parse },
   { "jit_available", l_jit_available }, { "jit_stats", l_jit_stats }, { "cache_clear", l_cache_clear },
   { "cache_dir", l_cache_dir }, { "kernel_prelude", l_kernel_prelude }, { "jit_flags", l_jit_flags },
   { NULL, NULL }
@@ -1181,8 +1231,12 @@ static const luaL_Reg funcs[] = {
 static const cj_doc docs[] = {
   { "net_new", "core.net_new(ir [, jit]) -> net\n"
     "Build a network from an IR table (vm/core/IR.md); jit: a handle from core.jit_compile, else the interpreter runs the kernels." },
-  { "net_restore", "core.net_restore(ir, path [, jit]) -> net\n"
-    "A network from the IR whose connectivity and state come from a file written by net:save." },
+  { "net_restore", "core.net_restore(ir, savefile [, jit]) -> net\n"
+    "A network from the IR whose connectivity and state come from a save file (core.savefile_read)." },
+  { "savefile_read", "core.savefile_read(path) -> savefile, meta | nil, message\n"
+    "Read a file written by net:save and check its format and checksum; meta: the bytes saved with it." },
+  { "savefile_parse", "core.savefile_parse(bytes [, name]) -> savefile, meta | nil, message\n"
+    "As core.savefile_read, from the file's bytes in a string." },
   { "jit_compile", "core.jit_compile(csource [, kernels]) -> handle | nil, message\n"
     "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines." },
   { "jit_available", "core.jit_available() -> true | false, why\nWhether kernels can be compiled (CAJAL_JIT, CC)." },
@@ -1205,7 +1259,7 @@ static const cj_doc mdocs[] = {
   { "time", "net:time() -> seconds\nThe current time, step * dt." },
   { "dt", "net:dt() -> seconds\nThe time step." },
   { "reset", "net:reset()\nBack to step 0: initial values again, spikes in flight and monitors dropped; connectivity kept." },
-  { "save", "net:save(path)\nWrite connectivity, state, spikes in flight, RNG positions and monitors to a file." },
+  { "save", "net:save(path)\nWrite connectivity, state, spikes in flight, RNG positions and monitors to a file (a third argument: bytes stored with them, under the same checksum)." },
   { "info", "net:info() -> table\nName, step, dt, memory (bytes), populations and projections." },
   { "backend", "net:backend(kernel_id) -> 'jit' | 'interpreter'\nWhich backend runs a kernel." },
   { NULL, NULL }
@@ -1219,6 +1273,10 @@ void cj_open_net(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, m_gc); lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, m_tostring); lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, CJ_SAVEFILE)) {
+    lua_pushcfunction(L, save_gc); lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
   if (luaL_newmetatable(L, CJ_JIT)) {
