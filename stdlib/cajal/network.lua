@@ -154,12 +154,22 @@ end
 -- Building: compile, pick the backend, make the runtime network
 ---------------------------------------------------------------------------
 
-local warned_nojit = false
+local warned = {}
+
+-- One warning per cause and process.
+local function warnonce(why)
+  if warned[why] then return end
+  warned[why] = true
+  io.stderr:write("cajal: warning: ", why, "; networks run on the interpreter\n")
+end
 
 -- The compiled kernels of ir (nil for the interpreter) and the backend
--- name. No compiler (or CAJAL_JIT=off) falls back to the interpreter with a
--- one-line warning; a compiler that fails on the generated C is an error
--- naming the model line whose code failed.
+-- name. No compiler (or CAJAL_JIT=off), or a failure of the environment
+-- while compiling (a full disk, no assembler, a compiler killed or past
+-- CAJAL_JIT_TIMEOUT, an unsafe cache directory), falls back to the
+-- interpreter with a one-line warning naming the cause; with backend "jit"
+-- asked for, it is an error. A compiler that fails on the generated C is an
+-- error naming the model line whose code failed.
 -- A bad option found while building: cj.load / cj.network raise it as an
 -- argument error at their caller's line (cj.restore prints it).
 local OPTERR = { __tostring = function(e) return e.fname .. ": " .. e.msg end }
@@ -175,14 +185,15 @@ local function pickbackend(fname, ir, opts)
   if not ok or not ir.c_source then
     why = why or "the model has no C source"
     if want == "jit" then opterror(fname, format("option 'backend': backend 'jit' unavailable: %s", why)) end
-    if not warned_nojit then
-      warned_nojit = true
-      io.stderr:write("cajal: warning: ", why, "; networks run on the interpreter\n")
-    end
+    warnonce(why)
     return nil, "interp"
   end
-  local jit, err = core.jit_compile(ir.c_source, ir.kernels)
-  if not jit then error(format("%s: %s", fname, tostring(err)), 0) end
+  local jit, err, kind = core.jit_compile(ir.c_source, ir.kernels)
+  if not jit then
+    if kind ~= "environment" or want == "jit" then error(format("%s: %s", fname, tostring(err)), 0) end
+    warnonce(tostring(err):gsub("^jit: ", "cannot compile kernels: "))
+    return nil, "interp"
+  end
   return jit, "jit"
 end
 

@@ -1135,7 +1135,9 @@ static int jit_tostring(lua_State *L)
   return 1;
 }
 
-/* core.jit_compile(csource [, kernels]) -> handle | nil, message
+/* core.jit_compile(csource [, kernels]) -> handle | nil, message, kind
+ * kind: "environment" (the machine failed: run the interpreter instead) or
+ * "model" (the compiler rejected the C).
  * kernels: the IR kernel list (id, line, name used for compiler errors) */
 static int l_jit_compile(lua_State *L)
 {
@@ -1164,10 +1166,12 @@ static int l_jit_compile(lua_State *L)
   ljit *j = lua_newuserdatauv(L, sizeof *j, 0);
   j->j = NULL;
   luaL_setmetatable(L, CJ_JIT);
-  if (cj_jit_compile(src, lines, nl, &j->j)) {
+  int st = cj_jit_compile(src, lines, nl, &j->j);
+  if (st) {
     luaL_pushfail(L);
     lua_pushstring(L, cj_errmsg());
-    return 2;
+    lua_pushstring(L, st == CJ_EIO ? "environment" : "model");
+    return 3;
   }
   return 1;
 }
@@ -1237,8 +1241,10 @@ static const cj_doc docs[] = {
     "Read a file written by net:save and check its format and checksum; meta: the bytes saved with it." },
   { "savefile_parse", "core.savefile_parse(bytes [, name]) -> savefile, meta | nil, message\n"
     "As core.savefile_read, from the file's bytes in a string." },
-  { "jit_compile", "core.jit_compile(csource [, kernels]) -> handle | nil, message\n"
-    "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines." },
+  { "jit_compile", "core.jit_compile(csource [, kernels]) -> handle | nil, message, kind\n"
+    "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines. "
+    "kind: \"environment\" when the machine failed (no compiler or assembler, a full disk, a "
+    "compiler killed or past CAJAL_JIT_TIMEOUT, an unsafe cache), \"model\" when the compiler rejected the C." },
   { "jit_available", "core.jit_available() -> true | false, why\nWhether kernels can be compiled (CAJAL_JIT, CC)." },
   { "jit_stats", "core.jit_stats() -> {compiles, hits, rebuilds}\nCompiler runs and cache hits of this process." },
   { "cache_clear", "core.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
