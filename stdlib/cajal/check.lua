@@ -523,7 +523,11 @@ local function literal(scope, node)
       end
       local e = f.exp or 1
       scale = scale * s ^ e
-      d = dimmul(d, dimpow(fd, e))
+      local fe = dimpow(fd, e)
+      if not fe then
+        fail(scope.src, node.unit.pos, format("unit exponent out of range in '%s'", node.unit.text or f.name))
+      end
+      d = dimmul(d, fe)
     end
     v = v * scale
   elseif v == 0 then
@@ -850,7 +854,9 @@ local function unitdim(scope, u)
   for _, f in ipairs(u.factors or {}) do
     local s, fd = unit(f.name)
     if not s then fail(scope.src, u.pos, format("unknown unit '%s'", f.name)) end
-    d = dimmul(d, dimpow(fd, f.exp or 1))
+    local fe = dimpow(fd, f.exp or 1)
+    if not fe then fail(scope.src, u.pos, format("unit exponent out of range in '%s'", u.text or f.name)) end
+    d = dimmul(d, fe)
   end
   return d
 end
