@@ -194,6 +194,24 @@ T.test("net:save follows no link planted at a predictable temporary name", funct
   os.remove(victim)
 end)
 
+-- Found by fuzz_save: a state monitor of every neuron or synapse has its
+-- indices only once the network is built, and the shape compared before
+-- that read them from NULL (a crash of every such restore).
+T.test("a network recording every neuron and synapse restores", function()
+  local src = MODEL:gsub("record spikes of E", "record spikes of E\nrecord v of E every 1 ms\n"
+                         .. "connect E -> E { state { w = 1 mV }\n on_pre: v_post += w } with probability 0.3 as EE\n"
+                         .. "record w of EE")
+  local a = cj.network(src, { seed = 6, progress = false })
+  a:run(0.02)
+  local path = tmpdir .. "/all.net"
+  a:save(path)
+  local b = cj.restore(path, { progress = false })
+  a:run(0.02); b:run(0.02)
+  T.same(T.values(b.state.E.v:values()), T.values(a.state.E.v:values()), "monitor of every neuron")
+  T.same(T.values(b.state.EE.w:values()), T.values(a.state.EE.w:values()), "monitor of every synapse")
+  os.remove(path)
+end)
+
 -- record ... to (issue 13, item 8): a model writes only .npy files, and
 -- replaces only recordings; a restored save is held to the same rule.
 T.test("record ... to writes only .npy files and replaces only recordings", function()

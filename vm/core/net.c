@@ -148,6 +148,7 @@ typedef struct proj {
 typedef struct mon {
   int kind, pop, proj, var;
   int64_t lo, hi, *idx, nidx, every;
+  int all;                          /* state of every neuron or synapse (nidx < 0 until built) */
   int64_t acc;                      /* rate: spikes counted in the current window */
   char *file;                       /* stream to this .npy file ... */
   cj_npy_writer *w;                 /* ... through this writer; the vectors buffer rows */
@@ -546,6 +547,7 @@ int cj_net_add_monitor(cj_net *net, const cj_mondef *d)
   M = &net->mon[net->nmon];
   M->kind = d->kind; M->pop = d->proj >= 0 ? -1 : d->pop; M->proj = d->proj; M->var = d->var;
   M->lo = d->lo; M->hi = d->hi; M->every = d->every > 0 ? d->every : 1; M->nidx = d->nindices;
+  M->all = d->kind == CJ_MON_STATE && d->nindices < 0;
   if ((d->nindices > 0 && !(M->idx = dupmem(d->indices, (size_t)d->nindices * sizeof *d->indices))) ||
       (d->file && !(M->file = dupstr(d->file)))) {
     cj_free(M->idx);
@@ -1510,6 +1512,7 @@ int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
   const unsigned char *b = p;
+  if (!n) return h;                  /* p may be NULL (an empty list): no arithmetic on it */
   for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= 0x100000001b3ull; }
   return h;
 }
@@ -1538,8 +1541,11 @@ static uint64_t shape(const cj_net *net)
   for (int m = 0; m < net->nmon; m++) {
     const mon *M = &net->mon[m];
     h = fnvi(h, M->kind); h = fnvi(h, M->pop); h = fnvi(h, M->proj); h = fnvi(h, M->var);
-    h = fnvi(h, M->lo); h = fnvi(h, M->hi); h = fnvi(h, M->every); h = fnvi(h, M->nidx);
-    h = fnv(h, M->idx, (size_t)M->nidx * sizeof *M->idx);
+    h = fnvi(h, M->lo); h = fnvi(h, M->hi); h = fnvi(h, M->every);
+    /* "every neuron": its indices are made when the network is built, after
+     * a restore has compared shapes */
+    h = fnvi(h, M->all ? -1 : M->nidx);
+    if (!M->all) h = fnv(h, M->idx, (size_t)M->nidx * sizeof *M->idx);
   }
   return h;
 }
