@@ -907,7 +907,8 @@ core.doc(M.restore, [[
 cj.restore(path [, opts]) -> network
 The network saved by net:save(path), continuing exactly where it stopped
 (state, weights, RNG positions, spikes in flight, monitors). opts may set
-backend and progress.]])
+backend and progress. The file is read as data, never run; its checksum
+catches corruption, it is not a signature (see cajal-api(3)).]])
 core.doc(Net.run, [[
 net:run(duration) -> steps
 Run for duration (a quantity of time, or seconds), rounded to the nearest
@@ -925,7 +926,8 @@ spikes in flight dropped; connectivity kept.]])
 core.doc(Net.save, [[
 net:save(path)
 Write the model, its options and the whole state (weights, RNG positions,
-spikes in flight, monitors) to path; cj.restore(path) continues the run.]])
+spikes in flight, monitors) to path; cj.restore(path) continues the run.
+Written to a fresh temporary file in path's folder, then renamed.]])
 core.doc(Net.cancel, "net:cancel(id)\nStop the callback that net:every() registered as id.")
 core.doc(Group.connectivity, "proj:connectivity() -> pre, post, delays\n" ..
   "Per synapse: 1-based pre and post neurons (int32 arrays) and the delay in steps.")
