@@ -14,12 +14,7 @@ local format, rep, concat = string.format, string.rep, table.concat
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or (arg[0]:match("^(.*)/tests/lua/[^/]*$")) or "."
 local dir = srcdir .. "/tests/hostile"
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = T.readfile
 
 local expected, order = {}, {}
 for line in readfile(dir .. "/EXPECTED"):gmatch("[^\n]+") do

@@ -20,19 +20,11 @@ if cajal:find("/") and cajal:sub(1, 1) ~= "/" then cajal = (os.getenv("PWD") or 
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 local function writefile(path, s, mode)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
+  T.writefile(path, s)
   if mode then assert(os.execute(format("chmod %s %s", mode, q(path)))) end
 end
 
-local function readfile(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function readfile(path) return T.readfile(path, "") end
 
 local function sh(cmd)
   local p = assert(io.popen(cmd .. " 2>/dev/null"))

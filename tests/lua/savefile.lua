@@ -29,18 +29,7 @@ connect In -> E { on_spike: v += 3 mV } with probability 0.5
 record spikes of E
 ]]
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function writefile(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local readfile, writefile = T.readfile, T.writefile
 
 -- 64-bit FNV-1a, written here independently of the runtime's
 local function fnv(s, n)

@@ -678,29 +678,32 @@ static lsave *newsave(lua_State *L)
   return u;
 }
 
+/* After reading into u (status st): savefile, meta | nil, message. */
+static int pushsave(lua_State *L, lsave *u, int st)
+{
+  size_t n;
+  if (st) { luaL_pushfail(L); lua_pushstring(L, cj_errmsg()); return 2; }
+  const char *meta = cj_savefile_meta(u->s, &n);
+  lua_pushlstring(L, meta, n);                           /* stack: ..., savefile, meta */
+  return 2;
+}
+
 /* core.savefile_read(path) -> savefile, meta | nil, message */
 static int l_savefile_read(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   lsave *u = newsave(L);
-  size_t n;
-  if (cj_savefile_read(path, &u->s)) { luaL_pushfail(L); lua_pushstring(L, cj_errmsg()); return 2; }
-  const char *meta = cj_savefile_meta(u->s, &n);
-  lua_pushlstring(L, meta, n);
-  return 2;
+  return pushsave(L, u, cj_savefile_read(path, &u->s));
 }
 
 /* core.savefile_parse(bytes [, name]) -> savefile, meta | nil, message */
 static int l_savefile_parse(lua_State *L)
 {
-  size_t len, n;
+  size_t len;
   const char *data = luaL_checklstring(L, 1, &len);
   const char *name = luaL_optstring(L, 2, "(bytes)");
   lsave *u = newsave(L);
-  if (cj_savefile_parse(data, len, name, &u->s)) { luaL_pushfail(L); lua_pushstring(L, cj_errmsg()); return 2; }
-  const char *meta = cj_savefile_meta(u->s, &n);
-  lua_pushlstring(L, meta, n);
-  return 2;
+  return pushsave(L, u, cj_savefile_parse(data, len, name, &u->s));
 }
 
 /* Build a network from the IR at stack index 1; jit handle at jitidx (0:
