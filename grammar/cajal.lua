@@ -184,7 +184,9 @@ local function showline(src, start, pos)
   return line, caret .. "^", col
 end
 
-local errmeta = { __tostring = function(e) return e.text end }
+-- __name marks a model error for the host: it prints the text alone, without a
+-- traceback of the compiler's Lua files (vm/host/main.c, msghandler).
+local errmeta = { __tostring = function(e) return e.text end, __name = "cajal.modelerror" }
 
 -- An error table for byte pos of src (see AST.md, "Errors").
 local function mkerror(file, src, pos, msg, withnear)
@@ -869,15 +871,29 @@ local G = P{ "File",
   Drive = Cp() * kw"drive" * expect(name * hsp, "expected a variable name after 'drive'")
     * expect(kw"of", "expected 'of' after the driven variable")
     * expect(V"PopRef", "expected a population after 'of'")
-    * (ws * kw"from" + E"expected 'from arrays NAME' after the population")
-    * expect(kw"arrays", "expected 'arrays' after 'from'")
-    * expect(name * hsp, "expected the name of an array set after 'from arrays'")
+    * (ws * kw"from" + E"expected 'from arrays NAME' or 'from poisson(K, rate = R)' after the population")
+    * (V"DriveArrays" + V"DrivePoisson"
+      + E"expected 'arrays NAME' or 'poisson(K, rate = R)' after 'from'")
+    * V"UnknownClause"
+    / function(pos, var, target, spec)
+      spec.tag, spec.pos, spec.var, spec.target = "drive", pos, var, target
+      return spec
+    end,
+  DriveArrays = kw"arrays" * expect(name * hsp, "expected the name of an array set after 'from arrays'")
     * (ws * kw"every" + E"expected 'every' and the sampling interval of the array")
     * operand("Expr", "every")
-    * (ws * kw"scale" * operand("Expr", "scale") + Cc(nil)) * V"UnknownClause"
-    / function(pos, var, target, arrays, every, scale)
-      return { tag = "drive", pos = pos, var = var, target = target, arrays = arrays,
-        every = every, scale = scale }
+    * (ws * kw"scale" * operand("Expr", "scale") + Cc(nil))
+    / function(arrays, every, scale) return { arrays = arrays, every = every, scale = scale } end,
+  -- drive v of E from poisson(K, rate = R) weight W: K Poisson sources per neuron
+  DrivePoisson = Cp() * P"poisson" * -idchar * hsp
+    * expect(P"(", "expected '(' after 'poisson': poisson(K, rate = R)") * ws
+    * operand("Expr", "(")
+    * (symc"," + E"expected ', rate = R' after the number of sources K in poisson(K, rate = R)")
+    * V"NamedArg" * ws * closing(")", argsclose) * hsp
+    * (ws * kw"weight" + E"expected 'weight W' (what one spike of a source adds) after poisson(K, rate = R)")
+    * operand("Expr", "weight")
+    / function(pos, k, rate, weight)
+      return { poisson = { pos = pos, n = k, rate = rate, weight = weight } }
     end,
 
   ---------------------------------------------------------------- expressions

@@ -55,6 +55,9 @@ for t in "$@"; do
       ( cd "$srcdir" 2>/dev/null; true )
       "$CAJAL" "$srcdir/$t" >"$log" 2>&1 </dev/null; st=$?
       count "$t" "$log" $st lua ;;
+    *.py)   # Python peers: Debian's interpreter (numpy, jupyter_client, h5py ...)
+      "${PYTHON3:-/usr/bin/python3}" "$srcdir/$t" >"$log" 2>&1 </dev/null; st=$?
+      count "$t" "$log" $st lua ;;
     *)
       "./$t" --verbose -j1 >"$log" 2>&1 </dev/null; st=$?
       if grep -q 'Synthesis: Tested:' "$log"; then count "$t" "$log" $st c

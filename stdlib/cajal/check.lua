@@ -41,7 +41,7 @@ local ANY = { any = true }
 -- ZERO: a bare 0 matches any dimension in sums and comparisons, and is a
 -- plain number in products (0 * 1 mV is in V)
 local ZERO = { any = true, zero = true }
-M.DIMLESS, M.ANY = DIMLESS, ANY
+M.DIMLESS, M.ANY, M.mkdim = DIMLESS, ANY, mkdim
 local SECOND = mkdim(0, 0, 2, 0, 0, 0, 0)
 
 local function dimeq(a, b)
@@ -270,7 +270,8 @@ local FOLDF = {
   end,
   min = function(a, b) if a ~= a then return b elseif b ~= b then return a end return math.min(a, b) end,
   max = function(a, b) if a ~= a then return b elseif b ~= b then return a end return math.max(a, b) end,
-  sign = function(x) return x > 0 and 1.0 or (x < 0 and -1.0 or 0.0) end,
+  sign = function(x) return x > 0 and 1.0 or (x < 0 and -1.0 or x) end,   -- as cj_sign: -0 and NaN pass
+  heaviside = function(x) return x >= 0 and 1.0 or (x < 0 and 0.0 or x) end,
   sigmoid = function(x) return 1.0 / (1.0 + math.exp(-x)) end,
 }
 
@@ -506,14 +507,29 @@ local function name(scope, node)
 end
 
 -- number literal with its unit
+-- The smallest normal double: a literal (with its unit) below it has lost
+-- digits (subnormal) or all of them (1e-400 reads as 0).
+local DBL_MIN = 2.2250738585072014e-308
+
+local function underflow(scope, node, v, u)
+  local mant = (node.text or ""):match("^[%d%.]*") or ""
+  if v ~= 0 and math.abs(v) >= DBL_MIN then return end
+  if v == 0 and not mant:find("[1-9]") then return end
+  fail(scope.src, node.pos, format("the number '%s%s' is too small for double precision (%s): the smallest "
+    .. "is 2.2e-308%s", node.text or "?", u and (" " .. u) or "", v == 0 and "it would read as 0" or
+    "it would lose digits", u and " in SI units" or ""))
+end
+
 local function literal(scope, node)
   local v, d = node.value, DIMLESS
   if type(v) ~= "number" then fail(scope.src, node.pos, "malformed number") end
+  underflow(scope, node, v)
   local whole = node.unit and node.unit.text and #node.unit.text < 200 and unit(node.unit.text)
   if whole then
     -- the unit as cj.unit reads it: 1 uF/cm^2 is 0.01 exactly, not 1e-6 * 1e4
     local scale, ud = unit(node.unit.text)
     v, d = v * scale, ud
+    if v == 0 and node.value ~= 0 then underflow(scope, node, v, node.unit.text) end
   elseif node.unit then
     local scale = 1.0
     for _, f in ipairs(node.unit.factors or {}) do
@@ -532,6 +548,11 @@ local function literal(scope, node)
     v = v * scale
   elseif v == 0 then
     d = ZERO                     -- a bare 0 is zero in any unit
+  end
+  if node.unit then underflow(scope, node, v, node.unit.text) end
+  if v == math.huge or v == -math.huge then
+    fail(scope.src, node.pos, format("the number '%s %s' is too large for double precision in SI units",
+                                     node.text or "?", node.unit and node.unit.text or ""))
   end
   return num(v), d
 end
@@ -558,6 +579,7 @@ local function binop(scope, node)
     if not dimeq(da, db) then mismatch(scope, node, "'" .. op .. "'", da, db) end
     return mk(op, a, b), both(da, db)
   elseif op == "*" or op == "/" then
+    if op == "/" and isnum(b) and b[2] == 0 and M.lenient == 0 then M.divzero(scope, node.rhs) end
     return mk(op, a, b), dimmul(da, db, op == "*" and 1 or -1)
   elseif op == "^" then
     return M.power(scope, node, a, da, b, db, node.rhs)
@@ -684,7 +706,7 @@ local function callnode(scope, node)
     end
     return call(fname, args[1]), dims[1]
   elseif kind == "sign" then
-    if fname == "heaviside" then return mk(">=", args[1], num(0)), DIMLESS end
+    if fname == "heaviside" then return call("heaviside", args[1]), DIMLESS end   -- 1 at 0, NaN stays NaN
     return call("sign", args[1]), DIMLESS
   elseif kind == "same" then
     for q = 2, nargs do
@@ -710,12 +732,45 @@ local function callnode(scope, node)
   end
 end
 
-function expr(scope, node)
-  if nesting >= MAXNEST then toodeep(scope, node) end
-  nesting = nesting + 1
-  if nesting > deepest then deepest = nesting end
-  local e, d = expr1(scope, node)
-  nesting = nesting - 1
+-- Constants must be finite: an expression that folds to an infinity or a
+-- NaN (1 / 0 s, exp(1000), a parameter dividing by a zero one) is an error at
+-- the innermost place it appears. The branch an `if` with a constant
+-- condition does not take is checked for names and units only (M.lenient).
+M.lenient = 0
+
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+
+-- "division by zero": names the divisor and, for a parameter, where its value came from
+function M.divzero(scope, node)
+  local what = "the divisor is 0"
+  if node.tag == "name" and not node.side then
+    local sym = lookup(scope, node.name)
+    if sym and (sym.kind == "param" or sym.kind == "const") then
+      local u = sym.dim and not isless(sym.dim) and (" " .. M.unitstr(sym.dim)) or ""
+      if type(sym.setby) == "table" then      -- an override: point at it, in the user's file
+        fail(sym.setby.src, sym.setby.pos, format("division by zero: '%s' is 0%s here, and the model divides by it (%s)",
+                                                  node.name, u, M.where(scope.src, node.pos)))
+      end
+      what = format("'%s' is 0%s%s", node.name, u, sym.setby and (" (set by " .. sym.setby .. ")") or "")
+    end
+  end
+  fail(scope.src, node.pos, "division by zero: " .. what)
+end
+
+local function checked(scope, node, e, d)
+  if M.lenient == 0 and e[1] == "num" and not finite(e[2]) then
+    fail(scope.src, node.pos, format("this expression is %s in double precision: a constant must be finite",
+                                     e[2] ~= e[2] and "not a number (NaN)" or "infinite"))
+  end
+  return e, d
+end
+
+-- expr with the finiteness checks suspended (a branch that is not taken)
+local function leniently(scope, node)
+  M.lenient = M.lenient + 1
+  local ok, e, d = pcall(expr, scope, node)
+  M.lenient = M.lenient - 1
+  if not ok then error(e, 0) end
   return e, d
 end
 
@@ -733,12 +788,23 @@ function expr1(scope, node)
   elseif tag == "ifelse" then
     local c, dc = expr(scope, node.cond)
     needless(scope, node.cond, "a condition", dc)
-    local a, da = expr(scope, node.yes)
-    local b, db = expr(scope, node.no)
+    local yes = (isnum(c) and c[2] == 0) and leniently or expr
+    local no = (isnum(c) and c[2] ~= 0) and leniently or expr
+    local a, da = yes(scope, node.yes)
+    local b, db = no(scope, node.no)
     if not dimeq(da, db) then mismatch(scope, node, "'if'", da, db) end
     return mk("ifelse", c, a, b), both(da, db)
   end
   fail(scope.src, node.pos or 1, format("unexpected node '%s' in an expression", tostring(tag)))
+end
+
+function expr(scope, node)
+  if nesting >= MAXNEST then toodeep(scope, node) end
+  nesting = nesting + 1
+  if nesting > deepest then deepest = nesting end
+  local e, d = expr1(scope, node)
+  nesting = nesting - 1
+  return checked(scope, node, e, d)
 end
 M.expr = expr
 
@@ -892,30 +958,64 @@ end
 
 -- Parameters of a model with overrides: overrides maps name -> {node, scope}
 -- (a population or use argument) or {value = number, dim = dim} (opts.params).
-local function parameters(inst, scope, defs, overrides)
+-- Parameters of a model with overrides: overrides maps name -> {node, scope}
+-- (a population or use argument) or {value = number, dim = dim} (opts.params).
+-- A neuron's parameter whose override depends on i, N or a random draw
+-- (hh(50, I_e = i * 20 pA)) becomes a per-neuron constant: a state variable
+-- without equation (sym.perneuron), set by the initialisation, first of the
+-- states; so does a parameter whose default uses such a one. An override
+-- sees the network's constants, then the model's earlier parameters
+-- (izhikevich2003(800, c = ..., d = 8 mV - 6 mV * (c + 65 mV) / 15 mV)).
+-- perneuron: {n = N} for a neuron population, nil for a synapse model (whose
+-- parameters are one constant for all its synapses).
+local function parameters(inst, scope, defs, overrides, perneuron)
+  local what = perneuron and "population" or "projection"
   for _, def in ipairs(defs or {}) do
-    local v, d = M.constant(scope, def.value, format("parameter '%s'", def.name))
+    local e, d = expr(scope, def.value)
     whole(scope, def.value, format("parameter '%s'", def.name), d)
     local o = overrides[def.name]
+    local setby
     if o then
       o.used = true
-      local ov, od
+      local oe, od
       if o.node then
-        ov, od = M.constant(o.scope, o.node, format("the override of '%s'", def.name))
+        local os = o.scope
+        local ps = { kind = os.kind, src = os.src, names = os.names, parent = { names = inst.names },
+                     builtins = perneuron and { i = true, N = true, pi = true }
+                                or { i = true, j = true, N_pre = true, N_post = true, pi = true },
+                     consts = perneuron and { N = perneuron.n } or {}, rand = true }
+        oe, od = expr(ps, o.node)
+        setby = { src = os.src, pos = o.node.pos }
         if not dimeq(od, d) then
-          fail(o.scope.src, o.node.pos, format("unit mismatch in the override of '%s': %s and %s",
-                                                def.name, dimstr(d), dimstr(od)))
+          fail(os.src, o.node.pos, format("unit mismatch in the override of '%s': %s and %s",
+                                          def.name, dimstr(d), dimstr(od)))
+        end
+        if not isnum(oe) and not perneuron then
+          fail(os.src, o.node.pos, format("the override of '%s' must be one constant for the %s: the parameters "
+            .. "of a synapse model are shared by all its synapses (a value per synapse belongs in a synapse "
+            .. "variable, or in the weight clause)", def.name, what))
         end
       else
-        ov, od = o.value, o.dim
+        oe, od = num(o.value), o.dim
+        setby = "opts.params." .. (o.key or def.name)
         if not dimeq(od, d) then
           error({ text = format("compile.build: opts.params.%s: unit mismatch: %s expected, got %s",
                                 o.key or def.name, dimstr(d), dimstr(od)) }, 0)
         end
       end
-      v = ov
+      e = oe
+    elseif not isnum(e) and not perneuron then
+      fail(scope.src, def.value.pos, format("parameter '%s' must be a constant expression", def.name))
     end
-    declare(inst, def, { kind = "param", value = v, dim = (d.any and DIMLESS) or d }, "parameter")
+    local dim = (d.any and DIMLESS) or d
+    if isnum(e) then
+      declare(inst, def, { kind = "param", value = e[2], dim = dim, setby = setby }, "parameter")
+    else
+      -- per neuron: xi cannot reach here (not a built-in of these scopes)
+      local sym = declare(inst, def, { kind = "state", perneuron = true, dim = dim, init = e,
+                                       setby = setby }, "parameter")
+      inst.states[#inst.states + 1] = sym
+    end
     inst.params[#inst.params + 1] = inst.names[def.name]
   end
 end
@@ -1036,7 +1136,7 @@ function M.neuron(net, entry, n, overrides, popname)
   -- constants (a library model must mean the same in every network)
   local base = { kind = "neuron", src = entry.src, names = inst.names,
                  builtins = { pi = true }, consts = consts, norand = "parameters are constants" }
-  parameters(inst, base, node.parameters, overrides)
+  parameters(inst, base, node.parameters, overrides, { n = n })
   for _, inp in ipairs(node.inputs or {}) do
     declare(inst, inp, { kind = "input", dim = unitdim(base, inp.unit) }, "input")
     inst.inputs[#inst.inputs + 1] = inst.names[inp.name]
@@ -1064,12 +1164,25 @@ function M.neuron(net, entry, n, overrides, popname)
   if node.reset then inst.reset = stmts(inst.scope, node.reset) end
   if node.refractory then
     local r = node.refractory
+    local re = expr(inst.scope, r.duration)
+    if not isnum(re) then
+      local pn
+      M.uses(re, function(x) if x[1] == "sym" and x[2].perneuron then pn = pn or x[2] end return false end)
+      if pn then
+        fail(inst.src, r.duration.pos, format("the refractory period must be one constant for the population, but "
+          .. "'%s' varies per neuron in '%s' (its override uses i or a random draw): give it one value, or make "
+          .. "one population per value", pn.name, popname or "?"))
+      end
+    end
     local v, d = M.constant(inst.scope, r.duration, "the refractory period")
     if not dimeq(d, SECOND) then
       fail(inst.src, r.duration.pos, format("unit mismatch in refractory: s and %s", dimstr(d)))
     end
     if not node.spike then fail(inst.src, r.pos, "refractory needs a spike condition") end
     if v < 0 or v ~= v then fail(inst.src, r.duration.pos, "the refractory period must be >= 0") end
+    if v / net.dt > M.MAXSTEPS then
+      fail(inst.src, r.duration.pos, format("the refractory period (%g s) is more than 2^53 steps of dt", v))
+    end
     inst.refractory = v
     inst.clamp = {}
     if r.clamp then
@@ -1241,14 +1354,35 @@ local function lineof(src, pos)
 end
 M.lineof = lineof
 
+-- "file:line:col" of pos in the file root src
+function M.where(src, pos)
+  local s = type(src) == "table" and src.source or ""
+  local line, col = 1, pos or 1
+  for nl in s:sub(1, (pos or 1) - 1):gmatch("()\n") do line = line + 1; col = (pos or 1) - nl end
+  return format("%s:%d:%d", type(src) == "table" and src.file or "?", line, col)
+end
+
 local GENERATORS = { poisson = true, spike_times = true }
+
+-- The runtime's limits (vm/core/net.c, vm/bind/lnet.c), enforced here so
+-- that a model out of range gets a located error, not an internal one.
+M.MAXINDEX = 2147483647          -- neurons per population, degrees (int32 indices)
+M.MAXDT = 1e6                    -- s
+M.MAXDELAY = 10000000            -- steps of a delay
+M.MAXSTEPS = 2^53                -- steps of 'every', of a refractory period
 
 local function posint(scope, node, what, min)
   local v, d = M.constant(scope, node, what)
   needless(scope, node, what, d)
-  if v ~= math.floor(v) or v < (min or 0) or v > 2^31 then
-    fail(scope.src, node.pos, format("%s must be a whole number >= %d, got %s", what, min or 0,
-                                     tostring(v)))
+  if v ~= math.floor(v) or v < (min or 0) or v > M.MAXINDEX then
+    -- a whole value prints as one (-100, not -100.0); others in the fewest digits that read back
+    local shown = (v == math.floor(v) and math.abs(v) < 2^53) and format("%d", v) or nil
+    for digits = 1, 17 do
+      if shown then break end
+      if tonumber(format("%." .. digits .. "g", v)) == v then shown = format("%." .. digits .. "g", v) end
+    end
+    fail(scope.src, node.pos, format("%s must be a whole number in %d..%d, got %s", what, min or 0, M.MAXINDEX,
+                                     shown or tostring(v)))
   end
   return math.tointeger(v)
 end
@@ -1289,6 +1423,9 @@ local function steps(net, scope, node, what)
   local r = math.floor(k + 0.5)
   if r < 1 or math.abs(k - r) > 1e-6 * math.max(1, r) then
     fail(scope.src, node.pos, format("%s (%g s) must be a whole number of steps of dt (%g s)", what, v, net.dt))
+  end
+  if r > M.MAXSTEPS then
+    fail(scope.src, node.pos, format("%s (%g s) is %.3g steps of dt: at most 2^53", what, v, r))
   end
   return math.tointeger(r), v
 end
@@ -1355,18 +1492,24 @@ function M.network(root, models, opts)
     if item.tag == "setting" then
       local v, d = M.constant(net.scope, item.value, item.name)
       if item.name == "dt" then
-        if not dimeq(d, SECOND) or not (v > 0) then
+        if not dimeq(d, SECOND) then
           fail(root, item.value.pos, format("dt must be a positive time, got %s", dimstr(d)))
+        end
+        if not (v > 0 and v <= M.MAXDT) then
+          fail(root, item.value.pos, format("dt must be in (0, %g] s, got %.6g s", M.MAXDT, v))
         end
         dt = v
       else
         needless(net.scope, item.value, "seed", d)
-        if v ~= math.floor(v) or v < 0 then fail(root, item.value.pos, "seed must be a whole number >= 0") end
+        if v ~= math.floor(v) or v < 0 or v >= 2^63 then
+          fail(root, item.value.pos, "seed must be a whole number in 0 .. 2^63 - 1")
+        end
         seed = math.tointeger(v)
       end
     end
   end
   net.dt = opts.dt or dt or 1e-4
+  if not (net.dt <= M.MAXDT) then opterr(format("bad argument 'opts.dt' (at most %g s expected)", M.MAXDT)) end
   -- seed: opts.seed, else the model's `seed =`, else the default generator's
   -- (what cj.seed(n) last set; 0 in a fresh process), so cj.seed governs networks too
   net.seed = opts.seed or seed or require("cajal.core").rng():state().seed
@@ -1429,6 +1572,24 @@ function M.network(root, models, opts)
   return net
 end
 
+-- The methods and fields of the network object that cj.load returns
+-- (stdlib/cajal/network.lua: Net and FIELDS). A population, projection or
+-- monitor is reached as net.NAME, so one of these names would be hidden
+-- behind the method or field: refused where it is declared.
+-- tests/lua/network.lua checks this list against the object itself.
+M.NETFIELDS = {}
+for w in ([[run every cancel reset save t dt step backend seed name populations
+  projections spikes state rate memory monitors]]):gmatch("%S+") do M.NETFIELDS[w] = true end
+
+local function netfield(net, name, pos, what)
+  if name and M.NETFIELDS[name] then
+    fail(net.src, pos, format("a %s cannot be named '%s': net.%s is the network's own %s in Lua " ..
+      "(choose another name)", what, name, name,
+      (name == "run" or name == "every" or name == "cancel" or name == "reset" or name == "save")
+        and "method" or "field"))
+  end
+end
+
 local function addname(net, name, obj, pos)
   if net.byname[name] then
     fail(net.src, pos, format("'%s' is already the name of a population or projection", name))
@@ -1436,8 +1597,20 @@ local function addname(net, name, obj, pos)
   net.byname[name] = obj
 end
 
+-- A constant Poisson rate: at most one spike per step (rate dt <= 1);
+-- rates that vary are checked by the runtime as it runs.
+function M.poissonrate(net, root, node, v, what)
+  if not (v >= 0) then fail(root, node.pos, format("the rate of %s must be >= 0 Hz, got %g Hz", what, v)) end
+  if v * net.dt > 1 then
+    fail(root, node.pos, format("the rate of %s (%g Hz) is more than one spike per step of dt = %g ms can carry "
+      .. "(at most 1/dt = %g Hz): use a smaller dt, or spread the rate over more neurons or over the K sources "
+      .. "of a Poisson drive (drive VAR of POP from poisson(K, rate = R) weight W)", what, v, net.dt * 1e3, 1 / net.dt))
+  end
+end
+
 function M.population(net, item, per, global, usedopt)
   local root = net.src
+  netfield(net, item.name, item.pos, "population")
   local n = posint(net.scope, item.size, "the population size", 1)
   local entry = net.models[item.model]
   local pop
@@ -1460,6 +1633,7 @@ function M.population(net, item, per, global, usedopt)
       if not dimeq(d, hz) then
         fail(root, rate.pos, format("unit mismatch in rate: Hz and %s", dimstr(d)))
       end
+      if isnum(e) then M.poissonrate(net, root, rate, e[2], "a Poisson group") end
       pop.rate = e
     else
       if #item.args > 0 then fail(root, item.args[1].pos, "spike_times takes no parameters") end
@@ -1512,6 +1686,7 @@ function M.connect(net, item)
   if item.as and #pairs_ > 1 then
     fail(root, item.pos, format("'as %s' names one projection, this connect makes %d", item.as, #pairs_))
   end
+  netfield(net, item.as, item.pos, "projection")
   for _, pr in ipairs(pairs_) do
     local pre, plo, phi = popref(net, pr[1], net.scope)
     local post, qlo, qhi = popref(net, pr[2], net.scope)
@@ -1565,8 +1740,13 @@ function M.connect(net, item)
         fail(root, item.delay.pos, format("unit mismatch in delay: s and %s", dimstr(d)))
       end
       if isnum(e) then
-        proj.delay = math.max(1, math.tointeger(math.floor(e[2] / net.dt + 0.5)) or 1)
-        if e[2] < 0 or e[2] ~= e[2] then fail(root, item.delay.pos, "a delay must be >= 0") end
+        if not (e[2] >= 0) then fail(root, item.delay.pos, "a delay must be >= 0") end
+        local k = math.floor(e[2] / net.dt + 0.5)
+        if k > M.MAXDELAY then
+          fail(root, item.delay.pos, format("a delay of %g s is %.3g steps of dt (%g s): at most %d steps (%g s)",
+                                            e[2], k, net.dt, M.MAXDELAY, M.MAXDELAY * net.dt))
+        end
+        proj.delay = math.max(1, math.tointeger(k))
       else
         proj.delay_expr = e
       end
@@ -1609,22 +1789,59 @@ function M.connect(net, item)
   end
 end
 
+-- Monitors. A record statement makes one monitor per population (or
+-- projection) and recorded name; the slices of one population in a
+-- statement, and the statements that record the same variable of the same
+-- population with the same 'every', 'to' and 'as', make ONE state monitor
+-- whose columns are all the neurons recorded, ascending, each once
+-- (record v of H[10], H[40] has two columns). Two monitors may not stream
+-- to one file.
+local function monkey(m)
+  return concat({ tostring(m.owner_id), m.sym.name, tostring(m.every or 1), m.file or "", m.name or "" }, "\0")
+end
+
 function M.record(net, item)
   local root = net.src
+  netfield(net, item.as, item.pos, "monitor")
+  local owners, nowners = {}, 0
+  for _, ref in ipairs(item.targets) do
+    if not owners[ref.name] then owners[ref.name] = true; nowners = nowners + 1 end
+  end
+  if item.as and nowners > 1 then
+    fail(root, item.pos, format("'as %s' names the monitors of one population or projection, this record has %d: "
+                                .. "write one record statement per population", item.as, nowners))
+  end
+  net.monbykey = net.monbykey or {}
+  net.monfiles = net.monfiles or {}
+  local every = item.every and steps(net, net.scope, item.every, "every")
+  local function addfile(m)
+    if not m.file then return end
+    local prev = net.monfiles[m.file]
+    if prev and prev ~= m then
+      fail(root, item.pos, format("'%s' is already the file of the monitor at line %d: each monitor streams to "
+                                  .. "its own file (one record statement per population and variable)",
+                                  m.file, M.lineof(root, prev.pos)))
+    end
+    net.monfiles[m.file] = m
+  end
   for _, ref in ipairs(item.targets) do
     local obj, lo, hi = popref(net, ref, net.scope, "record")
-    local mon = { kind = item.kind, file = item.file, name = item.as, pos = item.pos, range = { lo, hi } }
-    if item.every then
-      mon.every = steps(net, net.scope, item.every, "every")
-    end
+    local mon = { kind = item.kind, file = item.file, name = item.as, pos = item.pos, range = { lo, hi },
+                  every = every }
     if obj.isproj then
       if item.kind ~= "state" then
         fail(root, ref.pos, format("'%s' is a projection: record its variables (record w of %s)", obj.name, obj.name))
       end
       mon.proj = obj
-      if ref.lo then mon.range = nil; mon.slice = ref end
+      if ref.lo and not ref.single and not ref.hi then
+        fail(root, ref.pos, format("a slice of the synapses of '%s' needs its last index (%s[%d..K]): the number "
+                                   .. "of synapses is known only when the network is built", obj.name, obj.name, lo))
+      end
+      mon.range = ref.lo and { lo, hi } or nil
+      mon.owner_id = "proj" .. obj.id
     else
       mon.pop = obj
+      mon.owner_id = "pop" .. obj.id
       if item.kind ~= "spikes" and item.kind ~= "rate" and obj.kind ~= "neuron" then
         fail(root, ref.pos, format("'%s' is a %s generator: it has no variables to record", obj.name, obj.kind))
       end
@@ -1652,6 +1869,10 @@ function M.record(net, item)
           M.define(sym)
           whole({ src = root }, { pos = (item.vars_pos or {})[q] or ref.pos },
                 format("recorded definition '%s'", v), sym.dim)
+          if M.uses(sym.expr, function(x) return x[1] == "xi" end) then
+            fail(root, (item.vars_pos or {})[q] or ref.pos,
+                 format("'%s' uses the white noise xi, which has no value between steps: record the variables it uses", v))
+          end
         end
         if sym.kind == "def" and not (obj.recorded_defs and obj.recorded_defs[sym]) then
           obj.recorded_defs = obj.recorded_defs or {}
@@ -1659,15 +1880,77 @@ function M.record(net, item)
           obj.recorded_defs[#obj.recorded_defs + 1] = sym
         end
         local m = copy(mon, { sym = sym })
-        net.monitors[#net.monitors + 1] = m
+        local key = monkey(m)
+        local prev = net.monbykey[key]
+        if prev then
+          prev.ranges[#prev.ranges + 1] = m.range or false
+        else
+          m.ranges = { m.range or false }
+          net.monbykey[key] = m
+          net.monitors[#net.monitors + 1] = m
+          addfile(m)
+        end
       end
     else
       net.monitors[#net.monitors + 1] = mon
+      addfile(mon)
     end
   end
 end
 
+-- drive VAR of POP from poisson(K, rate = R) weight W: at the start of every
+-- step each neuron of the slice gets VAR += W * Binomial(K, R dt), the summed
+-- effect of K independent Poisson sources (Brian2's PoissonInput) without
+-- K * N synapses. VAR is a state variable (a jump, like on_pre's v_post += w).
+function M.poissondrive(net, item)
+  local root, pd = net.src, item.poisson
+  local pop, lo, hi = popref(net, item.target, net.scope)
+  if pop.kind ~= "neuron" then
+    fail(root, item.target.pos, format("'%s' is a %s generator: it cannot be driven", pop.name, pop.kind))
+  end
+  local sym = pop.names[item.var]
+  if not sym or sym.kind ~= "state" or sym.perneuron then
+    local cands = {}
+    for _, st in ipairs(pop.states) do if not st.perneuron then cands[st.name] = true end end
+    local why = sym and sym.kind == "input" and format(": '%s' is an input (a sum recomputed every step); a Poisson "
+      .. "drive adds jumps to a state variable (drive v of %s ...), or connect a poisson population through "
+      .. "a synapse model to feed an input", item.var, pop.name)
+      or format(": not a state variable of '%s'%s", pop.name, suggest(item.var, cands))
+    fail(root, item.pos, format("drive %s from poisson%s", item.var, why))
+  end
+  for _, dr in ipairs(pop.drives or {}) do
+    if dr.sym == sym then
+      fail(root, item.pos, format("'%s' is set by a drive from arrays (line %d): a Poisson drive would be "
+                                  .. "overwritten", item.var, M.lineof(root, dr.pos)))
+    end
+  end
+  local k = posint(net.scope, pd.n, "the number of sources of a Poisson drive", 0)
+  local rarg = pd.rate
+  if rarg.name ~= "rate" then
+    fail(root, rarg.pos, format("poisson takes 'rate', not '%s'%s", rarg.name, suggest(rarg.name, { rate = true })))
+  end
+  local rate, rd = M.constant(net.scope, rarg.value, "the rate of a Poisson drive")
+  if not dimeq(rd, mkdim(0, 0, -2, 0, 0, 0, 0)) then
+    fail(root, rarg.value.pos, format("unit mismatch in rate: Hz and %s", dimstr(rd)))
+  end
+  M.poissonrate(net, root, rarg.value, rate, "the sources of a Poisson drive")
+  local wscope = { kind = "network", src = root, names = {}, parent = net.scope, builtins = { i = true, N = true },
+                   consts = { N = pop.n }, rand = true }
+  local we, wd = expr(wscope, pd.weight)
+  if not isnum(we) then
+    fail(root, pd.weight.pos, "the weight of a Poisson drive must be one constant, the jump of one source's "
+      .. "spike in every neuron of the drive (for other jumps, one drive per slice)")
+  end
+  local w = we[2]
+  if not dimeq(wd, sym.dim) then
+    fail(root, pd.weight.pos, format("unit mismatch in weight: %s (%s) and %s", dimstr(sym.dim), item.var, dimstr(wd)))
+  end
+  pop.pdrives = pop.pdrives or {}
+  pop.pdrives[#pop.pdrives + 1] = { sym = sym, n = k, rate = rate, weight = w, range = { lo, hi }, pos = item.pos }
+end
+
 function M.drive(net, item, opts)
+  if item.poisson then return M.poissondrive(net, item) end
   local root = net.src
   local pop, lo, hi = popref(net, item.target, net.scope)
   if pop.kind ~= "neuron" then

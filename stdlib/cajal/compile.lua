@@ -9,7 +9,7 @@
 --   compile.build(source, filename [, opts]) -> ir
 --     source    the model text (a string); filename names it in messages and
 --               anchors relative imports (nil -> "<string>", imports then
---               resolve from the current directory and CAJAL_PATH).
+--               resolve from opts.importdir, else the current directory).
 --     opts      (all optional)
 --       seed      integer (default: the model's `seed =`, else the seed of cj.seed)
 --       dt        step in seconds, a number or a cj quantity (default 0.1 ms)
@@ -23,6 +23,8 @@
 --                 overrides the integration method of every model.
 --       precision "double" (default) or "single" (float32 state)
 --       jit       false: leave ir.c_source nil (interpreter only)
+--       importdir the folder that plays the importing file's for text
+--                 without a filename (cj.network: the calling script's)
 --     Returns the IR table of vm/core/IR.md, c_source included.
 --     On an error in the model it raises an error OBJECT (error(e, 0)): the
 --     grammar's error table { file, line, col, pos, msg, text } whose
@@ -35,11 +37,10 @@
 --     object whose text is "compile.build: bad argument ...".
 --
 --   compile.load_file(path [, opts]) -> ir
---     Reads path and builds it. Imports (`import "models/lif"`) are resolved
---     through CAJAL_PATH (colon-separated directories), then the importing
---     file's directory, the current directory, ~/.local/share/cajal, and the
---     copies shipped with cajal (installed or built into the binary). A cycle
---     of imports is an error naming the chain.
+--     Reads path and builds it. Imports (`import "models/lif"`) are looked
+--     up in the order of man cajal-lang, IMPORT (searchpath, then the model
+--     library shipped with cajal); the current directory is not searched. A
+--     cycle of imports is an error naming the chain.
 --
 --   compile.diagnose(path) -> nil | message   the first error, nil if it compiles
 --   compile.dump(stage, path [, opts]) -> text   stage "ast" | "ir" | "c"
@@ -106,24 +107,25 @@ local function isfile(path)
   return ok
 end
 
--- The directories searched for `import "NAME"` from a file in dir.
+-- The folders searched for `import "NAME"` from a file in dir, before the
+-- model library shipped with cajal. The order is the one documented (once)
+-- in man cajal-lang, IMPORT:
+--   1. dir, the importing file's folder (as trusted as the file itself);
+--   2. the folders of CAJAL_PATH, left to right (empty entries ignored: they
+--      do not mean the current folder);
+--   3. ~/.local/share/cajal, the user's own library;
+--   then (find below) the shipped library. The current folder is not
+--   searched unless it is one of these: a model must not pick up a file
+--   planted in whatever folder cajal happens to run in (as PATH leaves out
+--   "." and Python's -P leaves out the current folder).
 function M.searchpath(dir)
   local dirs = { dir or "." }
   local env = os.getenv("CAJAL_PATH")
   local home = os.getenv("HOME")
-  local defaults = { "." }
-  if home and home ~= "" then defaults[#defaults + 1] = home .. "/.local/share/cajal" end
-  if env and env ~= "" then
-    for entry in (env .. ":"):gmatch("([^:]*):") do
-      if entry == "" then
-        for _, d in ipairs(defaults) do dirs[#dirs + 1] = d end
-      else
-        dirs[#dirs + 1] = entry
-      end
-    end
-  else
-    for _, d in ipairs(defaults) do dirs[#dirs + 1] = d end
+  for entry in ((env or "") .. ":"):gmatch("([^:]*):") do
+    if entry ~= "" then dirs[#dirs + 1] = entry end
   end
+  if home and home ~= "" then dirs[#dirs + 1] = home .. "/.local/share/cajal" end
   local seen, out = {}, {}
   for _, d in ipairs(dirs) do
     if not seen[d] then seen[d] = true; out[#out + 1] = d end
@@ -177,7 +179,8 @@ M.find = find
 
 -- Collect the models of root and of everything it imports into models
 -- (name -> {node, src}); stack holds the origins being loaded (cycles).
-local function collect(root, origin, models, sources, stack, main)
+-- importdir: the folder of a root that is not a file (origin nil).
+local function collect(root, origin, models, sources, stack, main, importdir)
   for _, item in ipairs(root.body) do
     if item.tag == "neuron" or item.tag == "synapse" then
       local prev = models[item.name]
@@ -187,11 +190,17 @@ local function collect(root, origin, models, sources, stack, main)
       end
       models[item.name] = { node = item, src = root }
     elseif item.tag == "import" then
-      local text, where = find(item.path, dirname(origin))
+      local text, where = find(item.path, origin and dirname(origin) or importdir)
       if not text then
-        check.fail(root, item.pos, format("import \"%s\": no such model file (searched the importing " ..
-          "file's folder, CAJAL_PATH or the current folder and ~/.local/share/cajal, then cajal's model library)",
-          item.path))
+        -- a misspelt library file: its nearest name
+        local lib = {}
+        local okh, host = pcall(require, "cajal.host")
+        if okh and type(host) == "table" and host.list then
+          for _, f in ipairs(host.list("models/")) do lib[(f:gsub("%.cajal$", ""))] = true end
+        end
+        check.fail(root, item.pos, format("import \"%s\": no such model file in the importing file's " ..
+          "folder, CAJAL_PATH, ~/.local/share/cajal or cajal's model library%s (the order of the search: " ..
+          "man cajal-lang, IMPORT)", item.path, check.suggest((item.path:gsub("%.cajal$", "")), lib)))
       end
       where = normalize(where)
       if #stack >= 64 then check.fail(root, item.pos, "imports nested more than 64 deep") end
@@ -213,7 +222,7 @@ local function collect(root, origin, models, sources, stack, main)
             check.fail(sub, it.pos, "an imported file may contain only imports and model definitions")
           end
         end
-        collect(sub, where, models, sources, stack, false)
+        collect(sub, where, models, sources, stack, false, importdir)
         stack[#stack] = nil
       end
     elseif not main then
@@ -252,6 +261,7 @@ local function checkopts(opts)
   if o.precision ~= nil and o.precision ~= "double" and o.precision ~= "single" then
     bad("precision", "\"double\" or \"single\"")
   end
+  if o.importdir ~= nil and type(o.importdir) ~= "string" then bad("importdir", "a folder name") end
   if o.method ~= nil then
     local ok = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
     if not ok[o.method] then bad("method", "exact, euler, rk2, rk4 or exponential_euler") end
@@ -259,12 +269,12 @@ local function checkopts(opts)
   return o
 end
 
--- front(source, filename, opts) -> root, models, sources
-local function front(source, filename)
+-- front(source, filename, importdir) -> root, models, sources
+local function front(source, filename, importdir)
   local root = parse(source, filename)
   local models, sources = {}, { [filename] = source, filename }
   local origin = filename:sub(1, 1) ~= "<" and normalize(filename) or nil
-  collect(root, origin, models, sources, { origin or filename }, true)
+  collect(root, origin, models, sources, { origin or filename }, true, importdir or ".")
   return root, models, sources
 end
 
@@ -279,7 +289,7 @@ function M.build(source, filename, opts)
   filename = filename or "<string>"
   opts = checkopts(opts)
   local ok, ir = pcall(function()
-    local root, models, sources = front(source, filename)
+    local root, models, sources = front(source, filename, opts.importdir)
     local ir = lower.network(check.network(root, models, opts), opts)
     local all = {}
     for _, o in ipairs(sources) do all[#all + 1] = sources[o] end
@@ -404,8 +414,8 @@ if doc then
       "A stage of the compilation of a .cajal file: \"ast\", \"ir\" or \"c\" (cajal --dump=STAGE FILE).")
   doc(M.cache_clear, "compile.cache_clear()\nEmpty the compile cache (cajal --cache-clear).")
   doc(M.searchpath, "compile.searchpath([dir]) -> { dir, ... }\n" ..
-      "The folders searched by `import` from a file in dir: dir, then CAJAL_PATH (an empty\n" ..
-      "entry stands for the defaults), else the current folder and ~/.local/share/cajal.")
+      "The folders searched by `import` from a file in dir, before cajal's model library:\n" ..
+      "dir, the folders of CAJAL_PATH, ~/.local/share/cajal (man cajal-lang, IMPORT).")
   doc(M.find, "compile.find(name [, dir]) -> text, origin | nil, tried\n" ..
       "The text of the model file an `import \"name\"` finds (searchpath, then the model\n" ..
       "library shipped with cajal), or nil and the list of places tried.")

@@ -45,7 +45,7 @@ typedef struct cj_kctx {
 } cj_kctx;
 int cj_kernel_abi = 1;
 static inline double cj_sign(double x) { return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : x); }
-static inline double cj_heaviside(double x) { return x > 0.0 ? 1.0 : (x <= 0.0 ? 0.0 : x); }
+static inline double cj_heaviside(double x) { return x >= 0.0 ? 1.0 : (x < 0.0 ? 0.0 : x); }
 static inline double cj_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 static inline double cj_min(double a, double b) { return a < b ? a : (b < a ? b : (a != a ? b : a)); }
 static inline double cj_max(double a, double b) { return a > b ? a : (b > a ? b : (a != a ? b : a)); }

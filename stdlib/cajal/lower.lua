@@ -22,7 +22,8 @@
 -- integrated by Euler-Maruyama (xi = N(0,1) / sqrt(dt)). All right-hand
 -- sides are evaluated from the old state into temporaries, then stored;
 -- a variable clamped by the refractory period is stored as
--- ifelse(not_refractory, new, old). The matrix is balanced first (powers
+-- ifelse(not_refractory, new, old), after taking back the value the reset
+-- left (jumps during the period are dropped, as in Brian2). The matrix is balanced first (powers
 -- of 2) so that mixed units do not cost accuracy.
 --
 -- Inputs. An input of a population is the sum of what drives it: summed
@@ -559,6 +560,7 @@ M.affine = affine
 -- returns the list of new values (IR expressions), in system order.
 
 local function isnum(e) return e[1] == "num" end
+local perneuron_linear, resetconstants   -- below
 
 -- exp(x) - 1 without cancellation (Kahan's trick; Lua has no expm1)
 local function expm1(x)
@@ -656,9 +658,20 @@ local function exact(env, system, A, f)
 end
 
 -- an env for one stage: fresh definition cache, substituted variables
+-- (the substitutions of env stay, those given override them: a clamped
+-- variable's value after its restore, see popupdate)
 local function stage(env, subst, tshift)
+  local s = env.subst
+  if subst and s and subst ~= s then
+    local m = {}
+    for k, v in pairs(s) do m[k] = v end
+    for k, v in pairs(subst) do m[k] = v end
+    s = m
+  elseif subst then
+    s = subst
+  end
   return { k = env.k, domain = env.domain, pop = env.pop, proj = env.proj, out = env.out,
-           subst = subst, tshift = tshift, defs = {}, xi = env.xi }
+           subst = s, tshift = tshift, defs = {}, xi = env.xi }
 end
 
 local function rhs_all(env, system)
@@ -736,6 +749,31 @@ end
 
 local METHODS = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
 
+-- One equation, affine in its variable, whose coefficient is built from
+-- numbers and per-neuron parameters only (a population override with i or a
+-- draw: lif(10, tau_m = 10 ms + i * 1 ms)), the rest free of t and noise.
+perneuron_linear = function(system)
+  if #system ~= 1 then return false end
+  local eq = system[1]
+  local a = affine(eq.rhs, { [eq.sym] = true })
+  if not a or (a.rest and hasleaf(a.rest, NOTCONST)) then return false end
+  local c = a.coef[eq.sym]
+  if not c then return false end
+  local ok, some = true, false
+  uses(c, function(x)
+    local op = x[1]
+    if op == "sym" then
+      if x[2].perneuron then some = true else ok = false end
+    elseif op == "def" then
+      ok = false
+    elseif NOTCONST[op] or op == "notref" or op == "lastspike" then
+      ok = false
+    end
+    return false
+  end)
+  return ok and some
+end
+
 -- integrate(env, system, method, where) -> new values; where = {src, pos,
 -- what} for errors. method nil: exact when linear, else euler.
 local function integrate(env, system, method, where)
@@ -765,6 +803,10 @@ local function integrate(env, system, method, where)
       local new = exact(env, system, A, f)
       if new then return new end
       why = "its propagator is not finite"
+    elseif perneuron_linear(system) then
+      -- one equation dx/dt = A x + B, A a per-neuron parameter: the closed
+      -- form x + (A x + B) expm1(A dt) / A is exact, neuron by neuron
+      return expeuler(env, system, where.src)
     end
     if method == "exact" then
       fail(where.src, where.pos, format("method exact: the equations of %s are not linear with constant coefficients (%s)",
@@ -825,9 +867,14 @@ local function addkernel(L, kb)
   return id
 end
 
+-- the role of a stored variable in the IR (what the Lua API lets a script do with it)
+local ROLES = { state = "state", syn = "state", postsyn = "state", input = "input", def = "definition",
+                hidden = "hidden" }
+
 local function addvar(L, owner, sym, name, dim)
   local t = owner.ir
-  t.vars[#t.vars + 1] = { name = name, unit = dim and unitstr(dim) or "1" }
+  local role = sym.perneuron and "parameter" or ROLES[sym.kind] or "state"
+  t.vars[#t.vars + 1] = { name = name, unit = dim and unitstr(dim) or "1", role = role }
   L.store[sym] = { owner.isproj and "proj" or "pop", owner.id, #t.vars }
   return #t.vars
 end
@@ -851,6 +898,29 @@ local function arrays(net, opts, name, pos, fields)
   return a
 end
 
+-- The state variables that a reset leaves at a constant: the value of its
+-- last top-level assignment 'x = constant' when no later statement may
+-- change x. sym -> number.
+resetconstants = function(list)
+  local out = {}
+  local function touched(stmts, seen)
+    for _, st in ipairs(stmts) do
+      if st[1] == "assign" then seen[st[2]] = true
+      else touched(st[3], seen); touched(st[4], seen) end
+    end
+    return seen
+  end
+  for _, st in ipairs(list) do
+    if st[1] == "assign" then
+      local v = st[5]
+      out[st[2]] = (st[4] == "=" and not st[3] and v[1] == "num") and v[2] or nil
+    else
+      for sym in pairs(touched({ st }, {})) do out[sym] = nil end
+    end
+  end
+  return out
+end
+
 -- neuron populations: storage
 local function popvars(L, net, pop, opts)
   local p = { name = pop.name, n = pop.n, kind = "neuron", vars = {} }
@@ -868,11 +938,25 @@ local function popvars(L, net, pop, opts)
       kb.body[#kb.body + 1] = { "let", 0, v }
       p.rate_kernel = addkernel(L, kb)
     else
-      -- a rate that depends on the neuron: a neuron group drawing its spikes
+      -- a rate that depends on the neuron: a neuron group drawing its spikes,
+      -- its rates in a hidden variable (set once, or every step when they
+      -- depend on t) that the runtime checks against 1/dt (rate_var)
       p.spiking = true
+      local h = hidden(L, pop, "@rate", check.mkdim(0, 0, -2, 0, 0, 0, 0))
+      p.rate_var = L.store[h][3]
+      local function setter(name)
+        local kb = newkernel(L, pop.name .. name, "neurons", "stmts", line(pop, pop.pos))
+        local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+        local r0, how = pick(env, h)
+        local v = lx(r, env)
+        kb.body[#kb.body + 1] = { "set", r0, how, v }
+        return addkernel(L, kb)
+      end
+      p.init = setter("_rate_init")
+      if hasleaf(r, { t = true }) then p.update = setter("_rate") end
       local kb = newkernel(L, pop.name .. "_poisson", "neurons", "threshold", line(pop, pop.pos))
       local env = { k = kb, domain = "neurons", pop = pop }
-      kb.cond = mk("<", { "rand", "uniform", 0 }, mk("*", lx(r, env), num(L.dt)))
+      kb.cond = mk("<", { "rand", "uniform", 0 }, mk("*", { "var", kb:slot("pop", pop.id, p.rate_var), "i" }, num(L.dt)))
       kb.ndraw = 1
       p.threshold = addkernel(L, kb)
     end
@@ -893,6 +977,27 @@ local function popvars(L, net, pop, opts)
     -- (K - 1/2) dt, K = timestep(T): refractory at steps k+1 .. k+K-1 after
     -- a spike at step k, as Brian2 counts them.
     p.refractory = pop.refractory
+    -- Clamped variables are held at their value after the reset: a jump that
+    -- reaches one (an on_pre event, a Poisson drive) in steps k+1 .. k+K is
+    -- dropped, as Brian2's (unless refractory) drops writes while
+    -- not_refractory is false (its events of step m act from step m+1 here).
+    -- The reset stores the value in a hidden 'x@held'; the update starts by
+    -- restoring it while t - lastspike < (K + 1/2) dt.
+    -- (A reset that ends by setting the variable to a constant, v = v_reset,
+    -- needs no storage: the constant is held.)
+    local K = math.floor((pop.refractory + 1e-3 * L.dt) / L.dt)   -- cj_timestep(), as the runtime
+    if K >= 1 and pop.clamp then
+      local withode = {}
+      for _, ode in ipairs(pop.odes) do withode[ode.sym] = true end
+      local const = resetconstants(pop.reset or {})
+      pop.held, pop.heldbound = {}, (K + 0.5) * L.dt
+      for _, st in ipairs(pop.states) do
+        if pop.clamp[st] and withode[st] then
+          pop.held[#pop.held + 1] = { sym = st, value = const[st],
+                                      held = not const[st] and hidden(L, pop, st.name .. "@held", st.dim) or nil }
+        end
+      end
+    end
   end
   pop.inputs_of = {}
   for _, s in ipairs(pop.inputs) do pop.inputs_of[s] = { sums = {}, post = {}, drives = {} } end
@@ -964,6 +1069,11 @@ end
 -- inputs: where each is stored and how the update kernel computes it
 local function inputs(L, pop)
   if pop.kind ~= "neuron" then return end
+  for _, pd in ipairs(pop.pdrives or {}) do
+    pop.ir.poisson_inputs = pop.ir.poisson_inputs or {}
+    local t = pop.ir.poisson_inputs
+    t[#t + 1] = { var = L.store[pd.sym][3], n = pd.n, rate = pd.rate, weight = pd.weight, range = pd.range }
+  end
   for _, dr in ipairs(pop.drives or {}) do
     local sym = dr.sym
     if sym.kind == "state" and dr.whole and dr.scale == 1 then
@@ -1057,13 +1167,36 @@ local function popinit(L, pop)
   for _, proj in ipairs(pop.incoming or {}) do
     for _, s in ipairs(proj.syn.postvars) do set(s, lx(s.init, env)) end
   end
-  for _, d in ipairs(pop.recorded_defs or {}) do set(d, lx({ "def", d }, env)) end
+  return addkernel(L, kb)
+end
+
+-- recorded definitions: a kernel the runtime runs on the current state
+-- before a state monitor of the population records, and at the end of a run
+local function popdefs(L, pop)
+  if not pop.recorded_defs or #pop.recorded_defs == 0 then return nil end
+  local kb = newkernel(L, pop.name .. "_defs", "neurons", "stmts", line(pop))
+  local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  for _, d in ipairs(pop.recorded_defs) do
+    local r, how = pick(env, d)
+    local v = lx({ "def", d }, env)            -- may append lets: before the index
+    kb.body[#kb.body + 1] = { "set", r, how, v }
+  end
   return addkernel(L, kb)
 end
 
 local function popupdate(L, pop)
   local kb = newkernel(L, pop.name .. "_update", "neurons", "stmts", line(pop))
   local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  -- 0. clamped variables of neurons that spiked less than K + 1/2 steps ago
+  -- are read as their value after the reset (jumps since are dropped): a
+  -- temporary that every read of the kernel uses (env.subst)
+  for _, h in ipairs(pop.held or {}) do
+    local r, how = pick(env, h.sym)
+    local held = h.value and num(h.value) or { "var", pick(env, h.held) }
+    local recent = mk("<", mk("-", { "t" }, { "lastspike" }), num(pop.heldbound))
+    env.subst = env.subst or {}
+    env.subst[h.sym] = kb:let(mk("ifelse", recent, held, { "var", r, how }))
+  end
   -- 1. driven state variables, 2. inputs (from the old state)
   for _, sd in ipairs(pop.statedrives or {}) do
     local r, how = pick(env, sd.sym)
@@ -1136,15 +1269,8 @@ local function popupdate(L, pop)
     local r, how = pick(env, res.eq.sym)
     local v = res.new
     if res.eq.clamp and pop.ir.refractory then
-      v = mk("ifelse", { "notref" }, v, { "var", r, how })
+      v = mk("ifelse", { "notref" }, v, (env.subst and env.subst[res.eq.sym]) or { "var", r, how })
     end
-    kb.body[#kb.body + 1] = { "set", r, how, v }
-  end
-  -- 5. recorded definitions, from the new state
-  env.defs = {}
-  for _, d in ipairs(pop.recorded_defs or {}) do
-    local r, how = pick(env, d)
-    local v = lx({ "def", d }, env)
     kb.body[#kb.body + 1] = { "set", r, how, v }
   end
   return addkernel(L, kb)
@@ -1160,14 +1286,23 @@ local function neuronkernels(L, pop)
   local p = pop.ir
   p.init = popinit(L, pop)
   p.update = popupdate(L, pop)
+  p.defs = popdefs(L, pop)
   if pop.spike then
     local kb = newkernel(L, pop.name .. "_threshold", "neurons", "threshold", line(pop, pop.model.blocks and pop.model.blocks.spike))
     kb.cond = lx(pop.spike, inline_env(kb, "neurons", pop))
     p.threshold = addkernel(L, kb)
   end
-  if pop.reset and #pop.reset > 0 then
+  local stores = {}
+  for _, h in ipairs(pop.held or {}) do if h.held then stores[#stores + 1] = h end end
+  if (pop.reset and #pop.reset > 0) or #stores > 0 then
     local kb = newkernel(L, pop.name .. "_reset", "spikes", "stmts", line(pop, pop.model.blocks and pop.model.blocks.reset))
-    lstmts({ k = kb, domain = "spikes", pop = pop, out = kb.body, defs = {} }, pop.reset)
+    local env = { k = kb, domain = "spikes", pop = pop, out = kb.body, defs = {} }
+    lstmts(env, pop.reset or {})
+    for _, h in ipairs(stores) do                  -- the value the refractory period holds
+      local r, how = pick(env, h.sym)
+      local rh, howh = pick(env, h.held)
+      kb.body[#kb.body + 1] = { "set", rh, howh, { "var", r, how } }
+    end
     p.reset = addkernel(L, kb)
   end
 end
@@ -1274,6 +1409,22 @@ local function projkernels(L, net, proj)
   end
 end
 
+-- the recorded elements of a state monitor: its ranges (false: all of a
+-- projection's synapses), merged, ascending, each once
+local function monindices(m, lo0, hi0)
+  local seen, list = {}, {}
+  for _, r in ipairs(m.ranges) do
+    if not r then return nil end
+    local lo, hi = r[1], r[2] or r[1]
+    if lo0 then lo, hi = lo0, hi0 end
+    for x = lo, hi do
+      if not seen[x] then seen[x] = true; list[#list + 1] = x end
+    end
+  end
+  table.sort(list)
+  return list
+end
+
 local function monitors(L, net)
   local out = {}
   for _, m in ipairs(net.monitors) do
@@ -1290,16 +1441,14 @@ local function monitors(L, net)
       t.var_name = m.sym.name
       if st[1] == "proj" then
         t.proj = st[2]
-        if m.range and m.range[1] then
-          t.indices = {}
-          for x = m.range[1], m.range[2] or m.range[1] do t.indices[#t.indices + 1] = x end
-        end
+        t.indices = monindices(m)
       else
         t.pop = st[2]
-        local lo, hi = m.range[1], m.range[2]
-        if m.proj then lo, hi = m.proj.post_range[1], m.proj.post_range[2] end
-        t.indices = {}
-        for x = lo, hi do t.indices[#t.indices + 1] = x end
+        if m.proj then   -- a postsynaptic variable: the post slice of the projection
+          t.indices = monindices(m, m.proj.post_range[1], m.proj.post_range[2])
+        else
+          t.indices = monindices(m)
+        end
       end
     end
     out[#out + 1] = t

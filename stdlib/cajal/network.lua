@@ -201,10 +201,11 @@ local wrap  -- forward
 
 -- Build the network of source (named filename) with checked opts; with
 -- savefile (core.savefile_read), take its state from it instead of building.
-local function build(fname, source, filename, opts, savefile)
+-- importdir: the folder imports start from when there is no filename.
+local function build(fname, source, filename, opts, savefile, importdir)
   local compile = require "cajal.compile"
   local copts = { seed = opts.seed, dt = opts.dt, params = opts.params, arrays = opts.arrays,
-                  method = opts.method, precision = opts.precision }
+                  method = opts.method, precision = opts.precision, importdir = importdir }
   if opts.backend == "interp" or ((opts.backend or "auto") == "auto" and os.getenv("CAJAL_JIT") == "off") then
     copts.jit = false      -- no C to emit
   end
@@ -221,7 +222,13 @@ local function build(fname, source, filename, opts, savefile)
   local jit, backend = pickbackend(fname, ir, opts)
   local h
   if savefile then h = core.net_restore(ir, savefile, jit)
-  else h = core.net_new(ir, jit) end
+  else
+    -- what only the runtime can check (a drawn delay out of range, a Poisson
+    -- rate above 1/dt): the message names the network, not this file
+    local ok, r = pcall(core.net_new, ir, jit)
+    if not ok then error(format("%s: %s", fname, (tostring(r):gsub("^net_new: ", ""))), 0) end
+    h = r
+  end
   return wrap(h, ir, backend, { source = source, filename = filename, opts = opts })
 end
 
@@ -263,9 +270,27 @@ groupmt.__index = function(obj, k)
   return view(o, (findvar(o, k)))
 end
 
+-- Variables a script cannot meaningfully write: the runtime recomputes them.
+local function readonly(o, k, var)
+  local what = o.name .. "." .. tostring(k)
+  if var.role == "input" then
+    error(format("%s: '%s' is an input, the sum of what is connected to it, recomputed every step: "
+      .. "writing it would have no effect. To inject a current, give the population a per-neuron parameter "
+      .. "(population %s = model(N, I_e = i * 20 pA), then net.%s.I_e can be written), write a state variable, "
+      .. "or drive the input from an array (drive %s of %s from arrays NAME every DT)", what, k, o.name, o.name,
+      k, o.name), 3)
+  elseif var.role == "definition" then
+    error(format("%s: '%s' is a definition (an equation NAME = EXPR), computed from the state: write the "
+      .. "variables it uses", what, k), 3)
+  elseif var.role == "hidden" then
+    error(format("%s: '%s' is the compiler's own variable: it cannot be written", what, k), 3)
+  end
+end
+
 groupmt.__newindex = function(obj, k, x)
   local o = priv[obj]
   local vid, var = findvar(o, k)
+  readonly(o, k, var)
   local what = o.name .. "." .. tostring(k)
   -- the length first: a list of the wrong length is wrong whatever its unit
   if type(x) == "table" then            -- a list of numbers or of quantities of one unit
@@ -294,6 +319,38 @@ groupmt.__tostring = function(obj)
 end
 
 groupmt.__len = function(obj) return priv[obj].n end
+
+-- TAB completion (cajal.repl): the variables, N and name (the methods come
+-- from Group through __index).
+groupmt.__complete = function(obj)
+  local t = { "N", "name" }
+  for _, v in ipairs(priv[obj].vars) do
+    if not v.name:find("@", 1, true) then t[#t + 1] = v.name end
+  end
+  return t
+end
+
+-- help(net.E): what the population or projection holds and how to use it.
+groupmt.__help = function(obj)
+  local o = priv[obj]
+  local L = { tostring(obj) }
+  local pre = "net." .. (o.name:match("^[%a_][%w_]*$") and o.name or format("projections[%q]", o.name))
+  L[#L + 1] = format("  %s.N = %d; %s.name = %q", pre, o.n, pre, o.name)
+  for _, v in ipairs(o.vars) do
+    if not v.name:find("@", 1, true) then
+      L[#L + 1] = format("  %s.%-10s live state of every %s, in %s (read it, or assign: %s.%s = x)",
+        pre, v.name, o.what == "population" and "neuron" or "synapse",
+        (v.unit or "") ~= "" and v.unit or "1", pre, v.name)
+    end
+  end
+  if o.what == "population" then
+    L[#L + 1] = format("  %s:lastspike()   last spike time of each neuron; %s:varnames()", pre, pre)
+    L[#L + 1] = "Indices are 1-based in Lua: neuron k of the model file (from 0) is [k + 1]."
+  else
+    L[#L + 1] = format("  %s:connectivity()   pre, post (1-based) and delay (steps) of each synapse", pre)
+  end
+  return concat(L, "\n")
+end
 
 -- proj:connectivity() -> pre, post (1-based neuron indices, int32 arrays)
 -- and delays (in steps) of every synapse, in synapse order.
@@ -329,6 +386,7 @@ end
 ---------------------------------------------------------------------------
 
 local SpikeMon, StateMon, RateMon = {}, {}, {}
+local register, indexlabel   -- below
 local spikemt = { __index = SpikeMon, __name = "cajal.spikemonitor" }
 local statemt = { __index = StateMon, __name = "cajal.statemonitor" }
 local ratemt  = { __index = RateMon,  __name = "cajal.ratemonitor" }
@@ -401,6 +459,20 @@ function SpikeMon:rate()
   return (t:numel() / (n * T)) * core.Hz
 end
 
+-- mon:duration() -> the time recorded since the network was built or reset
+-- (a quantity in s); mon:neurons() -> first, last: the 1-based range of the
+-- recorded neurons. With times() and indices() they make a monitor a set
+-- of spike trains for cj.coding and cj.info.
+function SpikeMon:duration()
+  local o = priv[self]
+  return priv[o.net].h:step() * priv[o.net].dt * core.second
+end
+
+function SpikeMon:neurons()
+  local o = priv[self]
+  return o.lo + 1, o.hi + 1
+end
+
 spikemt.__tostring = function(mon)
   local o = priv[mon]
   return format("spike monitor of %s: %d spikes", o.label, mon:count())
@@ -419,9 +491,9 @@ function StateMon:values()
   return (fetch(self))
 end
 
--- mon:indices() -> the recorded neurons (or synapses), 1-based.
+-- mon:indices() -> the recorded neurons (or synapses), 1-based (int32).
 function StateMon:indices()
-  return core.array(priv[self].indices)
+  return core.array(priv[self].indices, "int32")
 end
 
 statemt.__tostring = function(mon)
@@ -448,10 +520,31 @@ ratemt.__tostring = function(mon)
   return format("rate monitor of %s: %d windows", o.label, (fetch(mon)):numel())
 end
 
+-- "[10, 40]", "[0..9]", "" (all of n), "[3 of 10]" for the 0-based indices of a state monitor
+function indexlabel(idx, n)
+  if #idx == n then return "" end
+  if #idx <= 4 then
+    local t = {}
+    for k, i in ipairs(idx) do t[k] = format("%d", i) end
+    return "[" .. concat(t, ", ") .. "]"
+  end
+  if idx[#idx] - idx[1] == #idx - 1 then return format("[%d..%d]", idx[1], idx[#idx]) end
+  return format("[%d of %d]", #idx, n)
+end
+
 local function slicelabel(name, lo, hi, n)
   if lo == 0 and hi == n - 1 then return name end
   if lo == hi then return format("%s[%d]", name, lo) end
   return format("%s[%d..%d]", name, lo, hi)
+end
+
+-- t[key] = mon, or t["key#2"], t["key#3"], ... when key is taken: every
+-- monitor stays reachable (the compiler already merged what can be one).
+function register(t, key, mon)
+  if t[key] == nil then t[key] = mon; return end
+  local k = 2
+  while t[key .. "#" .. k] ~= nil do k = k + 1 end
+  t[key .. "#" .. k] = mon
 end
 
 -- The monitor object of ir.monitors[id], registered in o's tables.
@@ -465,8 +558,7 @@ local function newmonitor(net, o, id, m)
                 label = slicelabel(pop.name, lo, hi, pop.n) }
     mon = setmetatable({}, m.kind == "spikes" and spikemt or ratemt)
     priv[mon] = p
-    local t = m.kind == "spikes" and o.spikes or o.rate
-    if t[pop.name] == nil then t[pop.name] = mon end
+    register(m.kind == "spikes" and o.spikes or o.rate, pop.name, mon)
   else
     local owner = m.proj and ir.projections[m.proj] or ir.populations[m.pop]
     local var = m.var_name or owner.vars[m.var].name
@@ -479,17 +571,18 @@ local function newmonitor(net, o, id, m)
                   what = m.proj and "projection" or "population", unit = unit, every = m.every or 1 }
     local g = o.state[owner.name]
     if g == nil then g = {}; o.state[owner.name] = g end
-    if g[var] == nil then g[var] = mon end
+    register(g, var, mon)
   end
   if m.name then
     if m.kind == "state" then
       local g = o.byname[m.name]
       if g == nil then g = {}; o.byname[m.name] = g end
-      if type(g) == "table" and getmetatable(g) == nil then g[priv[mon].var] = mon end
+      if type(g) == "table" and getmetatable(g) == nil then register(g, priv[mon].var, mon) end
     elseif o.byname[m.name] == nil then
       o.byname[m.name] = mon
     end
   end
+  o.monitors[#o.monitors + 1] = mon
   return mon
 end
 
@@ -513,7 +606,17 @@ function FIELDS.projections(o) return o.projs end
 function FIELDS.spikes(o) return o.spikes end
 function FIELDS.state(o) return o.state end
 function FIELDS.rate(o) return o.rate end
+function FIELDS.monitors(o) return o.monitors end
 function FIELDS.memory(o) return o.h:info().memory end
+
+-- The names of o's parts reachable as net.NAME, sorted: populations,
+-- named projections and named monitors.
+local function partnames(o)
+  local names = {}
+  for k in pairs(o.byname) do names[#names + 1] = k end
+  table.sort(names)
+  return names
+end
 
 netmt.__index = function(net, k)
   local m = Net[k]
@@ -521,8 +624,19 @@ netmt.__index = function(net, k)
   local o = priv[net]
   local f = FIELDS[k]
   if f then return f(o) end
-  return o.byname[k]
+  local v = o.byname[k]
+  if v == nil then
+    -- a typo must not read as nil: say what there is
+    local names = partnames(o)
+    error(format("network '%s' has no population, projection or monitor '%s' (%s; fields: t, dt, " ..
+      "step, spikes, state, rate, populations, projections, ...; help(net) for all)", o.ir.name or "?",
+      tostring(k), #names > 0 and "it has " .. concat(names, ", ") or "it has none"), 2)
+  end
+  return v
 end
+
+-- TAB completion (cajal.repl) offers the parts with the methods and fields.
+netmt.__complete = function(net) return partnames(priv[net]) end
 
 netmt.__newindex = function(_, k)
   error(format("cannot set field '%s' of a network (state is set through its population: net.E.v = x)",
@@ -532,7 +646,8 @@ end
 function wrap(h, ir, backend, meta)
   local net = setmetatable({}, netmt)
   local o = { h = h, ir = ir, backend = backend, meta = meta, dt = h:dt(),
-              every = {}, byname = {}, pops = {}, projs = {}, spikes = {}, state = {}, rate = {} }
+              every = {}, byname = {}, pops = {}, projs = {}, spikes = {}, state = {}, rate = {},
+              monitors = {} }
   priv[net] = o
   for id, p in ipairs(ir.populations) do
     local g = newgroup(net, "population", id, p.name, p.n, p.vars)
@@ -544,7 +659,7 @@ function wrap(h, ir, backend, meta)
     o.projs[id], o.projs[p.name] = g, g
     if p.name:match("^[%a_][%w_]*$") and o.byname[p.name] == nil then o.byname[p.name] = g end
   end
-  for id, m in ipairs(ir.monitors) do newmonitor(net, o, id, m) end
+  for id, m in ipairs(ir.monitors) do o.monitors[id] = newmonitor(net, o, id, m) end
   return net
 end
 
@@ -564,8 +679,9 @@ end
 
 local MAXSTEPS = 1 << 53
 
--- net:run(duration) -> steps: runs for duration (a quantity of time or a
--- number of seconds) rounded to the nearest whole number of steps.
+-- net:run(duration): runs for duration (a quantity of time or a number of
+-- seconds) rounded to the nearest whole number of steps. Returns nothing (as
+-- Brian2's run), so the REPL prints nothing; net.step counts the steps.
 function Net:run(duration)
   local o = priv[self]
   if not o then argerror("run", 1, "network expected") end
@@ -601,7 +717,6 @@ function Net:run(duration)
     end
     o.running = false
   end
-  return nsteps
 end
 
 -- net:every(interval, fn) -> id: during run(), call fn(net, t) each time
@@ -633,6 +748,10 @@ end
 -- connectivity is kept. Callbacks of every() start counting again.
 function Net:reset()
   local o = priv[self]
+  if not o then argerror("reset", 1, "network expected") end
+  -- a reset from an every() callback would restart the clock under the
+  -- running loop, which then never reaches its end
+  if o.running then error("reset: the network is running (called from an every() callback?)", 2) end
   o.h:reset()
   for _, cb in ipairs(o.every) do
     if cb.next >= 0 then cb.next = cb.interval end
@@ -845,10 +964,158 @@ netmt.__tostring = function(net)
   for id, m in ipairs(ir.monitors) do
     local owner = m.proj and ir.projections[m.proj] or ir.populations[m.pop]
     local what = m.kind == "state" and (m.var_name or owner.vars[m.var].name) or m.kind
-    L[#L + 1] = format("  monitor    %s of %s%s", what, owner.name,
-      (m.every or 1) > 1 and format(" every %d steps", m.every) or "")
+    local label = owner.name
+    if m.kind ~= "state" then
+      local r = m.range or { 0, owner.n - 1 }
+      label = slicelabel(owner.name, r[1], r[2], owner.n)
+    elseif m.indices then
+      label = owner.name .. indexlabel(m.indices, m.proj and o.projs[m.proj].N or owner.n)
+    end
+    L[#L + 1] = format("  monitor    %s of %s%s%s", what, label,
+      (m.every or 1) > 1 and format(" every %d steps", m.every) or "", m.name and " as " .. m.name or "")
   end
   return concat(L, "\n")
+end
+
+-- help(net): the summary, then how to reach each part.
+netmt.__help = function(net)
+  local o = priv[net]
+  local L = { tostring(net), "", "Its parts (TAB after 'net.' completes them):" }
+  local function line(what, text) L[#L + 1] = format("  %-24s %s", what, text) end
+  local function vars(g)
+    local t = {}
+    for _, v in ipairs(priv[g].vars) do
+      if not v.name:find("@", 1, true) then
+        t[#t + 1] = v.name .. ((v.unit or "") ~= "" and v.unit ~= "1" and " (" .. v.unit .. ")" or "")
+      end
+    end
+    return #t > 0 and concat(t, ", ") or "no variables"
+  end
+  for id, p in ipairs(o.ir.populations) do
+    line("net." .. p.name, format("population: %s; .N = %d; help(net.%s)", vars(o.pops[id]), p.n, p.name))
+  end
+  for id, p in ipairs(o.ir.projections) do
+    local ref = o.byname[p.name] == o.projs[id] and "net." .. p.name or format("net.projections[%q]", p.name)
+    line(ref, format("projection: %s; :connectivity()", vars(o.projs[id])))
+  end
+  local function mons(t, prefix, text)
+    local names = {}
+    for k in pairs(t) do names[#names + 1] = k end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      if getmetatable(t[k]) then line(prefix .. k, text)
+      else
+        local sub = {}
+        for v in pairs(t[k]) do sub[#sub + 1] = v end
+        table.sort(sub)
+        for _, v in ipairs(sub) do line(prefix .. k .. "." .. v, text) end
+      end
+    end
+  end
+  mons(o.spikes, "net.spikes.", "spike monitor: :times(), :indices(), :counts(), :rate()")
+  mons(o.state, "net.state.", "state monitor: :values() (row per record), :times(), :indices()")
+  mons(o.rate, "net.rate.", "rate monitor: :values() (Hz), :times()")
+  for _, k in ipairs(partnames(o)) do
+    local v = o.byname[k]
+    if not (getmetatable(v) == groupmt) then line("net." .. k, "the monitor(s) recorded 'as " .. k .. "'") end
+  end
+  L[#L + 1] = "  net.populations, net.projections: all of them, by name and by number"
+  L[#L + 1] = "Time and set-up: net.t, net.dt, net.step, net.seed, net.backend, net.name, net.memory"
+  L[#L + 1] = "Methods: net:run(T), net:every(T, fn), net:cancel(id), net:reset(), net:save(path)"
+  L[#L + 1] = "  (help(net.run) for one); cj.restore(path) continues a saved run."
+  return concat(L, "\n")
+end
+
+local function monhelp(kind, methods)
+  return function(mon)
+    return tostring(mon) .. "\n" .. methods
+  end
+end
+spikemt.__help = monhelp("spikes", "  :times() (s), :indices() (1-based, int32), :count(), :counts() (per neuron), :rate() (Hz)")
+statemt.__help = monhelp("state", "  :values() (a row per record, a column per neuron, in the variable's unit),\n" ..
+  "  :times() (s), :indices() (the recorded neurons, 1-based, int32)")
+ratemt.__help = monhelp("rate", "  :values() (the population rate in Hz per window), :times() (window starts, s)")
+
+---------------------------------------------------------------------------
+-- NWB export: what cj.io.save_nwb (vm/bind/lnwb.c) writes
+---------------------------------------------------------------------------
+
+-- "0..9", "0..4, 7, 9..12": 0-based indices as ranges.
+local function ranges(idx)
+  local out, k = {}, 1
+  while k <= #idx do
+    local j = k
+    while j < #idx and idx[j + 1] == idx[j] + 1 do j = j + 1 end
+    out[#out + 1] = j > k and format("%d..%d", idx[k], idx[j]) or format("%d", idx[k])
+    k = j + 1
+  end
+  return concat(out, ", ")
+end
+
+local function nwbunit(u)
+  local d = unitdim(u)
+  return d == "1" and "dimensionless" or d
+end
+
+-- M.nwbdata(net) -> { description, notes, t, dt, spikes = { slice... },
+-- series = { timeseries... } }: every spike monitor as a slice of its
+-- population (a slice overlapping an earlier one of the same population is
+-- left out: one unit per neuron), every state and rate monitor as a time
+-- series named after its monitor (or owner_variable, owner_rate).
+function M.nwbdata(net)
+  local o = priv[net]
+  if not o or getmetatable(net) ~= netmt then
+    error(format("bad argument #2 to 'save_nwb' (network expected, got %s)", type(net)), 3)
+  end
+  local ir = o.ir
+  local spikes, series, names, covered = {}, {}, {}, {}
+  local function uniq(name)
+    name = name:gsub("[/%c]", "_")
+    local n, k = name, 1
+    while names[n] do k = k + 1; n = name .. "_" .. k end
+    names[n] = true
+    return n
+  end
+  for id, m in ipairs(ir.monitors) do
+    local mon = o.monitors[id]
+    local p = priv[mon]
+    if m.kind == "spikes" then
+      local pop = ir.populations[m.pop].name
+      local overlap = false
+      for _, r in ipairs(covered[pop] or {}) do
+        if p.lo <= r[2] and r[1] <= p.hi then overlap = true end
+      end
+      if not overlap then
+        covered[pop] = covered[pop] or {}
+        table.insert(covered[pop], { p.lo, p.hi })
+        local t, idx = fetch(mon)
+        spikes[#spikes + 1] = { population = pop, first = p.lo, count = p.hi - p.lo + 1,
+                                times = t, neuron = idx }
+      end
+    elseif m.kind == "state" then
+      local values, t = fetch(mon)
+      local idx = {}
+      for k, i in ipairs(p.indices) do idx[k] = i - 1 end
+      series[#series + 1] = {
+        name = uniq(m.name or (p.label .. "_" .. p.var)),
+        description = format("%s of %s %s: columns are %s %s (from 0, as in the model file), " ..
+          "recorded every %d step(s) of %g ms", p.var, p.what, p.label,
+          p.what == "population" and "neurons" or "synapses", ranges(idx), p.every, o.dt * 1e3),
+        unit = nwbunit(p.unit), data = values, timestamps = t }
+    else
+      local values, t = fetch(mon)
+      series[#series + 1] = {
+        name = uniq(m.name or (p.label:gsub("%[.*", "") .. "_rate")),
+        description = format("population rate of %s (spikes / (neurons x window)); timestamps " ..
+          "are the starts of windows of %d step(s) of %g ms", p.label, p.every, o.dt * 1e3),
+        unit = "Hz", data = values, timestamps = t }
+    end
+  end
+  return {
+    description = format("cajal simulation of network %s: dt = %g ms, seed %d, %s backend, %g s simulated",
+      ir.name or "?", o.dt * 1e3, ir.seed or 0, o.backend, o.h:step() * o.dt),
+    notes = tostring(net) .. "\n(written by cajal " .. core.version .. ")",
+    t = o.h:step() * o.dt, dt = o.dt, spikes = spikes, series = series }
 end
 
 ---------------------------------------------------------------------------
@@ -878,7 +1145,12 @@ function M.network(source, opts)
     argerror("cj.network", 1, "model source (a string) expected, got " .. type(source))
   end
   opts = checkopts("cj.network", 2, opts)
-  local ok, net = pcall(build, "cj.network", source, nil, opts)
+  -- the text imports as a file in the calling script's folder would (the
+  -- current folder for the REPL, -e and stdin, as Python's sys.path[0])
+  local caller = debug.getinfo(2, "S")
+  local script = caller and caller.source:match("^@(.*)$")
+  local importdir = script and (script:match("^(.*)/[^/]*$") or ".") or "."
+  local ok, net = pcall(build, "cj.network", source, nil, opts, nil, importdir)
   if not ok then
     if getmetatable(net) == OPTERR then argerror("cj.network", 2, net.msg) end
     error(net, 0)
@@ -892,17 +1164,21 @@ Compile the .cajal model in path and build its network. opts: seed, dt
 (quantity or s), params ({E = {tau_m = 10 * cj.ms}} or {NE = 3200}), arrays
 (for `from arrays NAME`), method, backend ("jit" | "interp" | "auto";
 CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
+Ctrl-C stops the building of connectivity (no network is made).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
-net.t, net.dt; net.E.v (live state, with unit; writable), net.E.N;
+net.t, net.dt; net.E.v (live state, with unit; writable; inputs and
+definitions read only), net.E.N;
 net.spikes.E:times() / :indices() (1-based) / :counts() / :rate();
 net.state.E.v:times() / :values(); net.rate.E:values() (a monitor
-recorded `to "x.npy"` is read back from its file). Populations and
+recorded `to "x.npy"` is read back from its file); further monitors of
+E.v are net.state.E["v#2"], ...; net.monitors lists all. Populations and
 named projections are fields (net.E, net.EE.w); every population is in
 net.populations. tostring(net) summarises it.]])
 core.doc(M.network, [[
 cj.network(source [, opts]) -> network
-As cj.load, from the model text itself (imports resolve from the current
-folder and CAJAL_PATH).]])
+As cj.load, from the model text itself; its imports resolve as those of a
+file in the folder of the calling script (the current folder in the REPL
+and -e; the search order: man cajal-lang, IMPORT).]])
 core.doc(M.restore, [[
 cj.restore(path [, opts]) -> network
 The network saved by net:save(path), continuing exactly where it stopped
@@ -910,9 +1186,10 @@ The network saved by net:save(path), continuing exactly where it stopped
 backend and progress. The file is read as data, never run; its checksum
 catches corruption, it is not a signature (see cajal-api(3)).]])
 core.doc(Net.run, [[
-net:run(duration) -> steps
+net:run(duration)
 Run for duration (a quantity of time, or seconds), rounded to the nearest
-whole number of steps; the loop runs in C (a progress bar on a terminal).
+whole number of steps (net.step counts them); the loop runs in C (a progress
+bar on a terminal; Ctrl-C stops it between steps).
 A NaN or infinite state stops it with an error naming population,
 variable, neuron and step; the network stays inspectable.]])
 core.doc(Net.every, [[
@@ -922,7 +1199,7 @@ interval (whole steps, at least one). net:cancel(id) stops it.]])
 core.doc(Net.reset, [[
 net:reset()
 Back to t = 0 with the initial state (same draws), monitors emptied,
-spikes in flight dropped; connectivity kept.]])
+spikes in flight dropped; connectivity kept. Not from an every() callback.]])
 core.doc(Net.save, [[
 net:save(path)
 Write the model, its options and the whole state (weights, RNG positions,
@@ -938,9 +1215,12 @@ core.doc(SpikeMon.indices, "mon:indices() -> array\nThe neuron of each spike, 1-
 core.doc(SpikeMon.counts, "mon:counts() -> array\nSpikes of each neuron of the population (N values).")
 core.doc(SpikeMon.rate, "mon:rate() -> quantity (Hz)\nMean rate of the recorded neurons since build or reset.")
 core.doc(SpikeMon.count, "mon:count() -> integer\nThe number of spikes recorded.")
+core.doc(SpikeMon.duration, "mon:duration() -> quantity (s)\nThe time recorded since the network was built or reset.")
+core.doc(SpikeMon.neurons, "mon:neurons() -> first, last\nThe 1-based range of the recorded neurons of the population.")
 core.doc(StateMon.values, "mon:values() -> 2-D array\nOne row per record, one column per recorded neuron, in the variable's unit.")
-core.doc(StateMon.times, "mon:times() -> array (s)\nThe time of each record.")
-core.doc(StateMon.indices, "mon:indices() -> array\nThe recorded neurons (or synapses), 1-based.")
+core.doc(StateMon.times, "mon:times() -> array (s)\n" ..
+  "The time of each record: the state at t is stamped t, from t = 0 (recorded before the step at t runs).")
+core.doc(StateMon.indices, "mon:indices() -> int32 array\nThe recorded neurons (or synapses), 1-based.")
 core.doc(RateMon.values, "mon:values() -> array (Hz)\nThe population rate in each window.")
 core.doc(RateMon.times, "mon:times() -> array (s)\nThe start of each window.")
 

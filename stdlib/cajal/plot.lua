@@ -9,8 +9,9 @@
 -- in C, so a million points cost nothing in Lua), sends a script to gnuplot
 -- through a pipe, and removes the data files when gnuplot is done. The
 -- output follows opts.out: "x.png" (pngcairo, else png), "x.svg", "x.pdf"
--- (pdfcairo); with no out, a window when there is a display and gnuplot has
--- a window terminal (qt, wxt, x11), else an error asking for out. Where
+-- (pdfcairo); with no out, inline in a Jupyter notebook (cajal --jupyter),
+-- else a window when there is a display and gnuplot has a window terminal
+-- (qt, wxt, x11), else an error asking for out. Where
 -- opts is expected a string is taken as opts.out. gnuplot's own errors are
 -- raised; its warnings go to stderr. $CAJAL_GNUPLOT names the gnuplot to
 -- run (default: gnuplot on PATH).
@@ -19,6 +20,13 @@
 -- {800, 600}), xrange / yrange ({lo, hi}), logx, logy, grid, labels (one per
 -- line or column), commands (a list of extra gnuplot commands, run before
 -- the plot command).
+--
+-- Units: data with a unit (arrays of quantities, monitor times) are drawn in
+-- a unit with a readable prefix, the one they print in (mV for values of a
+-- few millivolts), or in opts.xunit / opts.yunit; the axis label says it
+-- ("mV", or "v (mV)" when the label given is "v"; a label ending in a unit
+-- of the data's dimension, "v (uV)", chooses it). xrange / yrange are in that
+-- unit, or quantities. Raster times are drawn in seconds unless opts.tunit.
 local core = require "cajal.core"
 local IO = core.io
 
@@ -198,7 +206,59 @@ end
 -- ---- options and data ------------------------------------------------------------
 
 local common = { out = 1, title = 1, xlabel = 1, ylabel = 1, size = 1, xrange = 1, yrange = 1,
-  logx = 1, logy = 1, grid = 1, labels = 1, commands = 1 }
+  logx = 1, logy = 1, grid = 1, labels = 1, commands = 1, xunit = 1, yunit = 1 }
+
+-- ---- units ---------------------------------------------------------------------------
+
+-- a (an array, maybe with a unit) as plain numbers in a readable unit, and
+-- the unit's name (nil for plain numbers). `want` (a unit name, opts.xunit)
+-- chooses the unit; its dimension must be a's. `big` (a quantity) replaces
+-- max |a| in choosing the unit (several arrays drawn in one unit).
+local function inunit(fn, a, want, optname, big)
+  local dim = a.dim
+  if want ~= nil then
+    if type(want) ~= "string" then fail(fn, "option '" .. optname .. "' must be a unit name such as \"ms\"") end
+    local ok, u = pcall(core.unit, want)
+    if not ok then
+      fail(fn, ("option '%s': %s"):format(optname, tostring(u):match("%((.*)%)$") or tostring(u)))
+    end
+    local ud = core.isquantity(u) and core.dimension(u) or "1"
+    if ud ~= (dim or "1") then
+      fail(fn, ("option '%s': the data are in %s, not %s"):format(optname,
+        (dim == nil or dim == "1") and "plain numbers" or dim, ud == "1" and "plain numbers" or ud))
+    end
+    return a / u, want
+  end
+  if dim == nil or dim == "1" then return a, nil end
+  -- the unit the largest magnitude prints in ("9 mV" -> mV)
+  big = big or (a:numel() > 0 and core.abs(a):max() or nil)
+  local name = big and tostring(big):match("^%S+ (.+)$")
+  local ok, u = pcall(core.unit, name or dim)
+  if not ok or not core.isquantity(u) or core.dimension(u) ~= dim then
+    name, u = dim, core.unit(dim)
+  end
+  return a / u, name
+end
+
+-- The unit a label names at its end, "rate (Hz)" or "v [mV]", when it is a
+-- unit of a's dimension (the data are then drawn in it), else nil.
+local function labelunit(label, a)
+  if type(label) ~= "string" or not isarray(a) or (a.dim or "1") == "1" then return nil end
+  local u = label:match("%(([^()]+)%)%s*$") or label:match("%[([^%[%]]+)%]%s*$")
+  local ok, q = pcall(core.unit, u or "")
+  if u and ok and core.isquantity(q) and core.dimension(q) == a.dim then return u end
+  return nil
+end
+
+-- The label of an axis: the user's text with the unit in parentheses (kept
+-- as is when it names the unit already), the unit alone, or nil.
+local function axislabel(user, unit)
+  if unit == nil then return user end
+  if user == nil then return unit end
+  user = tostring(user)
+  if user:find("(" .. unit .. ")", 1, true) or user:find("[" .. unit .. "]", 1, true) then return user end
+  return user .. " (" .. unit .. ")"
+end
 
 local function checkopts(fn, opts, extra)
   if opts == nil then return {} end
@@ -223,12 +283,25 @@ local function toarray(fn, v, what)
   fail(fn, what .. " must be an array or a table of numbers (got " .. type(v) .. ")")
 end
 
-local function range(fn, r, name)
+-- The "set xrange" line of opts[name]: {lo, hi} as numbers in the axis unit,
+-- or quantities (converted to unit, the axis unit; nil for plain numbers).
+local function range(fn, r, name, unit)
   if r == nil then return nil end
-  if type(r) ~= "table" or (r[1] ~= nil and type(r[1]) ~= "number") or (r[2] ~= nil and type(r[2]) ~= "number") then
+  local function bound(x)
+    if x == nil or type(x) == "number" then return x end
+    if not core.isquantity(x) then return false end
+    local d = core.dimension(x)
+    local ok, u = pcall(core.unit, unit or "1")
+    if not unit or not ok or not core.isquantity(u) or core.dimension(u) ~= d then
+      fail(fn, ("option '%s': the axis is in %s, the range in %s"):format(name, unit or "plain numbers", d))
+    end
+    return x / u
+  end
+  local lo, hi = type(r) == "table" and bound(r[1]), type(r) == "table" and bound(r[2])
+  if type(r) ~= "table" or lo == false or hi == false then
     fail(fn, "option '" .. name .. "' must be {lo, hi}")
   end
-  return ("set %s [%s:%s]"):format(name, r[1] and ("%.17g"):format(r[1]) or "*", r[2] and ("%.17g"):format(r[2]) or "*")
+  return ("set %s [%s:%s]"):format(name, lo and ("%.17g"):format(lo) or "*", hi and ("%.17g"):format(hi) or "*")
 end
 
 -- The lines of a script shared by every plot: title, labels, ranges, ...
@@ -244,8 +317,8 @@ local function preamble(fn, opts, lines)
   text("title")
   text("xlabel")
   text("ylabel")
-  lines[#lines + 1] = range(fn, opts.xrange, "xrange")
-  lines[#lines + 1] = range(fn, opts.yrange, "yrange")
+  lines[#lines + 1] = range(fn, opts.xrange, "xrange", opts.xunit)
+  lines[#lines + 1] = range(fn, opts.yrange, "yrange", opts.yunit)
   if opts.logx then lines[#lines + 1] = "set logscale x" end
   if opts.logy then lines[#lines + 1] = "set logscale y" end
   if opts.grid then lines[#lines + 1] = "set grid" end
@@ -255,8 +328,26 @@ local function preamble(fn, opts, lines)
   end
 end
 
--- Run the script on the data files written so far, then remove them.
+-- host.display when cajal runs as a Jupyter kernel (vm/host/kernel.c).
+local function notebook()
+  local ok, host = pcall(require, "cajal.host")
+  return ok and type(host) == "table" and host.kernel and host.display or nil
+end
+
+-- Run the script on the data files written so far, then remove them. In a
+-- Jupyter kernel, a plot without out is drawn to a temporary PNG that is
+-- sent to the notebook (and returns nothing).
 local function draw(fn, opts, body)
+  local display = opts.out == nil and notebook()
+  if display then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    local base = tmpname()
+    pending[#pending + 1] = base
+    o.out = base .. ".png"
+    pending[#pending + 1] = o.out
+    opts = o
+  end
   local path = findgnuplot(fn)
   local term, out, window = terminal(fn, path, opts)
   local lines = { term }
@@ -269,14 +360,21 @@ local function draw(fn, opts, body)
   for k = plot, #body do lines[#lines + 1] = body[k] end
   if not window then lines[#lines + 1] = "set output" end
   local ok, err = rungnuplot(fn, path, table.concat(lines, "\n") .. "\n", window)
-  cleanup()
-  if not ok then fail(fn, err) end
+  if not ok then fail(fn, err) end            -- guard() removes the files
   if out then
     local f = io.open(out, "rb")
     local size = f and f:seek("end") or 0
     if f then f:close() end
     if size == 0 then fail(fn, "gnuplot wrote nothing to " .. out) end
   end
+  if display then
+    local png = readall(out)
+    cleanup()
+    local size = opts.size or { 800, 600 }
+    display({ ["image/png"] = png }, { ["image/png"] = { width = size[1], height = size[2] } })
+    return
+  end
+  cleanup()
   return out or true
 end
 
@@ -314,7 +412,21 @@ local function xy(fn, x, y, opts)
   return x, y, opts
 end
 
+-- x and y in readable units (or opts.xunit / yunit); opts with the axis
+-- labels naming them (a copy: the caller's table is not changed).
+local function units(fn, x, y, opts)
+  local xu, yu
+  x, xu = inunit(fn, x, opts.xunit or labelunit(opts.xlabel, x), "xunit")
+  y, yu = inunit(fn, y, opts.yunit or labelunit(opts.ylabel, y), "yunit")
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.xlabel, o.ylabel = axislabel(opts.xlabel, xu), axislabel(opts.ylabel, yu)
+  o.xunit, o.yunit = xu, yu                 -- the ranges are in these units
+  return x, y, o
+end
+
 local function series(fn, x, y, opts, style)
+  x, y, opts = units(fn, x, y, opts)
   local f = datafile(fn, { x, y })
   local k = y.ndim == 1 and 1 or y.shape[2]
   local parts = {}
@@ -411,9 +523,13 @@ function M.raster(a, b, opts)
   local groups
   groups, opts = rastergroups(a, b, opts)
   opts = checkopts("raster", opts, { colors = 1, order = 1, pointsize = 1, tunit = 1, sizes = 1 })
-  local scale = ({ s = 1, ms = 1e3 })[opts.tunit or "s"]
-  if not scale then fail("raster", "option 'tunit' must be \"s\" or \"ms\"") end
   groups = reorder(groups, opts.order)
+  -- times: plain numbers are seconds; drawn in seconds (numeric xrange
+  -- values are seconds) or opts.tunit ("ms", ...)
+  local tunit = opts.tunit or "s"
+  for _, g in ipairs(groups) do
+    if not g[2].dim or g[2].dim == "1" then g[2] = g[2] * core.second end
+  end
   local parts, offset = {}, 0
   for k, g in ipairs(groups) do
     local t, i = g[2], g[3]
@@ -423,8 +539,9 @@ function M.raster(a, b, opts)
     end
     local n = t.shape[1]
     local color = (opts.colors and g[1] and opts.colors[g[1]]) or palette[(k - 1) % #palette + 1]
+    t = inunit("raster", t, tunit, "tunit")
     if n > 0 then
-      local f = datafile("raster", { t * scale, i + offset })
+      local f = datafile("raster", { t, i + offset })
       parts[#parts + 1] = ("%s %s using 1:2 with points pt 7 ps %g lc rgb %s %s"):format(
         gpquote(f), fmt(2), opts.pointsize or (n > 100000 and 0.1 or 0.3), gpquote(color),
         g[1] and ("title " .. gpquote(g[1])) or "notitle")
@@ -432,8 +549,11 @@ function M.raster(a, b, opts)
     -- a population takes its size in rows: opts.sizes, the monitor's size, or its top index
     offset = offset + ((opts.sizes and g[1] and opts.sizes[g[1]]) or g[4] or (n > 0 and i:max() + 1 or 0))
   end
+  local o = {}
+  for k, x in pairs(opts) do o[k] = x end
+  o.xunit, opts = tunit, o                  -- xrange in the time unit
   local body = {
-    "set xlabel " .. gpquote(scale == 1 and "time (s)" or "time (ms)"),
+    "set xlabel " .. gpquote("time (" .. tunit .. ")"),
     "set ylabel 'neuron'",
     #groups < 2 and "unset key" or "set key outside right",
     ("set yrange [-0.5:%g]"):format(math.max(offset, 1) - 0.5),
@@ -448,6 +568,14 @@ function M.hist(values, bins, opts)
   if type(bins) == "table" or type(bins) == "string" then bins, opts = nil, bins end
   opts = checkopts("hist", opts, { color = 1 })
   local v = toarray("hist", values, "values")
+  local vu
+  v, vu = inunit("hist", v, opts.xunit or labelunit(opts.xlabel, v), "xunit")
+  if vu then
+    local o = {}
+    for k, x in pairs(opts) do o[k] = x end
+    o.xlabel, o.xunit = axislabel(opts.xlabel, vu), vu
+    opts = o
+  end
   bins = bins or 10
   if math.type(bins) ~= "integer" or bins < 1 then fail("hist", "bins must be a positive integer") end
   if v:numel() == 0 then fail("hist", "no values to count") end
@@ -527,8 +655,8 @@ local function axes(nr, nc)
 end
 
 function M.image(m, opts)
-  opts = checkopts("image", opts, { palette = 1, cbrange = 1, colorbar = 1 })
-  local a = toarray("image", m, "matrix")
+  opts = checkopts("image", opts, { palette = 1, cbrange = 1, colorbar = 1, unit = 1 })
+  local a, au = inunit("image", toarray("image", m, "matrix"), opts.unit, "unit")
   if a.ndim ~= 2 then fail("image", "matrix must be 2-D (got " .. a.ndim .. " dimensions)") end
   local nr, nc = a.shape[1], a.shape[2]
   if nr == 0 or nc == 0 then fail("image", "matrix is empty") end
@@ -538,12 +666,14 @@ function M.image(m, opts)
   body[#body + 1] = pal
   body[#body + 1] = colorrange(opts, a:min(), a:max())
   if opts.colorbar == false then body[#body + 1] = "unset colorbox" end
+  if au then body[#body + 1] = "set cblabel " .. gpquote(au) end
   body[#body + 1] = cmd
   return draw("image", opts, body)
 end
 
 function M.images(list, opts)
-  opts = checkopts("images", opts, { palette = 1, cbrange = 1, cols = 1, titles = 1, shared = 1, colorbar = 1 })
+  opts = checkopts("images", opts, { palette = 1, cbrange = 1, cols = 1, titles = 1, shared = 1, colorbar = 1,
+    unit = 1 })
   local pal = checkpalette("images", opts)
   local mats = {}
   if isarray(list) then
@@ -559,6 +689,19 @@ function M.images(list, opts)
   end
   local n = #mats
   if n == 0 then fail("images", "no images") end
+  -- all in one unit, the readable one of the largest magnitude (or opts.unit)
+  local unit
+  if mats[1].dim and mats[1].dim ~= "1" or opts.unit then
+    local big
+    for k, a in ipairs(mats) do
+      if (a.dim or "1") ~= (mats[1].dim or "1") then
+        fail("images", ("image %d is in %s, image 1 in %s"):format(k, a.dim or "1", mats[1].dim or "1"))
+      end
+      local m = a:numel() > 0 and core.abs(a):max() or nil
+      if m and (not big or m > big) then big = m end
+    end
+    for k, a in ipairs(mats) do mats[k], unit = inunit("images", a, opts.unit, "unit", big) end
+  end
   local cols = opts.cols or math.ceil(math.sqrt(n))
   if math.type(cols) ~= "integer" or cols < 1 then fail("images", "option 'cols' must be a positive integer") end
   local rows = math.ceil(n / cols)
@@ -567,6 +710,7 @@ function M.images(list, opts)
   for _, a in ipairs(mats) do lo, hi = math.min(lo, a:min()), math.max(hi, a:max()) end
   body[#body + 1] = pal
   if opts.colorbar ~= true then body[#body + 1] = "unset colorbox" end
+  if unit then body[#body + 1] = "set cblabel " .. gpquote(unit) end
   body[#body + 1] = "unset key"
   body[#body + 1] = "unset tics"
   local mp = ("set multiplot layout %d,%d"):format(rows, cols)
@@ -594,20 +738,26 @@ end
 
 local docs = {
   lines = "cj.plot.lines(x, y [, opts]) / cj.plot.lines(y [, opts]) -> output\n" ..
-    "Line plot; y 1-D or 2-D (one line per column). opts: out (\"f.png\", \"f.svg\", \"f.pdf\"), title,\n" ..
-    "xlabel, ylabel, labels, size {w, h}, xrange, yrange, logx, logy, grid, linewidth, commands.",
+    "Line plot; y 1-D or 2-D (one line per column). opts: out (\"f.png\", \"f.svg\", \"f.pdf\"; none:\n" ..
+    "inline in a Jupyter notebook, else a window), title,\n" ..
+    "xlabel, ylabel, labels, size {w, h}, xrange, yrange, logx, logy, grid, linewidth, commands.\n" ..
+    "Data with a unit are drawn in a readable unit (mV) named on the axis (\"v (mV)\" for\n" ..
+    "ylabel = \"v\"); xunit / yunit choose it (\"ms\").",
   scatter = "cj.plot.scatter(x, y [, opts]) -> output\nPoints; y 1-D or 2-D. Options as lines, plus pointsize.",
   raster = "cj.plot.raster(monitor | times, indices | {E = m1, I = m2} [, opts]) -> output\n" ..
     "Spike raster: a monitor with :times() and :indices(), two arrays, or a table of populations\n" ..
     "stacked bottom-up (opts.order, opts.colors {name = color}, opts.sizes {name = neurons}, else a\n" ..
-    "monitor's size, else its highest index + 1). opts.tunit \"s\" (default) or \"ms\"; pointsize.",
-  hist = "cj.plot.hist(values [, bins] [, opts]) -> output\nHistogram of the values in bins (default 10) equal bins from min to max.",
+    "monitor's size, else its highest index + 1). opts.tunit: the time unit of the axis (\"s\", the\n" ..
+    "default, \"ms\", ...; plain times are seconds; xrange in it or as quantities); pointsize.",
+  hist = "cj.plot.hist(values [, bins] [, opts]) -> output\nHistogram of the values in bins (default 10) equal bins from min to max;\n" ..
+    "values with a unit are counted in a readable unit named on the axis (or opts.xunit).",
   image = "cj.plot.image(matrix [, opts]) -> output\n" ..
     "Heatmap with a colorbar, row 1 at the top. opts: palette \"viridis\" | \"gray\" | \"diverging\"\n" ..
-    "(symmetric around 0), cbrange {lo, hi}, colorbar (false to hide).",
+    "(symmetric around 0), cbrange {lo, hi}, colorbar (false to hide), unit (of a matrix with a\n" ..
+    "unit, default a readable one, named on the colorbar).",
   images = "cj.plot.images(list | 3-D array [, opts]) -> output\n" ..
     "A grid of images (receptive fields, weight matrices): opts.cols, titles, shared (one color\n" ..
-    "range, default true), palette, cbrange, colorbar.",
+    "range, default true), palette, cbrange, colorbar, unit (as image).",
 }
 for k, t in pairs(docs) do
   M[k] = guard(M[k])

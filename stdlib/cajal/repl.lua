@@ -238,6 +238,8 @@ local function columns(list, width)
   return concat(rows, "\n") .. "\n"
 end
 
+M.columns = columns
+
 -- complete(line, width) -> insert, listing
 -- insert: the text to add at the cursor ("" if none); listing: the
 -- candidates in columns when the TAB is ambiguous (nil otherwise).
@@ -253,6 +255,39 @@ function M.complete(line, width)
     return "", columns(list, width) .. format("... and %d more: type more letters\n", more)
   end
   return "", columns(list, width)
+end
+
+-- candidates(line) -> word, names: the word before the end of line and
+-- the sorted names that complete it (a Jupyter kernel's matches).
+M.candidates = candidates
+
+-- inspect(code, pos) -> text | nil: help for the name around byte pos
+-- (0-based, as a cursor) of code: the help text of its value, the REPL's
+-- view of a value without help, or the help of a cajal name or topic.
+function M.inspect(code, pos)
+  local before = code:sub(1, pos):match("[%w_.:]*$")
+  local after = code:sub(pos + 1):match("^[%w_]*")
+  local chain = (before .. after):gsub("^[.:]+", ""):gsub("[.:]+$", "")
+  if chain == "" then return nil end
+  local v = _G
+  for part in chain:gmatch("[^.:]+") do
+    if not isname(part) then v = nil; break end
+    v = get(v, part)
+    if v == nil then break end
+  end
+  local ok, h = pcall(require, "cajal.help")
+  if not ok or type(h) ~= "table" or not h.text then return nil end
+  if v == nil then
+    local text = h.text(chain)
+    if text:match("^no help for") then return nil end
+    return text
+  end
+  local tv = type(v)
+  local text = h.text(v)
+  if tv ~= "function" and tv ~= "table" and text:match("^no help for") then
+    return chain .. " = " .. show(v) .. " (" .. tv .. ")\n"
+  end
+  return text
 end
 
 -- Puts the REPL's globals in place: cj (the cajal module) and help.
@@ -276,6 +311,10 @@ if ok and core.doc then
   core.doc(M.show, "cajal.repl.show(...) -> string\nThe text the REPL prints for these values: strings quoted, tables\nas { a = 1, ... } (cut when large or deep), results separated by tabs.")
   core.doc(M.complete, "cajal.repl.complete(line [, width]) -> insert, listing\nTAB completion: the text to insert after the cursor, or the candidate\nnames in columns when several fit.")
   core.doc(M.names, "cajal.repl.names(v) -> { name, ... }\nThe names reachable from v with '.' (its fields and, through metatables, its\n__index tables and methods), sorted: what TAB completion offers.")
+  core.doc(M.columns, "cajal.repl.columns(names [, width]) -> text\nThe names laid out in columns, " ..
+    "down then across, in lines no wider than width (default 80),\nas TAB lists them.")
+  core.doc(M.candidates, "cajal.repl.candidates(line) -> word, names\nThe word before the end of line and the sorted names that complete it.")
+  core.doc(M.inspect, "cajal.repl.inspect(code, pos) -> text | nil\nHelp for the name around byte offset pos of code (a notebook's Shift-Tab).")
   core.doc(M.init, "cajal.repl.init()\nDefine the REPL's globals: cj (the cajal module) and help.")
 end
 

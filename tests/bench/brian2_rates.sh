@@ -4,7 +4,8 @@
 # (seeds 1-14 and 12345) for 1 s, cython target; prints each network's E/I
 # rates and their mean and sd. Takes a few minutes.
 #   sh tests/bench/brian2_rates.sh [cuba|coba] [duration_s]
-PEERS=${CAJAL_PEERS:-/work/shared/peers}
+# the peer scripts: ../shared/peers beside the project root; $CAJAL_PEERS overrides
+PEERS=${CAJAL_PEERS:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/peers}
 model=${1:-cuba}
 T=${2:-1}
 for s in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 12345; do

@@ -23,7 +23,6 @@
 -- Output: lines "BENCH <name> <value> <unit>" and a table.
 local format = string.format
 
-local PEERS = os.getenv("CAJAL_PEERS") or "/work/shared/peers"
 local PYTHON = "/usr/bin/python3"
 
 local function script_dir()
@@ -32,6 +31,8 @@ local function script_dir()
   return d
 end
 local SRC = script_dir() .. "/../.."
+-- the peer scripts: ../shared/peers beside the project root; $CAJAL_PEERS overrides
+local PEERS = os.getenv("CAJAL_PEERS") or SRC .. "/../shared/peers"
 
 local function cajal_path()
   local c = os.getenv("CAJAL") or (arg and arg[-1]) or "cajal"
@@ -160,10 +161,18 @@ end
 
 -- Brian2 cpp_standalone on the same model: the RESULT json of the peer
 -- script (flat: numbers, strings, booleans).
+local warned_peer = false
 local function brian(model, N, T)
   if os.getenv("CAJAL_BENCH_BRIAN") == "0" then return nil end
   local script = PEERS .. "/brian2_bench.py"
-  if not readfile(script) or not readfile(PYTHON) then return nil end
+  if not readfile(script) or not readfile(PYTHON) then
+    if not warned_peer then
+      warned_peer = true
+      print(format("NOTE: %s not found (set CAJAL_PEERS to the peers folder): no Brian2 figures",
+        readfile(PYTHON) and script or PYTHON))
+    end
+    return nil
+  end
   local cmd = format("%s %s --model %s --N %d --target cpp_standalone --duration %g 2>&1",
     PYTHON, shq(script), model, N, T)
   local p = io.popen(cmd)

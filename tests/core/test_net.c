@@ -148,7 +148,7 @@ static double c_min(double a, double b, double c) { (void)c; return isnan(a) ? b
 static double c_max(double a, double b, double c) { (void)c; return isnan(a) ? b : isnan(b) ? a : a > b ? a : b > a ? b : a; }
 static double c_clip(double a, double b, double c) { return c_min(c_max(a, b, 0), c, 0); }
 static double c_sigmoid(double a, double b, double c) { (void)b; (void)c; return 1.0 / (1.0 + exp(-a)); }
-static double c_heav(double a, double b, double c) { (void)b; (void)c; return a > 0 ? 1.0 : a <= 0 ? 0.0 : a; }
+static double c_heav(double a, double b, double c) { (void)b; (void)c; return a >= 0 ? 1.0 : a < 0 ? 0.0 : a; }   /* 1 at 0 (and -0), NaN stays NaN */
 static double c_atan(double a, double b, double c) { (void)b; (void)c; return atan(a); }
 static double c_atan2(double a, double b, double c) { (void)c; return atan2(a, b); }
 static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1) * 3.0) + (b / -7.0); }
@@ -594,7 +594,7 @@ static int arrivals(int64_t delay, int hetero, const int64_t *steps, int ns, int
   double prev = 0;
   for (int64_t r = 0; r < rows; r++) {
     cr_assert_eq(st[r], r);
-    for (double k = prev; k < v[r]; k += 1) out[na++] = r;
+    for (double k = prev; k < v[r]; k += 1) out[na++] = r - 1;   /* row r: the state before step r */
     prev = v[r];
   }
   cj_net_free(net);
@@ -608,7 +608,7 @@ Test(delays, spike_at_step_n_arrives_at_n_plus_d)
     for (int64_t d = 1; d <= 9; d += 4) {
       int na = arrivals(d, hetero, steps, 10, 320, got);
       int want = 0;
-      for (int k = 0; k < 10; k++) want += steps[k] + d < 320;
+      for (int k = 0; k < 10; k++) want += steps[k] + d + 1 < 320;   /* seen by the record of the next step */
       cr_assert_eq(na, want, "delay %lld (hetero %d): %d arrivals, want %d", (long long)d, hetero, na, want);
       for (int k = 0; k < na; k++)
         cr_assert_eq(got[k], steps[k] + d, "delay %lld hetero %d: spike %lld arrived at %lld",
@@ -753,14 +753,16 @@ Test(neurons, drives_set_variables_from_arrays)
   OK(cj_net_run(net, 10, NULL, NULL));
   const int64_t *st; const double *v; int64_t cols;
   cr_assert_eq(cj_net_mon_state(net, 0, &st, &v, &cols), 10);
+  /* record r is the state at the start of step r: the drive of step r - 1 (0 before the first) */
   for (int r = 0; r < 10; r++)
-    for (int i = 0; i < 4; i++) cr_assert_eq(v[r * 4 + i], r / 2 < 3 ? r / 2 + 1 : 3);
+    for (int i = 0; i < 4; i++) cr_assert_eq(v[r * 4 + i], r == 0 ? 0 : ((r - 1) / 2 < 3 ? (r - 1) / 2 + 1 : 3));
   cj_net_mon_state(net, 1, &st, &v, &cols);
-  for (int r = 0; r < 10; r++) {
-    int row = r / 3 < 2 ? r / 3 : 1;
+  for (int r = 1; r < 10; r++) {
+    int row = (r - 1) / 3 < 2 ? (r - 1) / 3 : 1;
     cr_assert_eq(v[r * 4 + 0], 0); cr_assert_eq(v[r * 4 + 2], 0);
     cr_assert_eq(v[r * 4 + 3], vals2[row * 2]); cr_assert_eq(v[r * 4 + 1], vals2[row * 2 + 1]);
   }
+  for (int i = 0; i < 4; i++) cr_assert_eq(v[i], 0);
   cj_net_free(net);
 }
 
@@ -805,9 +807,9 @@ Test(poisson, rate_and_fano_factor)
 
 Test(poisson, rate_kernel_of_time_and_certain_spikes)
 {
-  /* 1e5 Hz for t < 0.5 ms (p >= 1: every neuron every step), then 0 */
+  /* 1e4 Hz = 1/dt for t < 0.5 ms (p = 1: every neuron every step), then 0 */
   cj_net *net = cj_net_new("poisson", 1e-4, 1);
-  K(.id = 1, .name = "rate", .domain = CJ_DOM_SCALAR, .ntmp = 1, .body = "(let 0 (ifelse (< t 0.00049) 100000 0))");
+  K(.id = 1, .name = "rate", .domain = CJ_DOM_SCALAR, .ntmp = 1, .body = "(let 0 (ifelse (< t 0.00049) 10000 0))");
   cj_popdef p = { .name = "In", .n = 7, .kind = CJ_POP_POISSON, .rate_kernel = 1 };
   OK(cj_net_add_pop(net, &p));
   cj_mondef m = { .kind = CJ_MON_SPIKES, .pop = 0, .proj = -1, .lo = 0, .hi = 6 };
@@ -817,6 +819,30 @@ Test(poisson, rate_kernel_of_time_and_certain_spikes)
   const int64_t *st; const int32_t *id;
   cr_assert_eq(cj_net_mon_spikes(net, 0, &st, &id), 5 * 7);
   for (int k = 0; k < 35; k++) { cr_assert_eq(st[k], k / 7); cr_assert_eq(id[k], k % 7); }
+  cj_net_free(net);
+}
+
+Test(poisson, rate_above_one_spike_per_step_is_an_error)
+{
+  /* 2e4 Hz at dt = 0.1 ms would need two spikes per step: the run stops at
+   * the step where the rate kernel first exceeds 1/dt (step 3), naming the
+   * rate and dt, instead of saturating at 1e4 Hz */
+  cj_net *net = cj_net_new("poisson", 1e-4, 1);
+  K(.id = 1, .name = "rate", .domain = CJ_DOM_SCALAR, .ntmp = 1, .body = "(let 0 (ifelse (< t 0.00025) 50 20000))");
+  cj_popdef p = { .name = "In", .n = 7, .kind = CJ_POP_POISSON, .rate_kernel = 1 };
+  OK(cj_net_add_pop(net, &p));
+  OK(cj_net_build(net));
+  cr_assert_neq(cj_net_run(net, 100, NULL, NULL), CJ_OK);
+  cr_assert(strstr(cj_errmsg(), "the Poisson rate is 20000 Hz at t = 0.0003 s"), "%s", cj_errmsg());
+  cr_assert(strstr(cj_errmsg(), "1/dt = 10000 Hz"), "%s", cj_errmsg());
+  cr_assert_eq(cj_net_step(net), 3);
+  cj_net_free(net);
+  /* a constant rate is checked when the population is added */
+  net = cj_net_new("poisson", 1e-4, 1);
+  cj_popdef q = { .name = "In", .n = 7, .kind = CJ_POP_POISSON, .rate = 20000 };
+  OK(cj_net_add_pop(net, &q));
+  cr_assert_neq(cj_net_build(net), CJ_OK);
+  cr_assert(strstr(cj_errmsg(), "Poisson rate"), "%s", cj_errmsg());
   cj_net_free(net);
 }
 
@@ -1209,11 +1235,11 @@ Test(monitors, rate_windows_and_all_synapses)
   const double want[3] = { 3, 3, 2 };          /* one spike per step at steps 0..7 */
   for (int k = 0; k < 3; k++) cr_assert(fabs(rate[k] - want[k] / (4 * 3e-4)) < 1e-9, "window %d: %g Hz", k, rate[k]);
   const int64_t *st; const double *v; int64_t cols;
-  cr_assert_eq(cj_net_mon_state(net, 1, &st, &v, &cols), 2);  /* steps 0 and 5 */
+  cr_assert_eq(cj_net_mon_state(net, 1, &st, &v, &cols), 2);  /* steps 0 and 5, before they run */
   cr_assert_eq(cols, 16);
   for (int s = 0; s < 16; s++) {
-    cr_assert_eq(v[s], 10 * (s / 4) + s % 4 + 1);
-    cr_assert_eq(v[16 + s], 10 * (s / 4) + s % 4 + 6);
+    cr_assert_eq(v[s], 10 * (s / 4) + s % 4);
+    cr_assert_eq(v[16 + s], 10 * (s / 4) + s % 4 + 5);
   }
   cj_net_free(net);
 }
@@ -1826,5 +1852,43 @@ Test(run, progress_is_reported_per_chunk_and_can_stop_the_run)
   calls = 0;
   OK(cj_net_run(net, 10, stopafter3, seen) == CJ_ERUNTIME ? 0 : 1);
   cr_assert_eq(seen[0], 1);             /* 301 -> 301 is 43 * 7 */
+  cj_net_free(net);
+}
+
+static int stopcalls;
+static int stopat(void *ud)
+{
+  return ++stopcalls >= *(const int *)ud;
+}
+
+Test(build, a_stop_test_interrupts_connectivity_and_the_network_frees)
+{
+  for (int rule = 0; rule < 2; rule++) {
+    int when = 25;                        /* the 25th question: 23 rows of the first projection */
+    cj_net *net = cj_net_new("big", 1e-4, 1);
+    OK(addpop(net, "A", 200, 1, V1, 0, 0, 0, 0, 0));
+    cj_projdef d = proj("AA", 0, 0, 200, 200, rule ? CJ_RULE_INDEG : CJ_RULE_PROB);
+    d.p = 0.1; d.k = 10;
+    OK(cj_net_add_proj(net, &d));
+    cj_net_set_stop(net, stopat, &when);
+    stopcalls = 0;
+    cr_assert_eq(cj_net_build(net), CJ_ERUNTIME);
+    cr_assert(strstr(cj_errmsg(), "interrupted while building network 'big' (projection 'AA', 23 of 200 rows)"),
+              "%s", cj_errmsg());
+    cr_assert_eq(stopcalls, 25, "asked once per row (and once per projection)");
+    cr_assert_eq(cj_net_run(net, 1, NULL, NULL), CJ_EINVAL, "an interrupted network is not built");
+    cj_net_free(net);                     /* the sanitizers check that nothing leaks */
+  }
+  /* a test that never says stop changes nothing */
+  int never = 1 << 30;
+  cj_net *net = cj_net_new("big", 1e-4, 1);
+  OK(addpop(net, "A", 200, 1, V1, 0, 0, 0, 0, 0));
+  cj_projdef d = proj("AA", 0, 0, 200, 200, CJ_RULE_PROB);
+  d.p = 0.1;
+  OK(cj_net_add_proj(net, &d));
+  cj_net_set_stop(net, stopat, &never);
+  stopcalls = 0;
+  OK(cj_net_build(net));
+  cr_assert_eq(stopcalls, 201);
   cj_net_free(net);
 }

@@ -426,6 +426,32 @@ static void chi2_binomial(int64_t n, double p)
   free(pk);
 }
 
+/* A prepared binomial (cj_binom_init/draw, with or without the tabulated
+ * cumulative sums of the inversion) gives exactly cj_rng_binomial's numbers:
+ * inversion, BTRS, p > 1/2 both ways, n above the inversion's 1000 cap. */
+Test(binom, prepared_and_tabulated_draws_equal_rng_binomial)
+{
+  const struct { int64_t n; double p; } cs[] = {
+    { 1000, 0.002 }, { 10000, 0.005 }, { 100, 0.8 }, { 10, 0.6 }, { 5000000, 1e-6 }, { 3, 0.3 }, { 0, 0.5 }, { 7, 1.0 },
+  };
+  static double buf[1001];
+  for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
+    cj_binom B, T;
+    cj_binom_init(&B, cs[c].n, cs[c].p);
+    cj_binom_init(&T, cs[c].n, cs[c].p);
+    int64_t len = cj_binom_tabulate(&T, NULL, 0);
+    cr_assert(len <= 1001);
+    if (len) cr_assert_eq(cj_binom_tabulate(&T, buf, len), len);
+    cj_rng a, b, d;
+    cj_rng_init(&a, 42, 7); cj_rng_init(&b, 42, 7); cj_rng_init(&d, 42, 7);
+    for (int k = 0; k < 20000; k++) {
+      int64_t x = cj_rng_binomial(&a, cs[c].n, cs[c].p);
+      cr_assert_eq(cj_binom_draw(&B, &b), x, "n %lld p %g draw %d", (long long)cs[c].n, cs[c].p, k);
+      cr_assert_eq(cj_binom_draw(&T, &d), x, "tabulated: n %lld p %g draw %d", (long long)cs[c].n, cs[c].p, k);
+    }
+  }
+}
+
 Test(chi2, binomial_inversion_btrs_and_symmetry)
 {
   chi2_binomial(10, 0.3);          /* inversion */

@@ -303,7 +303,9 @@ Test(format, picks_prefix_for_mantissa_in_1_to_1000)
   prints(999.5e-6, SEC, "999.5 us");
   prints(0.9999999999999999e-3, SEC, "1 ms");           /* rounding moves up a prefix */
   prints(0.1 * 3 * 1e-3, SEC, "300 us");
-  prints(1.0 / 3 * 1e-3, SEC, "333.33333333333 us");
+  prints(1.0 / 3 * 1e-3, SEC, "333.33333 us");          /* 8 digits, as arrays print */
+  prints(1486.0 / 3, HZ, "495.33333 Hz");
+  prints(-20.000000001e-3, VOLT, "-20 mV");
   prints(5, HZ, "5 Hz");
   prints(1000, HZ, "1 kHz");
   prints(1.5e9, HZ, "1.5 GHz");

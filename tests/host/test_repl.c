@@ -36,11 +36,17 @@ static double now(void)
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static double deadline(double seconds)
+/* How much slower than usual the interpreter runs (valgrind): $CAJAL_TEST_SLOW. */
+static double slowness(void)
 {
   const char *slow = getenv("CAJAL_TEST_SLOW");
   double k = slow ? atof(slow) : 1;
-  return now() + seconds * (k > 1 ? k : 1);
+  return k > 1 ? k : 1;
+}
+
+static double deadline(double seconds)
+{
+  return now() + seconds * slowness();
 }
 
 /* Read what is available within ms milliseconds; 0 at end of output. */
@@ -313,6 +319,60 @@ Test(repl, ctrl_c_clears_line)
   cr_expect(expect(&S, "\r\n16\r\n", 10));
   cr_expect(strstr(S.out, "syntax error") == NULL && strstr(S.out, "unexpected") == NULL,
             "the cleared text was not run:\n%s", S.out);
+  cr_expect_eq(finish(&S), 0);
+}
+
+/* A network whose connectivity takes minutes to build: a probability that
+ * depends on i and j is evaluated for each of the 10^10 pairs (run on the
+ * interpreter, so no C compiler runs first). */
+#define SLOWNET "net = cj.network('import \"models/lif\"\\npopulation E = lif(100000)\\n" \
+  "connect E -> E { on_pre: v += 0.1 mV } with probability 1e-9 * (1 + i - j)', {backend = 'interp'})\r"
+
+Test(repl, ctrl_c_interrupts_network_load)
+{
+  start(&S);
+  type(&S, SLOWNET);
+  settle(&S, (int)(1500 * slowness()));
+  keys(&S, "\003");
+  cr_expect(expect(&S, "interrupted while building network", 10),
+            "Ctrl-C stops the building of connectivity");
+  cr_expect(expect(&S, "projection 'E->E'", 10));
+  type(&S, "net == nil, 2+3\r");
+  cr_expect(expect(&S, "\r\ntrue\t5\r\n", 10), "the REPL goes on; no network was made");
+  cr_expect_eq(finish(&S), 0);
+}
+
+#define SMALLNET "net = cj.network('import \"models/lif\"\\npopulation Exc = cuba_lif(10)\\n" \
+  "record spikes of Exc', {backend = 'interp'})\r"
+
+Test(repl, network_run_prints_nothing_tab_and_help_reach_parts)
+{
+  start(&S);
+  type(&S, SMALLNET);
+  type(&S, "net:run(1 * cj.ms)\r");
+  cr_expect(expect(&S, "net:run(1 * cj.ms)\r\n", 10));
+  settle(&S, 300);
+  {                                        /* between the line and the next prompt: nothing */
+    const char *from = S.out + S.mark, *prompt = strstr(from, "> ");
+    cr_expect(prompt != NULL, "no prompt after net:run");
+    cr_expect(prompt == NULL || strcspn(from, "0123456789") >= (size_t)(prompt - from),
+              "net:run printed something: [%.*s]", prompt ? (int)(prompt - from) : 0, from);
+  }
+  type(&S, "net.step\r");
+  cr_expect(expect(&S, "\r\n10\r\n", 10), "the steps are in net.step");
+  type(&S, "net.Ex\t");
+  settle(&S, 300);
+  keys(&S, ".N\r");
+  cr_expect(expect(&S, "\r\n10\r\n", 10), "net.Ex<TAB> completes to the population net.Exc");
+  type(&S, "net.Exc.g\t");
+  cr_expect(expect(&S, "ge  gi", 10), "net.Exc.g<TAB> lists the state variables ge and gi");
+  settle(&S, 200);
+  keys(&S, "\003");
+  type(&S, "help(net)\r");
+  cr_expect(expect(&S, "net.Exc ", 10), "help(net) shows how to reach the population");
+  cr_expect(expect(&S, "net.spikes.Exc ", 10));
+  type(&S, "net.Exd\r");
+  cr_expect(expect(&S, "has no population, projection or monitor 'Exd' (it has Exc;", 10));
   cr_expect_eq(finish(&S), 0);
 }
 

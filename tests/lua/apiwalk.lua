@@ -120,6 +120,14 @@ function Walker:objects()
     w:close()
     os.remove(path)
   end)
+  self:try("boltzmann", function()
+    local B = cj.boltzmann
+    self:object(B.bm(2, 1, { seed = 1 }), "bm")
+    self:object(B.hopfield(4, { seed = 1 }), "hopfield")
+    self:object(B.rbm(2, 2, { seed = 1 }), "rbm")
+    self:object(B.dbn({ 2, 2, 2 }, { seed = 1 }), "dbn")
+    self:object(B.ising(4, { seed = 1 }), "ising")
+  end)
   self:try("network", function()
     local net = cj.network(M.network_source, { seed = 1, backend = "interp", progress = false })
     self:object(net, "network")
@@ -131,7 +139,8 @@ function Walker:objects()
   end)
 end
 
--- The method tables of every metatable cajal registered.
+-- The method tables of every metatable cajal registered (__index itself,
+-- or the table in the first upvalue of an __index function).
 function Walker:registry()
   local names = {}
   for k, v in pairs(debug.getregistry()) do
@@ -144,6 +153,12 @@ function Walker:registry()
   for _, k in ipairs(names) do
     local mt = debug.getregistry()[k]
     local idx = rawget(mt, "__index")
+    -- methods of an __index function: mt.methods (as cajal.som), else a table upvalue
+    if type(idx) ~= "table" then idx = rawget(mt, "methods") end
+    if type(idx) == "nil" and type(rawget(mt, "__index")) == "function" then
+      local _, up = debug.getupvalue(rawget(mt, "__index"), 1)
+      idx = type(up) == "table" and up or nil
+    end
     if type(idx) == "table" and not self.seenv[idx] then
       self:walk(idx, (k:gsub("^cajal%.", "")), ":")
     end

@@ -211,4 +211,33 @@ T.test("the page renders without groff warnings", function()
     "the rendered page lacks its sections")
 end)
 
+T.test("tests/bench names no absolute path of this machine (peers: ../shared/peers)", function()
+  local q = "'" .. srcdir:gsub("'", "'\\''") .. "'"
+  local p = io.popen("cd " .. q .. " && pwd -P")
+  local root = p:read("l")
+  p:close()
+  assert(root, "cannot resolve " .. srcdir)
+  -- the source tree and the folders above it, but the system's own (/usr, /opt, ...)
+  local system = { usr = true, opt = true, bin = true, lib = true, etc = true, tmp = true, var = true }
+  local paths = {}
+  local d = root
+  while d and d ~= "" and d ~= "/" do
+    if not system[d:match("^/([^/]+)")] or d:match("^/[^/]+/.") then paths[#paths + 1] = d .. "/" end
+    d = d:match("^(.*)/[^/]*$")
+  end
+  p = io.popen("ls " .. q .. "/tests/bench")
+  local n = 0
+  for name in p:lines() do
+    local f = io.open(srcdir .. "/tests/bench/" .. name, "rb")
+    local text = f and f:read("a") or ""
+    if f then f:close() end
+    n = n + 1
+    for _, abs in ipairs(paths) do
+      assert(not text:find(abs, 1, true), "tests/bench/" .. name .. " names " .. abs)
+    end
+  end
+  p:close()
+  assert(n >= 3, "tests/bench not found under " .. srcdir)
+end)
+
 T.done()

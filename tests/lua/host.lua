@@ -335,14 +335,21 @@ T.test("--dump reports a missing file with status 1", function()
   assert(has(err, "/nonexistent/model.cajal") or has(err, "not available"), err)
 end)
 
-T.test("--dump=ast prints the AST of a model", function()
+T.test("--dump=ast|ir|c prints what cj.dump gives (structure: tests/lua/compile.lua)", function()
   local dir = tmpdir()
   local path = dir .. "/m.cajal"
-  writefile(path, assert(host.findfile("models/lif")))
-  local code, out, err = cajal("--dump=ast " .. q(path))
+  writefile(path, assert(host.findfile("models/lif")) .. "population E = lif(4)\n")
+  local compile = require "cajal.compile"
+  for _, stage in ipairs { "ast", "ir", "c" } do
+    local code, out, err = cajal("--dump=" .. stage .. " " .. q(path))
+    assert(code == 0 and err == "", stage .. ": " .. err)
+    local want = compile.dump(stage, path)
+    assert(out == want .. (want:sub(-1) == "\n" and "" or "\n"), stage .. ": the output differs from cj.dump")
+  end
+  local _, ast = cajal("--dump=ast " .. q(path))
+  assert(ast:match("^file 1:1 file=") and ast:find("\n    neuron 18:1 [^\n]*name=lif\n") and
+         ast:find("\n    population %d+:1 [^\n]*name=E\n"), ast)
   rmtree(dir)
-  assert(code == 0 and #out > 0 and err == "", err)
-  assert(out:sub(-1) == "\n")
 end)
 
 T.test("--dump of a bad model prints the positioned error only, status 1", function()
@@ -353,7 +360,6 @@ T.test("--dump of a bad model prints the positioned error only, status 1", funct
     .. "  equations { dv/dt = v + 1 }\n" .. "                      ^\n"
   for _, stage in ipairs { "ir", "c" } do
     local code, out, err = cajal("--dump=" .. stage .. " " .. q(path))
-    if has(err, "not available") then rmtree(dir) return end
     assert(code == 1 and out == "", stage .. ": " .. tostring(code))
     assert(err == want, stage .. ":\n" .. err)
   end
@@ -368,6 +374,27 @@ T.test("--dump of a bad model prints the positioned error only, status 1", funct
   local code3, _, err3 = cajal("-e " .. q("rawset(require 'cajal', 'dump', function() error('boom') end)")
                                .. " --dump=ir " .. q(path))
   assert(code3 == 1 and has(err3, "boom") and has(err3, "stack traceback"), err3)
+end)
+
+T.test("a model error in a script, -e or the REPL: the positioned message only, no traceback", function()
+  local dir = tmpdir()
+  local model = dir .. "/bad.cajal"
+  writefile(model, "neuron n {\n  state { v = 0 mV }\n  equations { dv/dt = v + 1 }\n}\npopulation P = n(2)\n")
+  writefile(dir .. "/run.lua", "local cj = require 'cajal'\nlocal net = cj.load(" .. string.format("%q", model) .. ")\n")
+  local want = model .. ":3:23: unit mismatch in '+': V and dimensionless\n"
+    .. "  equations { dv/dt = v + 1 }\n" .. "                      ^\n"
+  local code, out, err = cajal(q(dir .. "/run.lua"))
+  assert(code == 1 and out == "", tostring(code))
+  assert(err == CAJAL .. ": " .. want, err)
+  local code2, _, err2 = cajal("-e " .. q("require 'cajal'.network('neuron n { state { v = 0 mV } }\\npopulation P = m(2)')"))
+  assert(code2 == 1 and err2:match("^[^\n]*<string>:2:1: unknown neuron model .m.[^\n]*\n[^\n]*\n *%^\n$"), err2)
+  local code3, out3, err3 = cajal("-i", "net = cj.load(" .. string.format("%q", model) .. ")\n1+1\n")
+  assert(code3 == 0 and has(out3, "2\n"), out3)
+  assert(err3 == want, err3)
+  -- other errors keep their traceback
+  local _, _, err4 = cajal("-e " .. q("require 'cajal'.load(42)"))
+  assert(has(err4, "bad argument #1 to 'cj.load'") and has(err4, "stack traceback:"), err4)
+  rmtree(dir)
 end)
 
 T.test("--cache-clear runs the compiler's cache_clear (status 0 or a clear error)", function()
@@ -495,6 +522,73 @@ T.test("help(f) prints the registered text; help(cj) lists signatures", function
   assert(has(out7, "no help for this function (defined at"), out7)
   local _, out8 = cajal([[-e 'require "cajal".help(require "cajal.host".findfile)']])
   assert(has(out8, "cajal.host.findfile(name)"), out8)
+end)
+
+T.test("help(cj): functions named as reached from cj, units summarised on one line", function()
+  local code, out = cajal([[-e 'help((require "cajal"))']])
+  assert(code == 0, code)
+  assert(not out:find("\n  core%."), "help(cj) lists core.* names:\n" .. out)
+  assert(has(out, "\n  cj.cache_clear() -> "), out)
+  local lines = {}
+  for l in out:gmatch("[^\n]*") do lines[#lines + 1] = l end
+  local last = 0
+  for k, l in ipairs(lines) do if l:match("^  cj%.") or l:match("^  help%(") then last = k end end
+  assert(#lines - last <= 8, "help(cj) prints " .. (#lines - last) .. " lines after its functions")
+  assert(out:find("\nUnits: %d+ names, e%.g%. cj%.ms, cj%.mV"), out)
+  assert(not has(out, "millivolt"), "unit aliases listed in help(cj)")
+  local _, units = cajal([[-e 'help((require "cajal").units)']])
+  assert(has(units, "millivolt") and has(units, "mV"), "help(cj.units) lists every unit")
+end)
+
+T.test("help by bare name: functions of cj's parts and methods", function()
+  local _, out = cajal([[-e 'help("raster")']])
+  assert(out:match("^cj%.plot%.raster%(monitor"), out)
+  local _, out2 = cajal([[-e 'help("run")']])
+  assert(out2:match("^net:run%(duration%)\n") and not has(out2, "nsteps"), out2)
+  local _, out3 = cajal([[-e 'help("save_npy")']])
+  assert(out3:match("^cj%.io%.save_npy%("), out3)
+end)
+
+T.test("help of the model library: a model, a file, the list", function()
+  local _, lif = cajal([[-e 'help("lif")']])
+  assert(lif:match("^neuron lif, from the model library: import \"models/lif\"\n"), lif)
+  assert(has(lif, "\nneuron lif {\n") and has(lif, "refractory t_ref\n}"), lif)
+  assert(has(lif, "Lapicque 1907") and has(lif, "Also in models/lif: cuba_lif, coba_lif"), lif)
+  assert(not has(lif, "neuron cuba_lif {"), "only the model asked for")
+  local _, stdp = cajal([[-e 'help("stdp")']])
+  assert(stdp:match("^synapse stdp, ") and has(stdp, "Song, Miller & Abbott") and has(stdp, "synapse stdp {"), stdp)
+  assert(has(stdp, "on_post") and has(stdp, "Also in models/stdp: stdp_delta"), stdp)
+  local _, coba = cajal([[-e 'help("coba_lif")']])
+  assert(coba:match("^neuron coba_lif, ") and has(coba, "neuron coba_lif {"), coba)
+  local _, syn = cajal([[-e 'help("synapses")']])
+  assert(syn:match("^models/synapses, in the model library") and has(syn, "exp_cond"), syn)
+  local _, list = cajal([[-e 'help("models")']])
+  for _, f in ipairs(host.list("models/")) do
+    local text = assert(host.findfile(f))
+    local base = f:match("^(models/.-)%.cajal$")
+    assert(has(list, "  " .. base .. " "), base .. " missing from help(\"models\"):\n" .. list)
+    for kind, name in text:gmatch("\n(%a+) ([%w_]+) {") do
+      if kind == "neuron" or kind == "synapse" then assert(has(list, name), name) end
+    end
+  end
+  assert(#host.list("models/") >= 10)
+  local _, intro = cajal([[-e 'help()']])
+  assert(intro:find("Topics: [^\n]*language") and intro:find("Topics: [^\n]*models"), intro)
+  local _, lang = cajal([[-e 'help("language")']])
+  assert(has(lang, "population E = lif(") and has(lang, "connect ") and has(lang, "record spikes of"), lang)
+end)
+
+T.test("help is a global in scripts and -e too, not only in the REPL", function()
+  local dir = tmpdir()
+  writefile(dir .. "/h.lua", "help('zeros')\nhelp(help)\n")
+  local code, out, err = cajal(q(dir .. "/h.lua"))
+  rmtree(dir)
+  assert(code == 0 and err == "", err)
+  assert(out:match("^cj%.zeros%(") and has(out, "\nhelp([f | name | topic])\n"), out)
+  local code2, _, err2 = cajal("-e 'help(1, 2)'")
+  assert(code2 == 1 and has(err2, "(command line):1: bad argument #2 to 'help'"), err2)
+  local code3, out3 = cajal([[-e 'print(package.loaded["cajal.help"])']])
+  assert(code3 == 0 and out3 == "nil\n", "help is loaded on first use only")
 end)
 
 T.test("help topics can be added", function()

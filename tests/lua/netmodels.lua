@@ -113,6 +113,7 @@ T.test("every library model runs identically on the JIT and the interpreter", fu
   lines[#lines + 1] = "record spikes of " .. table.concat(spiking, ", ")
   local src = table.concat(lines, "\n") .. "\n"
   local nets = {}
+  if not core.jit_available() then T.skippart("compiled backend", "no C compiler") end
   for _, backend in ipairs({ "jit", "interp" }) do
     if backend == "interp" or core.jit_available() then
       local net = cj.network(src, { seed = 21, backend = backend })

@@ -34,6 +34,101 @@ local SMALL = [[
 -- The object
 ---------------------------------------------------------------------------
 
+T.test("net.X of an unknown name is an error listing the parts", function()
+  local net = cj.network(SMALL, { seed = 5 })
+  local err = T.checkerror("has no population, projection or monitor 'Ee'", function() return net.Ee end)
+  assert(err:find("it has E, I, In, Plastic", 1, true), err)
+  assert(err:find("network.lua:", 1, true) == nil or err:find("^[^\n]*tests/lua/network%.lua:%d+:"), err)
+  assert(net.E and net.Plastic and net.spikes.E, "the parts are still there")
+end)
+
+T.test("a part named like a method or field of the network is refused where it is declared", function()
+  -- the object's own names: what TAB completion offers, minus the model's parts
+  local repl = require "cajal.repl"
+  local check = require "cajal.check"
+  local net = cj.network(SMALL, { seed = 5 })
+  local parts = { E = true, I = true, In = true, Plastic = true }
+  local own, n = {}, 0
+  for _, k in ipairs(repl.names(net)) do
+    if not parts[k] then own[k] = true; n = n + 1 end
+  end
+  for k in pairs(own) do assert(check.NETFIELDS[k], "check.NETFIELDS lacks '" .. k .. "'") end
+  for k in pairs(check.NETFIELDS) do assert(own[k], "'" .. k .. "' is not a field of the network") end
+  assert(n >= 15, n)
+  for k in pairs(own) do
+    local src = 'import "models/lif"\npopulation ' .. k .. ' = lif(2)\n'
+    local ok, e = pcall(cj.network, src)
+    assert(not ok, "a population named '" .. k .. "' was accepted")
+    e = tostring(e)
+    assert(e:find("^<string>:2:1: a population cannot be named '" .. k .. "': net%." .. k .. " is the network's own")
+           or e:find("^<string>:2:%d+: cannot declare '" .. k .. "': it is a built%-in name")
+           or e:find("^<string>:2:%d+: '" .. k .. "' is a reserved word and cannot be a population name"), e)
+  end
+  T.checkerror("<string>:3:1: a monitor cannot be named 'save': net.save is the network's own method", cj.network,
+    'import "models/lif"\npopulation E = lif(2)\nrecord spikes of E as save\n')
+  T.checkerror("<string>:4:1: a projection cannot be named 'spikes'", cj.network,
+    'import "models/lif"\nimport "models/synapses"\npopulation E = lif(2)\n' ..
+    'connect E -> E exp_current all_to_all as spikes\n')
+end)
+
+T.test("TAB completion and help() of a network, a population, a monitor", function()
+  local repl = require "cajal.repl"
+  local net = cj.network(SMALL, { seed = 5 })
+  rawset(_G, "hosttest_net", net)
+  local function listing(line)
+    local ins, list = repl.complete(line, 400)
+    return ins, list or ""
+  end
+  local _, l = listing("hosttest_net.")
+  for _, w in ipairs { "E", "I", "In", "Plastic", "run", "spikes", "state", "t" } do
+    assert((" " .. l .. " "):find("%s" .. w .. "%s"), "net.<TAB> lacks " .. w .. ": " .. l)
+  end
+  assert((listing("hosttest_net.Pl")) == "astic")
+  _, l = listing("hosttest_net.E.")
+  for _, w in ipairs { "v", "N", "name", "lastspike" } do
+    assert((" " .. l .. " "):find("%s" .. w .. "%s"), "net.E.<TAB> lacks " .. w .. ": " .. l)
+  end
+  assert(not l:find("@", 1, true))
+  assert((listing("hosttest_net.Plastic.w")) == "" and select(2, listing("hosttest_net.Plastic.")):find("w", 1, true))
+  rawset(_G, "hosttest_net", nil)
+  -- help(net) and help(net.E): the text of __help
+  local help = require("cajal.help").help
+  local function helptext(x)
+    local tmp = os.tmpname()
+    local stdout = io.output()
+    io.output(tmp)
+    local ok, err = pcall(help, x)
+    io.close()
+    io.output(stdout)
+    local f = io.open(tmp)
+    local text = f:read("a")
+    f:close()
+    os.remove(tmp)
+    assert(ok, err)
+    return text
+  end
+  local h = helptext(net)
+  for _, w in ipairs { "net.E ", "net.Plastic ", "net.spikes.E ", "net.state.E.v ",
+                       "net.rate.I ", "net:run(T)", "net.t" } do
+    assert(h:find(w, 1, true), "help(net) lacks '" .. w .. "':\n" .. h)
+  end
+  assert(h:find("v (V)", 1, true), h)
+  h = helptext(net.E)
+  assert(h:find("net.E.v ", 1, true) and h:find("in V", 1, true) and h:find("net.E.N = 60", 1, true), h)
+  h = helptext(net.spikes.E)
+  assert(h:find("spike monitor of E", 1, true) and h:find(":times()", 1, true), h)
+  assert(helptext(net.run):find("^net:run%(duration%)"))
+end)
+
+T.test("state monitor indices are integers; a bad population size shows a whole number", function()
+  local net = cj.network(SMALL, { seed = 5 })
+  local idx = net.state.E.v:indices()
+  assert(idx.dtype == "int32" and tostring(idx) == "[1 2 3 4 5] (int32)", tostring(idx))
+  T.checkerror("the population size must be a whole number in 1..2147483647, got -100\n", cj.network,
+    'import "models/lif"\npopulation E = lif(-100)\n')
+  T.checkerror("got 2.5\n", cj.network, 'import "models/lif"\npopulation E = lif(5 / 2)\n')
+end)
+
 T.test("populations, state views with units, writing state", function()
   local net = cj.network(SMALL, { seed = 5 })
   assert(net.E.N == 60 and net.I.N == 20 and net.In.N == 40)
@@ -97,11 +192,15 @@ T.test("run rounds to steps; t, dt, every() and reset()", function()
   local net = cj.network(SMALL, { seed = 5 })
   T.near(net.dt.value, 1e-4, 0)
   T.near(net.t.value, 0, 0)
-  assert(net:run(1 * cj.ms) == 10)
+  -- run returns nothing (the REPL then prints nothing); net.step counts
+  assert(select("#", net:run(1 * cj.ms)) == 0, "run returned a value")
+  assert(net.step == 10)
   T.near(net.t.value, 1e-3, 1e-15)
-  assert(net:run(0.26 * cj.ms) == 3)       -- 2.6 steps -> 3
-  assert(net:run(0.0004) == 4)             -- a number of seconds
-  assert(net:run(0) == 0)
+  net:run(0.26 * cj.ms)                    -- 2.6 steps -> 3
+  assert(net.step == 13)
+  net:run(0.0004)                          -- a number of seconds
+  assert(net.step == 17)
+  net:run(0)
   assert(net.step == 17)
   local calls = {}
   net:every(2 * cj.ms, function(n, t)
@@ -137,7 +236,16 @@ T.test("run rounds to steps; t, dt, every() and reset()", function()
   local id = net:every(1 * cj.ms, function(n) n:run(1 * cj.ms) end)
   T.checkerror("already running", net.run, net, 5 * cj.ms)
   net:cancel(id)
-  assert(net:run(5 * cj.ms) == 50)
+  local s1 = net.step
+  net:run(5 * cj.ms)
+  assert(net.step == s1 + 50)
+  -- nor reset it (the loop would restart its clock and not end): refused as a nested run
+  local once = false
+  id = net:every(1 * cj.ms, function(n) if not once then once = true; n:reset() end end)
+  s1 = net.step
+  T.checkerror("reset: the network is running", net.run, net, 5 * cj.ms)
+  assert(net.step == s1 + 10, "the refused reset stopped the run at step " .. net.step)
+  net:cancel(id)
   local s0 = net.step
   id = net:every(1 * cj.ms, function() error("stop here") end)
   T.checkerror("stop here", net.run, net, 5 * cj.ms)
@@ -221,8 +329,8 @@ T.test("cj.plot.raster accepts a spike monitor", function()
   local ok, err = pcall(cj.plot.raster, net.spikes.E, png)
   if not ok then
     -- only a missing gnuplot excuses it
-    assert(tostring(err):find("gnuplot"), "cj.plot.raster(monitor): " .. tostring(err))
-    return
+    assert(tostring(err):find("gnuplot not found", 1, true), "cj.plot.raster(monitor): " .. tostring(err))
+    T.skip("gnuplot not found (install gnuplot-nox)")
   end
   local f = io.open(png, "rb")
   assert(f, "no PNG written")
@@ -284,7 +392,7 @@ T.test("a second load of an unchanged model does not run the compiler", function
   if not core.jit_stats then error("core.jit_stats missing") end
   local src = SMALL .. "\n# cache test " .. tostring(os.time()) .. tostring(os.clock()) .. "\n"
   local net1 = cj.network(src, { seed = 1 })
-  if net1.backend ~= "jit" then return end   -- no compiler here: nothing to cache
+  if net1.backend ~= "jit" then T.skip("no C compiler: nothing is cached") end
   local s1 = core.jit_stats()
   local net2 = cj.network(src, { seed = 1 })
   local s2 = core.jit_stats()

@@ -220,6 +220,77 @@ T.test("pdf output where pdfcairo exists", function()
   else assert(tostring(err):find("cannot tell the output format", 1, true), err) end
 end)
 
+-- The texts of an SVG (tick labels, axis labels), in order.
+local function texts(svg)
+  local t = {}
+  for x in svg:gmatch("<text[^>]*>([^<]*)</text>") do t[#t + 1] = (x:gsub("^%s+", "")) end
+  return t
+end
+local function has(list, x)
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+T.test("units: quantities are drawn in a readable unit, named on the axis", function()
+  if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
+  -- 1..10 mV: ticks 1..10, label mV (not 0.001 .. 0.01 of volts)
+  P.lines(cj.range(10) * cj.mV, tmp("u1.svg"))
+  local t = texts(read(tmp("u1.svg")))
+  assert(has(t, "mV") and has(t, "10") and not has(t, "0.01"), table.concat(t, "|"))
+  local pts = pathpoints(group(read(tmp("u1.svg")), 1))
+  local ys, v = {}, {}
+  for i = 1, 10 do ys[i], v[i] = pts[i][2], i end
+  affine(ys, v, "y")
+  -- both axes, labels given: the unit is added unless the label names it
+  P.lines(cj.range(10) * cj.ms, cj.range(10) * cj.mV, { out = tmp("u2.svg"), ylabel = "v", xlabel = "time [ms]" })
+  t = texts(read(tmp("u2.svg")))
+  assert(has(t, "v (mV)") and has(t, "time [ms]"), table.concat(t, "|"))
+  -- a unit chosen: ticks in it
+  P.scatter(cj.range(10) * cj.ms, cj.range(10) * cj.mV, { out = tmp("u3.svg"), yunit = "uV", xunit = "s" })
+  t = texts(read(tmp("u3.svg")))
+  assert(has(t, "uV") and has(t, "s") and has(t, "10000") and has(t, "0.01"), table.concat(t, "|"))
+  -- a label that names a unit of the data's dimension chooses it
+  P.lines(cj.range(10) * cj.mV, { out = tmp("u2.svg"), ylabel = "v (uV)" })
+  t = texts(read(tmp("u2.svg")))
+  assert(has(t, "v (uV)") and has(t, "10000") and not has(t, "v (uV) (mV)"), table.concat(t, "|"))
+  -- ranges as quantities, in any unit of the axis
+  P.lines(cj.range(10) * cj.mV, { out = tmp("u2.svg"), yrange = { 0, 0.02 * cj.volt } })
+  t = texts(read(tmp("u2.svg")))
+  assert(has(t, "20") and has(t, "15") and not has(t, "0.02"), table.concat(t, "|"))
+  -- raster: seconds (as numeric xrange values are), or tunit; times may be quantities
+  P.raster(cj.array({ 0.01, 0.02, 0.19 }) * cj.second, cj.array({ 0, 1, 2 }), tmp("u4.svg"))
+  t = texts(read(tmp("u4.svg")))
+  assert(has(t, "time (s)") and has(t, "0.2"), table.concat(t, "|"))
+  P.raster(cj.array({ 0.01, 0.02, 0.19 }) * cj.second, cj.array({ 0, 1, 2 }),
+    { out = tmp("u4.svg"), tunit = "ms", xrange = { 0, 0.1 * cj.second } })
+  t = texts(read(tmp("u4.svg")))
+  assert(has(t, "time (ms)") and has(t, "100") and not has(t, "200"), table.concat(t, "|"))
+  P.raster(cj.array({ 0.5, 1.5 }), cj.array({ 0, 1 }), { out = tmp("u5.svg"), tunit = "ms" })
+  t = texts(read(tmp("u5.svg")))
+  assert(has(t, "time (ms)") and has(t, "1600"), table.concat(t, "|"))
+  -- histogram and image
+  P.hist(cj.array({ 1, 2, 2, 3 }) * cj.mV, 3, tmp("u6.svg"))
+  assert(has(texts(read(tmp("u6.svg"))), "mV"))
+  P.image(cj.ones(3, 3) * cj.nS, tmp("u7.svg"))
+  assert(has(texts(read(tmp("u7.svg"))), "nS"))
+  P.images({ cj.ones(2, 2) * cj.nS, cj.ones(2, 2) * 2e3 * cj.nS }, { out = tmp("u8.svg"), colorbar = true })
+  t = texts(read(tmp("u8.svg")))
+  assert(has(t, "uS") and has(t, "2"), table.concat(t, "|"))
+  -- errors
+  T.checkerror("cj.plot.lines: option 'yunit': the data are in V, not s", P.lines, cj.range(3) * cj.mV,
+    { out = tmp("x.svg"), yunit = "ms" })
+  T.checkerror("cj.plot.lines: option 'xunit': the data are in plain numbers, not s", P.lines, cj.range(3),
+    cj.range(3), { out = tmp("x.svg"), xunit = "ms" })
+  T.checkerror("option 'yunit': unknown unit 'furlong'", P.lines, cj.range(3) * cj.mV,
+    { out = tmp("x.svg"), yunit = "furlong" })
+  T.checkerror("cj.plot.lines: option 'yrange': the axis is in mV, the range in s", P.lines,
+    cj.range(3) * cj.mV, { out = tmp("x.svg"), yrange = { 0, cj.ms } })
+  T.checkerror("cj.plot.lines: option 'xrange': the axis is in plain numbers, the range in s", P.lines,
+    cj.range(3) * cj.mV, { out = tmp("x.svg"), xrange = { 0, cj.ms } })
+  T.checkerror("cj.plot.images: image 2 is in s, image 1 in S", P.images,
+    { cj.ones(2, 2) * cj.nS, cj.ones(2, 2) * cj.ms }, tmp("x.svg"))
+end)
+
 T.test("errors: gnuplot missing, no display, bad options and data, gnuplot's own errors", function()
   local function run(env, code)
     local p = io.popen(env .. " " .. shq(CAJAL) .. " -e " .. shq(code) .. " 2>&1")

@@ -4,11 +4,16 @@
 --   T.test("zeros has the right shape", function() ... assert(...) end)
 --   T.checkerror("bad argument #1 to 'zeros'", cj.zeros, "x")
 --   T.near(a, b, tol [, what])
+--   T.readfile(path) -> the whole file, or nil
 --   T.values(array) -> list of numbers (SI);  T.same(list1, list2, what): bit-identical
 --   T.spikelist(monitor [, tmin]) -> times, indices sorted by time then index
 --   T.skip(reason)   -- inside a test: stop it and count it as skipped, with the reason
 --   T.skiptest(name, reason)   -- count a test that cannot run here as skipped
 --   T.readfile(path [, default]), T.writefile(path, s)
+--   T.skippart(what, reason)   -- inside a test: one part cannot run here; counted as a
+--                                 skip with its reason while the rest of the test goes on
+--   T.tmpdir() -> a new empty folder;  T.shq(s) -> s quoted for the shell
+--   T.PY, T.python(code) -> ok, output: code run by Debian's /usr/bin/python3 (the peers' numpy, h5py)
 --   T.done()   -- prints "<file>: N passed, N failed, N skipped"; exit status 1 on failure
 --
 -- A skip is never silent: it is counted, and its reason is printed. A test that
@@ -26,6 +31,12 @@ end
 function T.skip(reason)
   assert(type(reason) == "string" and reason ~= "", "T.skip needs a reason")
   error(setmetatable({ reason = reason }, SKIP), 0)
+end
+
+function T.skippart(what, reason)
+  assert(type(what) == "string" and type(reason) == "string" and reason ~= "",
+         "T.skippart needs what is skipped and a reason")
+  T.skiptest((current or "?") .. " [" .. what .. "]", reason)
 end
 
 function T.test(name, fn)
@@ -53,6 +64,14 @@ function T.checkerror(pattern, f, ...)
     error("expected an error containing '" .. pattern .. "', got: " .. err, 2)
   end
   return err
+end
+
+function T.readfile(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
 end
 
 function T.near(a, b, tol, what)
@@ -110,6 +129,23 @@ function T.writefile(path, s)
   local f = assert(io.open(path, "wb"))
   f:write(s)
   f:close()
+end
+
+function T.tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'"))
+  return dir
+end
+
+function T.shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+T.PY = "/usr/bin/python3"
+function T.python(code)
+  local f = io.popen("timeout 300 " .. T.PY .. " -c " .. T.shq(code) .. " 2>&1")
+  local out = f:read("a")
+  local ok = f:close()
+  return ok, out
 end
 
 function T.done()

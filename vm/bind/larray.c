@@ -1238,7 +1238,7 @@ static int fmtnum(char *s, size_t n, cj_dtype t, double v)
   if (cj_dtype_isint(t)) return snprintf(s, n, "%lld", (long long)v);
   if (isnan(v)) return snprintf(s, n, "nan");
   if (isinf(v)) return snprintf(s, n, v > 0 ? "inf" : "-inf");
-  w = snprintf(s, n, "%.*g", t == CJ_F32 ? 6 : 8, v);
+  w = snprintf(s, n, "%.*g", t == CJ_F32 ? 6 : CJ_PRINT_DIGITS, v);
   if (w > 0 && (size_t)w + 1 < n && !strpbrk(s, ".e")) { s[w++] = '.'; s[w] = '\0'; }
   return w;
 }

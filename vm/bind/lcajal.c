@@ -89,7 +89,18 @@ int luaopen_cajal_core(lua_State *L)
   cj_open_rng(L);
   cj_open_regex(L);
   cj_open_io(L);
+  cj_open_nwb(L);
   cj_open_net(L);
+  cj_open_learn(L);
+  cj_open_boltzmann(L);
+  cj_open_hd(L);
+  cj_open_capsule(L);
+  cj_open_tpr(L);
+  cj_open_arrsort(L);
+  cj_open_arrhist(L);
+  cj_open_fft(L);
+  cj_open_info(L);
+  cj_open_coding(L);
   cj_setdocs(L, -1, clockdocs);
   return 1;
 }

@@ -67,6 +67,19 @@ void cj_open_rng(lua_State *L);
 void cj_open_regex(lua_State *L);
 void cj_open_io(lua_State *L);
 void cj_open_net(lua_State *L);
+void cj_open_nwb(lua_State *L);     /* adds cj.io.save_nwb: after cj_open_io */
+void cj_open_learn(lua_State *L);     /* cj.learn (llearn.c) */
+void cj_open_boltzmann(lua_State *L);
+/* structured representations (issue 8) */
+void cj_open_hd(lua_State *L);
+void cj_open_capsule(lua_State *L);
+void cj_open_tpr(lua_State *L);
+/* sorting, counting, FFT, information measures, neural coding (issue 9) */
+void cj_open_arrsort(lua_State *L);
+void cj_open_arrhist(lua_State *L);
+void cj_open_fft(lua_State *L);
+void cj_open_info(lua_State *L);
+void cj_open_coding(lua_State *L);
 
 int luaopen_cajal_core(lua_State *L);
 

@@ -493,6 +493,27 @@ static void population(rd *r, int t, const char *path, cj_popdef *p)
   p->refractory = getnum(r, t, "refractory", path, 0, 0);
   p->rate = getnum(r, t, "rate", path, 0, 0);
   p->rate_kernel = (int)getint(r, t, "rate_kernel", path, 0, 0, 65535);
+  p->defs = (int)getint(r, t, "defs", path, 0, 0, 65535);
+  p->rate_var = (int)getint(r, t, "rate_var", path, 0, 0, p->nvars);
+  if (field(r, t, "poisson_inputs") != LUA_TNIL) {
+    const char *dp = spath(r, "%s.poisson_inputs", path);
+    int n = (int)checklist(r, -1, dp);
+    cj_pinputdef *d = salloc(L, r->s, (size_t)(n > 0 ? n : 1) * sizeof *d);
+    for (int i = 1; i <= n; i++) {
+      const char *ep = spath(r, "%s[%d]", dp, i);
+      if (elem(r, -1, i) != LUA_TTABLE) irfail(r, ep, "expected {var, n, rate, weight}");
+      int dt = lua_gettop(L);
+      d[i - 1].var = (int)getint(r, dt, "var", ep, -1, 1, p->nvars) - 1;
+      d[i - 1].n = getint(r, dt, "n", ep, -1, 0, INT64_MAX);
+      d[i - 1].rate = getnum(r, dt, "rate", ep, 0, 1);
+      d[i - 1].weight = getnum(r, dt, "weight", ep, 0, 1);
+      range(r, dt, "range", ep, p->n, &d[i - 1].lo, &d[i - 1].hi);
+      lua_pop(L, 1);
+    }
+    p->pinputs = d;
+    p->npinputs = n;
+  }
+  lua_pop(L, 1);
   if (p->kind == CJ_POP_SPIKEGEN) {
     int64_t nt = 0, ni = 0, rows, cols;
     if (field(r, t, "times") != LUA_TNIL) p->times = doubles(r, -1, spath(r, "%s.times", path), &nt, &rows, &cols);
@@ -706,6 +727,33 @@ static int l_savefile_parse(lua_State *L)
   return pushsave(L, u, cj_savefile_parse(data, len, name, &u->s));
 }
 
+/* Ctrl-C while C code runs a long loop (building connectivity, net:run):
+ * our handler notes it, the loop asks (stopflag / onprogress) and stops. */
+static volatile sig_atomic_t interrupted;
+static void onsigint(int sig) { (void)sig; interrupted = 1; }
+static int stopflag(void *ud) { (void)ud; return interrupted != 0; }
+
+/* Build or restore n's network with Ctrl-C noted: a build stops at the next
+ * row of connectivity. Returns the status of the call. */
+static int buildnet(lnet *n, const cj_savefile *path)
+{
+  struct sigaction sa, old;
+  int st;
+  interrupted = 0;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = onsigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
+  cj_net_set_stop(n->net, stopflag, NULL);
+  st = path ? cj_net_restore_from(n->net, path) : cj_net_build(n->net);
+  cj_net_set_stop(n->net, NULL, NULL);
+  sigaction(SIGINT, &old, NULL);
+  if (!st && interrupted)        /* Ctrl-C after the last check still stops the load */
+    st = cj_fail(CJ_ERUNTIME, "interrupted while %s network '%s'", path ? "restoring" : "building",
+                 cj_net_name(n->net));
+  return st;
+}
+
 /* Build a network from the IR at stack index 1; jit handle at jitidx (0:
  * none); save non-NULL: restore from that save file. Pushes the net. */
 static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *path)
@@ -799,7 +847,13 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *p
     if (cj_net_add_proj(n->net, &js[i])) return luaL_error(L, "%s: ir.projections[%d]: %s", fn, i + 1, cj_errmsg());
   for (int i = 0; i < nm; i++)
     if (cj_net_add_monitor(n->net, &ms[i])) return luaL_error(L, "%s: ir.monitors[%d]: %s", fn, i + 1, cj_errmsg());
-  if (path ? cj_net_restore_from(n->net, path) : cj_net_build(n->net)) return luaL_error(L, "%s: %s", fn, cj_errmsg());
+  if (buildnet(n, path)) {
+    if (interrupted) {                  /* "interrupted while building ...", as net:run's: no position */
+      lua_pushstring(L, cj_errmsg());
+      return lua_error(L);
+    }
+    return luaL_error(L, "%s: %s", fn, cj_errmsg());
+  }
   account(L, n);
   return 1;
 }
@@ -817,10 +871,20 @@ static int net_restore(lua_State *L)
 }
 
 /* ---- methods ------------------------------------------------------------------- */
-static volatile sig_atomic_t interrupted;
-static void onsigint(int sig) { (void)sig; interrupted = 1; }
 
-typedef struct progress { int bar; double t0, last; double dt; int64_t step0; } progress;
+/* Progress goes to the hook registry["cajal.progress"] when a host set one
+ * (the Jupyter kernel: vm/host/kernel.c), called as hook(done, total, dt,
+ * elapsed, state) with state "running" (at most every 0.1 s), then "done"
+ * or "stopped"; else to a bar on stderr when it is a terminal. */
+#define PROGRESS_HOOK "cajal.progress"
+
+typedef struct progress {
+  int bar, hook;
+  double t0, last;
+  double dt;
+  int64_t step0;
+  lua_State *L;
+} progress;
 
 static double now(void)
 {
@@ -829,10 +893,34 @@ static double now(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* An error of the hook is dropped, except an interrupt that reached it
+ * (a Ctrl-C just before the run began), which stops the run. */
+static void callhook(progress *p, int64_t done, int64_t total, double t, const char *state)
+{
+  lua_State *L = p->L;
+  lua_getfield(L, LUA_REGISTRYINDEX, PROGRESS_HOOK);
+  lua_pushnumber(L, (lua_Number)done);
+  lua_pushnumber(L, (lua_Number)total);
+  lua_pushnumber(L, p->dt);
+  lua_pushnumber(L, t - p->t0);
+  lua_pushstring(L, state);
+  if (lua_pcall(L, 5, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    if (msg && strncmp(msg, "interrupted", 11) == 0) interrupted = 1;
+    lua_pop(L, 1);
+  }
+}
+
 static int onprogress(void *ud, int64_t done, int64_t total)
 {
   progress *p = ud;
-  if (p->bar) {
+  if (p->hook) {
+    double t = now();
+    if (t - p->last >= 0.1 && done < total) {
+      callhook(p, done, total, t, "running");
+      p->last = t;
+    }
+  } else if (p->bar) {
     double t = now();
     if (t - p->last >= 0.1 || done == total) {
       int w = 30, k = (int)(w * (double)done / (double)total);
@@ -855,9 +943,12 @@ static int m_run(lua_State *L)
   lua_Integer steps = luaL_checkinteger(L, 2);
   int show = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
   struct sigaction sa, old;
-  progress p = { 0, 0, 0, cj_net_dt(n->net), cj_net_step(n->net) };
+  progress p = { 0, 0, 0, 0, cj_net_dt(n->net), cj_net_step(n->net), L };
+  int64_t step0 = cj_net_step(n->net);
   luaL_argcheck(L, steps >= 0, 2, "number of steps must be >= 0");
-  p.bar = show && isatty(2) && steps >= 1000;
+  p.hook = show && lua_getfield(L, LUA_REGISTRYINDEX, PROGRESS_HOOK) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  p.bar = show && !p.hook && isatty(2) && steps >= 1000;
   p.t0 = p.last = now();
   interrupted = 0;
   memset(&sa, 0, sizeof sa);
@@ -867,8 +958,10 @@ static int m_run(lua_State *L)
   int st = cj_net_run(n->net, steps, onprogress, &p);
   sigaction(SIGINT, &old, NULL);
   if (p.bar && st) fprintf(stderr, "\n");
+  if (st) lua_pushstring(L, cj_errmsg());      /* before the hook runs anything */
+  if (p.hook) callhook(&p, cj_net_step(n->net) - step0, steps, now(), st ? "stopped" : "done");
   account(L, n);
-  if (st) return luaL_error(L, "%s", cj_errmsg());
+  if (st) return luaL_error(L, "%s", lua_tostring(L, -1));
   return 0;
 }
 
@@ -1250,8 +1343,8 @@ static const cj_doc docs[] = {
     "compiler killed or past CAJAL_JIT_TIMEOUT, an unsafe cache), \"model\" when the compiler rejected the C." },
   { "jit_available", "core.jit_available() -> true | false, why\nWhether kernels can be compiled (CAJAL_JIT, CC)." },
   { "jit_stats", "core.jit_stats() -> {compiles, hits, rebuilds}\nCompiler runs and cache hits of this process." },
-  { "cache_clear", "core.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
-  { "cache_dir", "core.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
+  { "cache_clear", "cj.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
+  { "cache_dir", "cj.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
   { "kernel_prelude", "core.kernel_prelude() -> string\nThe C text every generated kernel file starts with." },
   { "jit_flags", "core.jit_flags() -> string\nThe flags kernels are compiled with." },
   { NULL, NULL }

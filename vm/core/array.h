@@ -224,5 +224,12 @@ int cj_dger(int64_t m, int64_t n, double alpha, const double *x, int64_t incx,
             const double *y, int64_t incy, double *a, int64_t lda);
 int cj_dsyrk(int ta, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
              double beta, double *c, int64_t ldc);
+/* Eigenvalues (and with vectors nonzero, eigenvectors) of the symmetric
+ * n x n row-major matrix a (both triangles must hold it), by LAPACK dsyevd
+ * (OpenBLAS carries LAPACK; else liblapack.so.3). w[n] gets the eigenvalues
+ * in ascending order; with vectors, row i of a becomes the unit eigenvector
+ * of w[i] (a is destroyed either way). CJ_ERUNTIME when LAPACK is missing or
+ * does not converge, CJ_ENOMEM. */
+int cj_dsyevd(int64_t n, double *a, double *w, int vectors);
 
 #endif

@@ -76,7 +76,7 @@ int cj_func_arity(int f)
  * definition, so both backends run the same arithmetic. */
 #define HELPERS(X) \
 X(static inline double cj_sign(double x) { return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : x); }) \
-X(static inline double cj_heaviside(double x) { return x > 0.0 ? 1.0 : (x <= 0.0 ? 0.0 : x); }) \
+X(static inline double cj_heaviside(double x) { return x >= 0.0 ? 1.0 : (x < 0.0 ? 0.0 : x); }) \
 X(static inline double cj_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }) \
 X(static inline double cj_min(double a, double b) { return a < b ? a : (b < a ? b : (a != a ? b : a)); }) \
 X(static inline double cj_max(double a, double b) { return a > b ? a : (b > a ? b : (a != a ? b : a)); }) \

@@ -46,6 +46,7 @@ static sgemm_fn p_sgemm;
 static dgemv_fn p_dgemv;
 static dger_fn p_dger;
 static dsyrk_fn p_dsyrk;
+static void *blashandle;       /* the library opened (LAPACK is looked up in it) */
 static char blaserr[512];
 static pthread_once_t blasonce = PTHREAD_ONCE_INIT;
 
@@ -71,7 +72,7 @@ static void openblas(void)
     *(void **)&p_dgemv = dlsym(h, "cblas_dgemv");
     *(void **)&p_dger = dlsym(h, "cblas_dger");
     *(void **)&p_dsyrk = dlsym(h, "cblas_dsyrk");
-    if (p_dgemm && p_sgemm && p_dgemv && p_dger && p_dsyrk) return;
+    if (p_dgemm && p_sgemm && p_dgemv && p_dger && p_dsyrk) { blashandle = h; return; }
     p_dgemm = NULL;
     p_sgemm = NULL;
     snprintf(blaserr, sizeof blaserr, "%s has no cblas_dgemm", cands[i]);
@@ -365,5 +366,56 @@ int cj_dsyrk(int ta, int64_t n, int64_t k, double alpha, const double *a, int64_
           beta, c, (blasint)ldc);
   for (int64_t i = 1; i < n; i++)               /* mirror: callers get the full matrix */
     for (int64_t j = 0; j < i; j++) c[i * ldc + j] = c[j * ldc + i];
+  return CJ_OK;
+}
+
+/* ---- symmetric eigenproblem: LAPACK dsyevd (see array.h) ------------------ */
+
+typedef void (*dsyevd_fn)(const char *jobz, const char *uplo, const blasint *n, double *a,
+                          const blasint *lda, double *w, double *work, const blasint *lwork,
+                          blasint *iwork, const blasint *liwork, blasint *info,
+                          size_t ljobz, size_t luplo);
+static dsyevd_fn p_dsyevd;
+static pthread_once_t lapackonce = PTHREAD_ONCE_INIT;
+
+/* dsyevd_ from the BLAS library (OpenBLAS carries LAPACK), else from liblapack. */
+static void openlapack(void)
+{
+  void *h;
+  if (blashandle && (*(void **)&p_dsyevd = dlsym(blashandle, "dsyevd_"))) return;
+  if ((h = dlopen("liblapack.so.3", RTLD_NOW | RTLD_LOCAL)) &&
+      !(*(void **)&p_dsyevd = dlsym(h, "dsyevd_")))
+    dlclose(h);
+}
+
+int cj_dsyevd(int64_t n, double *a, double *w, int vectors)
+{
+  char jobz = vectors ? 'V' : 'N', uplo = 'U';
+  blasint bn, lwork = -1, liwork = -1, iw = 0, info = 0;
+  double wq = 0, *work;
+  blasint *iwork;
+  int st;
+  if ((st = needblas()) || (st = blasdims(n, n, 0, 0))) return st;
+  pthread_once(&lapackonce, openlapack);
+  if (!p_dsyevd)
+    return cj_fail(CJ_ERUNTIME, "eigenvalues need LAPACK (Debian package libopenblas0 or liblapack3)");
+  if (n == 0) return CJ_OK;
+  bn = (blasint)n;
+  p_dsyevd(&jobz, &uplo, &bn, a, &bn, w, &wq, &lwork, &iw, &liwork, &info, 1, 1);
+  if (info) return cj_fail(CJ_ERUNTIME, "dsyevd: workspace query failed (info %d)", (int)info);
+  lwork = (blasint)wq;
+  liwork = iw;
+  work = cj_malloc((size_t)(lwork > 1 ? lwork : 1) * sizeof *work);
+  iwork = cj_malloc((size_t)(liwork > 1 ? liwork : 1) * sizeof *iwork);
+  if (!work || !iwork) {
+    cj_free(work);
+    cj_free(iwork);
+    return cj_fail(CJ_ENOMEM, "out of memory");
+  }
+  p_dsyevd(&jobz, &uplo, &bn, a, &bn, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+  cj_free(work);
+  cj_free(iwork);
+  if (info) return cj_fail(CJ_ERUNTIME, "dsyevd: %s (info %d)",
+                           info < 0 ? "bad argument" : "no convergence", (int)info);
   return CJ_OK;
 }

@@ -109,12 +109,17 @@ typedef struct drive {
   double interval;
 } drive;
 
+typedef struct pinput { int var; int64_t lo, hi; double weight; cj_binom B; double *cdf; } pinput;
+
 typedef struct pop {
   char *name; int64_t n; int kind, spiking, nvars;
   char **vname, **vunit;
   void **var; double *lastspike;    /* var: float or double arrays (net->single) */
-  int kinit, kupdate, kthresh, kreset, krate;
-  bound init, update, thresh, reset, ratek;
+  int kinit, kupdate, kthresh, kreset, krate, kdefs;
+  bound init, update, thresh, reset, ratek, defs;
+  int ratevar;                      /* per-neuron Poisson rates (Hz), or -1 */
+  int64_t defstep;                  /* step of the last run of `defs`, -1 none */
+  pinput *pin; int npin;            /* Poisson drives */
   double refractory, refbound, rate, ratev;
   int64_t *spk, nspk;               /* this step's spikes */
   int hlen; ivec *hist;             /* spike lists of the last hlen steps */
@@ -169,6 +174,7 @@ struct cj_net {
   pop *pop; int npop, cappop;
   proj *proj; int nproj, capproj;
   mon *mon; int nmon, capmon;
+  cj_stopf stop; void *stopud;      /* consulted while connectivity is built */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -342,6 +348,35 @@ static int copydrives(pop *P, const cj_popdef *d)
   return 0;
 }
 
+static int copypinputs(cj_net *net, pop *P, const cj_popdef *d)
+{
+  if (d->npinputs <= 0) return 0;
+  if (d->npinputs > 4095)
+    return cj_fail(CJ_EINVAL, "population '%s': %d Poisson drives (at most 4095)", P->name, d->npinputs);
+  if (!(P->pin = cj_calloc((size_t)d->npinputs, sizeof *P->pin))) return nomem();
+  P->npin = d->npinputs;
+  for (int q = 0; q < d->npinputs; q++) {
+    const cj_pinputdef *s = &d->pinputs[q];
+    const double p = s->rate * net->dt;
+    if (s->var < 0 || s->var >= P->nvars)
+      return cj_fail(CJ_EINVAL, "population '%s': Poisson drive %d: variable %d out of range", P->name, q + 1, s->var + 1);
+    if (s->n < 0 || !(s->rate >= 0) || !(p <= 1) || !isfinite(s->weight))
+      return cj_fail(CJ_EINVAL, "population '%s': Poisson drive %d: needs n >= 0 sources, a rate in 0 .. 1/dt "
+                     "(%g Hz) and a finite weight (got n = %lld, rate = %g Hz, weight = %g)", P->name, q + 1,
+                     1 / net->dt, (long long)s->n, s->rate, s->weight);
+    if (s->lo < 0 || s->hi >= P->n || s->lo > s->hi)
+      return cj_fail(CJ_ERANGE, "population '%s': Poisson drive %d: neurons %lld..%lld outside 0..%lld", P->name,
+                     q + 1, (long long)s->lo, (long long)s->hi, (long long)P->n - 1);
+    pinput *I = &P->pin[q];
+    I->var = s->var; I->lo = s->lo; I->hi = s->hi; I->weight = s->weight;
+    cj_binom_init(&I->B, s->n, p);
+    int64_t len = cj_binom_tabulate(&I->B, NULL, 0);   /* a search instead of divisions */
+    if (len && (!(I->cdf = cj_malloc((size_t)len * sizeof *I->cdf)) || !cj_binom_tabulate(&I->B, I->cdf, len)))
+      return nomem();
+  }
+  return 0;
+}
+
 static int cmpgen(const void *a, const void *b)
 {
   const int64_t *x = a, *y = b;
@@ -397,7 +432,9 @@ static void freepop(pop *P)
   cj_free(P->var);
   cj_free(P->lastspike);
   cj_free(P->init.vars); cj_free(P->update.vars); cj_free(P->thresh.vars);
-  cj_free(P->reset.vars); cj_free(P->ratek.vars);
+  cj_free(P->reset.vars); cj_free(P->ratek.vars); cj_free(P->defs.vars);
+  for (int q = 0; P->pin && q < P->npin; q++) cj_free(P->pin[q].cdf);
+  cj_free(P->pin);
   cj_free(P->spk);
   for (int h = 0; P->hist && h < P->hlen; h++) cj_free(P->hist[h].v);
   cj_free(P->hist);
@@ -431,6 +468,7 @@ int cj_net_add_pop(cj_net *net, const cj_popdef *d)
   P->spiking = d->kind != CJ_POP_NEURON || d->spiking;
   P->kinit = d->init; P->kupdate = d->update; P->kthresh = d->threshold; P->kreset = d->reset;
   P->krate = d->rate_kernel; P->refractory = d->refractory; P->rate = d->rate;
+  P->kdefs = d->defs; P->ratevar = d->rate_var - 1;
   if (!(P->name = dupstr(d->name)) || !(P->vname = dupstrs(d->varnames, d->nvars)) ||
       !(P->vunit = dupstrs(d->varunits, d->nvars))) { freepop(P); memset(P, 0, sizeof *P); return nomem(); }
   for (int v = 0; v < d->nvars; v++)
@@ -439,7 +477,11 @@ int cj_net_add_pop(cj_net *net, const cj_popdef *d)
       freepop(P); memset(P, 0, sizeof *P);
       return st;
     }
-  if ((st = copydrives(P, d)) || (d->kind == CJ_POP_SPIKEGEN && (st = copygen(net, P, d)))) {
+  st = 0;
+  if (d->rate_var < 0 || d->rate_var > d->nvars) st = cj_fail(CJ_EINVAL, "population '%s': rate_var %d out of range",
+                                                               P->name, d->rate_var);
+  if (st || (st = copydrives(P, d)) || (st = copypinputs(net, P, d)) ||
+      (d->kind == CJ_POP_SPIKEGEN && (st = copygen(net, P, d)))) {
     freepop(P); memset(P, 0, sizeof *P);
     return st;
   }
@@ -611,6 +653,21 @@ static inline int64_t candidate(int64_t lo, int64_t c, int64_t skip)
 
 typedef struct conn { i32vec post; int64_t *rowptr; int32_t *cpre, *cpost; double *prob; } conn;
 
+void cj_net_set_stop(cj_net *net, cj_stopf stop, void *ud)
+{
+  net->stop = stop;
+  net->stopud = ud;
+}
+
+/* Non-zero (a failure status) when the stop test asks to stop while
+ * projection P is being connected, at row `done` of `total`. */
+static int stopped(cj_net *net, const proj *P, int64_t done, int64_t total)
+{
+  if (!net->stop || !net->stop(net->stopud)) return 0;
+  return cj_fail(CJ_ERUNTIME, "interrupted while building network '%s' (projection '%s', %lld of %lld rows)",
+                 net->name, P->name, (long long)done, (long long)total);
+}
+
 /* Probability of each pair from a "pairs" kernel, called once per pre neuron
  * i over its candidate targets (ctx.step = i, so random draws in the kernel
  * are keyed by (i, candidate)); each pair is kept when a uniform draw of the
@@ -660,6 +717,7 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   for (int64_t i = 0; i < A->n && !st; i++) {
     C->rowptr[i] = C->post.n;
     if (i < P->prelo || i > P->prehi) continue;
+    if ((st = stopped(net, P, i - P->prelo, na))) break;
     int64_t skip = excl && i >= P->postlo && i <= P->posthi ? i : -1;
     int64_t m = nb - (skip >= 0);
     switch (P->rule) {
@@ -732,6 +790,7 @@ static int connindeg(cj_net *net, proj *P, int pid, conn *C)
   if (!src || !fill || reserve(&C->post, k * nb)) { cj_free(src); cj_free(fill); return nomem(); }
   for (int64_t jj = 0; jj < nb && !st; jj++) {
     int64_t j = P->postlo + jj;
+    if ((st = stopped(net, P, jj, nb))) break;
     int64_t skip = excl && j >= P->prelo && j <= P->prehi ? j : -1;
     int64_t *out = src + jj * k;
     if (!(st = choose(&S, &r, na - (skip >= 0), k, out)))
@@ -932,6 +991,7 @@ static int bindpop(cj_net *net, int p)
   if (!st && P->kthresh) st = bind(net, &P->thresh, P->kthresh, CJ_DOM_NEURONS, CJ_KK_THRESHOLD, p, -1, "threshold");
   if (!st && P->kreset) st = bind(net, &P->reset, P->kreset, CJ_DOM_SPIKES, CJ_KK_STMTS, p, -1, "reset");
   if (!st && P->krate) st = bind(net, &P->ratek, P->krate, CJ_DOM_SCALAR, CJ_KK_STMTS, p, -1, "rate");
+  if (!st && P->kdefs) st = bind(net, &P->defs, P->kdefs, CJ_DOM_NEURONS, CJ_KK_STMTS, p, -1, "definitions");
   return st;
 }
 
@@ -1035,6 +1095,42 @@ static int setdelays(cj_net *net, proj *P)
   return 0;
 }
 
+/* The recorded definitions of P from its current state (at step n). */
+static void rundefs(cj_net *net, pop *P, int64_t n)
+{
+  if (!P->defs.k) return;
+  P->defstep = n;
+  P->defs.c.step = n;
+  P->defs.c.t = (double)n * net->dt;
+  run(&P->defs);
+}
+
+/* Poisson rates must fit one spike per step: rate dt <= 1 (IR.md §7). */
+static int ratefail(cj_net *net, pop *P, int64_t i, double rate, int64_t n)
+{
+  char who[64] = "";
+  if (i >= 0) snprintf(who, sizeof who, " of neuron %lld", (long long)i);
+  return cj_fail(CJ_ERUNTIME, "network '%s': population '%s': the Poisson rate%s is %.6g Hz at t = %g s, more "
+                 "than one spike per step can carry (at most 1/dt = %.6g Hz with dt = %g s): use a smaller dt, "
+                 "or spread the rate over more neurons or a Poisson drive (drive VAR of POP from poisson(K, rate = R))",
+                 net->name, P->name, who, rate, (double)n * net->dt, 1 / net->dt, net->dt);
+}
+
+static int checkrates(cj_net *net, pop *P, int64_t n)
+{
+  if (P->ratevar < 0) return 0;
+  const void *x = P->var[P->ratevar];
+  double worst = 0;
+  for (int64_t i = 0; i < P->n; i++) {   /* a max first: no branch in the common case */
+    const double r = getx(net, x, i);
+    worst = r > worst ? r : worst;
+  }
+  if (worst * net->dt <= 1) return 0;
+  for (int64_t i = 0; i < P->n; i++)
+    if (getx(net, x, i) == worst) return ratefail(net, P, i, worst, n);
+  return ratefail(net, P, -1, worst, n);
+}
+
 static void clearmon(mon *M)
 {
   M->steps.n = M->ids.n = M->vals.n = 0;
@@ -1055,6 +1151,8 @@ static int startstate(cj_net *net)
     P->gpos = 0;
     cj_rng_init(&P->rng, net->seed, 2000 + (uint64_t)p + 1);
     if (P->init.k) runinit(&P->init);
+    rundefs(net, P, 0);
+    if ((st = checkrates(net, P, 0))) return st;
   }
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
@@ -1113,6 +1211,8 @@ static int prepare(cj_net *net)
       return cj_fail(CJ_EINVAL, "population '%s': spiking neurons need a threshold kernel", P->name);
     if (P->kind == CJ_POP_POISSON && P->krate == 0 && !(P->rate >= 0))
       return cj_fail(CJ_EINVAL, "population '%s': bad Poisson rate", P->name);
+    if (P->kind == CJ_POP_POISSON && P->krate == 0 && P->rate * net->dt > 1)
+      return ratefail(net, P, -1, P->rate, 0);
   }
   return 0;
 }
@@ -1138,7 +1238,7 @@ int cj_net_build(cj_net *net)
   if ((st = prepare(net))) return st;
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
-    if ((st = connect(net, P, j))) return st;
+    if ((st = stopped(net, P, 0, P->prehi - P->prelo + 1)) || (st = connect(net, P, j))) return st;
     for (int v = 0; P->inval && v < P->nvars; v++) { cj_free(P->inval[v]); P->inval[v] = NULL; }
   }
   if ((st = finish(net)) || (st = startstate(net))) return st;
@@ -1209,6 +1309,25 @@ static void drive1(cj_net *net, pop *P, drive *D, double t)
   }
 }
 
+/* Poisson drives of P at step n: var += weight * Binomial(n_sources, rate dt)
+ * per neuron, each draw from its own counter range (IR.md §4): stream
+ * 2^62 + step, blocks from (neuron << 32) | (drive << 20). */
+static void pinputs(cj_net *net, pop *P, int64_t n)
+{
+  for (int q = 0; q < P->npin; q++) {
+    const pinput *I = &P->pin[q];
+    void *x = P->var[I->var];
+    if (I->B.kind == CJ_BINOM_ZERO) continue;
+    for (int64_t i = I->lo; i <= I->hi; i++) {
+      cj_rng r;
+      cj_rng_init(&r, net->seed, (UINT64_C(1) << 62) | (uint64_t)n);
+      r.counter = ((uint64_t)i << 32) | ((uint64_t)q << 20);
+      const int64_t k = cj_binom_draw(&I->B, &r);
+      if (k > 0) putx(net, x, i, getx(net, x, i) + I->weight * (double)k);
+    }
+  }
+}
+
 static void poisson(pop *P, double p)
 {
   P->nspk = 0;
@@ -1223,22 +1342,24 @@ static void poisson(pop *P, double p)
   }
 }
 
-static void threshold(cj_net *net, pop *P, int64_t n, double t)
+static int threshold(cj_net *net, pop *P, int64_t n, double t)
 {
   P->nspk = 0;
   if (P->kind == CJ_POP_NEURON) {
-    if (!P->spiking || !P->thresh.k) return;
+    if (!P->spiking || !P->thresh.k) return 0;
     settime(&P->thresh, n, t);
     run(&P->thresh);
   } else if (P->kind == CJ_POP_POISSON) {
     double rate = P->rate;
     if (P->ratek.k) { settime(&P->ratek, n, t); run(&P->ratek); rate = P->ratev; }
+    if (rate * net->dt > 1) return ratefail(net, P, -1, rate, n);
     poisson(P, rate * net->dt);
   } else {
     while (P->gpos < P->ng && P->gstep[P->gpos] < n) P->gpos++;   /* times before a restore point */
     while (P->gpos < P->ng && P->gstep[P->gpos] == n) P->spk[P->nspk++] = P->gidx[P->gpos++];
   }
   for (int64_t k = 0; k < P->nspk; k++) P->lastspike[P->spk[k]] = t;
+  return 0;
 }
 
 static int postevents(cj_net *net, proj *P, int64_t n, double t)
@@ -1340,6 +1461,30 @@ int cj_net_flush(cj_net *net)
   return 0;
 }
 
+static int drainfull(cj_net *net, mon *M)
+{
+  return M->w && bufrows(M) >= STREAMROWS ? drain(net, M) : 0;
+}
+
+/* State monitors record the state at time n dt, before step n runs (Brian2's
+ * StateMonitor, when = 'start'): the initial state first. Definitions of a
+ * population are evaluated from that state first. */
+static int recstate(cj_net *net, int64_t n)
+{
+  for (int m = 0; m < net->nmon; m++) {
+    mon *M = &net->mon[m];
+    if (M->kind != CJ_MON_STATE || n % M->every) continue;
+    if (M->proj < 0 && net->pop[M->pop].defstep != n) rundefs(net, &net->pop[M->pop], n);
+    const void *x = M->proj >= 0 ? net->proj[M->proj].var[M->var] : net->pop[M->pop].var[M->var];
+    if (reserve(&M->vals, M->vals.n + M->nidx) || push(&M->steps, n)) return CJ_ENOMEM;
+    for (int64_t k = 0; k < M->nidx; k++) M->vals.v[M->vals.n++] = getx(net, x, M->idx[k]);
+    int st = drainfull(net, M);
+    if (st) return st;
+  }
+  return 0;
+}
+
+/* Spikes and rates of step n, after its threshold. */
 static int record(cj_net *net, int64_t n)
 {
   for (int m = 0; m < net->nmon; m++) {
@@ -1360,15 +1505,9 @@ static int record(cj_net *net, int64_t n)
           return CJ_ENOMEM;
         M->acc = 0;
       }
-    } else if (n % M->every == 0) {
-      const void *x = M->proj >= 0 ? net->proj[M->proj].var[M->var] : net->pop[M->pop].var[M->var];
-      if (reserve(&M->vals, M->vals.n + M->nidx) || push(&M->steps, n)) return CJ_ENOMEM;
-      for (int64_t k = 0; k < M->nidx; k++) M->vals.v[M->vals.n++] = getx(net, x, M->idx[k]);
-    }
-    if (M->w && bufrows(M) >= STREAMROWS) {
-      int st = drain(net, M);
-      if (st) return st;
-    }
+    } else continue;
+    int st = drainfull(net, M);
+    if (st) return st;
   }
   return 0;
 }
@@ -1378,10 +1517,13 @@ static int onestep(cj_net *net)
   const int64_t n = net->step;
   const double t = (double)n * net->dt;
   int st;
+  if ((st = recstate(net, n))) return st;                              /* 0 state monitors */
   for (int j = 0; j < net->nproj; j++)                                  /* 1 deliver */
     if (net->proj[j].kpre && (st = deliver(net, &net->proj[j], n, t))) return st;
-  for (int p = 0; p < net->npop; p++)                                   /* 2 drives */
+  for (int p = 0; p < net->npop; p++) {                                 /* 2 Poisson drives, drives */
+    if (net->pop[p].npin) pinputs(net, &net->pop[p], n);
     for (int d = 0; d < net->pop[p].ndrv; d++) drive1(net, &net->pop[p], &net->pop[p].drv[d], t);
+  }
   for (int j = 0; j < net->nproj; j++) {                                /* 3 summed */
     proj *P = &net->proj[j];
     void **x = net->pop[P->post].var;
@@ -1394,11 +1536,17 @@ static int onestep(cj_net *net)
       settime(b, n, t);
       run(b);
     }
-  for (int p = 0; p < net->npop; p++)                                   /* 4 update */
-    if (net->pop[p].update.k) { settime(&net->pop[p].update, n, t); run(&net->pop[p].update); }
+  for (int p = 0; p < net->npop; p++) {                                 /* 4 update */
+    pop *P = &net->pop[p];
+    if (!P->update.k) continue;
+    settime(&P->update, n, t);
+    run(&P->update);
+    if ((st = checkrates(net, P, n))) return st;
+  }
   for (int j = 0; j < net->nproj; j++)
     if (net->proj[j].update.k) { settime(&net->proj[j].update, n, t); run(&net->proj[j].update); }
-  for (int p = 0; p < net->npop; p++) threshold(net, &net->pop[p], n, t);   /* 5 threshold */
+  for (int p = 0; p < net->npop; p++)                                   /* 5 threshold */
+    if ((st = threshold(net, &net->pop[p], n, t))) return st;
   for (int p = 0; p < net->npop; p++) {                                 /* 6 reset */
     pop *P = &net->pop[p];
     if (!P->reset.k || !P->nspk) continue;
@@ -1409,7 +1557,7 @@ static int onestep(cj_net *net)
   }
   for (int j = 0; j < net->nproj; j++)                                  /* 7 post events */
     if (net->proj[j].kpost && (st = postevents(net, &net->proj[j], n, t))) return st;
-  if ((st = queue(net, n)) || (st = record(net, n))) return st;         /* 8, 9 */
+  if ((st = queue(net, n)) || (st = record(net, n))) return st;         /* 8, 9 spikes, rates */
   net->step = n + 1;                                                    /* 10 */
   return 0;
 }
@@ -1484,11 +1632,18 @@ static int nancheck(cj_net *net)
   return 0;
 }
 
+/* Definitions as of the current step, for reads between runs. */
+static void enddefs(cj_net *net)
+{
+  for (int p = 0; p < net->npop; p++) rundefs(net, &net->pop[p], net->step);
+}
+
 int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
 {
   int st;
   if (!net->built) return cj_fail(CJ_EINVAL, "network '%s' is not built", net->name);
   if (nsteps < 0) return cj_fail(CJ_EINVAL, "run: number of steps must be >= 0, got %lld", (long long)nsteps);
+  for (int p = 0; p < net->npop; p++) net->pop[p].defstep = -1;   /* state may have been written */
   for (int64_t done = 0; done < nsteps;) {
     int64_t m = net->chunk - net->step % net->chunk;   /* chunks end at multiples of chunk */
     if (m > nsteps - done) m = nsteps - done;
@@ -1497,11 +1652,13 @@ int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
     done += m;
     if ((st = nancheck(net))) { cj_net_flush(net); return st; }
     if (progress && progress(ud, done, nsteps)) {
+      enddefs(net);
       cj_net_flush(net);
       return cj_fail(CJ_ERUNTIME, "network '%s': interrupted at step %lld (t = %g s)", net->name,
                      (long long)net->step, (double)net->step * net->dt);
     }
   }
+  enddefs(net);
   return cj_net_flush(net);
 }
 

@@ -43,6 +43,18 @@ typedef struct cj_drivedef {
   double interval;                            /* s, > 0 */
 } cj_drivedef;
 
+/* A Poisson drive (Brian2's PoissonInput): at the start of every step, each
+ * neuron lo..hi of the population gets var += weight * k, k ~ Binomial(n,
+ * rate dt): the summed effect of n independent Poisson sources of that rate
+ * (rate dt <= 1). k comes from a counter-based cursor keyed by (seed, step,
+ * neuron, drive): vm/core/IR.md §4. */
+typedef struct cj_pinputdef {
+  int var;
+  int64_t n;                                  /* sources per neuron, >= 0 */
+  double rate, weight;                        /* Hz (rate dt <= 1); in var's unit */
+  int64_t lo, hi;                             /* inclusive slice of neurons */
+} cj_pinputdef;
+
 typedef struct cj_popdef {
   const char *name;
   int64_t n;
@@ -54,6 +66,12 @@ typedef struct cj_popdef {
   double rate; int rate_kernel;               /* poisson: Hz, or a scalar kernel of t */
   const double *times; const int64_t *indices; int64_t nspikes;  /* spikegen (any order) */
   int ndrives; const cj_drivedef *drives;
+  int defs;                                   /* kernel of the recorded definitions
+                                                 (domain neurons), 0 = none */
+  int rate_var;                               /* 1 + the var holding per-neuron Poisson
+                                                 rates (Hz), checked against 1/dt after
+                                                 init and every update; 0 = none */
+  int npinputs; const cj_pinputdef *pinputs;
 } cj_popdef;
 
 typedef struct cj_sumdef { int post_var, kernel; } cj_sumdef;
@@ -109,6 +127,14 @@ int cj_net_add_proj(cj_net *net, const cj_projdef *p);
 int cj_net_add_monitor(cj_net *net, const cj_mondef *m);
 /* Build connectivity, allocate state, run the initialisation kernels. */
 int cj_net_build(cj_net *net);
+/* A stop test for cj_net_build, consulted while connectivity is made (at
+ * every presynaptic neuron of a rule, every postsynaptic neuron of a fixed
+ * in-degree, between projections): a non-zero return stops the build, which
+ * fails with "interrupted while building network ..." (CJ_ERUNTIME) and
+ * leaves the network unbuilt, to be freed. ud is passed to stop; NULL stop:
+ * never stop. (The binding sets it to Ctrl-C, as cj_net_run's progress.) */
+typedef int (*cj_stopf)(void *ud);
+void cj_net_set_stop(cj_net *net, cj_stopf stop, void *ud);
 
 /* Called every `chunk` steps and at the end; a non-zero return stops the
  * run between two steps (cj_net_run then fails with "interrupted"). */

@@ -326,16 +326,72 @@ int64_t cj_rng_poisson(cj_rng *r, double lambda)
   return lambda < 10 ? poisson_inv(r, lambda) : poisson_ptrs(r, lambda);
 }
 
-static int64_t binomial_inv(cj_rng *r, int64_t n, double p)
+/* Binomial draws with the constants of (n, p) computed once (cj_binom_init),
+ * so that many draws of one distribution (a Poisson drive: one per neuron
+ * and step) pay for no logarithm or exponential in the common case. */
+void cj_binom_init(cj_binom *B, int64_t n, double p)
 {
-  double q = 1.0 - p, s = p / q, a = ((double)n + 1.0) * s;
-  double p0 = cj_rng_exp((double)n * log1pd(-p));
+  memset(B, 0, sizeof *B);
+  B->n = n;
+  B->p = p;
+  if (n < 0 || !(p >= 0 && p <= 1)) { B->kind = CJ_BINOM_BAD; return; }
+  if (n == 0 || p == 0) { B->kind = CJ_BINOM_ZERO; return; }
+  if (p == 1) { B->kind = CJ_BINOM_ALL; return; }
+  if (p > 0.5) { B->flip = 1; p = 1.0 - p; }
+  double nd = (double)n, q = 1.0 - p;
+  if (nd * p < 10) {               /* inversion */
+    B->kind = CJ_BINOM_INV;
+    B->s = p / q;
+    B->a = (nd + 1.0) * B->s;
+    B->p0 = cj_rng_exp(nd * log1pd(-p));
+    return;
+  }
+  B->kind = CJ_BINOM_BTRS;         /* Hoermann's BTRS */
+  double spq = sqrt(nd * p * q);
+  B->b = 1.15 + 2.53 * spq;
+  B->a = -0.0873 + 0.0248 * B->b + 0.01 * p;
+  B->c = nd * p + 0.5;
+  B->vr = 0.92 - 4.2 / B->b;
+  B->alpha = (2.83 + 5.1 / B->b) * spq;
+  B->lpq = cj_rng_log(p / q);
+  B->m = floor((nd + 1.0) * p);
+  B->h = cj_rng_logfact((int64_t)B->m) + cj_rng_logfact(n - (int64_t)B->m);
+}
+
+int64_t cj_binom_tabulate(cj_binom *B, double *buf, int64_t cap)
+{
+  if (B->kind != CJ_BINOM_INV) return 0;
+  const int64_t len = (B->n < 1000 ? B->n : 1000) + 1;
+  if (!buf || cap < len) return len;
+  double pk = B->p0, F = B->p0;
+  buf[0] = F;
+  for (int64_t x = 1; x < len; x++) {      /* the steps of binomial_inv's loop */
+    pk *= B->a / (double)x - B->s;
+    F += pk;
+    buf[x] = F;
+  }
+  B->cdf = buf;
+  B->ncdf = len;
+  return len;
+}
+
+static int64_t binomial_inv(const cj_binom *B, cj_rng *r)
+{
+  const int64_t n = B->n;
+  if (B->cdf)
+    for (;;) {
+      const double u = cj_rng_uniform(r);
+      const int64_t last = B->ncdf - 1;
+      int64_t x = 0;
+      while (x < last && u >= B->cdf[x]) x++;
+      if (u < B->cdf[x] || x == n) return x;
+    }
   for (;;) {
-    double u = cj_rng_uniform(r), pk = p0, F = p0;
+    double u = cj_rng_uniform(r), pk = B->p0, F = B->p0;
     int64_t x = 0;
     while (u >= F && x < n && x < 1000) {
       x++;
-      pk *= a / (double)x - s;
+      pk *= B->a / (double)x - B->s;
       F += pk;
     }
     if (u < F || x == n) return x;
@@ -344,38 +400,41 @@ static int64_t binomial_inv(cj_rng *r, int64_t n, double p)
 
 /* BTRS: Hoermann, "The generation of binomial random variates", Journal of
  * Statistical Computation and Simulation 46 (1993). Needs n p >= 10, p <= 1/2. */
-static int64_t binomial_btrs(cj_rng *r, int64_t n, double p)
+static int64_t binomial_btrs(const cj_binom *B, cj_rng *r)
 {
-  double nd = (double)n, q = 1.0 - p;
-  double spq = sqrt(nd * p * q);
-  double b = 1.15 + 2.53 * spq;
-  double a = -0.0873 + 0.0248 * b + 0.01 * p;
-  double c = nd * p + 0.5;
-  double vr = 0.92 - 4.2 / b;
-  double alpha = (2.83 + 5.1 / b) * spq;
-  double lpq = cj_rng_log(p / q);
-  double m = floor((nd + 1.0) * p);
-  double h = cj_rng_logfact((int64_t)m) + cj_rng_logfact(n - (int64_t)m);
+  const int64_t n = B->n;
+  const double nd = (double)n, a = B->a, b = B->b;
   for (;;) {
     double U = cj_rng_uniform(r) - 0.5;
     double V = cj_rng_uniform(r);
     double us = 0.5 - fabs(U);
-    double k = floor((2.0 * a / us + b) * U + c);
+    double k = floor((2.0 * a / us + b) * U + B->c);
     if (k < 0 || k > nd) continue;
-    if (us >= 0.07 && V <= vr) return (int64_t)k;
-    V = cj_rng_log(V * alpha / (a / (us * us) + b));
-    if (V <= h - cj_rng_logfact((int64_t)k) - cj_rng_logfact(n - (int64_t)k) + (k - m) * lpq)
+    if (us >= 0.07 && V <= B->vr) return (int64_t)k;
+    V = cj_rng_log(V * B->alpha / (a / (us * us) + b));
+    if (V <= B->h - cj_rng_logfact((int64_t)k) - cj_rng_logfact(n - (int64_t)k) + (k - B->m) * B->lpq)
       return (int64_t)k;
   }
 }
 
+int64_t cj_binom_draw(const cj_binom *B, cj_rng *r)
+{
+  int64_t x;
+  switch (B->kind) {
+  case CJ_BINOM_ZERO: return 0;
+  case CJ_BINOM_ALL: return B->n;
+  case CJ_BINOM_INV: x = binomial_inv(B, r); break;
+  case CJ_BINOM_BTRS: x = binomial_btrs(B, r); break;
+  default: return -1;
+  }
+  return B->flip ? B->n - x : x;
+}
+
 int64_t cj_rng_binomial(cj_rng *r, int64_t n, double p)
 {
-  if (n < 0 || !(p >= 0 && p <= 1)) return -1;
-  if (n == 0 || p == 0) return 0;
-  if (p == 1) return n;
-  if (p > 0.5) return n - cj_rng_binomial(r, n, 1.0 - p);
-  return (double)n * p < 10 ? binomial_inv(r, n, p) : binomial_btrs(r, n, p);
+  cj_binom B;
+  cj_binom_init(&B, n, p);
+  return cj_binom_draw(&B, r);
 }
 
 /* ---- bulk fills ------------------------------------------------------------- */

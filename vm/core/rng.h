@@ -97,6 +97,28 @@ int cj_rng_fill_poisson(cj_rng *r, cj_array *a, double lambda);
 int cj_rng_fill_binomial(cj_rng *r, cj_array *a, int64_t n, double p);
 int cj_rng_fill_below(cj_rng *r, cj_array *a, uint64_t n, int64_t offset); /* offset + [0, n) */
 
+/* A binomial distribution prepared for many draws: cj_binom_draw(B, r)
+ * gives the same numbers as cj_rng_binomial(r, n, p) (which is built on it)
+ * without recomputing the constants of (n, p). Bad parameters (n < 0, p
+ * outside [0, 1]) make every draw -1. */
+enum { CJ_BINOM_BAD, CJ_BINOM_ZERO, CJ_BINOM_ALL, CJ_BINOM_INV, CJ_BINOM_BTRS };
+typedef struct cj_binom {
+  int64_t n; double p;
+  int kind, flip;                  /* flip: draws n - binomial(n, 1 - p) */
+  double s, a, p0;                 /* inversion (a is also BTRS's) */
+  double b, c, vr, alpha, lpq, m, h;   /* BTRS */
+  const double *cdf; int64_t ncdf;     /* inversion's cumulative sums, if tabulated */
+} cj_binom;
+void cj_binom_init(cj_binom *B, int64_t n, double p);
+int64_t cj_binom_draw(const cj_binom *B, cj_rng *r);
+/* For the inversion branch (n p < 10 after the flip): the number of
+ * cumulative sums the draws can look at (min(n, 1000) + 1), 0 for the other
+ * branches. With buf holding at least that many doubles, fills it (the sums
+ * computed exactly as the draw computes them) and makes B use it, so each draw
+ * is a search without divisions, giving the same numbers; buf must outlive
+ * B's use. */
+int64_t cj_binom_tabulate(cj_binom *B, double *buf, int64_t cap);
+
 /* Shuffle a 1-D array in place (Fisher-Yates, i = n-1 .. 1 swapping with
  * below(i + 1)); any dtype and stride. */
 int cj_rng_shuffle(cj_rng *r, cj_array *a);

@@ -424,7 +424,7 @@ const char *cj_quantity_formatp(double v, cj_dim d, int digits, char *buf, size_
   char dims[128];
   int i, k;
   if (n == 0) return buf;
-  if (digits < 1 || digits > 17) digits = 14;
+  if (digits < 1 || digits > 17) digits = CJ_PRINT_DIGITS;
   if (cj_dim_isless(d)) { snprintf(buf, n, "%.*g", digits, v); return buf; }
   for (i = 0; i < NDISP; i++)
     if (cj_dim_eq(disp[i].dim, d))
@@ -446,7 +446,7 @@ const char *cj_quantity_formatp(double v, cj_dim d, int digits, char *buf, size_
 
 const char *cj_quantity_format(double v, cj_dim d, char *buf, size_t n)
 {
-  return cj_quantity_formatp(v, d, 14, buf, n);
+  return cj_quantity_formatp(v, d, CJ_PRINT_DIGITS, buf, n);
 }
 
 /* ---- parsing unit expressions --------------------------------------------- */

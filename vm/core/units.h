@@ -33,6 +33,11 @@ int cj_unit_lookup(const char *name, double *scale, cj_dim *dim);
 const char *cj_unit_name(int i, double *scale, cj_dim *dim);
 /* Print value (SI) with the best-fitting unit: 0.02, s -> "20 ms". */
 const char *cj_quantity_format(double v, cj_dim d, char *buf, size_t n);
+/* Significant digits of printed quantities and array elements: 8, numpy's
+ * default print precision (numpy counts them after the decimal point in
+ * fixed notation, cajal in the mantissa after the prefix is chosen:
+ * 495.33333 Hz, 333.33333 us). */
+#define CJ_PRINT_DIGITS 8
 
 /* ---- additions (units.c) ---------------------------------------------- */
 
@@ -44,8 +49,7 @@ cj_dim cj_dim_base(int i);
 /* Number of entries in the unit table (cj_unit_name(i) for i < this). */
 int cj_unit_count(void);
 /* As cj_quantity_format with `digits` significant digits (1..17; anything
- * else means 14) for the mantissa; cj_quantity_format uses 14, as Lua
- * prints numbers. */
+ * else means CJ_PRINT_DIGITS) for the mantissa. */
 const char *cj_quantity_formatp(double v, cj_dim d, int digits, char *buf, size_t n);
 
 /* Parse a unit expression into a scale (SI value of the expression) and a

@@ -15,9 +15,13 @@
  *         (".cajal" is added when the name has no extension), looked up in
  *         the same places and order as the modules; origin is the path read
  *         or "[cajal]/stdlib/models/lif.cajal". The network compiler resolves
- *         `import "models/lif"` with it after CAJAL_PATH's own folders, so a
+ *         `import "models/lif"` with it last, after the folders of
+ *         cajal.compile.searchpath (the order: man cajal-lang, IMPORT), so a
  *         copied binary still finds the model library.
- *     searchdirs() -> { dir, ... }  the trees searched, in order
+ *     list([prefix]) -> { name, ... }  the data files shipped with cajal
+         (built into the binary) whose name starts with prefix, e.g.
+         list("models/") for the model library
+     searchdirs() -> { dir, ... }  the trees searched, in order
  *     datadir                       the install tree (CAJAL_DATADIR)
  * `cajal -E` makes the search ignore CAJAL_HOME (registry LUA_NOENV).
  */
@@ -58,6 +62,30 @@ void cj_host_pushversion(lua_State *L);
  * is reported and the loop goes on. Uses libedit when stdin is a terminal,
  * history in $CAJAL_HISTORY or ~/.cajal_history. Leaves the stack as found. */
 void cj_repl(lua_State *L);
+/* repl.c, the pieces the REPL shares with the Jupyter kernel (kernel.c). */
+/* Load text as the REPL runs it: "return TEXT" when TEXT is an expression
+ * ("=expr" too), else the chunk; in a chunk of several lines whose last
+ * lines are an expression statement on their own, those lines are
+ * returned (a notebook cell shows its last value). Pushes the function
+ * (LUA_OK) or the error message (a load status); *more is set to 1 when
+ * the text is an unfinished chunk (more lines would complete it). */
+int cj_repl_load(lua_State *L, const char *text, size_t len, const char *name, int *more);
+/* require "cajal.repl" and run its init() (globals cj and help); pushes the
+ * module, or nil after reporting why it could not be loaded. */
+void cj_repl_openmodule(lua_State *L);
+/* The text the REPL prints for the n values on top of the stack (mod: the
+ * stack index of cajal.repl, or of nil for plain tostring). Replaces the
+ * values by the text (LUA_OK) or by an error message; returns the status. */
+int cj_repl_show(lua_State *L, int mod, int n);
+
+/* kernel.c. Serve the Jupyter kernel described by the connection file until
+ * a shutdown request; the state keeps its globals across cells. Returns 0,
+ * or 1 after printing why it could not start. */
+int cj_jupyter(lua_State *L, const char *connfile);
 #endif
+/* kernel.c. Write the kernel spec 'cajal' (kernel.json naming this program)
+ * for the user (user != 0), under prefix/share/jupyter (prefix != NULL), or
+ * for the system. Returns 0, or 1 after printing why not. */
+int cj_jupyter_install(int user, const char *prefix);
 
 #endif

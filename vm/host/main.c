@@ -39,6 +39,9 @@ static const char usage[] =
   "  -h, --help       show this help\n"
   "  --dump=STAGE F   print stage ast, ir or c of the network model file F\n"
   "  --cache-clear    remove the compiled models from the compile cache\n"
+  "  --jupyter FILE   run as a Jupyter kernel with the connection file FILE\n"
+  "  --install-kernel [--user | --prefix DIR]\n"
+  "                   write the Jupyter kernel spec 'cajal'\n"
   "  --               stop handling options\n"
   "  -                stop handling options and run stdin\n"
   "With no script, cajal opens the REPL on a terminal and runs stdin otherwise.\n";
@@ -128,10 +131,17 @@ static void notecoroutines(lua_State *L)
 }
 
 /* Message handler: the message (or the __tostring of an error object) plus
- * a traceback. */
+ * a traceback. A model error (an error object named "cajal.modelerror": the
+ * network compiler's file:line:col message, the line and a caret) is shown
+ * alone: a traceback would only show the compiler's own Lua files. */
 static int msghandler(lua_State *L)
 {
   const char *msg = lua_tostring(L, 1);
+  if (!msg && luaL_getmetafield(L, 1, "__name") != LUA_TNIL) {
+    int model = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "cajal.modelerror") == 0;
+    lua_pop(L, 1);
+    if (model && luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+  }
   if (!msg) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
       msg = lua_tostring(L, -1);
@@ -174,6 +184,22 @@ int cj_host_report(lua_State *L, int status, int withname)
     lua_pop(L, 1);
   }
   return status;
+}
+
+/* The global `help` of every cajal process (scripts, -e, the REPL): calls
+ * cajal.help's help, loading it on first use so start-up stays cheap. */
+static int help(lua_State *L)
+{
+  int n = lua_gettop(L);
+  luaL_argcheck(L, n <= 1, 2, "at most one argument expected");
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "cajal.help");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "help");                /* stack: args, module, help */
+  lua_remove(L, -2);
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
 }
 
 /* ---- version ------------------------------------------------------------- */
@@ -225,7 +251,8 @@ static void printversion(lua_State *L)
 
 /* ---- command line -------------------------------------------------------- */
 
-enum { HAS_I = 1, HAS_V = 2, HAS_E = 4, HAS_NOENV = 8, HAS_HELP = 16, HAS_ACTION = 32 };
+enum { HAS_I = 1, HAS_V = 2, HAS_E = 4, HAS_NOENV = 8, HAS_HELP = 16, HAS_ACTION = 32,
+       HAS_KERNEL = 64 };
 
 typedef struct opts {
   int flags;
@@ -233,6 +260,9 @@ typedef struct opts {
   int stdinscript;   /* the script is stdin ('-' not preceded by '--') */
   const char *bad;   /* the offending argument, if any */
   const char *why;
+  const char *connfile;   /* --jupyter FILE */
+  int install;            /* --install-kernel: 1, 2 with --user */
+  const char *prefix;     /* --install-kernel --prefix DIR */
 } opts;
 
 /* Does option argv[*i] take an argument (-e, -l)? Moves *i to it. */
@@ -247,6 +277,28 @@ static int optarg_(char **argv, int *i, opts *o)
 static int isdumpopt(const char *a)
 {
   return strncmp(a, "--dump=", 7) == 0;
+}
+
+/* --jupyter FILE, --install-kernel [--user | --prefix DIR] at argv[*i]. */
+static int kernelopts(char **argv, int *i, opts *o)
+{
+  const char *a = argv[*i];
+  o->flags |= HAS_KERNEL;
+  if (strcmp(a, "--jupyter") == 0) {
+    if (!argv[*i + 1]) { o->bad = a; o->why = "needs a connection file"; return 0; }
+    o->connfile = argv[++*i];
+    return 1;
+  }
+  o->install = 1;
+  if (argv[*i + 1] && strcmp(argv[*i + 1], "--user") == 0) {
+    o->install = 2;
+    ++*i;
+  } else if (argv[*i + 1] && strcmp(argv[*i + 1], "--prefix") == 0) {
+    if (!argv[*i + 2]) { o->bad = argv[*i + 1]; o->why = "needs a folder"; return 0; }
+    o->prefix = argv[*i + 2];
+    *i += 2;
+  }
+  return 1;
 }
 
 /* First pass: find the script and check the options; actions run later in
@@ -264,6 +316,9 @@ static void collectargs(char **argv, opts *o)
       if (strcmp(a, "--help") == 0) o->flags |= HAS_HELP;
       else if (strcmp(a, "--version") == 0) o->flags |= HAS_V;
       else if (strcmp(a, "--cache-clear") == 0) o->flags |= HAS_ACTION;
+      else if (strcmp(a, "--jupyter") == 0 || strcmp(a, "--install-kernel") == 0) {
+        if (!kernelopts(argv, &i, o)) return;
+      }
       else if (isdumpopt(a)) {
         const char *st = a + 7;
         if (strcmp(st, "ast") && strcmp(st, "ir") && strcmp(st, "c")) {
@@ -407,6 +462,8 @@ static int runargs(lua_State *L, char **argv, int limit)
       i++;
     } else if (strcmp(a, "--cache-clear") == 0) {
       if (dostring(L, cachecode, "=(--cache-clear)") != LUA_OK) return 0;
+    } else if (strcmp(a, "--jupyter") == 0 || strcmp(a, "--prefix") == 0) {
+      i++;                                   /* the file or folder that follows */
     } else if (a[0] == '-' && (a[1] == 'e' || a[1] == 'l')) {
       const char *extra = a[2] ? a + 2 : argv[++i];
       int st = a[1] == 'e' ? dostring(L, extra, "=(command line)") : dolibrary(L, extra);
@@ -467,16 +524,20 @@ static int pmain(lua_State *L)
   lua_pushcfunction(L, cj_host_openlibs);
   lua_call(L, 0, 0);
   notecoroutines(L);
+  lua_pushcfunction(L, help);
+  lua_setglobal(L, "help");
   if (o.flags & HAS_V) printversion(L);
   createargtable(L, argv, argc, o.script);
   lua_gc(L, LUA_GCGEN, 0, 0);
   ok = runargs(L, argv, o.script ? o.script : argc);
   if (ok && o.script) ok = handlescript(L, argv[o.script], o.stdinscript) == LUA_OK;
+  if (ok && o.install) ok = cj_jupyter_install(o.install == 2, o.prefix) == 0;
+  if (ok && o.connfile) ok = cj_jupyter(L, o.connfile) == 0;
   if (o.flags & HAS_I) {        /* after an error too: the state can be inspected */
     cj_repl(L);
   } else if (!ok) {
     return 0;
-  } else if (!o.script && !(o.flags & (HAS_E | HAS_V | HAS_ACTION))) {
+  } else if (!o.script && !(o.flags & (HAS_E | HAS_V | HAS_ACTION | HAS_KERNEL))) {
     if (isatty(STDIN_FILENO)) {
       printversion(L);
       cj_repl(L);

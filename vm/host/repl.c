@@ -7,6 +7,10 @@
  * complete(line, width) proposes names. When that module cannot be loaded
  * the loop still runs, printing with tostring and without completion.
  *
+ * The Jupyter kernel (kernel.c) runs cells through the same pieces:
+ * cj_repl_load (what is an expression, what is unfinished), cj_repl_show
+ * (how values print) and cj_repl_openmodule (host.h).
+ *
  * Keys: Ctrl-C on the line discards it (and a pending multi-line chunk);
  * Ctrl-C while code runs raises "interrupted" (main.c's handler); Ctrl-D on
  * an empty line ends the session. The terminal's own signal keys are off
@@ -288,20 +292,94 @@ static int incomplete(lua_State *L, int status)
   return len >= sizeof mark - 1 && strcmp(msg + len - (sizeof mark - 1), mark) == 0;
 }
 
-/* Try the line as an expression: "return LINE;" (stack: line -> fn | line) */
-static int loadexpr(lua_State *L)
+/* Load pre .. s[0..n) .. post; pushes the function or the message. */
+static int loadwith(lua_State *L, const char *pre, const char *s, size_t n,
+                    const char *post, const char *name)
 {
-  const char *line = lua_tostring(L, -1);
+  luaL_Buffer b;
+  size_t len;
   const char *code;
-  if (line[0] == '=') line++;                /* "=expr", as lua 5.1-5.3 */
-  code = lua_pushfstring(L, "return %s;", line);
-  if (luaL_loadbuffer(L, code, strlen(code), "=stdin") == LUA_OK) {
-    lua_remove(L, -2);
-    lua_remove(L, -2);
-    return 1;
+  int st;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, pre);
+  luaL_addlstring(&b, s, n);
+  luaL_addstring(&b, post);
+  luaL_pushresult(&b);
+  code = lua_tolstring(L, -1, &len);
+  st = luaL_loadbuffer(L, code, len, name);
+  lua_remove(L, -2);
+  return st;
+}
+
+/* Does s[0..n) load with pre and post around it? Leaves the stack as found. */
+static int loads(lua_State *L, const char *pre, const char *s, size_t n, const char *post)
+{
+  int ok = loadwith(L, pre, s, n, post, "=check") == LUA_OK;
+  lua_pop(L, 1);
+  return ok;
+}
+
+/* Is s[0..n) a non-empty list of expressions (not blank, not a comment)? */
+static int isexprlist(lua_State *L, const char *s, size_t n)
+{
+  return loads(L, "local _ = ", s, n, "\n");
+}
+
+static int blank(const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (!strchr(" \t\r\n\f\v", s[i]) || s[i] == '\0') return 0;
+  return 1;
+}
+
+#define MAXSPLIT 64          /* line starts tried for a cell's final expression */
+
+/* The last lines of a chunk that form an expression statement on their own
+ * (lines k.. of the text): the chunk is then run with "return" before them,
+ * so a cell's last value shows. Both halves must load alone, and when the
+ * whole text is a valid chunk the tail must be a statement by itself too
+ * (so "y = a\n-b" stays y = a - b). Pushes the function and returns 1, or
+ * pushes nothing and returns 0. */
+static int loadtail(lua_State *L, const char *s, size_t len, int whole, const char *name)
+{
+  int tries = 0;
+  for (size_t k = len; k > 0 && tries < MAXSPLIT; k--) {
+    const char *tail = s + k;
+    size_t tn = len - k;
+    if (s[k - 1] != '\n' || blank(tail, tn)) continue;
+    tries++;
+    if (!isexprlist(L, tail, tn) || !loads(L, "", s, k, "")) continue;
+    if (whole && !loads(L, ";", tail, tn, "")) continue;   /* a statement by itself */
+    lua_pushlstring(L, s, k);
+    lua_pushliteral(L, "return ");
+    lua_concat(L, 2);
+    if (loadwith(L, lua_tostring(L, -1), tail, tn, "\n;", name) == LUA_OK) {
+      lua_remove(L, -2);
+      return 1;
+    }
+    lua_pop(L, 2);
   }
-  lua_pop(L, 2);
   return 0;
+}
+
+int cj_repl_load(lua_State *L, const char *s, size_t len, const char *name, int *more)
+{
+  const char *e = s;
+  size_t en = len;
+  int st;
+  *more = 0;
+  if (en > 0 && e[0] == '=') { e++; en--; }  /* "=expr", as lua 5.1-5.3 */
+  if (isexprlist(L, e, en)) {
+    if (loadwith(L, "return ", e, en, "\n;", name) == LUA_OK) return LUA_OK;
+    lua_pop(L, 1);
+  }
+  st = luaL_loadbuffer(L, s, len, name);
+  if (memchr(s, '\n', len) && loadtail(L, s, len, st == LUA_OK, name)) {
+    lua_remove(L, -2);                         /* the plain chunk or its error */
+    return LUA_OK;
+  }
+  *more = st != LUA_OK && incomplete(L, st);
+  return st;
 }
 
 /* Read a chunk: pushes a function (LUA_OK) or an error message (a Lua error
@@ -312,12 +390,12 @@ static int loadchunk(repl *r)
   int n = pushline(r, 1);
   if (n != 1) return n;
   addhistory(r, lua_tostring(L, -1));
-  if (loadexpr(L)) return LUA_OK;
   for (;;) {                                  /* stack: text */
     size_t len;
     const char *text = lua_tolstring(L, -1, &len);
-    int st = luaL_loadbuffer(L, text, len, "=stdin");
-    if (!incomplete(L, st)) {
+    int more;
+    int st = cj_repl_load(L, text, len, "=stdin", &more);
+    if (!more) {
       lua_remove(L, -2);
       return st;
     }
@@ -354,15 +432,19 @@ static int showplain(lua_State *L)
   return 1;
 }
 
+int cj_repl_show(lua_State *L, int mod, int n)
+{
+  if (lua_type(L, mod) == LUA_TTABLE) lua_getfield(L, mod, "show");
+  else lua_pushcfunction(L, showplain);
+  lua_insert(L, -n - 1);
+  return cj_host_docall(L, n, 1);
+}
+
 /* Print the n values on top of the stack (stack: values -> ) */
 static void printresults(repl *r, int n)
 {
   lua_State *L = r->L;
-  int st;
-  if (lua_type(L, r->mod) == LUA_TTABLE) lua_getfield(L, r->mod, "show");
-  else lua_pushcfunction(L, showplain);
-  lua_insert(L, -n - 1);
-  st = cj_host_docall(L, n, 1);
+  int st = cj_repl_show(L, r->mod, n);
   if (st == LUA_OK) {
     size_t len;
     const char *s = lua_tolstring(L, -1, &len);
@@ -377,9 +459,7 @@ static void printresults(repl *r, int n)
   }
 }
 
-/* Load cajal.repl and run its init() (globals cj and help); on failure say
- * why and carry on without it. (stack: -> module | nil) */
-static void loadmodule(lua_State *L)
+void cj_repl_openmodule(lua_State *L)
 {
   int st;
   lua_getglobal(L, "require");
@@ -409,7 +489,7 @@ void cj_repl(lua_State *L)
   r.histfile = historypath();
   if (isatty(STDIN_FILENO)) openeditor(&r);
   loadhistory(&r);
-  loadmodule(L);
+  cj_repl_openmodule(L);
   r.mod = lua_gettop(L);
   if (r.el) {
     fputs("help() for help, Ctrl-D to exit.\n", stdout);

@@ -256,10 +256,28 @@ static int host_searchdirs(lua_State *L)
   return 1;
 }
 
+/* list([prefix]) -> { name, ... }: the files shipped with cajal (the copies
+ * built into the binary, so the list is the same wherever cajal runs) whose
+ * name starts with prefix, e.g. list("models/"), in build order. */
+static int host_list(lua_State *L)
+{
+  size_t n;
+  const char *prefix = luaL_optlstring(L, 1, "", &n);
+  lua_Integer k = 0;
+  lua_newtable(L);
+  for (const cj_embedded *e = cj_embedded_files; e->name; e++) {
+    if (!strchr(e->name, '/') || strncmp(e->name, prefix, n) != 0) continue;
+    lua_pushstring(L, e->name);
+    lua_rawseti(L, -2, ++k);
+  }
+  return 1;
+}
+
 static int luaopen_cajal_host(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
     {"findfile", host_findfile},
+    {"list", host_list},
     {"searchdirs", host_searchdirs},
     {NULL, NULL}
   };
@@ -267,6 +285,9 @@ static int luaopen_cajal_host(lua_State *L)
     {"findfile", "cajal.host.findfile(name) -> text, origin | nil, message\n"
                  "Read a file shipped with cajal, e.g. \"models/lif.cajal\", from $CAJAL_HOME,\n"
                  "the build's source tree, the install tree or the copy built into cajal."},
+    {"list", "cajal.host.list([prefix]) -> { name, ... }\n"
+             "The data files shipped with cajal whose name starts with prefix, e.g.\n"
+             "list(\"models/\") -> { \"models/lif.cajal\", ... } (the model library)."},
     {"searchdirs", "cajal.host.searchdirs() -> { dir, ... }\n"
                    "The trees searched for cajal's Lua modules and model files, in order."},
     {NULL, NULL}

@@ -1,0 +1,69 @@
+-- tests/lua/infoexamples.lua — the examples of cj.info and cj.coding run
+-- as `cajal examples/NAME.lua` in a scratch folder (where they write their
+-- plots), and what they print is checked, so they cannot rot:
+-- info_spikes.lua (direct method on the reliability network), glm.lua (a
+-- GLM fitted to a LIF neuron), decoding.lua (population decoding, SPRT).
+local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+
+local format = string.format
+local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local examples = srcdir .. "/examples/"
+local cajal = arg[-1] or "cajal"
+
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(os.execute("mkdir -p '" .. tmp .. "'"))
+
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return (os.getenv("PWD") or ".") .. "/" .. path
+end
+
+local function run(name, ...)
+  local cmd = format("cd '%s' && '%s' '%s%s.lua' %s 2>&1", tmp, absolute(cajal), absolute(examples), name,
+    table.concat({ ... }, " "))
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  assert(p:close(), name .. ".lua failed:\n" .. out)
+  return out
+end
+
+T.test("examples/info_spikes.lua: information rates by the direct method", function()
+  local out = run("info_spikes", "4", "32", "2")
+  assert(out:find("32 trials of 4 s"), out)
+  local rates = {}
+  for bin, inf, perspike in out:gmatch("\n%s*(%d) ms [^|]*| +([%d.]+) +[%d.]+ +([%d.]+)") do
+    rates[tonumber(bin)] = { tonumber(inf), tonumber(perspike) }
+  end
+  assert(rates[1] and rates[2] and rates[4], out)
+  for _, r in pairs(rates) do assert(r[1] > 5 and r[1] < 200 and r[2] > 0.1 and r[2] < 5, out) end
+  local brenner = tonumber(out:match("Brenner et al%. 2000%): ([%d.]+)"))
+  -- two estimates of the same quantity at 1 ms: within 30 % of each other
+  assert(brenner and math.abs(brenner - rates[1][2]) < 0.3 * rates[1][2], out)
+  assert(out:find("plot: info_spikes.png") or out:find("no plot:"), out)
+end)
+
+T.test("examples/glm.lua: the GLM of a LIF neuron and its time-rescaling test", function()
+  local out = run("glm", "30", "2")
+  assert(out:find("converged: true"), out)
+  local c = tonumber(out:match("correlation ([%d.]+)"))
+  assert(c and c > 0.8, out)
+  local g1 = tonumber(out:match("post%-spike gain: x (%S+) 1 ms"))
+  assert(g1 and g1 < 0.1, "refractoriness: " .. out)
+  local ks = tonumber(out:match("with history: +KS ([%d.]+)"))
+  local ks0 = tonumber(out:match("without history: KS ([%d.]+)"))
+  assert(ks and ks0 and ks < 0.5 * ks0, out)
+end)
+
+T.test("examples/decoding.lua: population decoding near the Cramer-Rao bound, SPRT decisions", function()
+  local out = run("decoding", "4", "3")
+  local ml, pm, com, crb = out:match("rms error: ML ([%d.]+), posterior mean ([%d.]+), centre of mass ([%d.]+); Cramer%-Rao bound ([%d.]+)")
+  ml, pm, com, crb = tonumber(ml), tonumber(pm), tonumber(com), tonumber(crb)
+  assert(ml and ml < 1.6 * crb and pm < 1.6 * crb and com > ml, out)
+  local ntr, right = out:match("on (%d+) trials of 250 ms: (%d+) correct")
+  assert(ntr and tonumber(right) >= 0.7 * tonumber(ntr), out)
+  assert(out:find("LRT on whole trials"), out)
+end)
+
+os.execute("rm -rf '" .. tmp .. "'")
+T.done()
