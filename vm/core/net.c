@@ -2025,8 +2025,10 @@ static int restream(cj_net *net, mon *M, int64_t written)
   cj_array a;
   int st;
   if (written == 0) return openstream(net, M);
-  if (cj_npy_load(M->file, &a))
-    return cj_fail(CJ_EIO, "restore: monitor file '%s' cannot be read back (%s)", M->file, cj_errmsg());
+  if (cj_npy_load(M->file, &a)) {       /* (cj_errprefix: the message is in the buffer cj_fail writes) */
+    cj_errprefix("restore: monitor file '%s' cannot be read back", M->file);
+    return CJ_EIO;
+  }
   if (a.dtype != CJ_F64 || a.shape[0] < written || (M->kind != CJ_MON_RATE && a.ndim != 2) ||
       (M->kind == CJ_MON_RATE && a.ndim != 1) ||
       (a.ndim == 2 && a.shape[1] != (M->kind == CJ_MON_SPIKES ? 2 : M->nidx))) {
