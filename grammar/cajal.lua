@@ -337,7 +337,7 @@ local function declname(what)
     if builtins[w] then
       raise(start, format("cannot declare '%s': it is a built-in name", w), true)
     end
-    local suffix = w:match(".+_(pre)$") or w:match(".+_(post)$")
+    local suffix = w:match("^.+_(pre)$") or w:match("^.+_(post)$")
     if suffix then
       raise(start, format("the %s name '%s' ends in '_%s', which refers to the %ssynaptic neuron",
         what, w, suffix, suffix), true)
@@ -854,6 +854,11 @@ local G = P{ "File",
       for _, c in ipairs(list) do
         if c.kind == "every" and node.kind == "spikes" then
           raise(c.pos, "'every' does not apply to a spike monitor (every spike is recorded)", true)
+        end
+        -- a model is untrusted: it may write only .npy files (see cajal-lang(7))
+        if c.kind == "to" and not c.value:find("[^/]%.npy$") then
+          raise(c.pos, format("'record ... to' writes a .npy file: the file name must end in '.npy', "
+            .. "got \"%s\"", c.value:sub(1, 80)), true)
         end
       end
       return clauses(node, list, "record", { to = "file" })

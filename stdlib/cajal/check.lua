@@ -395,6 +395,22 @@ local function builtin_allowed(scope, name)
   return nil
 end
 
+-- Expressions (and definitions read inside them) nested deeper than this
+-- are refused with a located error: every later pass recurses on the
+-- nesting, and Lua's stack would end it with a bare "stack overflow".
+-- A definition counts with its own depth (sym.depth: the deepest nesting
+-- its expression reaches, definitions it reads included), so a long chain
+-- d1 = d0 + 1, d2 = d1 + 1, ... checked in order is measured too.
+local MAXNEST = 20000
+M.MAXNEST = MAXNEST
+local nesting, deepest = 0, 0
+local expr1
+
+local function toodeep(scope, node)
+  fail(scope.src, node.pos or 1, format("expression nested too deeply (more than %d levels of "
+                                        .. "operators and definitions)", MAXNEST))
+end
+
 local expr
 
 -- names: the scope whose names are suggested (a neuron for x_pre / x_post)
@@ -433,6 +449,9 @@ local function symvalue(scope, sym, side, node)
                                        concat(chain, " -> ")))
     end
     if not sym.expr then M.define(sym) end
+    local reach = nesting + sym.depth
+    if reach > MAXNEST then toodeep(scope, node) end
+    if reach > deepest then deepest = reach end
     return { "def", sym, side }, sym.dim
   end
   return { "sym", sym, side }, sym.dim
@@ -520,7 +539,11 @@ local function literal(scope, node)
       end
       local e = f.exp or 1
       scale = scale * s ^ e
-      d = dimmul(d, dimpow(fd, e))
+      local fe = dimpow(fd, e)
+      if not fe then
+        fail(scope.src, node.unit.pos, format("unit exponent out of range in '%s'", node.unit.text or f.name))
+      end
+      d = dimmul(d, fe)
     end
     v = v * scale
   elseif v == 0 then
@@ -751,7 +774,7 @@ local function leniently(scope, node)
   return e, d
 end
 
-local function expr1(scope, node)
+function expr1(scope, node)
   local tag = node.tag
   if tag == "num" then return literal(scope, node)
   elseif tag == "name" then return name(scope, node)
@@ -776,7 +799,12 @@ local function expr1(scope, node)
 end
 
 function expr(scope, node)
-  return checked(scope, node, expr1(scope, node))
+  if nesting >= MAXNEST then toodeep(scope, node) end
+  nesting = nesting + 1
+  if nesting > deepest then deepest = nesting end
+  local e, d = expr1(scope, node)
+  nesting = nesting - 1
+  return checked(scope, node, e, d)
 end
 M.expr = expr
 
@@ -790,12 +818,17 @@ function M.constant(scope, node, what)
 end
 
 -- Does a texpr use a given kind of leaf? pred(leaf) -> bool
-local function uses(e, pred)
+-- Definitions are looked through; each node is visited once (definitions
+-- that share definitions make a DAG: walked as a tree it is exponential).
+local function uses(e, pred, seen)
   if type(e) ~= "table" then return false end
+  seen = seen or {}
+  if seen[e] then return false end
+  seen[e] = true
   if pred(e) then return true end
-  if e[1] == "def" then return uses(e[2].expr, pred) end
+  if e[1] == "def" then return uses(e[2].expr, pred, seen) end
   for q = 2, #e do
-    if type(e[q]) == "table" and e[q][1] ~= nil and uses(e[q], pred) then return true end
+    if type(e[q]) == "table" and e[q][1] ~= nil and uses(e[q], pred, seen) then return true end
   end
   return false
 end
@@ -887,22 +920,30 @@ local function unitdim(scope, u)
   for _, f in ipairs(u.factors or {}) do
     local s, fd = unit(f.name)
     if not s then fail(scope.src, u.pos, format("unknown unit '%s'", f.name)) end
-    d = dimmul(d, dimpow(fd, f.exp or 1))
+    local fe = dimpow(fd, f.exp or 1)
+    if not fe then fail(scope.src, u.pos, format("unit exponent out of range in '%s'", u.text or f.name)) end
+    d = dimmul(d, fe)
   end
   return d
 end
 
 -- A definition's expression, checked on first use (definitions may refer
 -- to each other in any order, not in a circle).
+-- No pcall here: a pcall per level of a long chain of definitions would
+-- hit Lua's limit of nested C calls ("C stack overflow"). An error ends
+-- the compilation, and M.network starts with an empty stack.
 M.defstack = {}
 function M.define(sym)
   if sym.expr then return end
   sym.checking = true
   M.defstack[#M.defstack + 1] = sym
-  local ok, e, d = pcall(expr, sym.scope, sym.node.value)
+  local n0, d0 = nesting, deepest
+  deepest = nesting
+  local e, d = expr(sym.scope, sym.node.value)
+  sym.depth = deepest - n0
+  if d0 > deepest then deepest = d0 end
   M.defstack[#M.defstack] = nil
   sym.checking = nil
-  if not ok then error(e, 0) end
   sym.expr, sym.dim = e, d
 end
 
@@ -1276,12 +1317,40 @@ end
 local function opterr(msg) error({ text = "compile.build: " .. msg }, 0) end
 M.opterr = opterr
 
+-- The line of byte pos in src (an AST root with .source, or the text).
+-- The offsets of the newlines are found once per root and kept on it, so a
+-- model of many declarations does not rescan its text for each (quadratic).
+local function newlines(s)
+  local nl, at = {}, 0
+  while true do
+    at = s:find("\n", at + 1, true)
+    if not at then return nl end
+    nl[#nl + 1] = at
+  end
+end
+
+local linecache = setmetatable({}, { __mode = "k" })   -- root -> its newlines
 local function lineof(src, pos)
   local s = type(src) == "table" and src.source or src
   if type(s) ~= "string" then return 0 end
-  local line = 1
-  for _ in s:sub(1, (pos or 1) - 1):gmatch("\n") do line = line + 1 end
-  return line
+  local nl
+  if type(src) == "table" then
+    nl = linecache[src]
+    if not nl or nl.text ~= s then
+      nl = { text = s, at = newlines(s) }
+      linecache[src] = nl
+    end
+    nl = nl.at
+  else
+    nl = newlines(s)
+  end
+  pos = pos or 1
+  local lo, hi = 1, #nl           -- the number of newlines before pos
+  while lo <= hi do
+    local mid = (lo + hi) // 2
+    if nl[mid] < pos then lo = mid + 1 else hi = mid - 1 end
+  end
+  return lo
 end
 M.lineof = lineof
 
@@ -1411,6 +1480,7 @@ end
 --   root: the main file's AST; models: name -> {node, src} (main file and
 --   imports); opts as compile.build's.
 function M.network(root, models, opts)
+  M.defstack, nesting, deepest = {}, 0, 0
   local net = { src = root, pops = {}, projs = {}, monitors = {}, drives = {}, byname = {},
                 models = models, consts = {} }
   net.scope = { kind = "network", src = root, names = net.consts, builtins = { pi = true } }

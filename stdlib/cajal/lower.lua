@@ -309,7 +309,7 @@ end
 --         defs = { } (cache: def -> IR expr, per env), out = statement list,
 --         tshift = IR expr added to t (RK stages), xi = function() -> IR expr }
 
-local lx
+local lx, shallow
 
 -- The IR reference of a variable symbol read or written in env.
 local function pick(env, sym, side)
@@ -343,6 +343,31 @@ local function readvar(env, sym, side)
 end
 
 local LEAVES = { t = true, dt = true, i = true, j = true, notref = true, lastspike = true }
+
+-- IR expressions are kept at most LETDEPTH levels deep: a deeper one (a
+-- sum of thousands of terms) is bound to a temporary at that depth, so the
+-- runtime's reader, the interpreter and the C compiler never see deep
+-- nesting (the C compiler is slow on it, the interpreter refuses it).
+-- Binding computes a branch of an ifelse eagerly, which changes no value:
+-- draws are counter-based and IR arithmetic does not trap.
+local LETDEPTH = 64
+local irdepth = setmetatable({}, { __mode = "k" })
+
+function shallow(env, r)
+  if type(r) ~= "table" or r[1] == "num" or r[1] == "tmp" then return r end
+  local d = 0
+  for q = 2, #r do
+    local a = r[q]
+    if type(a) == "table" and a[1] ~= nil then
+      local da = irdepth[a] or 1
+      if da > d then d = da end
+    end
+  end
+  d = d + 1
+  if d >= LETDEPTH and not env.k.inline then return env.k:let(r, env.out) end
+  irdepth[r] = d
+  return r
+end
 
 function lx(e, env, side)
   local op = e[1]
@@ -389,13 +414,13 @@ function lx(e, env, side)
   elseif op == "call" then
     local out = { "call", e[2] }
     for q = 3, #e do out[q] = lx(e[q], env, side) end
-    return call(e[2], table.unpack(out, 3))
+    return shallow(env, call(e[2], table.unpack(out, 3)))
   elseif op == "ifelse" then
-    return mk("ifelse", lx(e[2], env, side), lx(e[3], env, side), lx(e[4], env, side))
+    return shallow(env, mk("ifelse", lx(e[2], env, side), lx(e[3], env, side), lx(e[4], env, side)))
   elseif op == "neg" or op == "not" then
-    return mk(op, lx(e[2], env, side))
+    return shallow(env, mk(op, lx(e[2], env, side)))
   else
-    return mk(op, lx(e[2], env, side), lx(e[3], env, side))
+    return shallow(env, mk(op, lx(e[2], env, side), lx(e[3], env, side)))
   end
 end
 M.lx = lx
@@ -406,8 +431,49 @@ M.lx = lx
 -- affine in the variables (a set of syms), nil otherwise. Coefficients and
 -- rest are texprs free of the variables; definitions are looked through.
 
+--
+-- Both are memoised per variable set and node (definitions by their
+-- symbol): definitions that share definitions (d2 = d1 + d1) make a DAG,
+-- and a long sum calls freeof on every suffix, so unmemoised both are
+-- exponential or quadratic. A definition's affine parts that are not
+-- plain leaves are wrapped as new definitions ("name@rest", "name@coef"),
+-- lowered once per kernel like any definition, so results stay DAGs the
+-- kernel computes once instead of trees that grow with every level.
+local freememo = setmetatable({}, { __mode = "k" })   -- vars -> node -> bool
+local affmemo = setmetatable({}, { __mode = "k" })    -- vars -> node|sym -> result|false
+
+local function memo(t, vars)
+  local m = t[vars]
+  if not m then m = setmetatable({}, { __mode = "k" }); t[vars] = m end
+  return m
+end
+
 local function freeof(e, vars)
-  return not uses(e, function(x) return x[1] == "sym" and vars[x[2]] end)
+  local m = memo(freememo, vars)
+  local function free(x)
+    local r = m[x]
+    if r ~= nil then return r end
+    local op = x[1]
+    if op == "sym" then r = not vars[x[2]]
+    elseif op == "def" then r = free(x[2].expr)
+    else
+      r = true
+      for q = 2, #x do
+        local a = x[q]
+        if type(a) == "table" and a[1] ~= nil and not free(a) then r = false; break end
+      end
+    end
+    m[x] = r
+    return r
+  end
+  return free(e)
+end
+
+local LEAFOPS = { num = true, sym = true, def = true }
+local function asdef(e, sym, what)
+  if LEAFOPS[e[1]] then return e end
+  return { "def", { kind = "def", name = sym.name .. "@" .. what, expr = e, dim = sym.dim,
+                    pos = sym.pos, owner = sym.owner } }
 end
 
 local function scale(a, f, op)
@@ -429,13 +495,30 @@ local function addaff(a, b, op)
   return r
 end
 
+local affine1
+
 local function affine(e, vars)
+  local m = memo(affmemo, vars)
+  local key = e[1] == "def" and e[2] or e
+  local r = m[key]
+  if r == nil then
+    r = affine1(e, vars) or false
+    m[key] = r
+  end
+  return r or nil
+end
+
+function affine1(e, vars)
   local op = e[1]
   if op == "sym" and vars[e[2]] then
     return { coef = { [e[2]] = num(1) } }
   elseif op == "def" then
     if freeof(e, vars) then return { coef = {}, rest = e } end
-    return affine(e[2].expr, vars)
+    local a = affine(e[2].expr, vars)
+    if not a then return nil end
+    local r = { coef = {}, rest = a.rest and asdef(a.rest, e[2], "rest") }
+    for s, c in pairs(a.coef) do r.coef[s] = asdef(c, e[2], "coef") end
+    return r
   elseif freeof(e, vars) then
     return { coef = {}, rest = e }
   elseif op == "+" or op == "-" then
@@ -1037,9 +1120,13 @@ local function inputs(L, pop)
   end
 end
 
--- texpr with the inputs of pop replaced by what they sum (definitions inlined)
-local function substinputs(e, pop)
+-- texpr with the inputs of pop replaced by what they sum. A definition
+-- that reads an input becomes a new definition of the substituted
+-- expression, made once per symbol (memo: sym -> def node), so shared
+-- definitions stay shared.
+local function substinputs(e, pop, memo)
   local op = e[1]
+  memo = memo or {}
   if op == "sym" then
     local s = e[2]
     if s.kind == "input" and s.owner == pop then
@@ -1047,14 +1134,24 @@ local function substinputs(e, pop)
     end
     return e
   elseif op == "def" then
-    return substinputs(e[2].expr, pop)
+    local sym = e[2]
+    local d = memo[sym]
+    if d == nil then
+      local x = substinputs(sym.expr, pop, memo)
+      d = x ~= sym.expr and { kind = "def", name = sym.name .. "@in", expr = x, dim = sym.dim,
+                              pos = sym.pos, owner = sym.owner } or false
+      memo[sym] = d
+    end
+    if not d then return e end
+    return { "def", d, e[3] }
   end
-  local r = { op }
+  local r, changed = { op }, false
   for q = 2, #e do
     local a = e[q]
-    r[q] = (type(a) == "table" and a[1] ~= nil) and substinputs(a, pop) or a
+    r[q] = (type(a) == "table" and a[1] ~= nil) and substinputs(a, pop, memo) or a
+    if r[q] ~= a then changed = true end
   end
-  return r
+  return changed and r or e
 end
 
 local function popinit(L, pop)
@@ -1142,15 +1239,17 @@ local function popupdate(L, pop)
   local results = {}
   local joint = false
   if #groups > 1 then
-    local all, ok = {}, true
+    local all, ok, memo = {}, true, {}
     for _, g in ipairs(groups) do
       if g.method and g.method ~= "exact" then ok = false end
       for _, eq in ipairs(g.system) do
-        all[#all + 1] = { sym = eq.sym, rhs = substinputs(eq.rhs, pop), pos = eq.pos, clamp = eq.clamp }
+        all[#all + 1] = { sym = eq.sym, rhs = substinputs(eq.rhs, pop, memo), pos = eq.pos, clamp = eq.clamp }
       end
     end
-    if ok and #all > 0 and linear(all) then
-      local new = exact(env, all, linear(all))
+    local A, f = nil, nil
+    if ok and #all > 0 then A, f = linear(all) end
+    if A then
+      local new = exact(env, all, A, f)
       if new then
         joint = true
         for q, eq in ipairs(all) do results[#results + 1] = { eq = eq, new = new[q] } end

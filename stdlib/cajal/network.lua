@@ -154,12 +154,22 @@ end
 -- Building: compile, pick the backend, make the runtime network
 ---------------------------------------------------------------------------
 
-local warned_nojit = false
+local warned = {}
+
+-- One warning per cause and process.
+local function warnonce(why)
+  if warned[why] then return end
+  warned[why] = true
+  io.stderr:write("cajal: warning: ", why, "; networks run on the interpreter\n")
+end
 
 -- The compiled kernels of ir (nil for the interpreter) and the backend
--- name. No compiler (or CAJAL_JIT=off) falls back to the interpreter with a
--- one-line warning; a compiler that fails on the generated C is an error
--- naming the model line whose code failed.
+-- name. No compiler (or CAJAL_JIT=off), or a failure of the environment
+-- while compiling (a full disk, no assembler, a compiler killed or past
+-- CAJAL_JIT_TIMEOUT, an unsafe cache directory), falls back to the
+-- interpreter with a one-line warning naming the cause; with backend "jit"
+-- asked for, it is an error. A compiler that fails on the generated C is an
+-- error naming the model line whose code failed.
 -- A bad option found while building: cj.load / cj.network raise it as an
 -- argument error at their caller's line (cj.restore prints it).
 local OPTERR = { __tostring = function(e) return e.fname .. ": " .. e.msg end }
@@ -175,23 +185,24 @@ local function pickbackend(fname, ir, opts)
   if not ok or not ir.c_source then
     why = why or "the model has no C source"
     if want == "jit" then opterror(fname, format("option 'backend': backend 'jit' unavailable: %s", why)) end
-    if not warned_nojit then
-      warned_nojit = true
-      io.stderr:write("cajal: warning: ", why, "; networks run on the interpreter\n")
-    end
+    warnonce(why)
     return nil, "interp"
   end
-  local jit, err = core.jit_compile(ir.c_source, ir.kernels)
-  if not jit then error(format("%s: %s", fname, tostring(err)), 0) end
+  local jit, err, kind = core.jit_compile(ir.c_source, ir.kernels)
+  if not jit then
+    if kind ~= "environment" or want == "jit" then error(format("%s: %s", fname, tostring(err)), 0) end
+    warnonce(tostring(err):gsub("^jit: ", "cannot compile kernels: "))
+    return nil, "interp"
+  end
   return jit, "jit"
 end
 
 local wrap  -- forward
 
 -- Build the network of source (named filename) with checked opts; with
--- restorepath, take its state from that runtime file instead of building.
+-- savefile (core.savefile_read), take its state from it instead of building.
 -- importdir: the folder imports start from when there is no filename.
-local function build(fname, source, filename, opts, restorepath, importdir)
+local function build(fname, source, filename, opts, savefile, importdir)
   local compile = require "cajal.compile"
   local copts = { seed = opts.seed, dt = opts.dt, params = opts.params, arrays = opts.arrays,
                   method = opts.method, precision = opts.precision, importdir = importdir }
@@ -210,7 +221,7 @@ local function build(fname, source, filename, opts, restorepath, importdir)
   end
   local jit, backend = pickbackend(fname, ir, opts)
   local h
-  if restorepath then h = core.net_restore(ir, restorepath, jit)
+  if savefile then h = core.net_restore(ir, savefile, jit)
   else
     -- what only the runtime can check (a drawn delay out of range, a Poisson
     -- rate above 1/dt): the message names the network, not this file
@@ -750,37 +761,44 @@ end
 ---------------------------------------------------------------------------
 -- Save and restore
 ---------------------------------------------------------------------------
--- The file: a header line "cajal network 1 <n>\n", n bytes of Lua text
--- returning { source =, filename =, opts = } (what rebuilds the network:
--- compiling it again is a cache hit), then the runtime's own file
--- (vm/core/net.c: state, weights, RNG positions, spikes in flight,
--- monitors), which it checks against the rebuilt network.
+-- The file is the runtime's (vm/core/net.c: format, state, weights, RNG
+-- positions, spikes in flight, monitors) with a block of bytes of ours
+-- inside it: what rebuilds the network (the model source, its file name,
+-- the options; compiling it again is a cache hit). The block is data, never
+-- code: a tagged, length-prefixed encoding (string.pack) read back by a
+-- parser that checks every tag, length and count. One checksum covers the
+-- whole file (see net.h: it detects corruption, it is not a signature).
+--
+--   meta   = "cajal-meta 1\n" value            the table {source, filename, opts}
+--   value  = "T" | "F"                          true, false
+--          | "i" int64 | "f" double             numbers
+--          | "s" len:uint32 bytes               strings
+--          | "q" double dim:string              quantities (SI value, dimension)
+--          | "a" dtype:string dim:string ndim:uint8 shape:int64*ndim double*numel
+--          | "t" count:uint32 (value value)*count    tables (keys: strings, integers)
+-- all little-endian.
 
--- x as Lua source appended to out: numbers, strings, booleans, quantities,
--- arrays and tables of those (the values opts may hold).
-local function serialise(x, out)
+local META = "cajal-meta 1\n"
+local MAXMETADEPTH = 32
+local spack, sunpack = string.pack, string.unpack
+local DTYPES = { float64 = true, float32 = true, int32 = true, uint8 = true }
+
+-- x encoded and appended to out
+local function encode(x, out, depth)
+  if depth > MAXMETADEPTH then error("net:save: options nested too deeply", 0) end
   local tx = type(x)
-  if tx == "number" then
-    if mtype(x) == "integer" then out[#out + 1] = format("%d", x)
-    elseif x ~= x then out[#out + 1] = "(0/0)"
-    elseif x == huge then out[#out + 1] = "(1/0)"
-    elseif x == -huge then out[#out + 1] = "(-1/0)"
-    else out[#out + 1] = format("%.17g", x) end
-  elseif tx == "string" then out[#out + 1] = format("%q", x)
-  elseif tx == "boolean" or tx == "nil" then out[#out + 1] = tostring(x)
-  elseif core.isquantity(x) then
-    out[#out + 1] = format("Q(%.17g,%q)", x.value, core.dimension(x))
+  if tx == "boolean" then out[#out + 1] = x and "T" or "F"
+  elseif tx == "number" then
+    out[#out + 1] = mtype(x) == "integer" and spack("<c1i8", "i", x) or spack("<c1d", "f", x)
+  elseif tx == "string" then out[#out + 1] = spack("<c1s4", "s", x)
+  elseif core.isquantity(x) then out[#out + 1] = spack("<c1ds4", "q", x.value, core.dimension(x))
   elseif isarray(x) then
     local n = x:numel()
     local flat = (x.dim == "1" and x or x / core.unit(x.dim)):reshape(n):totable()
-    local shape = {}
-    for k, s in ipairs(x.shape) do shape[k] = format("%d", s) end
-    out[#out + 1] = "A({"
-    for k = 1, n do
-      serialise(flat[k], out)
-      out[#out + 1] = ","
-    end
-    out[#out + 1] = format("},{%s},%q,%q)", concat(shape, ","), x.dtype, x.dim)
+    local shape = x.shape
+    out[#out + 1] = spack("<c1s4s4B", "a", x.dtype, x.dim, #shape)
+    for _, k in ipairs(shape) do out[#out + 1] = spack("<i8", k) end
+    for k = 1, n do out[#out + 1] = spack("<d", flat[k]) end
   elseif tx == "table" then
     local keys = {}
     for k in pairs(x) do
@@ -789,72 +807,113 @@ local function serialise(x, out)
       end
       keys[#keys + 1] = k
     end
-    table.sort(keys, function(a, b)
-      if type(a) == type(b) then return a < b end
-      return type(a) == "number"
+    table.sort(keys, function(p, q)
+      if type(p) == type(q) then return p < q end
+      return type(p) == "number"
     end)
-    out[#out + 1] = "{"
+    out[#out + 1] = spack("<c1I4", "t", #keys)
     for _, k in ipairs(keys) do
-      out[#out + 1] = type(k) == "string" and format("[%q]=", k) or format("[%d]=", k)
-      serialise(x[k], out)
-      out[#out + 1] = ","
+      encode(k, out, depth + 1)
+      encode(x[k], out, depth + 1)
     end
-    out[#out + 1] = "}"
   else
     error("net:save: cannot save an option value of type " .. tx, 0)
   end
 end
 
-local HEADER = "cajal network 1 "
-
-local function readall(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
+-- The value at byte pos of s -> value, next pos. Raises a short message
+-- (no position of ours in it) when the bytes are not a valid encoding.
+local function decode(s, pos, depth)
+  local function bad(why) error({ meta = why }, 0) end
+  local function get(fmt)
+    local r = table.pack(pcall(sunpack, fmt, s, pos))
+    if not r[1] then bad("truncated") end
+    pos = r[r.n]
+    return table.unpack(r, 2, r.n - 1)
+  end
+  if depth > MAXMETADEPTH then bad("nested too deeply") end
+  local tag = get("c1")
+  if tag == "T" then return true, pos
+  elseif tag == "F" then return false, pos
+  elseif tag == "i" then return get("<i8"), pos
+  elseif tag == "f" then return get("<d"), pos
+  elseif tag == "s" then return get("<s4"), pos
+  elseif tag == "q" then
+    local v, d = get("<ds4")
+    local ok, u = pcall(core.unit, d)
+    if not ok or not core.isquantity(u) and d ~= "1" then bad("bad unit '" .. d:sub(1, 40) .. "'") end
+    return d == "1" and v or v * u, pos
+  elseif tag == "a" then
+    local dtype, d, ndim = get("<s4s4B")
+    if not DTYPES[dtype] then bad("bad dtype") end
+    if ndim < 1 or ndim > 8 then bad("bad array rank") end
+    local shape, n = {}, 1
+    for k = 1, ndim do
+      local e = get("<i8")
+      if e < 0 or (e > 0 and n > (#s - pos + 1) // 8 // e) then bad("array larger than the file") end
+      shape[k], n = e, n * e
+    end
+    if n * 8 > #s - pos + 1 then bad("array larger than the file") end
+    local t = {}
+    for k = 1, n do t[k] = get("<d") end
+    local ok, arr = pcall(function()
+      local r = core.array(t, dtype):reshape(table.unpack(shape))
+      if d ~= "1" then r = r * core.unit(d) end
+      return r
+    end)
+    if not ok then bad("bad array") end
+    return arr, pos
+  elseif tag == "t" then
+    local n = get("<I4")
+    if n * 2 > #s - pos + 1 then bad("table larger than the file") end
+    local t = {}
+    for _ = 1, n do
+      local k, v
+      k, pos = decode(s, pos, depth + 1)
+      if type(k) ~= "string" and mtype(k) ~= "integer" then bad("bad table key") end
+      v, pos = decode(s, pos, depth + 1)
+      t[k] = v
+    end
+    return t, pos
+  end
+  bad("unknown tag")
 end
+
+local function packmeta(x)
+  local out = { META }
+  encode(x, out, 0)
+  return concat(out)
+end
+
+-- meta bytes -> { source, filename, opts } | nil, why
+local function unpackmeta(s)
+  if s:sub(1, #META) ~= META then return nil, "not written by this version of cajal" end
+  local ok, v, pos = pcall(decode, s, #META + 1, 0)
+  if not ok then
+    if type(v) == "table" and v.meta then return nil, v.meta end
+    error(v, 0)
+  end
+  if pos ~= #s + 1 then return nil, "trailing bytes" end
+  if type(v) ~= "table" or type(v.source) ~= "string" or
+     (v.filename ~= nil and type(v.filename) ~= "string") or
+     (v.opts ~= nil and type(v.opts) ~= "table") then
+    return nil, "missing model source"
+  end
+  return v
+end
+M.packmeta, M.unpackmeta = packmeta, unpackmeta
 
 -- net:save(path): everything needed to continue the run: the model and
 -- its options, the state, weights, RNG positions, spikes in flight and
--- monitors. The file is written under a temporary name and renamed.
+-- monitors. The runtime writes the file under a fresh temporary name in the
+-- target folder (mkstemp) and renames it.
 function Net:save(path)
   local o = priv[self]
   if not o then argerror("save", 1, "network expected") end
   if type(path) ~= "string" then argerror("save", 1, "file name expected, got " .. type(path)) end
-  local out = { "return{source=" }
-  serialise(o.meta.source, out)
-  out[#out + 1] = ",filename="
-  serialise(o.meta.filename, out)
-  out[#out + 1] = ",opts="
-  serialise(o.meta.opts, out)
-  out[#out + 1] = "}"
-  local meta = concat(out)
-  local tmp = path .. ".tmp"
-  local ok, err = pcall(o.h.save, o.h, tmp)
-  if not ok then
-    -- the runtime names its own temporary file: name the user's path instead
-    err = tostring(err):gsub("^save: ", "")
-    local reason = err:match("^cannot write '.*': ([^']*)$")
-    if reason then error(format("net:save: cannot write '%s': %s", path, reason), 2) end
-    error("net:save: " .. err, 2)
-  end
-  local blob = readall(tmp)
-  os.remove(tmp)
-  if not blob then error(format("net:save: cannot read back '%s'", tmp), 2) end
-  local f, ferr = io.open(tmp, "wb")
-  if not f then error(format("net:save: cannot write '%s': %s", path, ferr), 2) end
-  local w1 = f:write(HEADER, #meta, "\n", meta, blob)
-  local w2, cerr = f:close()
-  if not (w1 and w2) then
-    os.remove(tmp)
-    error(format("net:save: cannot write '%s': %s", path, tostring(cerr)), 2)
-  end
-  local r, rerr = os.rename(tmp, path)
-  if not r then
-    os.remove(tmp)
-    error(format("net:save: cannot write '%s': %s", path, rerr), 2)
-  end
+  local meta = packmeta({ source = o.meta.source, filename = o.meta.filename, opts = o.meta.opts })
+  local ok, err = pcall(o.h.save, o.h, path, meta)
+  if not ok then error("net:save: " .. tostring(err):gsub("^save: ", ""), 2) end
   return path
 end
 
@@ -862,49 +921,25 @@ end
 -- continuing where it stopped. opts may choose backend and progress only.
 function M.restore(path, opts)
   if type(path) ~= "string" then argerror("cj.restore", 1, "file name expected, got " .. type(path)) end
-  local data = readall(path)
-  if not data then
-    local _, err = io.open(path, "rb")
-    error(format("cj.restore: cannot open '%s': %s", path, (tostring(err):gsub("^[^:]*: ", ""))), 2)
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror("cj.restore", 2, "table of options expected, got " .. type(opts))
   end
-  local n, body = data:match("^" .. HEADER .. "(%d+)\n()")
-  if not n or body + n - 1 > #data then
-    error(format("cj.restore: '%s' is not a file written by net:save", path), 2)
-  end
-  local env = {
-    Q = function(v, d) return d == "1" and v or v * core.unit(d) end,
-    A = function(t, shape, dtype, d)
-      local a = core.array(t, dtype):reshape(table.unpack(shape))
-      if d ~= "1" then a = a * core.unit(d) end
-      return a
-    end,
-  }
-  local chunk = load(data:sub(body, body + n - 1), "=" .. path, "t", env)
-  local ok, meta = pcall(chunk or error)
-  if not ok or type(meta) ~= "table" or type(meta.source) ~= "string" then
-    error(format("cj.restore: '%s': corrupt header", path), 2)
-  end
+  local sf, bytes = core.savefile_read(path)
+  if not sf then error("cj.restore: " .. tostring(bytes):gsub("^restore: ", ""), 2) end
+  local meta, why = unpackmeta(bytes)
+  if not meta then error(format("cj.restore: '%s': corrupt header (%s)", path, why), 2) end
   local o = meta.opts or {}
-  if opts ~= nil then
-    if type(opts) ~= "table" then argerror("cj.restore", 2, "table of options expected, got " .. type(opts)) end
-    for k, v in pairs(opts) do
-      if k ~= "backend" and k ~= "progress" then
-        argerror("cj.restore", 2, format("option '%s' cannot change on restore (only backend and progress)", tostring(k)))
-      end
-      o[k] = v
+  for k, v in pairs(opts or {}) do
+    if k ~= "backend" and k ~= "progress" then
+      argerror("cj.restore", 2, format("option '%s' cannot change on restore (only backend and progress)", tostring(k)))
     end
+    o[k] = v
   end
-  o = checkopts("cj.restore", 2, o)
-  local tmp = os.tmpname()
-  local f = io.open(tmp, "wb")
-  if not f then error("cj.restore: cannot write a temporary file " .. tmp, 2) end
-  f:write(data:sub(body + n))
-  f:close()
-  data = nil
-  local okb, net = pcall(build, "cj.restore", meta.source, meta.filename, o, tmp)
-  os.remove(tmp)
+  local okc, checked = pcall(checkopts, "cj.restore", 2, o)
+  if not okc then error(format("cj.restore: '%s': corrupt header (%s)", path, tostring(checked)), 2) end
+  local okb, net = pcall(build, "cj.restore", meta.source, meta.filename, checked, sf)
   if not okb then
-    error(format("cj.restore: '%s': %s", path, (tostring(net):gsub(tmp:gsub("%p", "%%%0"), "(saved state)"))), 2)
+    error(format("cj.restore: '%s': %s", path, tostring(net):gsub("^cj%.restore: ", "")), 2)
   end
   return net
 end
@@ -1148,7 +1183,8 @@ core.doc(M.restore, [[
 cj.restore(path [, opts]) -> network
 The network saved by net:save(path), continuing exactly where it stopped
 (state, weights, RNG positions, spikes in flight, monitors). opts may set
-backend and progress.]])
+backend and progress. The file is read as data, never run; its checksum
+catches corruption, it is not a signature (see cajal-api(3)).]])
 core.doc(Net.run, [[
 net:run(duration)
 Run for duration (a quantity of time, or seconds), rounded to the nearest
@@ -1167,7 +1203,8 @@ spikes in flight dropped; connectivity kept. Not from an every() callback.]])
 core.doc(Net.save, [[
 net:save(path)
 Write the model, its options and the whole state (weights, RNG positions,
-spikes in flight, monitors) to path; cj.restore(path) continues the run.]])
+spikes in flight, monitors) to path; cj.restore(path) continues the run.
+Written to a fresh temporary file in path's folder, then renamed.]])
 core.doc(Net.cancel, "net:cancel(id)\nStop the callback that net:every() registered as id.")
 core.doc(Group.connectivity, "proj:connectivity() -> pre, post, delays\n" ..
   "Per synapse: 1-based pre and post neurons (int32 arrays) and the delay in steps.")

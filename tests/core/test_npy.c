@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "npy.h"
@@ -405,4 +406,50 @@ Test(npy, write_failures_are_reported)
     }
   }
   cj_array_release(&a);
+}
+
+/* A file a model names (`record ... to`) is untrusted (issue 13, item 8):
+ * only a .npy name, and an existing file only if it holds float64 rows as
+ * monitors write them; everything else is refused and left as it was. */
+Test(npy, writer_open_own_replaces_only_float64_npy_files)
+{
+  cj_npy_writer *w;
+  int64_t row[1] = { 2 };
+  char buf[64];
+  double x[2] = { 1, 2 };
+  /* the suffix */
+  cr_assert_eq(cj_npy_writer_open_own(&w, tmp("a.txt"), CJ_F64, 1, row), CJ_EINVAL);
+  cr_assert(strstr(cj_errmsg(), "must end in .npy"), "%s", cj_errmsg());
+  cr_assert_neq(access(tmp("a.txt"), F_OK), 0, "a refused file must not be created");
+  /* a file that is not a .npy, named .npy */
+  writefile(tmp("notes.npy"), "precious notes\n", 15);
+  cr_assert_eq(cj_npy_writer_open_own(&w, tmp("notes.npy"), CJ_F64, 1, row), CJ_EIO);
+  cr_assert(strstr(cj_errmsg(), "refusing to overwrite"), "%s", cj_errmsg());
+  cr_assert_eq(readfile(tmp("notes.npy"), buf, sizeof buf), 15);
+  cr_assert(memcmp(buf, "precious notes\n", 15) == 0);
+  /* a .npy of another dtype (the user's own data) */
+  int32_t iv[3] = { 1, 2, 3 };
+  cj_array ia;
+  int64_t ishape[1] = { 3 };
+  cr_assert_eq(cj_array_wrap(&ia, iv, CJ_I32, 1, ishape), CJ_OK);
+  cr_assert_eq(cj_npy_save(tmp("ints.npy"), &ia), CJ_OK);
+  cr_assert_eq(cj_npy_writer_open_own(&w, tmp("ints.npy"), CJ_F64, 1, row), CJ_EIO);
+  cj_array back = loadok(tmp("ints.npy"));
+  cr_assert_eq(back.dtype, CJ_I32);
+  cj_array_release(&back);
+  /* a directory, a FIFO (refused at once, not waiting for a reader) */
+  cr_assert_eq(mkdir(tmp("d.npy"), 0700), 0);
+  cr_assert_neq(cj_npy_writer_open_own(&w, tmp("d.npy"), CJ_F64, 1, row), CJ_OK);
+  cr_assert_eq(mkfifo(tmp("f.npy"), 0600), 0);
+  cr_assert_eq(cj_npy_writer_open_own(&w, tmp("f.npy"), CJ_F64, 1, row), CJ_EIO);
+  cr_assert(strstr(cj_errmsg(), "not a regular file"), "%s", cj_errmsg());
+  /* a new file, then the same file again: a recording replaces a recording */
+  for (int k = 0; k < 2; k++) {
+    cr_assert_eq(cj_npy_writer_open_own(&w, tmp("rec.npy"), CJ_F64, 1, row), CJ_OK, "%s", cj_errmsg());
+    cr_assert_eq(cj_npy_writer_append(w, x, 1), CJ_OK);
+    cr_assert_eq(cj_npy_writer_close(w), CJ_OK);
+  }
+  back = loadok(tmp("rec.npy"));
+  cr_assert(back.ndim == 2 && back.shape[0] == 1 && back.shape[1] == 2);
+  cj_array_release(&back);
 }

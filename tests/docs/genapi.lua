@@ -122,7 +122,8 @@ local SECTIONS = {
     "cj.compile.build", "cj.compile.load_file", "cj.compile.diagnose", "cj.compile.dump",
     "cj.compile.irtext", "cj.compile.searchpath", "cj.compile.find", "cj.compile.cache_clear",
     "cj.jit_available", "cj.jit_compile", "cj.jit_flags", "cj.jit_stats", "cj.kernel_prelude",
-    "cj.cache_dir", "cj.cache_clear", "cj.net_new", "cj.net_restore" },
+    "cj.cache_dir", "cj.cache_clear", "cj.net_new", "cj.net_restore",
+    "cj.savefile_read", "cj.savefile_parse" },
     patterns = { "^cj%.compile%.", "^net:" }, sig = { "^core%.", "^compile%." },
     firstof = { ["^net:"] = "The runtime handle (core.net_new)" } },
   { id = "learn", names = {

@@ -9,6 +9,7 @@
 --   T.spikelist(monitor [, tmin]) -> times, indices sorted by time then index
 --   T.skip(reason)   -- inside a test: stop it and count it as skipped, with the reason
 --   T.skiptest(name, reason)   -- count a test that cannot run here as skipped
+--   T.readfile(path [, default]), T.writefile(path, s)
 --   T.skippart(what, reason)   -- inside a test: one part cannot run here; counted as a
 --                                 skip with its reason while the rest of the test goes on
 --   T.tmpdir() -> a new empty folder;  T.shq(s) -> s quoted for the shell
@@ -109,6 +110,25 @@ function T.spikelist(mon, tmin)
   local a, b = {}, {}
   for k, x in ipairs(p) do a[k], b[k] = x[1], x[2] end
   return a, b
+end
+
+-- The bytes of a file (default, or an error, when it cannot be read), and
+-- a file written with s.
+function T.readfile(path, default)
+  local f = io.open(path, "rb")
+  if not f then
+    if default ~= nil then return default end
+    error("cannot read " .. path, 2)
+  end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function T.writefile(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
 end
 
 function T.tmpdir()

@@ -678,6 +678,55 @@ static void account(lua_State *L, lnet *n)
   }
 }
 
+/* ---- save files ------------------------------------------------------------------ */
+#define CJ_SAVEFILE "cajal.savefile"
+typedef struct lsave { cj_savefile *s; } lsave;
+
+static int save_gc(lua_State *L)
+{
+  lsave *u = luaL_checkudata(L, 1, CJ_SAVEFILE);
+  cj_savefile_free(u->s);
+  u->s = NULL;
+  return 0;
+}
+
+/* A userdata safe to collect before the file is read. */
+static lsave *newsave(lua_State *L)
+{
+  lsave *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->s = NULL;
+  luaL_setmetatable(L, CJ_SAVEFILE);
+  return u;
+}
+
+/* After reading into u (status st): savefile, meta | nil, message. */
+static int pushsave(lua_State *L, lsave *u, int st)
+{
+  size_t n;
+  if (st) { luaL_pushfail(L); lua_pushstring(L, cj_errmsg()); return 2; }
+  const char *meta = cj_savefile_meta(u->s, &n);
+  lua_pushlstring(L, meta, n);                           /* stack: ..., savefile, meta */
+  return 2;
+}
+
+/* core.savefile_read(path) -> savefile, meta | nil, message */
+static int l_savefile_read(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  lsave *u = newsave(L);
+  return pushsave(L, u, cj_savefile_read(path, &u->s));
+}
+
+/* core.savefile_parse(bytes [, name]) -> savefile, meta | nil, message */
+static int l_savefile_parse(lua_State *L)
+{
+  size_t len;
+  const char *data = luaL_checklstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, "(bytes)");
+  lsave *u = newsave(L);
+  return pushsave(L, u, cj_savefile_parse(data, len, name, &u->s));
+}
+
 /* Ctrl-C while C code runs a long loop (building connectivity, net:run):
  * our handler notes it, the loop asks (stopflag / onprogress) and stops. */
 static volatile sig_atomic_t interrupted;
@@ -686,7 +735,7 @@ static int stopflag(void *ud) { (void)ud; return interrupted != 0; }
 
 /* Build or restore n's network with Ctrl-C noted: a build stops at the next
  * row of connectivity. Returns the status of the call. */
-static int buildnet(lnet *n, const char *path)
+static int buildnet(lnet *n, const cj_savefile *path)
 {
   struct sigaction sa, old;
   int st;
@@ -696,7 +745,7 @@ static int buildnet(lnet *n, const char *path)
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
   cj_net_set_stop(n->net, stopflag, NULL);
-  st = path ? cj_net_restore(n->net, path) : cj_net_build(n->net);
+  st = path ? cj_net_restore_from(n->net, path) : cj_net_build(n->net);
   cj_net_set_stop(n->net, NULL, NULL);
   sigaction(SIGINT, &old, NULL);
   if (!st && interrupted)        /* Ctrl-C after the last check still stops the load */
@@ -706,8 +755,8 @@ static int buildnet(lnet *n, const char *path)
 }
 
 /* Build a network from the IR at stack index 1; jit handle at jitidx (0:
- * none); path non-NULL: restore from that file. Pushes the net. */
-static int newnet(lua_State *L, const char *fn, int jitidx, const char *path)
+ * none); save non-NULL: restore from that save file. Pushes the net. */
+static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *path)
 {
   rd r = { L, NULL, fn };
   ljit *jh = NULL;
@@ -816,8 +865,9 @@ static int net_new(lua_State *L)
 
 static int net_restore(lua_State *L)
 {
-  const char *path = luaL_checkstring(L, 2);
-  return newnet(L, "net_restore", 3, path);
+  lsave *u = luaL_checkudata(L, 2, CJ_SAVEFILE);
+  if (!u->s) return luaL_argerror(L, 2, "the save file is released");
+  return newnet(L, "net_restore", 3, u->s);
 }
 
 /* ---- methods ------------------------------------------------------------------- */
@@ -1095,7 +1145,9 @@ static int m_save(lua_State *L)
 {
   lnet *n = checknet(L, 1);
   const char *path = luaL_checkstring(L, 2);
-  if (cj_net_save(n->net, path)) return luaL_error(L, "%s", cj_errmsg());
+  size_t len = 0;
+  const char *meta = luaL_optlstring(L, 3, "", &len);
+  if (cj_net_save_meta(n->net, path, meta, len)) return luaL_error(L, "%s", cj_errmsg());
   return 0;
 }
 
@@ -1179,7 +1231,9 @@ static int jit_tostring(lua_State *L)
   return 1;
 }
 
-/* core.jit_compile(csource [, kernels]) -> handle | nil, message
+/* core.jit_compile(csource [, kernels]) -> handle | nil, message, kind
+ * kind: "environment" (the machine failed: run the interpreter instead) or
+ * "model" (the compiler rejected the C).
  * kernels: the IR kernel list (id, line, name used for compiler errors) */
 static int l_jit_compile(lua_State *L)
 {
@@ -1208,10 +1262,12 @@ static int l_jit_compile(lua_State *L)
   ljit *j = lua_newuserdatauv(L, sizeof *j, 0);
   j->j = NULL;
   luaL_setmetatable(L, CJ_JIT);
-  if (cj_jit_compile(src, lines, nl, &j->j)) {
+  int st = cj_jit_compile(src, lines, nl, &j->j);
+  if (st) {
     luaL_pushfail(L);
     lua_pushstring(L, cj_errmsg());
-    return 2;
+    lua_pushstring(L, st == CJ_EIO ? "environment" : "model");
+    return 3;
   }
   return 1;
 }
@@ -1266,6 +1322,7 @@ static const luaL_Reg methods[] = {
 
 static const luaL_Reg funcs[] = {
   { "net_new", net_new }, { "net_restore", net_restore }, { "jit_compile", l_jit_compile },
+  { "savefile_read", l_savefile_read }, { "savefile_parse", l_savefile_parse },
   { "jit_available", l_jit_available }, { "jit_stats", l_jit_stats }, { "cache_clear", l_cache_clear },
   { "cache_dir", l_cache_dir }, { "kernel_prelude", l_kernel_prelude }, { "jit_flags", l_jit_flags },
   { NULL, NULL }
@@ -1274,10 +1331,16 @@ static const luaL_Reg funcs[] = {
 static const cj_doc docs[] = {
   { "net_new", "core.net_new(ir [, jit]) -> net\n"
     "Build a network from an IR table (vm/core/IR.md); jit: a handle from core.jit_compile, else the interpreter runs the kernels." },
-  { "net_restore", "core.net_restore(ir, path [, jit]) -> net\n"
-    "A network from the IR whose connectivity and state come from a file written by net:save." },
-  { "jit_compile", "core.jit_compile(csource [, kernels]) -> handle | nil, message\n"
-    "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines." },
+  { "net_restore", "core.net_restore(ir, savefile [, jit]) -> net\n"
+    "A network from the IR whose connectivity and state come from a save file (core.savefile_read)." },
+  { "savefile_read", "core.savefile_read(path) -> savefile, meta | nil, message\n"
+    "Read a file written by net:save and check its format and checksum; meta: the bytes saved with it." },
+  { "savefile_parse", "core.savefile_parse(bytes [, name]) -> savefile, meta | nil, message\n"
+    "As core.savefile_read, from the file's bytes in a string." },
+  { "jit_compile", "core.jit_compile(csource [, kernels]) -> handle | nil, message, kind\n"
+    "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines. "
+    "kind: \"environment\" when the machine failed (no compiler or assembler, a full disk, a "
+    "compiler killed or past CAJAL_JIT_TIMEOUT, an unsafe cache), \"model\" when the compiler rejected the C." },
   { "jit_available", "core.jit_available() -> true | false, why\nWhether kernels can be compiled (CAJAL_JIT, CC)." },
   { "jit_stats", "core.jit_stats() -> {compiles, hits, rebuilds}\nCompiler runs and cache hits of this process." },
   { "cache_clear", "cj.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
@@ -1298,7 +1361,7 @@ static const cj_doc mdocs[] = {
   { "time", "net:time() -> seconds\nThe current time, step * dt." },
   { "dt", "net:dt() -> seconds\nThe time step." },
   { "reset", "net:reset()\nBack to step 0: initial values again, spikes in flight and monitors dropped; connectivity kept." },
-  { "save", "net:save(path)\nWrite connectivity, state, spikes in flight, RNG positions and monitors to a file." },
+  { "save", "net:save(path)\nWrite connectivity, state, spikes in flight, RNG positions and monitors to a file (a third argument: bytes stored with them, under the same checksum)." },
   { "info", "net:info() -> table\nName, step, dt, memory (bytes), populations and projections." },
   { "backend", "net:backend(kernel_id) -> 'jit' | 'interpreter'\nWhich backend runs a kernel." },
   { NULL, NULL }
@@ -1312,6 +1375,10 @@ void cj_open_net(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, m_gc); lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, m_tostring); lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, CJ_SAVEFILE)) {
+    lua_pushcfunction(L, save_gc); lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
   if (luaL_newmetatable(L, CJ_JIT)) {

@@ -1,11 +1,19 @@
 /*
  * jit.c — the kernel compiler cache (see jit.h).
  *
- * compile:  source -> key -> <cache>/<key>.so present and intact? -> dlopen
- *                                  | no
- *           write tmp-<key>-<pid>-<n>.c, run the compiler into tmp-...so,
- *           append the trailer, rename(2) to <key>.so, dlopen.
+ * compile:  open the cache directory once (checked on its descriptor)
+ *           -> key = SipHash(secret; source, compiler, flags, uid, ...)
+ *           -> <key>.so opened O_NOFOLLOW, checked on the descriptor
+ *              (owner, mode, trailer MAC) -> dlopen /proc/self/fd/N
+ *                  | missing or not intact
+ *           flock <key>.lock (concurrent loads compile once), look again,
+ *           write tmp-<key>-<pid>-<n>.c, run the compiler in the cache
+ *           directory (its own process group, a time limit), append the
+ *           trailer, renameat to <key>.so, load it as above.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                /* pipe2, posix_spawn_file_actions_addfchdir_np */
+#endif
 #include "config.h"
 #include "jit.h"
 
@@ -13,12 +21,19 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* valgrind cannot execute every instruction -march=native may emit (3.19 has
@@ -53,8 +68,6 @@ static const char *const FLAGS[] = {
   "-fno-trapping-math", NULL
 };
 
-#define TRAILER_MAGIC "cajalso1"
-#define TRAILER 40                 /* content hash 16, key 16, magic 8 */
 #define MAXARGS 32
 
 struct cj_jit { void *dl; char *path; int cached; };
@@ -64,37 +77,86 @@ static long tmpcounter;
 
 void cj_jit_stats(cj_jitstats *s) { *s = stats; }
 
-/* ---- the 128-bit hash (FNV-1a) ----------------------------------------- */
-typedef unsigned __int128 u128;
+/* ---- SipHash-2-4, 128-bit output (Aumasson and Bernstein, 2012) ---------
+ * A keyed pseudorandom function: without the key nobody can compute a value
+ * for chosen data, so the per-user secret of the cache makes entry names
+ * unpredictable and trailers unforgeable by other users. Incremental. */
+typedef struct sip { uint64_t v[4]; unsigned char buf[8]; size_t nbuf, len; } sip;
 
-static u128 fnvinit(void)
+static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+static void sipround(uint64_t *v)
 {
-  return ((u128)0x6c62272e07bb0142ull << 64) | 0x62b821756295c58dull;
+  v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
+  v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
+  v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
+  v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
 }
 
-static u128 fnv128(u128 h, const void *p, size_t n)
+static uint64_t le64(const unsigned char *b)
 {
-  const u128 prime = ((u128)1 << 88) | 0x13b;
+  uint64_t x = 0;
+  for (int i = 7; i >= 0; i--) x = (x << 8) | b[i];
+  return x;
+}
+
+static void sipinit(sip *h, const unsigned char key[16])
+{
+  uint64_t k0 = le64(key), k1 = le64(key + 8);
+  h->v[0] = k0 ^ 0x736f6d6570736575ull;
+  h->v[1] = k1 ^ 0x646f72616e646f6dull ^ 0xee;      /* 0xee: the 128-bit variant */
+  h->v[2] = k0 ^ 0x6c7967656e657261ull;
+  h->v[3] = k1 ^ 0x7465646279746573ull;
+  h->nbuf = h->len = 0;
+}
+
+static void sipblock(sip *h, uint64_t m)
+{
+  h->v[3] ^= m;
+  sipround(h->v); sipround(h->v);
+  h->v[0] ^= m;
+}
+
+static void sipadd(sip *h, const void *p, size_t n)
+{
   const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++) { h ^= b[i]; h *= prime; }
-  return h;
+  h->len += n;
+  while (n && h->nbuf) {
+    h->buf[h->nbuf++] = *b++; n--;
+    if (h->nbuf == 8) { sipblock(h, le64(h->buf)); h->nbuf = 0; }
+  }
+  for (; n >= 8; b += 8, n -= 8) sipblock(h, le64(b));
+  while (n--) h->buf[h->nbuf++] = *b++;
 }
 
-static u128 fnvstr(u128 h, const char *s) { return fnv128(h, s, strlen(s) + 1); }
+static void sipstr(sip *h, const char *s) { sipadd(h, s, strlen(s) + 1); }
 
-static void tobytes(u128 h, unsigned char out[16])
+static void sipend(sip *h, unsigned char out[16])
 {
-  for (int i = 0; i < 16; i++) out[i] = (unsigned char)(h >> (8 * i));
+  uint64_t last = (uint64_t)(h->len & 0xff) << 56, r[2];
+  for (size_t i = 0; i < h->nbuf; i++) last |= (uint64_t)h->buf[i] << (8 * i);
+  sipblock(h, last);
+  h->v[2] ^= 0xee;
+  for (int k = 0; k < 2; k++) {
+    if (k) h->v[1] ^= 0xdd;
+    for (int i = 0; i < 4; i++) sipround(h->v);
+    r[k] = h->v[0] ^ h->v[1] ^ h->v[2] ^ h->v[3];
+  }
+  for (int i = 0; i < 16; i++) out[i] = (unsigned char)(r[i / 8] >> (8 * (i % 8)));
 }
 
-static void tohex(u128 h, char out[33])
+void cj_jit_siphash128(const unsigned char key[16], const void *p, size_t n, unsigned char out[16])
+{
+  sip h;
+  sipinit(&h, key);
+  sipadd(&h, p, n);
+  sipend(&h, out);
+}
+
+static void tohex(const unsigned char b[16], char out[33])
 {
   static const char hex[] = "0123456789abcdef";
-  for (int i = 0; i < 16; i++) {
-    unsigned char b = (unsigned char)(h >> (8 * (15 - i)));
-    out[2 * i] = hex[b >> 4];
-    out[2 * i + 1] = hex[b & 15];
-  }
+  for (int i = 0; i < 16; i++) { out[2 * i] = hex[b[i] >> 4]; out[2 * i + 1] = hex[b[i] & 15]; }
   out[32] = '\0';
 }
 
@@ -178,39 +240,43 @@ const char *cj_jit_flags(void)
 }
 
 /* What makes a compiled object specific to this machine (-march=native). */
-static u128 cpuid(u128 h)
+static void cpuid(sip *h)
 {
   FILE *f = fopen("/proc/cpuinfo", "r");
   char line[8192];
   int seen = 0;
-  if (!f) return fnvstr(h, "no-cpuinfo");
+  if (!f) { sipstr(h, "no-cpuinfo"); return; }
   while (fgets(line, sizeof line, f)) {
     if (!strncmp(line, "processor", 9) && seen++) break;    /* the first CPU only */
     if (!strncmp(line, "vendor_id", 9) || !strncmp(line, "cpu family", 10) ||
         !strncmp(line, "model", 5) || !strncmp(line, "flags", 5))
-      h = fnvstr(h, line);
+      sipstr(h, line);
   }
   fclose(f);
-  return h;
 }
 
-static u128 cachekey(const char *source, const cc *c)
+/* The entry's name: keyed by the user's secret, so names are the user's. */
+static void cachekey(const unsigned char secret[16], const char *source, const cc *c, unsigned char key[16])
 {
-  u128 h = fnvinit();
+  sip h;
   struct stat st;
   char real[4096];
-  h = fnvstr(h, "cajal kernel cache 1");
-  h = fnvstr(h, source);
-  for (int i = 0; i < c->argc; i++) h = fnvstr(h, c->argv[i]);
-  if (realpath(c->path, real)) h = fnvstr(h, real);
+  int64_t uid = (int64_t)geteuid();
+  sipinit(&h, secret);
+  sipstr(&h, "cajal kernel cache 2");
+  sipadd(&h, &uid, sizeof uid);
+  sipstr(&h, source);
+  for (int i = 0; i < c->argc; i++) sipstr(&h, c->argv[i]);
+  if (realpath(c->path, real)) sipstr(&h, real);
   if (stat(c->path, &st) == 0) {
     int64_t id[4] = { (int64_t)st.st_dev, (int64_t)st.st_ino, (int64_t)st.st_size, (int64_t)st.st_mtime };
-    h = fnv128(h, id, sizeof id);
+    sipadd(&h, id, sizeof id);
   }
-  h = fnvstr(h, cj_jit_flags());
-  h = fnvstr(h, CJ_VERSION);
-  h = fnv128(h, &(int){ CJ_KERNEL_ABI }, sizeof(int));
-  return cpuid(h);
+  sipstr(&h, cj_jit_flags());
+  sipstr(&h, CJ_VERSION);
+  sipadd(&h, &(int){ CJ_KERNEL_ABI }, sizeof(int));
+  cpuid(&h);
+  sipend(&h, key);
 }
 
 /* ---- the cache directory ---------------------------------------------------- */
@@ -223,12 +289,66 @@ int cj_jit_cache_dir(char *buf, size_t n)
   return cj_fail(CJ_EIO, "jit: no cache directory (set CAJAL_CACHE or HOME)");
 }
 
-/* mkdir -p with mode 0700 for what it creates; the leaf must be ours and
- * not writable by others (a planted .so would run in this process). */
-static int makedir(const char *dir)
+/* The cache opened once; every later step is relative to dfd. */
+typedef struct cache { int dfd; char dir[4000]; unsigned char secret[16]; } cache;
+
+static int unsafe(const char *dir, const char *what, const char *why)
+{
+  return cj_fail(CJ_EIO, "jit: cache directory '%s': %s %s; refusing to load code from it "
+                 "(set CAJAL_CACHE to a folder of your own)", dir, what, why);
+}
+
+/* st may hold code or lead to it: owned by root or us, and writable by
+ * nobody else unless sticky (then others cannot rename what is ours). */
+static int safedir(const struct stat *st)
+{
+  if (st->st_uid != 0 && st->st_uid != geteuid()) return 0;
+  return !(st->st_mode & (S_IWGRP | S_IWOTH)) || (st->st_mode & S_ISVTX);
+}
+
+/* Every folder above dir, symbolic links resolved, walked from / through
+ * descriptors: each must be safedir (no other user can swap the path). */
+static int checkparents(const char *dir)
+{
+  char parent[4096], real[PATH_MAX];
+  struct stat st;
+  snprintf(parent, sizeof parent, "%s", dir);
+  char *slash = strrchr(parent, '/');
+  if (!slash) snprintf(parent, sizeof parent, ".");
+  else if (slash == parent) parent[1] = '\0';
+  else *slash = '\0';
+  if (!realpath(parent, real))
+    return cj_fail(CJ_EIO, "jit: cache directory '%s': %s", dir, strerror(errno));
+  int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) != 0) { if (fd >= 0) close(fd); return unsafe(dir, "/", "cannot be read"); }
+  if (!safedir(&st)) { close(fd); return unsafe(dir, "/", "is writable by other users"); }
+  for (char *p = real + 1, *q; *p; p = q) {
+    q = p + strcspn(p, "/");
+    char c = *q;
+    *q = '\0';
+    int nfd = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(fd);
+    if (nfd < 0 || fstat(nfd, &st) != 0) {
+      if (nfd >= 0) close(nfd);
+      return unsafe(dir, real, "changed while it was checked");
+    }
+    fd = nfd;
+    if (!safedir(&st)) {
+      close(fd);
+      return unsafe(dir, real, st.st_uid != 0 && st.st_uid != geteuid()
+                    ? "is owned by another user" : "is writable by other users and not sticky");
+    }
+    *q = c;
+    if (c) q++;
+  }
+  close(fd);
+  return 0;
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int makedirs(const char *dir)
 {
   char tmp[4096];
-  struct stat st;
   snprintf(tmp, sizeof tmp, "%s", dir);
   for (char *p = tmp + 1; *p; p++)
     if (*p == '/') {
@@ -239,177 +359,158 @@ static int makedir(const char *dir)
     }
   if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
     return cj_fail(CJ_EIO, "jit: cannot create cache directory '%s': %s", tmp, strerror(errno));
-  if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
-    return cj_fail(CJ_EIO, "jit: cache '%s' is not a directory", tmp);
-  if (st.st_uid != getuid() || (st.st_mode & 022))
-    return cj_fail(CJ_EIO, "jit: cache directory '%s' is writable by others or not yours; refusing to load code from it", tmp);
   return 0;
 }
 
-/* ---- entries ------------------------------------------------------------- */
-static int readall(const char *path, unsigned char **buf, size_t *n)
+/* The per-user secret of the cache: 16 random bytes in <dir>/secret (0600),
+ * made once, published with link() so that concurrent first runs agree. */
+static int secret(cache *C)
 {
-  FILE *f = fopen(path, "rb");
-  long len;
-  *buf = NULL;
-  if (!f) return -1;
-  if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { fclose(f); return -1; }
-  if (!(*buf = cj_malloc((size_t)len + 1)) || fread(*buf, 1, (size_t)len, f) != (size_t)len) {
-    cj_free(*buf); *buf = NULL; fclose(f);
-    return -1;
-  }
-  fclose(f);
-  *n = (size_t)len;
-  return 0;
-}
-
-/* 1 if path is a complete entry for key. */
-static int intact(const char *path, u128 key)
-{
-  unsigned char *b, kb[16], hb[16];
-  size_t n;
-  int ok;
-  if (readall(path, &b, &n) != 0) return 0;
-  tobytes(key, kb);
-  ok = n > TRAILER && !memcmp(b + n - 8, TRAILER_MAGIC, 8) && !memcmp(b + n - 24, kb, 16);
-  if (ok) {
-    tobytes(fnv128(fnvinit(), b, n - TRAILER), hb);
-    ok = !memcmp(b + n - TRAILER, hb, 16);
-  }
-  cj_free(b);
-  return ok;
-}
-
-static int addtrailer(const char *path, u128 key)
-{
-  unsigned char *b, t[TRAILER];
-  size_t n;
-  FILE *f;
-  if (readall(path, &b, &n) != 0) return -1;
-  tobytes(fnv128(fnvinit(), b, n), t);
-  tobytes(key, t + 16);
-  memcpy(t + 32, TRAILER_MAGIC, 8);
-  cj_free(b);
-  if (!(f = fopen(path, "ab"))) return -1;
-  if (fwrite(t, 1, TRAILER, f) != TRAILER) { fclose(f); return -1; }
-  if (fflush(f) || fsync(fileno(f))) { fclose(f); return -1; }
-  return fclose(f);
-}
-
-static int writefile(const char *path, const char *text)
-{
-  FILE *f = fopen(path, "wb");
-  size_t n = strlen(text);
-  if (!f) return -1;
-  if (fwrite(text, 1, n, f) != n) { fclose(f); return -1; }
-  return fclose(f);
-}
-
-/* The kernel whose definition precedes generated line `line`. */
-static const cj_jitline *kernelat(const char *src, int line, const cj_jitline *lines, int nlines)
-{
-  int cur = 1, id = -1;
-  for (const char *p = src; *p && cur <= line; p++) {
-    if ((p == src || p[-1] == '\n') && !strncmp(p, "void cjk_", 9)) id = atoi(p + 9);
-    if (*p == '\n') cur++;
-  }
-  for (int i = 0; i < nlines && id >= 0; i++)
-    if (lines[i].id == id) return &lines[i];
-  return NULL;
-}
-
-/* Turn the compiler's stderr into one message about the model. */
-static int compilerfail(const char *src, const char *cfile, const char *err, int status,
-                        const cj_jitline *lines, int nlines)
-{
-  const char *e = err ? strstr(err, "error:") : NULL;
-  char msg[600] = "";
-  int gline = 0;
-  if (e) {
-    /* "<cfile>:LINE:COL: error: message" — find LINE on the same line */
-    const char *bol = e;
-    while (bol > err && bol[-1] != '\n') bol--;
-    const char *at = strstr(bol, cfile);
-    if (at && at < e && at[strlen(cfile)] == ':') gline = atoi(at + strlen(cfile) + 1);
-    snprintf(msg, sizeof msg, "%.*s", (int)strcspn(e, "\n"), e);
-  } else if (err && *err) {
-    snprintf(msg, sizeof msg, "%.*s", (int)strcspn(err, "\n"), err);
-  } else {
-    snprintf(msg, sizeof msg, "exit status %d", status);
-  }
-  const cj_jitline *k = gline ? kernelat(src, gline, lines, nlines) : NULL;
-  if (k)
-    return cj_fail(CJ_ERUNTIME, "model line %d (kernel %d '%s'): C compiler %s (generated line %d)",
-                   k->line, k->id, k->name ? k->name : "?", msg, gline);
-  if (gline) return cj_fail(CJ_ERUNTIME, "generated C line %d: C compiler %s", gline, msg);
-  return cj_fail(CJ_ERUNTIME, "C compiler failed: %s", msg);
-}
-
-/* Run the compiler: src -> out, stderr into errpath. Returns the exit status
- * (-1 if it could not start). */
-static int runcc(const cc *c0, const char *src, const char *out, const char *errpath)
-{
-  cc c = *c0;
-  char mbuf[1024];
-  const char *argv[MAXARGS + 64];
-  int k = 0, status;
-  pid_t pid;
-  posix_spawn_file_actions_t fa;
-  for (int i = 0; i < c.argc; i++) argv[k++] = c.argv[i];
-  for (int i = 0; FLAGS[i]; i++) argv[k++] = FLAGS[i];
-  snprintf(mbuf, sizeof mbuf, "%s", machflags());
-  for (char *sv, *tok = strtok_r(mbuf, " \t", &sv); tok && k < MAXARGS + 59; tok = strtok_r(NULL, " \t", &sv))
-    argv[k++] = tok;
-  argv[k++] = "-o"; argv[k++] = out; argv[k++] = src; argv[k++] = "-lm";
-  argv[k] = NULL;
-  argv[0] = c0->path;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  stats.compiles++;
-  if (posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0) {
-    posix_spawn_file_actions_destroy(&fa);
-    return -1;
-  }
-  posix_spawn_file_actions_destroy(&fa);
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
-static int build(const char *dir, const char *hex, const char *final, u128 key, const cc *c,
-                 const char *source, const cj_jitline *lines, int nlines)
-{
-  char src[4200], out[4200], errp[4200];
-  int st = 0, status;
-  long n = ++tmpcounter;
-  snprintf(src, sizeof src, "%s/tmp-%s-%ld-%ld.c", dir, hex, (long)getpid(), n);
-  snprintf(out, sizeof out, "%s/tmp-%s-%ld-%ld.so", dir, hex, (long)getpid(), n);
-  snprintf(errp, sizeof errp, "%s/tmp-%s-%ld-%ld.err", dir, hex, (long)getpid(), n);
-  if (writefile(src, source) != 0) {
-    st = cj_fail(CJ_EIO, "jit: cannot write '%s': %s", src, strerror(errno));
-  } else if ((status = runcc(c, src, out, errp)) != 0) {
-    unsigned char *err = NULL;
-    size_t en = 0;
-    if (status < 0) st = cj_fail(CJ_ERUNTIME, "jit: cannot run the C compiler '%s': %s", c->path, strerror(errno));
-    else {
-      readall(errp, &err, &en);
-      if (err) err[en] = '\0';
-      st = compilerfail(source, src, (char *)err, status, lines, nlines);
-      cj_free(err);
+  struct stat st;
+  for (int tries = 0; tries < 3; tries++) {
+    int fd = openat(C->dfd, "secret", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t got = -1;
+      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 077) &&
+          st.st_size == 16)
+        got = pread(fd, C->secret, 16, 0);
+      close(fd);
+      if (got == 16) return 0;
+      return unsafe(C->dir, "its file 'secret'", "is not a private 16-byte file of yours");
     }
-  } else if (addtrailer(out, key) != 0 || rename(out, final) != 0) {
-    st = cj_fail(CJ_EIO, "jit: cannot write cache entry '%s': %s", final, strerror(errno));
+    if (errno != ENOENT) return cj_fail(CJ_EIO, "jit: cache directory '%s': secret: %s", C->dir, strerror(errno));
+    unsigned char b[16];
+    char tmp[64];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+      return cj_fail(CJ_EIO, "jit: no random bytes for the cache secret: %s", strerror(errno));
+    snprintf(tmp, sizeof tmp, "secret.tmp-%ld-%02x%02x%02x%02x", (long)getpid(), b[0], b[1], b[2], b[3]);
+    fd = openat(C->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return cj_fail(CJ_EIO, "jit: cannot write in cache directory '%s': %s", C->dir, strerror(errno));
+    int ok = write(fd, b, sizeof b) == (ssize_t)sizeof b && fsync(fd) == 0;
+    int e = errno;
+    close(fd);
+    if (ok && linkat(C->dfd, tmp, C->dfd, "secret", 0) != 0 && errno != EEXIST) { ok = 0; e = errno; }
+    unlinkat(C->dfd, tmp, 0);
+    if (!ok) return cj_fail(CJ_EIO, "jit: cannot write in cache directory '%s': %s", C->dir, strerror(e));
   }
-  remove(src); remove(errp); remove(out);
-  return st;
+  return cj_fail(CJ_EIO, "jit: cache directory '%s': the secret keeps changing", C->dir);
 }
 
-static int load(const char *path, cj_jit **out, int cached)
+/* Open (creating) the cache: dir checked through the descriptor it is
+ * opened with (O_NOFOLLOW: a link in its place is refused), owned by us and
+ * writable by nobody else; folders above it safe (checkparents). */
+static int opencache(cache *C)
 {
-  void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  struct stat st;
+  int st0;
+  C->dfd = -1;
+  if ((st0 = cj_jit_cache_dir(C->dir, sizeof C->dir)) || (st0 = makedirs(C->dir))) return st0;
+  if ((st0 = checkparents(C->dir))) return st0;
+  C->dfd = open(C->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (C->dfd < 0) {
+    if (errno == ELOOP || errno == ENOTDIR)
+      return unsafe(C->dir, "it", "is a symbolic link or not a directory");
+    return cj_fail(CJ_EIO, "jit: cannot open cache directory '%s': %s", C->dir, strerror(errno));
+  }
+  if (fstat(C->dfd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+    close(C->dfd);
+    C->dfd = -1;
+    return unsafe(C->dir, "it", "is not yours or is writable by others");
+  }
+  if ((st0 = secret(C))) { close(C->dfd); C->dfd = -1; }
+  return st0;
+}
+
+/* ---- entries --------------------------------------------------------------- */
+#define TRAILER_MAGIC "cajalso2"
+#define TRAILER 40                 /* MAC 16, key 16, magic 8 */
+
+/* The MAC of an entry: keyed by the secret, over its name and content. */
+static void entrymac(const cache *C, const unsigned char key[16], const unsigned char *b, size_t n,
+                     unsigned char mac[16])
+{
+  sip h;
+  sipinit(&h, C->secret);
+  sipstr(&h, "cajal kernel entry 2");
+  sipadd(&h, key, 16);
+  sipadd(&h, b, n);
+  sipend(&h, mac);
+}
+
+/* All of fd (a regular file) into *buf; 0 or -1 (errno set). */
+static int readfd(int fd, unsigned char **buf, size_t *n)
+{
+  struct stat st;
+  size_t got = 0;
+  *buf = NULL;
+  if (fstat(fd, &st) != 0) return -1;
+  if (!(*buf = cj_malloc((size_t)st.st_size + 1))) { errno = ENOMEM; return -1; }
+  while (got < (size_t)st.st_size) {
+    ssize_t k = pread(fd, *buf + got, (size_t)st.st_size - got, (off_t)got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) { cj_free(*buf); *buf = NULL; if (!k) errno = EIO; return -1; }
+    got += (size_t)k;
+  }
+  *n = got;
+  return 0;
+}
+
+/* The entry `name` opened without following links, and checked on that
+ * descriptor: a regular file of ours that nobody else may write, whose
+ * trailer holds this key and the MAC of its content. The descriptor, or
+ * -1 (missing or not intact). */
+static int openentry(const cache *C, const char *name, const unsigned char key[16])
+{
+  struct stat st;
+  unsigned char *b, mac[16];
+  size_t n;
+  int ok, fd = openat(C->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) ||
+      readfd(fd, &b, &n) != 0) {
+    close(fd);
+    return -1;
+  }
+  ok = n > TRAILER && !memcmp(b + n - 8, TRAILER_MAGIC, 8) && !memcmp(b + n - 24, key, 16);
+  if (ok) {
+    entrymac(C, key, b, n - TRAILER, mac);
+    ok = !memcmp(b + n - TRAILER, mac, 16);
+  }
+  cj_free(b);
+  if (!ok) { close(fd); return -1; }
+  return fd;
+}
+
+/* A name for /proc/self/fd/N that no load of this process used before.
+ * The dynamic loader takes an object whose name (or any name it was
+ * loaded under) matches for that object, without looking at the file; fd
+ * numbers are reused, so "/proc/self/fd/5" could name an older library.
+ * The k-th load goes through "/proc/self/fd/" then one "./" or "../fd/"
+ * per binary digit of k (leading 1 included), then N: every k spells a
+ * different path to the same magic link. */
+static void procname(char *buf, size_t n, int fd)
+{
+  static unsigned long loads;
+  unsigned long k = __atomic_add_fetch(&loads, 1, __ATOMIC_RELAXED);
+  size_t len = (size_t)snprintf(buf, n, "/proc/self/fd/");
+  int top = 63;
+  while (top > 0 && !((k >> top) & 1)) top--;
+  for (int b = top; b >= 0 && len + 8 < n; b--)
+    len += (size_t)snprintf(buf + len, n - len, "%s", ((k >> b) & 1) ? "../fd/" : "./");
+  snprintf(buf + len, n - len, "%d", fd);
+}
+
+/* Load the checked descriptor fd (closed here): dlopen through
+ * /proc/self/fd, so the object loaded is the object checked. */
+static int load(const cache *C, int fd, const char *name, cj_jit **out, int cached)
+{
+  char proc[600], path[4200];
   cj_jit *j;
-  if (!dl) return cj_fail(CJ_ERUNTIME, "jit: cannot load '%s': %s", path, dlerror());
+  procname(proc, sizeof proc, fd);
+  snprintf(path, sizeof path, "%s/%s", C->dir, name);
+  void *dl = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
+  close(fd);
+  if (!dl) return cj_fail(CJ_EIO, "jit: cannot load '%s': %s", path, dlerror());
   int *abi = dlsym(dl, "cj_kernel_abi");
   if (!abi || *abi != CJ_KERNEL_ABI) {
     dlclose(dl);
@@ -428,24 +529,273 @@ static int load(const char *path, cj_jit **out, int cached)
   return 0;
 }
 
+/* Append the trailer to the new entry tmp (relative to the cache). */
+static int seal(const cache *C, const char *tmp, const unsigned char key[16])
+{
+  unsigned char *b, t[TRAILER];
+  size_t n;
+  int fd = openat(C->dfd, tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC), ok;
+  if (fd < 0) return -1;
+  if (readfd(fd, &b, &n) != 0) { close(fd); return -1; }
+  entrymac(C, key, b, n, t);
+  cj_free(b);
+  memcpy(t + 16, key, 16);
+  memcpy(t + 32, TRAILER_MAGIC, 8);
+  ok = pwrite(fd, t, TRAILER, (off_t)n) == TRAILER && fsync(fd) == 0;
+  int e = errno;
+  close(fd);
+  errno = e;
+  return ok ? 0 : -1;
+}
+
+static int writeat(const cache *C, const char *name, const char *text)
+{
+  size_t n = strlen(text), done = 0;
+  int fd = openat(C->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  while (done < n) {
+    ssize_t k = write(fd, text + done, n - done);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) { int e = k ? errno : ENOSPC; close(fd); errno = e; return -1; }
+    done += (size_t)k;
+  }
+  return close(fd);
+}
+
+/* The kernel whose definition precedes generated line `line`. */
+static const cj_jitline *kernelat(const char *src, int line, const cj_jitline *lines, int nlines)
+{
+  int cur = 1, id = -1;
+  for (const char *p = src; *p && cur <= line; p++) {
+    if ((p == src || p[-1] == '\n') && !strncmp(p, "void cjk_", 9)) id = atoi(p + 9);
+    if (*p == '\n') cur++;
+  }
+  for (int i = 0; i < nlines && id >= 0; i++)
+    if (lines[i].id == id) return &lines[i];
+  return NULL;
+}
+
+/* The compiler's stderr when it failed. An error located in our C file
+ * ("<cfile>:LINE:COL: error: ...") means it rejected the generated code:
+ * CJ_ERUNTIME naming the model line. Anything else is the environment
+ * (no assembler, a full disk, a linker failure): CJ_EIO with the real
+ * cause, so the caller can fall back to the interpreter. */
+static int compilerfail(const char *src, const char *cfile, const char *err, int status,
+                        const cj_jitline *lines, int nlines)
+{
+  const char *e = NULL, *bol;
+  char msg[600] = "";
+  int gline = 0;
+  size_t cl = strlen(cfile);
+  for (bol = err; bol && *bol; bol += strcspn(bol, "\n"), bol += *bol == '\n') {
+    if (!strncmp(bol, cfile, cl) && bol[cl] == ':' && (e = strstr(bol, ": error:")) &&
+        e < bol + strcspn(bol, "\n")) {
+      gline = atoi(bol + cl + 1);
+      e += 2;
+      break;
+    }
+    e = NULL;
+  }
+  if (e) {
+    snprintf(msg, sizeof msg, "%.*s", (int)strcspn(e, "\n"), e);
+    const cj_jitline *k = gline ? kernelat(src, gline, lines, nlines) : NULL;
+    if (k)
+      return cj_fail(CJ_ERUNTIME, "model line %d (kernel %d '%s'): C compiler %s (generated line %d)",
+                     k->line, k->id, k->name ? k->name : "?", msg, gline);
+    return cj_fail(CJ_ERUNTIME, "generated C line %d: C compiler %s", gline, msg);
+  }
+  const char *why = err ? strstr(err, "No space left on device") : NULL;
+  if (!why && err) why = strstr(err, "fatal error:");
+  if (!why && err) why = strstr(err, "error:");
+  if (!why && err && *err) why = err;
+  bol = why;
+  while (bol && bol > err && bol[-1] != '\n') bol--;
+  if (bol) snprintf(msg, sizeof msg, "%.*s", (int)strcspn(bol, "\n"), bol);
+  else snprintf(msg, sizeof msg, "exit status %d and no message", status);
+  return cj_fail(CJ_EIO, "jit: the C compiler failed: %s", msg);
+}
+
+/* The compiler's time limit: $CAJAL_JIT_TIMEOUT seconds, default 300. */
+static double timelimit(void)
+{
+  const char *s = getenv("CAJAL_JIT_TIMEOUT");
+  char *end;
+  double t = s && *s ? strtod(s, &end) : 0;
+  if (!s || !*s || *end || !(t > 0) || t > 1e6) t = 300;
+  return t;
+}
+
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Run the compiler in the cache directory (fchdir to dfd: relative names
+ * only, no path to swap) on src into out, in its own process group, stdin
+ * and stdout /dev/null, stderr captured (at most 64 KiB) into *err (free
+ * it). Returns 0, or: the exit status (>0), -1 could not start (errno),
+ * -2 killed by a signal (*sig), -3 timed out (its group killed). */
+#define ERRCAP 65536
+static int runcc(const cache *C, const cc *c0, const char *src, const char *out, char **err, int *sig)
+{
+  cc c = *c0;
+  char mbuf[1024];
+  const char *argv[MAXARGS + 64];
+  int k = 0, status = 0, p[2], rc = -1;
+  size_t nerr = 0;
+  pid_t pid;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  *err = cj_calloc(1, ERRCAP + 1);
+  *sig = 0;
+  if (!*err) { errno = ENOMEM; return -1; }
+  for (int i = 0; i < c.argc; i++) argv[k++] = c.argv[i];
+  for (int i = 0; FLAGS[i]; i++) argv[k++] = FLAGS[i];
+  snprintf(mbuf, sizeof mbuf, "%s", machflags());
+  for (char *sv, *tok = strtok_r(mbuf, " \t", &sv); tok && k < MAXARGS + 59; tok = strtok_r(NULL, " \t", &sv))
+    argv[k++] = tok;
+  argv[k++] = "-o"; argv[k++] = out; argv[k++] = src; argv[k++] = "-lm";
+  argv[k] = NULL;
+  argv[0] = c0->path;
+  if (pipe2(p, O_CLOEXEC) != 0) return -1;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addfchdir_np(&fa, C->dfd);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&at, 0);
+  stats.compiles++;
+  int e = posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  close(p[1]);
+  if (e != 0) { close(p[0]); errno = e; return -1; }
+  double deadline = now() + timelimit();
+  int open_ = 1, done = 0, timedout = 0;
+  while (!done) {
+    double left = deadline - now();
+    if (left <= 0) { timedout = 1; break; }
+    if (open_) {
+      struct pollfd pf = { p[0], POLLIN, 0 };
+      int ms = left > 1 ? 1000 : (int)(left * 1000) + 1;
+      if (poll(&pf, 1, ms) > 0) {
+        char tmp[4096];
+        ssize_t r = read(p[0], tmp, sizeof tmp);
+        if (r > 0) {
+          size_t keep = nerr + (size_t)r > ERRCAP ? ERRCAP - nerr : (size_t)r;
+          memcpy(*err + nerr, tmp, keep);
+          nerr += keep;
+        } else if (r == 0 || errno != EINTR) {
+          open_ = 0;
+        }
+      }
+    } else {
+      struct timespec ts = { 0, 20000000 };
+      nanosleep(&ts, NULL);
+    }
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) done = 1;
+    else if (w < 0 && errno != EINTR) { done = 1; status = -1; }
+  }
+  close(p[0]);
+  if (timedout) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return -3;
+  }
+  if (status == -1) rc = -1;
+  else if (WIFSIGNALED(status)) { *sig = WTERMSIG(status); rc = -2; }
+  else rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  return rc;
+}
+
+static int build(const cache *C, const char *hex, const char *final, const unsigned char key[16],
+                 const cc *c, const char *source, const cj_jitline *lines, int nlines)
+{
+  char src[200], out[200], *err = NULL;
+  int st = 0, status, sig;
+  long n = ++tmpcounter;
+  snprintf(src, sizeof src, "tmp-%s-%ld-%ld.c", hex, (long)getpid(), n);
+  snprintf(out, sizeof out, "tmp-%s-%ld-%ld.so", hex, (long)getpid(), n);
+  if (writeat(C, src, source) != 0) {
+    st = cj_fail(CJ_EIO, "jit: cannot write the kernels' C into '%s': %s", C->dir, strerror(errno));
+  } else if ((status = runcc(C, c, src, out, &err, &sig)) != 0) {
+    if (status == -1)
+      st = cj_fail(CJ_EIO, "jit: cannot run the C compiler '%s': %s", c->path, strerror(errno));
+    else if (status == -2)
+      st = cj_fail(CJ_EIO, "jit: the C compiler '%s' was killed by signal %d (%s)", c->path, sig, strsignal(sig));
+    else if (status == -3)
+      st = cj_fail(CJ_EIO, "jit: the C compiler '%s' did not finish within %g s (the limit is CAJAL_JIT_TIMEOUT)",
+                   c->path, timelimit());
+    else
+      st = compilerfail(source, src, err, status, lines, nlines);
+  } else if (seal(C, out, key) != 0 || renameat(C->dfd, out, C->dfd, final) != 0) {
+    st = cj_fail(CJ_EIO, "jit: cannot write cache entry '%s/%s': %s", C->dir, final, strerror(errno));
+  }
+  cj_free(err);
+  unlinkat(C->dfd, src, 0);
+  unlinkat(C->dfd, out, 0);
+  return st;
+}
+
+/* Concurrent cold loads of one model compile once: the builder holds an
+ * exclusive flock on <key>.lock; the others wait for it (at most the
+ * compiler's time limit and a minute), then find the entry. -1: no lock
+ * (compile anyway). */
+static int lockentry(const cache *C, const char *hex)
+{
+  char name[64];
+  snprintf(name, sizeof name, "%s.lock", hex);
+  int fd = openat(C->dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  double deadline = now() + timelimit() + 60;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) { close(fd); return -1; }
+    if (now() > deadline) { close(fd); return -1; }
+    struct timespec ts = { 0, 20000000 };
+    nanosleep(&ts, NULL);
+  }
+  return fd;
+}
+
 int cj_jit_compile(const char *source, const cj_jitline *lines, int nlines, cj_jit **out)
 {
   cc c;
-  char why[256], dir[4000], final[4200], hex[33];
-  int st;
+  cache C;
+  char why[256], final[64], hex[33];
+  unsigned char key[16];
+  int st, fd, lk = -1;
   *out = NULL;
-  if (jitoff()) return cj_fail(CJ_ERUNTIME, "jit: disabled by CAJAL_JIT=%s", getenv("CAJAL_JIT"));
-  if (!getcc(&c, why, sizeof why)) return cj_fail(CJ_ERUNTIME, "jit: %s", why);
-  if ((st = cj_jit_cache_dir(dir, sizeof dir)) || (st = makedir(dir))) return st;
-  u128 key = cachekey(source, &c);
+  if (jitoff()) return cj_fail(CJ_EIO, "jit: disabled by CAJAL_JIT=%s", getenv("CAJAL_JIT"));
+  if (!getcc(&c, why, sizeof why)) return cj_fail(CJ_EIO, "jit: %s", why);
+  if ((st = opencache(&C))) return st;
+  cachekey(C.secret, source, &c, key);
   tohex(key, hex);
-  snprintf(final, sizeof final, "%s/%s.so", dir, hex);
-  if (access(final, F_OK) == 0) {
-    if (intact(final, key) && load(final, out, 1) == 0) { stats.hits++; return 0; }
-    stats.rebuilds++;
+  snprintf(final, sizeof final, "%s.so", hex);
+  for (int pass = 0; pass < 2; pass++) {
+    if ((fd = openentry(&C, final, key)) >= 0) {
+      if ((st = load(&C, fd, final, out, 1)) == 0) { stats.hits++; close(C.dfd); return 0; }
+      if (st == CJ_ERUNTIME) { close(C.dfd); return st; }        /* an ABI mismatch */
+    } else if (pass == 0 && faccessat(C.dfd, final, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+      stats.rebuilds++;
+    }
+    if (pass == 0) lk = lockentry(&C, hex);                      /* then look again */
   }
-  if ((st = build(dir, hex, final, key, &c, source, lines, nlines))) return st;
-  return load(final, out, 0);
+  st = build(&C, hex, final, key, &c, source, lines, nlines);
+  if (!st) {
+    if ((fd = openentry(&C, final, key)) < 0)
+      st = cj_fail(CJ_EIO, "jit: the new cache entry '%s/%s' cannot be read back", C.dir, final);
+    else
+      st = load(&C, fd, final, out, 0);
+  }
+  if (lk >= 0) close(lk);                                        /* releases the lock */
+  close(C.dfd);
+  return st;
 }
 
 cj_kfn cj_jit_kernel(cj_jit *j, int id)
@@ -469,30 +819,39 @@ void cj_jit_release(cj_jit *j)
   cj_free(j);
 }
 
+/* 1: a compiled entry, 2: a temporary or a lock (removed, not counted). */
 static int ours(const char *name)
 {
   size_t n = strlen(name);
   if (n == 35 && !strcmp(name + 32, ".so") && strspn(name, "0123456789abcdef") == 32) return 1;
-  return !strncmp(name, "tmp-", 4) && strspn(name + 4, "0123456789abcdef") == 32;
+  if (n == 37 && !strcmp(name + 32, ".lock") && strspn(name, "0123456789abcdef") == 32) return 2;
+  if (!strncmp(name, "tmp-", 4) && strspn(name + 4, "0123456789abcdef") == 32) return 1;
+  return !strncmp(name, "secret.tmp-", 11) ? 2 : 0;
 }
 
 int cj_jit_cache_clear(long *removed)
 {
-  char dir[4000], path[4400];
+  cache C;
   DIR *d;
   struct dirent *e;
-  int st;
+  int st, dfd;
   *removed = 0;
-  if ((st = cj_jit_cache_dir(dir, sizeof dir))) return st;
-  if (!(d = opendir(dir))) {
+  if ((st = cj_jit_cache_dir(C.dir, sizeof C.dir))) return st;
+  if ((dfd = open(C.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
     if (errno == ENOENT) return 0;
-    return cj_fail(CJ_EIO, "jit: cannot read cache directory '%s': %s", dir, strerror(errno));
+    return cj_fail(CJ_EIO, "jit: cannot read cache directory '%s': %s", C.dir, strerror(errno));
   }
-  while ((e = readdir(d)))
-    if (ours(e->d_name)) {
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      if (remove(path) == 0) (*removed)++;
-    }
+  int dfd2 = dup(dfd);
+  if (dfd2 < 0 || !(d = fdopendir(dfd2))) {
+    if (dfd2 >= 0) close(dfd2);
+    close(dfd);
+    return cj_fail(CJ_EIO, "jit: cannot read cache directory '%s': %s", C.dir, strerror(errno));
+  }
+  while ((e = readdir(d))) {
+    int k = ours(e->d_name);
+    if (k && unlinkat(dfd, e->d_name, 0) == 0 && k == 1) (*removed)++;
+  }
   closedir(d);
+  close(dfd);
   return 0;
 }

@@ -5,17 +5,42 @@
  * The compiler is $CC when set (it may carry arguments: "ccache gcc"), else
  * the one found at configure time (CAJAL_JIT_CC). CAJAL_JIT=off, or no
  * compiler on the system, makes cj_jit_available() false and the network
- * runs on the interpreter.
+ * runs on the interpreter. The compiler runs in the cache directory, in a
+ * process group of its own, with a time limit of $CAJAL_JIT_TIMEOUT seconds
+ * (default 300); past it the group is killed.
  *
  * Cache: $CAJAL_CACHE, else $XDG_CACHE_HOME/cajal, else ~/.cache/cajal,
- * created with mode 0700 and refused when writable by others. An entry is
- * <key>.so, key = 128-bit FNV-1a hash of (source, compiler command, the
+ * created with mode 0700. Another local user must not be able to make this
+ * process load their code, so the directory is opened once (O_NOFOLLOW: a
+ * symbolic link in its place is refused) and checked on that descriptor:
+ * ours, writable by nobody else; every folder above it (links resolved)
+ * must be owned by root or us and not writable by others unless sticky
+ * (/tmp). Every later step is relative to the descriptor (openat,
+ * renameat; the compiler runs with it as working directory). An entry
+ * <key>.so is opened O_NOFOLLOW, must be a regular file of ours that
+ * nobody else may write, and is checked and dlopen'd through the same
+ * descriptor (/proc/self/fd/N).
+ *
+ * Names and trailers are keyed: the directory holds a per-user secret
+ * ('secret', 16 random bytes, 0600, made on first use); key = SipHash-2-4
+ * (128 bits) under the secret of (uid, source, compiler command and the
  * compiler's resolved path and file identity, flags, CJ_VERSION, kernel
- * ABI, CPU identity — flags include -march=native). A trailer after the ELF
- * data holds the key and a hash of the file, checked before every load; a
- * corrupt or truncated entry is compiled again. Entries are compiled under
- * a temporary name in the same directory and renamed into place, so
- * concurrent processes never see a partial file.
+ * ABI, CPU identity — flags include -march=native); the trailer after the
+ * ELF data holds the key and a SipHash MAC of the file under the secret,
+ * checked before every load. Without the secret nobody can make an entry
+ * that passes (the FNV hash used before could be recomputed by anyone).
+ * A corrupt or truncated entry is compiled again. Entries are compiled
+ * under a temporary name in the directory and renamed into place, so
+ * concurrent processes never see a partial file; concurrent cold loads of
+ * one model compile once (the others wait on <key>.lock, flock).
+ *
+ * Failures: cj_jit_compile returns CJ_ERUNTIME when the compiler rejected
+ * the generated C (an error located in it; the message names the model
+ * line) or a loaded object has the wrong ABI, and CJ_EIO when the
+ * environment failed (no compiler, an unsafe or unwritable cache, a full
+ * disk, no assembler, the compiler killed by a signal or past its time
+ * limit): the message names the real cause, and the caller may run the
+ * interpreter instead.
  */
 #ifndef CJ_JIT_H
 #define CJ_JIT_H
@@ -48,6 +73,9 @@ typedef struct cj_jitstats {
   long rebuilds;   /* corrupt entries compiled again */
 } cj_jitstats;
 void cj_jit_stats(cj_jitstats *s);
+
+/* SipHash-2-4 with a 128-bit result (exposed for its test vectors). */
+void cj_jit_siphash128(const unsigned char key[16], const void *p, size_t n, unsigned char out[16]);
 
 /* The cache directory (not necessarily existing yet). */
 int cj_jit_cache_dir(char *buf, size_t n);

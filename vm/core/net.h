@@ -151,11 +151,31 @@ const char *cj_net_name(const cj_net *net);
  * monitors emptied, Poisson streams restarted; connectivity is kept. */
 int cj_net_reset(cj_net *net);
 /* Everything that changes while running, and the connectivity, into a
- * versioned binary file (written to a temporary name, then renamed). */
+ * versioned binary file. The file is created next to path by mkstemp (a
+ * fresh random name, O_EXCL: nothing another user planted in the folder is
+ * followed or overwritten), written, synced and renamed onto path.
+ * cj_net_save_meta also stores meta (metalen bytes, opaque to the runtime:
+ * the Lua layer keeps the model source and options there); one checksum
+ * (64-bit FNV-1a) covers the whole file, meta included. The checksum
+ * detects corruption and truncation; it is not a signature: whoever can
+ * write the file can recompute it, so a save file is only as trustworthy
+ * as its author. */
 int cj_net_save(cj_net *net, const char *path);
+int cj_net_save_meta(cj_net *net, const char *path, const void *meta, size_t metalen);
+
+/* A save file in memory, its format and checksum checked; every size in it
+ * is checked again when a network is restored from it (the file is
+ * untrusted input: a crafted one gives CJ_EFORMAT, never a read out of
+ * bounds). cj_savefile_parse copies data; name is used in messages. */
+typedef struct cj_savefile cj_savefile;
+int cj_savefile_read(const char *path, cj_savefile **out);
+int cj_savefile_parse(const void *data, size_t len, const char *name, cj_savefile **out);
+const void *cj_savefile_meta(const cj_savefile *s, size_t *len);
+void cj_savefile_free(cj_savefile *s);
 /* Instead of cj_net_build: take connectivity and state from a file written
  * by cj_net_save for a network with the same definitions. */
 int cj_net_restore(cj_net *net, const char *path);
+int cj_net_restore_from(cj_net *net, const cj_savefile *s);
 /* Bytes allocated by the network (state, connectivity, queues, monitors). */
 size_t cj_net_memsize(const cj_net *net);
 /* Backend of kernel id: 1 compiled C, 0 interpreter, -1 no such kernel. */

@@ -8,6 +8,7 @@
  * through cj_array_copy, which does strides and dtype conversion.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,8 +503,51 @@ static int writeheader(cj_npy_writer *w)
   return CJ_OK;
 }
 
-int cj_npy_writer_open(cj_npy_writer **out, const char *path, cj_dtype t,
-                       int rowndim, const int64_t *rowshape)
+/* The file for cj_npy_writer_open_own: path ends in .npy; an existing file
+ * is truncated only if its header says float64 in C order (what cajal's
+ * monitors write). Checked and truncated through one descriptor, opened
+ * without blocking (a FIFO would wait for a reader) and refused unless it
+ * is a regular file. */
+static int openown(const char *path, FILE **out)
+{
+  size_t n = strlen(path);
+  struct stat st;
+  char head[4096];
+  cj_npyinfo info;
+  int fd, fl;
+  FILE *f;
+  if (n < 5 || strcmp(path + n - 4, ".npy") != 0 || path[n - 5] == '/') {
+    return cj_fail(CJ_EINVAL, "%s: the file name of a recording must end in .npy", path);
+  }
+  *out = NULL;
+  if ((fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0666)) < 0)
+    return cj_fail(CJ_EIO, "%s: %s", path, strerror(errno));
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return cj_fail(CJ_EIO, "%s: not a regular file: refusing to write a recording there", path);
+  }
+  if (st.st_size > 0) {
+    ssize_t got = pread(fd, head, sizeof head, 0);
+    if (got <= 0 || cj_npy_parseheader(head, (size_t)got, path, &info) != CJ_OK ||
+        info.dtype != CJ_F64 || info.fortran || info.swap || info.ndim < 1 || info.ndim > 2) {
+      close(fd);
+      return cj_fail(CJ_EIO, "%s: the file exists and is not a .npy file of float64 rows as cajal "
+                     "records them: refusing to overwrite it (remove it, or record to another name)", path);
+    }
+  }
+  if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+      ftruncate(fd, 0) != 0 || !(f = fdopen(fd, "wb"))) {
+    int e = errno;
+    close(fd);
+    return cj_fail(CJ_EIO, "%s: %s", path, strerror(e));
+  }
+  *out = f;
+  return CJ_OK;
+}
+
+/* The writer on file f (NULL: open path for writing). */
+static int writeropen(cj_npy_writer **out, const char *path, cj_dtype t,
+                      int rowndim, const int64_t *rowshape, FILE *f)
 {
   cj_npy_writer *w;
   char head[1024];
@@ -514,8 +558,8 @@ int cj_npy_writer_open(cj_npy_writer **out, const char *path, cj_dtype t,
     return cj_fail(CJ_EINVAL, "npy writer: rows must have 0 to %d dimensions", CJ_MAXDIM - 1);
   w = cj_calloc(1, sizeof *w);
   if (!w || !(w->path = dupstr(path))) {
-    if (w) cj_free(w);
-    return cj_fail(CJ_ENOMEM, "%s: out of memory", path);
+    st = cj_fail(CJ_ENOMEM, "%s: out of memory", path);
+    goto fail;
   }
   w->dtype = t;
   w->ndim = rowndim + 1;
@@ -531,16 +575,36 @@ int cj_npy_writer_open(cj_npy_writer **out, const char *path, cj_dtype t,
   w->shape[0] = INT64_MAX;     /* size the header for the longest row count */
   w->headsize = makeheader(head, sizeof head, t, w->ndim, w->shape, 0);
   w->shape[0] = 0;
-  w->f = fopen(path, "wb");
+  w->f = f ? f : fopen(path, "wb");
+  f = NULL;
   if (!w->f) { st = cj_fail(CJ_EIO, "%s: %s", path, strerror(errno)); goto fail; }
   if ((st = writeheader(w))) goto fail;
   *out = w;
   return CJ_OK;
 fail:
-  if (w->f) discard(w->f, path);
-  cj_free(w->path);
+  if (f) fclose(f);
+  if (w && w->f) discard(w->f, path);
+  if (w) cj_free(w->path);
   cj_free(w);
   return st;
+}
+
+int cj_npy_writer_open(cj_npy_writer **out, const char *path, cj_dtype t,
+                       int rowndim, const int64_t *rowshape)
+{
+  return writeropen(out, path, t, rowndim, rowshape, NULL);
+}
+
+int cj_npy_writer_open_own(cj_npy_writer **out, const char *path, cj_dtype t,
+                           int rowndim, const int64_t *rowshape)
+{
+  FILE *f;
+  int st;
+  *out = NULL;
+  if ((unsigned)t >= CJ_NDTYPES || rowndim < 0 || rowndim >= CJ_MAXDIM)
+    return cj_fail(CJ_EINVAL, "npy writer: bad dtype or row shape");
+  if ((st = openown(path, &f))) return st;
+  return writeropen(out, path, t, rowndim, rowshape, f);
 }
 
 /* Undo a partial append: cut the file back to the rows already counted. */

@@ -76,6 +76,14 @@ int cj_npy_save(const char *path, const cj_array *a);
 typedef struct cj_npy_writer cj_npy_writer;
 int cj_npy_writer_open(cj_npy_writer **w, const char *path, cj_dtype t,
                        int rowndim, const int64_t *rowshape);
+/* As cj_npy_writer_open, for a file a model names (`record ... to "x.npy"`,
+ * untrusted): the path must end in ".npy", and an existing file is replaced
+ * only if it is a .npy file of float64 data in C order (what monitors
+ * write); any other file, a directory, a device or a FIFO is refused
+ * (CJ_EIO, the file untouched). The check and the truncation are made on
+ * one descriptor, so the file checked is the file written. */
+int cj_npy_writer_open_own(cj_npy_writer **w, const char *path, cj_dtype t,
+                           int rowndim, const int64_t *rowshape);
 int cj_npy_writer_append(cj_npy_writer *w, const void *rows, int64_t nrows);
 int cj_npy_writer_append_array(cj_npy_writer *w, const cj_array *a);
 int cj_npy_writer_flush(cj_npy_writer *w);
