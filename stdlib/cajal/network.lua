@@ -221,7 +221,13 @@ local function build(fname, source, filename, opts, savefile, importdir)
   end
   local jit, backend = pickbackend(fname, ir, opts)
   local h
-  if savefile then h = core.net_restore(ir, savefile, jit)
+  if savefile then
+    local ok, r = pcall(core.net_restore, ir, savefile, jit)
+    if not ok then
+      r = tostring(r):gsub("^[^\n]-%.lua:%d+: ", ""):gsub("^net_restore: ", "")
+      error(format("%s: %s", fname, r), 0)
+    end
+    h = r
   else
     -- what only the runtime can check (a drawn delay out of range, a Poisson
     -- rate above 1/dt): the message names the network, not this file
