@@ -11,8 +11,8 @@
  * projections, kernels and variables; 0-based neuron and synapse indices);
  * arrays returned by methods hold 0-based neuron and synapse indices too.
  *
- * Temporary C memory used while reading the IR lives in a "scratch"
- * userdata with a __gc, so an error raised half-way leaks nothing.
+ * Temporary C memory used while reading the IR is owned by a box
+ * (cj_newbox, lcajal.h), so an error raised half-way leaks nothing.
  */
 #include "lcajal.h"
 #include "net.h"
@@ -28,7 +28,6 @@
 
 #define CJ_NET "cajal.net"
 #define CJ_JIT "cajal.jit"
-#define SCRATCH "cajal.netscratch"
 
 typedef struct lnet { cj_net *net; size_t reported; } lnet;
 typedef struct ljit { cj_jit *j; } ljit;
@@ -37,26 +36,21 @@ typedef struct ljit { cj_jit *j; } ljit;
 typedef union blk { union blk *next; max_align_t align; } blk;   /* header of a block */
 typedef struct scratch { blk *head; cj_ktree *tree; } scratch;
 
-static int scratch_gc(lua_State *L)
+static void freescratch(void *p)
 {
-  scratch *s = luaL_checkudata(L, 1, SCRATCH);
+  scratch *s = p;
   for (blk *b = s->head, *n; b; b = n) { n = b->next; free(b); }
-  s->head = NULL;
   cj_ktree_free(s->tree);
-  s->tree = NULL;
-  return 0;
+  free(s);
 }
 
+/* Pushes the box that owns the scratch memory. */
 static scratch *newscratch(lua_State *L)
 {
-  scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
-  s->head = NULL;
-  s->tree = NULL;
-  if (luaL_newmetatable(L, SCRATCH)) {
-    lua_pushcfunction(L, scratch_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  cj_box *b = cj_newbox(L, freescratch);
+  scratch *s = calloc(1, sizeof *s);
+  if (!s) luaL_error(L, "net_new: out of memory");
+  b->p = s;
   if (!(s->tree = cj_ktree_new())) luaL_error(L, "net_new: out of memory");
   return s;
 }
