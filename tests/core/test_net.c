@@ -926,24 +926,43 @@ Test(synapses, writes_through_post_that_meet_reads_run_element_by_element)
 /* A small CUBA-like network with every runtime feature that carries state:
  * Poisson input, random init, refractoriness, homogeneous and heterogeneous
  * delays, a plastic synapse variable, monitors of each kind. */
-static cj_net *mkrichto(uint64_t seed, const char *dir)
+static const kspec richk[] = {
+  { 1, "init", CJ_DOM_NEURONS, 0, 0, "p1.0 p1.1 p1.2", "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)", NULL },
+  { 2, "update", CJ_DOM_NEURONS, 0, 3, "p1.0 p1.1 p1.2",
+    "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
+    "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
+    "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
+    "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))", NULL },
+  { 3, "thr", CJ_DOM_NEURONS, CJ_KK_THRESHOLD, 0, "p1.0", NULL, "(> (var 0 i) -0.05)" },
+  { 4, "reset", CJ_DOM_SPIKES, 0, 0, "p1.0", "(set 0 i -0.06)", NULL },
+  { 5, "exc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.0025)", NULL },
+  { 6, "inh", CJ_DOM_EVENTS, 0, 0, "p1.2 j1.0", "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))", NULL },
+  { 7, "winit", CJ_DOM_SYNAPSES, 0, 0, "j1.0 j1.1",
+    "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))", NULL },
+  { 8, "inexc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.004)", NULL },
+};
+
+/* richk's kernels added to net: interpreted, or the functions of the
+ * compiled module j (NULL: none) */
+static void addrichkernels(cj_net *net, cj_jit *j)
+{
+  for (int k = 0; k < 8; k++) {
+    cj_ktree *t = cj_ktree_new();
+    cj_ref refs[8];
+    cj_kdef d;
+    cj_kfn f = NULL;
+    mkdef(t, &richk[k], &d, refs);
+    if (j) cr_assert_not_null(f = cj_jit_kernel(j, richk[k].id));
+    OK(cj_net_add_kernel(net, &d, f));
+    cj_ktree_free(t);
+  }
+}
+
+/* The populations, projections and monitors of the rich network (its
+ * kernels already in), monitors streaming into dir (NULL: in memory). */
+static void addrichbody(cj_net *net, const char *dir)
 {
   static char f[4][200];
-  cj_net *net = cj_net_new("rich", 1e-4, seed);
-  K(.id = 1, .name = "init", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2",
-    .body = "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)");
-  K(.id = 2, .name = "update", .domain = CJ_DOM_NEURONS, .refs = "p1.0 p1.1 p1.2", .ntmp = 3,
-    .body = "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
-            "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
-            "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
-            "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))");
-  K(.id = 3, .name = "thr", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_THRESHOLD, .refs = "p1.0", .expr = "(> (var 0 i) -0.05)");
-  K(.id = 4, .name = "reset", .domain = CJ_DOM_SPIKES, .refs = "p1.0", .body = "(set 0 i -0.06)");
-  K(.id = 5, .name = "exc", .domain = CJ_DOM_EVENTS, .refs = "p1.1", .body = "(add 0 post 0.0025)");
-  K(.id = 6, .name = "inh", .domain = CJ_DOM_EVENTS, .refs = "p1.2 j1.0", .body = "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))");
-  K(.id = 7, .name = "winit", .domain = CJ_DOM_SYNAPSES, .refs = "j1.0 j1.1",
-    .body = "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))");
-  K(.id = 8, .name = "inexc", .domain = CJ_DOM_EVENTS, .refs = "p1.1", .body = "(add 0 post 0.004)");
   cj_popdef in = { .name = "In", .n = 100, .kind = CJ_POP_POISSON, .rate = 20 };
   OK(cj_net_add_pop(net, &in));
   OK(addpop(net, "P", 400, 3, V3, 1, 2, 3, 4, 0.005));
@@ -965,6 +984,14 @@ static cj_net *mkrichto(uint64_t seed, const char *dir)
   cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 99, .file = dir ? f[3] : NULL };
   OK(cj_net_add_monitor(net, &ms)); OK(cj_net_add_monitor(net, &mv));
   OK(cj_net_add_monitor(net, &mw)); OK(cj_net_add_monitor(net, &mr));
+}
+
+
+static cj_net *mkrichto(uint64_t seed, const char *dir)
+{
+  cj_net *net = cj_net_new("rich", 1e-4, seed);
+  addrichkernels(net, NULL);
+  addrichbody(net, dir);
   return net;
 }
 
@@ -1564,56 +1591,9 @@ Test(jit, a_network_gives_the_same_spikes_on_both_backends)
   OK(cj_net_run(a, 3000, NULL, NULL));
   /* the same definitions with compiled kernels */
   cj_net *b = cj_net_new("rich", 1e-4, 11);
-  {
-    cj_net *net = b;
-    static const kspec ks[] = {
-      { 1, "init", CJ_DOM_NEURONS, 0, 0, "p1.0 p1.1 p1.2", "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)", NULL },
-      { 2, "update", CJ_DOM_NEURONS, 0, 3, "p1.0 p1.1 p1.2",
-        "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
-        "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
-        "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
-        "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))", NULL },
-      { 3, "thr", CJ_DOM_NEURONS, CJ_KK_THRESHOLD, 0, "p1.0", NULL, "(> (var 0 i) -0.05)" },
-      { 4, "reset", CJ_DOM_SPIKES, 0, 0, "p1.0", "(set 0 i -0.06)", NULL },
-      { 5, "exc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.0025)", NULL },
-      { 6, "inh", CJ_DOM_EVENTS, 0, 0, "p1.2 j1.0", "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))", NULL },
-      { 7, "winit", CJ_DOM_SYNAPSES, 0, 0, "j1.0 j1.1",
-        "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))", NULL },
-      { 8, "inexc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.004)", NULL },
-    };
-    for (int k = 0; k < 8; k++) {
-      cj_ktree *t = cj_ktree_new();
-      cj_ref refs[8];
-      cj_kdef d;
-      mkdef(t, &ks[k], &d, refs);
-      cj_kfn f = cj_jit_kernel(j, ks[k].id);
-      cr_assert_not_null(f);
-      OK(cj_net_add_kernel(net, &d, f));
-      cj_ktree_free(t);
-    }
-    cr_assert_eq(cj_net_kernel_jit(net, 2), 1);
-  }
-  /* populations, projections and monitors as in mkrich (kernels are already in) */
-  cj_popdef in = { .name = "In", .n = 100, .kind = CJ_POP_POISSON, .rate = 20 };
-  OK(cj_net_add_pop(b, &in));
-  OK(addpop(b, "P", 400, 3, V3, 1, 2, 3, 4, 0.005));
-  cj_projdef e = proj("E", 1, 1, 400, 400, CJ_RULE_PROB);
-  e.pre_hi = 319; e.p = 0.05; e.on_pre = 5; e.delay = 3;
-  OK(cj_net_add_proj(b, &e));
-  const char *iv[] = { "w", "d" };
-  cj_projdef i = proj("I", 1, 1, 400, 400, CJ_RULE_INDEG);
-  i.pre_lo = 320; i.k = 10; i.self = 0; i.on_pre = 6; i.nvars = 2; i.varnames = iv; i.init = 7; i.delay_var = 1;
-  OK(cj_net_add_proj(b, &i));
-  cj_projdef x = proj("X", 0, 1, 100, 400, CJ_RULE_OUTDEG);
-  x.k = 8; x.on_pre = 8; x.delay = 1;
-  OK(cj_net_add_proj(b, &x));
-  int64_t idx[] = { 0, 5, 399 }, sidx[] = { 0, 3 };
-  cj_mondef ms = { .kind = CJ_MON_SPIKES, .pop = 1, .proj = -1, .lo = 0, .hi = 399 };
-  cj_mondef mv = { .kind = CJ_MON_STATE, .pop = 1, .proj = -1, .var = 0, .indices = idx, .nindices = 3, .every = 7 };
-  cj_mondef mw = { .kind = CJ_MON_STATE, .pop = -1, .proj = 1, .var = 0, .indices = sidx, .nindices = 2, .every = 10 };
-  cj_mondef mr = { .kind = CJ_MON_RATE, .pop = 0, .proj = -1, .lo = 0, .hi = 99 };
-  OK(cj_net_add_monitor(b, &ms)); OK(cj_net_add_monitor(b, &mv));
-  OK(cj_net_add_monitor(b, &mw)); OK(cj_net_add_monitor(b, &mr));
+  addrichkernels(b, j);
+  cr_assert_eq(cj_net_kernel_jit(b, 2), 1);
+  addrichbody(b, NULL);
   OK(cj_net_build(b));
   OK(cj_net_run(b, 3000, NULL, NULL));
   const int64_t *st; const int32_t *id;
@@ -1732,21 +1712,6 @@ static void *fi_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
   return p;
 }
 
-static const kspec richk[] = {
-  { 1, "init", CJ_DOM_NEURONS, 0, 0, "p1.0 p1.1 p1.2", "(set 0 i (+ -0.06 (* 0.01 (rand uniform 0)))) (set 1 i 0) (set 2 i 0)", NULL },
-  { 2, "update", CJ_DOM_NEURONS, 0, 3, "p1.0 p1.1 p1.2",
-    "(let 0 (ifelse notref (+ (+ (* (- (var 0 i) -0.049) 0.995012479192682) -0.049) "
-    "(+ (* (var 1 i) 0.0012) (* (var 2 i) 0.0011))) (var 0 i)))"
-    "(let 1 (* (var 1 i) 0.98019867330675525)) (let 2 (* (var 2 i) 0.99004983374916811))"
-    "(set 0 i (tmp 0)) (set 1 i (tmp 1)) (set 2 i (tmp 2))", NULL },
-  { 3, "thr", CJ_DOM_NEURONS, CJ_KK_THRESHOLD, 0, "p1.0", NULL, "(> (var 0 i) -0.05)" },
-  { 4, "reset", CJ_DOM_SPIKES, 0, 0, "p1.0", "(set 0 i -0.06)", NULL },
-  { 5, "exc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.0025)", NULL },
-  { 6, "inh", CJ_DOM_EVENTS, 0, 0, "p1.2 j1.0", "(add 0 post (var 1 s)) (set 1 s (* (var 1 s) 0.999))", NULL },
-  { 7, "winit", CJ_DOM_SYNAPSES, 0, 0, "j1.0 j1.1",
-    "(set 0 s (* -0.009 (+ 1 (* 0.1 (rand normal 0))))) (set 1 s (* 0.0001 (+ 1 (call floor (* 20 (rand uniform 1))))))", NULL },
-  { 8, "inexc", CJ_DOM_EVENTS, 0, 0, "p1.1", "(add 0 post 0.004)", NULL },
-};
 static cj_kdef richdefs[8];
 static cj_ref richrefs[8][8];
 
