@@ -531,21 +531,7 @@ end)
 -- the examples run (small sizes through CAJAL_EXAMPLE_SMALL)
 ---------------------------------------------------------------------------
 
-local cajal = arg[-1] or "cajal"
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p '" .. tmp .. "'"))
-local function absolute(p) return p:sub(1, 1) == "/" and p or (os.getenv("PWD") .. "/" .. p) end
-
-local function example(name)
-  local cmd = format("cd '%s' && CAJAL_EXAMPLE_SMALL=1 '%s' '%s/examples/%s.lua' 2>&1", tmp, absolute(cajal),
-                     absolute(srcdir), name)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local ok = p:close()
-  assert(ok, name .. " failed:\n" .. out)
-  return out
-end
+local function example(name) return T.example(name, nil, "CAJAL_EXAMPLE_SMALL=1") end
 
 T.test("examples/oja_pca.lua prints both forms beside numpy's eigenvector", function()
   local out = example("oja_pca")
@@ -573,5 +559,4 @@ T.test("examples/fly_hash.lua compares the fly hash with a dense projection", fu
   assert(f and dn and tonumber(f) > tonumber(dn), out)
 end)
 
-os.execute("rm -rf '" .. tmp .. "'")
 T.done()
