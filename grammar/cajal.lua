@@ -81,33 +81,57 @@ local function lineof(src, pos)
   end
 end
 
--- Levenshtein distance between two short words.
+-- The one edit distance of the compiler (the grammar's suggestions and
+-- check.lua's use it): optimal string alignment, i.e. Levenshtein with a
+-- swap of two neighbours as one edit (Ecx -> Exc is one edit). Huge for
+-- words over 64 bytes.
 local function distance(a, b)
-  if #a > 64 or #b > 64 then return math.huge end
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur, ca = { [0] = i }, a:byte(i)
-    for j = 1, #b do
-      local cost = ca == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+  local la, lb = #a, #b
+  if la > 64 or lb > 64 then return math.huge end
+  local d = {}
+  for q = 0, la do d[q] = { [0] = q } end
+  for j = 0, lb do d[0][j] = j end
+  for q = 1, la do
+    local ca = a:byte(q)
+    for j = 1, lb do
+      local cb = b:byte(j)
+      local v = math.min(d[q - 1][j] + 1, d[q][j - 1] + 1, d[q - 1][j - 1] + (ca == cb and 0 or 1))
+      if q > 1 and j > 1 and ca == b:byte(j - 1) and a:byte(q - 1) == cb then
+        v = math.min(v, d[q - 2][j - 2] + 1)
+      end
+      d[q][j] = v
     end
-    prev = cur
   end
-  return prev[#b]
+  return d[la][lb]
 end
 M.distance = distance
 
--- The candidate nearest to word, if near enough to be a likely typo.
+-- The candidate nearest to word, if near enough to be a likely typo: within
+-- #word // 3 edits (at least 1, at most 3, fewer than #word); else the one
+-- candidate that extends word (tau -> tau_m); else nil. candidates: a list
+-- or a set-like table of strings (keys).
 function M.suggest(word, candidates)
   local best, bestd = nil, math.huge
-  local limit = #word <= 3 and 1 or (#word <= 6 and 2 or 3)
-  for _, c in ipairs(candidates) do
-    local d = distance(word, c)
-    if d < bestd or (d == bestd and best and c < best) then best, bestd = c, d end
+  local limit = math.min(#word - 1, math.max(1, math.min(3, #word // 3)))
+  for k, v in pairs(candidates) do
+    local c = type(k) == "string" and k or v
+    if type(c) == "string" and c ~= word then
+      local d = distance(word, c)
+      if d < bestd or (d == bestd and best and c < best) then best, bestd = c, d end
+    end
   end
-  if best and bestd <= limit and bestd < #word then return best end
-  return nil
+  if best and bestd <= limit then return best end
+  local ext
+  if #word >= 3 then
+    for k, v in pairs(candidates) do
+      local c = type(k) == "string" and k or v
+      if type(c) == "string" and c:sub(1, #word) == word and c ~= word then
+        if ext then return nil end
+        ext = c
+      end
+    end
+  end
+  return ext
 end
 
 local function didyoumean(word, candidates)
@@ -1155,10 +1179,12 @@ error_at(ast_or_source, pos, msg [, near [, file]]) -> err
 An error table formatted like the parser's ("file:line:col: msg", the line, a caret).]==])
   core.doc(M.suggest, [[
 suggest(word, candidates) -> string | nil
-The candidate nearest to word by edit distance, if close enough to be a typo.]])
+The candidate nearest to word by edit distance (within #word // 3 edits, 1 to 3), or the
+one candidate extending word; nil if none. candidates: a list or a set of strings.]])
   core.doc(M.distance, [[
 distance(a, b) -> integer
-The Levenshtein edit distance between two words (huge for words over 64 bytes).]])
+The edit distance between two words, a swap of neighbours counting as one edit (optimal
+string alignment; huge for words over 64 bytes).]])
 end
 
 return M

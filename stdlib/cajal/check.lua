@@ -184,51 +184,11 @@ local function fail(src, pos, msg)
 end
 M.fail = fail
 
--- Edit distance with transpositions (optimal string alignment), for "did
--- you mean" suggestions: Ecx -> Exc is one edit.
-local function distance(a, b)
-  local la, lb = #a, #b
-  if math.abs(la - lb) > 3 then return 99 end
-  local d = {}
-  for q = 0, la do d[q] = { [0] = q } end
-  for j = 0, lb do d[0][j] = j end
-  for q = 1, la do
-    for j = 1, lb do
-      local cost = (a:byte(q) == b:byte(j)) and 0 or 1
-      local v = math.min(d[q - 1][j] + 1, d[q][j - 1] + 1, d[q - 1][j - 1] + cost)
-      if q > 1 and j > 1 and a:byte(q) == b:byte(j - 1) and a:byte(q - 1) == b:byte(j) then
-        v = math.min(v, d[q - 2][j - 2] + 1)
-      end
-      d[q][j] = v
-    end
-  end
-  return d[la][lb]
-end
-
--- The nearest of names (a list or set-like table of strings) to name, or nil.
+-- The nearest of names (a list or set-like table of strings) to name, or
+-- nil: the grammar's suggestion, so that a typo gets one answer at parse
+-- and at check time.
 local function nearest(name, names)
-  local best, bestd = nil, math.huge
-  local limit = math.min(#name - 1, math.max(1, math.min(3, #name // 3)))
-  for k, v in pairs(names) do
-    local cand = type(k) == "string" and k or v
-    if type(cand) == "string" and cand ~= name then
-      local d = distance(name, cand)
-      if d < bestd or (d == bestd and best and cand < best) then best, bestd = cand, d end
-    end
-  end
-  if best and bestd <= limit then return best end
-  -- else a unique name that extends it: tau -> tau_m
-  local ext
-  if #name >= 3 then
-    for k, v in pairs(names) do
-      local cand = type(k) == "string" and k or v
-      if type(cand) == "string" and cand:sub(1, #name) == name and cand ~= name then
-        if ext then return nil end
-        ext = cand
-      end
-    end
-  end
-  return ext
+  return G().suggest(name, names)
 end
 M.nearest = nearest
 
