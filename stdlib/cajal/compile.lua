@@ -53,6 +53,8 @@ local check = require "cajal.check"
 local lower = require "cajal.lower"
 local emit = require "cajal.emit"
 local core = require "cajal.core"
+local files = require "cajal.files"
+local readfile, isfile = files.readfile, files.isfile
 local format, concat = string.format, table.concat
 
 -- errors: the grammar's error objects pass through; ours have the same shape
@@ -73,15 +75,6 @@ end
 
 -- ---- imports ---------------------------------------------------------------------
 
-local function readfile(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  if type(text) ~= "string" then return nil end
-  return text
-end
-
 -- a/./b -> a/b, a/x/../b -> a/b (so one file has one name in cycles)
 local function normalize(path)
   local abs = path:sub(1, 1) == "/"
@@ -97,14 +90,6 @@ end
 
 local function dirname(path)
   return path and path:match("^(.*)/[^/]*$") or "."
-end
-
-local function isfile(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local ok = f:read(0) ~= nil or f:seek("end") ~= nil
-  f:close()
-  return ok
 end
 
 -- The folders searched for `import "NAME"` from a file in dir, before the

@@ -22,6 +22,7 @@
 --   * Everything stays in C while running: Lua is called back only between
 --     chunks of steps, for net:every() callbacks.
 local core = require "cajal.core"
+local files = require "cajal.files"
 
 local format, concat = string.format, table.concat
 local floor, huge = math.floor, math.huge
@@ -1132,11 +1133,8 @@ end
 function M.load(path, opts)
   if type(path) ~= "string" then argerror("cj.load", 1, "file name expected, got " .. type(path)) end
   opts = checkopts("cj.load", 2, opts)
-  local f, err = io.open(path, "rb")
-  if not f then error(format("cj.load: cannot open '%s': %s", path, (tostring(err):gsub("^[^:]*: ", ""))), 2) end
-  local source = f:read("a")
-  f:close()
-  if not source then error(format("cj.load: cannot read '%s'", path), 2) end
+  local source, err = files.readfile(path)
+  if not source then error(format("cj.load: cannot open '%s': %s", path, err), 2) end
   local ok, net = pcall(build, "cj.load", source, path, opts)
   if not ok then
     if getmetatable(net) == OPTERR then argerror("cj.load", 2, net.msg) end

@@ -28,6 +28,7 @@
 -- of the data's dimension, "v (uV)", chooses it). xrange / yrange are in that
 -- unit, or quantities. Raster times are drawn in seconds unless opts.tunit.
 local core = require "cajal.core"
+local files = require "cajal.files"
 local IO = core.io
 
 local M = {}
@@ -115,14 +116,7 @@ local function tmpname()
   return n
 end
 
-local function readall(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
+local function readall(path) return files.readfile(path) or "" end
 -- Run script through gnuplot: true, or nil and gnuplot's message.
 local function rungnuplot(fn, path, script, persist)
   local err = tmpname()

@@ -12,7 +12,7 @@ local cj = require "cajal"
 local B = cj.boltzmann
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 
 -- ±1 matrix of rows x cols with P(+1) = 1/2 from generator g
 local function spins(g, rows, cols)

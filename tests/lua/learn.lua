@@ -11,7 +11,7 @@ local cj = require "cajal"
 local L = cj.learn
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 
 local function norm(v) return math.sqrt(cj.dot(v, v)) end
 local function cosine(a, b) return cj.dot(a, b) / (norm(a) * norm(b)) end

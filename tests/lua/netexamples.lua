@@ -7,7 +7,7 @@ local values, same = T.values, T.same
 local cj = require "cajal"
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 local examples = srcdir .. "/examples/"
 
 ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ local cj = require "cajal"
 local core = require "cajal.core"
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
 
 -- the shared network of fixtures.lua
