@@ -23,6 +23,13 @@
 -- that is stored (parameter, state variable, recorded definition) must have
 -- whole exponents (whole() checks; assignments compare with a stored one).
 -- The unit table is cj.unit's (vm/core/units.c): nothing is duplicated here.
+-- Why the algebra of dimensions (equality, product, power) is not units.c's
+-- cj_dim through the binding: cj_dim holds whole exponents and has no
+-- unknown dimension, while the compiler needs half exponents (xi is in
+-- s^-1/2, sqrt(tau) in s^1/2, whole again once multiplied) and ANY/ZERO (a
+-- bare 0 fits any unit; a name unresolved while a synapse model is checked
+-- alone). The few lines below are that algebra; the names of dimensions
+-- (dimstr) and of units come from C.
 local M = {}
 
 local core = require "cajal.core"
