@@ -44,7 +44,9 @@ local builtins = wordset [[ t dt i j N N_pre N_post pi xi lastspike
 local functions = wordset [[ exp expm1 log log1p log10 sqrt abs sin cos tan
   sinh cosh tanh atan atan2 pow min max clip floor ceil round sign heaviside
   sigmoid exprel mod rand randn uniform normal exponential ]]
-local methods = wordset "exact euler rk2 rk4 exponential_euler"
+-- The integration methods are cajal.integrate's list (read when a method
+-- is parsed, so the grammar loads without it).
+local function integrate() return require "cajal.integrate" end
 local _, toplist = wordset [[ import neuron synapse population connect record
   drive parameters dt seed ]]
 local settings = { dt = true, seed = true }
@@ -693,9 +695,8 @@ local G = P{ "File",
   PostState = Cp() * blockof("postsynaptic", defs("postsynaptic variable")) / item"postsynaptic",
   Equations = Cp() * blockof("equations", (V"Eq" * End)^0) / item"equations",
   Method = Cp() * kw"method" * expect(Cp() * C(check(ident, function(_, _, start, w)
-      if not methods[w] then
-        raise(start, format("unknown method '%s': expected exact, euler, rk2, rk4 or "
-          .. "exponential_euler", w), true)
+      if not integrate().ISMETHOD[w] then
+        raise(start, format("unknown method '%s': expected %s", w, integrate().CHOICES), true)
       end
       return true
     end)) * hsp, "expected an integration method after 'method'")
@@ -1164,7 +1165,8 @@ function M.dump(ast)
 end
 
 -- The word lists, for the compiler (read-only by convention).
-M.reserved, M.builtins, M.functions, M.methods = reserved, builtins, functions, methods
+M.reserved, M.builtins, M.functions = reserved, builtins, functions
+M.methods = setmetatable({}, { __index = function(_, w) return integrate().ISMETHOD[w] end })
 
 local okcore, core = pcall(require, "cajal.core")
 if okcore and type(core) == "table" and type(core.doc) == "function" then

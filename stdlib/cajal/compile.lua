@@ -54,6 +54,7 @@ local lower = require "cajal.lower"
 local emit = require "cajal.emit"
 local core = require "cajal.core"
 local files = require "cajal.files"
+local integrate = require "cajal.integrate"
 local readfile, isfile = files.readfile, files.isfile
 local format, concat = string.format, table.concat
 
@@ -248,8 +249,7 @@ local function checkopts(opts)
   end
   if o.importdir ~= nil and type(o.importdir) ~= "string" then bad("importdir", "a folder name") end
   if o.method ~= nil then
-    local ok = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
-    if not ok[o.method] then bad("method", "exact, euler, rk2, rk4 or exponential_euler") end
+    if not integrate.ISMETHOD[o.method] then bad("method", integrate.CHOICES) end
   end
   return o
 end

@@ -747,7 +747,7 @@ local function expeuler(env, system, src)
   return new
 end
 
-local METHODS = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
+local METHODS = require("cajal.integrate").ISMETHOD
 
 -- One equation, affine in its variable, whose coefficient is built from
 -- numbers and per-neuron parameters only (a population override with i or a
