@@ -1304,6 +1304,21 @@ static int l_cache_dir(lua_State *L)
 }
 
 static int l_kernel_prelude(lua_State *L) { lua_pushstring(L, cj_kernel_prelude()); return 1; }
+
+/* core.kernel_functions() -> { name = { cname, nargs } } from CJ_KFUNCS */
+static int l_kernel_functions(lua_State *L)
+{
+  lua_createtable(L, 0, CJ_NFUNC);
+  for (int f = 0; f < CJ_NFUNC; f++) {
+    lua_createtable(L, 2, 0);
+    lua_pushstring(L, cj_func_cname(f));
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, cj_func_arity(f));
+    lua_rawseti(L, -2, 2);
+    lua_setfield(L, -2, cj_func_name(f));
+  }
+  return 1;
+}
 static int l_jit_flags(lua_State *L) { lua_pushstring(L, cj_jit_flags()); return 1; }
 
 /* ---- opening ------------------------------------------------------------------------ */
@@ -1319,6 +1334,7 @@ static const luaL_Reg funcs[] = {
   { "savefile_read", l_savefile_read }, { "savefile_parse", l_savefile_parse },
   { "jit_available", l_jit_available }, { "jit_stats", l_jit_stats }, { "cache_clear", l_cache_clear },
   { "cache_dir", l_cache_dir }, { "kernel_prelude", l_kernel_prelude }, { "jit_flags", l_jit_flags },
+  { "kernel_functions", l_kernel_functions },
   { NULL, NULL }
 };
 
@@ -1341,6 +1357,9 @@ static const cj_doc docs[] = {
   { "cache_dir", "cj.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
   { "kernel_prelude", "core.kernel_prelude() -> string\nThe C text every generated kernel file starts with." },
   { "jit_flags", "core.jit_flags() -> string\nThe flags kernels are compiled with." },
+  { "kernel_functions", "core.kernel_functions() -> {name = {cname, nargs}}\n"
+    "The functions a kernel may call (IR.md's \"call\"): the C function both backends call and its\n"
+    "argument count, from CJ_KFUNCS in vm/core/interp.h." },
   { NULL, NULL }
 };
 
