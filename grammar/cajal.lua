@@ -12,6 +12,10 @@
 -- plus the source line and a caret. A pre-scan rejects bad bytes and runaway
 -- nesting before LPeg sees the text, so hostile input gives errors, never
 -- crashes or stack overflows.
+--
+-- The language's vocabularies that later stages share come from their one
+-- table: function names from cajal.functions, integration methods from
+-- cajal.integrate.
 local lpeg = require "lpeg"
 
 local P, R, S, V = lpeg.P, lpeg.R, lpeg.S, lpeg.V
@@ -40,10 +44,9 @@ local reserved = wordset [[
 -- Names with a built-in meaning in expressions: usable, never declared.
 local builtins = wordset [[ t dt i j N N_pre N_post pi xi lastspike
   refractory not_refractory ]]
--- The fixed list of functions a model may call.
-local functions = wordset [[ exp expm1 log log1p log10 sqrt abs sin cos tan
-  sinh cosh tanh atan atan2 pow min max clip floor ceil round sign heaviside
-  sigmoid exprel mod rand randn uniform normal exponential ]]
+-- The fixed list of functions a model may call: the names of cajal.functions.
+local functions = {}
+for name in pairs(require "cajal.functions") do functions[name] = true end
 -- The integration methods are cajal.integrate's list (read when a method
 -- is parsed, so the grammar loads without it).
 local function integrate() return require "cajal.integrate" end

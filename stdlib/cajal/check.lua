@@ -314,19 +314,8 @@ local BUILTIN_DIMS = {
 }
 M.BUILTINS = BUILTIN_DIMS
 
--- Functions: name -> { nargs, kind }; kind says how dimensions go.
-local FUNCTIONS = {
-  exp = {1, "less"}, expm1 = {1, "less"}, log = {1, "less"}, log1p = {1, "less"},
-  log10 = {1, "less"}, sin = {1, "less"}, cos = {1, "less"}, tan = {1, "less"},
-  sinh = {1, "less"}, cosh = {1, "less"}, tanh = {1, "less"}, atan = {1, "less"},
-  sigmoid = {1, "less"}, exprel = {1, "less"},
-  abs = {1, "keep"}, floor = {1, "keep"}, ceil = {1, "keep"}, round = {1, "keep"},
-  sign = {1, "sign"}, heaviside = {1, "sign"},
-  min = {2, "same"}, max = {2, "same"}, mod = {2, "same"}, clip = {3, "same"},
-  atan2 = {2, "ratio"}, sqrt = {1, "sqrt"}, pow = {2, "pow"},
-  rand = {0, "rand"}, randn = {0, "rand"}, uniform = {2, "rand"},
-  normal = {2, "rand"}, exponential = {1, "rand"},
-}
+-- Functions: name -> { nargs, kind } (cajal.functions says what kind means).
+local FUNCTIONS = require "cajal.functions"
 M.FUNCTIONS = FUNCTIONS
 
 local function lookup(scope, name)
