@@ -19,7 +19,7 @@
 local lpeg = require "lpeg"
 
 local P, R, S, V = lpeg.P, lpeg.R, lpeg.S, lpeg.V
-local C, Cc, Cp, Ct, Cmt = lpeg.C, lpeg.Cc, lpeg.Cp, lpeg.Ct, lpeg.Cmt
+local C, Cc, Cp, Ct, Cmt, Carg = lpeg.C, lpeg.Cc, lpeg.Cp, lpeg.Ct, lpeg.Cmt, lpeg.Carg
 local concat, format = table.concat, string.format
 local sort, type, pairs, ipairs, tostring = table.sort, type, pairs, ipairs, tostring
 local pcall, error, setmetatable, tonumber = pcall, error, setmetatable, tonumber
@@ -261,20 +261,26 @@ end
 -- Cmt on a stack limited to 32k entries. Nodes are built by function
 -- captures; each top-level item is handed to a Cmt that stores it in st.body,
 -- which forces its captures (and the errors they raise) item by item.
+--
+-- st is the state of one parse (M.parse makes it): the source, the body
+-- being built, the brackets of the pre-scan and the positions the error
+-- messages need. It is passed to lpeg.match as its extra argument and
+-- reaches every function here as Carg(1), as re.lua passes its
+-- definitions: the module keeps no state between parses, so parses cannot
+-- disturb each other.
 ------------------------------------------------------------------------------
 
 local SYNTAX = {}   -- marks our error tables apart from LPeg's own errors
-local st = {}       -- per-parse state (see M.parse)
 
 local function raise(pos, msg, nonear)
   error({ [SYNTAX] = true, pos = pos, msg = msg, nonear = nonear }, 0)
 end
 
 -- A pattern that raises msg at the current position (msg may be a function
--- of the subject and the position).
+-- of the subject, the position and the parse state).
 local function E(msg)
-  return Cmt(P(true), function(s, p)
-    raise(p, type(msg) == "function" and msg(s, p) or msg)
+  return Cmt(Carg(1), function(s, p, st)
+    raise(p, type(msg) == "function" and msg(s, p, st) or msg)
   end)
 end
 
@@ -289,7 +295,7 @@ local function check(patt, f)
 end
 
 -- Position of the innermost bracket ch ('(' '[' '{') still open at p.
-local function opener(p, ch)
+local function opener(st, p, ch)
   local opens = st.opens or {}
   for k = #opens, 1, -1 do
     local o = opens[k]
@@ -302,8 +308,8 @@ end
 -- <what> opened at line N", what = describe(s, openpos).
 local openof = { [")"] = "(", ["]"] = "[", ["}"] = "{" }
 local function closing(ch, describe)
-  return P(ch) + E(function(s, p)
-    local o = opener(p, openof[ch])
+  return P(ch) + E(function(s, p, st)
+    local o = opener(st, p, openof[ch])
     if not o then return format("expected '%s'", ch) end
     return format("expected '%s' to close %s opened at line %d", ch, describe(s, o),
       (lineof(s, o)))
@@ -326,7 +332,7 @@ local ident = idstart * idchar^0
 local comment = "#" * (1 - P"\n")^0
 -- A newline inside ( ) or [ ] is plain space (st.joined, from the pre-scan);
 -- elsewhere it ends a statement.
-local joined = Cmt(P"\n", function(_, p) return st.joined[p - 1] == true end)
+local joined = Cmt(P"\n" * Carg(1), function(_, p, st) return st.joined[p - 1] == true end)
 local hsp = (S" \t\r\f" + comment + joined)^0  -- space within a statement
 local ws = (S" \t\r\f\n" + comment)^0         -- space across lines
 local EOF = -P(1)
@@ -416,7 +422,7 @@ end + unit) * hsp
 
 -- st.afternum: where the last number without a unit ended (for the message
 -- "expected a unit or an operator after number").
-local afternum = Cmt(P(true), function(_, p) st.afternum = p; return true end)
+local afternum = Cmt(Carg(1), function(_, p, st) st.afternum = p; return true end)
 local number = Cp() * numtext * hsp * (unit * hsp + Cc(nil) * afternum)
   / function(pos, text, u)
     return { tag = "num", pos = pos, value = tonumber(text) + 0.0, text = text, unit = u }
@@ -477,7 +483,7 @@ local function item(kind)
 end
 
 -- Turns the items of a model body into a neuron or synapse node.
-local function buildmodel(kind, pos, mname, items)
+local function buildmodel(st, kind, pos, mname, items)
   local node = { tag = kind, pos = pos, name = mname, parameters = {}, state = {},
     equations = {}, blocks = {} }
   if kind == "neuron" then node.inputs = {} else node.postsynaptic = {}; node.outputs = {} end
@@ -526,13 +532,13 @@ local function foreignop(s, p)
 end
 
 -- The message when a statement does not end where it should.
-local function enderror(s, p)
+local function enderror(s, p, st)
   local one, two = s:sub(p, p), s:sub(p, p + 1)
   local foreign = foreignop(s, p)
   if foreign then return foreign end
   -- a keyword after a statement inside braces: most likely a missing '}'
   local w = s:match("^[%a_][%w_]*", p)
-  local o = w and reserved[w] and opener(p, "{")
+  local o = w and reserved[w] and opener(st, p, "{")
   if o then return format("expected '}' to close '{' opened at line %d", (lineof(s, o))) end
   if st.afternum == p then return "expected a unit or an operator after number" end
   if st.afterexpr == p then
@@ -546,11 +552,11 @@ end
 -- where the next statement starts (for errors LPeg raises itself).
 -- After a closing '}' no separator is needed (st.afterbrace: where the last
 -- block ended, trailing space included).
-local mark = Cmt(P(true), function(_, p) st.laststmt = p; return true end)
-local afterbrace = Cmt(P(true), function(_, p) return st.afterbrace == p end)
+local mark = Cmt(Carg(1), function(_, p, st) st.laststmt = p; return true end)
+local afterbrace = Cmt(Carg(1), function(_, p, st) return st.afterbrace == p end)
 local End = (hsp * (S";\n" * ws + #P"}") + afterbrace + E(enderror)) * mark
 local TopEnd = (hsp * (S";\n" * ws + EOF) + afterbrace + E(enderror)) * mark
-local closebrace = Cmt(P(true), function(_, p) st.afterbrace = p; return true end)
+local closebrace = Cmt(Carg(1), function(_, p, st) st.afterbrace = p; return true end)
 
 ------------------------------------------------------------------------------
 -- Pattern builders used by the grammar (they refer to its rules with V)
@@ -647,7 +653,7 @@ local rulemsg = "expected a connection rule: all_to_all, one_to_one, with probab
 ------------------------------------------------------------------------------
 
 local G = P{ "File",
-  File = P"\239\187\191"^-1 * ws * (Cmt(V"Item", function(_, p, node)
+  File = P"\239\187\191"^-1 * ws * (Cmt(V"Item" * Carg(1), function(_, p, node, st)
       st.body[#st.body + 1] = node
       return true
     end) * TopEnd)^0 * expect(EOF, "expected a statement"),
@@ -669,8 +675,8 @@ local G = P{ "File",
             .. "constants go in a 'parameters' block)", n), true)
       end
       return true
-    end) * ws * operand("Expr", "=")
-    / function(pos, value)
+    end) * ws * operand("Expr", "=") * Carg(1)
+    / function(pos, value, st)
       return { tag = "setting", pos = pos, name = st.src:match("^[%w_]+", pos), value = value }
     end,
 
@@ -687,11 +693,11 @@ local G = P{ "File",
 
   ---------------------------------------------------------------- models
   Neuron = Cp() * kw"neuron" * expect(declname("model"), "expected a name after 'neuron'")
-    * modelbody("neuron", V"NeuronItem")
-    / function(pos, n, items) return buildmodel("neuron", pos, n, items) end,
+    * modelbody("neuron", V"NeuronItem") * Carg(1)
+    / function(pos, n, items, st) return buildmodel(st, "neuron", pos, n, items) end,
   Synapse = Cp() * kw"synapse" * expect(declname("model"), "expected a name after 'synapse'")
-    * modelbody("synapse", V"SynapseItem")
-    / function(pos, n, items) return buildmodel("synapse", pos, n, items) end,
+    * modelbody("synapse", V"SynapseItem") * Carg(1)
+    / function(pos, n, items, st) return buildmodel(st, "synapse", pos, n, items) end,
 
   Params = Cp() * blockof("parameters", defs("parameter")) / item"parameters",
   State = Cp() * blockof("state", defs("state variable")) / item"state",
@@ -829,8 +835,8 @@ local G = P{ "File",
       return clauses({ tag = "connect", pos = pos, pre = pre, post = post, synapse = syn,
         rule = rule }, list, "connect")
     end,
-  SynSpec = Cp() * #P"{" * modelbody("synapse", V"SynapseItem") / function(pos, items)
-      local node = buildmodel("synapse", pos, nil, items)
+  SynSpec = Cp() * #P"{" * modelbody("synapse", V"SynapseItem") * Carg(1) / function(pos, items, st)
+      local node = buildmodel(st, "synapse", pos, nil, items)
       node.inline = true
       return node
     end
@@ -927,7 +933,7 @@ local G = P{ "File",
   ---------------------------------------------------------------- expressions
   -- st.afterexpr: where the last expression ended (for end-of-statement messages)
   Expr = (V"IfExpr" + Ct(V"Or") / buildexpr)
-    * Cmt(P(true), function(_, p) st.afterexpr = p; return true end),
+    * Cmt(Carg(1), function(_, p, st) st.afterexpr = p; return true end),
   IfExpr = Cp() * kw"if" * operand("Expr", "if")
     * expect(ws * kw"then", "expected 'then' after the condition of 'if'") * ws * operand("Expr", "then")
     * expect(ws * kw"else", "expected 'else': an 'if ... then' expression needs an 'else' value") * ws
@@ -1067,10 +1073,8 @@ function M.parse(src, file)
   end
   local bad, msg, opens, joined = prescan(src)
   if bad then return nil, mkerror(file, src, bad, msg, false) end
-  st = { src = src, body = {}, opens = opens, joined = joined, laststmt = 1 }
-  local ok, err = pcall(lpeg.match, G, src)
-  local state = st
-  st = {}
+  local state = { src = src, body = {}, opens = opens, joined = joined, laststmt = 1 }
+  local ok, err = pcall(lpeg.match, G, src, 1, state)
   if not ok then
     if type(err) == "table" and err[SYNTAX] then
       return nil, mkerror(file, src, err.pos, err.msg, not err.nonear)

@@ -359,7 +359,7 @@ end
 -- d1 = d0 + 1, d2 = d1 + 1, ... checked in order is measured too.
 local MAXNEST = 20000
 M.MAXNEST = MAXNEST
-local nesting, deepest = 0, 0
+-- The counts live in the compilation's context (scope.cx, see M.network).
 local expr1
 
 local function toodeep(scope, node)
@@ -393,7 +393,7 @@ local function symvalue(scope, sym, side, node)
   elseif sym.kind == "def" then
     if sym.checking then
       local chain, on = {}, false
-      for _, d in ipairs(M.defstack) do
+      for _, d in ipairs(scope.cx.defstack) do
         if d == sym then on = true end
         if on then chain[#chain + 1] = d.name end
       end
@@ -405,9 +405,10 @@ local function symvalue(scope, sym, side, node)
                                        concat(chain, " -> ")))
     end
     if not sym.expr then M.define(sym) end
-    local reach = nesting + sym.depth
+    local cx = scope.cx
+    local reach = cx.nesting + sym.depth
     if reach > MAXNEST then toodeep(scope, node) end
-    if reach > deepest then deepest = reach end
+    if reach > cx.deepest then cx.deepest = reach end
     return { "def", sym, side }, sym.dim
   end
   return { "sym", sym, side }, sym.dim
@@ -755,11 +756,12 @@ function expr1(scope, node)
 end
 
 function expr(scope, node)
-  if nesting >= MAXNEST then toodeep(scope, node) end
-  nesting = nesting + 1
-  if nesting > deepest then deepest = nesting end
+  local cx = scope.cx
+  if cx.nesting >= MAXNEST then toodeep(scope, node) end
+  cx.nesting = cx.nesting + 1
+  if cx.nesting > cx.deepest then cx.deepest = cx.nesting end
   local e, d = expr1(scope, node)
-  nesting = nesting - 1
+  cx.nesting = cx.nesting - 1
   return checked(scope, node, e, d)
 end
 M.expr = expr
@@ -887,18 +889,18 @@ end
 -- to each other in any order, not in a circle).
 -- No pcall here: a pcall per level of a long chain of definitions would
 -- hit Lua's limit of nested C calls ("C stack overflow"). An error ends
--- the compilation, and M.network starts with an empty stack.
-M.defstack = {}
+-- the compilation, and its context (sym.scope.cx) with it.
 function M.define(sym)
   if sym.expr then return end
+  local cx = sym.scope.cx
   sym.checking = true
-  M.defstack[#M.defstack + 1] = sym
-  local n0, d0 = nesting, deepest
-  deepest = nesting
+  cx.defstack[#cx.defstack + 1] = sym
+  local n0, d0 = cx.nesting, cx.deepest
+  cx.deepest = cx.nesting
   local e, d = expr(sym.scope, sym.node.value)
-  sym.depth = deepest - n0
-  if d0 > deepest then deepest = d0 end
-  M.defstack[#M.defstack] = nil
+  sym.depth = cx.deepest - n0
+  if d0 > cx.deepest then cx.deepest = d0 end
+  cx.defstack[#cx.defstack] = nil
   sym.checking = nil
   sym.expr, sym.dim = e, d
 end
@@ -936,7 +938,7 @@ local function parameters(inst, scope, defs, overrides, perneuron)
       local oe, od
       if o.node then
         local os = o.scope
-        local ps = { kind = os.kind, src = os.src, names = os.names, parent = { names = inst.names },
+        local ps = { kind = os.kind, src = os.src, names = os.names, parent = { names = inst.names }, cx = os.cx,
                      builtins = perneuron and { i = true, N = true, pi = true }
                                 or { i = true, j = true, N_pre = true, N_post = true, pi = true },
                      consts = perneuron and { N = perneuron.n } or {}, rand = true }
@@ -1090,27 +1092,28 @@ function M.neuron(net, entry, n, overrides, popname)
   local consts = { N = n }
   -- a model sees its own names, the built-ins and units: not the network's
   -- constants (a library model must mean the same in every network)
-  local base = { kind = "neuron", src = entry.src, names = inst.names,
+  local cx = net.cx
+  local base = { kind = "neuron", src = entry.src, names = inst.names, cx = cx,
                  builtins = { pi = true }, consts = consts, norand = "parameters are constants" }
   parameters(inst, base, node.parameters, overrides, { n = n })
   for _, inp in ipairs(node.inputs or {}) do
     declare(inst, inp, { kind = "input", dim = unitdim(base, inp.unit) }, "input")
     inst.inputs[#inst.inputs + 1] = inst.names[inp.name]
   end
-  local init = { kind = "neuron", src = entry.src, names = inst.names,
+  local init = { kind = "neuron", src = entry.src, names = inst.names, cx = cx,
                  builtins = { i = true, N = true, pi = true }, consts = consts, rand = true }
   -- overrides of states are evaluated in the model's scope as well
   for _, o in pairs(overrides) do
-    if o.node then o.scope = { kind = "neuron", src = o.scope.src, names = inst.names,
+    if o.node then o.scope = { kind = "neuron", src = o.scope.src, names = inst.names, cx = cx,
                                parent = o.scope, builtins = init.builtins, consts = consts, rand = true } end
   end
   states(inst, init, node.state, "state", overrides, inst.states)
   unused(overrides, inst)
-  local eqscope = { kind = "neuron", src = entry.src, names = inst.names,
+  local eqscope = { kind = "neuron", src = entry.src, names = inst.names, cx = cx,
                     builtins = copy(NEURON_BUILTINS, { xi = true }), consts = consts,
                     norand = "in equations, use xi for noise" }
   defs_and_odes(inst, eqscope, node.equations, { state = true, what = "state variables" })
-  inst.scope = { kind = "neuron", src = entry.src, names = inst.names,
+  inst.scope = { kind = "neuron", src = entry.src, names = inst.names, cx = cx,
                  builtins = NEURON_BUILTINS, consts = consts, rand = true }
   if node.spike then
     local c, d = expr(copy(inst.scope, { rand = false, norand = "spike conditions are deterministic" }), node.spike)
@@ -1183,7 +1186,7 @@ function M.synapse(net, entry, proj)
   local consts = { N_pre = proj.pre and proj.pre.n, N_post = proj.post and proj.post.n }
   local function scope(builtins, extra)
     -- an inline synapse is network text: it sees the network's constants
-    local s = { kind = "synapse", src = entry.src, names = inst.names,
+    local s = { kind = "synapse", src = entry.src, names = inst.names, cx = net.cx,
                 parent = node.inline and net and net.scope or nil,
                 builtins = builtins, consts = consts, pre = proj.pre, post = proj.post,
                 generic = generic }
@@ -1436,10 +1439,13 @@ end
 --   root: the main file's AST; models: name -> {node, src} (main file and
 --   imports); opts as compile.build's.
 function M.network(root, models, opts)
-  M.defstack, nesting, deepest = {}, 0, 0
+  -- the context of this compilation, carried by every scope (scope.cx): the
+  -- definitions being checked and the nesting counts. Nothing of it is
+  -- kept in the module, so compilations cannot disturb each other.
+  local cx = { defstack = {}, nesting = 0, deepest = 0 }
   local net = { src = root, pops = {}, projs = {}, monitors = {}, drives = {}, byname = {},
-                models = models, consts = {} }
-  net.scope = { kind = "network", src = root, names = net.consts, builtins = { pi = true } }
+                models = models, consts = {}, cx = cx }
+  net.scope = { kind = "network", src = root, names = net.consts, builtins = { pi = true }, cx = cx }
   local per, global = optparams(opts)
   local usedopt = {}
   -- settings first: dt is needed to count steps everywhere
@@ -1582,7 +1588,7 @@ function M.population(net, item, per, global, usedopt)
         rate = a.value
       end
       if not rate then fail(root, item.pos, "poisson needs a rate: poisson(N, rate = 10 Hz)") end
-      local scope = { kind = "network", src = root, names = {}, parent = net.scope,
+      local scope = { kind = "network", src = root, names = {}, parent = net.scope, cx = net.cx,
                       builtins = { t = true, i = true, N = true, pi = true, dt = true }, consts = { N = n } }
       local e, d = expr(scope, rate)
       local hz = mkdim(0, 0, -2, 0, 0, 0, 0)
@@ -1650,7 +1656,7 @@ function M.connect(net, item)
       fail(root, pr[2].pos, format("'%s' is a %s generator: it cannot receive connections", post.name, post.kind))
     end
     local npre, npost = phi - plo + 1, qhi - qlo + 1
-    local clause = { kind = "network", src = root, names = {}, parent = net.scope,
+    local clause = { kind = "network", src = root, names = {}, parent = net.scope, cx = net.cx,
                      builtins = { i = true, j = true, N_pre = true, N_post = true, pi = true },
                      consts = { N_pre = npre, N_post = npost }, slice = { i = plo, j = qlo }, rand = true }
     local proj = { isproj = true, pre = pre, post = post, pre_range = { plo, phi }, post_range = { qlo, qhi },
@@ -1890,7 +1896,7 @@ function M.poissondrive(net, item)
     fail(root, rarg.value.pos, format("unit mismatch in rate: Hz and %s", dimstr(rd)))
   end
   M.poissonrate(net, root, rarg.value, rate, "the sources of a Poisson drive")
-  local wscope = { kind = "network", src = root, names = {}, parent = net.scope, builtins = { i = true, N = true },
+  local wscope = { kind = "network", src = root, names = {}, parent = net.scope, cx = net.cx, builtins = { i = true, N = true },
                    consts = { N = pop.n }, rand = true }
   local we, wd = expr(wscope, pd.weight)
   if not isnum(we) then
