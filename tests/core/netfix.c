@@ -235,3 +235,9 @@ void rmcache(void)
   (void)!system(cmd);
 }
 
+void buildfails(cj_net *net, const char *msg)
+{
+  cr_assert_neq(cj_net_build(net), 0);
+  cr_assert(strstr(cj_errmsg(), msg), "%s", cj_errmsg());
+  cj_net_free(net);
+}

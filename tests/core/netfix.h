@@ -33,6 +33,9 @@ int addgen(cj_net *net, const char *name, int64_t n, const double *times, const 
 /* A projection name: pre -> post of sizes npre, npost by rule, delay 1. */
 cj_projdef proj(const char *name, int pre, int post, int64_t npre, int64_t npost, int rule);
 
+/* cj_net_build(net) fails with a message containing msg; net is freed. */
+void buildfails(cj_net *net, const char *msg);
+
 /* The rich network (netfix.c says what it holds): its 8 kernels, */
 extern const kspec richk[8];
 /* added interpreted, or as the functions of the compiled module j; */

@@ -45,14 +45,22 @@ Test(saverestore, run_save_restore_run_equals_one_long_run)
   unlink(path);
 }
 
-Test(saverestore, bad_files_are_refused)
+/* The rich network (seed 5) after 100 steps, and a fresh file at path (a
+ * mkstemp template, filled in) for it to be saved to. */
+static cj_net *ran100(char *path)
 {
-  char path[] = "/tmp/cj_test_netXXXXXX";
   int fd = mkstemp(path);
   close(fd);
   cj_net *a = mkrich(5);
   OK(cj_net_build(a));
   OK(cj_net_run(a, 100, NULL, NULL));
+  return a;
+}
+
+Test(saverestore, bad_files_are_refused)
+{
+  char path[] = "/tmp/cj_test_netXXXXXX";
+  cj_net *a = ran100(path);
   OK(cj_net_save(a, path));
   cj_net_free(a);
   /* another structure */
@@ -120,11 +128,7 @@ static int restorebytes(unsigned char *b, size_t n)
 Test(saverestore, crafted_counts_are_refused_never_read_out_of_bounds, .timeout = 600)
 {
   char path[] = "/tmp/cj_test_netXXXXXX";
-  int fd = mkstemp(path);
-  close(fd);
-  cj_net *a = mkrich(5);
-  OK(cj_net_build(a));
-  OK(cj_net_run(a, 100, NULL, NULL));
+  cj_net *a = ran100(path);
   OK(cj_net_save_meta(a, path, "meta", 4));
   cj_net_free(a);
   FILE *f = fopen(path, "rb");
