@@ -4,7 +4,6 @@
 --   T.test("zeros has the right shape", function() ... assert(...) end)
 --   T.checkerror("bad argument #1 to 'zeros'", cj.zeros, "x")
 --   T.near(a, b, tol [, what])
---   T.readfile(path) -> the whole file, or nil
 --   T.values(array) -> list of numbers (SI);  T.same(list1, list2, what): bit-identical
 --   T.spikelist(monitor [, tmin]) -> times, indices sorted by time then index
 --   T.skip(reason)   -- inside a test: stop it and count it as skipped, with the reason
@@ -66,14 +65,6 @@ function T.checkerror(pattern, f, ...)
     error("expected an error containing '" .. pattern .. "', got: " .. err, 2)
   end
   return err
-end
-
-function T.readfile(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
 end
 
 function T.near(a, b, tol, what)
