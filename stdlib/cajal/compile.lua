@@ -50,6 +50,7 @@ local M = {}
 
 local grammar = require "cajal.grammar"
 local check = require "cajal.check"
+local netcheck = require "cajal.netcheck"
 local lower = require "cajal.lower"
 local emit = require "cajal.emit"
 local core = require "cajal.core"
@@ -275,7 +276,7 @@ function M.build(source, filename, opts)
   opts = checkopts(opts)
   local ok, ir = pcall(function()
     local root, models, sources = front(source, filename, opts.importdir)
-    local ir = lower.network(check.network(root, models, opts), opts)
+    local ir = lower.network(netcheck.network(root, models, opts), opts)
     local all = {}
     for _, o in ipairs(sources) do all[#all + 1] = sources[o] end
     ir.source = concat(all, "\n")
