@@ -479,6 +479,68 @@ function SpikeMon:neurons()
   return o.lo + 1, o.hi + 1
 end
 
+-- mon:window(T) -> the spikes of the last T of the run (T rounded to whole
+-- steps, at least one; clipped to the run so far), and mon:since(t) -> the
+-- spikes from time t (rounded to a step) to now: spike windows
+-- (vm/bind/lwindow.c) holding the spikes of steps t_start <= t < t_stop,
+-- t_stop the current time. Found by binary search on the record and
+-- copied alone, so their cost does not grow with the length of the run:
+-- the way to watch a running network from a net:every() callback.
+local function takewindow(self, fname, s0, now)
+  local o = priv[self]
+  local n = priv[o.net]
+  local ok, w = pcall(n.h.window, n.h, o.id, s0, now)
+  if not ok then error(format("%s: %s", fname, (tostring(w):gsub("^bad argument #%d to '[^']*' %((.*)%)$", "%1"))), 3) end
+  return w
+end
+
+local function checkspikemon(self, fname)
+  if getmetatable(self) ~= spikemt or not priv[self] then
+    local mt = getmetatable(self)
+    local what = type(mt) == "table" and rawget(mt, "__name") or type(self)
+    error(format("%s: spike monitor expected (net.spikes.E), got %s", fname, tostring(what)), 3)
+  end
+  return priv[priv[self].net]
+end
+
+function SpikeMon:window(T)
+  local n = checkspikemon(self, "window")
+  local sec = seconds("window", 1, T, "window length")
+  if not (sec > 0 and sec < huge) then
+    argerror("window", 1, format("the window length must be positive and finite, got %s s", tostring(sec)))
+  end
+  local k = tosteps(sec, n.dt)
+  if k < 1 then
+    argerror("window", 1, format("the window must be at least one step (dt = %g ms)", n.dt * 1e3))
+  end
+  local now = n.h:step()
+  return takewindow(self, "window", now > k and now - k or 0, now)
+end
+
+function SpikeMon:since(t)
+  local n = checkspikemon(self, "since")
+  local sec = seconds("since", 1, t, "start time")
+  local now = n.h:step()
+  local k = sec == sec and tosteps(sec, n.dt) or -1
+  if not (sec >= 0 and k <= now) then
+    argerror("since", 1, format("the start time must lie between 0 and the current time %g s, got %s s",
+      now * n.dt, tostring(sec)))
+  end
+  return takewindow(self, "since", math.tointeger(k), now)
+end
+
+-- State and rate monitors record no spike times: say so.
+local function nospikes(kind)
+  return function(_, k)
+    if k == "window" or k == "since" then
+      error(format("%s: a %s monitor records no spike times; windows are taken of spike monitors (net.spikes.E)",
+        k, kind), 2)
+    end
+  end
+end
+setmetatable(StateMon, { __index = nospikes("state") })
+setmetatable(RateMon, { __index = nospikes("rate") })
+
 spikemt.__tostring = function(mon)
   local o = priv[mon]
   return format("spike monitor of %s: %d spikes", o.label, mon:count())
@@ -1223,6 +1285,19 @@ core.doc(SpikeMon.rate, "mon:rate() -> quantity (Hz)\nMean rate of the recorded 
 core.doc(SpikeMon.count, "mon:count() -> integer\nThe number of spikes recorded.")
 core.doc(SpikeMon.duration, "mon:duration() -> quantity (s)\nThe time recorded since the network was built or reset.")
 core.doc(SpikeMon.neurons, "mon:neurons() -> first, last\nThe 1-based range of the recorded neurons of the population.")
+core.doc(SpikeMon.window, [[
+mon:window(T) -> spike window
+The spikes of the last T of the run (a duration, rounded to whole steps, at least one
+step; clipped to the run so far): those of steps t_start <= t < t_stop, t_stop = now.
+Found by binary search and copied alone, in O(log record + spikes in the window), so it
+costs the same after 1 s or 1 h of run: take it in a net:every() callback to watch a
+running network. cj.coding, cj.info and cj.plot.raster take a window as they take the
+monitor (window [t_start, t_stop)); win:rate(), win:counts(), win:span() ... as the
+monitor's. A snapshot: running on does not change it. Not for monitors streamed to a file.]])
+core.doc(SpikeMon.since, [[
+mon:since(t) -> spike window
+The spikes from time t (rounded to a step; 0 <= t <= now) to now, as mon:window().
+since(0) holds the whole record; since(now) is empty, of zero length.]])
 core.doc(StateMon.values, "mon:values() -> 2-D array\nOne row per record, one column per recorded neuron, in the variable's unit.")
 core.doc(StateMon.times, "mon:times() -> array (s)\n" ..
   "The time of each record: the state at t is stamped t, from t = 0 (recorded before the step at t runs).")

@@ -80,6 +80,7 @@ void cj_open_arrhist(lua_State *L);
 void cj_open_fft(lua_State *L);
 void cj_open_info(lua_State *L);
 void cj_open_coding(lua_State *L);
+void cj_open_window(lua_State *L);      /* spike windows of monitors (lwindow.c) */
 
 int luaopen_cajal_core(lua_State *L);
 
