@@ -1080,7 +1080,7 @@ netmt.__help = function(net)
       end
     end
   end
-  mons(o.spikes, "net.spikes.", "spike monitor: :times(), :indices(), :counts(), :rate()")
+  mons(o.spikes, "net.spikes.", "spike monitor: :times(), :indices(), :counts(), :rate(), :window(T)")
   mons(o.state, "net.state.", "state monitor: :values() (row per record), :times(), :indices()")
   mons(o.rate, "net.rate.", "rate monitor: :values() (Hz), :times()")
   for _, k in ipairs(partnames(o)) do
@@ -1099,7 +1099,8 @@ local function monhelp(kind, methods)
     return tostring(mon) .. "\n" .. methods
   end
 end
-spikemt.__help = monhelp("spikes", "  :times() (s), :indices() (1-based, int32), :count(), :counts() (per neuron), :rate() (Hz)")
+spikemt.__help = monhelp("spikes", "  :times() (s), :indices() (1-based, int32), :count(), :counts() (per neuron), :rate() (Hz),\n" ..
+  "  :window(T) / :since(t) (the spikes of the last T / since t, for live measures in net:every())")
 statemt.__help = monhelp("state", "  :values() (a row per record, a column per neuron, in the variable's unit),\n" ..
   "  :times() (s), :indices() (the recorded neurons, 1-based, int32)")
 ratemt.__help = monhelp("rate", "  :values() (the population rate in Hz per window), :times() (window starts, s)")
@@ -1236,7 +1237,8 @@ Ctrl-C stops the building of connectivity (no network is made).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
 net.t, net.dt; net.E.v (live state, with unit; writable; inputs and
 definitions read only), net.E.N;
-net.spikes.E:times() / :indices() (1-based) / :counts() / :rate();
+net.spikes.E:times() / :indices() (1-based) / :counts() / :rate() /
+:window(T) (the last T, cheaply: for cj.coding and cj.info in net:every());
 net.state.E.v:times() / :values(); net.rate.E:values() (a monitor
 recorded `to "x.npy"` is read back from its file); further monitors of
 E.v are net.state.E["v#2"], ...; net.monitors lists all. Populations and

@@ -42,15 +42,7 @@ local function restrict(mon, t0, t1, first, last)
   return rt, ri, per
 end
 
--- ISI CV (std/mean, ddof 0) of sorted times; NaN under two intervals.
-local function ref_cv(t)
-  if #t < 3 then return 0 / 0 end
-  local m, v = 0, 0
-  for k = 2, #t do m = m + t[k] - t[k - 1] end
-  m = m / (#t - 1)
-  for k = 2, #t do v = v + (t[k] - t[k - 1] - m) ^ 2 end
-  return math.sqrt(v / (#t - 1)) / m
-end
+local ref_cv = T.ref_cv   -- ISI CV (std/mean, ddof 0) of sorted times
 
 -- The bin of t in bins of dt from t0 (the rule of vm/core/spiketrain.h).
 local function binof(t, t0, dt) return math.floor((t - t0) / dt + 1e-9) end
