@@ -328,7 +328,7 @@ local function pick(env, sym, side)
     how = "i"
   else
     if st[1] == "proj" then how = "s"
-    elseif sym.kind == "postsyn" then how = "post"
+    elseif sym.kind == "postsyn" then how = side == "pre" and "pre" or "post"
     elseif side == "post" or side == "pre" then how = side
     else error(format("lower: '%s' needs _pre or _post here", sym.name), 0) end
   end
@@ -1154,6 +1154,69 @@ local function substinputs(e, pop, memo)
   return changed and r or e
 end
 
+-- The inputs read by a sum kernel (through r_pre = I_in, or any definition
+-- of a pre or post neuron) are those of this step (IR.md section 3): the
+-- runtime stores an input in the update kernel (step 4), after the sums
+-- (step 3), so a sum kernel reads instead what the input sums: its drives
+-- (set at step 2), its postsynaptic terms (from the state at the start of
+-- the step) and its '@sum' array, which projections earlier in the file
+-- have filled. texpr e of proj's output -> e with those inputs replaced;
+-- a summed input filled by this projection or a later one is an error
+-- (an algebraic loop, or an order the runtime cannot honour).
+local function sideexpr(e, side)
+  -- an expression of a neuron read from a synapse: its index is i (pre) or j (post)
+  local op = e[1]
+  if op == "i" then return side == "post" and { "j" } or e end
+  if op == "sym" and e[2].kind == "postsyn" and not e[3] then return { "sym", e[2], side } end
+  local r, changed = { op }, false
+  for q = 2, #e do
+    local a = e[q]
+    r[q] = (type(a) == "table" and a[1] ~= nil) and sideexpr(a, side) or a
+    if r[q] ~= a then changed = true end
+  end
+  return changed and r or e
+end
+
+local function stepinputs(e, proj, out, memo, side)
+  local op = e[1]
+  if op == "sym" or op == "def" then side = e[3] or side end
+  if op == "sym" and e[2].kind == "input" and side then
+    local s = e[2]
+    local pop = side == "pre" and proj.pre or proj.post
+    if s.owner ~= pop or not pop.inputs_of then return e end
+    for _, c in ipairs(pop.inputs_of[s].sums) do
+      if c.proj.id >= proj.id then
+        local why = c.proj == proj and "which it sums into itself: an algebraic loop;"
+                    or format("which '%s' sums into later in the step: connect '%s' before '%s', or",
+                              c.proj.name, c.proj.name, proj.name)
+        fail(proj.syn.src, out.pos, format("the output of '%s' reads the input '%s' of '%s' (%s), %s "
+          .. "give '%s' a state variable (dr/dt = ...)", proj.name, s.name, pop.name, side, why, pop.name))
+      end
+    end
+    local x = pop.inputexpr[s]
+    return x and sideexpr(x, side) or e
+  elseif op == "def" then
+    local sym = e[2]
+    local key = (side or "") .. ":" .. tostring(sym)
+    local d = memo[key]
+    if d == nil then
+      local x = stepinputs(sym.expr, proj, out, memo, side)
+      d = x ~= sym.expr and { kind = "def", name = sym.name .. "@now", expr = x, dim = sym.dim,
+                              pos = sym.pos, owner = sym.owner } or false
+      memo[key] = d
+    end
+    if not d then return e end
+    return { "def", d, e[3] }
+  end
+  local r, changed = { op }, false
+  for q = 2, #e do
+    local a = e[q]
+    r[q] = (type(a) == "table" and a[1] ~= nil) and stepinputs(a, proj, out, memo, side) or a
+    if r[q] ~= a then changed = true end
+  end
+  return changed and r or e
+end
+
 local function popinit(L, pop)
   local kb = newkernel(L, pop.name .. "_init", "neurons", "stmts", line(pop))
   local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
@@ -1402,7 +1465,7 @@ local function projkernels(L, net, proj)
       local kb = newkernel(L, proj.name .. "_sum", "synapses", "sum", check.lineof(syn.src, out.pos))
       local st = L.store[slot.target]
       kb:slot(st[1], st[2], st[3])           -- refs[1]: the post variable summed into
-      kb.value = lx(out.expr, inline_env(kb, "synapses", nil, proj))
+      kb.value = lx(stepinputs(out.expr, proj, out, {}), inline_env(kb, "synapses", nil, proj))
       if type(kb.value) ~= "table" then error("lower: bad sum", 0) end
       q.summed[#q.summed + 1] = { post_var = st[3], kernel = addkernel(L, kb) }
     end
