@@ -1120,6 +1120,32 @@ local function inputs(L, pop)
   end
 end
 
+-- e with each child expression mapped by f (a new node only when one changed)
+local function mapkids(e, f)
+  local r, changed = { e[1] }, false
+  for q = 2, #e do
+    local a = e[q]
+    r[q] = (type(a) == "table" and a[1] ~= nil) and f(a) or a
+    if r[q] ~= a then changed = true end
+  end
+  return changed and r or e
+end
+
+-- the definition node e with its expression mapped by f: a new definition
+-- named after it (suffix), made once per memo key, or e when f changes nothing
+local function redef(e, memo, key, suffix, f)
+  local sym = e[2]
+  local d = memo[key]
+  if d == nil then
+    local x = f(sym.expr)
+    d = x ~= sym.expr and { kind = "def", name = sym.name .. suffix, expr = x, dim = sym.dim,
+                            pos = sym.pos, owner = sym.owner } or false
+    memo[key] = d
+  end
+  if not d then return e end
+  return { "def", d, e[3] }
+end
+
 -- texpr with the inputs of pop replaced by what they sum. A definition
 -- that reads an input becomes a new definition of the substituted
 -- expression, made once per symbol (memo: sym -> def node), so shared
@@ -1127,6 +1153,7 @@ end
 local function substinputs(e, pop, memo)
   local op = e[1]
   memo = memo or {}
+  local function f(a) return substinputs(a, pop, memo) end
   if op == "sym" then
     local s = e[2]
     if s.kind == "input" and s.owner == pop then
@@ -1134,24 +1161,9 @@ local function substinputs(e, pop, memo)
     end
     return e
   elseif op == "def" then
-    local sym = e[2]
-    local d = memo[sym]
-    if d == nil then
-      local x = substinputs(sym.expr, pop, memo)
-      d = x ~= sym.expr and { kind = "def", name = sym.name .. "@in", expr = x, dim = sym.dim,
-                              pos = sym.pos, owner = sym.owner } or false
-      memo[sym] = d
-    end
-    if not d then return e end
-    return { "def", d, e[3] }
+    return redef(e, memo, e[2], "@in", f)
   end
-  local r, changed = { op }, false
-  for q = 2, #e do
-    local a = e[q]
-    r[q] = (type(a) == "table" and a[1] ~= nil) and substinputs(a, pop, memo) or a
-    if r[q] ~= a then changed = true end
-  end
-  return changed and r or e
+  return mapkids(e, f)
 end
 
 -- The inputs read by a sum kernel (through r_pre = I_in, or any definition
@@ -1168,18 +1180,13 @@ local function sideexpr(e, side)
   local op = e[1]
   if op == "i" then return side == "post" and { "j" } or e end
   if op == "sym" and e[2].kind == "postsyn" and not e[3] then return { "sym", e[2], side } end
-  local r, changed = { op }, false
-  for q = 2, #e do
-    local a = e[q]
-    r[q] = (type(a) == "table" and a[1] ~= nil) and sideexpr(a, side) or a
-    if r[q] ~= a then changed = true end
-  end
-  return changed and r or e
+  return mapkids(e, function(a) return sideexpr(a, side) end)
 end
 
 local function stepinputs(e, proj, out, memo, side)
   local op = e[1]
   if op == "sym" or op == "def" then side = e[3] or side end
+  local function f(a) return stepinputs(a, proj, out, memo, side) end
   if op == "sym" and e[2].kind == "input" and side then
     local s = e[2]
     local pop = side == "pre" and proj.pre or proj.post
@@ -1196,25 +1203,9 @@ local function stepinputs(e, proj, out, memo, side)
     local x = pop.inputexpr[s]
     return x and sideexpr(x, side) or e
   elseif op == "def" then
-    local sym = e[2]
-    local key = (side or "") .. ":" .. tostring(sym)
-    local d = memo[key]
-    if d == nil then
-      local x = stepinputs(sym.expr, proj, out, memo, side)
-      d = x ~= sym.expr and { kind = "def", name = sym.name .. "@now", expr = x, dim = sym.dim,
-                              pos = sym.pos, owner = sym.owner } or false
-      memo[key] = d
-    end
-    if not d then return e end
-    return { "def", d, e[3] }
+    return redef(e, memo, (side or "") .. ":" .. tostring(e[2]), "@now", f)
   end
-  local r, changed = { op }, false
-  for q = 2, #e do
-    local a = e[q]
-    r[q] = (type(a) == "table" and a[1] ~= nil) and stepinputs(a, proj, out, memo, side) or a
-    if r[q] ~= a then changed = true end
-  end
-  return changed and r or e
+  return mapkids(e, f)
 end
 
 local function popinit(L, pop)

@@ -674,13 +674,18 @@ end)
 -- 30000 sweeps (one recorded row per sweep): marginals and the 66 pair
 -- averages within 4.5 SE (78 statistics: a false alarm has probability
 -- about 5e-4).
+-- The 12-unit machine of Validation 1 in {0,1} form, sampled by MODEL for
+-- `seconds`, z recorded every `every`, compared with the exact values ->
+-- the largest SE, the network
+local function sampled(model, every, seconds, pairs_, bias, what)
+  local W, b = binary(machine(7, 12, 0.25, 0.3))
+  local net = samplernet(model, W, b, every)
+  net:run(seconds * cj.second)
+  return compare(net.state.Z.z:values(), B.exact(W, b, { units = "01" }), pairs_, bias, what), net
+end
+
 T.test("glauber units sample the exact marginals and pair averages of a 12-unit machine", function()
-  local J, h = machine(7, 12, 0.25, 0.3)
-  local W, b = binary(J, h)
-  local t = B.exact(W, b, { units = "01" })
-  local net = samplernet("glauber_unit", W, b, "1.2 ms")
-  net:run(30000 * 12 * 1e-4 * cj.second)
-  local se = compare(net.state.Z.z:values(), t, true, 0, "glauber")
+  local se = sampled("glauber_unit", "1.2 ms", 30000 * 12 * 1e-4, true, 0, "glauber")
   assert(se < 0.01, format("SE %.4f: too few effective samples", se))
 end)
 
@@ -691,12 +696,7 @@ end)
 -- marginals with tau = 10 ms and 20 ms in runs of 2000 s and 4000 s, with
 -- SE 0.0015): the tolerance is 4.5 SE + dt / tau.
 T.test("the spiking sampler (Buesing et al. 2011) samples the exact marginals of a 12-unit machine", function()
-  local J, h = machine(7, 12, 0.25, 0.3)
-  local W, b = binary(J, h)
-  local t = B.exact(W, b, { units = "01" })
-  local net = samplernet("neural_sampler(tau = 20 ms)", W, b, "1 ms")
-  net:run(800 * cj.second)
-  local se = compare(net.state.Z.z:values(), t, false, 1e-4 / 20e-3, "spiking sampler")
+  local se, net = sampled("neural_sampler(tau = 20 ms)", "1 ms", 800, false, 1e-4 / 20e-3, "spiking sampler")
   assert(se < 0.006, format("SE %.4f: too few effective samples", se))
   -- spikes are real: every neuron fires, never within tau of its last spike
   -- except at exactly tau (the paper's neuron may fire again as it ends)
@@ -710,7 +710,7 @@ T.test("the spiking sampler (Buesing et al. 2011) samples the exact marginals of
   assert(fired == 12, format("%d of 12 neurons fired", fired))
 end)
 
-T.test("stochastic spike decisions: the same draws on both backends, in one run or in pieces", function()
+T.test("stochastic spike decisions: the same draws on both backends, in pieces and after a restore", function()
   local J, h = machine(3, 10, 0.3, 0.3)
   local W, b = binary(J, h)
   local function spikes(model, backend, pieces)
@@ -734,6 +734,17 @@ T.test("stochastic spike decisions: the same draws on both backends, in one run 
   assert(math.abs(count - 25000) < 4.5 * math.sqrt(1e5 * 0.25 * 0.75), format("%d spikes, 25000 expected", count))
   local jit = require("cajal.core").jit_available()
   if not jit then T.skippart("jit", "no C compiler for the JIT") end
+  -- saved at 0.1 s and restored, the sampler goes on with the same decisions
+  local path = os.tmpname()
+  local net = samplernet("neural_sampler", W, b, "1 ms")
+  net:run(0.1 * cj.second); net:save(path); net:run(0.1 * cj.second)
+  local r = cj.restore(path)
+  os.remove(path)
+  r:run(0.1 * cj.second)
+  local t1, i1 = T.spikelist(net.spikes.Z, 0.1)
+  local t2, i2 = T.spikelist(r.spikes.Z, 0.1)
+  assert(#t1 > 50, "too few spikes after the save")
+  T.same(t1, t2, "times after restore"); T.same(i1, i2, "indices after restore")
   for _, model in ipairs({ "glauber_unit", "neural_sampler" }) do
     local a = spikes(model, "interp", 1)
     local c = spikes(model, "interp", 4)
