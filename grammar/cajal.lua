@@ -43,7 +43,7 @@ local builtins = wordset [[ t dt i j N N_pre N_post pi xi lastspike
 -- The fixed list of functions a model may call.
 local functions = wordset [[ exp expm1 log log1p log10 sqrt abs sin cos tan
   sinh cosh tanh atan atan2 pow min max clip floor ceil round sign heaviside
-  sigmoid exprel mod rand randn uniform normal exponential ]]
+  sigmoid exprel mod rand randn uniform normal exponential bernoulli ]]
 local methods = wordset "exact euler rk2 rk4 exponential_euler"
 local _, toplist = wordset [[ import neuron synapse population connect record
   drive parameters dt seed ]]
