@@ -294,6 +294,9 @@ function M.build(source, filename, opts)
     local all = {}
     for _, o in ipairs(sources) do all[#all + 1] = sources[o] end
     ir.source = concat(all, "\n")
+    -- the model's files in import order, the main one first (provenance)
+    ir.files = {}
+    for _, o in ipairs(sources) do ir.files[#ir.files + 1] = { path = o, text = sources[o] } end
     ir.name = filename:match("([^/]*)$"):gsub("%.cajal$", "")
     if opts.jit ~= false then ir.c_source = emit.c(ir) end
     return ir
@@ -369,7 +372,7 @@ end
 function M.irtext(ir)
   local copy = {}
   for k, v in pairs(ir) do
-    if k ~= "source" and k ~= "c_source" then copy[k] = v end
+    if k ~= "source" and k ~= "c_source" and k ~= "files" and k ~= "parameters" then copy[k] = v end
   end
   local out = {}
   irvalue(copy, "", out)
