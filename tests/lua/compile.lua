@@ -704,7 +704,7 @@ T.test("import order: the file's folder, CAJAL_PATH, ~/.local/share/cajal, the l
   writefile(R .. "/proj/missing.cajal", 'import "models/lfi"\n')
   local e = compile.diagnose(R .. "/proj/missing.cajal")
   assert(e:find('missing.cajal:1:1: import "models/lfi": no such model file in the importing file\'s folder, ' ..
-    "CAJAL_PATH, ~/.local/share/cajal or cajal's model library (did you mean 'models/lif'?) (the order of " ..
+    "CAJAL_PATH, ~/.local/share/cajal, cajal's model library or the LuaRocks trees (did you mean 'models/lif'?) (the order of " ..
     "the search: man cajal-lang, IMPORT)\n", 1, true), e)
   os.execute("rm -rf " .. q(R))
 end)
