@@ -164,13 +164,19 @@ local function find(name, dir)
   else
     for _, d in ipairs(M.searchpath(dir)) do candidates[#candidates + 1] = d .. "/" .. file end
   end
-  for _, path in ipairs(candidates) do
-    tried[#tried + 1] = path
-    if isfile(path) then
-      local text = readfile(path)
-      if text then return text, path end
+  -- the first readable file of dirs/file (dirs nil: candidates), noting each tried
+  local function first(dirs)
+    for _, d in ipairs(dirs or candidates) do
+      local path = dirs and d .. "/" .. file or d
+      tried[#tried + 1] = path
+      if isfile(path) then
+        local text = readfile(path)
+        if text then return text, path end
+      end
     end
   end
+  local text, path = first(nil)
+  if text then return text, path end
   -- the model library shipped with cajal: install tree, then the binary
   if file:sub(1, 1) ~= "/" and not file:find("%.%.") then
     local here = SELF and SELF .. "/" .. file
@@ -188,14 +194,8 @@ local function find(name, dir)
       if text then return text, "[cajal]/" .. file end
       tried[#tried + 1] = "the models built into cajal"
     end
-    for _, d in ipairs(M.rocktrees()) do
-      local path = d .. "/" .. file
-      tried[#tried + 1] = path
-      if isfile(path) then
-        local text = readfile(path)
-        if text then return text, path end
-      end
-    end
+    text, path = first(M.rocktrees())
+    if text then return text, path end
   end
   return nil, tried
 end
