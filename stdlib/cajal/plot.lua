@@ -19,7 +19,8 @@
 -- Common options: out, title, xlabel, ylabel, size ({w, h} pixels; default
 -- {800, 600}), xrange / yrange ({lo, hi}), logx, logy, grid, labels (one per
 -- line or column), commands (a list of extra gnuplot commands, run before
--- the plot command).
+-- the plot command), net / provenance (the network part of the provenance
+-- record written into a PNG or SVG file: cajal.provenance).
 --
 -- Units: data with a unit (arrays of quantities, monitor times) are drawn in
 -- a unit with a readable prefix, the one they print in (mV for values of a
@@ -206,7 +207,8 @@ end
 -- ---- options and data ------------------------------------------------------------
 
 local common = { out = 1, title = 1, xlabel = 1, ylabel = 1, size = 1, xrange = 1, yrange = 1,
-  logx = 1, logy = 1, grid = 1, labels = 1, commands = 1, xunit = 1, yunit = 1 }
+  logx = 1, logy = 1, grid = 1, labels = 1, commands = 1, xunit = 1, yunit = 1,
+  net = 1, provenance = 1 }
 
 -- ---- units ---------------------------------------------------------------------------
 
@@ -366,6 +368,12 @@ local function draw(fn, opts, body)
     local size = f and f:seek("end") or 0
     if f then f:close() end
     if size == 0 then fail(fn, "gnuplot wrote nothing to " .. out) end
+    -- the provenance record (cajal.provenance): PNG and SVG carry one
+    local ext = (out:match("%.([%a%d]+)$") or ""):lower()
+    if not display and (ext == "png" or ext == "svg") then
+      local okp, err = pcall(require("cajal.provenance").embed, out, opts, ext)
+      if not okp then fail(fn, (tostring(err):gsub("^save_%a+: ", ""))) end
+    end
   end
   if display then
     local png = readall(out)
