@@ -505,6 +505,11 @@ local function draw(scope, node, fname, args, dims)
   elseif fname == "normal" then
     if not dimeq(dims[1], dims[2]) then mismatch(scope, node, "'normal'", dims[1], dims[2]) end
     return mk("+", args[1], mk("*", args[2], { "rand", "normal" })), both(dims[1], dims[2])
+  elseif fname == "bernoulli" then -- 1 with probability p, else 0: u < p
+    if not isless(dims[1]) then
+      fail(scope.src, node.pos, format("'bernoulli' needs a dimensionless probability (got %s)", dimstr(dims[1])))
+    end
+    return mk("<", { "rand", "uniform" }, args[1]), DIMLESS
   else -- exponential(mean): -mean * log(1 - u)
     return mk("*", mk("neg", args[1]), call("log1p", mk("neg", { "rand", "uniform" }))), dims[1]
   end
@@ -1014,7 +1019,9 @@ function M.neuron(net, entry, n, overrides, popname)
   inst.scope = { kind = "neuron", src = entry.src, names = inst.names, cx = cx,
                  builtins = NEURON_BUILTINS, consts = consts, rand = true }
   if node.spike then
-    local c, d = expr(copy(inst.scope, { rand = false, norand = "spike conditions are deterministic" }), node.spike)
+    -- draws are allowed: a stochastic spike decision (rand() < p, bernoulli(p)),
+    -- keyed by (seed, neuron, step) like every kernel draw (IR.md section 4)
+    local c, d = expr(inst.scope, node.spike)
     needless(inst.scope, node.spike, "the spike condition", d)
     inst.spike = c
   end

@@ -22,5 +22,5 @@ return {
   min = {2, "same"}, max = {2, "same"}, mod = {2, "same"}, clip = {3, "same"},
   atan2 = {2, "ratio"}, sqrt = {1, "sqrt"}, pow = {2, "pow"},
   rand = {0, "rand"}, randn = {0, "rand"}, uniform = {2, "rand"},
-  normal = {2, "rand"}, exponential = {1, "rand"},
+  normal = {2, "rand"}, exponential = {1, "rand"}, bernoulli = {1, "rand"},
 }

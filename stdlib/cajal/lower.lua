@@ -126,7 +126,7 @@ local function pick(env, sym, side)
     how = "i"
   else
     if st[1] == "proj" then how = "s"
-    elseif sym.kind == "postsyn" then how = "post"
+    elseif sym.kind == "postsyn" then how = side == "pre" and "pre" or "post"
     elseif side == "post" or side == "pre" then how = side
     else error(format("lower: '%s' needs _pre or _post here", sym.name), 0) end
   end
@@ -664,6 +664,32 @@ local function inputs(L, pop)
   end
 end
 
+-- e with each child expression mapped by f (a new node only when one changed)
+local function mapkids(e, f)
+  local r, changed = { e[1] }, false
+  for q = 2, #e do
+    local a = e[q]
+    r[q] = (type(a) == "table" and a[1] ~= nil) and f(a) or a
+    if r[q] ~= a then changed = true end
+  end
+  return changed and r or e
+end
+
+-- the definition node e with its expression mapped by f: a new definition
+-- named after it (suffix), made once per memo key, or e when f changes nothing
+local function redef(e, memo, key, suffix, f)
+  local sym = e[2]
+  local d = memo[key]
+  if d == nil then
+    local x = f(sym.expr)
+    d = x ~= sym.expr and { kind = "def", name = sym.name .. suffix, expr = x, dim = sym.dim,
+                            pos = sym.pos, owner = sym.owner } or false
+    memo[key] = d
+  end
+  if not d then return e end
+  return { "def", d, e[3] }
+end
+
 -- texpr with the inputs of pop replaced by what they sum. A definition
 -- that reads an input becomes a new definition of the substituted
 -- expression, made once per symbol (memo: sym -> def node), so shared
@@ -671,6 +697,7 @@ end
 local function substinputs(e, pop, memo)
   local op = e[1]
   memo = memo or {}
+  local function f(a) return substinputs(a, pop, memo) end
   if op == "sym" then
     local s = e[2]
     if s.kind == "input" and s.owner == pop then
@@ -678,24 +705,51 @@ local function substinputs(e, pop, memo)
     end
     return e
   elseif op == "def" then
-    local sym = e[2]
-    local d = memo[sym]
-    if d == nil then
-      local x = substinputs(sym.expr, pop, memo)
-      d = x ~= sym.expr and { kind = "def", name = sym.name .. "@in", expr = x, dim = sym.dim,
-                              pos = sym.pos, owner = sym.owner } or false
-      memo[sym] = d
+    return redef(e, memo, e[2], "@in", f)
+  end
+  return mapkids(e, f)
+end
+
+-- The inputs read by a sum kernel (through r_pre = I_in, or any definition
+-- of a pre or post neuron) are those of this step (IR.md section 3): the
+-- runtime stores an input in the update kernel (step 4), after the sums
+-- (step 3), so a sum kernel reads instead what the input sums: its drives
+-- (set at step 2), its postsynaptic terms (from the state at the start of
+-- the step) and its '@sum' array, which projections earlier in the file
+-- have filled. texpr e of proj's output -> e with those inputs replaced;
+-- a summed input filled by this projection or a later one is an error
+-- (an algebraic loop, or an order the runtime cannot honour).
+local function sideexpr(e, side)
+  -- an expression of a neuron read from a synapse: its index is i (pre) or j (post)
+  local op = e[1]
+  if op == "i" then return side == "post" and { "j" } or e end
+  if op == "sym" and e[2].kind == "postsyn" and not e[3] then return { "sym", e[2], side } end
+  return mapkids(e, function(a) return sideexpr(a, side) end)
+end
+
+local function stepinputs(e, proj, out, memo, side)
+  local op = e[1]
+  if op == "sym" or op == "def" then side = e[3] or side end
+  local function f(a) return stepinputs(a, proj, out, memo, side) end
+  if op == "sym" and e[2].kind == "input" and side then
+    local s = e[2]
+    local pop = side == "pre" and proj.pre or proj.post
+    if s.owner ~= pop or not pop.inputs_of then return e end
+    for _, c in ipairs(pop.inputs_of[s].sums) do
+      if c.proj.id >= proj.id then
+        local why = c.proj == proj and "which it sums into itself: an algebraic loop;"
+                    or format("which '%s' sums into later in the step: connect '%s' before '%s', or",
+                              c.proj.name, c.proj.name, proj.name)
+        fail(proj.syn.src, out.pos, format("the output of '%s' reads the input '%s' of '%s' (%s), %s "
+          .. "give '%s' a state variable (dr/dt = ...)", proj.name, s.name, pop.name, side, why, pop.name))
+      end
     end
-    if not d then return e end
-    return { "def", d, e[3] }
+    local x = pop.inputexpr[s]
+    return x and sideexpr(x, side) or e
+  elseif op == "def" then
+    return redef(e, memo, (side or "") .. ":" .. tostring(e[2]), "@now", f)
   end
-  local r, changed = { op }, false
-  for q = 2, #e do
-    local a = e[q]
-    r[q] = (type(a) == "table" and a[1] ~= nil) and substinputs(a, pop, memo) or a
-    if r[q] ~= a then changed = true end
-  end
-  return changed and r or e
+  return mapkids(e, f)
 end
 
 local function popinit(L, pop)
@@ -946,7 +1000,7 @@ local function projkernels(L, net, proj)
       local kb = newkernel(L, proj.name .. "_sum", "synapses", "sum", check.lineof(syn.src, out.pos))
       local st = L.store[slot.target]
       kb:slot(st[1], st[2], st[3])           -- refs[1]: the post variable summed into
-      kb.value = lx(out.expr, inline_env(kb, "synapses", nil, proj))
+      kb.value = lx(stepinputs(out.expr, proj, out, {}), inline_env(kb, "synapses", nil, proj))
       if type(kb.value) ~= "table" then error("lower: bad sum", 0) end
       q.summed[#q.summed + 1] = { post_var = st[3], kernel = addkernel(L, kb) }
     end
@@ -1000,6 +1054,29 @@ local function monitors(L, net)
   return out
 end
 
+-- The full parameter set after overrides (provenance): { network = {NAME =
+-- {value, unit}}, populations = {POP = {NAME = {value, unit}}}, projections
+-- = {PROJ = {...}} }; values in SI units, unit the dimension's text; a
+-- parameter set per neuron (an expression of i or a draw) is {per_neuron =
+-- true, unit}.
+local function paramset(net)
+  local function entry(sym)
+    local unit = check.dimstr(sym.dim)
+    if sym.kind == "param" then return { value = sym.value, unit = unit } end
+    return { per_neuron = true, unit = unit }
+  end
+  local function group(inst)
+    local t = {}
+    for _, sym in ipairs(inst and inst.params or {}) do t[sym.name] = entry(sym) end
+    return t
+  end
+  local r = { network = {}, populations = {}, projections = {} }
+  for name, c in pairs(net.consts) do r.network[name] = entry({ kind = "param", value = c.value, dim = c.dim }) end
+  for _, pop in ipairs(net.pops) do r.populations[pop.name] = group(pop) end
+  for _, proj in ipairs(net.projs) do r.projections[proj.name] = group(proj.syn) end
+  return r
+end
+
 -- network(net, opts) -> ir (without c_source: that is the emitter's)
 function M.network(net, opts)
   local L = { store = {}, zero_inputs = {}, dt = net.dt, kernels = {}, method = opts.method }
@@ -1019,6 +1096,7 @@ function M.network(net, opts)
   end
   for _, proj in ipairs(net.projs) do projkernels(L, net, proj) end
   ir.monitors = monitors(L, net)
+  ir.parameters = paramset(net)
   -- models of the file that no population uses: lowered once (for their
   -- errors: a method that cannot integrate them), then dropped
   for q, inst in ipairs(net.unused or {}) do

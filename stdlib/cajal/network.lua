@@ -236,7 +236,7 @@ local function build(fname, source, filename, opts, savefile, importdir)
     if not ok then error(format("%s: %s", fname, (tostring(r):gsub("^net_new: ", ""))), 0) end
     h = r
   end
-  return wrap(h, ir, backend, { source = source, filename = filename, opts = opts })
+  return wrap(h, ir, backend, { source = source, filename = filename, opts = opts, importdir = importdir })
 end
 
 ---------------------------------------------------------------------------
@@ -479,6 +479,68 @@ function SpikeMon:neurons()
   local o = priv[self]
   return o.lo + 1, o.hi + 1
 end
+
+-- mon:window(T) -> the spikes of the last T of the run (T rounded to whole
+-- steps, at least one; clipped to the run so far), and mon:since(t) -> the
+-- spikes from time t (rounded to a step) to now: spike windows
+-- (vm/bind/lwindow.c) holding the spikes of steps t_start <= t < t_stop,
+-- t_stop the current time. Found by binary search on the record and
+-- copied alone, so their cost does not grow with the length of the run:
+-- the way to watch a running network from a net:every() callback.
+local function takewindow(self, fname, s0, now)
+  local o = priv[self]
+  local n = priv[o.net]
+  local ok, w = pcall(n.h.window, n.h, o.id, s0, now)
+  if not ok then error(format("%s: %s", fname, (tostring(w):gsub("^bad argument #%d to '[^']*' %((.*)%)$", "%1"))), 3) end
+  return w
+end
+
+local function checkspikemon(self, fname)
+  if getmetatable(self) ~= spikemt or not priv[self] then
+    local mt = getmetatable(self)
+    local what = type(mt) == "table" and rawget(mt, "__name") or type(self)
+    error(format("%s: spike monitor expected (net.spikes.E), got %s", fname, tostring(what)), 3)
+  end
+  return priv[priv[self].net]
+end
+
+function SpikeMon:window(T)
+  local n = checkspikemon(self, "window")
+  local sec = seconds("window", 1, T, "window length")
+  if not (sec > 0 and sec < huge) then
+    argerror("window", 1, format("the window length must be positive and finite, got %s s", tostring(sec)))
+  end
+  local k = tosteps(sec, n.dt)
+  if k < 1 then
+    argerror("window", 1, format("the window must be at least one step (dt = %g ms)", n.dt * 1e3))
+  end
+  local now = n.h:step()
+  return takewindow(self, "window", now > k and now - k or 0, now)
+end
+
+function SpikeMon:since(t)
+  local n = checkspikemon(self, "since")
+  local sec = seconds("since", 1, t, "start time")
+  local now = n.h:step()
+  local k = sec == sec and tosteps(sec, n.dt) or -1
+  if not (sec >= 0 and k <= now) then
+    argerror("since", 1, format("the start time must lie between 0 and the current time %g s, got %s s",
+      now * n.dt, tostring(sec)))
+  end
+  return takewindow(self, "since", math.tointeger(k), now)
+end
+
+-- State and rate monitors record no spike times: say so.
+local function nospikes(kind)
+  return function(_, k)
+    if k == "window" or k == "since" then
+      error(format("%s: a %s monitor records no spike times; windows are taken of spike monitors (net.spikes.E)",
+        k, kind), 2)
+    end
+  end
+end
+setmetatable(StateMon, { __index = nospikes("state") })
+setmetatable(RateMon, { __index = nospikes("rate") })
 
 spikemt.__tostring = function(mon)
   local o = priv[mon]
@@ -918,7 +980,10 @@ function Net:save(path)
   local o = priv[self]
   if not o then argerror("save", 1, "network expected") end
   if type(path) ~= "string" then argerror("save", 1, "file name expected, got " .. type(path)) end
-  local meta = packmeta({ source = o.meta.source, filename = o.meta.filename, opts = o.meta.opts })
+  local okp, record = pcall(require("cajal.provenance").forfile, { net = self }, "save")
+  if not okp then error("net:save: " .. tostring(record):gsub("^save_save: ", ""), 2) end
+  local meta = packmeta({ source = o.meta.source, filename = o.meta.filename, opts = o.meta.opts,
+                          provenance = record })
   local ok, err = pcall(o.h.save, o.h, path, meta)
   if not ok then error("net:save: " .. tostring(err):gsub("^save: ", ""), 2) end
   return path
@@ -1019,7 +1084,7 @@ netmt.__help = function(net)
       end
     end
   end
-  mons(o.spikes, "net.spikes.", "spike monitor: :times(), :indices(), :counts(), :rate()")
+  mons(o.spikes, "net.spikes.", "spike monitor: :times(), :indices(), :counts(), :rate(), :window(T)")
   mons(o.state, "net.state.", "state monitor: :values() (row per record), :times(), :indices()")
   mons(o.rate, "net.rate.", "rate monitor: :values() (Hz), :times()")
   for _, k in ipairs(partnames(o)) do
@@ -1038,7 +1103,8 @@ local function monhelp(kind, methods)
     return tostring(mon) .. "\n" .. methods
   end
 end
-spikemt.__help = monhelp("spikes", "  :times() (s), :indices() (1-based, int32), :count(), :counts() (per neuron), :rate() (Hz)")
+spikemt.__help = monhelp("spikes", "  :times() (s), :indices() (1-based, int32), :count(), :counts() (per neuron), :rate() (Hz),\n" ..
+  "  :window(T) / :since(t) (the spikes of the last T / since t, for live measures in net:every())")
 statemt.__help = monhelp("state", "  :values() (a row per record, a column per neuron, in the variable's unit),\n" ..
   "  :times() (s), :indices() (the recorded neurons, 1-based, int32)")
 ratemt.__help = monhelp("rate", "  :values() (the population rate in Hz per window), :times() (window starts, s)")
@@ -1122,7 +1188,131 @@ function M.nwbdata(net)
     description = format("cajal simulation of network %s: dt = %g ms, seed %d, %s backend, %g s simulated",
       ir.name or "?", o.dt * 1e3, ir.seed or 0, o.backend, o.h:step() * o.dt),
     notes = tostring(net) .. "\n(written by cajal " .. core.version .. ")",
+    provenance = require("cajal.provenance").forfile({ net = net }, "nwb"),
     t = o.h:step() * o.dt, dt = o.dt, spikes = spikes, series = series }
+end
+
+---------------------------------------------------------------------------
+-- Provenance (cajal.provenance): what rebuilds this network
+---------------------------------------------------------------------------
+
+-- M.provenance(net) -> the network part of a provenance record, nil for
+-- anything but a network.
+function M.provenance(net)
+  local o = type(net) == "table" and priv[net]
+  if not o or getmetatable(net) ~= netmt then return nil end
+  local P, prov = require "cajal.provenance", require "cajal.prov"
+  local ir, meta = o.ir, o.meta
+  local files, digests = {}, {}
+  for k, f in ipairs(ir.files or { { path = meta.filename or "<string>", text = meta.source } }) do
+    digests[k] = prov.sha256(f.text)
+    files[k] = { path = f.path, sha256 = digests[k] }
+  end
+  local model = { name = ir.name, sha256 = P.modelhash(digests), files = files }
+  if meta.filename then
+    model.path, model.abspath = meta.filename, prov.realpath(meta.filename)
+  else
+    model.text = meta.source
+  end
+  local arrays
+  for name, a in pairs(meta.opts.arrays or {}) do
+    arrays = arrays or {}
+    local h, n = P.arrayhash(a)
+    arrays[tostring(name)] = { sha256 = h, n = n }
+  end
+  local step = o.h:step()
+  return { model = model, overrides = P.plain(meta.opts.params or {}), parameters = ir.parameters,
+           seed = ir.seed, dt = o.dt, backend = o.backend, precision = ir.precision or "double",
+           method = meta.opts.method, arrays = arrays, t = step * o.dt, step = step }
+end
+
+-- The model text a record names: the recorded text, or the file at its
+-- absolute path, then at its path as given, whose SHA-256 is the recorded
+-- one. -> source, filename (nil for text)
+local function findmodel(m)
+  local prov = require "cajal.prov"
+  local want = m.files[1].sha256
+  if m.text then
+    if prov.sha256(m.text) ~= want then error("cj.load: the record's model text does not match its hash", 0) end
+    return m.text, nil
+  end
+  local tried, changed, seen = {}, nil, {}
+  for _, path in ipairs({ m.abspath, m.path }) do
+    if not seen[path] then
+      seen[path] = true
+      tried[#tried + 1] = path
+      local f = io.open(path, "rb")
+      local text = f and f:read("a")
+      if f then f:close() end
+      if type(text) == "string" then
+        local h = prov.sha256(text)
+        if h == want then return text, path end
+        changed = changed or format("the model text at '%s' changed since the record was written " ..
+          "(SHA-256 %s recorded, %s now)", path, want:sub(1, 16), h:sub(1, 16))
+      end
+    end
+  end
+  error("cj.load: " .. (changed or format("cannot find the model of the record (tried %s)",
+    concat(tried, ", "))), 0)
+end
+
+local REBUILDOPTS = { progress = true, backend = true, arrays = true }
+
+-- cj.load(record [, opts]): the network of a provenance record, as it was
+-- built (not as it was when the record was written: run it for record.network.t).
+local function rebuild(p, opts)
+  local function badarg(k, msg) error(format("bad argument #%d to 'cj.load' (%s)", k, msg), 0) end
+  local P = require "cajal.provenance"
+  local why = P.malformed(p)
+  if why then badarg(1, "a provenance record expected (" .. why .. ")") end
+  local n = p.network
+  if not n then
+    badarg(1, "the record has no network (the file was written without opts.net: " ..
+      "it names the script only)")
+  end
+  if opts ~= nil and type(opts) ~= "table" then badarg(2, "table of options expected") end
+  for k in pairs(opts or {}) do
+    if not REBUILDOPTS[k] then
+      badarg(2, format("option '%s' comes from the record (only progress, backend and arrays " ..
+        "may be given)", tostring(k)))
+    end
+  end
+  opts = opts or {}
+  local o = { seed = n.seed, dt = n.dt, params = P.unplain(n.overrides or {}), method = n.method,
+              precision = n.precision, backend = opts.backend or n.backend, progress = opts.progress,
+              arrays = opts.arrays }
+  for name, a in pairs(n.arrays or {}) do
+    local given = opts.arrays and opts.arrays[name]
+    if given == nil then
+      badarg(2, format("the network was built from opts.arrays.%s: give the same array " ..
+        "(opts.arrays)", name))
+    end
+    if P.arrayhash(given) ~= a.sha256 then
+      badarg(2, format("opts.arrays.%s is not the array the network was built from " ..
+        "(its SHA-256 differs)", name))
+    end
+  end
+  local source, filename = findmodel(n.model)
+  o = checkopts("cj.load", 2, o)
+  local net = build("cj.load", source, filename, o, nil, not filename and "." or nil)
+  -- the imports found now must be the files recorded
+  local files = priv[net].ir.files or {}
+  local prov = require "cajal.prov"
+  for k, f in ipairs(n.model.files) do
+    local now = files[k]
+    if not now then
+      error(format("cj.load: the model now imports fewer files than recorded ('%s' is no longer imported)",
+        f.path), 0)
+    end
+    if prov.sha256(now.text) ~= f.sha256 then
+      error(format("cj.load: the imported file '%s' (found now at '%s') changed since the record was written",
+        f.path, now.path), 0)
+    end
+  end
+  if #files ~= #n.model.files then
+    error(format("cj.load: the model now imports '%s', which the record does not list", files[#n.model.files + 1].path), 0)
+  end
+  return net
 end
 
 ---------------------------------------------------------------------------
@@ -1131,7 +1321,17 @@ end
 
 -- cj.load(path [, opts]) -> net
 function M.load(path, opts)
-  if type(path) ~= "string" then argerror("cj.load", 1, "file name expected, got " .. type(path)) end
+  if type(path) == "table" then
+    local ok, net = pcall(rebuild, path, opts)
+    if not ok then
+      if getmetatable(net) == OPTERR then argerror("cj.load", 2, net.msg) end
+      error(net, 2)
+    end
+    return net
+  end
+  if type(path) ~= "string" then
+    argerror("cj.load", 1, "file name or provenance record expected, got " .. type(path))
+  end
   opts = checkopts("cj.load", 2, opts)
   local source, err = files.readfile(path)
   if not source then error(format("cj.load: cannot open '%s': %s", path, err), 2) end
@@ -1164,7 +1364,11 @@ end
 
 core.doc(M.load, [[
 cj.load(path [, opts]) -> network
-Compile the .cajal model in path and build its network. opts: seed, dt
+Compile the .cajal model in path and build its network (path may be a
+provenance record, cj.provenance(file): the same model, found again at
+its recorded path and checked against its SHA-256, with the same
+overrides, seed, dt, backend and precision; opts then only progress,
+backend, arrays; run it for record.network.t to reproduce). opts: seed, dt
 (quantity or s), params ({E = {tau_m = 10 * cj.ms}} or {NE = 3200}), arrays
 (for `from arrays NAME`), method, backend ("jit" | "interp" | "auto";
 CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
@@ -1172,7 +1376,8 @@ Ctrl-C stops the building of connectivity (no network is made).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
 net.t, net.dt; net.E.v (live state, with unit; writable; inputs and
 definitions read only), net.E.N;
-net.spikes.E:times() / :indices() (1-based) / :counts() / :rate();
+net.spikes.E:times() / :indices() (1-based) / :counts() / :rate() /
+:window(T) (the last T, cheaply: for cj.coding and cj.info in net:every());
 net.state.E.v:times() / :values(); net.rate.E:values() (a monitor
 recorded `to "x.npy"` is read back from its file); further monitors of
 E.v are net.state.E["v#2"], ...; net.monitors lists all. Populations and
@@ -1221,6 +1426,19 @@ core.doc(SpikeMon.rate, "mon:rate() -> quantity (Hz)\nMean rate of the recorded 
 core.doc(SpikeMon.count, "mon:count() -> integer\nThe number of spikes recorded.")
 core.doc(SpikeMon.duration, "mon:duration() -> quantity (s)\nThe time recorded since the network was built or reset.")
 core.doc(SpikeMon.neurons, "mon:neurons() -> first, last\nThe 1-based range of the recorded neurons of the population.")
+core.doc(SpikeMon.window, [[
+mon:window(T) -> spike window
+The spikes of the last T of the run (a duration, rounded to whole steps, at least one
+step; clipped to the run so far): those of steps t_start <= t < t_stop, t_stop = now.
+Found by binary search and copied alone, in O(log record + spikes in the window), so it
+costs the same after 1 s or 1 h of run: take it in a net:every() callback to watch a
+running network. cj.coding, cj.info and cj.plot.raster take a window as they take the
+monitor (window [t_start, t_stop)); win:rate(), win:counts(), win:span() ... as the
+monitor's. A snapshot: running on does not change it. Not for monitors streamed to a file.]])
+core.doc(SpikeMon.since, [[
+mon:since(t) -> spike window
+The spikes from time t (rounded to a step; 0 <= t <= now) to now, as mon:window().
+since(0) holds the whole record; since(now) is empty, of zero length.]])
 core.doc(StateMon.values, "mon:values() -> 2-D array\nOne row per record, one column per recorded neuron, in the variable's unit.")
 core.doc(StateMon.times, "mon:times() -> array (s)\n" ..
   "The time of each record: the state at t is stamped t, from t = 0 (recorded before the step at t runs).")

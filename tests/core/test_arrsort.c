@@ -181,3 +181,49 @@ Test(spiketrain, binning_puts_grid_spikes_in_their_own_bin)
   cr_assert_eq(cj_array_getflat(&out, 19), 2, "two spikes in the last bin of train 2");
   cj_array_release(&out);
 }
+
+Test(spiketrain, span_finds_the_records_of_a_range_of_steps)
+{
+  /* a monitor's record: steps non-decreasing, several spikes per step */
+  int64_t steps[8] = { 0, 0, 3, 5, 5, 5, 9, 12 }, k0, k1;
+  cj_spikes_span(steps, 8, 5, 10, &k0, &k1);
+  cr_assert(k0 == 3 && k1 == 7, "steps 5..9 are records 3..6: %lld %lld", (long long)k0, (long long)k1);
+  cj_spikes_span(steps, 8, 0, 1, &k0, &k1);
+  cr_assert(k0 == 0 && k1 == 2, "step 0 is records 0..1");
+  cj_spikes_span(steps, 8, 6, 9, &k0, &k1);
+  cr_assert(k0 == 6 && k1 == 6, "no record in steps 6..8");
+  cj_spikes_span(steps, 8, 13, 20, &k0, &k1);
+  cr_assert(k0 == 8 && k1 == 8, "past the end");
+  cj_spikes_span(steps, 8, 5, 5, &k0, &k1);
+  cr_assert(k0 == k1, "an empty range of steps");
+  cj_spikes_span(steps, 0, 0, 10, &k0, &k1);
+  cr_assert(k0 == 0 && k1 == 0, "an empty record");
+  /* every range against a linear scan */
+  for (int64_t a = -1; a < 14; a++)
+    for (int64_t b = a; b < 15; b++) {
+      int64_t lo = 0, hi;
+      while (lo < 8 && steps[lo] < a) lo++;
+      hi = lo;
+      while (hi < 8 && steps[hi] < b) hi++;
+      cj_spikes_span(steps, 8, a, b, &k0, &k1);
+      cr_assert(k0 == lo && k1 == hi, "[%lld, %lld)", (long long)a, (long long)b);
+    }
+}
+
+Test(spiketrain, fromlabels_sorts_spikes_into_trains_stably)
+{
+  double t[6] = { 0.1, 0.2, 0.2, 0.3, 0.5, 0.7 }, tt[6];
+  int32_t id[6] = { 2, 0, 2, 2, 0, 3 };
+  int64_t off[5];
+  cr_assert_eq(cj_trains_fromlabels(t, id, 6, 4, off, tt), CJ_OK);
+  cr_assert(off[0] == 0 && off[1] == 2 && off[2] == 2 && off[3] == 5 && off[4] == 6);
+  cr_assert(tt[0] == 0.2 && tt[1] == 0.5, "train 0 in time order");
+  cr_assert(tt[2] == 0.1 && tt[3] == 0.2 && tt[4] == 0.3, "train 2 in time order");
+  cr_assert(tt[5] == 0.7);
+  id[4] = 4;
+  cr_assert_eq(cj_trains_fromlabels(t, id, 6, 4, off, tt), CJ_EINVAL, "label 4 of 4 trains");
+  id[4] = -1;
+  cr_assert_eq(cj_trains_fromlabels(t, id, 6, 4, off, tt), CJ_EINVAL, "negative label");
+  cr_assert_eq(cj_trains_fromlabels(t, id, 0, 2, off, tt), CJ_OK);
+  cr_assert(off[0] == 0 && off[1] == 0 && off[2] == 0, "no spikes");
+}

@@ -51,8 +51,11 @@ local SECTIONS = {
     "cj.info.mutual_information", "cj.info.conditional_mi", "cj.info.kl", "cj.info.js",
     "cj.info.table", "cj.info.words", "cj.info.word_distribution", "cj.info.word_entropy",
     "cj.info.direct", "cj.info.spike_information", "cj.info.counter" },
-    patterns = { "^cj%.info%.", "^info%.counter:" },
-    firstof = { ["^info%.counter:"] = "Word counters (c = cj.info.counter())" } },
+    -- live measures (issue 9): windows of spike monitors, after the counters
+    patterns = { "^cj%.info%.", "^info%.counter:", "^spikemonitor:window$", "^spikemonitor:since$",
+                 "^spikewindow:" },
+    firstof = { ["^info%.counter:"] = "Word counters (c = cj.info.counter())",
+                ["^spikemonitor:window$"] = "Live measures: spike windows (win = net.spikes.E:window(T))" } },
   { id = "coding", names = {
     "cj.coding.bin", "cj.coding.rates", "cj.coding.isi", "cj.coding.cv", "cj.coding.fano",
     "cj.coding.psth", "cj.coding.correlogram", "cj.coding.spectrum", "cj.coding.welch",
@@ -95,6 +98,7 @@ local SECTIONS = {
                  ["spikemonitor:times"] = "Spike monitors (net.spikes.E)",
                  ["statemonitor:times"] = "State monitors (net.state.E.v)",
                  ["ratemonitor:times"] = "Rate monitors (net.rate.E)" } },
+  { id = "provenance", names = { "cj.provenance" } },
   -- structured representations (issue 8)
   { id = "capsule", names = {
     "cj.capsule.squash", "cj.capsule.predict", "cj.capsule.route", "cj.capsule.route_grad",

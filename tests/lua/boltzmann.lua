@@ -592,6 +592,171 @@ T.test("ising: heat bath agrees with Metropolis; general couplings equal gibbs",
 end)
 
 ---------------------------------------------------------------------------
+-- Validation 6: sampling by networks (models/boltzmann, cajal-lang(7))
+---------------------------------------------------------------------------
+-- The models use units z in {0,1}, p(z) ∝ exp(½ zᵀWz + bᵀz); cj.boltzmann
+-- uses s = 2z - 1 in {-1,1} and E(s) = -½ sᵀJs - hᵀs. Substituting,
+-- ½ sᵀJs + hᵀs = ½ zᵀ(4J)z + (2h - 2 J 1)ᵀz + const, so W = 4J,
+-- b = 2h - 2 J 1 (J 1: the row sums of J), and <z_k> = (1 + <s_k>) / 2.
+local function binary(J, h)
+  return J * 4, h * 2 - cj.matmul(J, cj.ones(h.shape[1])) * 2
+end
+
+-- A population of MODEL(n [, overrides]) coupled all to all by
+-- sampler_coupling with w = W (from arrays), biases b, z recorded every `every`.
+local function samplernet(model, W, b, every, opts)
+  local name, over = model:match("^([%w_]+)%((.*)%)$")
+  if name then model, over = name, ", " .. over else over = "" end
+  local n = b.shape[1]
+  local I, J, w = {}, {}, {}
+  for pre = 1, n do
+    for post = 1, n do
+      if pre ~= post then I[#I + 1], J[#J + 1], w[#w + 1] = pre - 1, post - 1, W[post][pre] end
+    end
+  end
+  local src = format([[
+import "models/boltzmann"
+dt = 0.1 ms
+population Z = %s(%d%s)
+connect Z -> Z sampler_coupling from arrays couplings
+record z of Z every %s
+record spikes of Z
+]], model, n, over, every)
+  local o = { arrays = { couplings = { i = cj.array(I), j = cj.array(J), w = cj.array(w) } }, seed = 5 }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local net = cj.network(src, o)
+  net.Z.b = b
+  return net
+end
+
+-- Averages of the recorded z (after 10 % burn-in) against exact ones, the
+-- error of each by batch means (50 batches: SE = sd(batch means) / sqrt(50),
+-- ESS = var / SE^2); |estimate - exact| must be below 4.5 SE + bias.
+local function compare(Z, t, pairs_, bias, what)
+  local rows, n = Z.shape[1], Z.shape[2]
+  local nb = 50
+  local bs = (rows - rows // 10) // nb
+  local X = Z[{ { rows - nb * bs + 1, rows }, {} }]:contiguous()
+  local worst, minness, maxse, maxdev = 0, math.huge, 0, 0
+  local function check(col, exact, name)
+    local bm = col:reshape(nb, bs):mean(2)
+    local est, se = bm:mean(), bm:std() / math.sqrt(nb)
+    minness = math.min(minness, col:var() / (se * se))
+    maxse = math.max(maxse, se)
+    maxdev = math.max(maxdev, math.abs(est - exact))
+    worst = math.max(worst, (math.abs(est - exact) - bias) / se)
+    assert(math.abs(est - exact) < 4.5 * se + bias,
+           format("%s %s: %.4f vs exact %.4f (SE %.4f, bias bound %.4f)", what, name, est, exact, se, bias))
+  end
+  for k = 1, n do
+    check(X[{ {}, k }]:contiguous(), t.mean[k], format("<z_%d>", k))
+    if pairs_ then
+      for l = k + 1, n do check((X[{ {}, k }] * X[{ {}, l }]):contiguous(), t.corr[k][l], format("<z_%d z_%d>", k, l)) end
+    end
+  end
+  print(format("  %s: largest |error| %.4f, largest SE %.4f, bias bound %.4f, worst (|error| - bias) / SE %.2f, "
+    .. "smallest ESS %.0f of %d rows", what, maxdev, maxse, bias, worst, minness, nb * bs))
+  return maxse
+end
+
+T.test("the {0,1} form of a machine: W = 4J, b = 2h - 2 J 1", function()
+  local J, h = machine(7, 12, 0.25, 0.3)
+  local W, b = binary(J, h)
+  local s, z = B.exact(J, h), B.exact(W, b, { units = "01" })
+  for k = 1, 12 do T.near(z.mean[k], (1 + s.mean[k]) / 2, 1e-12, "<z_k>") end
+  T.near(z.corr[1][5], (1 + s.mean[1] + s.mean[5] + s.corr[1][5]) / 4, 1e-12, "<z_1 z_5>")
+  -- and back: cj.boltzmann.binary_to_spin gives J = W/4, h = b/2 + W 1/4
+  local J2, h2 = B.binary_to_spin(W, b)
+  T.near(cj.abs(J2 - J):max(), 0, 1e-15, "J"); T.near(cj.abs(h2 - h):max(), 0, 1e-15, "h")
+end)
+
+-- Glauber units, one in turn per step: exact Gibbs sampling. 12 units,
+-- 30000 sweeps (one recorded row per sweep): marginals and the 66 pair
+-- averages within 4.5 SE (78 statistics: a false alarm has probability
+-- about 5e-4).
+-- The 12-unit machine of Validation 1 in {0,1} form, sampled by MODEL for
+-- `seconds`, z recorded every `every`, compared with the exact values ->
+-- the largest SE, the network
+local function sampled(model, every, seconds, pairs_, bias, what)
+  local W, b = binary(machine(7, 12, 0.25, 0.3))
+  local net = samplernet(model, W, b, every)
+  net:run(seconds * cj.second)
+  return compare(net.state.Z.z:values(), B.exact(W, b, { units = "01" }), pairs_, bias, what), net
+end
+
+T.test("glauber units sample the exact marginals and pair averages of a 12-unit machine", function()
+  local se = sampled("glauber_unit", "1.2 ms", 30000 * 12 * 1e-4, true, 0, "glauber")
+  assert(se < 0.01, format("SE %.4f: too few effective samples", se))
+end)
+
+-- The spiking sampler of Buesing et al. (2011), tau = 20 ms (200 steps),
+-- all neurons deciding every step: 800 s of network time, z recorded every
+-- 1 ms. Beside the sampling error, the parallel decisions of one step bias
+-- the distribution by O(dt / tau) (measured at most 0.75 dt / tau over the
+-- marginals with tau = 10 ms and 20 ms in runs of 2000 s and 4000 s, with
+-- SE 0.0015): the tolerance is 4.5 SE + dt / tau.
+T.test("the spiking sampler (Buesing et al. 2011) samples the exact marginals of a 12-unit machine", function()
+  local se, net = sampled("neural_sampler(tau = 20 ms)", "1 ms", 800, false, 1e-4 / 20e-3, "spiking sampler")
+  assert(se < 0.006, format("SE %.4f: too few effective samples", se))
+  -- spikes are real: every neuron fires, never within tau of its last spike
+  -- except at exactly tau (the paper's neuron may fire again as it ends)
+  local times, idx = T.spikelist(net.spikes.Z)
+  local last, fired = {}, 0
+  for k = 1, #times do
+    local q = idx[k]
+    if last[q] then assert(times[k] - last[q] > 20e-3 - 0.5e-4, "a spike within tau") else fired = fired + 1 end
+    last[q] = times[k]
+  end
+  assert(fired == 12, format("%d of 12 neurons fired", fired))
+end)
+
+T.test("stochastic spike decisions: the same draws on both backends, in pieces and after a restore", function()
+  local J, h = machine(3, 10, 0.3, 0.3)
+  local W, b = binary(J, h)
+  local function spikes(model, backend, pieces)
+    local net = samplernet(model, W, b, "1 ms", { backend = backend })
+    for _ = 1, pieces do net:run(0.2 / pieces * cj.second) end
+    local tt, ii = T.spikelist(net.spikes.Z)
+    assert(#tt > 100, model .. ": too few spikes")
+    return { tt, ii }
+  end
+  -- bernoulli(p) takes a dimensionless probability; draws stay out of equations
+  local function unit(body) return "neuron u {\n state { v = 0 mV }\n" .. body .. "\n}\npopulation P = u(2)\n" end
+  T.checkerror("'bernoulli' needs a dimensionless probability (got V)", cj.network,
+               unit("spike when bernoulli(v)"))
+  T.checkerror("random draw 'bernoulli' is not allowed here (in equations, use xi for noise)", cj.network,
+               unit("equations { dv/dt = bernoulli(0.5) * mV / ms }"))
+  -- 1000 neurons x 100 steps of bernoulli(0.5) and rand() < 0.5: Binomial(1e5, 1/4)
+  local net = cj.network(unit("spike when bernoulli(0.5) and rand() < 0.5"):gsub("u%(2%)", "u(1000)")
+                         .. "record spikes of P\n")
+  net:run(100 * 1e-4 * cj.second)
+  local count = #T.values(net.spikes.P:times())
+  assert(math.abs(count - 25000) < 4.5 * math.sqrt(1e5 * 0.25 * 0.75), format("%d spikes, 25000 expected", count))
+  local jit = require("cajal.core").jit_available()
+  if not jit then T.skippart("jit", "no C compiler for the JIT") end
+  -- saved at 0.1 s and restored, the sampler goes on with the same decisions
+  local path = os.tmpname()
+  local net = samplernet("neural_sampler", W, b, "1 ms")
+  net:run(0.1 * cj.second); net:save(path); net:run(0.1 * cj.second)
+  local r = cj.restore(path)
+  os.remove(path)
+  r:run(0.1 * cj.second)
+  local t1, i1 = T.spikelist(net.spikes.Z, 0.1)
+  local t2, i2 = T.spikelist(r.spikes.Z, 0.1)
+  assert(#t1 > 50, "too few spikes after the save")
+  T.same(t1, t2, "times after restore"); T.same(i1, i2, "indices after restore")
+  for _, model in ipairs({ "glauber_unit", "neural_sampler" }) do
+    local a = spikes(model, "interp", 1)
+    local c = spikes(model, "interp", 4)
+    T.same(a[1], c[1], model .. ": times in pieces"); T.same(a[2], c[2], model .. ": indices in pieces")
+    if jit then
+      local d = spikes(model, "jit", 1)
+      T.same(a[1], d[1], model .. ": times jit"); T.same(a[2], d[2], model .. ": indices jit")
+    end
+  end
+end)
+
+---------------------------------------------------------------------------
 -- Bad input
 ---------------------------------------------------------------------------
 
@@ -695,6 +860,17 @@ T.test("examples/ising.lua shows the transition near T_c", function()
   local out = example("ising", "16 300")
   assert(out:find("T_c", 1, true), out)
   assert(out:find("<|m|>", 1, true), out)
+end)
+
+T.test("examples/spiking_sampler.lua samples the exact distribution with a spiking network", function()
+  local out = example("spiking_sampler", "40")
+  -- 40 s: the total variation from the exact distribution over the 1024
+  -- states is 0.09 (spiking) and 0.11 (Glauber, 3600 sweeps), sampling noise
+  -- that falls as 1/sqrt(T) (0.04 and 0.05 at 200 s); a sampler of the
+  -- wrong distribution (marginals off by 0.1) is far above 0.2
+  local tvs, tvg = out:match("total variation ([%d.]+) %(spiking%), ([%d.]+) %(glauber")
+  assert(tvs and tonumber(tvs) < 0.2 and tonumber(tvg) < 0.2, out)
+  assert(out:find("exact", 1, true) and out:find("Hz per neuron", 1, true), out)
 end)
 
 T.test("examples/rbm.lua learns the 8x8 digits of python3-sklearn", function()

@@ -25,14 +25,7 @@ local function corr(a, b)
 end
 
 -- reference statistics of a Lua list of sorted spike times
-local function ref_cv(t)
-  if #t < 3 then return 0 / 0 end
-  local m, v = 0, 0
-  for k = 2, #t do m = m + t[k] - t[k - 1] end
-  m = m / (#t - 1)
-  for k = 2, #t do v = v + (t[k] - t[k - 1] - m) ^ 2 end
-  return math.sqrt(v / (#t - 1)) / m
-end
+local ref_cv = T.ref_cv
 
 local function ref_counts(t, t0, w, nw)
   local c = {}

@@ -2,7 +2,8 @@
 -- as `cajal examples/NAME.lua` in a scratch folder (where they write their
 -- plots), and what they print is checked, so they cannot rot:
 -- info_spikes.lua (direct method on the reliability network), glm.lua (a
--- GLM fitted to a LIF neuron), decoding.lua (population decoding, SPRT).
+-- GLM fitted to a LIF neuron), decoding.lua (population decoding, SPRT),
+-- info_live.lua (measures of a running network from net:every()).
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
 
 local format = string.format
@@ -45,4 +46,27 @@ T.test("examples/decoding.lua: population decoding near the Cramer-Rao bound, SP
   assert(out:find("LRT on whole trials"), out)
 end)
 
+T.test("examples/info_live.lua: live measures of CUBA every 100 ms, and the kick they see", function()
+  local out = run("info_live", "1.2", "300", "1")
+  local rows = {}
+  for t, rate, cv, fano, H, sync in out:gmatch("\n +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+)") do
+    rows[#rows + 1] = { t = tonumber(t), rate = tonumber(rate), cv = tonumber(cv), fano = tonumber(fano),
+                        H = tonumber(H), sync = tonumber(sync) }
+  end
+  assert(#rows == 12, out)
+  for k, r in ipairs(rows) do
+    assert(math.abs(r.t - 0.1 * k) < 1e-9, out)
+    -- CUBA fires at about 5.5 Hz (netexamples.lua: Brian2 5.61 +- 0.26 Hz over 1 s), irregularly
+    assert(r.rate > 3 and r.rate < 9, "rate: " .. out)
+    assert(r.cv > 0.05 and r.cv < 1.5 and r.fano > 0.1 and r.fano < 2, "cv, fano: " .. out)
+    -- binary words of 8 bins at p ~ 0.011 per bin: about 8 h(0.011) = 0.7 bits
+    assert(r.H > 0.4 and r.H < 1.2, "entropy: " .. out)
+  end
+  -- the kick at 0.6 s (every neuron just below threshold) synchronises the
+  -- population: the 1 ms count Fano factor jumps tenfold in the windows after it
+  assert(out:find("0.60 [^\n]*<%- kick"), out)
+  assert(rows[7].sync > 10 * rows[6].sync, out)
+  assert(out:find("restricted to it gives identical measures"), out)
+  assert(out:find("plot: info_live.png") or out:find("no plot:"), out)
+end)
 T.done()

@@ -47,11 +47,17 @@ end
 local HEAD = table.concat(imports, "\n") .. "\npopulation Drive = poisson(200, rate = 200 Hz)\n"
 
 -- Does `connect Drive -> X syn` (or, for a rate unit, X -> X) compile?
+-- A synapse that reads a variable of its pre neuron (sampler_coupling's
+-- z_pre) fits a spiking X as X -> X. -> "self", "drive" or nil
 local function fits(neuron, synapse, rate)
   local src = HEAD .. format("population X = %s(3)\n", neuron)
-  if rate then src = src .. format("connect X -> X %s all_to_all weight 0.1\n", synapse)
-  else src = src .. format("connect Drive -> X %s all_to_all\n", synapse) end
-  return (pcall(compile.build, src, "fit.cajal"))
+  local function try(form)
+    local c = form == "self" and format("connect X -> X %s all_to_all weight 0.1\n", synapse)
+              or format("connect Drive -> X %s all_to_all\n", synapse)
+    return pcall(compile.build, src .. c, "fit.cajal") and form or nil
+  end
+  if rate then return try("self") end
+  return try("drive") or try("self")
 end
 
 local function israte(neuron)
@@ -79,8 +85,9 @@ T.test("every library model runs identically on the JIT and the interpreter", fu
   local pairs_, used = {}, {}
   for _, s in ipairs(synapses) do
     for _, n in ipairs(neurons) do
-      if fits(n, s, rate[n]) then
-        pairs_[#pairs_ + 1] = { n, s }
+      local form = fits(n, s, rate[n])
+      if form then
+        pairs_[#pairs_ + 1] = { n, s, form }
         used[n] = true
         break
       end
@@ -88,11 +95,12 @@ T.test("every library model runs identically on the JIT and the interpreter", fu
   end
   for _, n in ipairs(neurons) do
     if not used[n] then
-      local found
+      local found, form
       for _, s in ipairs(synapses) do
-        if fits(n, s, rate[n]) then found = s; break end
+        form = fits(n, s, rate[n])
+        if form then found = s; break end
       end
-      pairs_[#pairs_ + 1] = { n, found }
+      pairs_[#pairs_ + 1] = { n, found, form }
     end
   end
   if os.getenv("VERBOSE") then for k, p in ipairs(pairs_) do print(k, p[1], p[2]) end end
@@ -102,7 +110,7 @@ T.test("every library model runs identically on the JIT and the interpreter", fu
     local pop = format("X%d", k)
     lines[#lines + 1] = format("population %s = %s(6)", pop, p[1])
     if p[2] then
-      if rate[p[1]] then
+      if p[3] == "self" then
         lines[#lines + 1] = format("connect %s -> %s %s all_to_all weight 0.1", pop, pop, p[2])
       else
         lines[#lines + 1] = format("connect Drive -> %s %s all_to_all", pop, p[2])

@@ -533,4 +533,64 @@ T.test("clear errors for bad paths, sources and options", function()
   assert(net.seed == 2)
 end)
 
+---------------------------------------------------------------------------
+-- Summed outputs read the inputs of the same step (IR.md section 3)
+---------------------------------------------------------------------------
+
+-- X is driven from arrays, Y sums X and is also driven on its neuron 0 (so
+-- its input is '@sum' plus a drive), Z sums Y: all algebraic (r = I_in).
+-- After one step Z holds the sample of that step through both layers.
+local CHAIN = [[
+dt = 1 ms
+neuron unit { input I_in : Hz
+  equations { r = I_in } }
+synapse lin { state { w = 1 }
+  output I_in = w * r_pre }
+population X = unit(3)
+population Y = unit(2)
+population Z = unit(1)
+drive I_in of X from arrays data every 1 ms scale 1 Hz
+drive I_in of Y[0..0] from arrays extra every 1 ms scale 1 Hz
+%s
+]]
+local XY = "connect X -> Y lin all_to_all weight 0.5"
+local YZ = "connect Y -> Z lin all_to_all weight 2"
+
+T.test("a chain of algebraic rate units carries a sample through in one step, on both backends", function()
+  local data = cj.array{ { 1, 2, 3 }, { 4, 5, 6 }, { -1, 0, 2 } }
+  local extra = cj.array{ 10, 20, 30 }
+  local seen = {}
+  for _, backend in ipairs({ "jit", "interp" }) do
+    if backend == "jit" and not require("cajal.core").jit_available() then
+      T.skippart("jit", "no C compiler for the JIT")
+    else
+      local net = cj.network(CHAIN:format(XY .. "\n" .. YZ), { arrays = { data = data, extra = extra }, backend = backend })
+      local z = {}
+      for n = 1, 3 do
+        net:run(1e-3 * cj.second)
+        z[n] = (net.Z.I_in[1]).value
+        -- y0 = 0.5 sum(x) + extra, y1 = 0.5 sum(x); z = 2 (y0 + y1)
+        local sx = data[n]:sum()
+        T.near(z[n], 2 * (0.5 * sx + extra[n] + 0.5 * sx), 1e-12, "z at step " .. n)
+      end
+      seen[#seen + 1] = z
+    end
+  end
+  if #seen == 2 then T.same(seen[1], seen[2], "jit and interpreter") end
+end)
+
+T.test("a sum that reads an input summed later in the step, or itself, is refused", function()
+  local data = cj.array{ { 1, 2, 3 } }
+  local opts = { arrays = { data = data, extra = cj.array{ 1 } } }
+  T.checkerror("which 'XY' sums into later in the step: connect 'XY' before 'YZ'", cj.network,
+               CHAIN:format(YZ .. " as YZ\n" .. XY .. " as XY"), opts)
+  T.checkerror("which it sums into itself: an algebraic loop", cj.network,
+               CHAIN:format(XY .. "\nconnect Y -> Y lin all_to_all weight 0.1 as YY"), opts)
+  -- a unit with a state in between is not a loop
+  local src = CHAIN:format(XY):gsub("population Y = unit%(2%)", "population Y = leaky(2)")
+                   :gsub("population X", "neuron leaky { input I_in : Hz\n state { r = 0 Hz }\n"
+                         .. " equations { dr/dt = (I_in - r) / 10 ms } }\npopulation X", 1)
+  cj.network(src .. "connect Y -> Y lin all_to_all weight 0.1\n", opts)
+end)
+
 T.done()

@@ -156,6 +156,18 @@ function T.example(name, args, env)
   return out
 end
 
+-- ISI coefficient of variation (std/mean of the intervals, ddof 0) of a
+-- Lua list of sorted spike times; NaN under two intervals. A reference for
+-- cj.coding.cv (coding.lua, infolive.lua).
+function T.ref_cv(t)
+  if #t < 3 then return 0 / 0 end
+  local m, v = 0, 0
+  for k = 2, #t do m = m + t[k] - t[k - 1] end
+  m = m / (#t - 1)
+  for k = 2, #t do v = v + (t[k] - t[k - 1] - m) ^ 2 end
+  return math.sqrt(v / (#t - 1)) / m
+end
+
 T.PY = "/usr/bin/python3"
 function T.python(code)
   local f = io.popen("timeout 300 " .. T.PY .. " -c " .. T.shq(code) .. " 2>&1")

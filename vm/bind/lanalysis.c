@@ -184,11 +184,16 @@ double *cj_newf64(lua_State *L, int ndim, const int64_t *shape, cj_dim d)
 
 #define SPIKEMON "cajal.spikemonitor"
 
+/* 1 for a spike monitor; 2 for a state or rate monitor (no spike times). */
 static int ismonitor(lua_State *L, int i)
 {
   int r = 0;
   if (lua_type(L, i) == LUA_TTABLE && lua_getmetatable(L, i)) {
-    r = lua_getfield(L, -1, "__name") == LUA_TSTRING && strcmp(lua_tostring(L, -1), SPIKEMON) == 0;
+    if (lua_getfield(L, -1, "__name") == LUA_TSTRING) {
+      const char *name = lua_tostring(L, -1);
+      r = strcmp(name, SPIKEMON) == 0 ? 1
+        : strcmp(name, "cajal.statemonitor") == 0 || strcmp(name, "cajal.ratemonitor") == 0 ? 2 : 0;
+    }
     lua_pop(L, 2);
   }
   return r;
@@ -197,7 +202,7 @@ static int ismonitor(lua_State *L, int i)
 int cj_istrains(lua_State *L, int i)
 {
   int r;
-  if (ismonitor(L, i)) return 1;
+  if (ismonitor(L, i) || cj_testwindow(L, i)) return 1;
   if (lua_type(L, i) != LUA_TTABLE) return 0;
   r = lua_getfield(L, i, "times") != LUA_TNIL;
   lua_pop(L, 1);
@@ -397,14 +402,48 @@ static void fromlist(lua_State *L, int i, int o, ltrains *s)
   s->tr.t = st.t;
 }
 
+/* A spike window: its neurons' trains over [t_start, t_stop) of the
+ * window, or a narrower window from the options. The spikes are in time
+ * order, so a stable sort by neuron leaves every train ascending. */
+static void fromwindow(lua_State *L, int i, int o, ltrains *s, const lwindow *w)
+{
+  store st;
+  int64_t ntr = w->hi - w->lo + 1;
+  if (!(w->t1 > w->t0)) {
+    lua_pushfstring(L, "the spike window [%f, %f] s is empty (taken before the network ran, or since its "
+                    "current time): nothing to measure yet", w->t0, w->t1);
+    luaL_argerror(L, i, lua_tostring(L, -1));
+  }
+  s->tr.t0 = cj_opttime(L, o, "t_start", w->t0);
+  s->tr.t1 = cj_opttime(L, o, "t_stop", w->t1);
+  if (!(s->tr.t0 >= w->t0 && s->tr.t1 <= w->t1 && s->tr.t0 < s->tr.t1)) {
+    lua_pushfstring(L, "t_start and t_stop must lie inside the spike window [%f, %f] s, in order", w->t0, w->t1);
+    luaL_argerror(L, i, lua_tostring(L, -1));
+  }
+  st = newstore(L, ntr, w->n);
+  if (cj_trains_fromlabels(w->t, w->id, w->n, ntr, st.off, st.t)) luaL_argerror(L, i, cj_errmsg());
+  s->tr.n = ntr;
+  s->first = w->lo + 1;
+  if (s->tr.t0 > w->t0 || s->tr.t1 < w->t1) tidy(L, i, s, &st);
+  s->tr.off = st.off;
+  s->tr.t = st.t;
+}
+
 void cj_checktrains(lua_State *L, int i, int o, ltrains *s)
 {
-  int base = lua_gettop(L);
+  int base = lua_gettop(L), mon;
+  const lwindow *w;
   i = lua_absindex(L, i);
   memset(s, 0, sizeof *s);
   s->first = 1;
-  if (ismonitor(L, i)) {
+  mon = ismonitor(L, i);
+  if (mon == 2) {
+    luaL_argerror(L, i, "spike trains expected, got a state or rate monitor, which records no spike times "
+                  "(use a spike monitor: net.spikes.E)");
+  } else if (mon) {
     frommonitor(L, i, o, s);
+  } else if ((w = cj_testwindow(L, i))) {
+    fromwindow(L, i, o, s, w);
   } else if (cj_testarray(L, i)) {
     store st;
     int64_t n;

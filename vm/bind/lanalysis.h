@@ -61,7 +61,10 @@ cj_dim cj_dim_hertz(void);
  *   - a 1-D array of spike times: one train (single = 1);
  *   - a list of 1-D arrays (or tables of numbers): one train each;
  *   - a table { times = t, indices = i [, n = N] }: spike i[k] at t[k],
- *     indices 1-based, N trains (default: the largest index).
+ *     indices 1-based, N trains (default: the largest index);
+ *   - a spike window (mon:window(T), lwindow.c): one train per recorded
+ *     neuron, the window [t_start, t_stop) it was taken over; t_start and
+ *     t_stop options must lie inside it.
  * Times in s (plain numbers or quantities of time), any order. Options
  * read from the table at o (0: none): t_start (default 0) and t_stop
  * (default: the monitor's duration, else the last spike); spikes outside
@@ -72,8 +75,26 @@ typedef struct ltrains {
   int64_t first;     /* 1-based label of train 0 (a monitor of E[100..] says 101) */
 } ltrains;
 void cj_checktrains(lua_State *L, int i, int o, ltrains *s);
-/* 1 when the value at i looks like spike trains (a monitor, or a table
- * with a times field): lets a function accept trains or binned counts. */
+/* 1 when the value at i looks like spike trains (a monitor, a window, or
+ * a table with a times field): lets a function accept trains or binned
+ * counts. State and rate monitors answer 1 too, so that cj_checktrains
+ * says why they are refused. */
 int cj_istrains(lua_State *L, int i);
+
+/* ---- spike windows (lwindow.c) -------------------------------------------------
+ * The spikes of a monitor in [t0, t1), copied out of a network by lnet.c:
+ * one userdata holding this header, then n times and n indices. */
+#define CJ_SPIKEWINDOW "cajal.spikewindow"
+typedef struct lwindow {
+  int64_t n;              /* spikes */
+  int64_t lo, hi, npop;   /* recorded neurons lo..hi (0-based) of a population of npop */
+  double t0, t1;          /* the window (s): spikes of steps with t0 <= t < t1 */
+  double *t;              /* n times (s), in time order */
+  int32_t *id;            /* n neurons, 0-based among the recorded: neuron lo + id */
+  char label[64];         /* the population's name, for printing */
+} lwindow;
+/* Push a window with room for n spikes (fields other than n, t, id zero). */
+lwindow *cj_newwindow(lua_State *L, int64_t n);
+lwindow *cj_testwindow(lua_State *L, int i);      /* NULL if not a window */
 
 #endif

@@ -39,11 +39,21 @@ static int ioerror(lua_State *L, const char *fn)
 
 /* ---- .npy ------------------------------------------------------------------ */
 
+/* save_npy(path, a [, opts]): the array, then its provenance sidecar
+ * path..".prov.json" (opts.net, opts.provenance: see provenance.lua). */
 static int io_save_npy(lua_State *L)
 {
+  static const char *const known[] = { "net", "provenance", NULL };
   const char *path = luaL_checkstring(L, 1);
-  larray *a = cj_optarray(L, 2);
+  larray *a;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lopt_at(L, 3, known);
+  }
+  lua_settop(L, 3);
+  a = cj_optarray(L, 2);
   if (cj_npy_save(path, &a->a)) return ioerror(L, "save_npy");
+  cj_prov_record(L, 3, "npy", path);
   return 0;
 }
 
@@ -396,7 +406,7 @@ static int64_t csvout(lua_State *L, larray *m, int hdr, int j, int anchor, cj_cs
 /* save_csv(path, columns [, header [, opts]]) */
 static int io_save_csv(lua_State *L)
 {
-  static const char *const known[] = { "sep", NULL };
+  static const char *const known[] = { "sep", "net", "provenance", NULL };
   const char *path = luaL_checkstring(L, 1);
   larray *m = cj_testarray(L, 2);
   int ncols, anchor, hdr;
@@ -409,6 +419,7 @@ static int io_save_csv(lua_State *L)
     sep = optchar(L, 4, "sep", ',');
   }
   lua_settop(L, 4);
+  cj_prov_record(L, 4, "csv", path);         /* stack: path, columns, header, opts, line */
   ncols = csvheader(L, m, &hdr);
   lua_newtable(L);                            /* stack: ..., anchor */
   anchor = lua_gettop(L);
@@ -422,7 +433,7 @@ static int io_save_csv(lua_State *L)
                  (lua_Integer)n, out[0].name, (lua_Integer)nrows);
     nrows = n;
   }
-  if (cj_csv_write(path, ncols, out, nrows, sep)) return ioerror(L, "save_csv");
+  if (cj_csv_write_with(path, ncols, out, nrows, sep, lua_tostring(L, 5))) return ioerror(L, "save_csv");
   return 0;
 }
 
@@ -551,9 +562,12 @@ static const luaL_Reg wmethods[] = {
 };
 
 static const cj_doc docs[] = {
-  {"save_npy", "cj.io.save_npy(path, a)\n"
+  {"save_npy", "cj.io.save_npy(path, a [, opts])\n"
                "Write array a (any strides; float64, float32, int32 or uint8) to a NumPy .npy\n"
-               "file in C order. Values are in SI units; no unit is recorded."},
+               "file in C order. Values are in SI units; no unit is recorded. Its provenance goes\n"
+               "to the sidecar path..\".prov.json\": cajal version, date, script; the network's\n"
+               "(model hash, parameters, seed, dt, ...) with opts.net = net or opts.provenance =\n"
+               "a provenance table (cj.provenance)."},
   {"load_npy", "cj.io.load_npy(path) -> array\n"
                "Read a .npy file (format 1.0-3.0; '<f8' '<f4' '<i4' '|u1', either byte order,\n"
                "C or Fortran order). A malformed file is an error naming the file."},
@@ -564,7 +578,9 @@ static const cj_doc docs[] = {
   {"save_csv", "cj.io.save_csv(path, columns [, header [, opts]])\n"
                "columns: a table name -> 1-D array / table of numbers / table of strings, with\n"
                "header the order (default: sorted names); or a 2-D array with header the list of\n"
-               "names. NaN is written as an empty field. opts.sep (default ',')."},
+               "names. NaN is written as an empty field. opts.sep (default ','); opts.net,\n"
+               "opts.provenance as for save_npy: the provenance is the first line,\n"
+               "'# cajal-provenance: JSON' (load_csv skips '#' lines at the top of a file)."},
   {"load_csv", "cj.io.load_csv(path [, opts]) -> columns, header\n"
                "Read a CSV file with a header row: columns[name] is a float64 array (empty\n"
                "fields NaN) or, for non-numeric columns, a table of strings; header lists the\n"

@@ -14,7 +14,7 @@
  * Temporary C memory used while reading the IR is owned by a box
  * (cj_newbox, lcajal.h), so an error raised half-way leaks nothing.
  */
-#include "lcajal.h"
+#include "lanalysis.h"
 #include "net.h"
 #include "jit.h"
 
@@ -1124,6 +1124,44 @@ static int m_monitor(lua_State *L)
   }
 }
 
+/* net:window(m, s0, s1) -> the spikes of spike monitor m recorded at steps
+ * s0 <= step < s1 (s1 at most the current step), as a spike window
+ * (lwindow.c): O(log record + window), the record is not copied. */
+static int m_window(lua_State *L)
+{
+  lnet *n = checknet(L, 1);
+  int m = (int)luaL_checkinteger(L, 2) - 1, pop, proj, var;
+  lua_Integer s0 = luaL_checkinteger(L, 3), s1 = luaL_checkinteger(L, 4);
+  const int64_t *st; const int32_t *id;
+  int64_t nrec, k0, k1, lo, hi;
+  double dt = cj_net_dt(n->net);
+  lwindow *w;
+  luaL_argcheck(L, m >= 0 && m < cj_net_nmonitors(n->net), 2, "monitor index out of range");
+  luaL_argcheck(L, cj_net_mon_kind(n->net, m) == CJ_MON_SPIKES, 2,
+                "not a spike monitor (windows are taken of spike monitors: net.spikes.E)");
+  if (cj_net_mon_file(n->net, m))
+    return luaL_error(L, "the spike monitor streams to '%s': its spikes are in the file, and windows are "
+                      "taken of monitors kept in memory", cj_net_mon_file(n->net, m));
+  luaL_argcheck(L, s0 >= 0 && s0 <= s1 && s1 <= cj_net_step(n->net), 3,
+                "steps must satisfy 0 <= from <= to <= the current step");
+  nrec = cj_net_mon_spikes(n->net, m, &st, &id);
+  cj_spikes_span(st, nrec, (int64_t)s0, (int64_t)s1, &k0, &k1);
+  cj_net_mon_target(n->net, m, &pop, &proj, &var);
+  cj_net_mon_slice(n->net, m, &lo, &hi);
+  w = cj_newwindow(L, k1 - k0);
+  w->lo = lo;
+  w->hi = hi;
+  w->npop = cj_net_pop_size(n->net, pop);
+  w->t0 = (double)s0 * dt;
+  w->t1 = (double)s1 * dt;
+  snprintf(w->label, sizeof w->label, "%s", cj_net_pop_name(n->net, pop));
+  for (int64_t k = k0; k < k1; k++) {
+    w->t[k - k0] = (double)st[k] * dt;                 /* as net:monitor() gives them */
+    w->id[k - k0] = (int32_t)(id[k] - lo);
+  }
+  return 1;
+}
+
 static int m_step(lua_State *L) { lua_pushinteger(L, (lua_Integer)cj_net_step(checknet(L, 1)->net)); return 1; }
 static int m_time(lua_State *L) { lua_pushnumber(L, cj_net_time(checknet(L, 1)->net)); return 1; }
 static int m_dt(lua_State *L) { lua_pushnumber(L, cj_net_dt(checknet(L, 1)->net)); return 1; }
@@ -1324,7 +1362,7 @@ static int l_jit_flags(lua_State *L) { lua_pushstring(L, cj_jit_flags()); return
 /* ---- opening ------------------------------------------------------------------------ */
 static const luaL_Reg methods[] = {
   { "run", m_run }, { "state", m_state }, { "lastspike", m_lastspike }, { "synvar", m_synvar },
-  { "connectivity", m_connectivity }, { "monitor", m_monitor }, { "step", m_step },
+  { "connectivity", m_connectivity }, { "monitor", m_monitor }, { "window", m_window }, { "step", m_step },
   { "time", m_time }, { "dt", m_dt }, { "reset", m_reset }, { "save", m_save },
   { "info", m_info }, { "backend", m_backend }, { NULL, NULL }
 };
@@ -1373,6 +1411,7 @@ static const cj_doc mdocs[] = {
   { "step", "net:step() -> integer\nSteps done since build or reset." },
   { "time", "net:time() -> seconds\nThe current time, step * dt." },
   { "dt", "net:dt() -> seconds\nThe time step." },
+  { "window", "net:window(m, from, to) -> spike window\nThe spikes of spike monitor m recorded at steps from <= step < to (to at most the current step), copied out in O(log record + window); mon:window(T) is the public face." },
   { "reset", "net:reset()\nBack to step 0: initial values again, spikes in flight and monitors dropped; connectivity kept." },
   { "save", "net:save(path)\nWrite connectivity, state, spikes in flight, RNG positions and monitors to a file (a third argument: bytes stored with them, under the same checksum)." },
   { "info", "net:info() -> table\nName, step, dt, memory (bytes), populations and projections." },

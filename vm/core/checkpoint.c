@@ -398,13 +398,14 @@ static int restream(cj_net *net, mon *M, int64_t written)
 }
 
 /* The buffered data of a monitor must be what its kind keeps: spikes as
- * (step, index) pairs of its slice, state as rows of nidx values, rates. */
+ * (step, index) pairs of its slice in the order of their steps (spike
+ * windows search them by step), state as rows of nidx values, rates. */
 static int monok(const cj_net *net, const mon *M)
 {
   if (M->kind == CJ_MON_SPIKES) {
     if (M->steps.n != M->ids.n || M->vals.n != 0) return 0;
     for (int64_t k = 0; k < M->ids.n; k++)
-      if (M->ids.v[k] < M->lo || M->ids.v[k] > M->hi) return 0;
+      if (M->ids.v[k] < M->lo || M->ids.v[k] > M->hi || (k > 0 && M->steps.v[k] < M->steps.v[k - 1])) return 0;
   } else if (M->kind == CJ_MON_STATE) {
     if (M->ids.n != 0 || M->nidx <= 0 || M->vals.n / M->nidx != M->steps.n || M->vals.n % M->nidx) return 0;
   } else if (M->steps.n != 0 || M->ids.n != 0 || M->acc > (M->hi - M->lo + 1) * M->every) {

@@ -211,6 +211,12 @@ int64_t cj_net_mon_state(const cj_net *net, int m, const int64_t **steps, const 
 
 int64_t cj_net_mon_every(const cj_net *net, int m) { return net->mon[m].every; }
 
+void cj_net_mon_slice(const cj_net *net, int m, int64_t *lo, int64_t *hi)
+{
+  *lo = net->mon[m].lo;
+  *hi = net->mon[m].hi;
+}
+
 int64_t cj_net_mon_rate(const cj_net *net, int m, const double **rates)
 {
   *rates = net->mon[m].vals.v;

@@ -74,3 +74,37 @@ int cj_trains_popcount(const cj_trains *s, double dt, int64_t nbins, double *cou
   }
   return CJ_OK;
 }
+
+/* The first k in [lo, hi) with steps[k] >= s (hi when none). */
+static int64_t lowerbound(const int64_t *steps, int64_t lo, int64_t hi, int64_t s)
+{
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (steps[mid] < s) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+void cj_spikes_span(const int64_t *steps, int64_t n, int64_t s0, int64_t s1, int64_t *k0, int64_t *k1)
+{
+  *k0 = lowerbound(steps, 0, n, s0);
+  *k1 = s1 > s0 ? lowerbound(steps, *k0, n, s1) : *k0;
+}
+
+int cj_trains_fromlabels(const double *t, const int32_t *id, int64_t n, int64_t ntr,
+                         int64_t *off, double *tt)
+{
+  for (int64_t j = 0; j <= ntr; j++) off[j] = 0;
+  for (int64_t k = 0; k < n; k++) {
+    if (id[k] < 0 || id[k] >= ntr)
+      return cj_fail(CJ_EINVAL, "spike %lld: train %ld outside 0..%lld", (long long)k + 1, (long)id[k],
+                     (long long)ntr - 1);
+    off[id[k] + 1]++;
+  }
+  for (int64_t j = 0; j < ntr; j++) off[j + 1] += off[j];
+  for (int64_t k = 0; k < n; k++) tt[off[id[k]]++] = t[k];     /* off[j] ends at the start of j + 1 */
+  for (int64_t j = ntr; j > 0; j--) off[j] = off[j - 1];
+  off[0] = 0;
+  return CJ_OK;
+}
