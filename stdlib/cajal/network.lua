@@ -1241,10 +1241,8 @@ local function findmodel(m)
     if not seen[path] then
       seen[path] = true
       tried[#tried + 1] = path
-      local f = io.open(path, "rb")
-      local text = f and f:read("a")
-      if f then f:close() end
-      if type(text) == "string" then
+      local text = files.readfile(path)
+      if text then
         local h = prov.sha256(text)
         if h == want then return text, path end
         changed = changed or format("the model text at '%s' changed since the record was written " ..
