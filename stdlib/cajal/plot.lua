@@ -79,11 +79,7 @@ local function guard(f)
   end
 end
 
-local function exists(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
+local exists = files.isfile
 
 local function shellquote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 -- A gnuplot double-quoted string. Backslash escapes keep every character
