@@ -752,9 +752,15 @@ local function stepinputs(e, proj, out, memo, side)
   return mapkids(e, f)
 end
 
+-- A statement kernel over the neurons of pop named NAME_suffix, and the
+-- environment its expressions are lowered in.
+local function popkernel(L, pop, suffix)
+  local kb = newkernel(L, pop.name .. "_" .. suffix, "neurons", "stmts", line(pop))
+  return kb, { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+end
+
 local function popinit(L, pop)
-  local kb = newkernel(L, pop.name .. "_init", "neurons", "stmts", line(pop))
-  local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  local kb, env = popkernel(L, pop, "init")
   local function set(sym, e)
     local r, how = pick(env, sym)
     kb.body[#kb.body + 1] = { "set", r, how, e }
@@ -772,8 +778,7 @@ end
 -- before a state monitor of the population records, and at the end of a run
 local function popdefs(L, pop)
   if not pop.recorded_defs or #pop.recorded_defs == 0 then return nil end
-  local kb = newkernel(L, pop.name .. "_defs", "neurons", "stmts", line(pop))
-  local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  local kb, env = popkernel(L, pop, "defs")
   for _, d in ipairs(pop.recorded_defs) do
     local r, how = pick(env, d)
     local v = lx({ "def", d }, env)            -- may append lets: before the index
@@ -783,8 +788,7 @@ local function popdefs(L, pop)
 end
 
 local function popupdate(L, pop)
-  local kb = newkernel(L, pop.name .. "_update", "neurons", "stmts", line(pop))
-  local env = { k = kb, domain = "neurons", pop = pop, out = kb.body, defs = {} }
+  local kb, env = popkernel(L, pop, "update")
   -- 0. clamped variables of neurons that spiked less than K + 1/2 steps ago
   -- are read as their value after the reset (jumps since are dropped): a
   -- temporary that every read of the kernel uses (env.subst)
