@@ -47,9 +47,9 @@ local builtins = wordset [[ t dt i j N N_pre N_post pi xi lastspike
 -- The fixed list of functions a model may call: the names of cajal.functions.
 local functions = {}
 for name in pairs(require "cajal.functions") do functions[name] = true end
--- The integration methods are cajal.integrate's list (read when a method
--- is parsed, so the grammar loads without it).
-local function integrate() return require "cajal.integrate" end
+-- The integration methods: cajal.integrate's list.
+local integrate = require "cajal.integrate"
+local methods = integrate.ISMETHOD
 local _, toplist = wordset [[ import neuron synapse population connect record
   drive parameters dt seed ]]
 local settings = { dt = true, seed = true }
@@ -704,8 +704,8 @@ local G = P{ "File",
   PostState = Cp() * blockof("postsynaptic", defs("postsynaptic variable")) / item"postsynaptic",
   Equations = Cp() * blockof("equations", (V"Eq" * End)^0) / item"equations",
   Method = Cp() * kw"method" * expect(Cp() * C(check(ident, function(_, _, start, w)
-      if not integrate().ISMETHOD[w] then
-        raise(start, format("unknown method '%s': expected %s", w, integrate().CHOICES), true)
+      if not methods[w] then
+        raise(start, format("unknown method '%s': expected %s", w, integrate.CHOICES), true)
       end
       return true
     end)) * hsp, "expected an integration method after 'method'")
@@ -1172,8 +1172,7 @@ function M.dump(ast)
 end
 
 -- The word lists, for the compiler (read-only by convention).
-M.reserved, M.builtins, M.functions = reserved, builtins, functions
-M.methods = setmetatable({}, { __index = function(_, w) return integrate().ISMETHOD[w] end })
+M.reserved, M.builtins, M.functions, M.methods = reserved, builtins, functions, methods
 
 local okcore, core = pcall(require, "cajal.core")
 if okcore and type(core) == "table" and type(core.doc) == "function" then
