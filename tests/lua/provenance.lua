@@ -109,6 +109,31 @@ T.test("cj.load(provenance) rebuilds the network and reproduces the run bit for 
   T.same(t0, T.values(interp.spikes.E:times()), "spike times on the interpreter")
 end)
 
+T.test("a monitor streamed to a file gets its sidecar at the end of every run", function()
+  local file = tmp("stream.npy")
+  writefile(tmp("streamnet.cajal"), NETTEXT:gsub("record spikes of E", "record spikes of E to \"" .. file .. "\""))
+  local net = cj.load(tmp("streamnet.cajal"), OPTS)
+  net:run(20 * cj.ms)
+  local p1 = cj.provenance(file)
+  assert(p1.network.step == net.step, "the record describes the file after the first run")
+  assert(p1.file.sha256 == sha256sum(file), "the data file's hash (sha256sum)")
+  net:run(20 * cj.ms)
+  local p2 = cj.provenance(file)     -- refused if the sidecar still held the first hash
+  assert(p2.network.step == net.step, "the record follows the second run")
+  assert(p2.file.sha256 ~= p1.file.sha256, "the file grew, its hash changed")
+  local f = assert(io.open(file, "rb"))
+  local bytes = f:read("a")
+  f:close()
+  net = nil
+  collectgarbage()
+  -- the record rebuilds the run: streaming again writes the same bytes
+  local again = cj.load(p2, { progress = false })
+  again:run(p2.network.t)
+  f = assert(io.open(file, "rb"))
+  assert(f:read("a") == bytes, "the rebuilt run streams the same file, byte for byte")
+  f:close()
+end)
+
 T.test("a network given as text (cj.network) is rebuilt from the text in its record", function()
   local text = NETTEXT:gsub('import "cell"\n', "") .. "\n" .. T.readfile(tmp("cell.cajal"))
   local net = cj.network(text, { seed = 5, progress = false })
