@@ -164,7 +164,7 @@ T.test("a network given as text (cj.network) is rebuilt from the text in its rec
   T.same(T.values(net.spikes.E:times()), T.values(again.spikes.E:times()), "spike times")
 end)
 
-T.test("CSV, PNG, SVG, NWB and save files carry the same network record", function()
+T.test("CSV, PNG, SVG, PDF, NWB and save files carry the same network record", function()
   local net = run()
   local mon = net.spikes.E
   local want = cj.provenance(net).network.model.sha256
@@ -176,6 +176,12 @@ T.test("CSV, PNG, SVG, NWB and save files carry the same network record", functi
   if not okplot then T.skippart("plots", "gnuplot: " .. tostring(err)) else
     cj.plot.raster(net.spikes, { out = tmp("s.svg"), net = net })
     plots[2] = "s.svg"
+    if pcall(cj.plot.raster, net.spikes, { out = tmp("s.pdf"), net = net }) then
+      plots[3] = "s.pdf"      -- a sidecar s.pdf.prov.json
+      assert(cj.provenance(tmp("s.pdf")).file.sha256 == sha256sum(tmp("s.pdf")))
+    else
+      T.skippart("PDF plots", "gnuplot has no pdfcairo terminal")
+    end
   end
   for _, f in ipairs({ "s.csv", "s.save", "s.nwb", table.unpack(plots) }) do
     local p = cj.provenance(tmp(f))
