@@ -748,6 +748,19 @@ end
 
 local MAXSTEPS = 1 << 53
 
+-- A monitor streamed to a file (`record ... to "x.npy"`) is complete at the end
+-- of every run: its provenance sidecar x.npy.prov.json (the network's record and
+-- the data file's SHA-256, as cj.io.save_npy writes it) is written then, so it
+-- always describes the file as it is between runs.
+local function sidecars(net, o)
+  for _, m in ipairs(o.ir.monitors) do
+    if m.file then
+      local ok, err = pcall(require("cajal.provenance").forfile, { net = net }, "npy", m.file)
+      if not ok then error(format("run: monitor streamed to '%s': %s", m.file, tostring(err)), 3) end
+    end
+  end
+end
+
 -- net:run(duration): runs for duration (a quantity of time or a number of
 -- seconds) rounded to the nearest whole number of steps. Returns nothing (as
 -- Brian2's run), so the REPL prints nothing; net.step counts the steps.
@@ -786,6 +799,7 @@ function Net:run(duration)
     end
     o.running = false
   end
+  sidecars(self, o)
 end
 
 -- net:every(interval, fn) -> id: during run(), call fn(net, t) each time

@@ -20,7 +20,7 @@
 -- {800, 600}), xrange / yrange ({lo, hi}), logx, logy, grid, labels (one per
 -- line or column), commands (a list of extra gnuplot commands, run before
 -- the plot command), net / provenance (the network part of the provenance
--- record written into a PNG or SVG file: cajal.provenance).
+-- record written into a PNG or SVG file, or beside a PDF: cajal.provenance).
 --
 -- Units: data with a unit (arrays of quantities, monitor times) are drawn in
 -- a unit with a readable prefix, the one they print in (mV for values of a
@@ -358,9 +358,10 @@ local function draw(fn, opts, body)
     local size = f and f:seek("end") or 0
     if f then f:close() end
     if size == 0 then fail(fn, "gnuplot wrote nothing to " .. out) end
-    -- the provenance record (cajal.provenance): PNG and SVG carry one
+    -- the provenance record (cajal.provenance): PNG and SVG carry one, a PDF
+    -- has a sidecar out.prov.json (as a .npy)
     local ext = (out:match("%.([%a%d]+)$") or ""):lower()
-    if not display and (ext == "png" or ext == "svg") then
+    if not display and (ext == "png" or ext == "svg" or ext == "pdf") then
       local okp, err = pcall(require("cajal.provenance").embed, out, opts, ext)
       if not okp then fail(fn, (tostring(err):gsub("^save_%a+: ", ""))) end
     end

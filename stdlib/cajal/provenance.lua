@@ -135,20 +135,23 @@ function M.forfile(opts, kind, path)
   local ok, r = pcall(M.record, opts, kind)
   if not ok then error(format("save_%s: %s", kind, tostring(r)), 0) end
   if kind == "csv" then return "# " .. FORMAT .. ": " .. prov.encode(r) end
-  if kind ~= "npy" then return prov.encode(r) end
+  if kind ~= "npy" and kind ~= "pdf" then return prov.encode(r) end
   r.file = { sha256 = prov.sha256_file(path) }
   local text = prov.encode(r, true) .. "\n"
   local side = path .. ".prov.json"
   local f, err = io.open(side, "wb")
-  if not f then error(format("save_npy: cannot write the provenance sidecar: %s", err), 0) end
+  if not f then error(format("save_%s: cannot write the provenance sidecar: %s", kind, err), 0) end
   local okw, werr = f:write(text)
   local okc = f:close()
-  if not okw or not okc then error(format("save_npy: cannot write '%s': %s", side, tostring(werr)), 0) end
+  if not okw or not okc then error(format("save_%s: cannot write '%s': %s", kind, side, tostring(werr)), 0) end
   return text
 end
 
--- Write the record into the PNG or SVG file at path (cj.plot).
+-- Write the record into the PNG or SVG file at path (cj.plot); a PDF gets a
+-- sidecar, as a .npy (a record inside would need an incremental update of the
+-- PDF's object table).
 function M.embed(path, opts, kind)
+  if kind == "pdf" then M.forfile(opts, kind, path); return end
   prov.put(path, M.forfile(opts, kind))
 end
 
@@ -248,7 +251,7 @@ function M.read(path)
   local kind, why = prov.kind(path)
   if not kind then error("cj.provenance: " .. why, 2) end
   local text, where = nil, path
-  if kind == "npy" then text, where = readsidecar(path)
+  if kind == "npy" or kind == "pdf" then text, where = readsidecar(path)
   elseif kind == "save" then text = fromsave(path)
   elseif kind == "unknown" then error(format("cj.provenance: '%s' is empty", path), 2)
   else
@@ -260,7 +263,7 @@ function M.read(path)
   if not r then error(format("cj.provenance: '%s': malformed provenance (%s)", where, why), 2) end
   why = malformed(r)
   if why then error(format("cj.provenance: '%s': malformed provenance (%s)", where, why), 2) end
-  if kind == "npy" and type(r.file) == "table" and r.file.sha256 ~= nil then
+  if (kind == "npy" or kind == "pdf") and type(r.file) == "table" and r.file.sha256 ~= nil then
     local h = prov.sha256_file(path)
     if h ~= r.file.sha256 then
       error(format("cj.provenance: '%s' does not match its sidecar '%s' (the data were changed after " ..
@@ -273,7 +276,7 @@ end
 core.doc(M.read, [[
 cj.provenance(path | net) -> table
 The provenance record of a file cajal wrote: .npy (sidecar path.prov.json),
-CSV (first line '# cajal-provenance: JSON'), PNG (iTXt chunk), SVG
+.pdf (sidecar), CSV (first line '# cajal-provenance: JSON'), PNG (iTXt chunk), SVG
 (<metadata>), NWB (root attribute cajal_provenance), or a save file of
 net:save. Fields: format, version, cajal, date (UTC ISO 8601), kind,
 script {path, abspath, sha256}, network {model {name, path, sha256, files},

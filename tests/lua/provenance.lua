@@ -109,6 +109,50 @@ T.test("cj.load(provenance) rebuilds the network and reproduces the run bit for 
   T.same(t0, T.values(interp.spikes.E:times()), "spike times on the interpreter")
 end)
 
+T.test("a monitor streamed to a file gets its sidecar at the end of every run", function()
+  local file = tmp("stream.npy")
+  writefile(tmp("streamnet.cajal"), NETTEXT:gsub("record spikes of E", "record spikes of E to \"" .. file .. "\""))
+  local net = cj.load(tmp("streamnet.cajal"), OPTS)
+  net:run(20 * cj.ms)
+  local p1 = cj.provenance(file)
+  assert(p1.network.step == net.step, "the record describes the file after the first run")
+  assert(p1.file.sha256 == sha256sum(file), "the data file's hash (sha256sum)")
+  net:run(20 * cj.ms)
+  local p2 = cj.provenance(file)     -- refused if the sidecar still held the first hash
+  assert(p2.network.step == net.step, "the record follows the second run")
+  assert(p2.file.sha256 ~= p1.file.sha256, "the file grew, its hash changed")
+  local f = assert(io.open(file, "rb"))
+  local bytes = f:read("a")
+  f:close()
+  net = nil
+  collectgarbage()
+  -- the record rebuilds the run: streaming again writes the same bytes
+  local again = cj.load(p2, { progress = false })
+  again:run(p2.network.t)
+  f = assert(io.open(file, "rb"))
+  assert(f:read("a") == bytes, "the rebuilt run streams the same file, byte for byte")
+  f:close()
+end)
+
+T.test("cj.io.npy_writer: close writes the sidecar, with the network as it is then", function()
+  local net = run()
+  local w = cj.io.npy_writer(tmp("w.npy"), "float64", 2, { net = net })
+  w:append(cj.ones(3, 2))
+  net:run(10 * cj.ms)
+  w:append(cj.zeros(1, 2))
+  assert(w:close() == 4)
+  local p = cj.provenance(tmp("w.npy"))
+  assert(p.network.step == net.step, "the record is taken at close")
+  assert(p.file.sha256 == sha256sum(tmp("w.npy")), "the hash of the finished file")
+  -- without options: version, date and script
+  local w2 = cj.io.npy_writer(tmp("w2.npy"))
+  w2:append(cj.ones(2))
+  w2:close()
+  local p2 = cj.provenance(tmp("w2.npy"))
+  assert(p2.network == nil and p2.cajal == cj.version, "no network part without opts.net")
+  T.checkerror("unknown option 'nett'", cj.io.npy_writer, tmp("w3.npy"), "float64", nil, { nett = net })
+end)
+
 T.test("a network given as text (cj.network) is rebuilt from the text in its record", function()
   local text = NETTEXT:gsub('import "cell"\n', "") .. "\n" .. T.readfile(tmp("cell.cajal"))
   local net = cj.network(text, { seed = 5, progress = false })
@@ -120,7 +164,7 @@ T.test("a network given as text (cj.network) is rebuilt from the text in its rec
   T.same(T.values(net.spikes.E:times()), T.values(again.spikes.E:times()), "spike times")
 end)
 
-T.test("CSV, PNG, SVG, NWB and save files carry the same network record", function()
+T.test("CSV, PNG, SVG, PDF, NWB and save files carry the same network record", function()
   local net = run()
   local mon = net.spikes.E
   local want = cj.provenance(net).network.model.sha256
@@ -132,6 +176,12 @@ T.test("CSV, PNG, SVG, NWB and save files carry the same network record", functi
   if not okplot then T.skippart("plots", "gnuplot: " .. tostring(err)) else
     cj.plot.raster(net.spikes, { out = tmp("s.svg"), net = net })
     plots[2] = "s.svg"
+    if pcall(cj.plot.raster, net.spikes, { out = tmp("s.pdf"), net = net }) then
+      plots[3] = "s.pdf"      -- a sidecar s.pdf.prov.json
+      assert(cj.provenance(tmp("s.pdf")).file.sha256 == sha256sum(tmp("s.pdf")))
+    else
+      T.skippart("PDF plots", "gnuplot has no pdfcairo terminal")
+    end
   end
   for _, f in ipairs({ "s.csv", "s.save", "s.nwb", table.unpack(plots) }) do
     local p = cj.provenance(tmp(f))

@@ -262,7 +262,7 @@ static int p_sha256_file(lua_State *L)
   return 1;
 }
 
-static const char *const KINDS[] = { "unknown", "png", "svg", "csv", "npy", "nwb", "save" };
+static const char *const KINDS[] = { "unknown", "png", "svg", "csv", "npy", "nwb", "save", "pdf" };
 
 static int p_kind(lua_State *L)
 {

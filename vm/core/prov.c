@@ -160,6 +160,7 @@ int cj_prov_kind(const char *path, cj_provkind *kind)
   else if (startswith(b, n, "\x89HDF\r\n\x1a\n", 8)) *kind = CJ_PROV_NWB;
   else if (startswith(b, n, "\x93NUMPY", 6)) *kind = CJ_PROV_NPY;
   else if (startswith(b, n, "CAJALNET", 8)) *kind = CJ_PROV_SAVE;
+  else if (startswith(b, n, "%PDF-", 5)) *kind = CJ_PROV_PDF;
   else {
     if (startswith(b, n, "\xef\xbb\xbf", 3)) i = 3;
     while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) i++;
@@ -173,7 +174,7 @@ int cj_prov_kind(const char *path, cj_provkind *kind)
 
 const char *cj_prov_kindname(cj_provkind kind)
 {
-  static const char *const names[] = { "unknown", "PNG", "SVG", "CSV", "NPY", "NWB", "save file" };
+  static const char *const names[] = { "unknown", "PNG", "SVG", "CSV", "NPY", "NWB", "save file", "PDF" };
   return names[kind];
 }
 

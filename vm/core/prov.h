@@ -34,7 +34,7 @@ int cj_sha256_file(const char *path, char out[65]);
 
 /* The kinds of file a record can be read from. */
 typedef enum { CJ_PROV_UNKNOWN, CJ_PROV_PNG, CJ_PROV_SVG, CJ_PROV_CSV, CJ_PROV_NPY,
-               CJ_PROV_NWB, CJ_PROV_SAVE } cj_provkind;
+               CJ_PROV_NWB, CJ_PROV_SAVE, CJ_PROV_PDF } cj_provkind;
 /* The kind of the file at path, from its first bytes (CSV: by elimination,
  * a text file). CJ_EIO if it cannot be read. */
 int cj_prov_kind(const char *path, cj_provkind *kind);
