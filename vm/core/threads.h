@@ -29,7 +29,7 @@
 #include "interp.h"
 
 #define CJ_THR_MAX 256         /* the most threads cj_threads_set accepts */
-#define CJ_THR_GRAIN 16384     /* default: elements (neurons, synapses) per extra thread */
+#define CJ_THR_GRAIN 8192      /* default: elements (neurons, synapses) per extra thread */
 #define CJ_THR_EVGRAIN 4096    /* default: events per extra thread in a delivery */
 
 /* The thread count: set by cj_threads_set, else $CAJAL_THREADS, else the
