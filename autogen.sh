@@ -8,7 +8,7 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed";
 for p in build-essential autoconf automake libtool pkg-config liblua5.4-dev lua-lpeg \
          lua-lpeg-dev libpcre2-dev libcriterion-dev libopenblas-dev libedit-dev libfftw3-dev gnuplot-nox python3-numpy \
          libzmq3-dev libjansson-dev libsodium-dev python3-jupyter-client python3-nbclient python3-nbformat \
-         libhdf5-dev python3-h5py \
+         libhdf5-dev python3-h5py zlib1g-dev luarocks \
          python3-sklearn \
          wamerican wngerman wfrench wspanish witalian wportuguese wcatalan wdutch wswedish wdanish wnorwegian wpolish \
          libsleef-dev; do

@@ -133,6 +133,22 @@ function M.searchpath(dir)
   return out
 end
 
+-- The LuaRocks trees, searched after the shipped library: the folders of
+-- package.path's absolute "DIR/?.lua" templates, in its order (a relative
+-- template such as "./?.lua" is left out, as the current folder is). cajal
+-- puts the user tree ~/.luarocks/share/lua/5.4 into package.path at start
+-- (vm/host/searcher.c); the system tree /usr/local/share/lua/5.4 is Lua's
+-- default. `luarocks make` of a model package copies its lua/ folder there,
+-- so `import "pkg/cells"` finds DIR/pkg/cells.cajal next to `require "pkg"`.
+function M.rocktrees()
+  local out, seen = {}, {}
+  for tmpl in (package.path or ""):gmatch("[^;]+") do
+    local d = tmpl:match("^(/.-)/%?%.lua$")
+    if d and not seen[d] then seen[d] = true; out[#out + 1] = d end
+  end
+  return out
+end
+
 -- the stdlib/ directory this module was loaded from (a source or install
 -- tree), nil for the copy built into the binary
 local SELF = (debug.getinfo(1, "S").source or ""):match("^@(.*)/cajal/[^/]*$")
@@ -148,13 +164,19 @@ local function find(name, dir)
   else
     for _, d in ipairs(M.searchpath(dir)) do candidates[#candidates + 1] = d .. "/" .. file end
   end
-  for _, path in ipairs(candidates) do
-    tried[#tried + 1] = path
-    if isfile(path) then
-      local text = readfile(path)
-      if text then return text, path end
+  -- the first readable file of dirs/file (dirs nil: candidates), noting each tried
+  local function first(dirs)
+    for _, d in ipairs(dirs or candidates) do
+      local path = dirs and d .. "/" .. file or d
+      tried[#tried + 1] = path
+      if isfile(path) then
+        local text = readfile(path)
+        if text then return text, path end
+      end
     end
   end
+  local text, path = first(nil)
+  if text then return text, path end
   -- the model library shipped with cajal: install tree, then the binary
   if file:sub(1, 1) ~= "/" and not file:find("%.%.") then
     local here = SELF and SELF .. "/" .. file
@@ -172,10 +194,48 @@ local function find(name, dir)
       if text then return text, "[cajal]/" .. file end
       tried[#tried + 1] = "the models built into cajal"
     end
+    text, path = first(M.rocktrees())
+    if text then return text, path end
   end
   return nil, tried
 end
 M.find = find
+
+-- models([dir]) -> text: what `import` sees from a file in dir (default the
+-- current folder), place by place in the order of the search, each with the
+-- model files found there (cajal --models). The shipped library is listed
+-- as built into cajal (the copy every cajal has), with the folder that
+-- overrides it when there is one.
+function M.models(dir)
+  local ok, host = pcall(require, "cajal.host")
+  if not ok or type(host) ~= "table" then host = nil end
+  local out = {}
+  local function place(label, folder, names)
+    out[#out + 1] = format("%s: %s", label, folder)
+    if not names or #names == 0 then out[#out + 1] = "  (no models)" end
+    for _, n in ipairs(names or {}) do
+      out[#out + 1] = "  " .. n:gsub("%.cajal$", "")
+    end
+  end
+  local function scan(d) return host and host.models(d) or {} end
+  local env = os.getenv("CAJAL_PATH")
+  local dirs = M.searchpath(dir)
+  if dir == nil then
+    out[1] = "importing file's folder: the folder of each model file (not listed)"
+  end
+  for k, d in ipairs(dirs) do
+    if k == 1 and dir == nil then goto continue end
+    local label = k == 1 and "importing file's folder" or
+      (d:match("/%.local/share/cajal$") and "user library" or "CAJAL_PATH")
+    if k > 1 and env and (":" .. env .. ":"):find(":" .. d .. ":", 1, true) then label = "CAJAL_PATH" end
+    place(label, d, scan(d))
+    ::continue::
+  end
+  local lib = host and host.list("models/") or {}
+  place("cajal's model library", SELF or (host and host.datadir) or "[cajal]", lib)
+  for _, d in ipairs(M.rocktrees()) do place("LuaRocks tree", d, scan(d)) end
+  return concat(out, "\n") .. "\n"
+end
 
 -- Collect the models of root and of everything it imports into models
 -- (name -> {node, src}); stack holds the origins being loaded (cycles).
@@ -199,7 +259,7 @@ local function collect(root, origin, models, sources, stack, main, importdir)
           for _, f in ipairs(host.list("models/")) do lib[(f:gsub("%.cajal$", ""))] = true end
         end
         check.fail(root, item.pos, format("import \"%s\": no such model file in the importing file's " ..
-          "folder, CAJAL_PATH, ~/.local/share/cajal or cajal's model library%s (the order of the search: " ..
+          "folder, CAJAL_PATH, ~/.local/share/cajal, cajal's model library or the LuaRocks trees%s (the order of the search: " ..
           "man cajal-lang, IMPORT)", item.path, check.suggest((item.path:gsub("%.cajal$", "")), lib)))
       end
       where = normalize(where)
@@ -294,6 +354,9 @@ function M.build(source, filename, opts)
     local all = {}
     for _, o in ipairs(sources) do all[#all + 1] = sources[o] end
     ir.source = concat(all, "\n")
+    -- the model's files in import order, the main one first (provenance)
+    ir.files = {}
+    for _, o in ipairs(sources) do ir.files[#ir.files + 1] = { path = o, text = sources[o] } end
     ir.name = filename:match("([^/]*)$"):gsub("%.cajal$", "")
     if opts.jit ~= false then ir.c_source = emit.c(ir) end
     return ir
@@ -369,7 +432,7 @@ end
 function M.irtext(ir)
   local copy = {}
   for k, v in pairs(ir) do
-    if k ~= "source" and k ~= "c_source" then copy[k] = v end
+    if k ~= "source" and k ~= "c_source" and k ~= "files" and k ~= "parameters" then copy[k] = v end
   end
   local out = {}
   irvalue(copy, "", out)
@@ -419,6 +482,12 @@ if doc then
   doc(M.find, "compile.find(name [, dir]) -> text, origin | nil, tried\n" ..
       "The text of the model file an `import \"name\"` finds (searchpath, then the model\n" ..
       "library shipped with cajal), or nil and the list of places tried.")
+  doc(M.models, "compile.models([dir]) -> text\n" ..
+      "The places `import` searches from a file in dir (default \".\"), in order, each with\n" ..
+      "the model files found there (cajal --models).")
+  doc(M.rocktrees, "compile.rocktrees() -> { dir, ... }\n" ..
+      "The LuaRocks trees `import` searches after cajal's model library: the folders of the\n" ..
+      "absolute DIR/?.lua templates of package.path (cajal --models lists them).")
   doc(M.irtext, "compile.irtext(ir) -> string\nThe IR as readable Lua-like text, without its source and C (cajal --dump=ir).")
 end
 

@@ -16,6 +16,7 @@ local lazy = {
   load    = { "cajal.network", "load" },
   network = { "cajal.network", "network" },
   restore = { "cajal.network", "restore" },
+  provenance = { "cajal.provenance", "read" },
   dump    = { "cajal.compile", "dump" },
   compile = { "cajal.compile" },
 }

@@ -1510,6 +1510,29 @@ local function monitors(L, net)
   return out
 end
 
+-- The full parameter set after overrides (provenance): { network = {NAME =
+-- {value, unit}}, populations = {POP = {NAME = {value, unit}}}, projections
+-- = {PROJ = {...}} }; values in SI units, unit the dimension's text; a
+-- parameter set per neuron (an expression of i or a draw) is {per_neuron =
+-- true, unit}.
+local function paramset(net)
+  local function entry(sym)
+    local unit = check.dimstr(sym.dim)
+    if sym.kind == "param" then return { value = sym.value, unit = unit } end
+    return { per_neuron = true, unit = unit }
+  end
+  local function group(inst)
+    local t = {}
+    for _, sym in ipairs(inst and inst.params or {}) do t[sym.name] = entry(sym) end
+    return t
+  end
+  local r = { network = {}, populations = {}, projections = {} }
+  for name, c in pairs(net.consts) do r.network[name] = entry({ kind = "param", value = c.value, dim = c.dim }) end
+  for _, pop in ipairs(net.pops) do r.populations[pop.name] = group(pop) end
+  for _, proj in ipairs(net.projs) do r.projections[proj.name] = group(proj.syn) end
+  return r
+end
+
 -- network(net, opts) -> ir (without c_source: that is the emitter's)
 function M.network(net, opts)
   local L = { store = {}, zero_inputs = {}, dt = net.dt, kernels = {}, method = opts.method }
@@ -1529,6 +1552,7 @@ function M.network(net, opts)
   end
   for _, proj in ipairs(net.projs) do projkernels(L, net, proj) end
   ir.monitors = monitors(L, net)
+  ir.parameters = paramset(net)
   -- models of the file that no population uses: lowered once (for their
   -- errors: a method that cannot integrate them), then dropped
   for q, inst in ipairs(net.unused or {}) do

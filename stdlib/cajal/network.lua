@@ -235,7 +235,7 @@ local function build(fname, source, filename, opts, savefile, importdir)
     if not ok then error(format("%s: %s", fname, (tostring(r):gsub("^net_new: ", ""))), 0) end
     h = r
   end
-  return wrap(h, ir, backend, { source = source, filename = filename, opts = opts })
+  return wrap(h, ir, backend, { source = source, filename = filename, opts = opts, importdir = importdir })
 end
 
 ---------------------------------------------------------------------------
@@ -747,6 +747,19 @@ end
 
 local MAXSTEPS = 1 << 53
 
+-- A monitor streamed to a file (`record ... to "x.npy"`) is complete at the end
+-- of every run: its provenance sidecar x.npy.prov.json (the network's record and
+-- the data file's SHA-256, as cj.io.save_npy writes it) is written then, so it
+-- always describes the file as it is between runs.
+local function sidecars(net, o)
+  for _, m in ipairs(o.ir.monitors) do
+    if m.file then
+      local ok, err = pcall(require("cajal.provenance").forfile, { net = net }, "npy", m.file)
+      if not ok then error(format("run: monitor streamed to '%s': %s", m.file, tostring(err)), 3) end
+    end
+  end
+end
+
 -- net:run(duration): runs for duration (a quantity of time or a number of
 -- seconds) rounded to the nearest whole number of steps. Returns nothing (as
 -- Brian2's run), so the REPL prints nothing; net.step counts the steps.
@@ -785,6 +798,7 @@ function Net:run(duration)
     end
     o.running = false
   end
+  sidecars(self, o)
 end
 
 -- net:every(interval, fn) -> id: during run(), call fn(net, t) each time
@@ -979,7 +993,10 @@ function Net:save(path)
   local o = priv[self]
   if not o then argerror("save", 1, "network expected") end
   if type(path) ~= "string" then argerror("save", 1, "file name expected, got " .. type(path)) end
-  local meta = packmeta({ source = o.meta.source, filename = o.meta.filename, opts = o.meta.opts })
+  local okp, record = pcall(require("cajal.provenance").forfile, { net = self }, "save")
+  if not okp then error("net:save: " .. tostring(record):gsub("^save_save: ", ""), 2) end
+  local meta = packmeta({ source = o.meta.source, filename = o.meta.filename, opts = o.meta.opts,
+                          provenance = record })
   local ok, err = pcall(o.h.save, o.h, path, meta)
   if not ok then error("net:save: " .. tostring(err):gsub("^save: ", ""), 2) end
   return path
@@ -1184,7 +1201,131 @@ function M.nwbdata(net)
     description = format("cajal simulation of network %s: dt = %g ms, seed %d, %s backend, %g s simulated",
       ir.name or "?", o.dt * 1e3, ir.seed or 0, o.backend, o.h:step() * o.dt),
     notes = tostring(net) .. "\n(written by cajal " .. core.version .. ")",
+    provenance = require("cajal.provenance").forfile({ net = net }, "nwb"),
     t = o.h:step() * o.dt, dt = o.dt, spikes = spikes, series = series }
+end
+
+---------------------------------------------------------------------------
+-- Provenance (cajal.provenance): what rebuilds this network
+---------------------------------------------------------------------------
+
+-- M.provenance(net) -> the network part of a provenance record, nil for
+-- anything but a network.
+function M.provenance(net)
+  local o = type(net) == "table" and priv[net]
+  if not o or getmetatable(net) ~= netmt then return nil end
+  local P, prov = require "cajal.provenance", require "cajal.prov"
+  local ir, meta = o.ir, o.meta
+  local files, digests = {}, {}
+  for k, f in ipairs(ir.files or { { path = meta.filename or "<string>", text = meta.source } }) do
+    digests[k] = prov.sha256(f.text)
+    files[k] = { path = f.path, sha256 = digests[k] }
+  end
+  local model = { name = ir.name, sha256 = P.modelhash(digests), files = files }
+  if meta.filename then
+    model.path, model.abspath = meta.filename, prov.realpath(meta.filename)
+  else
+    model.text = meta.source
+  end
+  local arrays
+  for name, a in pairs(meta.opts.arrays or {}) do
+    arrays = arrays or {}
+    local h, n = P.arrayhash(a)
+    arrays[tostring(name)] = { sha256 = h, n = n }
+  end
+  local step = o.h:step()
+  return { model = model, overrides = P.plain(meta.opts.params or {}), parameters = ir.parameters,
+           seed = ir.seed, dt = o.dt, backend = o.backend, precision = ir.precision or "double",
+           method = meta.opts.method, arrays = arrays, t = step * o.dt, step = step }
+end
+
+-- The model text a record names: the recorded text, or the file at its
+-- absolute path, then at its path as given, whose SHA-256 is the recorded
+-- one. -> source, filename (nil for text)
+local function findmodel(m)
+  local prov = require "cajal.prov"
+  local want = m.files[1].sha256
+  if m.text then
+    if prov.sha256(m.text) ~= want then error("cj.load: the record's model text does not match its hash", 0) end
+    return m.text, nil
+  end
+  local tried, changed, seen = {}, nil, {}
+  for _, path in ipairs({ m.abspath, m.path }) do
+    if not seen[path] then
+      seen[path] = true
+      tried[#tried + 1] = path
+      local f = io.open(path, "rb")
+      local text = f and f:read("a")
+      if f then f:close() end
+      if type(text) == "string" then
+        local h = prov.sha256(text)
+        if h == want then return text, path end
+        changed = changed or format("the model text at '%s' changed since the record was written " ..
+          "(SHA-256 %s recorded, %s now)", path, want:sub(1, 16), h:sub(1, 16))
+      end
+    end
+  end
+  error("cj.load: " .. (changed or format("cannot find the model of the record (tried %s)",
+    concat(tried, ", "))), 0)
+end
+
+local REBUILDOPTS = { progress = true, backend = true, arrays = true }
+
+-- cj.load(record [, opts]): the network of a provenance record, as it was
+-- built (not as it was when the record was written: run it for record.network.t).
+local function rebuild(p, opts)
+  local function badarg(k, msg) error(format("bad argument #%d to 'cj.load' (%s)", k, msg), 0) end
+  local P = require "cajal.provenance"
+  local why = P.malformed(p)
+  if why then badarg(1, "a provenance record expected (" .. why .. ")") end
+  local n = p.network
+  if not n then
+    badarg(1, "the record has no network (the file was written without opts.net: " ..
+      "it names the script only)")
+  end
+  if opts ~= nil and type(opts) ~= "table" then badarg(2, "table of options expected") end
+  for k in pairs(opts or {}) do
+    if not REBUILDOPTS[k] then
+      badarg(2, format("option '%s' comes from the record (only progress, backend and arrays " ..
+        "may be given)", tostring(k)))
+    end
+  end
+  opts = opts or {}
+  local o = { seed = n.seed, dt = n.dt, params = P.unplain(n.overrides or {}), method = n.method,
+              precision = n.precision, backend = opts.backend or n.backend, progress = opts.progress,
+              arrays = opts.arrays }
+  for name, a in pairs(n.arrays or {}) do
+    local given = opts.arrays and opts.arrays[name]
+    if given == nil then
+      badarg(2, format("the network was built from opts.arrays.%s: give the same array " ..
+        "(opts.arrays)", name))
+    end
+    if P.arrayhash(given) ~= a.sha256 then
+      badarg(2, format("opts.arrays.%s is not the array the network was built from " ..
+        "(its SHA-256 differs)", name))
+    end
+  end
+  local source, filename = findmodel(n.model)
+  o = checkopts("cj.load", 2, o)
+  local net = build("cj.load", source, filename, o, nil, not filename and "." or nil)
+  -- the imports found now must be the files recorded
+  local files = priv[net].ir.files or {}
+  local prov = require "cajal.prov"
+  for k, f in ipairs(n.model.files) do
+    local now = files[k]
+    if not now then
+      error(format("cj.load: the model now imports fewer files than recorded ('%s' is no longer imported)",
+        f.path), 0)
+    end
+    if prov.sha256(now.text) ~= f.sha256 then
+      error(format("cj.load: the imported file '%s' (found now at '%s') changed since the record was written",
+        f.path, now.path), 0)
+    end
+  end
+  if #files ~= #n.model.files then
+    error(format("cj.load: the model now imports '%s', which the record does not list", files[#n.model.files + 1].path), 0)
+  end
+  return net
 end
 
 ---------------------------------------------------------------------------
@@ -1193,7 +1334,17 @@ end
 
 -- cj.load(path [, opts]) -> net
 function M.load(path, opts)
-  if type(path) ~= "string" then argerror("cj.load", 1, "file name expected, got " .. type(path)) end
+  if type(path) == "table" then
+    local ok, net = pcall(rebuild, path, opts)
+    if not ok then
+      if getmetatable(net) == OPTERR then argerror("cj.load", 2, net.msg) end
+      error(net, 2)
+    end
+    return net
+  end
+  if type(path) ~= "string" then
+    argerror("cj.load", 1, "file name or provenance record expected, got " .. type(path))
+  end
   opts = checkopts("cj.load", 2, opts)
   local f, err = io.open(path, "rb")
   if not f then error(format("cj.load: cannot open '%s': %s", path, (tostring(err):gsub("^[^:]*: ", ""))), 2) end
@@ -1229,7 +1380,11 @@ end
 
 core.doc(M.load, [[
 cj.load(path [, opts]) -> network
-Compile the .cajal model in path and build its network. opts: seed, dt
+Compile the .cajal model in path and build its network (path may be a
+provenance record, cj.provenance(file): the same model, found again at
+its recorded path and checked against its SHA-256, with the same
+overrides, seed, dt, backend and precision; opts then only progress,
+backend, arrays; run it for record.network.t to reproduce). opts: seed, dt
 (quantity or s), params ({E = {tau_m = 10 * cj.ms}} or {NE = 3200}), arrays
 (for `from arrays NAME`), method, backend ("jit" | "interp" | "auto";
 CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).

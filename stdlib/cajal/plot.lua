@@ -19,7 +19,8 @@
 -- Common options: out, title, xlabel, ylabel, size ({w, h} pixels; default
 -- {800, 600}), xrange / yrange ({lo, hi}), logx, logy, grid, labels (one per
 -- line or column), commands (a list of extra gnuplot commands, run before
--- the plot command).
+-- the plot command), net / provenance (the network part of the provenance
+-- record written into a PNG or SVG file, or beside a PDF: cajal.provenance).
 --
 -- Units: data with a unit (arrays of quantities, monitor times) are drawn in
 -- a unit with a readable prefix, the one they print in (mV for values of a
@@ -206,7 +207,8 @@ end
 -- ---- options and data ------------------------------------------------------------
 
 local common = { out = 1, title = 1, xlabel = 1, ylabel = 1, size = 1, xrange = 1, yrange = 1,
-  logx = 1, logy = 1, grid = 1, labels = 1, commands = 1, xunit = 1, yunit = 1 }
+  logx = 1, logy = 1, grid = 1, labels = 1, commands = 1, xunit = 1, yunit = 1,
+  net = 1, provenance = 1 }
 
 -- ---- units ---------------------------------------------------------------------------
 
@@ -366,6 +368,13 @@ local function draw(fn, opts, body)
     local size = f and f:seek("end") or 0
     if f then f:close() end
     if size == 0 then fail(fn, "gnuplot wrote nothing to " .. out) end
+    -- the provenance record (cajal.provenance): PNG and SVG carry one, a PDF
+    -- has a sidecar out.prov.json (as a .npy)
+    local ext = (out:match("%.([%a%d]+)$") or ""):lower()
+    if not display and (ext == "png" or ext == "svg" or ext == "pdf") then
+      local okp, err = pcall(require("cajal.provenance").embed, out, opts, ext)
+      if not okp then fail(fn, (tostring(err):gsub("^save_%a+: ", ""))) end
+    end
   end
   if display then
     local png = readall(out)
@@ -530,7 +539,7 @@ function M.raster(a, b, opts)
   for _, g in ipairs(groups) do
     if not g[2].dim or g[2].dim == "1" then g[2] = g[2] * core.second end
   end
-  local parts, offset = {}, 0
+  local parts, offset, low = {}, 0, 0.5
   for k, g in ipairs(groups) do
     local t, i = g[2], g[3]
     if t.ndim ~= 1 or i.ndim ~= 1 or t.shape[1] ~= i.shape[1] then
@@ -541,13 +550,15 @@ function M.raster(a, b, opts)
     local color = (opts.colors and g[1] and opts.colors[g[1]]) or palette[(k - 1) % #palette + 1]
     t = inunit("raster", t, tunit, "tunit")
     if n > 0 then
+      low = math.min(low, i:min() + offset - 0.5)   -- an index below 1 is still drawn
       local f = datafile("raster", { t, i + offset })
       parts[#parts + 1] = ("%s %s using 1:2 with points pt 7 ps %g lc rgb %s %s"):format(
         gpquote(f), fmt(2), opts.pointsize or (n > 100000 and 0.1 or 0.3), gpquote(color),
         g[1] and ("title " .. gpquote(g[1])) or "notitle")
     end
-    -- a population takes its size in rows: opts.sizes, the monitor's size, or its top index
-    offset = offset + ((opts.sizes and g[1] and opts.sizes[g[1]]) or g[4] or (n > 0 and i:max() + 1 or 0))
+    -- a population takes its size in rows: opts.sizes, the monitor's size, or its top
+    -- index (indices are 1-based, as mon:indices() gives them: neuron k is row offset + k)
+    offset = offset + ((opts.sizes and g[1] and opts.sizes[g[1]]) or g[4] or (n > 0 and math.max(i:max(), 0) or 0))
   end
   local o = {}
   for k, x in pairs(opts) do o[k] = x end
@@ -556,7 +567,7 @@ function M.raster(a, b, opts)
     "set xlabel " .. gpquote("time (" .. tunit .. ")"),
     "set ylabel 'neuron'",
     #groups < 2 and "unset key" or "set key outside right",
-    ("set yrange [-0.5:%g]"):format(math.max(offset, 1) - 0.5),
+    ("set yrange [%g:%g]"):format(low, math.max(offset, 1) + 0.5),
     #parts == 0 and "set xrange [0:1]" or "set xrange [0:*]",
   }
   if #parts == 0 then parts[1] = "NaN notitle" end   -- no spikes at all: empty axes
@@ -747,7 +758,7 @@ local docs = {
   raster = "cj.plot.raster(monitor | times, indices | {E = m1, I = m2} [, opts]) -> output\n" ..
     "Spike raster: a monitor with :times() and :indices(), two arrays, or a table of populations\n" ..
     "stacked bottom-up (opts.order, opts.colors {name = color}, opts.sizes {name = neurons}, else a\n" ..
-    "monitor's size, else its highest index + 1). opts.tunit: the time unit of the axis (\"s\", the\n" ..
+    "monitor's size, else its highest index; indices are 1-based as mon:indices() gives them). opts.tunit: the time unit of the axis (\"s\", the\n" ..
     "default, \"ms\", ...; plain times are seconds; xrange in it or as quantities); pointsize.",
   hist = "cj.plot.hist(values [, bins] [, opts]) -> output\nHistogram of the values in bins (default 10) equal bins from min to max;\n" ..
     "values with a unit are counted in a readable unit named on the axis (or opts.xunit).",

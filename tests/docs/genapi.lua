@@ -98,6 +98,7 @@ local SECTIONS = {
                  ["spikemonitor:times"] = "Spike monitors (net.spikes.E)",
                  ["statemonitor:times"] = "State monitors (net.state.E.v)",
                  ["ratemonitor:times"] = "Rate monitors (net.rate.E)" } },
+  { id = "provenance", names = { "cj.provenance" } },
   -- structured representations (issue 8)
   { id = "capsule", names = {
     "cj.capsule.squash", "cj.capsule.predict", "cj.capsule.route", "cj.capsule.route_grad",

@@ -704,7 +704,7 @@ T.test("import order: the file's folder, CAJAL_PATH, ~/.local/share/cajal, the l
   writefile(R .. "/proj/missing.cajal", 'import "models/lfi"\n')
   local e = compile.diagnose(R .. "/proj/missing.cajal")
   assert(e:find('missing.cajal:1:1: import "models/lfi": no such model file in the importing file\'s folder, ' ..
-    "CAJAL_PATH, ~/.local/share/cajal or cajal's model library (did you mean 'models/lif'?) (the order of " ..
+    "CAJAL_PATH, ~/.local/share/cajal, cajal's model library or the LuaRocks trees (did you mean 'models/lif'?) (the order of " ..
     "the search: man cajal-lang, IMPORT)\n", 1, true), e)
   os.execute("rm -rf " .. q(R))
 end)
@@ -1000,12 +1000,14 @@ T.test("dumps: ast, ir and c have the structure of the model", function()
     assert(it[1] == w[1] and it[2] == w[2] and it[3] == w[3],
            ("item %d: %s %s %s, expected %s %s %s"):format(k, it[1], it[2], tostring(it[3]), w[1], w[2], tostring(w[3])))
   end
-  -- ir: the text is the IR itself (a Lua table), source and C left out
+  -- ir: the text is the IR itself (a Lua table), source and C left out, and
+  -- the provenance's parts (the files' text and the parameter set)
   local irt = compile.dump("ir", path)
   local chunk = assert(load("return " .. irt, "=ir", "t", {}))
   local dumped = chunk()
   local ir = compile.build(src, path)
-  ir.source, ir.c_source = nil, nil
+  assert(ir.files[1].path == path and ir.files[1].text == src and ir.parameters.populations.P)
+  ir.source, ir.c_source, ir.files, ir.parameters = nil, nil, nil, nil
   local d = deepdiff(dumped, ir)
   assert(d == nil, "the IR dump differs from the IR: " .. tostring(d))
   assert(#dumped.populations == 2 and dumped.populations[1].name == "P" and dumped.populations[2].n == 3)

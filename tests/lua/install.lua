@@ -59,12 +59,14 @@ T.test("make install: program, modules, model library, man pages and examples", 
     assert(#find(page) == 1, page .. " not installed")
   end
   -- every example script and model, beside each other (scripts load their model from their folder)
-  local ex = find("/examples/[^/]*$")
+  local ex = find("/examples/.*[^/]$")
   assert(#ex >= 12, #ex .. " example files")
-  local dir = ex[1]:match("^(.*)/[^/]*$")
-  assert(dir == PREFIX .. "/share/doc/cajal/examples", dir)
-  -- every file of the source tree's examples/ (a new example must be listed in Makefile.am)
-  local p = io.popen("ls " .. q((os.getenv("CAJAL_TEST_SRCDIR") or ".") .. "/examples"))
+  local dir = PREFIX .. "/share/doc/cajal/examples"
+  assert(find("^" .. dir:gsub("%p", "%%%0") .. "/fi_curve%.lua$")[1], "examples not in " .. dir)
+  -- every file of the source tree's examples/, in its subfolder (a new example must be
+  -- listed in Makefile.am: dist_examples_DATA, or a package's dist_examples*_DATA)
+  local src = (os.getenv("CAJAL_TEST_SRCDIR") or ".") .. "/examples"
+  local p = io.popen("cd " .. q(src) .. " && find . -type f | sed 's|^\\./||'")
   local n = 0
   for name in p:lines() do
     n = n + 1

@@ -114,26 +114,34 @@ end)
 
 T.test("raster: arrays, a monitor, populations stacked with their own colors", function()
   if not have_gnuplot then T.skip("gnuplot not found (install gnuplot-nox)") end
-  P.raster(cj.array({ 0.1, 0.2, 0.3 }), cj.array({ 0, 1, 2 }), tmp("r.svg"))
+  P.raster(cj.array({ 0.1, 0.2, 0.3 }), cj.array({ 1, 2, 3 }), tmp("r.svg"))
   assert(#uses(group(read(tmp("r.svg")), 1)) == 3)
   local function monitor(t, i)
     return { times = function() return cj.array(t) end, indices = function() return cj.array(i) end }
   end
-  P.raster({ E = monitor({ 0.01, 0.02, 0.03 }, { 0, 4, 2 }), I = { cj.array({ 0.5 }), cj.array({ 1 }) } },
+  P.raster({ E = monitor({ 0.01, 0.02, 0.03 }, { 1, 5, 3 }), I = { cj.array({ 0.5 }), cj.array({ 1 }) } },
     { out = tmp("rp.svg"), order = { "I", "E" }, colors = { E = "#ff0000" }, tunit = "ms" })
   local svg = read(tmp("rp.svg"))
   local gi, ge = group(svg, 1), group(svg, 2)
   assert(#uses(gi) == 2 and #uses(ge) == 4, "the points and a key sample per population")
   assert(ge:find("rgb(255,   0,   0)", 1, true), "E drawn in its color")
-  -- I (1 neuron above index 0 -> rows 0..1) lies below E (offset by 2)
+  -- I (its top index 1 -> one row) lies below E (offset by 1)
   assert(uses(gi)[1][2] > uses(ge)[2][2])
-  -- stacking: E takes its monitor's size (10 rows), then I starts at row 10
-  local me = monitor({ 0.01, 0.02, 0.03 }, { 0, 4, 2 })
+  -- stacking: E takes its monitor's size (10 rows: indices 1..10 are rows 1..10), then I's
+  -- neuron 1 is row 11
+  local me = monitor({ 0.01, 0.02, 0.03 }, { 1, 5, 3 })
   me.size = function() return 10 end
   P.raster({ E = me, I = monitor({ 0.5 }, { 1 }) }, { out = tmp("rz.svg"), sizes = { I = 5 } })
   svg = read(tmp("rz.svg"))
   local pe, pi = uses(group(svg, 1)), uses(group(svg, 2))
-  affine({ pe[1][2], pe[3][2], pe[2][2], pi[1][2] }, { 0, 2, 4, 11 }, "stacked rows")
+  affine({ pe[1][2], pe[3][2], pe[2][2], pi[1][2] }, { 1, 3, 5, 11 }, "stacked rows")
+  -- the rows of a monitor of 3 neurons are 1..3, inside the axis [0.5, 3.5]: the first and
+  -- the last neuron are drawn half a row from the edges
+  local m3 = monitor({ 0.1, 0.2 }, { 1, 3 })
+  m3.size = function() return 3 end
+  P.raster(m3, { out = tmp("r3.svg") })
+  local gp = read(tmp("r3.svg"))
+  assert(#uses(group(gp, 1)) == 2, "both neurons drawn (neuron 3 is inside the axis)")
   P.raster(monitor({ 0.1 }, { 3 }), tmp("rm.png"))
   assert(ispng(tmp("rm.png")))
   P.raster(cj.zeros(0), cj.zeros(0), tmp("empty.png"))   -- no spikes: empty axes

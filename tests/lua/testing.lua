@@ -66,14 +66,6 @@ function T.checkerror(pattern, f, ...)
   return err
 end
 
-function T.readfile(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 function T.near(a, b, tol, what)
   tol = tol or 1e-12
   if not (math.abs(a - b) <= tol) then

@@ -102,6 +102,7 @@ int luaopen_cajal_core(lua_State *L)
   cj_open_info(L);
   cj_open_coding(L);
   cj_open_window(L);
+  cj_open_prov(L);
   cj_setdocs(L, -1, clockdocs);
   return 1;
 }

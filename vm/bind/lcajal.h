@@ -81,6 +81,12 @@ void cj_open_fft(lua_State *L);
 void cj_open_info(lua_State *L);
 void cj_open_coding(lua_State *L);
 void cj_open_window(lua_State *L);      /* spike windows of monitors (lwindow.c) */
+/* lprov.c: preloads "cajal.prov"; cj_prov_record pushes the provenance record
+ * (JSON text) of a file of kind ("npy", "csv", "png", ...) at path being
+ * written, from the options table at index opts (its net / provenance keys;
+ * nil: the script alone), through stdlib/cajal/provenance.lua. */
+void cj_open_prov(lua_State *L);
+void cj_prov_record(lua_State *L, int opts, const char *kind, const char *path);
 
 int luaopen_cajal_core(lua_State *L);
 

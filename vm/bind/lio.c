@@ -2,7 +2,7 @@
  * lio.c — cj.io: arrays to and from files (vm/core/npy.h, vm/core/csv.h).
  *
  *   cj.io.save_npy(path, a)            cj.io.load_npy(path) -> array
- *   cj.io.npy_writer(path [, dtype [, ncols]]) -> writer (:append, :flush, :close)
+ *   cj.io.npy_writer(path [, dtype [, ncols [, opts]]]) -> writer (:append, :flush, :close)
  *   cj.io.save_csv(path, columns [, header [, opts]])
  *   cj.io.load_csv(path [, opts]) -> columns, header
  *   cj.io.save_columns(path, columns [, "binary"|"text"])   (gnuplot-style data)
@@ -74,11 +74,23 @@ static int ioerror(lua_State *L, const char *fn)
 
 /* ---- .npy ------------------------------------------------------------------ */
 
+static void checkkeys(lua_State *L, int o, const char *const *known);
+
+/* save_npy(path, a [, opts]): the array, then its provenance sidecar
+ * path..".prov.json" (opts.net, opts.provenance: see provenance.lua). */
 static int io_save_npy(lua_State *L)
 {
+  static const char *const known[] = { "net", "provenance", NULL };
   const char *path = luaL_checkstring(L, 1);
-  larray *a = cj_optarray(L, 2);
+  larray *a;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    checkkeys(L, 3, known);
+  }
+  lua_settop(L, 3);
+  a = cj_optarray(L, 2);
   if (cj_npy_save(path, &a->a)) return ioerror(L, "save_npy");
+  cj_prov_record(L, 3, "npy", path);
   return 0;
 }
 
@@ -139,17 +151,28 @@ static int rowshape(lua_State *L, int i, int64_t *shape)
   return n;
 }
 
+/* User values of a writer: 1 its path, 2 its options (net, provenance) for the
+ * provenance sidecar that :close writes. */
 static int io_npy_writer(lua_State *L)
 {
+  static const char *const known[] = { "net", "provenance", NULL };
   const char *path = luaL_checkstring(L, 1);
   cj_dtype t = optdtype(L, 2);
   int64_t shape[CJ_MAXDIM];
   int n = rowshape(L, 3, shape);
-  lwriter *w = lua_newuserdatauv(L, sizeof *w, 1);
+  lwriter *w;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    checkkeys(L, 4, known);
+  }
+  lua_settop(L, 4);
+  w = lua_newuserdatauv(L, sizeof *w, 2);
   w->w = NULL;
   luaL_setmetatable(L, CJ_NPYWRITER);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
+  lua_pushvalue(L, 4);
+  lua_setiuservalue(L, -2, 2);
   if (cj_npy_writer_open(&w->w, path, t, n, shape)) return ioerror(L, "npy_writer");
   return 1;
 }
@@ -188,6 +211,10 @@ static int w_close(lua_State *L)
   rows = cj_npy_writer_rows(p);
   w->w = NULL;
   if (cj_npy_writer_close(p)) return ioerror(L, "close");
+  lua_settop(L, 1);
+  lua_getiuservalue(L, 1, 1);                 /* stack: writer, path, opts */
+  lua_getiuservalue(L, 1, 2);
+  cj_prov_record(L, 3, "npy", lua_tostring(L, 2));
   lua_pushinteger(L, rows);
   return 1;
 }
@@ -446,7 +473,7 @@ static int64_t csvout(lua_State *L, larray *m, int hdr, int j, int anchor, cj_cs
 /* save_csv(path, columns [, header [, opts]]) */
 static int io_save_csv(lua_State *L)
 {
-  static const char *const known[] = { "sep", NULL };
+  static const char *const known[] = { "sep", "net", "provenance", NULL };
   const char *path = luaL_checkstring(L, 1);
   larray *m = cj_testarray(L, 2);
   int ncols, anchor, hdr;
@@ -459,6 +486,7 @@ static int io_save_csv(lua_State *L)
     sep = optchar(L, 4, "sep", ',');
   }
   lua_settop(L, 4);
+  cj_prov_record(L, 4, "csv", path);         /* stack: path, columns, header, opts, line */
   ncols = csvheader(L, m, &hdr);
   lua_newtable(L);                            /* stack: ..., anchor */
   anchor = lua_gettop(L);
@@ -472,7 +500,7 @@ static int io_save_csv(lua_State *L)
                  (lua_Integer)n, out[0].name, (lua_Integer)nrows);
     nrows = n;
   }
-  if (cj_csv_write(path, ncols, out, nrows, sep)) return ioerror(L, "save_csv");
+  if (cj_csv_write_with(path, ncols, out, nrows, sep, lua_tostring(L, 5))) return ioerror(L, "save_csv");
   return 0;
 }
 
@@ -601,20 +629,27 @@ static const luaL_Reg wmethods[] = {
 };
 
 static const cj_doc docs[] = {
-  {"save_npy", "cj.io.save_npy(path, a)\n"
+  {"save_npy", "cj.io.save_npy(path, a [, opts])\n"
                "Write array a (any strides; float64, float32, int32 or uint8) to a NumPy .npy\n"
-               "file in C order. Values are in SI units; no unit is recorded."},
+               "file in C order. Values are in SI units; no unit is recorded. Its provenance goes\n"
+               "to the sidecar path..\".prov.json\": cajal version, date, script; the network's\n"
+               "(model hash, parameters, seed, dt, ...) with opts.net = net or opts.provenance =\n"
+               "a provenance table (cj.provenance)."},
   {"load_npy", "cj.io.load_npy(path) -> array\n"
                "Read a .npy file (format 1.0-3.0; '<f8' '<f4' '<i4' '|u1', either byte order,\n"
                "C or Fortran order). A malformed file is an error naming the file."},
-  {"npy_writer", "cj.io.npy_writer(path [, dtype [, ncols]]) -> writer\n"
+  {"npy_writer", "cj.io.npy_writer(path [, dtype [, ncols [, opts]]]) -> writer\n"
                  "A .npy file that grows by rows: w:append(a) adds a row (shape ncols) or n rows\n"
                  "(n x ncols); w:flush() makes the file readable so far; w:close() -> rows.\n"
-                 "ncols nil: one value per row (a 1-D file); a table: the shape of a row."},
+                 "ncols nil: one value per row (a 1-D file); a table: the shape of a row.\n"
+                 "w:close() writes the provenance sidecar path..'.prov.json' as save_npy does\n"
+                 "(opts.net: the network as it is at close; opts.provenance: a record)."},
   {"save_csv", "cj.io.save_csv(path, columns [, header [, opts]])\n"
                "columns: a table name -> 1-D array / table of numbers / table of strings, with\n"
                "header the order (default: sorted names); or a 2-D array with header the list of\n"
-               "names. NaN is written as an empty field. opts.sep (default ',')."},
+               "names. NaN is written as an empty field. opts.sep (default ','); opts.net,\n"
+               "opts.provenance as for save_npy: the provenance is the first line,\n"
+               "'# cajal-provenance: JSON' (load_csv skips '#' lines at the top of a file)."},
   {"load_csv", "cj.io.load_csv(path [, opts]) -> columns, header\n"
                "Read a CSV file with a header row: columns[name] is a float64 array (empty\n"
                "fields NaN) or, for non-numeric columns, a table of strings; header lists the\n"
@@ -631,7 +666,7 @@ static const cj_doc wdocs[] = {
   {"append", "w:append(a) -> w\nAppend one row (shape of a row) or n rows (n x row shape), converted to the writer's dtype."},
   {"flush", "w:flush() -> w\nRewrite the header with the rows so far and flush: the file is a valid .npy."},
   {"rows", "w:rows() -> integer\nRows appended so far."},
-  {"close", "w:close() -> rows\nFinish the file (also done by __gc and __close)."},
+  {"close", "w:close() -> rows\nFinish the file and write its provenance sidecar (so does __close; __gc\nfinishes the file without a sidecar)."},
   {NULL, NULL}
 };
 

@@ -168,6 +168,7 @@ static int io_save_nwb(lua_State *L)
   meta.institution = optstr(L, 3, "institution", NULL);
   meta.lab = optstr(L, 3, "lab", NULL);
   meta.notes = strfield(L, 4, "notes", "network");
+  meta.provenance = strfield(L, 4, "provenance", "network");
   if (!numfield(L, 4, "t", &tend) || !numfield(L, 4, "dt", &dt))
     return luaL_error(L, "save_nwb: the network's t and dt are missing");
   lua_getfield(L, 4, "spikes");
@@ -198,7 +199,8 @@ static const cj_doc docs[] = {
     "neuron from 0), every state and rate monitor a TimeSeries in acquisition (data time x\n"
     "columns in SI units, timestamps in s). opts: description (session_description),\n"
     "identifier (default a random UUID), session_start_time (ISO 8601; default now),\n"
-    "experimenter, institution, lab. The file is written to a temporary name and renamed." },
+    "experimenter, institution, lab. The file is written to a temporary name and renamed.\n"
+    "The network's provenance (cj.provenance) is the root attribute cajal_provenance." },
   { NULL, NULL }
 };
 

@@ -334,6 +334,12 @@ static void lexinit(lexer *lx, const char *text, size_t len, const char *what, c
   lx->sep = o->sep;
   lx->comment = o->comment;
   if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) lx->p += 3;
+  /* the comment header cajal writes (provenance): '#' lines at the very top */
+  while (lx->p < lx->end && *lx->p == '#') {
+    const char *nl = memchr(lx->p, '\n', (size_t)(lx->end - lx->p));
+    lx->p = nl ? nl + 1 : lx->end;
+    newline(lx);
+  }
 }
 
 int cj_csv_parse(const char *text, size_t len, const char *what, const cj_csvopts *o,
@@ -440,6 +446,24 @@ static void discard(FILE *f, const char *path)
 
 int cj_csv_write(const char *path, int ncols, const cj_csvout *cols, int64_t nrows, char sep)
 {
+  return cj_csv_write_with(path, ncols, cols, nrows, sep, NULL);
+}
+
+/* A preamble is comment lines: each line starts with '#', none is empty. */
+static int goodpreamble(const char *s)
+{
+  if (!*s) return 1;
+  for (;;) {
+    const char *nl = strchr(s, '\n');
+    if (*s != '#' || memchr(s, '\r', nl ? (size_t)(nl - s) : strlen(s))) return 0;
+    if (!nl || !nl[1]) return 1;
+    s = nl + 1;
+  }
+}
+
+int cj_csv_write_with(const char *path, int ncols, const cj_csvout *cols, int64_t nrows, char sep,
+                      const char *preamble)
+{
   FILE *f;
   char num[64];
   for (int j = 0; j < ncols; j++) {
@@ -450,7 +474,13 @@ int cj_csv_write(const char *path, int ncols, const cj_csvout *cols, int64_t nro
   }
   if (sep == '"' || sep == '\n' || sep == '\r' || sep == '\0')
     return cj_fail(CJ_EINVAL, "%s: bad separator", path);
+  if (preamble && !goodpreamble(preamble))
+    return cj_fail(CJ_EINVAL, "%s: the comment header must be lines starting with '#'", path);
   if (!(f = fopen(path, "wb"))) return cj_fail(CJ_EIO, "%s: %s", path, strerror(errno));
+  if (preamble && *preamble) {
+    fputs(preamble, f);
+    if (preamble[strlen(preamble) - 1] != '\n') putc('\n', f);
+  }
   for (int j = 0; j < ncols; j++) {
     const char *name = cols[j].name ? cols[j].name : "";
     if (j) putc(sep, f);

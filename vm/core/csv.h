@@ -66,5 +66,10 @@ typedef struct cj_csvout {
  * separator, a quote, CR or LF, or begins or ends with a blank. On failure
  * the partial file is removed (a regular file only). */
 int cj_csv_write(const char *path, int ncols, const cj_csvout *cols, int64_t nrows, char sep);
+/* As cj_csv_write, with preamble (NULL or "": none) written first: comment
+ * lines, each starting with '#' (CJ_EINVAL otherwise), such as cajal's
+ * provenance line. cj_csv_read skips '#' lines at the top of a file always. */
+int cj_csv_write_with(const char *path, int ncols, const cj_csvout *cols, int64_t nrows, char sep,
+                      const char *preamble);
 
 #endif

@@ -6,6 +6,7 @@
  * closed on every path; the temporary file is removed on failure.
  */
 #include "nwb.h"
+#include "prov.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -191,6 +192,7 @@ static int header(cj_nwb *f, const cj_nwb_meta *m)
     st = done(dataset(g, "experimenter", t, t, 1, &one, &m->experimenter));
     H5Tclose(t);
   }
+  st = st || (m->provenance && attrstr(root, "cajal_provenance", m->provenance));
   st = st || (m->institution && textset(g, "institution", m->institution)) ||
        (m->lab && textset(g, "lab", m->lab)) || (m->notes && textset(g, "notes", m->notes));
   H5Gclose(g);
@@ -442,4 +444,56 @@ int cj_nwb_timeseries(cj_nwb *f, const cj_nwb_series *s)
   H5Gclose(acq);
   if (st) cj_errprefix("save_nwb: '%s': acquisition/%s", f->path, s->name);
   return st ? CJ_EIO : CJ_OK;
+}
+
+/* ---- reading the provenance back ------------------------------------------------ */
+
+static int readattr(hid_t file, const char *path, char **json, size_t *n)
+{
+  hid_t a, t = -1, s = -1, mt = -1;
+  char *v = NULL;
+  int st = CJ_OK;
+  if (H5Aexists(file, "cajal_provenance") <= 0)
+    return cj_fail(CJ_EFORMAT, "%s: this HDF5 file has no cajal provenance (no attribute "
+                   "'cajal_provenance' on its root group)", path);
+  if ((a = H5Aopen(file, "cajal_provenance", H5P_DEFAULT)) < 0)
+    return cj_fail(CJ_EFORMAT, "%s: cannot open its provenance attribute", path);
+  t = H5Aget_type(a);
+  s = H5Aget_space(a);
+  if (t < 0 || s < 0 || H5Tget_class(t) != H5T_STRING || !H5Tis_variable_str(t) ||
+      H5Sget_simple_extent_type(s) != H5S_SCALAR || (mt = strtype()) < 0 ||
+      H5Aread(a, mt, &v) < 0 || !v)
+    st = cj_fail(CJ_EFORMAT, "%s: its provenance attribute is not one variable-length string", path);
+  else if (strlen(v) > CJ_PROV_MAX)
+    st = cj_fail(CJ_EFORMAT, "%s: its provenance attribute is longer than %u bytes", path, CJ_PROV_MAX);
+  else if (!(*json = cj_malloc(strlen(v) + 1)))
+    st = cj_fail(CJ_ENOMEM, "%s: out of memory", path);
+  else {
+    *n = strlen(v);
+    memcpy(*json, v, *n + 1);
+  }
+  if (v) H5free_memory(v);
+  if (mt >= 0) H5Tclose(mt);
+  if (t >= 0) H5Tclose(t);
+  if (s >= 0) H5Sclose(s);
+  H5Aclose(a);
+  return st;
+}
+
+int cj_nwb_provenance(const char *path, char **json, size_t *n)
+{
+  H5E_auto2_t efunc;
+  void *edata;
+  hid_t file;
+  int st;
+  H5Eget_auto2(H5E_DEFAULT, &efunc, &edata);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) st = cj_fail(CJ_EFORMAT, "%s: not a readable HDF5 file", path);
+  else {
+    st = readattr(file, path, json, n);
+    H5Fclose(file);
+  }
+  H5Eset_auto2(H5E_DEFAULT, efunc, edata);
+  return st;
 }

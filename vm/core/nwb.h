@@ -39,6 +39,9 @@ typedef struct cj_nwb_meta {
   const char *institution;           /* NULL: not written */
   const char *lab;                   /* NULL: not written */
   const char *notes;                 /* general/notes; NULL: not written */
+  const char *provenance;            /* cajal's provenance record (JSON): the text
+                                        attribute "cajal_provenance" of the root group;
+                                        NULL: not written */
 } cj_nwb_meta;
 
 /* Start the file for path. NULL on failure (cj_errmsg names the path). */
@@ -79,5 +82,11 @@ int cj_nwb_timeseries(cj_nwb *f, const cj_nwb_series *s);
 int cj_nwb_close(cj_nwb *f);
 /* Give up: remove the temporary file and free f. */
 void cj_nwb_abort(cj_nwb *f);
+
+/* The text attribute "cajal_provenance" of the root group of the HDF5 file
+ * at path: *json (cj_malloc'd, NUL-terminated; caller frees) and *n.
+ * CJ_EFORMAT when the file cannot be opened as HDF5, has no such attribute,
+ * or the attribute is not one string of at most CJ_PROV_MAX bytes. */
+int cj_nwb_provenance(const char *path, char **json, size_t *n);
 
 #endif

@@ -39,6 +39,7 @@ static const char usage[] =
   "  -h, --help       show this help\n"
   "  --dump=STAGE F   print stage ast, ir or c of the network model file F\n"
   "  --cache-clear    remove the compiled models from the compile cache\n"
+  "  --models         list the folders `import` searches and the models in each\n"
   "  --jupyter FILE   run as a Jupyter kernel with the connection file FILE\n"
   "  --install-kernel [--user | --prefix DIR]\n"
   "                   write the Jupyter kernel spec 'cajal'\n"
@@ -315,7 +316,7 @@ static void collectargs(char **argv, opts *o)
     if (a[1] == '-') {
       if (strcmp(a, "--help") == 0) o->flags |= HAS_HELP;
       else if (strcmp(a, "--version") == 0) o->flags |= HAS_V;
-      else if (strcmp(a, "--cache-clear") == 0) o->flags |= HAS_ACTION;
+      else if (strcmp(a, "--cache-clear") == 0 || strcmp(a, "--models") == 0) o->flags |= HAS_ACTION;
       else if (strcmp(a, "--jupyter") == 0 || strcmp(a, "--install-kernel") == 0) {
         if (!kernelopts(argv, &i, o)) return;
       }
@@ -428,6 +429,13 @@ static const char cachecode[] =
   "local msg = compile.cache_clear()\n"
   "if type(msg) == 'string' then print(msg) end\n";
 
+static const char modelscode[] =
+  "local ok, compile = pcall(require, 'cajal.compile')\n"
+  "if not ok or type(compile) ~= 'table' or type(compile.models) ~= 'function' then\n"
+  "  error('--models: cajal.compile.models is not available in this build', 0)\n"
+  "end\n"
+  "io.write(compile.models())\n";
+
 static int dodump(lua_State *L, const char *stage, const char *path)
 {
   int st = luaL_loadbuffer(L, dumpcode, sizeof dumpcode - 1, "=(--dump)");
@@ -451,7 +459,7 @@ static int dodump(lua_State *L, const char *stage, const char *path)
   return cj_host_report(L, st, 1);
 }
 
-/* Run -e, -l, -W, --dump and --cache-clear in command-line order, up to the
+/* Run -e, -l, -W, --dump, --cache-clear and --models in command-line order, up to the
  * script. Returns 0 when one of them failed. */
 static int runargs(lua_State *L, char **argv, int limit)
 {
@@ -462,6 +470,8 @@ static int runargs(lua_State *L, char **argv, int limit)
       i++;
     } else if (strcmp(a, "--cache-clear") == 0) {
       if (dostring(L, cachecode, "=(--cache-clear)") != LUA_OK) return 0;
+    } else if (strcmp(a, "--models") == 0) {
+      if (dostring(L, modelscode, "=(--models)") != LUA_OK) return 0;
     } else if (strcmp(a, "--jupyter") == 0 || strcmp(a, "--prefix") == 0) {
       i++;                                   /* the file or folder that follows */
     } else if (a[0] == '-' && (a[1] == 'e' || a[1] == 'l')) {

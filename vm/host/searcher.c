@@ -20,7 +20,9 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <dirent.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,11 +275,57 @@ static int host_list(lua_State *L)
   return 1;
 }
 
+/* Append to the table at index t the model files under dir/rel (relative
+ * names, "cortical/cells.cajal"), depth levels deep at most, leaving out
+ * hidden entries. */
+static void walkmodels(lua_State *L, int t, const char *dir, const char *rel, int depth)
+{
+  const char *full = rel[0] ? lua_pushfstring(L, "%s/%s", dir, rel) : lua_pushstring(L, dir);
+  DIR *d = opendir(full);
+  struct dirent *e;
+  if (!d) { lua_pop(L, 1); return; }
+  while ((e = readdir(d)) && luaL_len(L, t) < 100000) {
+    struct stat st;
+    size_t n = strlen(e->d_name);
+    const char *name;
+    if (e->d_name[0] == '.') continue;
+    name = rel[0] ? lua_pushfstring(L, "%s/%s", rel, e->d_name) : lua_pushstring(L, e->d_name);
+    lua_pushfstring(L, "%s/%s", dir, name);
+    if (stat(lua_tostring(L, -1), &st) == 0) {
+      if (S_ISDIR(st.st_mode) && depth > 0) walkmodels(L, t, dir, name, depth - 1);
+      else if (S_ISREG(st.st_mode) && n > 6 && strcmp(e->d_name + n - 6, ".cajal") == 0) {
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, t, luaL_len(L, t) + 1);
+      }
+    }
+    lua_pop(L, 2);
+  }
+  closedir(d);
+  lua_pop(L, 1);
+}
+
+/* models(dir) -> { name, ... }: the .cajal files under dir (4 levels deep
+ * at most), as relative names, sorted; {} for a folder that does not exist. */
+static int host_models(lua_State *L)
+{
+  const char *dir = luaL_checkstring(L, 1);
+  lua_settop(L, 1);
+  lua_newtable(L);
+  walkmodels(L, 2, dir, "", 4);
+  lua_getglobal(L, "table");
+  lua_getfield(L, -1, "sort");
+  lua_pushvalue(L, 2);
+  lua_call(L, 1, 0);
+  lua_pop(L, 1);
+  return 1;
+}
+
 static int luaopen_cajal_host(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
     {"findfile", host_findfile},
     {"list", host_list},
+    {"models", host_models},
     {"searchdirs", host_searchdirs},
     {NULL, NULL}
   };
@@ -288,6 +336,8 @@ static int luaopen_cajal_host(lua_State *L)
     {"list", "cajal.host.list([prefix]) -> { name, ... }\n"
              "The data files shipped with cajal whose name starts with prefix, e.g.\n"
              "list(\"models/\") -> { \"models/lif.cajal\", ... } (the model library)."},
+    {"models", "cajal.host.models(dir) -> { name, ... }\n"
+               "The .cajal files under dir (4 levels deep at most), as sorted relative names."},
     {"searchdirs", "cajal.host.searchdirs() -> { dir, ... }\n"
                    "The trees searched for cajal's Lua modules and model files, in order."},
     {NULL, NULL}
@@ -311,6 +361,39 @@ static int luaopen_re(lua_State *L)
   return 1;
 }
 
+/* package.path and cpath gain the user's LuaRocks tree (~/.luarocks, for
+ * Lua 5.4) in front, where `luarocks make` installs a package for one user
+ * (the system tree /usr/local is in Lua's defaults already). Not under -E,
+ * which keeps the environment (HOME included) out. */
+static void addrocktree(lua_State *L)
+{
+  static const char *const fields[2] = { "path", "cpath" };
+  static const char *const tmpl[2] = { "%s/.luarocks/share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
+                                       "/?.lua;%s/.luarocks/share/lua/" LUA_VERSION_MAJOR "."
+                                       LUA_VERSION_MINOR "/?/init.lua;",
+                                       "%s/.luarocks/lib/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
+                                       "/?.so;" };
+  const char *home = getenv("HOME");
+  int noenv = lua_getfield(L, LUA_REGISTRYINDEX, "LUA_NOENV") != LUA_TNIL && lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (noenv || !home || home[0] != '/') return;
+  lua_getglobal(L, "package");                                 /* stack: package */
+  for (int i = 0; i < 2; i++) {
+    const char *old;
+    lua_getfield(L, -1, fields[i]);
+    old = lua_tostring(L, -1);
+    if (i == 0) lua_pushfstring(L, tmpl[0], home, home);
+    else lua_pushfstring(L, tmpl[1], home);
+    if (old && !strstr(old, lua_tostring(L, -1))) {
+      lua_pushstring(L, old);
+      lua_concat(L, 2);
+      lua_setfield(L, -3, fields[i]);
+    } else lua_pop(L, 1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 int cj_host_openlibs(lua_State *L)
 {
   static const luaL_Reg preload[] = {
@@ -321,6 +404,7 @@ int cj_host_openlibs(lua_State *L)
     {NULL, NULL}
   };
   luaL_openlibs(L);
+  addrocktree(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);  /* stack: preload */
   for (const luaL_Reg *r = preload; r->name; r++) {
     lua_pushcfunction(L, r->func);
