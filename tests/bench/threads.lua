@@ -22,13 +22,7 @@ local function bench(name, value, unit)
   io.stdout:flush()
 end
 
-local function median(t)
-  local s = {}
-  for k, v in ipairs(t) do s[k] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = B.median
 
 if cj.threads() < 2 and not pcall(cj.threads, 2) then
   print("threads: built without OpenMP, nothing to measure")

@@ -69,6 +69,17 @@ local function compare(a, b, what)
   return spikes
 end
 
+-- fn() at the grains 1 (every kernel split), the count and grains restored.
+local function split(fn)
+  local before = cj.threads()
+  local ge, gv = cj.thread_grain()
+  cj.thread_grain(1, 1)
+  local ok, err = pcall(fn)
+  cj.thread_grain(ge, gv)
+  cj.threads(before)
+  assert(ok, err)
+end
+
 local function names()
   local out = {}
   local p = assert(io.popen("ls '" .. examples .. "'"))
@@ -82,15 +93,10 @@ local function names()
 end
 
 T.test("threads: every example network identical at 1 and 2 threads, both backends", function()
-  if not core.threads or core.threads() == 1 and not pcall(cj.threads, 2) then
-    T.skip("built without OpenMP: one thread only")
-  end
-  local before = cj.threads()
-  local ge, gv = cj.thread_grain()
-  cj.thread_grain(1, 1)
+  if not pcall(cj.threads, 2) then T.skip("built without OpenMP: one thread only") end
   local backends = { "interp" }
   if core.jit_available() then backends[2] = "jit" end
-  local ok, err = pcall(function()
+  split(function()
     local list = names()
     assert(#list >= 10, "examples/*.cajal not found in " .. examples)
     for _, name in ipairs(list) do
@@ -102,9 +108,6 @@ T.test("threads: every example network identical at 1 and 2 threads, both backen
       end
     end
   end)
-  cj.thread_grain(ge, gv)
-  cj.threads(before)
-  assert(ok, err)
 end)
 
 -- Heterogeneous delays (deliveries from per-step event lists, split by
@@ -123,10 +126,7 @@ local DELAYS = [[
 
 T.test("threads: heterogeneous delays and plasticity identical at 1 and 3 threads", function()
   if not pcall(cj.threads, 2) then T.skip("built without OpenMP: one thread only") end
-  local before = cj.threads()
-  local ge, gv = cj.thread_grain()
-  cj.thread_grain(1, 1)
-  local ok, err = pcall(function()
+  split(function()
     for _, backend in ipairs(core.jit_available() and { "interp", "jit" } or { "interp" }) do
       local nets = {}
       for k, nt in ipairs({ 1, 3 }) do
@@ -138,9 +138,6 @@ T.test("threads: heterogeneous delays and plasticity identical at 1 and 3 thread
       assert(spikes > 100, "delays: too few spikes (" .. spikes .. ")")
     end
   end)
-  cj.thread_grain(ge, gv)
-  cj.threads(before)
-  assert(ok, err)
 end)
 
 T.test("threads: the count is set, read and checked", function()
