@@ -200,15 +200,15 @@ end
 -- domain -> which `how` picks exist there, the element index, loop header
 local DOMAINS = {
   neurons  = { hows = { i = true }, elem = "i",
-               head = "for (int64_t i = 0; i < cn; i++) {" },
+               head = "for (int64_t i = clo; i < cn; i++) {" },
   spikes   = { hows = { i = true }, elem = "i",
-               head = "for (int64_t q = 0; q < cn; q++) {\n    const int64_t i = c->list[q];" },
+               head = "for (int64_t q = clo; q < cn; q++) {\n    const int64_t i = c->list[q];" },
   synapses = { hows = { s = true, pre = true, post = true }, elem = "s",
-               head = "for (int64_t s = 0; s < cn; s++) {" },
+               head = "for (int64_t s = clo; s < cn; s++) {" },
   events   = { hows = { s = true, pre = true, post = true }, elem = "s",
-               head = "for (int64_t q = 0; q < cn; q++) {\n    const int64_t s = c->list[q];" },
+               head = "for (int64_t q = clo; q < cn; q++) {\n    const int64_t s = c->list[q];" },
   pairs    = { hows = { pre = true, post = true }, elem = "s",
-               head = "for (int64_t s = 0; s < cn; s++) {" },
+               head = "for (int64_t s = clo; s < cn; s++) {" },
   scalar   = { hows = {}, elem = "0" },
 }
 
@@ -235,10 +235,10 @@ local function kernel(k, id, single)
   end
   -- the context's scalars in locals: the loops then read no memory that
   -- a store through v<r> could change
-  out[#out + 1] = "  const int64_t cn = c->n;"
+  out[#out + 1] = "  const int64_t cn = c->n, clo = c->lo;"
   out[#out + 1] = "  const double ct = c->t, cdt = c->dt, crf = c->refractory;"
   out[#out + 1] = "  const double *const cls = c->lastspike;"
-  out[#out + 1] = "  (void)cn; (void)ct; (void)cdt; (void)crf; (void)cls;"
+  out[#out + 1] = "  (void)cn; (void)clo; (void)ct; (void)cdt; (void)crf; (void)cls;"
   local body, indent = {}, "    "
   for q = 0, ctx.ntmp - 1 do body[#body + 1] = format("%sdouble t%d;", indent, q) end
   local kind = k.kind or "stmts"
@@ -272,7 +272,7 @@ local function kernel(k, id, single)
     -- *nspikes (both int64_t), and gcc would reload it every iteration.
     out[#out + 1] = "  int64_t *const csp = c->spikes;"
     out[#out + 1] = "  int64_t cns = *c->nspikes;"
-    out[#out + 1] = "  for (int64_t b = 0; b < cn; b += 32) {"
+    out[#out + 1] = "  for (int64_t b = clo; b < cn; b += 32) {"
     out[#out + 1] = "    const int64_t e = cn - b < 32 ? cn : b + 32;"
     out[#out + 1] = "    int any = 0;"
     out[#out + 1] = "    for (int64_t i = b; i < e; i++) {"
@@ -288,6 +288,16 @@ local function kernel(k, id, single)
     out[#out + 1] = "  }"
     out[#out + 1] = "  *c->nspikes = cns;"
   else
+    if kind == "sum" then
+      -- split by target (vm/core/threads.h): the synapses list[lo .. n-1]
+      out[#out + 1] = "  if (c->list) {"
+      out[#out + 1] = "  for (int64_t q = clo; q < cn; q++) {"
+      out[#out + 1] = "    const int64_t s = c->list[q];"
+      for _, l in ipairs(body) do out[#out + 1] = l end
+      out[#out + 1] = "  }"
+      out[#out + 1] = "  return;"
+      out[#out + 1] = "  }"
+    end
     if k.domain == "pairs" then
       if kind ~= "stmts" or ctx.ntmp < 1 or not ctx.set[0] then bad("pairs kernel", id) end
       body[#body + 1] = "    c->result[s] = t0;"

@@ -1084,7 +1084,7 @@ end
 -- network(net, opts) -> ir (without c_source: that is the emitter's)
 function M.network(net, opts)
   local L = { store = {}, zero_inputs = {}, dt = net.dt, kernels = {}, method = opts.method }
-  local ir = { abi = 1, dt = net.dt, seed = net.seed, precision = opts.precision or "double",
+  local ir = { abi = 2, dt = net.dt, seed = net.seed, precision = opts.precision or "double",
                populations = {}, projections = {}, monitors = {}, kernels = L.kernels }
   for _, pop in ipairs(net.pops) do
     popvars(L, net, pop, opts)

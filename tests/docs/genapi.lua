@@ -84,7 +84,7 @@ local SECTIONS = {
   { id = "plot", names = { "cj.plot.lines", "cj.plot.scatter", "cj.plot.raster",
     "cj.plot.hist", "cj.plot.image", "cj.plot.images" }, patterns = { "^cj%.plot%." } },
   { id = "network", names = {
-    "cj.load", "cj.network", "cj.restore",
+    "cj.load", "cj.network", "cj.restore", "cj.threads", "cj.thread_grain",
     "network:run", "network:every", "network:cancel", "network:reset", "network:save",
     "population:varnames", "population:lastspike", "population:connectivity",
     "spikemonitor:times", "spikemonitor:indices", "spikemonitor:count",

@@ -17,6 +17,7 @@
 #include "lanalysis.h"
 #include "net.h"
 #include "jit.h"
+#include "threads.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -1341,6 +1342,33 @@ static int l_cache_dir(lua_State *L)
   return 1;
 }
 
+/* cj.threads([n]) -> n: set (1 .. CJ_THR_MAX) or read the thread count */
+static int l_threads(lua_State *L)
+{
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= CJ_THR_MAX, 1, lua_pushfstring(L, "a count from 1 to %d expected, got %I",
+                                                                  CJ_THR_MAX, n));
+    if (n > 1 && !cj_threads_available()) luaL_argerror(L, 1, "this cajal was built without OpenMP (one thread only)");
+    cj_threads_set((int)n);
+  }
+  lua_pushinteger(L, cj_threads());
+  return 1;
+}
+
+/* cj.thread_grain([elems [, events]]) -> elems, events */
+static int l_thread_grain(lua_State *L)
+{
+  lua_Integer e = luaL_optinteger(L, 1, 0), v = luaL_optinteger(L, 2, 0);
+  int64_t ge, gv;
+  luaL_argcheck(L, e >= 0, 1, "a positive count expected (0: unchanged)");
+  luaL_argcheck(L, v >= 0, 2, "a positive count expected (0: unchanged)");
+  cj_threads_grain(e, v, &ge, &gv);
+  lua_pushinteger(L, ge);
+  lua_pushinteger(L, gv);
+  return 2;
+}
+
 static int l_kernel_prelude(lua_State *L) { lua_pushstring(L, cj_kernel_prelude()); return 1; }
 
 /* core.kernel_functions() -> { name = { cname, nargs } } from CJ_KFUNCS */
@@ -1373,7 +1401,7 @@ static const luaL_Reg funcs[] = {
   { "jit_available", l_jit_available }, { "jit_stats", l_jit_stats }, { "cache_clear", l_cache_clear },
   { "cache_dir", l_cache_dir }, { "kernel_prelude", l_kernel_prelude }, { "jit_flags", l_jit_flags },
   { "kernel_functions", l_kernel_functions },
-  { NULL, NULL }
+  { "threads", l_threads }, { "thread_grain", l_thread_grain }, { NULL, NULL }
 };
 
 static const cj_doc docs[] = {
@@ -1398,6 +1426,19 @@ static const cj_doc docs[] = {
   { "kernel_functions", "core.kernel_functions() -> {name = {cname, nargs}}\n"
     "The functions a kernel may call (IR.md's \"call\"): the C function both backends call and its\n"
     "argument count, from CJ_KFUNCS in vm/core/interp.h." },
+  { "threads", "cj.threads([n]) -> n\n"
+    "Set (1 .. 256) or read the threads that run network steps (OpenMP). The default is\n"
+    "$CAJAL_THREADS, else the processors this process may use. Results are identical, bit for\n"
+    "bit, at any count: neuron and synapse kernels are split into ranges, deliveries and summed\n"
+    "coupling by target neuron (each target adds its inputs in the one-thread order), random\n"
+    "numbers are keyed by (seed, element, step). Small networks (under 16384 neurons or\n"
+    "synapses in a kernel, 8192 events in a delivery) run on one thread (cj.thread_grain).\n"
+    "Without OpenMP: 1." },
+  { "thread_grain", "cj.thread_grain([elements [, events]]) -> elements, events\n"
+    "The work per extra thread below which network kernels run on fewer threads: neurons or\n"
+    "synapses of a kernel (default 8192), events of a delivery (default 4096); 0 or nil leaves\n"
+    "one unchanged. Tests set 1 to split even tiny networks. A projection's index by target for\n"
+    "splitting summed coupling is made when it is built with at least 2 x elements synapses." },
   { NULL, NULL }
 };
 

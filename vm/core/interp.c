@@ -126,7 +126,10 @@ static void setindex(cj_prog *p, const cj_kctx *c, int64_t base, int m)
 {
   int64_t *ie = p->ix[p->domain == CJ_DOM_NEURONS || p->domain == CJ_DOM_SPIKES || p->domain == CJ_DOM_SCALAR ? CJ_HOW_I : CJ_HOW_S];
   switch (p->domain) {
-  case CJ_DOM_NEURONS: case CJ_DOM_SYNAPSES: case CJ_DOM_PAIRS:
+  case CJ_DOM_SYNAPSES:
+    if (c->list) { memcpy(ie, c->list + base, (size_t)m * sizeof *ie); break; }  /* by target */
+    /* fall through */
+  case CJ_DOM_NEURONS: case CJ_DOM_PAIRS:
     for (int l = 0; l < m; l++) ie[l] = base + l;
     break;
   case CJ_DOM_SPIKES: case CJ_DOM_EVENTS:
@@ -312,10 +315,16 @@ void cj_prog_run(cj_prog *p, const cj_kctx *c)
   if (p->reg_dt != (int)NOREG) fill(R(p->reg_dt), c->dt);
   if (p->reg_n != (int)NOREG) fill(R(p->reg_n), (double)c->npop);
   if (p->kind == CJ_KK_THRESHOLD) ns = *c->nspikes;
-  for (int64_t base = 0; base < n; base += bs) {
+  for (int64_t base = p->domain == CJ_DOM_SCALAR ? 0 : c->lo; base < n; base += bs) {
     int m = n - base < bs ? (int)(n - base) : bs;
     if (p->domain != CJ_DOM_NEURONS || p->needix) setindex(p, c, base, m);
     block(p, c, base, m, &ns);
   }
   if (p->kind == CJ_KK_THRESHOLD) *c->nspikes = ns;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+void cj_prog_run_thread(cj_prog *p, const cj_kctx *c, int tid)
+{
+  cj_prog_run(tid > 0 && tid <= p->nteam ? p->team[tid - 1] : p, c);
 }

@@ -19,7 +19,7 @@
  * text below, copied at build time (vm/core/abi.awk -> kctx.inc; keep each
  * field on one line, comments are dropped). Any change here is an ABI
  * change: bump CJ_KERNEL_ABI. */
-#define CJ_KERNEL_ABI 1
+#define CJ_KERNEL_ABI 2
 
 typedef struct cj_kctx {
   int64_t n;              /* elements in the domain (neurons, synapses, list entries) */
@@ -37,6 +37,10 @@ typedef struct cj_kctx {
   int64_t *spikes, *nspikes;  /* threshold kernels: spikes[(*nspikes)++] = i */
   double *result;             /* scalar kernels: the value */
   int64_t npop;               /* population size (the `n` expression) */
+  int64_t lo;                 /* first element: the kernel runs elements lo .. n - 1
+                                 (a thread's range, threads.h); 0 otherwise. A
+                                 synapses kernel with list != NULL runs the
+                                 synapses list[lo .. n - 1] (a sum split by target) */
 } cj_kctx;
 
 typedef void (*cj_kfn)(const cj_kctx *c);
@@ -167,6 +171,12 @@ void cj_prog_set_single(cj_prog *p, int single);
 /* 1 if the kernel runs in blocks; 0 if element by element (its writes
  * through pre/post may meet reads of other elements: IR.md §2). */
 int cj_prog_blocked(const cj_prog *p);
+/* Threads (threads.h): cj_prog_reserve makes the program runnable by
+ * nthreads threads at once (a register file each; CJ_ENOMEM, without a
+ * message, when it cannot); cj_prog_run_thread(p, c, tid) is cj_prog_run
+ * on the registers of thread tid (0 .. nthreads - 1). */
+int cj_prog_reserve(cj_prog *p, int nthreads);
+void cj_prog_run_thread(cj_prog *p, const cj_kctx *c, int tid);
 /* Bytes held by the program (for memory accounting). */
 size_t cj_prog_size(const cj_prog *p);
 

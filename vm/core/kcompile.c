@@ -704,9 +704,18 @@ int cj_prog_compile(const cj_kdef *k, cj_prog **out)
   return 0;
 }
 
+static void freecopy(cj_prog *q)
+{
+  cj_free(q->rawregs);
+  for (int h = 0; h < CJ_NHOW; h++) cj_free(q->ix[h]);
+  cj_free(q);
+}
+
 void cj_prog_free(cj_prog *p)
 {
   if (!p) return;
+  for (int t = 0; t < p->nteam; t++) freecopy(p->team[t]);
+  cj_free(p->team);
   cj_free(p->code);
   cj_free(p->consts);
   cj_free(p->writes);
@@ -727,3 +736,21 @@ size_t cj_prog_size(const cj_prog *p)
          (size_t)(p->nregs ? p->nregs : 1) * LANES * sizeof(double) + CJ_NHOW * LANES * sizeof(int64_t);
 }
 
+/* ---- threads: a register file per thread -------------------------------- */
+int cj_prog_reserve(cj_prog *p, int nthreads)
+{
+  if (nthreads - 1 <= p->nteam) return 0;
+  cj_prog **team = cj_realloc(p->team, (size_t)(nthreads - 1) * sizeof *team);
+  if (!team) return CJ_ENOMEM;
+  p->team = team;
+  while (p->nteam < nthreads - 1) {
+    cj_prog *q = cj_malloc(sizeof *q);
+    if (!q) return CJ_ENOMEM;
+    *q = *p;                                  /* code and tables shared, read only */
+    q->rawregs = NULL; q->team = NULL; q->nteam = 0;
+    memset(q->ix, 0, sizeof q->ix);
+    if (allocregs(q)) { freecopy(q); return CJ_ENOMEM; }
+    p->team[p->nteam++] = q;
+  }
+  return 0;
+}

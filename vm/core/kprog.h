@@ -42,6 +42,7 @@ struct cj_prog {
   void *rawregs;
   int64_t *ix[CJ_NHOW];        /* per block: element indices by how */
   int err;
+  cj_prog **team; int nteam;   /* copies with their own registers, for threads 1 .. nteam */
 };
 
 /* d[0..LANES) = v */

@@ -133,6 +133,10 @@ static int findname(const char *const *names, int n, const char *name)
   return -1;
 }
 
+/* Threads (threads.h): b over its elements in ranges; its two backends. */
+static cj_thr_kern thrk(const bound *b) { return (cj_thr_kern){ b->k->fn, b->k->prog }; }
+static void runsplit(bound *b) { cj_thr_range(thrk(b), &b->c, cj_threads_for(b->c.n, 0)); }
+
 /* ---- creation ----------------------------------------------------------- */
 cj_net *cj_net_new(const char *name, double dt, uint64_t seed)
 {
@@ -761,11 +765,24 @@ static void settime(bound *b, int64_t n, double t)
   b->c.t = t;
 }
 
+/* P's on_pre kernel over the events due now, split by target over threads
+ * when there are enough (threads.h): list holds synapse ids, or with rowptr
+ * the pre neurons whose rows are the events. 0 when it was not split. */
+static int presplit(cj_net *net, proj *P, const int64_t *list, int64_t count, int64_t events,
+                    const int64_t *rowptr)
+{
+  int nt = cj_threads_for(events, 1);
+  cj_thr_kern k = thrk(&P->onpre);
+  if (nt <= 1 || !cj_thr_bytarget(k, P->onpre.k->nrefs)) return 0;
+  return !cj_thr_events(&net->thr, k, &P->onpre.c, list, count, rowptr, P->postlo, P->posthi, nt);
+}
+
 /* Deliver the events due now to the on_pre kernel of projection P. */
 static int deliver(cj_net *net, proj *P, int64_t n, double t)
 {
   const int64_t *list;
   int64_t count;
+  settime(&P->onpre, n, t);
   if (P->delay_var >= 0) {
     ivec *b = &P->bucket[n % P->nbucket];
     list = b->v; count = b->n;
@@ -778,6 +795,7 @@ static int deliver(cj_net *net, proj *P, int64_t n, double t)
     int64_t total = 0, m = 0;
     for (int64_t k = 0; k < h->n; k++) total += rp[h->v[k] + 1] - rp[h->v[k]];
     if (total == 0) return 0;
+    if (P->rowsorted && presplit(net, P, h->v, h->n, total, rp)) return 0;
     if (reserve(&P->ev, total)) return CJ_ENOMEM;
     for (int64_t k = 0; k < h->n; k++) {         /* each row is a run of synapse ids */
       const int64_t s0 = rp[h->v[k]], len = rp[h->v[k] + 1] - s0;
@@ -787,8 +805,7 @@ static int deliver(cj_net *net, proj *P, int64_t n, double t)
     }
     list = P->ev.v; count = m;
   }
-  if (count == 0) return 0;
-  settime(&P->onpre, n, t);
+  if (count == 0 || presplit(net, P, list, count, count, NULL)) return 0;
   P->onpre.c.list = list;
   P->onpre.c.n = count;
   cj_nx_run(&P->onpre);
@@ -850,7 +867,7 @@ static int threshold(cj_net *net, pop *P, int64_t n, double t)
   if (P->kind == CJ_POP_NEURON) {
     if (!P->spiking || !P->thresh.k) return 0;
     settime(&P->thresh, n, t);
-    cj_nx_run(&P->thresh);
+    cj_thr_threshold(thrk(&P->thresh), &P->thresh.c, cj_threads_for(P->n, 0));
   } else if (P->kind == CJ_POP_POISSON) {
     double rate = P->rate;
     if (P->ratek.k) { settime(&P->ratek, n, t); cj_nx_run(&P->ratek); rate = P->ratev; }
@@ -903,6 +920,23 @@ static int queue(cj_net *net, int64_t n)
   return 0;
 }
 
+/* A sum kernel split by target, a synapse update by synapse (threads.h),
+ * when threads may run them. */
+static void sumsplit(proj *P, bound *b)
+{
+  int nt = P->postsyn ? cj_threads_for(P->nsyn, 0) : 1;
+  if (nt > 1 && !cj_thr_bytarget(thrk(b), b->k->nrefs)) nt = 1;
+  cj_thr_sum(thrk(b), &b->c, P->postptr, P->postsyn, P->postlo, P->posthi, nt);
+}
+
+static void synsplit(bound *b)
+{
+  int nt = cj_threads_for(b->c.n, 0);
+  for (int r = 0; nt > 1 && r < b->k->nrefs; r++)
+    if (cj_prog_writes(b->k->prog, r) && cj_prog_slothows(b->k->prog, r) != 1 << CJ_HOW_S) nt = 1;
+  cj_thr_range(thrk(b), &b->c, nt);
+}
+
 static int onestep(cj_net *net)
 {
   const int64_t n = net->step;
@@ -925,17 +959,17 @@ static int onestep(cj_net *net)
     for (int i = 0; i < net->proj[j].nsum; i++) {
       bound *b = &net->proj[j].sums[i].b;
       settime(b, n, t);
-      cj_nx_run(b);
+      sumsplit(&net->proj[j], b);
     }
   for (int p = 0; p < net->npop; p++) {                                 /* 4 update */
     pop *P = &net->pop[p];
     if (!P->update.k) continue;
     settime(&P->update, n, t);
-    cj_nx_run(&P->update);
+    runsplit(&P->update);
     if ((st = cj_nx_checkrates(net, P, n))) return st;
   }
   for (int j = 0; j < net->nproj; j++)
-    if (net->proj[j].update.k) { settime(&net->proj[j].update, n, t); cj_nx_run(&net->proj[j].update); }
+    if (net->proj[j].update.k) { settime(&net->proj[j].update, n, t); synsplit(&net->proj[j].update); }
   for (int p = 0; p < net->npop; p++)                                   /* 5 threshold */
     if ((st = threshold(net, &net->pop[p], n, t))) return st;
   for (int p = 0; p < net->npop; p++) {                                 /* 6 reset */
@@ -1149,6 +1183,7 @@ void cj_net_free(cj_net *net)
     cj_free(M->idx); cj_free(M->file); cj_free(M->steps.v); cj_free(M->ids.v); cj_free(M->vals.v);
   }
   cj_free(net->kern); cj_free(net->pop); cj_free(net->proj); cj_free(net->mon);
+  cj_thr_ws_free(net->thr);
   cj_free(net->name);
   cj_free(net);
 }

@@ -16,6 +16,7 @@
 #include "net.h"
 #include "npy.h"
 #include "rng.h"
+#include "threads.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -88,6 +89,7 @@ typedef struct proj {
   int32_t *dsteps; int64_t maxd;
   int64_t nsyn; int32_t *spre, *spost;
   int64_t *rowptr, *postptr, *postsyn;
+  int rowsorted;                    /* posts ascend within each row (threads split by target) */
   ivec *bucket; int64_t nbucket;
   ivec ev;
 } proj;
@@ -117,6 +119,7 @@ struct cj_net {
   proj *proj; int nproj, capproj;
   mon *mon; int nmon, capmon;
   cj_stopf stop; void *stopud;      /* consulted while connectivity is built */
+  cj_thr_ws *thr;                   /* per-thread event lists (threads.c) */
 };
 
 /* ---- shared helpers (net.c) ---------------------------------------------- */
