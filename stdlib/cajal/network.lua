@@ -364,8 +364,7 @@ end
 function Group:connectivity()
   local o = priv[self]
   if o.what ~= "projection" then error("connectivity: " .. o.name .. " is not a projection", 2) end
-  local pre, post, delays = priv[o.net].h:connectivity(o.id)
-  return pre + 1, post + 1, delays
+  return priv[o.net].h:connectivity(o.id)
 end
 
 -- pop:varnames() -> the names of the state variables (hidden ones too)
@@ -398,30 +397,16 @@ local spikemt = { __index = SpikeMon, __name = "cajal.spikemonitor" }
 local statemt = { __index = StateMon, __name = "cajal.statemonitor" }
 local ratemt  = { __index = RateMon,  __name = "cajal.ratemonitor" }
 
--- A monitor's data as the runtime's in-memory monitors give it: spikes
--- (times in s, 0-based indices), state (values rows x cols, times), rate
--- (rates, window start times). A monitor streamed to a file (`record ... to
--- "x.npy"`, written at the end of every run) is read back from the file:
--- spikes are rows [t, i], state rows of values, rates one per window.
+-- A monitor's data as the binding gives it: spikes (times in s, 1-based
+-- indices), state (values rows x cols, times), rate (rates, window start
+-- times); a monitor streamed to a file (`record ... to "x.npy"`, written at
+-- the end of every run) is read back from the file by the binding.
 local function fetch(mon)
   local o = priv[mon]
-  local n = priv[o.net]
-  local a, b, kind, file = n.h:monitor(o.id)
-  if a ~= nil or not file then return a, b, o end
-  local ok, x = pcall(core.io.load_npy, file)
-  if not ok then error(format("monitor streamed to '%s': %s", file, tostring(x)), 3) end
-  local rows = x.shape[1] or 0
-  local function times(every)
-    if rows == 0 then return core.zeros(0) * core.second end
-    return core.range(0, rows - 1) * every * n.dt * core.second   -- (k every) dt, as the runtime
-  end
-  if kind == "spikes" then
-    if rows == 0 then return core.zeros(0) * core.second, core.zeros(0, "int32"), o end
-    return x[{ {}, 1 }]:copy() * core.second, x[{ {}, 2 }]:astype("int32"), o
-  elseif kind == "state" then
-    return x * core.unit(o.unit ~= "" and o.unit or "1"), times(o.every), o
-  end
-  return x * core.Hz, times(o.every), o
+  local h = priv[o.net].h
+  local ok, a, b = pcall(h.monitor, h, o.id)
+  if not ok then error(a, 3) end
+  return a, b, o
 end
 
 -- mon:times() -> spike times (an array in s), in the order they happened.
@@ -434,7 +419,7 @@ end
 -- run from 101 to 200), in the order of times().
 function SpikeMon:indices()
   local _, idx = fetch(self)
-  return idx + 1
+  return idx
 end
 
 -- mon:count() -> the number of spikes recorded.
@@ -450,7 +435,7 @@ function SpikeMon:counts()
   for k = 1, o.n do c[k] = 0 end
   local t = idx:totable()
   for k = 1, #t do
-    local i = t[k] + 1
+    local i = t[k]
     c[i] = c[i] + 1
   end
   return core.array(c)
@@ -460,7 +445,7 @@ end
 -- recorded (since the network was built or reset): a quantity in Hz.
 function SpikeMon:rate()
   local t, _, o = fetch(self)
-  local n = o.hi - o.lo + 1
+  local n = o.last - o.first + 1
   local T = priv[o.net].h:step() * priv[o.net].dt
   if T <= 0 or n <= 0 then return 0 * core.Hz end
   return (t:numel() / (n * T)) * core.Hz
@@ -477,7 +462,7 @@ end
 
 function SpikeMon:neurons()
   local o = priv[self]
-  return o.lo + 1, o.hi + 1
+  return o.first, o.last
 end
 
 -- mon:window(T) -> the spikes of the last T of the run (T rounded to whole
@@ -562,13 +547,13 @@ end
 
 -- mon:indices() -> the recorded neurons (or synapses), 1-based (int32).
 function StateMon:indices()
-  return core.array(priv[self].indices, "int32")
+  return priv[self].indices:copy()
 end
 
 statemt.__tostring = function(mon)
   local o = priv[mon]
   local _, t = fetch(mon)
-  return format("state monitor of %s.%s: %d %s, %d records", o.label, o.var, #o.indices,
+  return format("state monitor of %s.%s: %d %s, %d records", o.label, o.var, o.indices:numel(),
     o.what == "population" and "neurons" or "synapses", t:numel())
 end
 
@@ -623,16 +608,16 @@ local function newmonitor(net, o, id, m)
   if m.kind == "spikes" or m.kind == "rate" then
     local pop = ir.populations[m.pop]
     local lo, hi = m.range and m.range[1] or 0, m.range and m.range[2] or pop.n - 1
-    local p = { net = net, id = id, lo = lo, hi = hi, n = pop.n, every = m.every or 1,
-                label = slicelabel(pop.name, lo, hi, pop.n) }
+    local first, last = o.h:monitor_neurons(id)
+    local p = { net = net, id = id, first = first, last = last, n = pop.n, every = m.every or 1,
+                label = slicelabel(pop.name, lo, hi, pop.n) }   -- the label in the model's terms
     mon = setmetatable({}, m.kind == "spikes" and spikemt or ratemt)
     priv[mon] = p
     register(m.kind == "spikes" and o.spikes or o.rate, pop.name, mon)
   else
     local owner = m.proj and ir.projections[m.proj] or ir.populations[m.pop]
     local var = m.var_name or owner.vars[m.var].name
-    local idx = {}
-    for k, i in ipairs(m.indices or {}) do idx[k] = i + 1 end
+    local idx = o.h:monitor_neurons(id)
     local unit = ""
     for _, v in ipairs(owner.vars) do if v.name == var then unit = v.unit or "" end end
     mon = setmetatable({}, statemt)
@@ -1170,19 +1155,18 @@ function M.nwbdata(net)
       local pop = ir.populations[m.pop].name
       local overlap = false
       for _, r in ipairs(covered[pop] or {}) do
-        if p.lo <= r[2] and r[1] <= p.hi then overlap = true end
+        if p.first <= r[2] and r[1] <= p.last then overlap = true end
       end
       if not overlap then
         covered[pop] = covered[pop] or {}
-        table.insert(covered[pop], { p.lo, p.hi })
+        table.insert(covered[pop], { p.first, p.last })
         local t, idx = fetch(mon)
-        spikes[#spikes + 1] = { population = pop, first = p.lo, count = p.hi - p.lo + 1,
+        spikes[#spikes + 1] = { population = pop, first = p.first, count = p.last - p.first + 1,
                                 times = t, neuron = idx }
       end
     elseif m.kind == "state" then
       local values, t = fetch(mon)
-      local idx = {}
-      for k, i in ipairs(p.indices) do idx[k] = i - 1 end
+      local idx = m.indices or {}     -- the IR's, from 0 as in the model file
       series[#series + 1] = {
         name = uniq(m.name or (p.label .. "_" .. p.var)),
         description = format("%s of %s %s: columns are %s %s (from 0, as in the model file), " ..

@@ -8,8 +8,10 @@
  * "cajal.net" userdata. The network lives in C; its state arrays are handed
  * to Lua as views (kept alive by the view), monitors as fresh arrays.
  * Indices in the IR are those of IR.md (1-based ids of populations,
- * projections, kernels and variables; 0-based neuron and synapse indices);
- * arrays returned by methods hold 0-based neuron and synapse indices too.
+ * projections, kernels and variables; 0-based neuron and synapse indices, as
+ * in the model language); what the methods return holds 1-based neuron and
+ * synapse indices, as Lua counts: the conversion is made here and nowhere
+ * else (STYLE), also for monitors read back from their files.
  *
  * Temporary C memory used while reading the IR is owned by a box
  * (cj_newbox, lcajal.h), so an error raised half-way leaks nothing.
@@ -1052,14 +1054,21 @@ static larray *copyvec(lua_State *L, cj_dtype t, int64_t n, const void *src, cj_
   return a;
 }
 
-/* net:connectivity(proj) -> pre, post (int32, 0-based), delays (int32 steps) */
+/* A copy of n neuron indices, 1-based (the runtime counts from 0). */
+static void pushindices(lua_State *L, int64_t n, const int32_t *idx)
+{
+  int32_t *x = cj_newarray(L, CJ_I32, 1, &n)->a.data;
+  for (int64_t k = 0; k < n; k++) x[k] = idx[k] + 1;
+}
+
+/* net:connectivity(proj) -> pre, post (int32, 1-based), delays (int32 steps) */
 static int m_connectivity(lua_State *L)
 {
   lnet *n = checknet(L, 1);
   int j = projindex(L, n->net, 2);
   int64_t ns = cj_net_proj_nsyn(n->net, j);
-  copyvec(L, CJ_I32, ns, cj_net_proj_pre(n->net, j), cj_dimless);
-  copyvec(L, CJ_I32, ns, cj_net_proj_post(n->net, j), cj_dimless);
+  pushindices(L, ns, cj_net_proj_pre(n->net, j));
+  pushindices(L, ns, cj_net_proj_post(n->net, j));
   const int32_t *d = cj_net_proj_delays(n->net, j);
   if (d) copyvec(L, CJ_I32, ns, d, cj_dimless);
   else {
@@ -1070,7 +1079,62 @@ static int m_connectivity(lua_State *L)
   return 3;
 }
 
-/* net:monitor(m) -> spikes: times, indices | state: values (rows x cols), times | rate: rates, times */
+/* Times k * every * dt (s) of n records. */
+static void pushrecordtimes(lua_State *L, int64_t n, int64_t every, double dt)
+{
+  larray *t = cj_newarray(L, CJ_F64, 1, &n);
+  for (int64_t k = 0; k < n; k++) ((double *)t->a.data)[k] = (double)(k * every) * dt;
+  t->dim = cj_dim_base(CJ_DIM_S);
+}
+
+/* The data of monitor m streamed to its file (float64 rows, written by
+ * monitor.c at the end of every run: spikes [t (s), neuron from 0], state one
+ * row of values per record, rates one per window), read back in the shapes
+ * and units of the in-memory monitors. A file that cannot be read, or that is
+ * not what the monitor wrote, is an error naming it. */
+static int streamed(lua_State *L, cj_net *net, int m)
+{
+  const char *file = cj_net_mon_file(net, m);
+  int kind = cj_net_mon_kind(net, m), pop, proj, var;
+  int64_t every = cj_net_mon_every(net, m), rows;
+  double dt = cj_net_dt(net);
+  larray *x;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "cajal.core");
+  lua_getfield(L, -1, "io");
+  lua_getfield(L, -1, "load_npy");
+  lua_pushstring(L, file);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    return luaL_error(L, "monitor streamed to '%s': %s", file, lua_tostring(L, -1));
+  x = cj_testarray(L, -1);
+  rows = x && x->a.ndim >= 1 ? x->a.shape[0] : 0;
+  if (!x || x->a.dtype != CJ_F64 || !cj_array_iscontig(&x->a) || x->a.ndim != (kind == CJ_MON_RATE ? 1 : 2) ||
+      (kind == CJ_MON_SPIKES && x->a.shape[1] != 2))
+    return luaL_error(L, "monitor streamed to '%s': the file does not hold this monitor's float64 rows", file);
+  const double *d = x->a.data;
+  if (kind == CJ_MON_SPIKES) {
+    larray *t = cj_newarray(L, CJ_F64, 1, &rows);
+    int32_t *i = cj_newarray(L, CJ_I32, 1, &rows)->a.data;
+    for (int64_t k = 0; k < rows; k++) {
+      if (!(d[2 * k + 1] >= 0 && d[2 * k + 1] < INT32_MAX))
+        return luaL_error(L, "monitor streamed to '%s': row %lld holds no neuron index", file, (long long)k + 1);
+      ((double *)t->a.data)[k] = d[2 * k];
+      i[k] = (int32_t)d[2 * k + 1] + 1;
+    }
+    t->dim = cj_dim_base(CJ_DIM_S);
+    lua_pushliteral(L, "spikes");
+    return 3;
+  }
+  cj_net_mon_target(net, m, &pop, &proj, &var);
+  x->dim = kind == CJ_MON_RATE ? cj_dim_div(cj_dimless, cj_dim_base(CJ_DIM_S))
+         : unitdim(proj >= 0 ? cj_net_proj_varunit(net, proj, var) : cj_net_pop_varunit(net, pop, var));
+  pushrecordtimes(L, rows, every, dt);
+  lua_pushstring(L, kind == CJ_MON_RATE ? "rate" : "state");
+  return 3;
+}
+
+/* net:monitor(m) -> spikes: times, indices (1-based) | state: values (rows x cols), times
+ * | rate: rates, times; the same from the file of a streamed monitor. */
 static int m_monitor(lua_State *L)
 {
   lnet *n = checknet(L, 1);
@@ -1078,14 +1142,7 @@ static int m_monitor(lua_State *L)
   double dt = cj_net_dt(n->net);
   cj_dim sec = cj_dim_base(CJ_DIM_S);
   luaL_argcheck(L, m >= 0 && m < cj_net_nmonitors(n->net), 2, "monitor index out of range");
-  if (cj_net_mon_file(n->net, m)) {       /* streamed: the data is in the file */
-    static const char *const kinds[] = { "spikes", "state", "rate" };
-    lua_pushnil(L);
-    lua_pushnil(L);
-    lua_pushstring(L, kinds[cj_net_mon_kind(n->net, m)]);
-    lua_pushstring(L, cj_net_mon_file(n->net, m));
-    return 4;
-  }
+  if (cj_net_mon_file(n->net, m)) return streamed(L, n->net, m);
   switch (cj_net_mon_kind(n->net, m)) {
   case CJ_MON_SPIKES: {
     const int64_t *st; const int32_t *id;
@@ -1093,7 +1150,7 @@ static int m_monitor(lua_State *L)
     larray *t = cj_newarray(L, CJ_F64, 1, &ns);
     for (int64_t k = 0; k < ns; k++) ((double *)t->a.data)[k] = (double)st[k] * dt;
     t->dim = sec;
-    copyvec(L, CJ_I32, ns, id, cj_dimless);
+    pushindices(L, ns, id);
     lua_pushliteral(L, "spikes");
     return 3;
   }
@@ -1114,15 +1171,33 @@ static int m_monitor(lua_State *L)
   default: {
     const double *r;
     int64_t nr = cj_net_mon_rate(n->net, m, &r), every = cj_net_mon_every(n->net, m);
-    larray *a = copyvec(L, CJ_F64, nr, r, cj_dim_div(cj_dimless, sec));
-    (void)a;
-    larray *t = cj_newarray(L, CJ_F64, 1, &nr);
-    for (int64_t k = 0; k < nr; k++) ((double *)t->a.data)[k] = (double)(k * every) * dt;
-    t->dim = sec;
+    copyvec(L, CJ_F64, nr, r, cj_dim_div(cj_dimless, sec));
+    pushrecordtimes(L, nr, every, dt);
     lua_pushliteral(L, "rate");
     return 3;
   }
   }
+}
+
+/* net:monitor_neurons(m) -> first, last (1-based) of a spike or rate monitor's
+ * slice | the 1-based indices (int32 array) of a state monitor's columns. */
+static int m_monitor_neurons(lua_State *L)
+{
+  lnet *n = checknet(L, 1);
+  int m = (int)luaL_checkinteger(L, 2) - 1;
+  luaL_argcheck(L, m >= 0 && m < cj_net_nmonitors(n->net), 2, "monitor index out of range");
+  if (cj_net_mon_kind(n->net, m) == CJ_MON_STATE) {
+    const int64_t *idx;
+    int64_t k, cols = cj_net_mon_indices(n->net, m, &idx);
+    int32_t *x = cj_newarray(L, CJ_I32, 1, &cols)->a.data;
+    for (k = 0; k < cols; k++) x[k] = (int32_t)idx[k] + 1;
+    return 1;
+  }
+  int64_t lo, hi;
+  cj_net_mon_slice(n->net, m, &lo, &hi);
+  lua_pushinteger(L, lo + 1);
+  lua_pushinteger(L, hi + 1);
+  return 2;
 }
 
 /* net:window(m, s0, s1) -> the spikes of spike monitor m recorded at steps
@@ -1390,7 +1465,7 @@ static int l_jit_flags(lua_State *L) { lua_pushstring(L, cj_jit_flags()); return
 /* ---- opening ------------------------------------------------------------------------ */
 static const luaL_Reg methods[] = {
   { "run", m_run }, { "state", m_state }, { "lastspike", m_lastspike }, { "synvar", m_synvar },
-  { "connectivity", m_connectivity }, { "monitor", m_monitor }, { "window", m_window }, { "step", m_step },
+  { "connectivity", m_connectivity }, { "monitor", m_monitor }, { "monitor_neurons", m_monitor_neurons }, { "window", m_window }, { "step", m_step },
   { "time", m_time }, { "dt", m_dt }, { "reset", m_reset }, { "save", m_save },
   { "info", m_info }, { "backend", m_backend }, { NULL, NULL }
 };
@@ -1447,8 +1522,9 @@ static const cj_doc mdocs[] = {
   { "state", "net:state(pop, var) -> array\nA float64 view of the live state (float32 in a single-precision network; pop, var: names or 1-based indices); writes are seen by the next run." },
   { "lastspike", "net:lastspike(pop) -> array\nA view of the last spike time of each neuron (s; -inf before the first)." },
   { "synvar", "net:synvar(proj, var) -> array\nA float64 view of a synapse variable (float32 in single precision), in synapse order." },
-  { "connectivity", "net:connectivity(proj) -> pre, post, delays\nint32 arrays: 0-based neuron indices per synapse, and delays in steps." },
-  { "monitor", "net:monitor(m) -> a, b, kind\nspikes: times (s), indices (0-based); state: values (rows x cols), times; rate: rates (Hz), window start times.\nA monitor streaming to a file returns nil, nil, kind, path." },
+  { "connectivity", "net:connectivity(proj) -> pre, post, delays\nint32 arrays: 1-based neuron indices per synapse, and delays in steps." },
+  { "monitor_neurons", "net:monitor_neurons(m) -> first, last | indices\nThe recorded neurons, 1-based: the slice of a spike or rate monitor, the columns (int32 array) of a state monitor." },
+  { "monitor", "net:monitor(m) -> a, b, kind\nspikes: times (s), indices (1-based); state: values (rows x cols), times; rate: rates (Hz), window start times.\nA monitor streaming to a file gives the same, read back from its file." },
   { "step", "net:step() -> integer\nSteps done since build or reset." },
   { "time", "net:time() -> seconds\nThe current time, step * dt." },
   { "dt", "net:dt() -> seconds\nThe time step." },

@@ -63,7 +63,8 @@ static const void *arrfield(lua_State *L, int t, const char *k, cj_dtype dtype, 
   return b->a.data;
 }
 
-/* The spike slices of data.spikes into g (n entries). */
+/* The spike slices of data.spikes into g (n entries). Neurons come 1-based,
+ * as Lua counts (first, neuron), and go to the file from 0, as NWB counts. */
 static void getspikes(lua_State *L, int data, cj_nwb_spikes *g, int n)
 {
   lua_getfield(L, data, "spikes");
@@ -75,11 +76,15 @@ static void getspikes(lua_State *L, int data, cj_nwb_spikes *g, int n)
     g[k].population = strfield(L, t, "population", "spikes");
     lua_getfield(L, t, "first");
     lua_getfield(L, t, "count");
-    g[k].first = (int64_t)lua_tointeger(L, -2);
+    g[k].first = (int64_t)lua_tointeger(L, -2) - 1;
     g[k].count = (int64_t)lua_tointeger(L, -1);
     lua_pop(L, 2);
     g[k].times = arrfield(L, t, "times", CJ_F64, 1, &nt, "spikes");
-    g[k].neuron = arrfield(L, t, "neuron", CJ_I32, 1, &ni, "spikes");
+    const int32_t *one = arrfield(L, t, "neuron", CJ_I32, 1, &ni, "spikes");
+    int32_t *zero = cj_newarray(L, CJ_I32, 1, &ni)->a.data;
+    for (int64_t s = 0; s < ni; s++) zero[s] = one[s] - 1;
+    lua_setfield(L, t, "neuron0");            /* kept alive by t */
+    g[k].neuron = zero;
     if (nt != ni) luaL_error(L, "save_nwb: spikes of %s: %d times but %d neurons", g[k].population,
                              (int)nt, (int)ni);
     g[k].nspikes = nt;

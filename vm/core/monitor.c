@@ -217,6 +217,12 @@ void cj_net_mon_slice(const cj_net *net, int m, int64_t *lo, int64_t *hi)
   *hi = net->mon[m].hi;
 }
 
+int64_t cj_net_mon_indices(const cj_net *net, int m, const int64_t **idx)
+{
+  *idx = net->mon[m].idx;
+  return net->mon[m].kind == CJ_MON_STATE ? net->mon[m].nidx : 0;
+}
+
 int64_t cj_net_mon_rate(const cj_net *net, int m, const double **rates)
 {
   *rates = net->mon[m].vals.v;

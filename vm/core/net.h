@@ -219,6 +219,9 @@ void cj_net_mon_target(const cj_net *net, int m, int *ppop, int *pproj, int *pva
 int64_t cj_net_mon_spikes(const cj_net *net, int m, const int64_t **steps, const int32_t **idx);
 /* Spikes and rate monitors: the recorded neurons lo..hi (0-based, inclusive). */
 void cj_net_mon_slice(const cj_net *net, int m, int64_t *lo, int64_t *hi);
+/* State monitors: the recorded neurons or synapses (0-based, in column order),
+ * returned count of them; 0 for other monitors. */
+int64_t cj_net_mon_indices(const cj_net *net, int m, const int64_t **idx);
 int64_t cj_net_mon_state(const cj_net *net, int m, const int64_t **steps, const double **vals, int64_t *cols);
 int64_t cj_net_mon_rate(const cj_net *net, int m, const double **rates);
 int64_t cj_net_mon_every(const cj_net *net, int m);
