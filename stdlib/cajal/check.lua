@@ -1585,15 +1585,15 @@ end
 -- behind the method or field: refused where it is declared.
 -- tests/lua/network.lua checks this list against the object itself.
 M.NETFIELDS = {}
-for w in ([[run every cancel reset save t dt step backend seed name populations
+for w in ([[run every cancel reset save wait_compile t dt step backend compiling seed name populations
   projections spikes state rate memory monitors]]):gmatch("%S+") do M.NETFIELDS[w] = true end
 
 local function netfield(net, name, pos, what)
   if name and M.NETFIELDS[name] then
     fail(net.src, pos, format("a %s cannot be named '%s': net.%s is the network's own %s in Lua " ..
       "(choose another name)", what, name, name,
-      (name == "run" or name == "every" or name == "cancel" or name == "reset" or name == "save")
-        and "method" or "field"))
+      (name == "run" or name == "every" or name == "cancel" or name == "reset" or name == "save" or
+       name == "wait_compile") and "method" or "field"))
   end
 end
 
