@@ -22,6 +22,7 @@
 --   * Everything stays in C while running: Lua is called back only between
 --     chunks of steps, for net:every() callbacks.
 local core = require "cajal.core"
+local files = require "cajal.files"
 
 local format, concat = string.format, table.concat
 local floor, huge = math.floor, math.huge
@@ -1284,10 +1285,8 @@ local function findmodel(m)
     if not seen[path] then
       seen[path] = true
       tried[#tried + 1] = path
-      local f = io.open(path, "rb")
-      local text = f and f:read("a")
-      if f then f:close() end
-      if type(text) == "string" then
+      local text = files.readfile(path)
+      if text then
         local h = prov.sha256(text)
         if h == want then return text, path end
         changed = changed or format("the model text at '%s' changed since the record was written " ..
@@ -1376,11 +1375,8 @@ function M.load(path, opts)
     argerror("cj.load", 1, "file name or provenance record expected, got " .. type(path))
   end
   opts = checkopts("cj.load", 2, opts)
-  local f, err = io.open(path, "rb")
-  if not f then error(format("cj.load: cannot open '%s': %s", path, (tostring(err):gsub("^[^:]*: ", ""))), 2) end
-  local source = f:read("a")
-  f:close()
-  if not source then error(format("cj.load: cannot read '%s'", path), 2) end
+  local source, err = files.readfile(path)
+  if not source then error(format("cj.load: cannot open '%s': %s", path, err), 2) end
   local ok, net = pcall(build, "cj.load", source, path, opts)
   if not ok then
     if getmetatable(net) == OPTERR then argerror("cj.load", 2, net.msg) end

@@ -17,7 +17,7 @@ end
 -- one-to-one-ish: every spike of G adds w to P's x.
 local function smallir(extra)
   local ir = {
-    abi = 1, dt = 1e-4, seed = 3, name = "small",
+    abi = 2, dt = 1e-4, seed = 3, name = "small",
     kernels = {
       { id = 1, name = "P_update", domain = "neurons", line = 10, ntmp = 1,
         refs = { { "pop", 2, 1 }, { "pop", 2, 2 } },
@@ -169,7 +169,7 @@ end)
 
 T.test("arrays, drives and heterogeneous delays from Lua", function()
   local ir = {
-    abi = 1, dt = 1e-4,
+    abi = 2, dt = 1e-4,
     kernels = {
       { id = 1, name = "pre", domain = "events", refs = { { "pop", 2, 1 }, { "proj", 1, 1 } },
         body = { { "add", 0, "post", { "var", 1, "s" } } } },

@@ -11,12 +11,13 @@
  * projections, kernels and variables; 0-based neuron and synapse indices);
  * arrays returned by methods hold 0-based neuron and synapse indices too.
  *
- * Temporary C memory used while reading the IR lives in a "scratch"
- * userdata with a __gc, so an error raised half-way leaks nothing.
+ * Temporary C memory used while reading the IR is owned by a box
+ * (cj_newbox, lcajal.h), so an error raised half-way leaks nothing.
  */
 #include "lanalysis.h"
 #include "net.h"
 #include "jit.h"
+#include "threads.h"
 #include "tier.h"
 
 #include <signal.h>
@@ -30,7 +31,6 @@
 #define CJ_NET "cajal.net"
 #define CJ_JIT "cajal.jit"
 #define CJ_JITJOB "cajal.jitjob"
-#define SCRATCH "cajal.netscratch"
 
 /* tier: the background compile of a tiered start (NULL when the network
  * was built on one backend) */
@@ -42,26 +42,21 @@ typedef struct ljob { cj_jitjob *job; } ljob;
 typedef union blk { union blk *next; max_align_t align; } blk;   /* header of a block */
 typedef struct scratch { blk *head; cj_ktree *tree; } scratch;
 
-static int scratch_gc(lua_State *L)
+static void freescratch(void *p)
 {
-  scratch *s = luaL_checkudata(L, 1, SCRATCH);
+  scratch *s = p;
   for (blk *b = s->head, *n; b; b = n) { n = b->next; free(b); }
-  s->head = NULL;
   cj_ktree_free(s->tree);
-  s->tree = NULL;
-  return 0;
+  free(s);
 }
 
+/* Pushes the box that owns the scratch memory. */
 static scratch *newscratch(lua_State *L)
 {
-  scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
-  s->head = NULL;
-  s->tree = NULL;
-  if (luaL_newmetatable(L, SCRATCH)) {
-    lua_pushcfunction(L, scratch_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  cj_box *b = cj_newbox(L, freescratch);
+  scratch *s = calloc(1, sizeof *s);
+  if (!s) luaL_error(L, "net_new: out of memory");
+  b->p = s;
   if (!(s->tree = cj_ktree_new())) luaL_error(L, "net_new: out of memory");
   return s;
 }
@@ -1444,7 +1439,49 @@ static int l_cache_dir(lua_State *L)
   return 1;
 }
 
+/* cj.threads([n]) -> n: set (1 .. CJ_THR_MAX) or read the thread count */
+static int l_threads(lua_State *L)
+{
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= CJ_THR_MAX, 1, lua_pushfstring(L, "a count from 1 to %d expected, got %I",
+                                                                  CJ_THR_MAX, n));
+    if (n > 1 && !cj_threads_available()) luaL_argerror(L, 1, "this cajal was built without OpenMP (one thread only)");
+    cj_threads_set((int)n);
+  }
+  lua_pushinteger(L, cj_threads());
+  return 1;
+}
+
+/* cj.thread_grain([elems [, events]]) -> elems, events */
+static int l_thread_grain(lua_State *L)
+{
+  lua_Integer e = luaL_optinteger(L, 1, 0), v = luaL_optinteger(L, 2, 0);
+  int64_t ge, gv;
+  luaL_argcheck(L, e >= 0, 1, "a positive count expected (0: unchanged)");
+  luaL_argcheck(L, v >= 0, 2, "a positive count expected (0: unchanged)");
+  cj_threads_grain(e, v, &ge, &gv);
+  lua_pushinteger(L, ge);
+  lua_pushinteger(L, gv);
+  return 2;
+}
+
 static int l_kernel_prelude(lua_State *L) { lua_pushstring(L, cj_kernel_prelude()); return 1; }
+
+/* core.kernel_functions() -> { name = { cname, nargs } } from CJ_KFUNCS */
+static int l_kernel_functions(lua_State *L)
+{
+  lua_createtable(L, 0, CJ_NFUNC);
+  for (int f = 0; f < CJ_NFUNC; f++) {
+    lua_createtable(L, 2, 0);
+    lua_pushstring(L, cj_func_cname(f));
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, cj_func_arity(f));
+    lua_rawseti(L, -2, 2);
+    lua_setfield(L, -2, cj_func_name(f));
+  }
+  return 1;
+}
 static int l_jit_flags(lua_State *L) { lua_pushstring(L, cj_jit_flags()); return 1; }
 
 /* ---- opening ------------------------------------------------------------------------ */
@@ -1461,7 +1498,8 @@ static const luaL_Reg funcs[] = {
   { "savefile_read", l_savefile_read }, { "savefile_parse", l_savefile_parse },
   { "jit_available", l_jit_available }, { "jit_stats", l_jit_stats }, { "cache_clear", l_cache_clear },
   { "cache_dir", l_cache_dir }, { "kernel_prelude", l_kernel_prelude }, { "jit_flags", l_jit_flags },
-  { NULL, NULL }
+  { "kernel_functions", l_kernel_functions },
+  { "threads", l_threads }, { "thread_grain", l_thread_grain }, { NULL, NULL }
 };
 
 static const cj_doc docs[] = {
@@ -1486,6 +1524,22 @@ static const cj_doc docs[] = {
   { "cache_dir", "cj.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
   { "kernel_prelude", "core.kernel_prelude() -> string\nThe C text every generated kernel file starts with." },
   { "jit_flags", "core.jit_flags() -> string\nThe flags kernels are compiled with." },
+  { "kernel_functions", "core.kernel_functions() -> {name = {cname, nargs}}\n"
+    "The functions a kernel may call (IR.md's \"call\"): the C function both backends call and its\n"
+    "argument count, from CJ_KFUNCS in vm/core/interp.h." },
+  { "threads", "cj.threads([n]) -> n\n"
+    "Set (1 .. 256) or read the threads that run network steps (OpenMP). The default is\n"
+    "$CAJAL_THREADS, else the processors this process may use. Results are identical, bit for\n"
+    "bit, at any count: neuron and synapse kernels are split into ranges, deliveries and summed\n"
+    "coupling by target neuron (each target adds its inputs in the one-thread order), random\n"
+    "numbers are keyed by (seed, element, step). Small networks (under 16384 neurons or\n"
+    "synapses in a kernel, 8192 events in a delivery) run on one thread (cj.thread_grain).\n"
+    "Without OpenMP: 1." },
+  { "thread_grain", "cj.thread_grain([elements [, events]]) -> elements, events\n"
+    "The work per extra thread below which network kernels run on fewer threads: neurons or\n"
+    "synapses of a kernel (default 8192), events of a delivery (default 4096); 0 or nil leaves\n"
+    "one unchanged. Tests set 1 to split even tiny networks. A projection's index by target for\n"
+    "splitting summed coupling is made when it is built with at least 2 x elements synapses." },
   { NULL, NULL }
 };
 

@@ -6,6 +6,7 @@
  * between cj_nwb_create and cj_nwb_close/abort: all checks come first.
  */
 #include "lcajal.h"
+#include "lopt.h"
 
 #include <string.h>
 
@@ -28,19 +29,6 @@ static const char *optstr(lua_State *L, int o, const char *k, const char *dflt)
   return s;
 }
 
-static void checkopts(lua_State *L, int o)
-{
-  if (lua_isnil(L, o)) return;
-  luaL_checktype(L, o, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, o)) {
-    int ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (const char *const *k = optnames; *k; k++) ok |= strcmp(*k, lua_tostring(L, -1)) == 0;
-    if (!ok) luaL_argerror(L, o, lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
-  }
-}
 
 /* t[k] as a string (kept alive by t). */
 static const char *strfield(lua_State *L, int t, const char *k, const char *what)
@@ -150,7 +138,7 @@ static int io_save_nwb(lua_State *L)
   double tend = 0, dt = 0;
   luaL_checkany(L, 2);
   lua_settop(L, 3);
-  checkopts(L, 3);
+  lopt_at(L, 3, optnames);
   /* stack: path, net, opts -> ..., data */
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   lua_getfield(L, -1, "cajal.network");

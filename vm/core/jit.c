@@ -40,16 +40,8 @@
 #include <unistd.h>
 
 /* valgrind cannot execute every instruction -march=native may emit (3.19 has
- * no AVX-512): under valgrind kernels are compiled for the baseline machine,
- * detected the same way as in regex.c. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+ * no AVX-512): under valgrind kernels are compiled for the baseline machine. */
+#include "onvalgrind.h"
 
 extern char **environ;
 
