@@ -1240,7 +1240,7 @@ end
 -- behind the method or field: refused where it is declared.
 -- tests/lua/network.lua checks this list against the object itself.
 M.NETFIELDS = {}
-for w in ([[run every cancel reset save t dt step backend seed name populations
+for w in ([[run every cancel reset save wait_compile t dt step backend compiling seed name populations
   projections spikes state rate memory monitors]]):gmatch("%S+") do M.NETFIELDS[w] = true end
 
 -- ---- the network: cajal.netcheck ------------------------------------------------

@@ -227,7 +227,8 @@ local function netfield(net, name, pos, what)
   if name and check.NETFIELDS[name] then
     fail(net.src, pos, format("a %s cannot be named '%s': net.%s is the network's own %s in Lua " ..
       "(choose another name)", what, name, name,
-      (name == "run" or name == "every" or name == "cancel" or name == "reset" or name == "save")
+      (name == "run" or name == "every" or name == "cancel" or name == "reset" or name == "save" or
+       name == "wait_compile")
         and "method" or "field"))
   end
 end

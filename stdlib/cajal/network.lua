@@ -104,7 +104,7 @@ local OPTIONS = {
   arrays = "a table of arrays",
   method = "an integration method name",
   precision = "\"double\" or \"single\"",
-  backend = "\"jit\", \"interp\" or \"auto\"",
+  backend = "\"jit\", \"interp\", \"tiered\" or \"auto\"",
   progress = "a boolean",
 }
 local OPTNAMES = {}
@@ -144,7 +144,8 @@ local function checkopts(fname, n, opts)
   if o.arrays ~= nil and type(o.arrays) ~= "table" then bad("arrays") end
   if o.method ~= nil and type(o.method) ~= "string" then bad("method") end
   if o.precision ~= nil and o.precision ~= "double" and o.precision ~= "single" then bad("precision") end
-  if o.backend ~= nil and o.backend ~= "jit" and o.backend ~= "interp" and o.backend ~= "auto" then
+  if o.backend ~= nil and o.backend ~= "jit" and o.backend ~= "interp" and o.backend ~= "auto" and
+     o.backend ~= "tiered" then
     bad("backend")
   end
   if o.progress ~= nil and type(o.progress) ~= "boolean" then bad("progress") end
@@ -178,6 +179,16 @@ local function opterror(fname, msg)
   error(setmetatable({ fname = fname, msg = msg }, OPTERR), 0)
 end
 
+-- Tiered start (backend "auto" by default, or "tiered"): kernels not in the
+-- cache are compiled in the background while the network runs on the
+-- interpreter, and it switches to them between steps when they are loaded
+-- (backend "tiered" is returned with the compile job). CAJAL_TIERED=0 (or
+-- off, no, false) makes "auto" wait for the compiler, as "jit" does.
+local function tieredenv()
+  local s = os.getenv("CAJAL_TIERED")
+  return not (s == "0" or s == "off" or s == "no" or s == "false")
+end
+
 local function pickbackend(fname, ir, opts)
   local want = opts.backend or "auto"
   if want == "auto" and os.getenv("CAJAL_JIT") == "off" then want = "interp" end
@@ -189,7 +200,9 @@ local function pickbackend(fname, ir, opts)
     warnonce(why)
     return nil, "interp"
   end
-  local jit, err, kind = core.jit_compile(ir.c_source, ir.kernels)
+  local tiered = want == "tiered" or (want == "auto" and tieredenv())
+  local jit, err, kind = (tiered and core.jit_start or core.jit_compile)(ir.c_source, ir.kernels)
+  if jit and getmetatable(jit).__name == "cajal.jitjob" then return jit, "tiered" end
   if not jit then
     if kind ~= "environment" or want == "jit" then error(format("%s: %s", fname, tostring(err)), 0) end
     warnonce(tostring(err):gsub("^jit: ", "cannot compile kernels: "))
@@ -207,7 +220,7 @@ local function build(fname, source, filename, opts, savefile, importdir)
   local compile = require "cajal.compile"
   local copts = { seed = opts.seed, dt = opts.dt, params = opts.params, arrays = opts.arrays,
                   method = opts.method, precision = opts.precision, importdir = importdir }
-  if opts.backend == "interp" or ((opts.backend or "auto") == "auto" and os.getenv("CAJAL_JIT") == "off") then
+  if opts.backend == "interp" or ((opts.backend or "auto") ~= "jit" and os.getenv("CAJAL_JIT") == "off") then
     copts.jit = false      -- no C to emit
   end
   local ok, ir = pcall(compile.build, source, filename, copts)
@@ -652,7 +665,14 @@ local FIELDS = {}   -- computed fields of a network
 function FIELDS.t(o) return seconds_q(o.h:step() * o.dt) end
 function FIELDS.dt(o) return seconds_q(o.dt) end
 function FIELDS.step(o) return o.h:step() end
-function FIELDS.backend(o) return o.backend end
+-- the backend running the network now: a tiered start is "interp" until it
+-- has switched to the compiled kernels
+local function backendof(o)
+  if o.backend ~= "tiered" then return o.backend end
+  return o.h:tier() == "jit" and "jit" or "interp"
+end
+function FIELDS.backend(o) return backendof(o) end
+function FIELDS.compiling(o) return o.backend == "tiered" and o.h:tier() == "compiling" end
 function FIELDS.seed(o) return o.ir.seed end
 function FIELDS.name(o) return o.ir.name end
 function FIELDS.populations(o) return o.pops end
@@ -802,6 +822,16 @@ function Net:every(interval, fn)
   end
   o.every[#o.every + 1] = { interval = k, next = o.h:step() + k, fn = fn }
   return #o.every
+end
+
+-- net:wait_compile() -> backend: a tiered start waits for its background
+-- compile and switches to the compiled kernels now; returns net.backend
+-- ("interp" when the compile failed: the warning has been printed).
+function Net:wait_compile()
+  local o = priv[self]
+  if not o then argerror("wait_compile", 1, "network expected") end
+  if o.backend == "tiered" then o.h:tier(true) end
+  return backendof(o)
 end
 
 function Net:cancel(id)
@@ -1023,7 +1053,7 @@ netmt.__tostring = function(net)
   local o = priv[net]
   local ir, L = o.ir, {}
   L[1] = format("network %s: %s backend, dt = %g ms, seed %d, t = %s",
-    ir.name or "?", o.backend, o.dt * 1e3, ir.seed or 0, tostring(seconds_q(o.h:step() * o.dt)))
+    ir.name or "?", backendof(o), o.dt * 1e3, ir.seed or 0, tostring(seconds_q(o.h:step() * o.dt)))
   for id, p in ipairs(ir.populations) do
     local kind = p.kind ~= "neuron" and p.kind or (p.spiking and "spiking" or "rate")
     L[#L + 1] = format("  population %-10s %9d  %s%s", p.name, p.n, kind,
@@ -1091,8 +1121,8 @@ netmt.__help = function(net)
     if not (getmetatable(v) == groupmt) then line("net." .. k, "the monitor(s) recorded 'as " .. k .. "'") end
   end
   L[#L + 1] = "  net.populations, net.projections: all of them, by name and by number"
-  L[#L + 1] = "Time and set-up: net.t, net.dt, net.step, net.seed, net.backend, net.name, net.memory"
-  L[#L + 1] = "Methods: net:run(T), net:every(T, fn), net:cancel(id), net:reset(), net:save(path)"
+  L[#L + 1] = "Time and set-up: net.t, net.dt, net.step, net.seed, net.backend, net.compiling, net.name, net.memory"
+  L[#L + 1] = "Methods: net:run(T), net:every(T, fn), net:cancel(id), net:reset(), net:save(path), net:wait_compile()"
   L[#L + 1] = "  (help(net.run) for one); cj.restore(path) continues a saved run."
   return concat(L, "\n")
 end
@@ -1184,7 +1214,7 @@ function M.nwbdata(net)
   end
   return {
     description = format("cajal simulation of network %s: dt = %g ms, seed %d, %s backend, %g s simulated",
-      ir.name or "?", o.dt * 1e3, ir.seed or 0, o.backend, o.h:step() * o.dt),
+      ir.name or "?", o.dt * 1e3, ir.seed or 0, backendof(o), o.h:step() * o.dt),
     notes = tostring(net) .. "\n(written by cajal " .. core.version .. ")",
     provenance = require("cajal.provenance").forfile({ net = net }, "nwb"),
     t = o.h:step() * o.dt, dt = o.dt, spikes = spikes, series = series }
@@ -1220,7 +1250,7 @@ function M.provenance(net)
   end
   local step = o.h:step()
   return { model = model, overrides = P.plain(meta.opts.params or {}), parameters = ir.parameters,
-           seed = ir.seed, dt = o.dt, backend = o.backend, precision = ir.precision or "double",
+           seed = ir.seed, dt = o.dt, backend = backendof(o), precision = ir.precision or "double",
            method = meta.opts.method, arrays = arrays, t = step * o.dt, step = step }
 end
 
@@ -1366,8 +1396,13 @@ its recorded path and checked against its SHA-256, with the same
 overrides, seed, dt, backend and precision; opts then only progress,
 backend, arrays; run it for record.network.t to reproduce). opts: seed, dt
 (quantity or s), params ({E = {tau_m = 10 * cj.ms}} or {NE = 3200}), arrays
-(for `from arrays NAME`), method, backend ("jit" | "interp" | "auto";
-CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
+(for `from arrays NAME`), method, backend ("auto" | "jit" | "interp" |
+"tiered"; CAJAL_JIT=off chooses the interpreter), progress (false: no
+progress bar). "auto" loads compiled kernels from the cache, and when they
+are not there starts on the interpreter while the compiler builds them in
+the background, switching between steps when they are loaded (a tiered
+start; the same results: net.backend says "interp", then "jit");
+CAJAL_TIERED=0 or backend "jit" waits for the compiler instead.
 Ctrl-C stops the building of connectivity (no network is made).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
 net.t, net.dt; net.E.v (live state, with unit; writable; inputs and
@@ -1411,6 +1446,11 @@ Write the model, its options and the whole state (weights, RNG positions,
 spikes in flight, monitors) to path; cj.restore(path) continues the run.
 Written to a fresh temporary file in path's folder, then renamed.]])
 core.doc(Net.cancel, "net:cancel(id)\nStop the callback that net:every() registered as id.")
+core.doc(Net.wait_compile, [[
+net:wait_compile() -> backend
+A network in a tiered start (net.compiling) waits for the compiler and
+switches to the compiled kernels now. Returns net.backend: "jit", or
+"interp" when the compile failed (a warning says why; the state is kept).]])
 core.doc(Group.connectivity, "proj:connectivity() -> pre, post, delays\n" ..
   "Per synapse: 1-based pre and post neurons (int32 arrays) and the delay in steps.")
 core.doc(Group.lastspike, "pop:lastspike() -> array (s)\nA view of each neuron's last spike time (-inf before the first).")

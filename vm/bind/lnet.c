@@ -20,6 +20,7 @@
 #include "net.h"
 #include "jit.h"
 #include "threads.h"
+#include "tier.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -31,9 +32,13 @@
 
 #define CJ_NET "cajal.net"
 #define CJ_JIT "cajal.jit"
+#define CJ_JITJOB "cajal.jitjob"
 
-typedef struct lnet { cj_net *net; size_t reported; } lnet;
+/* tier: the background compile of a tiered start (NULL when the network
+ * was built on one backend) */
+typedef struct lnet { cj_net *net; size_t reported; cj_tier *tier; } lnet;
 typedef struct ljit { cj_jit *j; } ljit;
+typedef struct ljob { cj_jitjob *job; } ljob;
 
 /* ---- scratch memory -------------------------------------------------------- */
 typedef union blk { union blk *next; max_align_t align; } blk;   /* header of a block */
@@ -751,15 +756,30 @@ static int buildnet(lnet *n, const cj_savefile *path)
   return st;
 }
 
-/* Build a network from the IR at stack index 1; jit handle at jitidx (0:
- * none); save non-NULL: restore from that save file. Pushes the net. */
+/* The step from which a tiered start waits for its compile
+ * ($CAJAL_TIERED_AT, a whole number of steps; 0 when unset). */
+static int64_t tieredat(void)
+{
+  const char *s = getenv("CAJAL_TIERED_AT");
+  char *end;
+  long long k = s && *s ? strtoll(s, &end, 10) : 0;
+  return s && *s && !*end && k > 0 ? (int64_t)k : 0;
+}
+
+/* Build a network from the IR at stack index 1; at jitidx (0: none) a jit
+ * handle, or a compile job (a tiered start: the network runs on the
+ * interpreter and takes the job); save non-NULL: restore from that save
+ * file. Pushes the net. */
 static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *path)
 {
   rd r = { L, NULL, fn };
   ljit *jh = NULL;
+  ljob *jb = NULL;
   luaL_checktype(L, 1, LUA_TTABLE);
-  if (jitidx && !lua_isnoneornil(L, jitidx)) jh = luaL_checkudata(L, jitidx, CJ_JIT);
+  if (jitidx && !lua_isnoneornil(L, jitidx) && !(jb = luaL_testudata(L, jitidx, CJ_JITJOB)))
+    jh = luaL_checkudata(L, jitidx, CJ_JIT);
   if (jh && !jh->j) luaL_argerror(L, jitidx, "the JIT handle is released");
+  if (jb && !jb->job) luaL_argerror(L, jitidx, "the compile job is taken by another network");
   r.s = newscratch(L);                                   /* stack: ..., scratch */
   int abi = (int)getint(&r, 1, "abi", "ir", CJ_KERNEL_ABI, 0, INT32_MAX);
   if (abi != CJ_KERNEL_ABI) irfail(&r, "ir.abi", "the IR has ABI %d, this runtime reads ABI %d", abi, CJ_KERNEL_ABI);
@@ -828,8 +848,14 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *p
   lnet *n = lua_newuserdatauv(L, sizeof *n, 1);          /* stack: ..., scratch, net */
   n->net = NULL;
   n->reported = 0;
+  n->tier = NULL;
   luaL_setmetatable(L, CJ_NET);
   if (jh) { lua_pushvalue(L, jitidx); lua_setiuservalue(L, -2, 1); }
+  if (jb) {
+    if (!(n->tier = cj_tier_new(jb->job))) return luaL_error(L, "%s: out of memory", fn);
+    jb->job = NULL;
+    cj_tier_wait_at(n->tier, tieredat());
+  }
   if (!(n->net = cj_net_new(name, dt, (uint64_t)seed))) return luaL_error(L, "%s: out of memory", fn);
   if (cj_net_set_single(n->net, single)) return luaL_error(L, "%s: %s", fn, cj_errmsg());
   for (int i = 0; i < nk; i++) {
@@ -881,7 +907,19 @@ typedef struct progress {
   double dt;
   int64_t step0;
   lua_State *L;
+  lnet *n;
 } progress;
+
+/* A tiered start between steps: advance the compile, switch when it is
+ * loaded; a failure is a warning (the network stays on the interpreter). */
+static void tierpoll(lnet *n, int wait)
+{
+  if (!n->tier || !cj_tier_poll(n->tier, n->net, wait)) return;
+  const char *m = cj_errmsg();
+  if (!strncmp(m, "jit: ", 5)) m += 5;
+  fprintf(stderr, "cajal: warning: cannot compile kernels: %s; network '%s' stays on the interpreter\n",
+          m, cj_net_name(n->net));
+}
 
 static double now(void)
 {
@@ -911,6 +949,7 @@ static void callhook(progress *p, int64_t done, int64_t total, double t, const c
 static int onprogress(void *ud, int64_t done, int64_t total)
 {
   progress *p = ud;
+  tierpoll(p->n, 0);
   if (p->hook) {
     double t = now();
     if (t - p->last >= 0.1 && done < total) {
@@ -940,7 +979,7 @@ static int m_run(lua_State *L)
   lua_Integer steps = luaL_checkinteger(L, 2);
   int show = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
   struct sigaction sa, old;
-  progress p = { 0, 0, 0, 0, cj_net_dt(n->net), cj_net_step(n->net), L };
+  progress p = { 0, 0, 0, 0, cj_net_dt(n->net), cj_net_step(n->net), L, n };
   int64_t step0 = cj_net_step(n->net);
   luaL_argcheck(L, steps >= 0, 2, "number of steps must be >= 0");
   p.hook = show && lua_getfield(L, LUA_REGISTRYINDEX, PROGRESS_HOOK) == LUA_TFUNCTION;
@@ -952,6 +991,7 @@ static int m_run(lua_State *L)
   sa.sa_handler = onsigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
+  tierpoll(n, 0);
   int st = cj_net_run(n->net, steps, onprogress, &p);
   sigaction(SIGINT, &old, NULL);
   if (p.bar && st) fprintf(stderr, "\n");
@@ -1305,11 +1345,26 @@ static int m_backend(lua_State *L)
   return 1;
 }
 
+/* net:tier([wait]) -> "compiling" | "jit" | "interp" | nil: the state of a
+ * tiered start after a poll (wait: until the compile has ended, switching
+ * now); nil for a network built on one backend. */
+static int m_tier(lua_State *L)
+{
+  lnet *n = checknet(L, 1);
+  if (!n->tier) { lua_pushnil(L); return 1; }
+  tierpoll(n, lua_toboolean(L, 2));
+  int s = cj_tier_state(n->tier);
+  lua_pushstring(L, s == CJ_TIER_COMPILING ? "compiling" : s == CJ_TIER_JIT ? "jit" : "interp");
+  return 1;
+}
+
 static int m_gc(lua_State *L)
 {
   lnet *n = luaL_checkudata(L, 1, CJ_NET);
   cj_net_free(n->net);
   n->net = NULL;
+  cj_tier_free(n->tier);            /* after the network: it ran these kernels */
+  n->tier = NULL;
   return 0;
 }
 
@@ -1339,17 +1394,23 @@ static int jit_tostring(lua_State *L)
   return 1;
 }
 
-/* core.jit_compile(csource [, kernels]) -> handle | nil, message, kind
- * kind: "environment" (the machine failed: run the interpreter instead) or
- * "model" (the compiler rejected the C).
- * kernels: the IR kernel list (id, line, name used for compiler errors) */
-static int l_jit_compile(lua_State *L)
+static int job_gc(lua_State *L)
+{
+  ljob *j = luaL_checkudata(L, 1, CJ_JITJOB);
+  cj_jit_job_release(j->job);
+  j->job = NULL;
+  return 0;
+}
+
+/* The arguments of jit_compile / jit_start: the source at 1, the kernel
+ * lines (from the IR kernel list at 2) into *lines in scratch memory. */
+static const char *jitargs(lua_State *L, const char *fn, cj_jitline **plines, int *pnl)
 {
   size_t len;
   const char *src = luaL_checklstring(L, 1, &len);
   int nl = 0;
   cj_jitline *lines = NULL;
-  rd r = { L, NULL, "jit_compile" };
+  rd r = { L, NULL, fn };
   luaL_argcheck(L, strlen(src) == len, 1, "source contains a zero byte");
   lua_settop(L, 2);
   r.s = newscratch(L);                                   /* stack: src, kernels, scratch */
@@ -1367,16 +1428,52 @@ static int l_jit_compile(lua_State *L)
       lua_pop(L, 1);
     }
   }
+  *plines = lines;
+  *pnl = nl;
+  return src;
+}
+
+static int jitfail(lua_State *L, int st)
+{
+  luaL_pushfail(L);
+  lua_pushstring(L, cj_errmsg());
+  lua_pushstring(L, st == CJ_EIO ? "environment" : "model");
+  return 3;
+}
+
+/* core.jit_compile(csource [, kernels]) -> handle | nil, message, kind
+ * kind: "environment" (the machine failed: run the interpreter instead) or
+ * "model" (the compiler rejected the C).
+ * kernels: the IR kernel list (id, line, name used for compiler errors) */
+static int l_jit_compile(lua_State *L)
+{
+  int nl;
+  cj_jitline *lines;
+  const char *src = jitargs(L, "jit_compile", &lines, &nl);
   ljit *j = lua_newuserdatauv(L, sizeof *j, 0);
   j->j = NULL;
   luaL_setmetatable(L, CJ_JIT);
   int st = cj_jit_compile(src, lines, nl, &j->j);
-  if (st) {
-    luaL_pushfail(L);
-    lua_pushstring(L, cj_errmsg());
-    lua_pushstring(L, st == CJ_EIO ? "environment" : "model");
-    return 3;
-  }
+  return st ? jitfail(L, st) : 1;
+}
+
+/* core.jit_start(csource [, kernels]) -> handle | job | nil, message, kind:
+ * the kernels from the cache, or a compile running in the background (a
+ * job for core.net_new: a tiered start). */
+static int l_jit_start(lua_State *L)
+{
+  int nl;
+  cj_jitline *lines;
+  const char *src = jitargs(L, "jit_start", &lines, &nl);
+  ljit *j = lua_newuserdatauv(L, sizeof *j, 0);          /* stack: ..., handle, job */
+  j->j = NULL;
+  luaL_setmetatable(L, CJ_JIT);
+  ljob *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->job = NULL;
+  luaL_setmetatable(L, CJ_JITJOB);
+  int st = cj_jit_start(src, lines, nl, &j->j, &b->job);
+  if (st) return jitfail(L, st);
+  if (j->j) lua_pop(L, 1);
   return 1;
 }
 
@@ -1467,11 +1564,12 @@ static const luaL_Reg methods[] = {
   { "run", m_run }, { "state", m_state }, { "lastspike", m_lastspike }, { "synvar", m_synvar },
   { "connectivity", m_connectivity }, { "monitor", m_monitor }, { "monitor_neurons", m_monitor_neurons }, { "window", m_window }, { "step", m_step },
   { "time", m_time }, { "dt", m_dt }, { "reset", m_reset }, { "save", m_save },
-  { "info", m_info }, { "backend", m_backend }, { NULL, NULL }
+  { "info", m_info }, { "backend", m_backend }, { "tier", m_tier }, { NULL, NULL }
 };
 
 static const luaL_Reg funcs[] = {
   { "net_new", net_new }, { "net_restore", net_restore }, { "jit_compile", l_jit_compile },
+  { "jit_start", l_jit_start },
   { "savefile_read", l_savefile_read }, { "savefile_parse", l_savefile_parse },
   { "jit_available", l_jit_available }, { "jit_stats", l_jit_stats }, { "cache_clear", l_cache_clear },
   { "cache_dir", l_cache_dir }, { "kernel_prelude", l_kernel_prelude }, { "jit_flags", l_jit_flags },
@@ -1481,7 +1579,7 @@ static const luaL_Reg funcs[] = {
 
 static const cj_doc docs[] = {
   { "net_new", "core.net_new(ir [, jit]) -> net\n"
-    "Build a network from an IR table (vm/core/IR.md); jit: a handle from core.jit_compile, else the interpreter runs the kernels." },
+    "Build a network from an IR table (vm/core/IR.md); jit: a handle from core.jit_compile, else the interpreter runs the kernels; a job from core.jit_start: the interpreter runs them until the job has compiled them (a tiered start, net:tier)." },
   { "net_restore", "core.net_restore(ir, savefile [, jit]) -> net\n"
     "A network from the IR whose connectivity and state come from a save file (core.savefile_read)." },
   { "savefile_read", "core.savefile_read(path) -> savefile, meta | nil, message\n"
@@ -1492,6 +1590,9 @@ static const cj_doc docs[] = {
     "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines. "
     "kind: \"environment\" when the machine failed (no compiler or assembler, a full disk, a "
     "compiler killed or past CAJAL_JIT_TIMEOUT, an unsafe cache), \"model\" when the compiler rejected the C." },
+  { "jit_start", "core.jit_start(csource [, kernels]) -> handle | job | nil, message, kind\n"
+    "As jit_compile, without waiting for the compiler: the kernels when the cache has them, else a job "
+    "(the compiler running as a child process) to give to core.net_new for a tiered start." },
   { "jit_available", "core.jit_available() -> true | false, why\nWhether kernels can be compiled (CAJAL_JIT, CC)." },
   { "jit_stats", "core.jit_stats() -> {compiles, hits, rebuilds}\nCompiler runs and cache hits of this process." },
   { "cache_clear", "cj.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
@@ -1533,6 +1634,7 @@ static const cj_doc mdocs[] = {
   { "save", "net:save(path)\nWrite connectivity, state, spikes in flight, RNG positions and monitors to a file (a third argument: bytes stored with them, under the same checksum)." },
   { "info", "net:info() -> table\nName, step, dt, memory (bytes), populations and projections." },
   { "backend", "net:backend(kernel_id) -> 'jit' | 'interpreter'\nWhich backend runs a kernel." },
+  { "tier", "net:tier([wait]) -> 'compiling' | 'jit' | 'interp' | nil\nA tiered start: poll the background compile (wait: until it ends) and switch to its kernels when loaded; the state after the poll ('interp': the compile failed). nil for a network built on one backend." },
   { NULL, NULL }
 };
 
@@ -1553,6 +1655,10 @@ void cj_open_net(lua_State *L)
   if (luaL_newmetatable(L, CJ_JIT)) {
     lua_pushcfunction(L, jit_gc); lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, jit_tostring); lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, CJ_JITJOB)) {
+    lua_pushcfunction(L, job_gc); lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);

@@ -1103,6 +1103,16 @@ int cj_net_kernel_jit(const cj_net *net, int id)
   return -1;
 }
 
+int cj_net_set_kernels(cj_net *net, cj_kfn (*lookup)(void *ud, int id), void *ud)
+{
+  for (int i = 0; i < net->nkern; i++)
+    if (!lookup(ud, net->kern[i].id))
+      return cj_fail(CJ_ERUNTIME, "the compiled C has no function cjk_%d for kernel %d '%s'",
+                     net->kern[i].id, net->kern[i].id, net->kern[i].name);
+  for (int i = 0; i < net->nkern; i++) net->kern[i].fn = lookup(ud, net->kern[i].id);
+  return 0;
+}
+
 int cj_net_pop_find(const cj_net *net, const char *name)
 {
   for (int p = 0; p < net->npop; p++) if (strcmp(net->pop[p].name, name) == 0) return p;

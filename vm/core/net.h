@@ -180,6 +180,11 @@ int cj_net_restore_from(cj_net *net, const cj_savefile *s);
 size_t cj_net_memsize(const cj_net *net);
 /* Backend of kernel id: 1 compiled C, 0 interpreter, -1 no such kernel. */
 int cj_net_kernel_jit(const cj_net *net, int id);
+/* From now on run every kernel through lookup(ud, id), the compiled
+ * function of kernel id (a tiered start switching to the compiled kernels,
+ * vm/core/tier.h): called between steps, never during a run. All or
+ * nothing: a kernel without a function changes nothing (CJ_ERUNTIME). */
+int cj_net_set_kernels(cj_net *net, cj_kfn (*lookup)(void *ud, int id), void *ud);
 
 /* ---- inspection (after build) -------------------------------------------- */
 int cj_net_npops(const cj_net *net);
