@@ -98,6 +98,7 @@ function expr(e, ctx)
     if r >= ctx.nslots then bad("slot", r) end
     local ix = INDEX[e[3]]
     if not ix or not ctx.hows[e[3]] then bad("var pick", e[3]) end
+    if ctx.slotmap then r = ctx.slotmap[r] end
     if ctx.single then return format("((double)v%d[%s])", r, ix) end
     return format("v%d[%s]", r, ix)
   elseif op == "t" then return "ct"
@@ -141,7 +142,7 @@ function expr(e, ctx)
   elseif op == "rand" then
     local k = int(e[3], "draw index")
     if e[2] ~= "uniform" and e[2] ~= "normal" then bad("distribution", e[2]) end
-    return format("%s(c, %s, %d)", e[2] == "normal" and "cj_normal" or "cj_uniform", ctx.elem, k)
+    return format("%s(%s, %s, %d)", e[2] == "normal" and "cj_normal" or "cj_uniform", ctx.cname or "c", ctx.elem, k)
   end
   bad("expression", op)
 end
@@ -212,15 +213,21 @@ local DOMAINS = {
   scalar   = { hows = {}, elem = "0" },
 }
 
-local function kernel(k, id, single)
+local function refkey(ref)
+  return format("%s:%d:%d", tostring(ref[1]), int(ref[2], "ref owner"), int(ref[3], "ref var"))
+end
+
+-- The translation context of kernel k (id), and the start of its C function
+-- `name` in out: the signature, a restrict pointer per slot, the context's
+-- scalars in locals.
+local function open(k, id, name, single, out)
   local dom = DOMAINS[k.domain]
   if not dom then bad("domain", k.domain) end
   local ctx = { domain = k.domain, hows = dom.hows, elem = dom.elem, set = {},
                 nslots = #(k.refs or {}), ntmp = int(k.ntmp or 0, "ntmp"), single = single }
-  local out = {}
   out[#out + 1] = format("/* kernel %d, model line %d */", id,
                          math.type(k.line) == "integer" and k.line or 0)
-  out[#out + 1] = format("void cjk_%d(const cj_kctx *c)", id)
+  out[#out + 1] = format("void %s(const cj_kctx *c)", name)
   out[#out + 1] = "{"
   local seen = {}
   for r = 0, ctx.nslots - 1 do
@@ -228,7 +235,7 @@ local function kernel(k, id, single)
     -- lets gcc vectorise without run-time alias checks
     local ref = k.refs[r + 1]
     if type(ref) ~= "table" then bad("ref", ref) end
-    local key = concat({tostring(ref[1]), tostring(ref[2]), tostring(ref[3])}, ":")
+    local key = refkey(ref)
     if seen[key] then bad("duplicate ref", r) end
     seen[key] = true
     out[#out + 1] = format("  %s *restrict const v%d = c->var[%d];", single and "float" or "double", r, r)
@@ -239,6 +246,12 @@ local function kernel(k, id, single)
   out[#out + 1] = "  const double ct = c->t, cdt = c->dt, crf = c->refractory;"
   out[#out + 1] = "  const double *const cls = c->lastspike;"
   out[#out + 1] = "  (void)cn; (void)clo; (void)ct; (void)cdt; (void)crf; (void)cls;"
+  return ctx, dom
+end
+
+local function kernel(k, id, single)
+  local out = {}
+  local ctx, dom = open(k, id, format("cjk_%d", id), single, out)
   local body, indent = {}, "    "
   for q = 0, ctx.ntmp - 1 do body[#body + 1] = format("%sdouble t%d;", indent, q) end
   local kind = k.kind or "stmts"
@@ -310,6 +323,62 @@ local function kernel(k, id, single)
   return concat(out, "\n")
 end
 
+-- The spike scan of a threshold (below): blocks of FUSEBLOCK neurons, a
+-- branch-free pass tells whether any spikes, only such blocks are scanned
+-- again in order. A block of the fused kernel's state is still in L1 when
+-- it is scanned again.
+local FUSEBLOCK = 32
+
+-- Population pid's update kernel uid and threshold kernel tid in one pass
+-- over the neurons, `void cjf_<uid>_<tid>(const cj_kctx *c)`, or nil when
+-- the threshold reads a variable the update kernel does not name (or one
+-- of another population). Called with the update kernel's context, plus
+-- the spike list of the threshold (c->spikes, c->nspikes); the runtime
+-- uses it instead of the two kernels when nothing that runs between the
+-- update and the threshold in a step (IR.md §3, 4-5) writes the state the
+-- threshold reads (vm/core/net.c), so the spikes and the state are those
+-- of the two passes, bit for bit. The threshold's random draws keep its
+-- own kernel id (a copy of the context with kid = tid).
+local function fused(ir, pid, uid, tid, single)
+  local U, T = ir.kernels[uid], ir.kernels[tid]
+  if type(U) ~= "table" or type(T) ~= "table" or U.domain ~= "neurons" or (U.kind or "stmts") ~= "stmts"
+     or T.domain ~= "neurons" or T.kind ~= "threshold" then return nil end
+  local slot, map = {}, {}
+  for r, ref in ipairs(U.refs or {}) do slot[refkey(ref)] = r - 1 end
+  for r, ref in ipairs(T.refs or {}) do
+    if ref[1] ~= "pop" or ref[2] ~= pid or not slot[refkey(ref)] then return nil end
+    map[r - 1] = slot[refkey(ref)]
+  end
+  local out = {}
+  local ctx = open(U, uid, format("cjf_%d_%d", uid, tid), single, out)
+  local body, indent = {}, "      "
+  for q = 0, ctx.ntmp - 1 do body[#body + 1] = format("%sdouble t%d;", indent, q) end
+  stmts(U.body, ctx, body, indent)
+  local tctx = { domain = "neurons", hows = ctx.hows, elem = "i", set = {}, nslots = #(T.refs or {}),
+                 ntmp = 0, single = single, slotmap = map, cname = "&cth" }
+  local cond = expr(T.cond, tctx)
+  if cond:find("&cth", 1, true) then
+    out[#out + 1] = format("  cj_kctx cth = *c; cth.kid = %d;", tid)
+  end
+  out[#out + 1] = "  int64_t *const csp = c->spikes;"
+  out[#out + 1] = "  int64_t cns = *c->nspikes;"
+  out[#out + 1] = format("  for (int64_t b = clo; b < cn; b += %d) {", FUSEBLOCK)
+  out[#out + 1] = format("    const int64_t e = cn - b < %d ? cn : b + %d;", FUSEBLOCK, FUSEBLOCK)
+  out[#out + 1] = "    int any = 0;"
+  out[#out + 1] = "    for (int64_t i = b; i < e; i++) {"
+  for _, l in ipairs(body) do out[#out + 1] = l end
+  out[#out + 1] = format("      any |= ((ct - cls[i]) >= crf) & (%s != 0.0);", cond)
+  out[#out + 1] = "    }"
+  out[#out + 1] = "    if (!any) continue;"
+  out[#out + 1] = "    for (int64_t i = b; i < e; i++)"
+  out[#out + 1] = format("      if ((ct - cls[i]) >= crf && %s != 0.0)", cond)
+  out[#out + 1] = "        csp[cns++] = i;"
+  out[#out + 1] = "  }"
+  out[#out + 1] = "  *c->nspikes = cns;"
+  out[#out + 1] = "}"
+  return concat(out, "\n")
+end
+
 -- emit.c(ir) -> C source text for every kernel of ir.kernels.
 -- Raises "emit: malformed IR (...)" on a table that breaks IR.md.
 -- ir.precision "single": variables are float arrays (`float *v<r>`), read
@@ -322,6 +391,11 @@ function M.c(ir)
   for id, k in ipairs(ir.kernels or {}) do
     if k.id ~= nil and k.id ~= id then bad("kernel id", k.id) end
     parts[#parts + 1] = kernel(k, id, single)
+  end
+  for pid, P in ipairs(ir.populations or {}) do
+    if type(P) == "table" and (P.kind or "neuron") == "neuron" and P.update and P.threshold then
+      parts[#parts + 1] = fused(ir, pid, int(P.update, "update kernel"), int(P.threshold, "threshold kernel"), single)
+    end
   end
   return concat(parts, "\n") .. "\n"
 end

@@ -770,6 +770,8 @@ static int64_t tieredat(void)
  * handle, or a compile job (a tiered start: the network runs on the
  * interpreter and takes the job); save non-NULL: restore from that save
  * file. Pushes the net. */
+static cj_kfn jitfused(void *ud, int update, int threshold) { return cj_jit_fused(ud, update, threshold); }
+
 static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *path)
 {
   rd r = { L, NULL, fn };
@@ -866,6 +868,7 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *p
   }
   for (int i = 0; i < np; i++)
     if (cj_net_add_pop(n->net, &ps[i])) return luaL_error(L, "%s: ir.populations[%d]: %s", fn, i + 1, cj_errmsg());
+  if (jh) cj_net_set_fused(n->net, jitfused, jh->j);
   for (int i = 0; i < nj; i++)
     if (cj_net_add_proj(n->net, &js[i])) return luaL_error(L, "%s: ir.projections[%d]: %s", fn, i + 1, cj_errmsg());
   for (int i = 0; i < nm; i++)

@@ -980,14 +980,26 @@ int cj_jit_compile(const char *source, const cj_jitline *lines, int nlines, cj_j
   return st;
 }
 
-cj_kfn cj_jit_kernel(cj_jit *j, int id)
+static cj_kfn symbol(cj_jit *j, const char *name)
 {
-  char name[32];
-  snprintf(name, sizeof name, "cjk_%d", id);
   void *f = dlsym(j->dl, name);
   cj_kfn fn;
   memcpy(&fn, &f, sizeof fn);      /* object pointer to function pointer (POSIX guarantees it works) */
   return fn;
+}
+
+cj_kfn cj_jit_kernel(cj_jit *j, int id)
+{
+  char name[32];
+  snprintf(name, sizeof name, "cjk_%d", id);
+  return symbol(j, name);
+}
+
+cj_kfn cj_jit_fused(cj_jit *j, int update, int threshold)
+{
+  char name[48];
+  snprintf(name, sizeof name, "cjf_%d_%d", update, threshold);
+  return symbol(j, name);
 }
 
 const char *cj_jit_path(const cj_jit *j) { return j->path; }

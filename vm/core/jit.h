@@ -83,6 +83,9 @@ void cj_jit_job_release(cj_jitjob *job);
 
 /* The function cjk_<id>, or NULL. */
 cj_kfn cj_jit_kernel(cj_jit *j, int id);
+/* The function cjf_<update>_<threshold> (a population's update and
+ * threshold kernels in one pass, stdlib/cajal/emit.lua), or NULL. */
+cj_kfn cj_jit_fused(cj_jit *j, int update, int threshold);
 const char *cj_jit_path(const cj_jit *j);
 /* 1 if this handle came from the cache without running the compiler. */
 int cj_jit_cached(const cj_jit *j);

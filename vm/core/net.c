@@ -724,6 +724,20 @@ int cj_nx_prepare(cj_net *net)
   return 0;
 }
 
+/* Whether population p's fused update-and-threshold pass gives what its
+ * two kernels give in step 4-5 (IR.md §3): between them run the updates
+ * of later populations (they write only their own state) and of the
+ * projections, so no projection update may write a variable of p. */
+static int fusable(const cj_net *net, int p)
+{
+  for (int j = 0; j < net->nproj; j++) {
+    const kern *K = net->proj[j].update.k;
+    for (int r = 0; K && r < K->nrefs; r++)
+      if (K->refs[r].owner == CJ_OWNER_POP && K->refs[r].id == p && cj_prog_writes(K->prog, r)) return 0;
+  }
+  return 1;
+}
+
 int cj_nx_finish(cj_net *net)
 {
   int st;
@@ -735,6 +749,7 @@ int cj_nx_finish(cj_net *net)
   }
   for (int p = 0; p < net->npop; p++) if ((st = bindpop(net, p))) return st;
   for (int j = 0; j < net->nproj; j++) if ((st = bindproj(net, j))) return st;
+  for (int p = 0; p < net->npop; p++) net->pop[p].fusable = fusable(net, p);
   for (int m = 0; m < net->nmon; m++) if ((st = cj_nx_checkmon(net, &net->mon[m], m))) return st;
   return 0;
 }
@@ -862,19 +877,33 @@ static void poisson(pop *P, double p)
   }
 }
 
+/* The update of P at step n; with the threshold when they can run fused
+ * (this step's spikes are then in P->spk, P->fusedrun set). */
+static void update(pop *P, int64_t n, double t)
+{
+  settime(&P->update, n, t);
+  P->fusedrun = P->fused && P->fusable && P->kind == CJ_POP_NEURON && P->spiking && P->thresh.k && P->update.k->fn && P->thresh.k->fn;
+  if (!P->fusedrun) { runsplit(&P->update); return; }
+  P->nspk = 0;
+  cj_thr_threshold((cj_thr_kern){ P->fused, NULL }, &P->update.c, cj_threads_for(P->n, 0));
+}
+
 static int threshold(cj_net *net, pop *P, int64_t n, double t)
 {
-  P->nspk = 0;
-  if (P->kind == CJ_POP_NEURON) {
+  if (P->fusedrun) P->fusedrun = 0;                     /* the update found the spikes */
+  else if (P->kind == CJ_POP_NEURON) {
+    P->nspk = 0;
     if (!P->spiking || !P->thresh.k) return 0;
     settime(&P->thresh, n, t);
     cj_thr_threshold(thrk(&P->thresh), &P->thresh.c, cj_threads_for(P->n, 0));
   } else if (P->kind == CJ_POP_POISSON) {
     double rate = P->rate;
+    P->nspk = 0;
     if (P->ratek.k) { settime(&P->ratek, n, t); cj_nx_run(&P->ratek); rate = P->ratev; }
     if (rate * net->dt > 1) return ratefail(net, P, -1, rate, n);
     poisson(P, rate * net->dt);
   } else {
+    P->nspk = 0;
     while (P->gpos < P->ng && P->gstep[P->gpos] < n) P->gpos++;   /* times before a restore point */
     while (P->gpos < P->ng && P->gstep[P->gpos] == n) P->spk[P->nspk++] = P->gidx[P->gpos++];
   }
@@ -965,8 +994,7 @@ static int onestep(cj_net *net)
   for (int p = 0; p < net->npop; p++) {                                 /* 4 update */
     pop *P = &net->pop[p];
     if (!P->update.k) continue;
-    settime(&P->update, n, t);
-    runsplit(&P->update);
+    update(P, n, t);
     if ((st = cj_nx_checkrates(net, P, n))) return st;
   }
   for (int j = 0; j < net->nproj; j++)
@@ -1122,6 +1150,14 @@ int cj_net_set_kernels(cj_net *net, cj_kfn (*lookup)(void *ud, int id), void *ud
                      net->kern[i].id, net->kern[i].id, net->kern[i].name);
   for (int i = 0; i < net->nkern; i++) net->kern[i].fn = lookup(ud, net->kern[i].id);
   return 0;
+}
+
+void cj_net_set_fused(cj_net *net, cj_kfn (*lookup)(void *ud, int update, int threshold), void *ud)
+{
+  for (int p = 0; p < net->npop; p++) {
+    pop *P = &net->pop[p];
+    P->fused = P->kupdate && P->kthresh ? lookup(ud, P->kupdate, P->kthresh) : NULL;
+  }
 }
 
 int cj_net_pop_find(const cj_net *net, const char *name)

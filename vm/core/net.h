@@ -188,6 +188,12 @@ int cj_net_kernel_jit(const cj_net *net, int id);
  * vm/core/tier.h): called between steps, never during a run. All or
  * nothing: a kernel without a function changes nothing (CJ_ERUNTIME). */
 int cj_net_set_kernels(cj_net *net, cj_kfn (*lookup)(void *ud, int id), void *ud);
+/* The fused update-and-threshold functions of the populations:
+ * lookup(ud, update, threshold) gives the compiled cjf_<update>_<threshold>
+ * or NULL (IR.md §7). A step calls one in place of the two kernels of a
+ * population while both are compiled and nothing between them in a step
+ * writes the population's state. Call after the populations are added. */
+void cj_net_set_fused(cj_net *net, cj_kfn (*lookup)(void *ud, int update, int threshold), void *ud);
 
 /* ---- inspection (after build) -------------------------------------------- */
 int cj_net_npops(const cj_net *net);

@@ -65,6 +65,8 @@ typedef struct pop {
   pinput *pin; int npin;            /* Poisson drives */
   double refractory, refbound, rate, ratev;
   int64_t *spk, nspk;               /* this step's spikes */
+  cj_kfn fused;                     /* update and threshold in one pass (JIT), or NULL */
+  int fusable, fusedrun;            /* fused may replace them; it ran this step */
   int hlen; ivec *hist;             /* spike lists of the last hlen steps */
   cj_rng rng;                       /* Poisson draws */
   int64_t *gstep, *gidx, ng, gpos;  /* spike generator, sorted by (step, index) */

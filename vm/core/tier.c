@@ -26,6 +26,7 @@ void cj_tier_wait_at(cj_tier *t, int64_t step) { t->at = step > 0 ? step : 0; }
 int cj_tier_state(const cj_tier *t) { return t->state; }
 
 static cj_kfn lookup(void *ud, int id) { return cj_jit_kernel(ud, id); }
+static cj_kfn fused(void *ud, int update, int threshold) { return cj_jit_fused(ud, update, threshold); }
 
 int cj_tier_poll(cj_tier *t, cj_net *net, int wait)
 {
@@ -41,6 +42,7 @@ int cj_tier_poll(cj_tier *t, cj_net *net, int wait)
   t->job = NULL;
   if (!st && (st = cj_net_set_kernels(net, lookup, j))) cj_jit_release(j);
   if (st) { t->state = CJ_TIER_INTERP; return st; }
+  cj_net_set_fused(net, fused, j);
   t->jit = j;
   t->state = CJ_TIER_JIT;
   return 0;
