@@ -14,7 +14,10 @@
 -- so every expression is printed fully parenthesised in IR order: no
 -- reassociation, and the JIT compiles with -ffp-contract=off (no FMA).
 -- Neuron update kernels contain no branches (ifelse becomes a ternary on
--- doubles) so gcc vectorises them; thresholds are separate kernels.
+-- doubles) so gcc vectorises them; thresholds are separate kernels, and
+-- each population's update and threshold are also emitted fused into one
+-- pass over the neurons (cjf_<update>_<threshold>, IR.md §7), which the
+-- runtime calls in their place when it can.
 local M = {}
 
 local format, concat = string.format, table.concat
@@ -99,6 +102,9 @@ function expr(e, ctx)
     local ix = INDEX[e[3]]
     if not ix or not ctx.hows[e[3]] then bad("var pick", e[3]) end
     if ctx.slotmap then r = ctx.slotmap[r] end
+    if ctx.known and ctx.known[r] and e[3] == "i" then
+      return format(ctx.single and "((double)x%d)" or "x%d", r)
+    end
     if ctx.single then return format("((double)v%d[%s])", r, ix) end
     return format("v%d[%s]", r, ix)
   elseif op == "t" then return "ct"
@@ -112,10 +118,10 @@ function expr(e, ctx)
     return "(double)c->post[s]"
   elseif op == "notref" then
     if not ctx.hows.i then bad("notref outside a neuron domain", ctx.domain) end
-    return "((ct - cls[i]) >= crf ? 1.0 : 0.0)"
+    return format("((ct - %s) >= crf ? 1.0 : 0.0)", ctx.ls or "cls[i]")
   elseif op == "lastspike" then
     if not ctx.hows.i then bad("lastspike outside a neuron domain", ctx.domain) end
-    return "cls[i]"
+    return ctx.ls or "cls[i]"
   elseif BINOPS[op] then
     return format("(%s %s %s)", expr(e[2], ctx), BINOPS[op], expr(e[3], ctx))
   elseif op == "neg" then
@@ -163,7 +169,13 @@ local function stmts(list, ctx, out, indent)
       if not ix or not ctx.hows[st[3]] then bad("var pick", st[3]) end
       local target = format("v%d[%s]", r, ix)
       local v = expr(st[4], ctx)
-      if ctx.single then
+      -- ctx.keep (the fused kernel): the value a top-level `set` stores at
+      -- element i is kept in x<r> too, for the threshold to read
+      local keep = ctx.keep and op == "set" and st[3] == "i" and ctx.depth == 0
+      if ctx.keep then ctx.keep[r] = keep end
+      if keep then
+        out[#out + 1] = format("%sx%d = %s%s; %s = x%d;", indent, r, ctx.single and "(float)" or "", v, target, r)
+      elseif ctx.single then
         -- single precision: computed in double, rounded once on store
         if op == "set" then
           out[#out + 1] = format("%s%s = (float)%s;", indent, target, v)
@@ -180,7 +192,9 @@ local function stmts(list, ctx, out, indent)
       local before = ctx.set
       local function branch(list)
         ctx.set = setmetatable({}, { __index = before })
+        ctx.depth = ctx.depth + 1
         stmts(list, ctx, out, indent .. "  ")
+        ctx.depth = ctx.depth - 1
         return ctx.set
       end
       local yes = branch(st[3])
@@ -223,7 +237,7 @@ end
 local function open(k, id, name, single, out)
   local dom = DOMAINS[k.domain]
   if not dom then bad("domain", k.domain) end
-  local ctx = { domain = k.domain, hows = dom.hows, elem = dom.elem, set = {},
+  local ctx = { domain = k.domain, hows = dom.hows, elem = dom.elem, set = {}, depth = 0,
                 nslots = #(k.refs or {}), ntmp = int(k.ntmp or 0, "ntmp"), single = single }
   out[#out + 1] = format("/* kernel %d, model line %d */", id,
                          math.type(k.line) == "integer" and k.line or 0)
@@ -323,22 +337,27 @@ local function kernel(k, id, single)
   return concat(out, "\n")
 end
 
--- The spike scan of a threshold (below): blocks of FUSEBLOCK neurons, a
--- branch-free pass tells whether any spikes, only such blocks are scanned
--- again in order. A block of the fused kernel's state is still in L1 when
--- it is scanned again.
+-- The fused pass (below) goes through the neurons in blocks of FUSEBLOCK:
+-- a branch-free loop updates a block and keeps the spike test of each
+-- neuron in fl[]; only a block with a spike is then compacted into the list
+-- (branch-free too: the slot after the last spike is written and
+-- overwritten). Full blocks run a loop of constant length (no vector
+-- epilogue), the last one the same body with its own bound.
 local FUSEBLOCK = 32
 
 -- Population pid's update kernel uid and threshold kernel tid in one pass
 -- over the neurons, `void cjf_<uid>_<tid>(const cj_kctx *c)`, or nil when
 -- the threshold reads a variable the update kernel does not name (or one
--- of another population). Called with the update kernel's context, plus
--- the spike list of the threshold (c->spikes, c->nspikes); the runtime
--- uses it instead of the two kernels when nothing that runs between the
--- update and the threshold in a step (IR.md §3, 4-5) writes the state the
--- threshold reads (vm/core/net.c), so the spikes and the state are those
--- of the two passes, bit for bit. The threshold's random draws keep its
--- own kernel id (a copy of the context with kid = tid).
+-- of another population). Called with the update kernel's context and the
+-- population's spike list (c->spikes, c->nspikes: appended in ascending
+-- order, as a threshold kernel does); the runtime uses it in place of the
+-- two kernels when nothing that runs between them in a step (IR.md §3,
+-- 4-5) writes the population's state (vm/core/net.c), so spikes and state
+-- are those of the two passes, bit for bit. The threshold's random draws
+-- keep its own kernel id (a copy of the context with kid = tid).
+-- `GCC ivdep`: a neuron kernel touches element i only, of distinct arrays
+-- (the slots are restrict): without it gcc adds run-time alias checks to
+-- every block (it does not carry restrict from these locals into the loop).
 local function fused(ir, pid, uid, tid, single)
   local U, T = ir.kernels[uid], ir.kernels[tid]
   if type(U) ~= "table" or type(T) ~= "table" or U.domain ~= "neurons" or (U.kind or "stmts") ~= "stmts"
@@ -352,27 +371,40 @@ local function fused(ir, pid, uid, tid, single)
   local out = {}
   local ctx = open(U, uid, format("cjf_%d_%d", uid, tid), single, out)
   local body, indent = {}, "      "
+  -- the time of the last spike read once (no store can change it), the
+  -- values the update stores kept in x<r> (ctx.keep): the threshold reads
+  -- them from registers, not again from memory
+  body[#body + 1] = indent .. "const double lsi = cls[i];"
   for q = 0, ctx.ntmp - 1 do body[#body + 1] = format("%sdouble t%d;", indent, q) end
+  for r = 0, ctx.nslots - 1 do
+    body[#body + 1] = format("%s%s x%d; (void)x%d;", indent, single and "float" or "double", r, r)
+  end
+  ctx.keep, ctx.ls = {}, "lsi"
   stmts(U.body, ctx, body, indent)
   local tctx = { domain = "neurons", hows = ctx.hows, elem = "i", set = {}, nslots = #(T.refs or {}),
-                 ntmp = 0, single = single, slotmap = map, cname = "&cth" }
+                 ntmp = 0, single = single, slotmap = map, cname = "&cth", known = ctx.keep, ls = "lsi" }
   local cond = expr(T.cond, tctx)
+  body[#body + 1] = format("%sconst int64_t f = ((ct - lsi) >= crf) & (%s != 0.0);", indent, cond)
+  body[#body + 1] = indent .. "fl[i - b] = f; any |= f;"
   if cond:find("&cth", 1, true) then
     out[#out + 1] = format("  cj_kctx cth = *c; cth.kid = %d;", tid)
+  end
+  local function loop(bound)
+    out[#out + 1] = format('    _Pragma("GCC ivdep") for (int64_t i = b; i < %s; i++) {', bound)
+    for _, l in ipairs(body) do out[#out + 1] = l end
+    out[#out + 1] = "    }"
   end
   out[#out + 1] = "  int64_t *const csp = c->spikes;"
   out[#out + 1] = "  int64_t cns = *c->nspikes;"
   out[#out + 1] = format("  for (int64_t b = clo; b < cn; b += %d) {", FUSEBLOCK)
   out[#out + 1] = format("    const int64_t e = cn - b < %d ? cn : b + %d;", FUSEBLOCK, FUSEBLOCK)
-  out[#out + 1] = "    int any = 0;"
-  out[#out + 1] = "    for (int64_t i = b; i < e; i++) {"
-  for _, l in ipairs(body) do out[#out + 1] = l end
-  out[#out + 1] = format("      any |= ((ct - cls[i]) >= crf) & (%s != 0.0);", cond)
-  out[#out + 1] = "    }"
+  out[#out + 1] = format("    int64_t any = 0, fl[%d];", FUSEBLOCK)
+  out[#out + 1] = format("    if (e - b == %d)", FUSEBLOCK)
+  loop(format("b + %d", FUSEBLOCK))
+  out[#out + 1] = "    else"
+  loop("e")
   out[#out + 1] = "    if (!any) continue;"
-  out[#out + 1] = "    for (int64_t i = b; i < e; i++)"
-  out[#out + 1] = format("      if ((ct - cls[i]) >= crf && %s != 0.0)", cond)
-  out[#out + 1] = "        csp[cns++] = i;"
+  out[#out + 1] = "    for (int64_t i = b; i < e; i++) { csp[cns] = i; cns += fl[i - b]; }"
   out[#out + 1] = "  }"
   out[#out + 1] = "  *c->nspikes = cns;"
   out[#out + 1] = "}"

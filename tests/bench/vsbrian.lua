@@ -38,8 +38,9 @@
 --   (12.5 MiB). It ignores the latency of scattered deliveries and counts
 --   bytes as STREAM does (no write-allocate traffic), so it is optimistic:
 --   measured / estimate is how far a step is from the machine's limit
---   (issue 11's target: within 2x at every size). The current kernels make
---   a second pass over v and lastspike for the threshold (16 more bytes).
+--   (issue 11's target: within 2x at every size). The compiled kernels
+--   test the threshold in the update pass (emit.lua's cjf_): no second pass
+--   over v and lastspike.
 local format = string.format
 
 local B = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/bench.lua")

@@ -248,6 +248,65 @@ void cjk_5(const cj_kctx *c) { double *w = c->var[0];
   T.checkerror("has no function cjk_", core.net_new, ir, assert(core.jit_compile(core.kernel_prelude())))
 end)
 
+T.test("fused update and threshold (JIT): used when nothing between them writes the state, same spikes", function()
+  local ok, why = core.jit_available()
+  if not ok then T.skip("no C compiler: " .. why) end
+  local emit = require "cajal.emit"
+  -- a stochastic threshold: its draws must keep the threshold's kernel id
+  local function stochastic(ir)
+    ir.kernels[2].cond = { "or", { ">", { "var", 0, "i" }, { "num", 0.7 } },
+                           { "<", { "rand", "uniform", 0 }, { "num", 0.05 } } }
+    return ir
+  end
+  -- a projection update that writes x of P (through post) between P's
+  -- update and threshold: the fused pass would read x before it
+  local function writer(ir)
+    ir.kernels[6] = { id = 6, name = "GP_update", domain = "synapses", line = 15,
+                      refs = { { "pop", 2, 1 } }, body = { { "add", 0, "post", { "num", 0.4 } } } }
+    ir.projections[1].update = 6
+    return ir
+  end
+  -- the spikes and state of P after 200 steps; src: the C, else emitted
+  local function run(ir, src)
+    local net = src and core.net_new(ir, assert(core.jit_compile(src, ir.kernels))) or core.net_new(ir)
+    net:run(200)
+    local times, idx = net:monitor(1)
+    local x = net:state(2, 1)
+    local out = { #times }
+    for k = 1, #times do out[#out + 1] = string.format("%a:%d", val(times[k]), idx[k]) end
+    for k = 1, 3 do out[#out + 1] = string.format("%a", val(x[k])) end
+    return table.concat(out, " "), #times
+  end
+  -- the same C with a fused function that finds no spike
+  local function blind(src)
+    local a = assert(src:find("void cjf_1_2(const cj_kctx *c)", 1, true))
+    return src:sub(1, a - 1) .. "void cjf_1_2(const cj_kctx *c) { (void)c; }\n"
+      .. "/* " .. tostring(os.time()) .. tostring({}) .. " */\n"
+  end
+  for _, case in ipairs({ { "stochastic", stochastic }, { "writer", function(ir) return writer(stochastic(ir)) end } }) do
+    local ir = case[2](smallir())
+    local src = emit.c(ir)
+    assert(src:find("void cjf_1_2(const cj_kctx *c)", 1, true), "no fused function emitted")
+    local want, n = run(case[2](smallir()))
+    assert(n > 10, case[1] .. ": too few spikes to compare: " .. n)
+    local jit = run(case[2](smallir()), src)
+    assert(jit == want, case[1] .. ": JIT vs interpreter:\n" .. jit .. "\n" .. want)
+    local got = run(case[2](smallir()), blind(src))
+    if case[1] == "writer" then
+      assert(got == want, "a projection update writes the state: the fused function must not run")
+    else
+      assert(got ~= want and got:match("^0 "), "the fused function did not run: " .. got:sub(1, 40))
+    end
+  end
+  -- one that reads a variable the update does not name is not emitted
+  local ir = smallir()
+  ir.kernels[2].refs = { { "pop", 2, 1 }, { "pop", 2, 2 } }
+  ir.kernels[1].refs = { { "pop", 2, 1 } }
+  ir.kernels[1].body = { { "set", 0, "i", { "*", { "var", 0, "i" }, { "num", 0.5 } } } }
+  ir.kernels[2].cond = { ">", { "var", 1, "i" }, { "num", 0.7 } }
+  assert(not emit.c(ir):find("cjf_", 1, true))
+end)
+
 T.test("Ctrl-C stops a run between steps", function()
   local stat = io.open("/proc/self/stat")
   if not stat then T.skip("no /proc to find our pid") end
