@@ -696,8 +696,10 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   int64_t *chosen = NULL;
   sampler S = { NULL, 0 };
   cj_rng r;
+  cj_geom geo;
   int st = 0;
   cj_rng_init(&r, net->seed, 1000 + (uint64_t)pid + 1);
+  cj_geom_init(&geo, P->p);
   if (P->rule == CJ_RULE_OUTDEG && !(chosen = cj_malloc((size_t)(P->k > 0 ? P->k : 1) * sizeof *chosen)))
     return nomem();
   if (P->rule == CJ_RULE_PROB && !P->kpairs && P->p > 0) {
@@ -731,7 +733,6 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
       break;
     }
     case CJ_RULE_PROB: {
-      double lq = log1p(-P->p);
       if (P->kpairs) { st = pairsrow(P, &r, i, m, skip, C); break; }
       if (P->p <= 0) break;
       if (P->p >= 1) {
@@ -740,9 +741,9 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
         break;
       }
       for (int64_t pos = -1;;) {   /* geometric gaps: exact Bernoulli(p) per candidate */
-        double g = floor(log1p(-cj_rng_uniform(&r)) / lq);
-        if (!(g < (double)(m - pos - 1))) break;
-        pos += 1 + (int64_t)g;
+        const int64_t g = cj_geom_draw(&geo, &r);
+        if (g >= m - pos - 1) break;
+        pos += 1 + g;
         if ((st = push(&C->post, (int32_t)candidate(P->postlo, pos, skip)))) break;
       }
       break;

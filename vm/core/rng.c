@@ -430,6 +430,62 @@ int64_t cj_binom_draw(const cj_binom *B, cj_rng *r)
   return B->flip ? B->n - x : x;
 }
 
+/* ---- geometric gaps (rng.h) --------------------------------------------------
+ * Ziggurat of exp(-x), x >= 0, in 256 layers of equal area v: x[1] = R, the
+ * edge of the base layer (the rectangle [0, R] x [0, exp(-R)] and the tail
+ * beyond R, drawn as a rectangle of width x[0] = v / exp(-R)), then
+ * x[i+1] = -log(exp(-x[i]) + v / x[i]), which reaches 0 at i = 256 for this
+ * R (the constant of the 256-layer exponential ziggurat). */
+#define ZIG_R 7.69711747013104972
+
+void cj_geom_init(cj_geom *G, double p)
+{
+  double v = (ZIG_R + 1.0) * cj_rng_exp(-ZIG_R);
+  memset(G, 0, sizeof *G);
+  G->p = p >= 0 ? p : 0;                  /* NaN and negative: never */
+  if (!(p > 0) || p >= 1) return;
+  G->il = -1.0 / log1pd(-p);
+  G->x[0] = v / cj_rng_exp(-ZIG_R);
+  G->x[1] = ZIG_R;
+  G->fx[0] = 0;
+  G->fx[1] = cj_rng_exp(-ZIG_R);
+  for (int i = 1; i < 255; i++) {
+    G->fx[i + 1] = G->fx[i] + v / G->x[i];
+    G->x[i + 1] = -cj_rng_log(G->fx[i + 1]);
+  }
+  G->x[256] = 0;
+  G->fx[256] = 1;
+}
+
+static inline uint64_t u64(cj_rng *r)
+{
+  uint64_t hi = cj_rng_u32(r);
+  return hi << 32 | cj_rng_u32(r);
+}
+
+/* E ~ Exp(1) from the ziggurat of G. */
+static double zigexp(const cj_geom *G, cj_rng *r)
+{
+  double base = 0;
+  for (;;) {
+    const uint64_t b = u64(r);
+    const int i = (int)(b & 255);
+    const double x = (double)(b >> 11) * 0x1.0p-53 * G->x[i];
+    if (x < G->x[i + 1]) return base + x;          /* inside the layer's core */
+    if (i == 0) { base += ZIG_R; continue; }       /* the tail: R + Exp(1) */
+    const double y = G->fx[i] + cj_rng_uniform(r) * (G->fx[i + 1] - G->fx[i]);
+    if (y < cj_rng_exp(-x)) return base + x;      /* under the curve in the wedge */
+  }
+}
+
+int64_t cj_geom_draw(const cj_geom *G, cj_rng *r)
+{
+  if (G->p >= 1) return 0;
+  if (!(G->p > 0)) return INT64_MAX;
+  const double g = zigexp(G, r) * G->il;
+  return g < 0x1.0p62 ? (int64_t)g : INT64_MAX;
+}
+
 int64_t cj_rng_binomial(cj_rng *r, int64_t n, double p)
 {
   cj_binom B;
