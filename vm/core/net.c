@@ -4,8 +4,9 @@
  * Layout. Population state is structure-of-arrays (one double array per
  * variable). A projection stores its synapses in CSR order by pre neuron
  * (rowptr over the whole pre population, rows outside the slice empty), with
- * pre[s] and post[s] per synapse, and an index by post neuron when an
- * on_post kernel needs it.
+ * post[s] per synapse (int32: 4 bytes); pre[s] is made only when a kernel
+ * of the projection reads the pre neuron (or cj_net_proj_pre asks), since
+ * rowptr holds it; an index by post neuron when an on_post kernel needs it.
  *
  * Spike queues. A population keeps a ring of its last H spike lists (H = the
  * largest homogeneous delay of its outgoing projections + 1): a projection
@@ -895,10 +896,29 @@ static int connect(cj_net *net, proj *P, int pid)
   P->spost = C.post.v;
   P->nsyn = C.post.n;
   if (!P->spost && !(P->spost = cj_malloc(sizeof *P->spost))) return nomem();
+  return 0;
+}
+
+/* pre[s] of every synapse from rowptr, kept in P->spre (a no-op when made). */
+static int makepre(cj_net *net, proj *P)
+{
+  if (P->spre) return 0;
   if (!(P->spre = bigalloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->spre))) return nomem();
-  for (int64_t i = 0; i < A->n; i++)
+  for (int64_t i = 0; i < net->pop[P->pre].n; i++)
     for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) P->spre[s] = (int32_t)i;
   return 0;
+}
+
+/* The pre neuron of synapse s: the row of rowptr holding s. */
+static int32_t preof(const cj_net *net, const proj *P, int64_t s)
+{
+  int64_t lo = 0, hi = net->pop[P->pre].n - 1;
+  if (P->spre) return P->spre[s];
+  while (lo < hi) {                /* the last row starting at or before s */
+    int64_t mid = lo + (hi - lo + 1) / 2;
+    if (P->rowptr[mid] <= s) lo = mid; else hi = mid - 1;
+  }
+  return (int32_t)lo;
 }
 
 /* rowptr from spre (restore), and the index by post neuron when needed. */
@@ -996,6 +1016,8 @@ static int bindpop(cj_net *net, int p)
   return st;
 }
 
+static int readspre(const bound *b) { return b->k && cj_prog_useshow(b->k->prog, CJ_HOW_PRE); }
+
 static int bindproj(cj_net *net, int j)
 {
   proj *P = &net->proj[j];
@@ -1015,6 +1037,21 @@ static int bindproj(cj_net *net, int j)
         return cj_fail(CJ_EINVAL, "projection '%s': summed kernel %d must name post variable '%s' as its first ref",
                        P->name, S->kid, B->vname[S->var]);
     }
+  }
+  /* pre[s] only for kernels that read it (i, or a variable of the pre
+   * neuron); otherwise rowptr is enough and pre[] is not kept */
+  bound *all[4] = { &P->init, &P->update, &P->onpre, &P->onpost };
+  int usepre = 0;
+  if (st) return st;
+  for (int q = 0; q < 4; q++) usepre |= readspre(all[q]);
+  for (int i = 0; i < P->nsum; i++) usepre |= readspre(&P->sums[i].b);
+  if (usepre) {
+    if ((st = makepre(net, P))) return st;
+    for (int q = 0; q < 4; q++) all[q]->c.pre = P->spre;
+    for (int i = 0; i < P->nsum; i++) P->sums[i].b.c.pre = P->spre;
+  } else {
+    cj_free(P->spre);              /* read by a restore, or asked for before */
+    P->spre = NULL;
   }
   /* synapse variables written while running are checked for NaN */
   bound *bs[3] = { &P->update, &P->onpre, &P->onpost };
@@ -1079,7 +1116,7 @@ static int setdelays(cj_net *net, proj *P)
     const double ds = getx(net, dv, s), x = ds / net->dt;
     if (!(ds >= 0) || !(x < (double)MAXDELAY))
       return cj_fail(CJ_EINVAL, "projection '%s': synapse %lld (%d -> %d) has delay %g s (expected 0 .. %g s)",
-                     P->name, (long long)s, P->spre[s], P->spost[s], ds, (double)MAXDELAY * net->dt);
+                     P->name, (long long)s, preof(net, P, s), P->spost[s], ds, (double)MAXDELAY * net->dt);
     int64_t k = (int64_t)llround(x);
     P->dsteps[s] = (int32_t)(k < 1 ? 1 : k);
     if (P->dsteps[s] > maxd) maxd = P->dsteps[s];
@@ -1625,7 +1662,7 @@ static int nancheck(cj_net *net)
       if (s >= 0)
         return cj_fail(CJ_ERUNTIME, "network '%s': projection '%s', variable '%s', synapse %lld (%d -> %d) is %s "
                        "at step %lld (t = %g s; state is checked every %lld steps)",
-                       net->name, P->name, P->vname[v], (long long)s, P->spre[s], P->spost[s],
+                       net->name, P->name, P->vname[v], (long long)s, preof(net, P, s), P->spost[s],
                        isnan(getx(net, P->var[v], s)) ? "NaN" : "infinite", (long long)net->step,
                        (double)net->step * net->dt, (long long)net->chunk);
     }
@@ -1721,6 +1758,20 @@ static void wi64(wr *w, int64_t x) { wbytes(w, &x, sizeof x); }
 static void wf64(wr *w, double x) { wbytes(w, &x, sizeof x); }
 static void wivec(wr *w, const ivec *v) { wi64(w, v->n); wbytes(w, v->v, (size_t)v->n * sizeof *v->v); }
 
+/* pre[s] of every synapse, from rowptr when pre[] is not kept. */
+static void wpre(wr *w, const cj_net *net, const proj *P)
+{
+  int32_t buf[4096];
+  int n = 0;
+  if (P->spre) { wbytes(w, P->spre, (size_t)P->nsyn * sizeof *P->spre); return; }
+  for (int64_t i = 0; i < net->pop[P->pre].n; i++)
+    for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) {
+      buf[n++] = (int32_t)i;
+      if (n == 4096) { wbytes(w, buf, sizeof buf); n = 0; }
+    }
+  wbytes(w, buf, (size_t)n * sizeof *buf);
+}
+
 static void wrng(wr *w, const cj_rng *r)
 {
   wi64(w, (int64_t)r->seed); wi64(w, (int64_t)r->stream); wi64(w, (int64_t)r->counter);
@@ -1747,7 +1798,7 @@ static void wstate(wr *w, const cj_net *net, const void *meta, size_t metalen)
   for (int j = 0; j < net->nproj; j++) {
     const proj *P = &net->proj[j];
     wi64(w, P->nsyn);
-    wbytes(w, P->spre, (size_t)P->nsyn * sizeof *P->spre);
+    wpre(w, net, P);
     wbytes(w, P->spost, (size_t)P->nsyn * sizeof *P->spost);
     for (int v = 0; v < P->nvars; v++) wbytes(w, P->var[v], (size_t)P->nsyn * net->es);
     wi64(w, P->nbucket);
@@ -2218,7 +2269,11 @@ const char *cj_net_proj_varname(const cj_net *net, int j, int v) { return net->p
 const char *cj_net_proj_varunit(const cj_net *net, int j, int v) { return net->proj[j].vunit[v]; }
 double *cj_net_proj_var(cj_net *net, int j, int v) { return net->single ? NULL : cj_net_proj_data(net, j, v); }
 void *cj_net_proj_data(cj_net *net, int j, int v) { return net->built ? net->proj[j].var[v] : NULL; }
-const int32_t *cj_net_proj_pre(const cj_net *net, int j) { return net->proj[j].spre; }
+const int32_t *cj_net_proj_pre(cj_net *net, int j)
+{
+  if (!net->built) return net->proj[j].spre;
+  return makepre(net, &net->proj[j]) ? NULL : net->proj[j].spre;
+}
 const int32_t *cj_net_proj_post(const cj_net *net, int j) { return net->proj[j].spost; }
 const int32_t *cj_net_proj_delays(const cj_net *net, int j) { return net->proj[j].dsteps; }
 int64_t cj_net_proj_delay(const cj_net *net, int j) { return net->proj[j].delay; }
@@ -2276,7 +2331,7 @@ size_t cj_net_memsize(const cj_net *net)
   }
   for (int j = 0; j < net->nproj; j++) {
     const proj *P = &net->proj[j];
-    b += (size_t)P->nsyn * (8 + net->es * (size_t)P->nvars) + (size_t)(net->pop[P->pre].n + 1) * 8;
+    b += (size_t)P->nsyn * ((P->spre ? 8 : 4) + net->es * (size_t)P->nvars) + (size_t)(net->pop[P->pre].n + 1) * 8;
     if (P->postsyn) b += (size_t)P->nsyn * 8 + (size_t)(net->pop[P->post].n + 1) * 8;
     if (P->dsteps) b += (size_t)P->nsyn * 4;
     for (int64_t k = 0; k < P->nbucket; k++) b += (size_t)P->bucket[k].cap * 8;
