@@ -852,3 +852,33 @@ Test(geom, edge_probabilities_and_golden_values)
               (long long)g[2], (long long)g[3]);
   cr_assert(r.counter == 2 && r.used == 4);
 }
+
+/* cj_geom_fill gives the numbers of as many cj_geom_draw calls and leaves
+ * the cursor where they do, from every offset within a block, for counts
+ * across the run length (16 blocks), with wedges and tails (p = 0.3 and
+ * 0.7 hit both often enough in 3000 draws). */
+Test(geom, fill_equals_draws_and_leaves_the_cursor_alike)
+{
+  static const int64_t counts[] = { 1, 2, 7, 31, 32, 33, 64, 100, 3000 };
+  static const double ps[] = { 0.3, 0.7, 1e-3 };
+  int64_t *a = malloc(3000 * sizeof *a);
+  for (size_t q = 0; q < 3; q++)
+    for (int off = 0; off < 4; off++)
+      for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+        cj_geom G;
+        cj_rng r1, r2;
+        cj_geom_init(&G, ps[q]);
+        cj_rng_init(&r1, 8, 9);
+        cj_rng_init(&r2, 8, 9);
+        for (int k = 0; k < off; k++) { cj_rng_u32(&r1); cj_rng_u32(&r2); }
+        cj_geom_fill(&G, &r1, a, counts[c]);
+        for (int64_t k = 0; k < counts[c]; k++)
+          cr_assert_eq(a[k], cj_geom_draw(&G, &r2), "p %g offset %d count %lld draw %lld", ps[q], off,
+                       (long long)counts[c], (long long)k);
+        cr_assert_eq(r1.counter, r2.counter);
+        cr_assert_eq(r1.used, r2.used);
+        cr_assert_eq(cj_rng_u32(&r1), cj_rng_u32(&r2), "the next word after the fill");
+        cr_assert_eq(cj_rng_uniform(&r1), cj_rng_uniform(&r2));
+      }
+  free(a);
+}

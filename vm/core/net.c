@@ -689,6 +689,8 @@ static int pairsrow(proj *P, cj_rng *r, int64_t i, int64_t m, int64_t skip, conn
   return 0;
 }
 
+#define GAPS 256
+
 static int connrule(cj_net *net, proj *P, int pid, conn *C)
 {
   pop *A = &net->pop[P->pre];
@@ -698,6 +700,7 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   sampler S = { NULL, 0 };
   cj_rng r;
   cj_geom geo;
+  int64_t gaps[GAPS], ngap = GAPS;  /* drawn ahead: the stream serves only the gaps */
   int st = 0;
   cj_rng_init(&r, net->seed, 1000 + (uint64_t)pid + 1);
   cj_geom_init(&geo, P->p);
@@ -742,7 +745,8 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
         break;
       }
       for (int64_t pos = -1;;) {   /* geometric gaps: exact Bernoulli(p) per candidate */
-        const int64_t g = cj_geom_draw(&geo, &r);
+        if (ngap == GAPS) { cj_geom_fill(&geo, &r, gaps, GAPS); ngap = 0; }
+        const int64_t g = gaps[ngap++];
         if (g >= m - pos - 1) break;
         pos += 1 + g;
         if ((st = push(&C->post, (int32_t)candidate(P->postlo, pos, skip)))) break;
