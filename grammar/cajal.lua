@@ -12,10 +12,14 @@
 -- plus the source line and a caret. A pre-scan rejects bad bytes and runaway
 -- nesting before LPeg sees the text, so hostile input gives errors, never
 -- crashes or stack overflows.
+--
+-- The language's vocabularies that later stages share come from their one
+-- table: function names from cajal.functions, integration methods from
+-- cajal.integrate.
 local lpeg = require "lpeg"
 
 local P, R, S, V = lpeg.P, lpeg.R, lpeg.S, lpeg.V
-local C, Cc, Cp, Ct, Cmt = lpeg.C, lpeg.Cc, lpeg.Cp, lpeg.Ct, lpeg.Cmt
+local C, Cc, Cp, Ct, Cmt, Carg = lpeg.C, lpeg.Cc, lpeg.Cp, lpeg.Ct, lpeg.Cmt, lpeg.Carg
 local concat, format = table.concat, string.format
 local sort, type, pairs, ipairs, tostring = table.sort, type, pairs, ipairs, tostring
 local pcall, error, setmetatable, tonumber = pcall, error, setmetatable, tonumber
@@ -40,11 +44,12 @@ local reserved = wordset [[
 -- Names with a built-in meaning in expressions: usable, never declared.
 local builtins = wordset [[ t dt i j N N_pre N_post pi xi lastspike
   refractory not_refractory ]]
--- The fixed list of functions a model may call.
-local functions = wordset [[ exp expm1 log log1p log10 sqrt abs sin cos tan
-  sinh cosh tanh atan atan2 pow min max clip floor ceil round sign heaviside
-  sigmoid exprel mod rand randn uniform normal exponential bernoulli ]]
-local methods = wordset "exact euler rk2 rk4 exponential_euler"
+-- The fixed list of functions a model may call: the names of cajal.functions.
+local functions = {}
+for name in pairs(require "cajal.functions") do functions[name] = true end
+-- The integration methods: cajal.integrate's list.
+local integrate = require "cajal.integrate"
+local methods = integrate.ISMETHOD
 local _, toplist = wordset [[ import neuron synapse population connect record
   drive parameters dt seed ]]
 local settings = { dt = true, seed = true }
@@ -81,33 +86,57 @@ local function lineof(src, pos)
   end
 end
 
--- Levenshtein distance between two short words.
+-- The one edit distance of the compiler (the grammar's suggestions and
+-- check.lua's use it): optimal string alignment, i.e. Levenshtein with a
+-- swap of two neighbours as one edit (Ecx -> Exc is one edit). Huge for
+-- words over 64 bytes.
 local function distance(a, b)
-  if #a > 64 or #b > 64 then return math.huge end
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur, ca = { [0] = i }, a:byte(i)
-    for j = 1, #b do
-      local cost = ca == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+  local la, lb = #a, #b
+  if la > 64 or lb > 64 then return math.huge end
+  local d = {}
+  for q = 0, la do d[q] = { [0] = q } end
+  for j = 0, lb do d[0][j] = j end
+  for q = 1, la do
+    local ca = a:byte(q)
+    for j = 1, lb do
+      local cb = b:byte(j)
+      local v = math.min(d[q - 1][j] + 1, d[q][j - 1] + 1, d[q - 1][j - 1] + (ca == cb and 0 or 1))
+      if q > 1 and j > 1 and ca == b:byte(j - 1) and a:byte(q - 1) == cb then
+        v = math.min(v, d[q - 2][j - 2] + 1)
+      end
+      d[q][j] = v
     end
-    prev = cur
   end
-  return prev[#b]
+  return d[la][lb]
 end
 M.distance = distance
 
--- The candidate nearest to word, if near enough to be a likely typo.
+-- The candidate nearest to word, if near enough to be a likely typo: within
+-- #word // 3 edits (at least 1, at most 3, fewer than #word); else the one
+-- candidate that extends word (tau -> tau_m); else nil. candidates: a list
+-- or a set-like table of strings (keys).
 function M.suggest(word, candidates)
   local best, bestd = nil, math.huge
-  local limit = #word <= 3 and 1 or (#word <= 6 and 2 or 3)
-  for _, c in ipairs(candidates) do
-    local d = distance(word, c)
-    if d < bestd or (d == bestd and best and c < best) then best, bestd = c, d end
+  local limit = math.min(#word - 1, math.max(1, math.min(3, #word // 3)))
+  for k, v in pairs(candidates) do
+    local c = type(k) == "string" and k or v
+    if type(c) == "string" and c ~= word then
+      local d = distance(word, c)
+      if d < bestd or (d == bestd and best and c < best) then best, bestd = c, d end
+    end
   end
-  if best and bestd <= limit and bestd < #word then return best end
-  return nil
+  if best and bestd <= limit then return best end
+  local ext
+  if #word >= 3 then
+    for k, v in pairs(candidates) do
+      local c = type(k) == "string" and k or v
+      if type(c) == "string" and c:sub(1, #word) == word and c ~= word then
+        if ext then return nil end
+        ext = c
+      end
+    end
+  end
+  return ext
 end
 
 local function didyoumean(word, candidates)
@@ -232,20 +261,26 @@ end
 -- Cmt on a stack limited to 32k entries. Nodes are built by function
 -- captures; each top-level item is handed to a Cmt that stores it in st.body,
 -- which forces its captures (and the errors they raise) item by item.
+--
+-- st is the state of one parse (M.parse makes it): the source, the body
+-- being built, the brackets of the pre-scan and the positions the error
+-- messages need. It is passed to lpeg.match as its extra argument and
+-- reaches every function here as Carg(1), as re.lua passes its
+-- definitions: the module keeps no state between parses, so parses cannot
+-- disturb each other.
 ------------------------------------------------------------------------------
 
 local SYNTAX = {}   -- marks our error tables apart from LPeg's own errors
-local st = {}       -- per-parse state (see M.parse)
 
 local function raise(pos, msg, nonear)
   error({ [SYNTAX] = true, pos = pos, msg = msg, nonear = nonear }, 0)
 end
 
 -- A pattern that raises msg at the current position (msg may be a function
--- of the subject and the position).
+-- of the subject, the position and the parse state).
 local function E(msg)
-  return Cmt(P(true), function(s, p)
-    raise(p, type(msg) == "function" and msg(s, p) or msg)
+  return Cmt(Carg(1), function(s, p, st)
+    raise(p, type(msg) == "function" and msg(s, p, st) or msg)
   end)
 end
 
@@ -260,7 +295,7 @@ local function check(patt, f)
 end
 
 -- Position of the innermost bracket ch ('(' '[' '{') still open at p.
-local function opener(p, ch)
+local function opener(st, p, ch)
   local opens = st.opens or {}
   for k = #opens, 1, -1 do
     local o = opens[k]
@@ -273,8 +308,8 @@ end
 -- <what> opened at line N", what = describe(s, openpos).
 local openof = { [")"] = "(", ["]"] = "[", ["}"] = "{" }
 local function closing(ch, describe)
-  return P(ch) + E(function(s, p)
-    local o = opener(p, openof[ch])
+  return P(ch) + E(function(s, p, st)
+    local o = opener(st, p, openof[ch])
     if not o then return format("expected '%s'", ch) end
     return format("expected '%s' to close %s opened at line %d", ch, describe(s, o),
       (lineof(s, o)))
@@ -297,7 +332,7 @@ local ident = idstart * idchar^0
 local comment = "#" * (1 - P"\n")^0
 -- A newline inside ( ) or [ ] is plain space (st.joined, from the pre-scan);
 -- elsewhere it ends a statement.
-local joined = Cmt(P"\n", function(_, p) return st.joined[p - 1] == true end)
+local joined = Cmt(P"\n" * Carg(1), function(_, p, st) return st.joined[p - 1] == true end)
 local hsp = (S" \t\r\f" + comment + joined)^0  -- space within a statement
 local ws = (S" \t\r\f\n" + comment)^0         -- space across lines
 local EOF = -P(1)
@@ -387,7 +422,7 @@ end + unit) * hsp
 
 -- st.afternum: where the last number without a unit ended (for the message
 -- "expected a unit or an operator after number").
-local afternum = Cmt(P(true), function(_, p) st.afternum = p; return true end)
+local afternum = Cmt(Carg(1), function(_, p, st) st.afternum = p; return true end)
 local number = Cp() * numtext * hsp * (unit * hsp + Cc(nil) * afternum)
   / function(pos, text, u)
     return { tag = "num", pos = pos, value = tonumber(text) + 0.0, text = text, unit = u }
@@ -448,7 +483,7 @@ local function item(kind)
 end
 
 -- Turns the items of a model body into a neuron or synapse node.
-local function buildmodel(kind, pos, mname, items)
+local function buildmodel(st, kind, pos, mname, items)
   local node = { tag = kind, pos = pos, name = mname, parameters = {}, state = {},
     equations = {}, blocks = {} }
   if kind == "neuron" then node.inputs = {} else node.postsynaptic = {}; node.outputs = {} end
@@ -497,13 +532,13 @@ local function foreignop(s, p)
 end
 
 -- The message when a statement does not end where it should.
-local function enderror(s, p)
+local function enderror(s, p, st)
   local one, two = s:sub(p, p), s:sub(p, p + 1)
   local foreign = foreignop(s, p)
   if foreign then return foreign end
   -- a keyword after a statement inside braces: most likely a missing '}'
   local w = s:match("^[%a_][%w_]*", p)
-  local o = w and reserved[w] and opener(p, "{")
+  local o = w and reserved[w] and opener(st, p, "{")
   if o then return format("expected '}' to close '{' opened at line %d", (lineof(s, o))) end
   if st.afternum == p then return "expected a unit or an operator after number" end
   if st.afterexpr == p then
@@ -517,11 +552,11 @@ end
 -- where the next statement starts (for errors LPeg raises itself).
 -- After a closing '}' no separator is needed (st.afterbrace: where the last
 -- block ended, trailing space included).
-local mark = Cmt(P(true), function(_, p) st.laststmt = p; return true end)
-local afterbrace = Cmt(P(true), function(_, p) return st.afterbrace == p end)
+local mark = Cmt(Carg(1), function(_, p, st) st.laststmt = p; return true end)
+local afterbrace = Cmt(Carg(1), function(_, p, st) return st.afterbrace == p end)
 local End = (hsp * (S";\n" * ws + #P"}") + afterbrace + E(enderror)) * mark
 local TopEnd = (hsp * (S";\n" * ws + EOF) + afterbrace + E(enderror)) * mark
-local closebrace = Cmt(P(true), function(_, p) st.afterbrace = p; return true end)
+local closebrace = Cmt(Carg(1), function(_, p, st) st.afterbrace = p; return true end)
 
 ------------------------------------------------------------------------------
 -- Pattern builders used by the grammar (they refer to its rules with V)
@@ -618,7 +653,7 @@ local rulemsg = "expected a connection rule: all_to_all, one_to_one, with probab
 ------------------------------------------------------------------------------
 
 local G = P{ "File",
-  File = P"\239\187\191"^-1 * ws * (Cmt(V"Item", function(_, p, node)
+  File = P"\239\187\191"^-1 * ws * (Cmt(V"Item" * Carg(1), function(_, p, node, st)
       st.body[#st.body + 1] = node
       return true
     end) * TopEnd)^0 * expect(EOF, "expected a statement"),
@@ -640,8 +675,8 @@ local G = P{ "File",
             .. "constants go in a 'parameters' block)", n), true)
       end
       return true
-    end) * ws * operand("Expr", "=")
-    / function(pos, value)
+    end) * ws * operand("Expr", "=") * Carg(1)
+    / function(pos, value, st)
       return { tag = "setting", pos = pos, name = st.src:match("^[%w_]+", pos), value = value }
     end,
 
@@ -658,11 +693,11 @@ local G = P{ "File",
 
   ---------------------------------------------------------------- models
   Neuron = Cp() * kw"neuron" * expect(declname("model"), "expected a name after 'neuron'")
-    * modelbody("neuron", V"NeuronItem")
-    / function(pos, n, items) return buildmodel("neuron", pos, n, items) end,
+    * modelbody("neuron", V"NeuronItem") * Carg(1)
+    / function(pos, n, items, st) return buildmodel(st, "neuron", pos, n, items) end,
   Synapse = Cp() * kw"synapse" * expect(declname("model"), "expected a name after 'synapse'")
-    * modelbody("synapse", V"SynapseItem")
-    / function(pos, n, items) return buildmodel("synapse", pos, n, items) end,
+    * modelbody("synapse", V"SynapseItem") * Carg(1)
+    / function(pos, n, items, st) return buildmodel(st, "synapse", pos, n, items) end,
 
   Params = Cp() * blockof("parameters", defs("parameter")) / item"parameters",
   State = Cp() * blockof("state", defs("state variable")) / item"state",
@@ -670,8 +705,7 @@ local G = P{ "File",
   Equations = Cp() * blockof("equations", (V"Eq" * End)^0) / item"equations",
   Method = Cp() * kw"method" * expect(Cp() * C(check(ident, function(_, _, start, w)
       if not methods[w] then
-        raise(start, format("unknown method '%s': expected exact, euler, rk2, rk4 or "
-          .. "exponential_euler", w), true)
+        raise(start, format("unknown method '%s': expected %s", w, integrate.CHOICES), true)
       end
       return true
     end)) * hsp, "expected an integration method after 'method'")
@@ -801,8 +835,8 @@ local G = P{ "File",
       return clauses({ tag = "connect", pos = pos, pre = pre, post = post, synapse = syn,
         rule = rule }, list, "connect")
     end,
-  SynSpec = Cp() * #P"{" * modelbody("synapse", V"SynapseItem") / function(pos, items)
-      local node = buildmodel("synapse", pos, nil, items)
+  SynSpec = Cp() * #P"{" * modelbody("synapse", V"SynapseItem") * Carg(1) / function(pos, items, st)
+      local node = buildmodel(st, "synapse", pos, nil, items)
       node.inline = true
       return node
     end
@@ -899,7 +933,7 @@ local G = P{ "File",
   ---------------------------------------------------------------- expressions
   -- st.afterexpr: where the last expression ended (for end-of-statement messages)
   Expr = (V"IfExpr" + Ct(V"Or") / buildexpr)
-    * Cmt(P(true), function(_, p) st.afterexpr = p; return true end),
+    * Cmt(Carg(1), function(_, p, st) st.afterexpr = p; return true end),
   IfExpr = Cp() * kw"if" * operand("Expr", "if")
     * expect(ws * kw"then", "expected 'then' after the condition of 'if'") * ws * operand("Expr", "then")
     * expect(ws * kw"else", "expected 'else': an 'if ... then' expression needs an 'else' value") * ws
@@ -1039,10 +1073,8 @@ function M.parse(src, file)
   end
   local bad, msg, opens, joined = prescan(src)
   if bad then return nil, mkerror(file, src, bad, msg, false) end
-  st = { src = src, body = {}, opens = opens, joined = joined, laststmt = 1 }
-  local ok, err = pcall(lpeg.match, G, src)
-  local state = st
-  st = {}
+  local state = { src = src, body = {}, opens = opens, joined = joined, laststmt = 1 }
+  local ok, err = pcall(lpeg.match, G, src, 1, state)
   if not ok then
     if type(err) == "table" and err[SYNTAX] then
       return nil, mkerror(file, src, err.pos, err.msg, not err.nonear)
@@ -1155,10 +1187,12 @@ error_at(ast_or_source, pos, msg [, near [, file]]) -> err
 An error table formatted like the parser's ("file:line:col: msg", the line, a caret).]==])
   core.doc(M.suggest, [[
 suggest(word, candidates) -> string | nil
-The candidate nearest to word by edit distance, if close enough to be a typo.]])
+The candidate nearest to word by edit distance (within #word // 3 edits, 1 to 3), or the
+one candidate extending word; nil if none. candidates: a list or a set of strings.]])
   core.doc(M.distance, [[
 distance(a, b) -> integer
-The Levenshtein edit distance between two words (huge for words over 64 bytes).]])
+The edit distance between two words, a swap of neighbours counting as one edit (optimal
+string alignment; huge for words over 64 bytes).]])
 end
 
 return M

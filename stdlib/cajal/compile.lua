@@ -50,9 +50,13 @@ local M = {}
 
 local grammar = require "cajal.grammar"
 local check = require "cajal.check"
+local netcheck = require "cajal.netcheck"
 local lower = require "cajal.lower"
 local emit = require "cajal.emit"
 local core = require "cajal.core"
+local files = require "cajal.files"
+local integrate = require "cajal.integrate"
+local readfile, isfile = files.readfile, files.isfile
 local format, concat = string.format, table.concat
 
 -- errors: the grammar's error objects pass through; ours have the same shape
@@ -73,15 +77,6 @@ end
 
 -- ---- imports ---------------------------------------------------------------------
 
-local function readfile(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  if type(text) ~= "string" then return nil end
-  return text
-end
-
 -- a/./b -> a/b, a/x/../b -> a/b (so one file has one name in cycles)
 local function normalize(path)
   local abs = path:sub(1, 1) == "/"
@@ -97,14 +92,6 @@ end
 
 local function dirname(path)
   return path and path:match("^(.*)/[^/]*$") or "."
-end
-
-local function isfile(path)
-  local f = io.open(path, "rb")
-  if not f then return false end
-  local ok = f:read(0) ~= nil or f:seek("end") ~= nil
-  f:close()
-  return ok
 end
 
 -- The folders searched for `import "NAME"` from a file in dir, before the
@@ -323,8 +310,7 @@ local function checkopts(opts)
   end
   if o.importdir ~= nil and type(o.importdir) ~= "string" then bad("importdir", "a folder name") end
   if o.method ~= nil then
-    local ok = { exact = true, euler = true, rk2 = true, rk4 = true, exponential_euler = true }
-    if not ok[o.method] then bad("method", "exact, euler, rk2, rk4 or exponential_euler") end
+    if not integrate.ISMETHOD[o.method] then bad("method", integrate.CHOICES) end
   end
   return o
 end
@@ -350,7 +336,7 @@ function M.build(source, filename, opts)
   opts = checkopts(opts)
   local ok, ir = pcall(function()
     local root, models, sources = front(source, filename, opts.importdir)
-    local ir = lower.network(check.network(root, models, opts), opts)
+    local ir = lower.network(netcheck.network(root, models, opts), opts)
     local all = {}
     for _, o in ipairs(sources) do all[#all + 1] = sources[o] end
     ir.source = concat(all, "\n")

@@ -22,6 +22,7 @@
 --   * Everything stays in C while running: Lua is called back only between
 --     chunks of steps, for net:every() callbacks.
 local core = require "cajal.core"
+local files = require "cajal.files"
 
 local format, concat = string.format, table.concat
 local floor, huge = math.floor, math.huge
@@ -103,7 +104,7 @@ local OPTIONS = {
   arrays = "a table of arrays",
   method = "an integration method name",
   precision = "\"double\" or \"single\"",
-  backend = "\"jit\", \"interp\" or \"auto\"",
+  backend = "\"jit\", \"interp\", \"tiered\" or \"auto\"",
   progress = "a boolean",
 }
 local OPTNAMES = {}
@@ -143,7 +144,8 @@ local function checkopts(fname, n, opts)
   if o.arrays ~= nil and type(o.arrays) ~= "table" then bad("arrays") end
   if o.method ~= nil and type(o.method) ~= "string" then bad("method") end
   if o.precision ~= nil and o.precision ~= "double" and o.precision ~= "single" then bad("precision") end
-  if o.backend ~= nil and o.backend ~= "jit" and o.backend ~= "interp" and o.backend ~= "auto" then
+  if o.backend ~= nil and o.backend ~= "jit" and o.backend ~= "interp" and o.backend ~= "auto" and
+     o.backend ~= "tiered" then
     bad("backend")
   end
   if o.progress ~= nil and type(o.progress) ~= "boolean" then bad("progress") end
@@ -177,6 +179,16 @@ local function opterror(fname, msg)
   error(setmetatable({ fname = fname, msg = msg }, OPTERR), 0)
 end
 
+-- Tiered start (backend "auto" by default, or "tiered"): kernels not in the
+-- cache are compiled in the background while the network runs on the
+-- interpreter, and it switches to them between steps when they are loaded
+-- (backend "tiered" is returned with the compile job). CAJAL_TIERED=0 (or
+-- off, no, false) makes "auto" wait for the compiler, as "jit" does.
+local function tieredenv()
+  local s = os.getenv("CAJAL_TIERED")
+  return not (s == "0" or s == "off" or s == "no" or s == "false")
+end
+
 local function pickbackend(fname, ir, opts)
   local want = opts.backend or "auto"
   if want == "auto" and os.getenv("CAJAL_JIT") == "off" then want = "interp" end
@@ -188,7 +200,9 @@ local function pickbackend(fname, ir, opts)
     warnonce(why)
     return nil, "interp"
   end
-  local jit, err, kind = core.jit_compile(ir.c_source, ir.kernels)
+  local tiered = want == "tiered" or (want == "auto" and tieredenv())
+  local jit, err, kind = (tiered and core.jit_start or core.jit_compile)(ir.c_source, ir.kernels)
+  if jit and getmetatable(jit).__name == "cajal.jitjob" then return jit, "tiered" end
   if not jit then
     if kind ~= "environment" or want == "jit" then error(format("%s: %s", fname, tostring(err)), 0) end
     warnonce(tostring(err):gsub("^jit: ", "cannot compile kernels: "))
@@ -206,7 +220,7 @@ local function build(fname, source, filename, opts, savefile, importdir)
   local compile = require "cajal.compile"
   local copts = { seed = opts.seed, dt = opts.dt, params = opts.params, arrays = opts.arrays,
                   method = opts.method, precision = opts.precision, importdir = importdir }
-  if opts.backend == "interp" or ((opts.backend or "auto") == "auto" and os.getenv("CAJAL_JIT") == "off") then
+  if opts.backend == "interp" or ((opts.backend or "auto") ~= "jit" and os.getenv("CAJAL_JIT") == "off") then
     copts.jit = false      -- no C to emit
   end
   local ok, ir = pcall(compile.build, source, filename, copts)
@@ -363,8 +377,7 @@ end
 function Group:connectivity()
   local o = priv[self]
   if o.what ~= "projection" then error("connectivity: " .. o.name .. " is not a projection", 2) end
-  local pre, post, delays = priv[o.net].h:connectivity(o.id)
-  return pre + 1, post + 1, delays
+  return priv[o.net].h:connectivity(o.id)
 end
 
 -- pop:varnames() -> the names of the state variables (hidden ones too)
@@ -397,30 +410,16 @@ local spikemt = { __index = SpikeMon, __name = "cajal.spikemonitor" }
 local statemt = { __index = StateMon, __name = "cajal.statemonitor" }
 local ratemt  = { __index = RateMon,  __name = "cajal.ratemonitor" }
 
--- A monitor's data as the runtime's in-memory monitors give it: spikes
--- (times in s, 0-based indices), state (values rows x cols, times), rate
--- (rates, window start times). A monitor streamed to a file (`record ... to
--- "x.npy"`, written at the end of every run) is read back from the file:
--- spikes are rows [t, i], state rows of values, rates one per window.
+-- A monitor's data as the binding gives it: spikes (times in s, 1-based
+-- indices), state (values rows x cols, times), rate (rates, window start
+-- times); a monitor streamed to a file (`record ... to "x.npy"`, written at
+-- the end of every run) is read back from the file by the binding.
 local function fetch(mon)
   local o = priv[mon]
-  local n = priv[o.net]
-  local a, b, kind, file = n.h:monitor(o.id)
-  if a ~= nil or not file then return a, b, o end
-  local ok, x = pcall(core.io.load_npy, file)
-  if not ok then error(format("monitor streamed to '%s': %s", file, tostring(x)), 3) end
-  local rows = x.shape[1] or 0
-  local function times(every)
-    if rows == 0 then return core.zeros(0) * core.second end
-    return core.range(0, rows - 1) * every * n.dt * core.second   -- (k every) dt, as the runtime
-  end
-  if kind == "spikes" then
-    if rows == 0 then return core.zeros(0) * core.second, core.zeros(0, "int32"), o end
-    return x[{ {}, 1 }]:copy() * core.second, x[{ {}, 2 }]:astype("int32"), o
-  elseif kind == "state" then
-    return x * core.unit(o.unit ~= "" and o.unit or "1"), times(o.every), o
-  end
-  return x * core.Hz, times(o.every), o
+  local h = priv[o.net].h
+  local ok, a, b = pcall(h.monitor, h, o.id)
+  if not ok then error(a, 3) end
+  return a, b, o
 end
 
 -- mon:times() -> spike times (an array in s), in the order they happened.
@@ -433,7 +432,7 @@ end
 -- run from 101 to 200), in the order of times().
 function SpikeMon:indices()
   local _, idx = fetch(self)
-  return idx + 1
+  return idx
 end
 
 -- mon:count() -> the number of spikes recorded.
@@ -449,7 +448,7 @@ function SpikeMon:counts()
   for k = 1, o.n do c[k] = 0 end
   local t = idx:totable()
   for k = 1, #t do
-    local i = t[k] + 1
+    local i = t[k]
     c[i] = c[i] + 1
   end
   return core.array(c)
@@ -459,7 +458,7 @@ end
 -- recorded (since the network was built or reset): a quantity in Hz.
 function SpikeMon:rate()
   local t, _, o = fetch(self)
-  local n = o.hi - o.lo + 1
+  local n = o.last - o.first + 1
   local T = priv[o.net].h:step() * priv[o.net].dt
   if T <= 0 or n <= 0 then return 0 * core.Hz end
   return (t:numel() / (n * T)) * core.Hz
@@ -476,7 +475,7 @@ end
 
 function SpikeMon:neurons()
   local o = priv[self]
-  return o.lo + 1, o.hi + 1
+  return o.first, o.last
 end
 
 -- mon:window(T) -> the spikes of the last T of the run (T rounded to whole
@@ -561,13 +560,13 @@ end
 
 -- mon:indices() -> the recorded neurons (or synapses), 1-based (int32).
 function StateMon:indices()
-  return core.array(priv[self].indices, "int32")
+  return priv[self].indices:copy()
 end
 
 statemt.__tostring = function(mon)
   local o = priv[mon]
   local _, t = fetch(mon)
-  return format("state monitor of %s.%s: %d %s, %d records", o.label, o.var, #o.indices,
+  return format("state monitor of %s.%s: %d %s, %d records", o.label, o.var, o.indices:numel(),
     o.what == "population" and "neurons" or "synapses", t:numel())
 end
 
@@ -622,16 +621,16 @@ local function newmonitor(net, o, id, m)
   if m.kind == "spikes" or m.kind == "rate" then
     local pop = ir.populations[m.pop]
     local lo, hi = m.range and m.range[1] or 0, m.range and m.range[2] or pop.n - 1
-    local p = { net = net, id = id, lo = lo, hi = hi, n = pop.n, every = m.every or 1,
-                label = slicelabel(pop.name, lo, hi, pop.n) }
+    local first, last = o.h:monitor_neurons(id)
+    local p = { net = net, id = id, first = first, last = last, n = pop.n, every = m.every or 1,
+                label = slicelabel(pop.name, lo, hi, pop.n) }   -- the label in the model's terms
     mon = setmetatable({}, m.kind == "spikes" and spikemt or ratemt)
     priv[mon] = p
     register(m.kind == "spikes" and o.spikes or o.rate, pop.name, mon)
   else
     local owner = m.proj and ir.projections[m.proj] or ir.populations[m.pop]
     local var = m.var_name or owner.vars[m.var].name
-    local idx = {}
-    for k, i in ipairs(m.indices or {}) do idx[k] = i + 1 end
+    local idx = o.h:monitor_neurons(id)
     local unit = ""
     for _, v in ipairs(owner.vars) do if v.name == var then unit = v.unit or "" end end
     mon = setmetatable({}, statemt)
@@ -666,7 +665,14 @@ local FIELDS = {}   -- computed fields of a network
 function FIELDS.t(o) return seconds_q(o.h:step() * o.dt) end
 function FIELDS.dt(o) return seconds_q(o.dt) end
 function FIELDS.step(o) return o.h:step() end
-function FIELDS.backend(o) return o.backend end
+-- the backend running the network now: a tiered start is "interp" until it
+-- has switched to the compiled kernels
+local function backendof(o)
+  if o.backend ~= "tiered" then return o.backend end
+  return o.h:tier() == "jit" and "jit" or "interp"
+end
+function FIELDS.backend(o) return backendof(o) end
+function FIELDS.compiling(o) return o.backend == "tiered" and o.h:tier() == "compiling" end
 function FIELDS.seed(o) return o.ir.seed end
 function FIELDS.name(o) return o.ir.name end
 function FIELDS.populations(o) return o.pops end
@@ -816,6 +822,16 @@ function Net:every(interval, fn)
   end
   o.every[#o.every + 1] = { interval = k, next = o.h:step() + k, fn = fn }
   return #o.every
+end
+
+-- net:wait_compile() -> backend: a tiered start waits for its background
+-- compile and switches to the compiled kernels now; returns net.backend
+-- ("interp" when the compile failed: the warning has been printed).
+function Net:wait_compile()
+  local o = priv[self]
+  if not o then argerror("wait_compile", 1, "network expected") end
+  if o.backend == "tiered" then o.h:tier(true) end
+  return backendof(o)
 end
 
 function Net:cancel(id)
@@ -1037,7 +1053,7 @@ netmt.__tostring = function(net)
   local o = priv[net]
   local ir, L = o.ir, {}
   L[1] = format("network %s: %s backend, dt = %g ms, seed %d, t = %s",
-    ir.name or "?", o.backend, o.dt * 1e3, ir.seed or 0, tostring(seconds_q(o.h:step() * o.dt)))
+    ir.name or "?", backendof(o), o.dt * 1e3, ir.seed or 0, tostring(seconds_q(o.h:step() * o.dt)))
   for id, p in ipairs(ir.populations) do
     local kind = p.kind ~= "neuron" and p.kind or (p.spiking and "spiking" or "rate")
     L[#L + 1] = format("  population %-10s %9d  %s%s", p.name, p.n, kind,
@@ -1105,8 +1121,8 @@ netmt.__help = function(net)
     if not (getmetatable(v) == groupmt) then line("net." .. k, "the monitor(s) recorded 'as " .. k .. "'") end
   end
   L[#L + 1] = "  net.populations, net.projections: all of them, by name and by number"
-  L[#L + 1] = "Time and set-up: net.t, net.dt, net.step, net.seed, net.backend, net.name, net.memory"
-  L[#L + 1] = "Methods: net:run(T), net:every(T, fn), net:cancel(id), net:reset(), net:save(path)"
+  L[#L + 1] = "Time and set-up: net.t, net.dt, net.step, net.seed, net.backend, net.compiling, net.name, net.memory"
+  L[#L + 1] = "Methods: net:run(T), net:every(T, fn), net:cancel(id), net:reset(), net:save(path), net:wait_compile()"
   L[#L + 1] = "  (help(net.run) for one); cj.restore(path) continues a saved run."
   return concat(L, "\n")
 end
@@ -1169,19 +1185,18 @@ function M.nwbdata(net)
       local pop = ir.populations[m.pop].name
       local overlap = false
       for _, r in ipairs(covered[pop] or {}) do
-        if p.lo <= r[2] and r[1] <= p.hi then overlap = true end
+        if p.first <= r[2] and r[1] <= p.last then overlap = true end
       end
       if not overlap then
         covered[pop] = covered[pop] or {}
-        table.insert(covered[pop], { p.lo, p.hi })
+        table.insert(covered[pop], { p.first, p.last })
         local t, idx = fetch(mon)
-        spikes[#spikes + 1] = { population = pop, first = p.lo, count = p.hi - p.lo + 1,
+        spikes[#spikes + 1] = { population = pop, first = p.first, count = p.last - p.first + 1,
                                 times = t, neuron = idx }
       end
     elseif m.kind == "state" then
       local values, t = fetch(mon)
-      local idx = {}
-      for k, i in ipairs(p.indices) do idx[k] = i - 1 end
+      local idx = m.indices or {}     -- the IR's, from 0 as in the model file
       series[#series + 1] = {
         name = uniq(m.name or (p.label .. "_" .. p.var)),
         description = format("%s of %s %s: columns are %s %s (from 0, as in the model file), " ..
@@ -1199,7 +1214,7 @@ function M.nwbdata(net)
   end
   return {
     description = format("cajal simulation of network %s: dt = %g ms, seed %d, %s backend, %g s simulated",
-      ir.name or "?", o.dt * 1e3, ir.seed or 0, o.backend, o.h:step() * o.dt),
+      ir.name or "?", o.dt * 1e3, ir.seed or 0, backendof(o), o.h:step() * o.dt),
     notes = tostring(net) .. "\n(written by cajal " .. core.version .. ")",
     provenance = require("cajal.provenance").forfile({ net = net }, "nwb"),
     t = o.h:step() * o.dt, dt = o.dt, spikes = spikes, series = series }
@@ -1235,7 +1250,7 @@ function M.provenance(net)
   end
   local step = o.h:step()
   return { model = model, overrides = P.plain(meta.opts.params or {}), parameters = ir.parameters,
-           seed = ir.seed, dt = o.dt, backend = o.backend, precision = ir.precision or "double",
+           seed = ir.seed, dt = o.dt, backend = backendof(o), precision = ir.precision or "double",
            method = meta.opts.method, arrays = arrays, t = step * o.dt, step = step }
 end
 
@@ -1254,10 +1269,8 @@ local function findmodel(m)
     if not seen[path] then
       seen[path] = true
       tried[#tried + 1] = path
-      local f = io.open(path, "rb")
-      local text = f and f:read("a")
-      if f then f:close() end
-      if type(text) == "string" then
+      local text = files.readfile(path)
+      if text then
         local h = prov.sha256(text)
         if h == want then return text, path end
         changed = changed or format("the model text at '%s' changed since the record was written " ..
@@ -1346,11 +1359,8 @@ function M.load(path, opts)
     argerror("cj.load", 1, "file name or provenance record expected, got " .. type(path))
   end
   opts = checkopts("cj.load", 2, opts)
-  local f, err = io.open(path, "rb")
-  if not f then error(format("cj.load: cannot open '%s': %s", path, (tostring(err):gsub("^[^:]*: ", ""))), 2) end
-  local source = f:read("a")
-  f:close()
-  if not source then error(format("cj.load: cannot read '%s'", path), 2) end
+  local source, err = files.readfile(path)
+  if not source then error(format("cj.load: cannot open '%s': %s", path, err), 2) end
   local ok, net = pcall(build, "cj.load", source, path, opts)
   if not ok then
     if getmetatable(net) == OPTERR then argerror("cj.load", 2, net.msg) end
@@ -1386,8 +1396,13 @@ its recorded path and checked against its SHA-256, with the same
 overrides, seed, dt, backend and precision; opts then only progress,
 backend, arrays; run it for record.network.t to reproduce). opts: seed, dt
 (quantity or s), params ({E = {tau_m = 10 * cj.ms}} or {NE = 3200}), arrays
-(for `from arrays NAME`), method, backend ("jit" | "interp" | "auto";
-CAJAL_JIT=off chooses the interpreter), progress (false: no progress bar).
+(for `from arrays NAME`), method, backend ("auto" | "jit" | "interp" |
+"tiered"; CAJAL_JIT=off chooses the interpreter), progress (false: no
+progress bar). "auto" loads compiled kernels from the cache, and when they
+are not there starts on the interpreter while the compiler builds them in
+the background, switching between steps when they are loaded (a tiered
+start; the same results: net.backend says "interp", then "jit");
+CAJAL_TIERED=0 or backend "jit" waits for the compiler instead.
 Ctrl-C stops the building of connectivity (no network is made).
 The network: net:run(T), net:every(dt, fn), net:reset(), net:save(path),
 net.t, net.dt; net.E.v (live state, with unit; writable; inputs and
@@ -1431,6 +1446,11 @@ Write the model, its options and the whole state (weights, RNG positions,
 spikes in flight, monitors) to path; cj.restore(path) continues the run.
 Written to a fresh temporary file in path's folder, then renamed.]])
 core.doc(Net.cancel, "net:cancel(id)\nStop the callback that net:every() registered as id.")
+core.doc(Net.wait_compile, [[
+net:wait_compile() -> backend
+A network in a tiered start (net.compiling) waits for the compiler and
+switches to the compiled kernels now. Returns net.backend: "jit", or
+"interp" when the compile failed (a warning says why; the state is kept).]])
 core.doc(Group.connectivity, "proj:connectivity() -> pre, post, delays\n" ..
   "Per synapse: 1-based pre and post neurons (int32 arrays) and the delay in steps.")
 core.doc(Group.lastspike, "pop:lastspike() -> array (s)\nA view of each neuron's last spike time (-inf before the first).")

@@ -29,6 +29,7 @@
 -- of the data's dimension, "v (uV)", chooses it). xrange / yrange are in that
 -- unit, or quantities. Raster times are drawn in seconds unless opts.tunit.
 local core = require "cajal.core"
+local files = require "cajal.files"
 local IO = core.io
 
 local M = {}
@@ -78,11 +79,7 @@ local function guard(f)
   end
 end
 
-local function exists(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
+local exists = files.isfile
 
 local function shellquote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 -- A gnuplot double-quoted string. Backslash escapes keep every character
@@ -116,14 +113,7 @@ local function tmpname()
   return n
 end
 
-local function readall(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
+local function readall(path) return files.readfile(path) or "" end
 -- Run script through gnuplot: true, or nil and gnuplot's message.
 local function rungnuplot(fn, path, script, persist)
   local err = tmpname()

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "csv.h"
+#include "testutil.h"
 
 static cj_csv *parse(const char *text, const cj_csvopts *o)
 {
@@ -121,21 +122,8 @@ Test(csv, header_only_and_headerless_empty)
   cj_csv_free(t);
 }
 
-static char dir[64], pathbuf[256];
-static void setup(void) { strcpy(dir, "/tmp/cajal-csv-XXXXXX"); cr_assert_not_null(mkdtemp(dir)); }
-static void teardown(void)
-{
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
-static const char *tmp(const char *name)
-{
-  snprintf(pathbuf, sizeof pathbuf, "%s/%s", dir, name);
-  return pathbuf;
-}
 
-Test(csv, write_then_read_is_exact, .init = setup, .fini = teardown)
+Test(csv, write_then_read_is_exact, .init = scratch_setup, .fini = scratch_teardown)
 {
   enum { N = 2000 };
   double *d = malloc(N * sizeof *d);
@@ -171,8 +159,8 @@ Test(csv, write_then_read_is_exact, .init = setup, .fini = teardown)
     {"d", &ad, NULL, NULL}, {"f, single", &af, NULL, NULL}, {"k", &ak, NULL, NULL},
     {"s", NULL, s, NULL}, {"e", NULL, NULL, NULL},
   };
-  cr_assert_eq(cj_csv_write(tmp("w.csv"), 4, cols, N, ','), CJ_OK, "%s", cj_errmsg());
-  cr_assert_eq(cj_csv_read(tmp("w.csv"), NULL, &t), CJ_OK, "%s", cj_errmsg());
+  cr_assert_eq(cj_csv_write(scratch_path("w.csv"), 4, cols, N, ','), CJ_OK, "%s", cj_errmsg());
+  cr_assert_eq(cj_csv_read(scratch_path("w.csv"), NULL, &t), CJ_OK, "%s", cj_errmsg());
   cr_assert_eq(t->ncols, 4);
   cr_assert_eq(t->nrows, N);
   cr_assert_str_eq(t->cols[1].name, "f, single");
@@ -185,7 +173,7 @@ Test(csv, write_then_read_is_exact, .init = setup, .fini = teardown)
   }
   cj_csv_free(t);
   /* shortest digits: 0.1 is written as 0.1 */
-  FILE *fp = fopen(tmp("w.csv"), "rb");
+  FILE *fp = fopen(scratch_path("w.csv"), "rb");
   char buf[4096];
   size_t got = fread(buf, 1, sizeof buf - 1, fp);
   fclose(fp);
@@ -193,12 +181,12 @@ Test(csv, write_then_read_is_exact, .init = setup, .fini = teardown)
   cr_assert(strstr(buf, "\n0.1,"), "0.1 keeps its short form");
   /* strided column; a text column without strings is refused */
   cols[0].num = &ev;
-  cr_assert_eq(cj_csv_write(tmp("e.csv"), 1, cols, N / 2, ','), CJ_OK);
-  cr_assert_eq(cj_csv_read(tmp("e.csv"), NULL, &t), CJ_OK);
+  cr_assert_eq(cj_csv_write(scratch_path("e.csv"), 1, cols, N / 2, ','), CJ_OK);
+  cr_assert_eq(cj_csv_read(scratch_path("e.csv"), NULL, &t), CJ_OK);
   for (int i = 0; i < N / 2; i++)
     if (!isnan(d[N - 2 - 2 * i])) cr_assert_eq(t->cols[0].values[i], d[N - 2 - 2 * i]);
   cj_csv_free(t);
-  cr_assert_eq(cj_csv_write(tmp("x.csv"), 5, cols, N / 2, ','), CJ_EINVAL);
+  cr_assert_eq(cj_csv_write(scratch_path("x.csv"), 5, cols, N / 2, ','), CJ_EINVAL);
   cr_assert_eq(cj_csv_write("/nonexistent/x.csv", 1, cols, N / 2, ','), CJ_EIO);
   cr_assert(strstr(cj_errmsg(), "/nonexistent/x.csv: No such file or directory"), "%s", cj_errmsg());
   if (access("/dev/full", W_OK) == 0) {
@@ -240,15 +228,6 @@ Test(csv, fuzz_truncations_and_byte_flips)
   }
 }
 
-static long budget, live;
-static void *failing(void *ud, void *p, size_t osize, size_t nsize)
-{
-  (void)ud; (void)osize;
-  if (nsize == 0) { if (p) live--; free(p); return NULL; }
-  if (budget-- <= 0) return NULL;
-  if (!p) live++;
-  return realloc(p, nsize);
-}
 
 Test(csv, allocation_failures_are_reported_and_leak_nothing)
 {
@@ -257,14 +236,14 @@ Test(csv, allocation_failures_are_reported_and_leak_nothing)
   for (long n = 0; n < 60 && !ok; n++) {
     cj_csv *t;
     int st;
-    budget = n;
-    live = 0;
-    cj_set_allocator(failing, NULL);
+    failing_budget = n;
+    failing_live = 0;
+    cj_set_allocator(failing_alloc, NULL);
     st = cj_csv_parse(text, strlen(text), "m.csv", NULL, &t);
     if (st == CJ_OK) { ok = 1; cj_csv_free(t); }
     else cr_assert_eq(st, CJ_ENOMEM, "n=%ld: %s", n, cj_errmsg());
     cj_set_allocator(NULL, NULL);
-    cr_assert_eq(live, 0, "n=%ld: %ld blocks leaked", n, live);
+    cr_assert_eq(failing_live, 0, "n=%ld: %ld blocks leaked", n, failing_live);
   }
   cr_assert(ok);
 }

@@ -13,28 +13,8 @@
 #include <unistd.h>
 
 #include "npy.h"
+#include "testutil.h"
 
-static char dir[64];
-static char pathbuf[256];
-
-static void setup(void)
-{
-  strcpy(dir, "/tmp/cajal-npy-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_assert_eq(system(cmd), 0);
-}
-
-static const char *tmp(const char *name)
-{
-  snprintf(pathbuf, sizeof pathbuf, "%s/%s", dir, name);
-  return pathbuf;
-}
 
 static void writefile(const char *path, const void *p, size_t n)
 {
@@ -86,7 +66,7 @@ static void loadfails(const char *path, const char *msg)
   cr_assert(strstr(cj_errmsg(), path) == cj_errmsg(), "message names the file: %s", cj_errmsg());
 }
 
-TestSuite(npy, .init = setup, .fini = teardown);
+TestSuite(npy, .init = scratch_setup, .fini = scratch_teardown);
 
 Test(npy, header_is_numpy_v1_aligned_to_64_bytes)
 {
@@ -95,8 +75,8 @@ Test(npy, header_is_numpy_v1_aligned_to_64_bytes)
   char buf[4096];
   size_t n;
   cr_assert_eq(cj_array_alloc(&a, CJ_F32, 2, shape), CJ_OK);
-  cr_assert_eq(cj_npy_save(tmp("h.npy"), &a), CJ_OK);
-  n = readfile(tmp("h.npy"), buf, sizeof buf);
+  cr_assert_eq(cj_npy_save(scratch_path("h.npy"), &a), CJ_OK);
+  n = readfile(scratch_path("h.npy"), buf, sizeof buf);
   cr_assert_eq(n, 128 + 12 * 4);
   cr_assert_eq(memcmp(buf, "\x93NUMPY\x01\x00\x76\x00", 10), 0);
   cr_assert_eq(memcmp(buf + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }   ", 62), 0);
@@ -116,8 +96,8 @@ Test(npy, roundtrip_every_dtype_and_shape)
       cr_assert_eq(cj_array_alloc(&a, (cj_dtype)t, ndims[s], shapes[s]), CJ_OK);
       n = cj_array_numel(&a);
       for (int64_t k = 0; k < n; k++) cj_array_setflat(&a, k, (double)(k * 37 % 251) - (t == CJ_U8 ? 0 : 100.25 * (t < 2)));
-      cr_assert_eq(cj_npy_save(tmp("r.npy"), &a), CJ_OK, "%s", cj_errmsg());
-      b = loadok(tmp("r.npy"));
+      cr_assert_eq(cj_npy_save(scratch_path("r.npy"), &a), CJ_OK, "%s", cj_errmsg());
+      b = loadok(scratch_path("r.npy"));
       cr_assert_eq(b.dtype, a.dtype);
       cr_assert_eq(b.ndim, a.ndim);
       for (int d = 0; d < a.ndim; d++) cr_assert_eq(b.shape[d], a.shape[d]);
@@ -136,8 +116,8 @@ Test(npy, strided_views_are_written_in_c_order)
   for (int k = 0; k < 24; k++) cj_array_setflat(&a, k, k + 0.5);
   /* transpose: element (i, j) of the view is a[j][i] */
   cr_assert_eq(cj_array_transpose(&v, &a, 0, 1), CJ_OK);
-  cr_assert_eq(cj_npy_save(tmp("t.npy"), &v), CJ_OK);
-  b = loadok(tmp("t.npy"));
+  cr_assert_eq(cj_npy_save(scratch_path("t.npy"), &v), CJ_OK);
+  b = loadok(scratch_path("t.npy"));
   cr_assert_eq(b.shape[0], 6);
   cr_assert_eq(b.shape[1], 4);
   for (int i = 0; i < 6; i++)
@@ -147,8 +127,8 @@ Test(npy, strided_views_are_written_in_c_order)
   /* every other column, reversed rows */
   cr_assert_eq(cj_array_slice(&v, &a, 1, 1, 3, 2), CJ_OK);
   cr_assert_eq(cj_array_slice(&w, &v, 0, 3, 4, -1), CJ_OK);
-  cr_assert_eq(cj_npy_save(tmp("s.npy"), &w), CJ_OK);
-  b = loadok(tmp("s.npy"));
+  cr_assert_eq(cj_npy_save(scratch_path("s.npy"), &w), CJ_OK);
+  b = loadok(scratch_path("s.npy"));
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 3; j++)
       cr_assert_eq(((double *)b.data)[i * 3 + j], (3 - i) * 6 + (1 + 2 * j) + 0.5);
@@ -163,8 +143,8 @@ Test(npy, large_strided_int_array_crosses_chunks)
   cr_assert_eq(cj_array_alloc(&a, CJ_I32, 1, shape), CJ_OK);
   for (int64_t k = 0; k < shape[0]; k++) ((int32_t *)a.data)[k] = (int32_t)(k * 7 - 1000000);
   cr_assert_eq(cj_array_slice(&v, &a, 0, 0, 100001, 3), CJ_OK);
-  cr_assert_eq(cj_npy_save(tmp("big.npy"), &v), CJ_OK);
-  b = loadok(tmp("big.npy"));
+  cr_assert_eq(cj_npy_save(scratch_path("big.npy"), &v), CJ_OK);
+  b = loadok(scratch_path("big.npy"));
   cr_assert_eq(b.shape[0], 100001);
   for (int64_t k = 0; k < 100001; k++) cr_assert_eq(((int32_t *)b.data)[k], (int32_t)(3 * k * 7 - 1000000));
   cj_array_release(&b);
@@ -179,8 +159,8 @@ Test(npy, reads_big_endian_fortran_and_later_versions)
   /* '>f8' 1.5 and -2 */
   const unsigned char be[16] = { 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0 };
   n = makefile(buf, 1, "{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }\n", be, 16);
-  writefile(tmp("be.npy"), buf, n);
-  a = loadok(tmp("be.npy"));
+  writefile(scratch_path("be.npy"), buf, n);
+  a = loadok(scratch_path("be.npy"));
   cr_assert_eq(((double *)a.data)[0], 1.5);
   cr_assert_eq(((double *)a.data)[1], -2.0);
   cj_array_release(&a);
@@ -189,30 +169,30 @@ Test(npy, reads_big_endian_fortran_and_later_versions)
   const int col[6] = { 1, 4, 2, 5, 3, 6 };
   for (int k = 0; k < 6; k++) fi[4 * k + 3] = (unsigned char)col[k];
   n = makefile(buf, 1, "{\"descr\":\">i4\",\"fortran_order\":True,\"shape\":(2,3)}", fi, 24);
-  writefile(tmp("fo.npy"), buf, n);
-  a = loadok(tmp("fo.npy"));
+  writefile(scratch_path("fo.npy"), buf, n);
+  a = loadok(scratch_path("fo.npy"));
   cr_assert_eq(a.dtype, CJ_I32);
   for (int k = 0; k < 6; k++) cr_assert_eq(((int32_t *)a.data)[k], k + 1);
   cj_array_release(&a);
   /* versions 2.0 and 3.0: 4-byte header length; keys in another order, Python 2 longs */
   const unsigned char u8[3] = { 7, 8, 255 };
   n = makefile(buf, 2, "{'shape': (3L,), 'fortran_order': False, 'descr': '|u1'}", u8, 3);
-  writefile(tmp("v2.npy"), buf, n);
-  a = loadok(tmp("v2.npy"));
+  writefile(scratch_path("v2.npy"), buf, n);
+  a = loadok(scratch_path("v2.npy"));
   cr_assert_eq(a.dtype, CJ_U8);
   cr_assert_eq(((uint8_t *)a.data)[2], 255);
   cj_array_release(&a);
   const float f4[2] = { 0.25f, -3.0f };
   n = makefile(buf, 3, "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 2), }", f4, 8);
-  writefile(tmp("v3.npy"), buf, n);
-  a = loadok(tmp("v3.npy"));
+  writefile(scratch_path("v3.npy"), buf, n);
+  a = loadok(scratch_path("v3.npy"));
   cr_assert_eq(((float *)a.data)[1], -3.0f);
   cj_array_release(&a);
   /* a 0-d array */
   const double one = 42;
   n = makefile(buf, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", &one, 8);
-  writefile(tmp("s0.npy"), buf, n);
-  a = loadok(tmp("s0.npy"));
+  writefile(scratch_path("s0.npy"), buf, n);
+  a = loadok(scratch_path("s0.npy"));
   cr_assert_eq(a.ndim, 0);
   cr_assert_eq(*(double *)a.data, 42);
   cj_array_release(&a);
@@ -241,19 +221,19 @@ Test(npy, malformed_files_are_named_errors)
   const double zeros[2] = {0, 0};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     size_t n = makefile(buf, 1, cases[i].dict, zeros, cases[i].data);
-    writefile(tmp("bad.npy"), buf, n);
-    loadfails(tmp("bad.npy"), cases[i].msg);
+    writefile(scratch_path("bad.npy"), buf, n);
+    loadfails(scratch_path("bad.npy"), cases[i].msg);
   }
-  writefile(tmp("bad.npy"), "PK\x03\x04 a zip", 10);
-  loadfails(tmp("bad.npy"), "not a .npy file (bad magic string)");
-  writefile(tmp("bad.npy"), "\x93NUMPY\x04\x00\x10\x00", 10);
-  loadfails(tmp("bad.npy"), "unsupported .npy format version 4.0");
-  writefile(tmp("bad.npy"), "", 0);
-  loadfails(tmp("bad.npy"), "truncated .npy header (0 bytes)");
-  writefile(tmp("bad.npy"), "\x93NUMPY\x01\x00\x40\x00{'descr'", 17);
-  loadfails(tmp("bad.npy"), "truncated .npy header");
-  loadfails(tmp("missing.npy"), "No such file or directory");
-  loadfails(dir, "");   /* a directory: a read error, not a crash */
+  writefile(scratch_path("bad.npy"), "PK\x03\x04 a zip", 10);
+  loadfails(scratch_path("bad.npy"), "not a .npy file (bad magic string)");
+  writefile(scratch_path("bad.npy"), "\x93NUMPY\x04\x00\x10\x00", 10);
+  loadfails(scratch_path("bad.npy"), "unsupported .npy format version 4.0");
+  writefile(scratch_path("bad.npy"), "", 0);
+  loadfails(scratch_path("bad.npy"), "truncated .npy header (0 bytes)");
+  writefile(scratch_path("bad.npy"), "\x93NUMPY\x01\x00\x40\x00{'descr'", 17);
+  loadfails(scratch_path("bad.npy"), "truncated .npy header");
+  loadfails(scratch_path("missing.npy"), "No such file or directory");
+  loadfails(scratch_dir, "");   /* a directory: a read error, not a crash */
 }
 
 /* Every truncation and many random byte flips of valid files: the loader
@@ -268,15 +248,15 @@ Test(npy, fuzz_truncations_and_byte_flips)
   unsigned seed = 12345;
   cr_assert_eq(cj_array_alloc(&a, CJ_F64, 2, shape), CJ_OK);
   for (int k = 0; k < 15; k++) ((double *)a.data)[k] = k * 1.25;
-  cr_assert_eq(cj_npy_save(tmp("g.npy"), &a), CJ_OK);
+  cr_assert_eq(cj_npy_save(scratch_path("g.npy"), &a), CJ_OK);
   cj_array_release(&a);
-  len[0] = readfile(tmp("g.npy"), good[0], sizeof good[0]);
+  len[0] = readfile(scratch_path("g.npy"), good[0], sizeof good[0]);
   len[1] = makefile(good[1], 2, "{'descr': '>i4', 'fortran_order': True, 'shape': (2, 2), }",
                     "\0\0\0\1\0\0\0\2\0\0\0\3\0\0\0\4", 16);
   for (int g = 0; g < 2; g++) {
     for (size_t cut = 0; cut < len[g]; cut++) {
-      writefile(tmp("f.npy"), good[g], cut);
-      cr_assert_neq(cj_npy_load(tmp("f.npy"), &a), CJ_OK, "cut at %zu loaded", cut);
+      writefile(scratch_path("f.npy"), good[g], cut);
+      cr_assert_neq(cj_npy_load(scratch_path("f.npy"), &a), CJ_OK, "cut at %zu loaded", cut);
       cr_assert(strstr(cj_errmsg(), "f.npy: "), "%s", cj_errmsg());
     }
     for (int trial = 0; trial < 3000; trial++) {
@@ -288,8 +268,8 @@ Test(npy, fuzz_truncations_and_byte_flips)
         seed = seed * 1103515245u + 12345u;
         buf[pos] = trial % 5 == 0 ? "0123456789(),:'{} <>|Ffiu"[(seed >> 8) % 25] : (char)(seed >> 16);
       }
-      writefile(tmp("f.npy"), buf, len[g]);
-      int st = cj_npy_load(tmp("f.npy"), &a);
+      writefile(scratch_path("f.npy"), buf, len[g]);
+      int st = cj_npy_load(scratch_path("f.npy"), &a);
       if (st == CJ_OK) {
         cr_assert_eq((int64_t)cj_array_numel(&a) * (int64_t)cj_dtype_size(a.dtype) + 0 <= (int64_t)len[g], 1);
         cj_array_release(&a);
@@ -326,15 +306,15 @@ Test(npy, streaming_writer_grows_and_flushes)
   double rows[6] = {1, 2, 3, 4, 5, 6};
   cj_array a, src;
   int64_t s1[1] = {3}, s2[2] = {2, 3};
-  cr_assert_eq(cj_npy_writer_open(&w, tmp("w.npy"), CJ_F64, 1, row), CJ_OK);
+  cr_assert_eq(cj_npy_writer_open(&w, scratch_path("w.npy"), CJ_F64, 1, row), CJ_OK);
   cr_assert_eq(cj_npy_writer_rowsize(w), 3);
-  a = loadok(tmp("w.npy"));              /* a valid empty file from the start */
+  a = loadok(scratch_path("w.npy"));              /* a valid empty file from the start */
   cr_assert_eq(a.ndim, 2);
   cr_assert_eq(a.shape[0], 0);
   cj_array_release(&a);
   cr_assert_eq(cj_npy_writer_append(w, rows, 2), CJ_OK);
   cr_assert_eq(cj_npy_writer_flush(w), CJ_OK);
-  a = loadok(tmp("w.npy"));
+  a = loadok(scratch_path("w.npy"));
   cr_assert_eq(a.shape[0], 2);
   cr_assert_eq(((double *)a.data)[5], 6);
   cj_array_release(&a);
@@ -355,7 +335,7 @@ Test(npy, streaming_writer_grows_and_flushes)
   cr_assert(strstr(cj_errmsg(), "rows of shape 3 expected, got an array of shape 2x2"), "%s", cj_errmsg());
   cr_assert_eq(cj_npy_writer_rows(w), 5);
   cr_assert_eq(cj_npy_writer_close(w), CJ_OK);
-  a = loadok(tmp("w.npy"));
+  a = loadok(scratch_path("w.npy"));
   cr_assert_eq(a.shape[0], 5);
   cr_assert_eq(a.shape[1], 3);
   const double want[15] = {1, 2, 3, 4, 5, 6, -7, 8, 9, 10, 12, 14, 11, 13, 15};
@@ -368,7 +348,7 @@ Test(npy, streaming_writer_of_scalars_many_rows)
   cj_npy_writer *w;
   cj_array a;
   int64_t n = 0;
-  cr_assert_eq(cj_npy_writer_open(&w, tmp("s.npy"), CJ_F32, 0, NULL), CJ_OK);
+  cr_assert_eq(cj_npy_writer_open(&w, scratch_path("s.npy"), CJ_F32, 0, NULL), CJ_OK);
   for (int chunk = 0; chunk < 100; chunk++) {
     float v[1000];
     for (int k = 0; k < 1000; k++) v[k] = (float)(n + k);
@@ -376,7 +356,7 @@ Test(npy, streaming_writer_of_scalars_many_rows)
     n += 1000;
   }
   cr_assert_eq(cj_npy_writer_close(w), CJ_OK);
-  a = loadok(tmp("s.npy"));
+  a = loadok(scratch_path("s.npy"));
   cr_assert_eq(a.ndim, 1);
   cr_assert_eq(a.shape[0], 100000);
   for (int64_t k = 0; k < n; k++) cr_assert_eq(((float *)a.data)[k], (float)k);
@@ -418,38 +398,38 @@ Test(npy, writer_open_own_replaces_only_float64_npy_files)
   char buf[64];
   double x[2] = { 1, 2 };
   /* the suffix */
-  cr_assert_eq(cj_npy_writer_open_own(&w, tmp("a.txt"), CJ_F64, 1, row), CJ_EINVAL);
+  cr_assert_eq(cj_npy_writer_open_own(&w, scratch_path("a.txt"), CJ_F64, 1, row), CJ_EINVAL);
   cr_assert(strstr(cj_errmsg(), "must end in .npy"), "%s", cj_errmsg());
-  cr_assert_neq(access(tmp("a.txt"), F_OK), 0, "a refused file must not be created");
+  cr_assert_neq(access(scratch_path("a.txt"), F_OK), 0, "a refused file must not be created");
   /* a file that is not a .npy, named .npy */
-  writefile(tmp("notes.npy"), "precious notes\n", 15);
-  cr_assert_eq(cj_npy_writer_open_own(&w, tmp("notes.npy"), CJ_F64, 1, row), CJ_EIO);
+  writefile(scratch_path("notes.npy"), "precious notes\n", 15);
+  cr_assert_eq(cj_npy_writer_open_own(&w, scratch_path("notes.npy"), CJ_F64, 1, row), CJ_EIO);
   cr_assert(strstr(cj_errmsg(), "refusing to overwrite"), "%s", cj_errmsg());
-  cr_assert_eq(readfile(tmp("notes.npy"), buf, sizeof buf), 15);
+  cr_assert_eq(readfile(scratch_path("notes.npy"), buf, sizeof buf), 15);
   cr_assert(memcmp(buf, "precious notes\n", 15) == 0);
   /* a .npy of another dtype (the user's own data) */
   int32_t iv[3] = { 1, 2, 3 };
   cj_array ia;
   int64_t ishape[1] = { 3 };
   cr_assert_eq(cj_array_wrap(&ia, iv, CJ_I32, 1, ishape), CJ_OK);
-  cr_assert_eq(cj_npy_save(tmp("ints.npy"), &ia), CJ_OK);
-  cr_assert_eq(cj_npy_writer_open_own(&w, tmp("ints.npy"), CJ_F64, 1, row), CJ_EIO);
-  cj_array back = loadok(tmp("ints.npy"));
+  cr_assert_eq(cj_npy_save(scratch_path("ints.npy"), &ia), CJ_OK);
+  cr_assert_eq(cj_npy_writer_open_own(&w, scratch_path("ints.npy"), CJ_F64, 1, row), CJ_EIO);
+  cj_array back = loadok(scratch_path("ints.npy"));
   cr_assert_eq(back.dtype, CJ_I32);
   cj_array_release(&back);
   /* a directory, a FIFO (refused at once, not waiting for a reader) */
-  cr_assert_eq(mkdir(tmp("d.npy"), 0700), 0);
-  cr_assert_neq(cj_npy_writer_open_own(&w, tmp("d.npy"), CJ_F64, 1, row), CJ_OK);
-  cr_assert_eq(mkfifo(tmp("f.npy"), 0600), 0);
-  cr_assert_eq(cj_npy_writer_open_own(&w, tmp("f.npy"), CJ_F64, 1, row), CJ_EIO);
+  cr_assert_eq(mkdir(scratch_path("d.npy"), 0700), 0);
+  cr_assert_neq(cj_npy_writer_open_own(&w, scratch_path("d.npy"), CJ_F64, 1, row), CJ_OK);
+  cr_assert_eq(mkfifo(scratch_path("f.npy"), 0600), 0);
+  cr_assert_eq(cj_npy_writer_open_own(&w, scratch_path("f.npy"), CJ_F64, 1, row), CJ_EIO);
   cr_assert(strstr(cj_errmsg(), "not a regular file"), "%s", cj_errmsg());
   /* a new file, then the same file again: a recording replaces a recording */
   for (int k = 0; k < 2; k++) {
-    cr_assert_eq(cj_npy_writer_open_own(&w, tmp("rec.npy"), CJ_F64, 1, row), CJ_OK, "%s", cj_errmsg());
+    cr_assert_eq(cj_npy_writer_open_own(&w, scratch_path("rec.npy"), CJ_F64, 1, row), CJ_OK, "%s", cj_errmsg());
     cr_assert_eq(cj_npy_writer_append(w, x, 1), CJ_OK);
     cr_assert_eq(cj_npy_writer_close(w), CJ_OK);
   }
-  back = loadok(tmp("rec.npy"));
+  back = loadok(scratch_path("rec.npy"));
   cr_assert(back.ndim == 2 && back.shape[0] == 1 && back.shape[1] == 2);
   cj_array_release(&back);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "regex.h"
+#include "testutil.h"
 
 static cj_regex *compile(const char *pat, const char *flags)
 {
@@ -269,17 +270,6 @@ Test(regex, many_groups_and_long_subjects)
   free(s);
 }
 
-/* An allocator that fails from the n-th allocation on. */
-static long budget;
-static long live;
-static void *failing(void *ud, void *p, size_t osize, size_t nsize)
-{
-  (void)ud; (void)osize;
-  if (nsize == 0) { if (p) live--; free(p); return NULL; }
-  if (budget-- <= 0) return NULL;
-  if (!p) live++;
-  return realloc(p, nsize);
-}
 
 Test(regex, allocation_failures_are_reported_and_leak_nothing)
 {
@@ -288,9 +278,9 @@ Test(regex, allocation_failures_are_reported_and_leak_nothing)
     cj_regex *re = NULL;
     cj_rematch *m = NULL;
     int rc;
-    budget = n;
-    live = 0;
-    cj_set_allocator(failing, NULL);
+    failing_budget = n;
+    failing_live = 0;
+    cj_set_allocator(failing_alloc, NULL);
     rc = cj_regex_compile(&re, "(a+)(?<b>b)", 11, 0, NULL);
     if (rc == CJ_OK) {
       m = cj_rematch_new(re);
@@ -302,7 +292,7 @@ Test(regex, allocation_failures_are_reported_and_leak_nothing)
     cj_rematch_free(m);
     cj_regex_free(re);
     cj_set_allocator(NULL, NULL);
-    cr_assert_eq(live, 0, "n=%ld: %ld blocks leaked", n, live);
+    cr_assert_eq(failing_live, 0, "n=%ld: %ld blocks leaked", n, failing_live);
   }
   cr_assert(ok, "compiling succeeds with enough memory");
 }

@@ -84,7 +84,7 @@ local SECTIONS = {
   { id = "plot", names = { "cj.plot.lines", "cj.plot.scatter", "cj.plot.raster",
     "cj.plot.hist", "cj.plot.image", "cj.plot.images" }, patterns = { "^cj%.plot%." } },
   { id = "network", names = {
-    "cj.load", "cj.network", "cj.restore",
+    "cj.load", "cj.network", "cj.restore", "cj.threads", "cj.thread_grain",
     "network:run", "network:every", "network:cancel", "network:reset", "network:save",
     "population:varnames", "population:lastspike", "population:connectivity",
     "spikemonitor:times", "spikemonitor:indices", "spikemonitor:count",
@@ -125,7 +125,7 @@ local SECTIONS = {
   { id = "internals", names = {
     "cj.compile.build", "cj.compile.load_file", "cj.compile.diagnose", "cj.compile.dump",
     "cj.compile.irtext", "cj.compile.searchpath", "cj.compile.find", "cj.compile.cache_clear",
-    "cj.jit_available", "cj.jit_compile", "cj.jit_flags", "cj.jit_stats", "cj.kernel_prelude",
+    "cj.jit_available", "cj.jit_compile", "cj.jit_flags", "cj.jit_stats", "cj.kernel_prelude", "cj.kernel_functions",
     "cj.cache_dir", "cj.cache_clear", "cj.net_new", "cj.net_restore",
     "cj.savefile_read", "cj.savefile_parse" },
     patterns = { "^cj%.compile%.", "^net:" }, sig = { "^core%.", "^compile%." },

@@ -12,7 +12,7 @@ local cj = require "cajal"
 local B = cj.boltzmann
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 
 -- ±1 matrix of rows x cols with P(+1) = 1/2 from generator g
 local function spins(g, rows, cols)
@@ -848,25 +848,7 @@ end)
 ---------------------------------------------------------------------------
 -- Each runs as `cajal examples/NAME.lua small-args` in a scratch folder and
 -- must print what it shows; plots are written when gnuplot is there.
-local function absolute(p)
-  if p:sub(1, 1) == "/" then return p end
-  local pwd = os.getenv("PWD") or io.popen("pwd"):read("l")
-  return pwd .. "/" .. p
-end
-
-local function example(name, args)
-  local tmp = os.tmpname()
-  os.remove(tmp)
-  assert(os.execute("mkdir -p '" .. tmp .. "'"))
-  local cajal = arg[-1] or "cajal"
-  local cmd = format("cd '%s' && '%s' '%s/examples/%s.lua' %s 2>&1", tmp, absolute(cajal), absolute(srcdir), name, args)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  local ok = p:close()
-  os.execute("rm -rf '" .. tmp .. "'")
-  assert(ok, name .. " failed:\n" .. out)
-  return out
-end
+local function example(name, args) return T.example(name, args) end
 
 T.test("examples/hopfield.lua recalls pictures from corrupted cues", function()
   local out = example("hopfield", "40")

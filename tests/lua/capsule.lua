@@ -231,16 +231,7 @@ T.test("bad input: shapes, iterations, options, order of calls", function()
 end)
 
 T.test("examples/capsules.lua routes each scene's parts to their object", function()
-  local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
-  local cajal = arg[-1] or "cajal"
-  local tmp = os.tmpname()
-  os.remove(tmp)
-  assert(os.execute("mkdir -p '" .. tmp .. "'"))
-  local function absolute(path) return path:sub(1, 1) == "/" and path or (os.getenv("PWD") or ".") .. "/" .. path end
-  local p = assert(io.popen(format("cd '%s' && '%s' '%s/examples/capsules.lua' 2>&1", tmp, absolute(cajal), absolute(srcdir))))
-  local out = p:read("a")
-  assert(p:close(), out)
-  os.execute("rm -rf '" .. tmp .. "'")
+  local out = T.example("capsules")
   assert(out:find("both scenes parsed: yes", 1, true), out)
   assert(out:find("couplings drawn: capsules.png", 1, true) or out:find("no plot:", 1, true), out)
 end)

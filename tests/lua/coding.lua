@@ -11,7 +11,7 @@ local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
 local cj = require "cajal"
 
 local V = T.values
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 
 local function corr(a, b)
   local n, ma, mb = #a, 0, 0

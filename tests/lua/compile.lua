@@ -1159,5 +1159,49 @@ record v of A, H every 1 ms
   end
 end)
 
+
+T.test("two models compile in one state without interference: no per-parse state is kept", function()
+  local grammar = require "cajal.grammar"
+  local check = require "cajal.check"
+  local good = [[
+    neuron leaky {
+      parameters { tau = 10 ms }
+      state { v = 0 mV }
+      equations {
+        a = v / tau
+        dv/dt = -a
+      }
+    }
+    population P = leaky(3, v = 1 mV)
+    record v of P
+  ]]
+  -- the first model fails half-way: inside a chain of definitions, with a
+  -- bracket still open at the parse
+  local circle = [[
+    neuron lif {
+      state { v = 0 mV }
+      equations {
+        x = y
+        y = z
+        z = x
+        dv/dt = -v / (10 ms) + x / ms
+      }
+    }
+    population P = lif(4)
+  ]]
+  local alone = compile.irtext(compile.build(good, "good.cajal", { seed = 1 }))
+  local err = T.checkerror("circle: x -> y -> z -> x", compile.build, circle, "circle.cajal", { seed = 1 })
+  assert(not err:find("a ->", 1, true), err)
+  assert(not grammar.parse("population P = lif(4, v = (1 mV\n", "c.cajal"))
+  assert(compile.irtext(compile.build(good, "good.cajal", { seed = 1 })) == alone,
+         "a model compiled after a failed one differs from the same model compiled alone")
+  -- the grammar alone: a parse after a failed one gives the same tree
+  local ast1 = grammar.dump((grammar.parse(good, "a.cajal")))
+  assert(not grammar.parse("neuron n { state { v = 0 mV }\n", "b.cajal"))
+  assert(grammar.dump((grammar.parse(good, "a.cajal"))) == ast1)
+  -- the modules keep nothing of a compilation
+  assert(check.defstack == nil, "check.lua keeps a definition stack in the module")
+end)
+
 os.execute("rm -rf '" .. tmpdir .. "'")
 T.done()

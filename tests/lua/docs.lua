@@ -16,12 +16,7 @@ local format, concat = string.format, table.concat
 local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or (dir .. "/../..")
 local PAGE = srcdir .. "/man/cajal-api.3"
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = T.readfile
 
 -- ---- the checks, as functions of their data (so they can be tested) -----
 

@@ -17,12 +17,7 @@ local G = require "cajal.grammar"
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 local top = here .. "/../.."
 
-local function readfile(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local readfile = T.readfile
 
 local function listdir(dir, pattern)
   local names = {}

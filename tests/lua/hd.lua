@@ -316,20 +316,7 @@ end)
 ---------------------------------------------------------------------------
 -- the examples
 ---------------------------------------------------------------------------
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
-local cajal = arg[-1] or "cajal"
-local function absolute(path)
-  if path:sub(1, 1) == "/" then return path end
-  return (os.getenv("PWD") or ".") .. "/" .. path
-end
-local function runexample(name, ...)
-  local cmd = format("'%s' '%s/examples/%s.lua' %s 2>&1", absolute(cajal), absolute(srcdir), name,
-    table.concat({ ... }, " "))
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  assert(p:close(), name .. ".lua failed:\n" .. out)
-  return out
-end
+local function runexample(name, ...) return T.example(name, { ... }) end
 
 T.test("examples/hd_records.lua answers every record query in every model", function()
   local out = runexample("hd_records")

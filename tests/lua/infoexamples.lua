@@ -7,27 +7,7 @@
 local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
-local examples = srcdir .. "/examples/"
-local cajal = arg[-1] or "cajal"
-
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p '" .. tmp .. "'"))
-
-local function absolute(path)
-  if path:sub(1, 1) == "/" then return path end
-  return (os.getenv("PWD") or ".") .. "/" .. path
-end
-
-local function run(name, ...)
-  local cmd = format("cd '%s' && '%s' '%s%s.lua' %s 2>&1", tmp, absolute(cajal), absolute(examples), name,
-    table.concat({ ... }, " "))
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  assert(p:close(), name .. ".lua failed:\n" .. out)
-  return out
-end
+local function run(name, ...) return T.example(name, { ... }) end
 
 T.test("examples/info_spikes.lua: information rates by the direct method", function()
   local out = run("info_spikes", "4", "32", "2")
@@ -89,6 +69,4 @@ T.test("examples/info_live.lua: live measures of CUBA every 100 ms, and the kick
   assert(out:find("restricted to it gives identical measures"), out)
   assert(out:find("plot: info_live.png") or out:find("no plot:"), out)
 end)
-
-os.execute("rm -rf '" .. tmp .. "'")
 T.done()

@@ -12,7 +12,7 @@ local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
 local cj = require "cajal"
 
 local V = T.values
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 
 -- Two lists equal element for element, NaN matching NaN.
 local function same(a, b, what)

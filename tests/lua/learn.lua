@@ -11,7 +11,7 @@ local cj = require "cajal"
 local L = cj.learn
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 
 local function norm(v) return math.sqrt(cj.dot(v, v)) end
 local function cosine(a, b) return cj.dot(a, b) / (norm(a) * norm(b)) end
@@ -538,21 +538,7 @@ end)
 -- the examples run (small sizes through CAJAL_EXAMPLE_SMALL)
 ---------------------------------------------------------------------------
 
-local cajal = arg[-1] or "cajal"
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p '" .. tmp .. "'"))
-local function absolute(p) return p:sub(1, 1) == "/" and p or (os.getenv("PWD") .. "/" .. p) end
-
-local function example(name)
-  local cmd = format("cd '%s' && CAJAL_EXAMPLE_SMALL=1 '%s' '%s/examples/%s.lua' 2>&1", tmp, absolute(cajal),
-                     absolute(srcdir), name)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local ok = p:close()
-  assert(ok, name .. " failed:\n" .. out)
-  return out
-end
+local function example(name) return T.example(name, nil, "CAJAL_EXAMPLE_SMALL=1") end
 
 T.test("examples/oja_pca.lua prints both forms beside numpy's eigenvector", function()
   local out = example("oja_pca")
@@ -580,5 +566,4 @@ T.test("examples/fly_hash.lua compares the fly hash with a dense projection", fu
   assert(f and dn and tonumber(f) > tonumber(dn), out)
 end)
 
-os.execute("rm -rf '" .. tmp .. "'")
 T.done()

@@ -17,7 +17,7 @@ end
 -- one-to-one-ish: every spike of G adds w to P's x.
 local function smallir(extra)
   local ir = {
-    abi = 1, dt = 1e-4, seed = 3, name = "small",
+    abi = 2, dt = 1e-4, seed = 3, name = "small",
     kernels = {
       { id = 1, name = "P_update", domain = "neurons", line = 10, ntmp = 1,
         refs = { { "pop", 2, 1 }, { "pop", 2, 2 } },
@@ -67,7 +67,7 @@ T.test("a network from an IR table runs and records", function()
   assert(#times == 3 and #idx == 3, #times)
   for k = 1, 3 do
     T.near(val(times[k]), 12e-4, 1e-15)
-    assert(idx[k] == k - 1)
+    assert(idx[k] == k)         -- the binding counts neurons from 1, as Lua does
   end
   local vals, st = net:monitor(2)
   assert(vals.shape[1] == 6 and vals.shape[2] == 2)
@@ -89,7 +89,7 @@ T.test("state views are live in both directions", function()
   x[2] = 100 * cj.V           -- above threshold: neuron 1 spikes at step 0
   net:run(1)
   local t, i = net:monitor(1)
-  assert(#t == 1 and i[1] == 1)
+  assert(#t == 1 and i[1] == 2)   -- neuron 1 of the IR is [2] in Lua
   assert(val(x[2]) == 0)      -- reset seen through the view
   local ls = net:lastspike("P")
   assert(val(ls[2]) == 0 and val(ls[1]) == -math.huge)
@@ -97,7 +97,7 @@ T.test("state views are live in both directions", function()
   assert(#w == 6)
   T.near(val(w[1]), 1, 0); T.near(val(w[4]), 1.5, 0)
   local pre, post, d = net:connectivity(1)
-  assert(#pre == 6 and pre[1] == 0 and post[3] == 2 and pre[4] == 1 and d[1] == 2)
+  assert(#pre == 6 and pre[1] == 1 and post[3] == 3 and pre[4] == 2 and d[1] == 2)   -- 1-based
   x = nil
   collectgarbage()
   local info = net:info()
@@ -169,7 +169,7 @@ end)
 
 T.test("arrays, drives and heterogeneous delays from Lua", function()
   local ir = {
-    abi = 1, dt = 1e-4,
+    abi = 2, dt = 1e-4,
     kernels = {
       { id = 1, name = "pre", domain = "events", refs = { { "pop", 2, 1 }, { "proj", 1, 1 } },
         body = { { "add", 0, "post", { "var", 1, "s" } } } },
@@ -188,8 +188,9 @@ T.test("arrays, drives and heterogeneous delays from Lua", function()
   }
   local net = core.net_new(ir)
   local pre, post, d = net:connectivity("GN")
-  -- sorted by (pre, post): (0,0) w 30 d 5, (0,1) w 20 d 1, (2,1) w 10 d 3
-  assert(pre[1] == 0 and post[1] == 0 and pre[2] == 0 and post[2] == 1 and pre[3] == 2)
+  -- sorted by (pre, post): (0,0) w 30 d 5, (0,1) w 20 d 1, (2,1) w 10 d 3 in the IR's
+  -- numbering; the binding gives them 1-based
+  assert(pre[1] == 1 and post[1] == 1 and pre[2] == 1 and post[2] == 2 and pre[3] == 3)
   assert(d[1] == 5 and d[2] == 1 and d[3] == 3)
   local w = net:synvar(1, 1)
   assert(w[1] == 30 and w[2] == 20 and w[3] == 10)

@@ -7,9 +7,8 @@ local values, same = T.values, T.same
 local cj = require "cajal"
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 local examples = srcdir .. "/examples/"
-local cajal = arg[-1] or "cajal"
 
 ---------------------------------------------------------------------------
 -- Brette et al. (2007) benchmarks against Brian2
@@ -139,24 +138,7 @@ end)
 ---------------------------------------------------------------------------
 -- Each runs as `cajal examples/NAME.lua` (in a scratch folder, where it
 -- writes its PNG) and prints what it shows.
-local tmp = os.tmpname()
-os.remove(tmp)
-assert(os.execute("mkdir -p '" .. tmp .. "'"))
-
-local function absolute(path)
-  if path:sub(1, 1) == "/" then return path end
-  return (os.getenv("PWD") or ".") .. "/" .. path
-end
-
-local function runexample(name, ...)
-  local args = table.concat({ ... }, " ")
-  local cmd = format("cd '%s' && '%s' '%s%s.lua' %s 2>&1", tmp, absolute(cajal), absolute(examples), name, args)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local ok = p:close()
-  assert(ok, name .. ".lua failed:\n" .. out)
-  return out
-end
+local function runexample(name, ...) return T.example(name, { ... }) end
 
 T.test("examples/cuba.lua and coba.lua print cajal's and Brian2's rates", function()
   local out = runexample("cuba", "0.3", "5")
@@ -216,5 +198,4 @@ T.test("JIT and interpreter identical on the Brunel example (Poisson drive, dela
   samestate(j, i, "brunel")
 end)
 
-os.execute("rm -rf '" .. tmp .. "'")
 T.done()

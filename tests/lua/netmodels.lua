@@ -12,7 +12,7 @@ local core = require "cajal.core"
 local compile = require "cajal.compile"
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 local libdir = srcdir .. "/stdlib/models/"
 
 -- The models of the library: { file, kind, name } in file order.

@@ -8,26 +8,11 @@ local cj = require "cajal"
 local compile = require "cajal.compile"
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
 
--- every state-carrying construct: Poisson input, heterogeneous delays,
--- plastic synapses with traces (event kernels, add statements), summed and
--- event-driven synapses, a refractory period
-local SMALL = [[
-  import "models/lif"
-  import "models/synapses"
-  import "models/stdp"
-  population In = poisson(40, rate = 30 Hz)
-  population E = lif(60, v = uniform(-70 mV, -55 mV), I_e = 300 pA)
-  population I = lif(20, v = uniform(-70 mV, -55 mV))
-  connect In -> E stdp(g_max = 2 nS) with probability 0.3 delay uniform(1 ms, 3 ms) as Plastic
-  connect E -> E, I exp_current with probability 0.1 weight 150 pA delay uniform(0.5 ms, 4 ms)
-  connect I -> E exp_cond(E_rev = -80 mV) with probability 0.3 weight 2 nS
-  record spikes of E, I
-  record v of E[0..4] every 1 ms
-  record rate of I
-]]
+-- the shared network of fixtures.lua
+local SMALL = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/fixtures.lua").SMALL
 
 local function single(opts)
   opts = opts or {}

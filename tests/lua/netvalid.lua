@@ -10,7 +10,7 @@ local cj = require "cajal"
 local exp, log, abs, cos, sin, sqrt, pi = math.exp, math.log, math.abs, math.cos, math.sin, math.sqrt, math.pi
 local huge = math.huge
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 local function example(name) return srcdir .. "/examples/" .. name end
 
 -- Spike trains of a spike monitor: trains[k] = sorted list of times (s) of

@@ -9,26 +9,11 @@ local cj = require "cajal"
 local core = require "cajal.core"
 
 local format = string.format
-local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local srcdir = T.srcdir
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
 
--- A small recurrent network with everything that carries state across a
--- run: random initial state, Poisson input, heterogeneous delays (spikes
--- in flight), plastic synapses with traces, a refractory period.
-local SMALL = [[
-  import "models/lif"
-  import "models/synapses"
-  import "models/stdp"
-  population In = poisson(40, rate = 30 Hz)
-  population E = lif(60, v = uniform(-70 mV, -55 mV), I_e = 300 pA)
-  population I = lif(20, v = uniform(-70 mV, -55 mV))
-  connect In -> E stdp(g_max = 2 nS) with probability 0.3 delay uniform(1 ms, 3 ms) as Plastic
-  connect E -> E, I exp_current with probability 0.1 weight 150 pA delay uniform(0.5 ms, 4 ms)
-  connect I -> E exp_cond(E_rev = -80 mV) with probability 0.3 weight 2 nS
-  record spikes of E, I
-  record v of E[0..4] every 1 ms
-  record rate of I
-]]
+-- the shared network of fixtures.lua
+local SMALL = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/fixtures.lua").SMALL
 
 ---------------------------------------------------------------------------
 -- The object
@@ -392,7 +377,7 @@ T.test("a second load of an unchanged model does not run the compiler", function
   if not core.jit_stats then error("core.jit_stats missing") end
   local src = SMALL .. "\n# cache test " .. tostring(os.time()) .. tostring(os.clock()) .. "\n"
   local net1 = cj.network(src, { seed = 1 })
-  if net1.backend ~= "jit" then T.skip("no C compiler: nothing is cached") end
+  if net1:wait_compile() ~= "jit" then T.skip("no C compiler: nothing is cached") end
   local s1 = core.jit_stats()
   local net2 = cj.network(src, { seed = 1 })
   local s2 = core.jit_stats()

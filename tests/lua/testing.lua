@@ -4,7 +4,6 @@
 --   T.test("zeros has the right shape", function() ... assert(...) end)
 --   T.checkerror("bad argument #1 to 'zeros'", cj.zeros, "x")
 --   T.near(a, b, tol [, what])
---   T.readfile(path) -> the whole file, or nil
 --   T.values(array) -> list of numbers (SI);  T.same(list1, list2, what): bit-identical
 --   T.spikelist(monitor [, tmin]) -> times, indices sorted by time then index
 --   T.skip(reason)   -- inside a test: stop it and count it as skipped, with the reason
@@ -13,6 +12,8 @@
 --   T.skippart(what, reason)   -- inside a test: one part cannot run here; counted as a
 --                                 skip with its reason while the rest of the test goes on
 --   T.tmpdir() -> a new empty folder;  T.shq(s) -> s quoted for the shell
+--   T.example(name [, args [, env]]) -> output: `cajal examples/NAME.lua args` run in a
+--                                 scratch folder (env: "VAR=value ..."); fails the test when it fails
 --   T.PY, T.python(code) -> ok, output: code run by Debian's /usr/bin/python3 (the peers' numpy, h5py)
 --   T.done()   -- prints "<file>: N passed, N failed, N skipped"; exit status 1 on failure
 --
@@ -131,6 +132,29 @@ function T.tmpdir()
 end
 
 function T.shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- The source tree (CAJAL_TEST_SRCDIR, set by tests/run.sh) and this cajal,
+-- as absolute paths.
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return (os.getenv("PWD") or io.popen("pwd"):read("l")) .. "/" .. path
+end
+T.srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+
+-- An example script run as a user runs it, in a scratch folder where it
+-- writes its plots (removed afterwards); args a string or a list.
+function T.example(name, args, env)
+  local tmp = T.tmpdir()
+  if type(args) == "table" then args = table.concat(args, " ") end
+  local cmd = string.format("cd %s && %s %s %s %s 2>&1", T.shq(tmp), env or "", T.shq(absolute(arg[-1] or "cajal")),
+                            T.shq(absolute(T.srcdir) .. "/examples/" .. name .. ".lua"), args or "")
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local ok = p:close()
+  os.execute("rm -rf " .. T.shq(tmp))
+  assert(ok, name .. ".lua failed:\n" .. out)
+  return out
+end
 
 -- ISI coefficient of variation (std/mean of the intervals, ddof 0) of a
 -- Lua list of sorted spike times; NaN under two intervals. A reference for

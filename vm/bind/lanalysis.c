@@ -10,27 +10,13 @@
 #include <string.h>
 
 #include "arrsort.h"
+#include "lopt.h"
 
 /* ---- options ----------------------------------------------------------------- */
 
 int cj_opts(lua_State *L, int o, const char *const *known)
 {
-  if (lua_isnoneornil(L, o)) return 0;
-  o = lua_absindex(L, o);
-  luaL_checktype(L, o, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, o)) {
-    int ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (const char *const *k = known; *k; k++)
-        if (strcmp(*k, lua_tostring(L, -1)) == 0) ok = 1;
-    if (!ok) {
-      lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL));
-      luaL_argerror(L, o, lua_tostring(L, -1));
-    }
-  }
-  return o;
+  return lopt_at(L, o, known);
 }
 
 int cj_opterror(lua_State *L, int o, const char *key, const char *fmt, ...)

@@ -564,10 +564,8 @@ static void pairup(lua_State *L, int i, int j, operand *x, operand *y)
   }
 }
 
-static const char *const verbs[CJ_NBINOPS] = {
-  "add", "subtract", "multiply", "divide", "floor-divide", "take the remainder of", "raise",
-  "compare", "compare", "compare", "compare", "compare", "compare", "compare", "compare",
-};
+#define OPVERB(E, n, v, k) v,
+static const char *const verbs[CJ_NBINOPS] = { CJ_BINOPS(OPVERB) };
 
 /* Dimension of x op y; raises on a mismatch. */
 static cj_dim binopdim(lua_State *L, cj_binop op, const operand *x, const operand *y)
@@ -754,21 +752,8 @@ static int mm_pow(lua_State *L) { binop(L, CJ_POW, 0); return 1; }
 /* functions and methods: (a, b [, out]) */
 #define BINFN(NAME, OP) \
   static int NAME(lua_State *L) { lua_settop(L, 3); binop(L, OP, 3); return 1; }
-BINFN(m_add, CJ_ADD)
-BINFN(m_sub, CJ_SUB)
-BINFN(m_mul, CJ_MUL)
-BINFN(m_div, CJ_DIV)
-BINFN(m_idiv, CJ_IDIV)
-BINFN(m_mod, CJ_MOD)
-BINFN(m_pow, CJ_POW)
-BINFN(m_minimum, CJ_MINIMUM)
-BINFN(m_maximum, CJ_MAXIMUM)
-BINFN(m_lt, CJ_LT)
-BINFN(m_le, CJ_LE)
-BINFN(m_gt, CJ_GT)
-BINFN(m_ge, CJ_GE)
-BINFN(m_eq, CJ_EQ)
-BINFN(m_ne, CJ_NE)
+#define MKBINFN(E, n, ...) BINFN(m_##n, CJ_##E)
+CJ_BINOPS(MKBINFN)
 
 /* cj.muladd(a, b, c [, out]): a * b + c in one pass */
 static int m_muladd(lua_State *L)
@@ -841,21 +826,8 @@ static int mm_unm(lua_State *L) { lua_settop(L, 1); return unop(L, CJ_NEG, 0); }
 
 #define UNFN(NAME, OP) \
   static int NAME(lua_State *L) { lua_settop(L, 2); return unop(L, OP, 2); }
-UNFN(m_neg, CJ_NEG)
-UNFN(m_abs, CJ_ABS)
-UNFN(m_relu, CJ_RELU)
-UNFN(m_sign, CJ_SIGN)
-UNFN(m_floor, CJ_FLOOR)
-UNFN(m_ceil, CJ_CEIL)
-UNFN(m_exp, CJ_EXP)
-UNFN(m_log, CJ_LOG)
-UNFN(m_log1p, CJ_LOG1P)
-UNFN(m_sqrt, CJ_SQRT)
-UNFN(m_sin, CJ_SIN)
-UNFN(m_cos, CJ_COS)
-UNFN(m_tan, CJ_TAN)
-UNFN(m_tanh, CJ_TANH)
-UNFN(m_sigmoid, CJ_SIGMOID)
+#define MKUNFN(E, n, k) UNFN(m_##n, CJ_##E)
+CJ_UNOPS(MKUNFN)
 
 /* a:clip(lo, hi [, out]); nil bounds are open */
 static int m_clip(lua_State *L)
@@ -960,17 +932,8 @@ static int reduce(lua_State *L, cj_reduce op)
 }
 
 #define REDFN(NAME, OP) static int NAME(lua_State *L) { return reduce(L, OP); }
-REDFN(m_sum, CJ_SUM)
-REDFN(m_mean, CJ_MEAN)
-REDFN(m_var, CJ_VAR)
-REDFN(m_std, CJ_STD)
-REDFN(m_min, CJ_MIN)
-REDFN(m_max, CJ_MAX)
-REDFN(m_argmin, CJ_ARGMIN)
-REDFN(m_argmax, CJ_ARGMAX)
-REDFN(m_prod, CJ_PROD)
-REDFN(m_any, CJ_ANY)
-REDFN(m_all, CJ_ALL)
+#define MKREDFN(E, n) REDFN(m_##n, CJ_##E)
+CJ_REDUCTIONS(MKREDFN)
 
 /* a:cumsum([axis]): along axis, or over the flattened array */
 static int m_cumsum(lua_State *L)
@@ -1484,13 +1447,11 @@ static int m_concat(lua_State *L)
 /* ---- registration ----------------------------------------------------------------------------------- */
 
 #define FN(name) { #name, m_##name }
+#define OPFN(E, n, ...) FN(n),
+/* the array operations of array.h's lists, then the others */
 static const luaL_Reg methods[] = {
-  FN(add), FN(sub), FN(mul), FN(div), FN(idiv), FN(mod), FN(pow), FN(minimum), FN(maximum),
-  FN(muladd), FN(lt), FN(le), FN(gt), FN(ge), FN(eq), FN(ne),
-  FN(neg), FN(abs), FN(relu), FN(sign), FN(floor), FN(ceil), FN(exp), FN(log), FN(log1p),
-  FN(sqrt), FN(sin), FN(cos), FN(tan), FN(tanh), FN(sigmoid), FN(clip),
-  FN(sum), FN(mean), FN(var), FN(std), FN(min), FN(max), FN(argmin), FN(argmax), FN(prod),
-  FN(any), FN(all), FN(cumsum),
+  CJ_BINOPS(OPFN) CJ_UNOPS(OPFN) CJ_REDUCTIONS(OPFN)
+  FN(muladd), FN(clip), FN(cumsum),
   FN(matmul), FN(dot), FN(t), FN(transpose), FN(reshape), FN(contiguous), FN(copy),
   FN(astype), FN(fill), FN(numel), FN(totable),
   { NULL, NULL }
@@ -1512,13 +1473,10 @@ static const luaL_Reg functions[] = {
 };
 
 /* methods that are also module functions: cj.exp(a), cj.sum(a, axis), ... */
+#define OPNAME(E, n, ...) #n,
 static const char *const shared[] = {
-  "add", "sub", "mul", "div", "idiv", "mod", "pow", "minimum", "maximum", "muladd",
-  "lt", "le", "gt", "ge", "eq", "ne",
-  "neg", "abs", "relu", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt", "sin", "cos",
-  "tan", "tanh", "sigmoid", "clip", "sum", "mean", "var", "std", "min", "max", "argmin",
-  "argmax", "prod", "any", "all", "cumsum", "matmul", "dot", "transpose", "reshape",
-  "copy", "astype", NULL
+  CJ_BINOPS(OPNAME) CJ_UNOPS(OPNAME) CJ_REDUCTIONS(OPNAME)
+  "muladd", "clip", "cumsum", "matmul", "dot", "transpose", "reshape", "copy", "astype", NULL
 };
 
 #define BINDOC(n, what) { n, "cj." n "(a, b [, out]) / a:" n "(b [, out]) -> array\n" what \

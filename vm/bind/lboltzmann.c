@@ -24,6 +24,7 @@
 
 #include "boltzmann.h"
 #include "lcajal.h"
+#include "lopt.h"
 #include "rng.h"
 
 #define CJ_BM "cajal.bm"
@@ -71,21 +72,10 @@ static void corefail(lua_State *L)
   luaL_error(L, "%s", cj_errmsg());
 }
 
-/* Option table at o (absent: nothing), checking every key against known. */
+/* Option table at o (absent: 0), checking every key against known. */
 static int optstable(lua_State *L, int o, const char *const *known)
 {
-  if (lua_isnoneornil(L, o)) return 0;
-  luaL_checktype(L, o, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, o)) {
-    int ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (const char *const *k = known; *k; k++)
-        if (strcmp(*k, lua_tostring(L, -1)) == 0) ok = 1;
-    if (!ok) argerr(L, o, "unknown option '%s'", luaL_tolstring(L, -1, NULL));
-  }
-  return 1;
+  return lopt_at(L, o, known) != 0;
 }
 
 /* opts[key] pushed; returns its type (LUA_TNIL when o is 0 or the key absent). */

@@ -19,6 +19,35 @@ static void getdocs(lua_State *L)
   lua_setmetatable(L, -2);
 }
 
+/* ---- boxes ------------------------------------------------------------------ */
+
+#define CJ_BOX "cajal.box"
+
+void cj_boxfree(cj_box *b)
+{
+  if (b->p) b->free(b->p);
+  b->p = NULL;
+}
+
+static int box_gc(lua_State *L)
+{
+  cj_boxfree(luaL_checkudata(L, 1, CJ_BOX));
+  return 0;
+}
+
+cj_box *cj_newbox(lua_State *L, void (*free)(void *))
+{
+  cj_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->p = NULL;
+  b->free = free;
+  if (luaL_newmetatable(L, CJ_BOX)) {
+    lua_pushcfunction(L, box_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return b;
+}
+
 void cj_setdocs(lua_State *L, int t, const cj_doc *docs)
 {
   t = lua_absindex(L, t);

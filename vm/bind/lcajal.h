@@ -53,6 +53,15 @@ void cj_pushquantity(lua_State *L, double v, cj_dim d);
  * written "dimensionless"). Never returns. */
 int cj_uniterror(lua_State *L, const char *what, cj_dim a, cj_dim b);
 
+/* ---- boxes (lcajal.c) ------------------------------------------------------
+ * A raw C resource held by a userdata while code that can raise runs, so
+ * an error never leaks it (STYLE: never raise holding a raw resource).
+ * cj_newbox pushes a box with p = NULL; the caller stores its pointer in
+ * p; free(p) runs at __gc unless cj_boxfree ran it first. */
+typedef struct cj_box { void *p; void (*free)(void *); } cj_box;
+cj_box *cj_newbox(lua_State *L, void (*free)(void *));
+void cj_boxfree(cj_box *b);   /* frees p now (when set); p becomes NULL */
+
 /* ---- help registry (lcajal.c) -------------------------------------------- */
 typedef struct cj_doc { const char *name; const char *text; } cj_doc;
 /* For each entry, looks up t[name] in the table at stack index t and records

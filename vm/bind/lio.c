@@ -10,7 +10,7 @@
  * A file or its contents being wrong is an error naming the function and the
  * file ("load_npy: run.npy: truncated data ..."); a wrong argument is an
  * argument error. Raw resources (an open file, a parsed table) are held by
- * a "box" userdata with a __gc while anything that can raise runs, so an
+ * a box (cj_newbox, lcajal.h) while anything that can raise runs, so an
  * error never leaks them. Array elements are stored in SI units (arrays
  * with a unit are written as their SI values; no unit is recorded).
  */
@@ -22,45 +22,10 @@
 
 #include "csv.h"
 #include "lcajal.h"
+#include "lopt.h"
 #include "npy.h"
 
 #define CJ_NPYWRITER "cajal.npywriter"
-#define BOX "cajal.iobox"
-
-/* ---- boxes: a raw pointer freed by __gc unless released ----------------- */
-
-typedef struct box {
-  void *p;
-  void (*free)(void *);
-} box;
-
-static int box_gc(lua_State *L)
-{
-  box *b = lua_touserdata(L, 1);
-  if (b->p) b->free(b->p);
-  b->p = NULL;
-  return 0;
-}
-
-static box *newbox(lua_State *L, void (*fr)(void *))
-{
-  box *b = lua_newuserdatauv(L, sizeof *b, 0);
-  b->p = NULL;
-  b->free = fr;
-  if (luaL_newmetatable(L, BOX)) {
-    lua_pushcfunction(L, box_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return b;
-}
-
-/* Free the boxed pointer now. */
-static void release(box *b)
-{
-  if (b->p) b->free(b->p);
-  b->p = NULL;
-}
 
 static void freereader(void *p) { cj_npy_close(p); }
 static void freecsv(void *p) { cj_csv_free(p); }
@@ -74,8 +39,6 @@ static int ioerror(lua_State *L, const char *fn)
 
 /* ---- .npy ------------------------------------------------------------------ */
 
-static void checkkeys(lua_State *L, int o, const char *const *known);
-
 /* save_npy(path, a [, opts]): the array, then its provenance sidecar
  * path..".prov.json" (opts.net, opts.provenance: see provenance.lua). */
 static int io_save_npy(lua_State *L)
@@ -85,7 +48,7 @@ static int io_save_npy(lua_State *L)
   larray *a;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
-    checkkeys(L, 3, known);
+    lopt_at(L, 3, known);
   }
   lua_settop(L, 3);
   a = cj_optarray(L, 2);
@@ -97,7 +60,7 @@ static int io_save_npy(lua_State *L)
 static int io_load_npy(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  box *b = newbox(L, freereader);           /* stack: path, box */
+  cj_box *b = cj_newbox(L, freereader);           /* stack: path, box */
   cj_npy_reader *r;
   cj_npyinfo info;
   larray *a;
@@ -105,7 +68,7 @@ static int io_load_npy(lua_State *L)
   b->p = r;
   a = cj_newarray(L, info.dtype, info.ndim, info.shape);
   if (cj_npy_read(r, &a->a)) return ioerror(L, "load_npy");
-  release(b);
+  cj_boxfree(b);
   return 1;
 }
 
@@ -163,7 +126,7 @@ static int io_npy_writer(lua_State *L)
   lwriter *w;
   if (!lua_isnoneornil(L, 4)) {
     luaL_checktype(L, 4, LUA_TTABLE);
-    checkkeys(L, 4, known);
+    lopt_at(L, 4, known);
   }
   lua_settop(L, 4);
   w = lua_newuserdatauv(L, sizeof *w, 2);
@@ -269,21 +232,6 @@ static int optbool(lua_State *L, int o, const char *key, int def)
 }
 
 /* Refuse option names outside `known` (a typo would otherwise go unseen). */
-static void checkkeys(lua_State *L, int o, const char *const *known)
-{
-  lua_pushnil(L);
-  while (lua_next(L, o)) {
-    int ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (const char *const *k = known; *k; k++)
-        if (strcmp(*k, lua_tostring(L, -1)) == 0) ok = 1;
-    if (!ok) {
-      lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL));
-      luaL_argerror(L, o, lua_tostring(L, -1));
-    }
-  }
-}
 
 static void csvopts(lua_State *L, int o, cj_csvopts *opts)
 {
@@ -291,7 +239,7 @@ static void csvopts(lua_State *L, int o, cj_csvopts *opts)
   cj_csv_defaults(opts);
   if (lua_isnoneornil(L, o)) return;
   luaL_checktype(L, o, LUA_TTABLE);
-  checkkeys(L, o, known);
+  lopt_at(L, o, known);
   opts->sep = optchar(L, o, "sep", ',');
   opts->comment = optchar(L, o, "comment", '\0');
   opts->header = optbool(L, o, "header", 1);
@@ -321,11 +269,11 @@ static int io_load_csv(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   cj_csvopts opts;
-  box *b;
+  cj_box *b;
   cj_csv *t;
   csvopts(L, 2, &opts);
   lua_settop(L, 2);
-  b = newbox(L, freecsv);                  /* stack: path, opts, box */
+  b = cj_newbox(L, freecsv);                  /* stack: path, opts, box */
   if (cj_csv_read(path, &opts, &t)) return ioerror(L, "load_csv");
   b->p = t;
   lua_createtable(L, 0, t->ncols);         /* stack: ..., box, columns */
@@ -338,7 +286,7 @@ static int io_load_csv(lua_State *L)
     pushcolumn(L, t, j);
     lua_rawset(L, -4);                     /* columns[name] = column */
   }
-  release(b);
+  cj_boxfree(b);
   return 2;
 }
 
@@ -482,7 +430,7 @@ static int io_save_csv(lua_State *L)
   char sep = ',';
   if (!lua_isnoneornil(L, 4)) {
     luaL_checktype(L, 4, LUA_TTABLE);
-    checkkeys(L, 4, known);
+    lopt_at(L, 4, known);
     sep = optchar(L, 4, "sep", ',');
   }
   lua_settop(L, 4);
@@ -593,7 +541,7 @@ static int io_save_columns(lua_State *L)
   int64_t nrows = 0;
   cj_array *cols;
   double *row;
-  box *b;
+  cj_box *b;
   lua_settop(L, 3);
   lua_newtable(L);
   anchor = lua_gettop(L);
@@ -603,7 +551,7 @@ static int io_save_columns(lua_State *L)
     cols = listcolumns(L, anchor, &ncols, &nrows);
   }
   row = lua_newuserdatauv(L, sizeof *row * (size_t)ncols, 0);
-  b = newbox(L, closefile);
+  b = cj_newbox(L, closefile);
   if (!(b->p = fopen(path, text ? "w" : "wb")))
     return luaL_error(L, "save_columns: %s: %s", path, strerror(errno));
   writerows(b->p, cols, ncols, nrows, text, row);

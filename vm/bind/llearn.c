@@ -11,6 +11,7 @@
  * without it the default generator (cj.seed) is used.
  */
 #include "lcajal.h"
+#include "lopt.h"
 #include "learn.h"
 #include "rng.h"
 
@@ -92,25 +93,6 @@ static void checkcols(lua_State *L, int i, const char *what, const mat *m, int64
 
 /* ---- options ---------------------------------------------------------------------- */
 
-/* The options table at index o (0 when absent); unknown keys raise. */
-static int getopts(lua_State *L, int o, const char *const *known)
-{
-  if (lua_isnoneornil(L, o)) return 0;
-  luaL_checktype(L, o, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, o)) {
-    int ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (const char *const *k = known; *k; k++)
-        if (strcmp(*k, lua_tostring(L, -1)) == 0) ok = 1;
-    if (!ok) {
-      lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL));
-      luaL_argerror(L, o, lua_tostring(L, -1));
-    }
-  }
-  return o;
-}
 
 /* opts[key] pushed (nil when absent or no options); returns its type. */
 static int optget(lua_State *L, int o, const char *key)
@@ -335,7 +317,7 @@ static int hebbian(lua_State *L, cj_rule rule, const char *name)
     k = luaL_checkinteger(L, 2);
     luaL_argcheck(L, k >= 1 && k <= d, 2, "k must be between 1 and the number of inputs");
   }
-  o = getopts(L, sanger ? 3 : 2, keys);
+  o = lopt_at(L, sanger ? 3 : 2, keys);
   for (const char *const *q = keys + 7; *q; q++) {          /* rule-specific keys */
     int mine = !strcmp(*q, "normalize") || !strcmp(*q, "target") || !strcmp(*q, "p") ? 
                (rule == CJ_RULE_HEBB || rule == CJ_RULE_COVARIANCE) :
@@ -403,7 +385,7 @@ static int l_normalize(lua_State *L)
 {
   static const char *const keys[] = { "method", "target", "p", "out", NULL };
   mat W = checkmat(L, 1, "W", 1, 2, 1);
-  int o = getopts(L, 2, keys);
+  int o = lopt_at(L, 2, keys);
   int how = optenum(L, o, "method", normnames + 1, 0) + 1;
   double target = optnum(L, o, "target", 1), *out;
   int p = (int)optint(L, o, "p", 2, 1);
@@ -438,7 +420,7 @@ static int l_foldiak(lua_State *L)
 {
   mat X = checkmat(L, 1, "X", 2, 2, 0);
   int64_t nout = luaL_checkinteger(L, 2), d = X.c, sq[2], sw[2];
-  int o = getopts(L, 3, foldkeys);
+  int o = lopt_at(L, 3, foldkeys);
   cj_foldiak_opts f;
   cj_rng own, *r = optrng(L, o, &own);
   double *Q, *Wl, *t;
@@ -470,7 +452,7 @@ static int l_foldiak_code(lua_State *L)
   static const char *const keys[] = { "lambda", "ds", "settle", NULL };
   mat X = checkmat(L, 1, "X", 2, 2, 0), Q = checkmat(L, 2, "Q", 2, 2, 0);
   mat W = checkmat(L, 3, "W", 2, 2, 0), t = checkmat(L, 4, "t", 1, 1, 1);
-  int o = getopts(L, 5, keys);
+  int o = lopt_at(L, 5, keys);
   cj_foldiak_opts f = { 0.1, 0.02, 0.02, 0.125, 10, 0.1, 200, 1, 0, NULL };
   int64_t shape[2];
   double *Y;
@@ -495,7 +477,7 @@ static int l_kwta(lua_State *L)
   static const char *const keys[] = { "boost", "tau", "binary", "duty0", "seed", "out", NULL };
   mat A = checkmat(L, 1, "A", 1, 2, 1);
   int64_t k = luaL_checkinteger(L, 2), m = A.c;
-  int o = getopts(L, 3, keys);
+  int o = lopt_at(L, 3, keys);
   cj_rng own, *r = optrng(L, o, &own);
   double boost = optnum(L, o, "boost", 0), tau = optnum(L, o, "tau", 1000), *Y, *duty;
   int binary = optbool(L, o, "binary", 0);
@@ -529,7 +511,7 @@ static int l_competitive(lua_State *L)
   static const cj_sched eta = { CJ_SCHED_EXP, 0.1, 0.001 };
   mat X = checkmat(L, 1, "X", 2, 2, 0), w0;
   int64_t k = luaL_checkinteger(L, 2), shape[2];
-  int o = getopts(L, 3, keys), has;
+  int o = lopt_at(L, 3, keys), has;
   cj_rng own, *r = optrng(L, o, &own);
   cj_learn_loop lp;
   double *W;
@@ -613,7 +595,7 @@ static int l_som(lua_State *L)
   }
   luaL_argcheck(L, rows >= 1 && cols >= 1 && rows <= (1 << 20) && cols <= (1 << 20), 2,
                 "grid sizes must be >= 1");
-  o = getopts(L, 3, somkeys);
+  o = lopt_at(L, 3, somkeys);
   r = optrng(L, o, &own);
   s = lua_newuserdatauv(L, sizeof *s, 1);                 /* stack: ..., map */
   mi = lua_gettop(L);
@@ -650,7 +632,7 @@ static int m_train(lua_State *L)
   lua_settop(L, 3);                           /* stack: map, X, opts|nil */
   W = somweights(L, 1, &s);
   mat X = checkmat(L, 2, "X", 2, 2, 0);
-  int o = getopts(L, 3, somkeys);
+  int o = lopt_at(L, 3, somkeys);
   cj_rng own, *r = optrng(L, o, &own);
   checkcols(L, 2, "X", &X, s->d);
   if (optget(L, o, "w0") != LUA_TNIL) opterror(L, o, "w0", "absent (the map has its weights)");
@@ -771,7 +753,7 @@ static int l_sparse_code(lua_State *L)
   static const char *const keys[] = { "method", "lambda", "iters", "tol", "step", "nonneg", "a0",
                                       "out", "trace", NULL };
   mat X = checkmat(L, 1, "X", 1, 2, 1), D = checkmat(L, 2, "D", 2, 2, 0);
-  int o = getopts(L, 3, keys);
+  int o = lopt_at(L, 3, keys);
   cj_sc_opts so;
   int64_t shape[2], m = D.c;
   double *A, *trace = NULL;
@@ -835,7 +817,7 @@ static int l_dictionary(lua_State *L)
   static const cj_sched eta = { CJ_SCHED_CONST, 0.1, 0.1 };
   mat X = checkmat(L, 1, "X", 2, 2, 0), D0;
   int64_t m = luaL_checkinteger(L, 2), d = X.c, shape[2];
-  int o = getopts(L, 3, keys);
+  int o = lopt_at(L, 3, keys);
   cj_rng own, *r = optrng(L, o, &own);
   cj_dict_opts dop;
   double *D;
@@ -907,7 +889,7 @@ static int l_whiten(lua_State *L)
   static const char *const keys[] = { "method", "k", "eps", NULL };
   static const char *const methods[] = { "zca", "pca", NULL };
   mat X = checkmat(L, 1, "X", 2, 2, 0);
-  int o = getopts(L, 2, keys);
+  int o = lopt_at(L, 2, keys);
   int zca = optenum(L, o, "method", methods, 0) == 0;
   int64_t d = X.c, k = optint(L, o, "k", d, 1), shape[2];
   double eps, *W, *mean, *Z, big = 0;
@@ -948,7 +930,7 @@ static int l_whiten_image(lua_State *L)
 {
   static const char *const keys[] = { "f0", "out", NULL };
   mat I = checkmat(L, 1, "image", 2, 2, 0);
-  int o = getopts(L, 2, keys);
+  int o = lopt_at(L, 2, keys);
   double f0 = optnum(L, o, "f0", 0.4), *out;
   if (!(f0 > 0)) opterror(L, o, "f0", "positive (cycles per pixel)");
   luaL_argcheck(L, I.r >= 1 && I.c >= 1, 1, "empty image");
@@ -977,7 +959,7 @@ static int l_patches(lua_State *L)
     lua_pop(L, 2);
   } else ph = pw = luaL_checkinteger(L, 2);
   luaL_argcheck(L, ph >= 1 && pw >= 1 && ph <= h && pw <= w, 2, "the patch must fit the image");
-  o = getopts(L, 3, keys);
+  o = lopt_at(L, 3, keys);
   stride = optint(L, o, "stride", 1, 1);
   center = optbool(L, o, "center", 0);
   if (optget(L, o, "count") != LUA_TNIL) {
@@ -1011,7 +993,7 @@ static int l_dead_leaves(lua_State *L)
   double rmin, rmax;
   luaL_argcheck(L, shape[0] >= 1 && shape[0] <= (1 << 16), 1, "height must be in 1..65536");
   luaL_argcheck(L, shape[1] >= 1 && shape[1] <= (1 << 16), 2, "width must be in 1..65536");
-  o = getopts(L, 3, keys);
+  o = lopt_at(L, 3, keys);
   r = optrng(L, o, &own);
   rmin = optnum(L, o, "rmin", 1);
   rmax = optnum(L, o, "rmax", (double)(shape[0] < shape[1] ? shape[0] : shape[1]) / 4);
@@ -1034,7 +1016,7 @@ static int l_random_projection(lua_State *L)
   cj_rng own, *r;
   luaL_argcheck(L, d >= 1, 1, "the number of inputs must be >= 1");
   luaL_argcheck(L, m >= 1, 2, "the number of outputs must be >= 1");
-  o = getopts(L, 3, keys);
+  o = lopt_at(L, 3, keys);
   kind = optenum(L, o, "kind", kinds, 0);
   fanin = optint(L, o, "fanin", d < 6 ? d : 6, 1);
   if (fanin > d) opterror(L, o, "fanin", "at most the number of inputs");
@@ -1052,7 +1034,7 @@ static int l_fly_hash(lua_State *L)
   static const char *const keys[] = { "center", "seed", NULL };
   mat X = checkmat(L, 1, "X", 1, 2, 1), P = checkmat(L, 2, "P", 2, 2, 0);
   int64_t k = luaL_checkinteger(L, 3), shape[2];
-  int o = getopts(L, 4, keys), center = optbool(L, o, "center", 1);
+  int o = lopt_at(L, 4, keys), center = optbool(L, o, "center", 1);
   cj_rng own, *r = optrng(L, o, &own);
   checkcols(L, 2, "P", &P, X.c);
   luaL_argcheck(L, k >= 0 && k <= P.r, 3, "k must be between 0 and the number of outputs");
@@ -1070,7 +1052,7 @@ static int l_knn(lua_State *L)
   static const char *const keys[] = { "seed", NULL };
   mat X = checkmat(L, 1, "X", 2, 2, 0);
   int64_t r = luaL_checkinteger(L, 2), shape[2], *idx;
-  int o = getopts(L, 3, keys);
+  int o = lopt_at(L, 3, keys);
   cj_rng own, *g = optrng(L, o, &own);
   int32_t *out;
   luaL_argcheck(L, r >= 0 && r < X.r, 2, "r must be between 0 and the number of samples - 1");

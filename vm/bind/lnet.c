@@ -8,15 +8,19 @@
  * "cajal.net" userdata. The network lives in C; its state arrays are handed
  * to Lua as views (kept alive by the view), monitors as fresh arrays.
  * Indices in the IR are those of IR.md (1-based ids of populations,
- * projections, kernels and variables; 0-based neuron and synapse indices);
- * arrays returned by methods hold 0-based neuron and synapse indices too.
+ * projections, kernels and variables; 0-based neuron and synapse indices, as
+ * in the model language); what the methods return holds 1-based neuron and
+ * synapse indices, as Lua counts: the conversion is made here and nowhere
+ * else (STYLE), also for monitors read back from their files.
  *
- * Temporary C memory used while reading the IR lives in a "scratch"
- * userdata with a __gc, so an error raised half-way leaks nothing.
+ * Temporary C memory used while reading the IR is owned by a box
+ * (cj_newbox, lcajal.h), so an error raised half-way leaks nothing.
  */
 #include "lanalysis.h"
 #include "net.h"
 #include "jit.h"
+#include "threads.h"
+#include "tier.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -28,35 +32,33 @@
 
 #define CJ_NET "cajal.net"
 #define CJ_JIT "cajal.jit"
-#define SCRATCH "cajal.netscratch"
+#define CJ_JITJOB "cajal.jitjob"
 
-typedef struct lnet { cj_net *net; size_t reported; } lnet;
+/* tier: the background compile of a tiered start (NULL when the network
+ * was built on one backend) */
+typedef struct lnet { cj_net *net; size_t reported; cj_tier *tier; } lnet;
 typedef struct ljit { cj_jit *j; } ljit;
+typedef struct ljob { cj_jitjob *job; } ljob;
 
 /* ---- scratch memory -------------------------------------------------------- */
 typedef union blk { union blk *next; max_align_t align; } blk;   /* header of a block */
 typedef struct scratch { blk *head; cj_ktree *tree; } scratch;
 
-static int scratch_gc(lua_State *L)
+static void freescratch(void *p)
 {
-  scratch *s = luaL_checkudata(L, 1, SCRATCH);
+  scratch *s = p;
   for (blk *b = s->head, *n; b; b = n) { n = b->next; free(b); }
-  s->head = NULL;
   cj_ktree_free(s->tree);
-  s->tree = NULL;
-  return 0;
+  free(s);
 }
 
+/* Pushes the box that owns the scratch memory. */
 static scratch *newscratch(lua_State *L)
 {
-  scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
-  s->head = NULL;
-  s->tree = NULL;
-  if (luaL_newmetatable(L, SCRATCH)) {
-    lua_pushcfunction(L, scratch_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  cj_box *b = cj_newbox(L, freescratch);
+  scratch *s = calloc(1, sizeof *s);
+  if (!s) luaL_error(L, "net_new: out of memory");
+  b->p = s;
   if (!(s->tree = cj_ktree_new())) luaL_error(L, "net_new: out of memory");
   return s;
 }
@@ -754,15 +756,30 @@ static int buildnet(lnet *n, const cj_savefile *path)
   return st;
 }
 
-/* Build a network from the IR at stack index 1; jit handle at jitidx (0:
- * none); save non-NULL: restore from that save file. Pushes the net. */
+/* The step from which a tiered start waits for its compile
+ * ($CAJAL_TIERED_AT, a whole number of steps; 0 when unset). */
+static int64_t tieredat(void)
+{
+  const char *s = getenv("CAJAL_TIERED_AT");
+  char *end;
+  long long k = s && *s ? strtoll(s, &end, 10) : 0;
+  return s && *s && !*end && k > 0 ? (int64_t)k : 0;
+}
+
+/* Build a network from the IR at stack index 1; at jitidx (0: none) a jit
+ * handle, or a compile job (a tiered start: the network runs on the
+ * interpreter and takes the job); save non-NULL: restore from that save
+ * file. Pushes the net. */
 static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *path)
 {
   rd r = { L, NULL, fn };
   ljit *jh = NULL;
+  ljob *jb = NULL;
   luaL_checktype(L, 1, LUA_TTABLE);
-  if (jitidx && !lua_isnoneornil(L, jitidx)) jh = luaL_checkudata(L, jitidx, CJ_JIT);
+  if (jitidx && !lua_isnoneornil(L, jitidx) && !(jb = luaL_testudata(L, jitidx, CJ_JITJOB)))
+    jh = luaL_checkudata(L, jitidx, CJ_JIT);
   if (jh && !jh->j) luaL_argerror(L, jitidx, "the JIT handle is released");
+  if (jb && !jb->job) luaL_argerror(L, jitidx, "the compile job is taken by another network");
   r.s = newscratch(L);                                   /* stack: ..., scratch */
   int abi = (int)getint(&r, 1, "abi", "ir", CJ_KERNEL_ABI, 0, INT32_MAX);
   if (abi != CJ_KERNEL_ABI) irfail(&r, "ir.abi", "the IR has ABI %d, this runtime reads ABI %d", abi, CJ_KERNEL_ABI);
@@ -831,8 +848,14 @@ static int newnet(lua_State *L, const char *fn, int jitidx, const cj_savefile *p
   lnet *n = lua_newuserdatauv(L, sizeof *n, 1);          /* stack: ..., scratch, net */
   n->net = NULL;
   n->reported = 0;
+  n->tier = NULL;
   luaL_setmetatable(L, CJ_NET);
   if (jh) { lua_pushvalue(L, jitidx); lua_setiuservalue(L, -2, 1); }
+  if (jb) {
+    if (!(n->tier = cj_tier_new(jb->job))) return luaL_error(L, "%s: out of memory", fn);
+    jb->job = NULL;
+    cj_tier_wait_at(n->tier, tieredat());
+  }
   if (!(n->net = cj_net_new(name, dt, (uint64_t)seed))) return luaL_error(L, "%s: out of memory", fn);
   if (cj_net_set_single(n->net, single)) return luaL_error(L, "%s: %s", fn, cj_errmsg());
   for (int i = 0; i < nk; i++) {
@@ -884,7 +907,19 @@ typedef struct progress {
   double dt;
   int64_t step0;
   lua_State *L;
+  lnet *n;
 } progress;
+
+/* A tiered start between steps: advance the compile, switch when it is
+ * loaded; a failure is a warning (the network stays on the interpreter). */
+static void tierpoll(lnet *n, int wait)
+{
+  if (!n->tier || !cj_tier_poll(n->tier, n->net, wait)) return;
+  const char *m = cj_errmsg();
+  if (!strncmp(m, "jit: ", 5)) m += 5;
+  fprintf(stderr, "cajal: warning: cannot compile kernels: %s; network '%s' stays on the interpreter\n",
+          m, cj_net_name(n->net));
+}
 
 static double now(void)
 {
@@ -914,6 +949,7 @@ static void callhook(progress *p, int64_t done, int64_t total, double t, const c
 static int onprogress(void *ud, int64_t done, int64_t total)
 {
   progress *p = ud;
+  tierpoll(p->n, 0);
   if (p->hook) {
     double t = now();
     if (t - p->last >= 0.1 && done < total) {
@@ -943,7 +979,7 @@ static int m_run(lua_State *L)
   lua_Integer steps = luaL_checkinteger(L, 2);
   int show = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
   struct sigaction sa, old;
-  progress p = { 0, 0, 0, 0, cj_net_dt(n->net), cj_net_step(n->net), L };
+  progress p = { 0, 0, 0, 0, cj_net_dt(n->net), cj_net_step(n->net), L, n };
   int64_t step0 = cj_net_step(n->net);
   luaL_argcheck(L, steps >= 0, 2, "number of steps must be >= 0");
   p.hook = show && lua_getfield(L, LUA_REGISTRYINDEX, PROGRESS_HOOK) == LUA_TFUNCTION;
@@ -955,6 +991,7 @@ static int m_run(lua_State *L)
   sa.sa_handler = onsigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
+  tierpoll(n, 0);
   int st = cj_net_run(n->net, steps, onprogress, &p);
   sigaction(SIGINT, &old, NULL);
   if (p.bar && st) fprintf(stderr, "\n");
@@ -1057,7 +1094,14 @@ static larray *copyvec(lua_State *L, cj_dtype t, int64_t n, const void *src, cj_
   return a;
 }
 
-/* net:connectivity(proj) -> pre, post (int32, 0-based), delays (int32 steps) */
+/* A copy of n neuron indices, 1-based (the runtime counts from 0). */
+static void pushindices(lua_State *L, int64_t n, const int32_t *idx)
+{
+  int32_t *x = cj_newarray(L, CJ_I32, 1, &n)->a.data;
+  for (int64_t k = 0; k < n; k++) x[k] = idx[k] + 1;
+}
+
+/* net:connectivity(proj) -> pre, post (int32, 1-based), delays (int32 steps) */
 static int m_connectivity(lua_State *L)
 {
   lnet *n = checknet(L, 1);
@@ -1065,8 +1109,8 @@ static int m_connectivity(lua_State *L)
   int64_t ns = cj_net_proj_nsyn(n->net, j);
   const int32_t *pre = cj_net_proj_pre(n->net, j);
   if (!pre && ns) return luaL_error(L, "%s", cj_errmsg());
-  copyvec(L, CJ_I32, ns, pre, cj_dimless);
-  copyvec(L, CJ_I32, ns, cj_net_proj_post(n->net, j), cj_dimless);
+  pushindices(L, ns, pre);
+  pushindices(L, ns, cj_net_proj_post(n->net, j));
   const int32_t *d = cj_net_proj_delays(n->net, j);
   if (d) copyvec(L, CJ_I32, ns, d, cj_dimless);
   else {
@@ -1077,7 +1121,62 @@ static int m_connectivity(lua_State *L)
   return 3;
 }
 
-/* net:monitor(m) -> spikes: times, indices | state: values (rows x cols), times | rate: rates, times */
+/* Times k * every * dt (s) of n records. */
+static void pushrecordtimes(lua_State *L, int64_t n, int64_t every, double dt)
+{
+  larray *t = cj_newarray(L, CJ_F64, 1, &n);
+  for (int64_t k = 0; k < n; k++) ((double *)t->a.data)[k] = (double)(k * every) * dt;
+  t->dim = cj_dim_base(CJ_DIM_S);
+}
+
+/* The data of monitor m streamed to its file (float64 rows, written by
+ * monitor.c at the end of every run: spikes [t (s), neuron from 0], state one
+ * row of values per record, rates one per window), read back in the shapes
+ * and units of the in-memory monitors. A file that cannot be read, or that is
+ * not what the monitor wrote, is an error naming it. */
+static int streamed(lua_State *L, cj_net *net, int m)
+{
+  const char *file = cj_net_mon_file(net, m);
+  int kind = cj_net_mon_kind(net, m), pop, proj, var;
+  int64_t every = cj_net_mon_every(net, m), rows;
+  double dt = cj_net_dt(net);
+  larray *x;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "cajal.core");
+  lua_getfield(L, -1, "io");
+  lua_getfield(L, -1, "load_npy");
+  lua_pushstring(L, file);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    return luaL_error(L, "monitor streamed to '%s': %s", file, lua_tostring(L, -1));
+  x = cj_testarray(L, -1);
+  rows = x && x->a.ndim >= 1 ? x->a.shape[0] : 0;
+  if (!x || x->a.dtype != CJ_F64 || !cj_array_iscontig(&x->a) || x->a.ndim != (kind == CJ_MON_RATE ? 1 : 2) ||
+      (kind == CJ_MON_SPIKES && x->a.shape[1] != 2))
+    return luaL_error(L, "monitor streamed to '%s': the file does not hold this monitor's float64 rows", file);
+  const double *d = x->a.data;
+  if (kind == CJ_MON_SPIKES) {
+    larray *t = cj_newarray(L, CJ_F64, 1, &rows);
+    int32_t *i = cj_newarray(L, CJ_I32, 1, &rows)->a.data;
+    for (int64_t k = 0; k < rows; k++) {
+      if (!(d[2 * k + 1] >= 0 && d[2 * k + 1] < INT32_MAX))
+        return luaL_error(L, "monitor streamed to '%s': row %lld holds no neuron index", file, (long long)k + 1);
+      ((double *)t->a.data)[k] = d[2 * k];
+      i[k] = (int32_t)d[2 * k + 1] + 1;
+    }
+    t->dim = cj_dim_base(CJ_DIM_S);
+    lua_pushliteral(L, "spikes");
+    return 3;
+  }
+  cj_net_mon_target(net, m, &pop, &proj, &var);
+  x->dim = kind == CJ_MON_RATE ? cj_dim_div(cj_dimless, cj_dim_base(CJ_DIM_S))
+         : unitdim(proj >= 0 ? cj_net_proj_varunit(net, proj, var) : cj_net_pop_varunit(net, pop, var));
+  pushrecordtimes(L, rows, every, dt);
+  lua_pushstring(L, kind == CJ_MON_RATE ? "rate" : "state");
+  return 3;
+}
+
+/* net:monitor(m) -> spikes: times, indices (1-based) | state: values (rows x cols), times
+ * | rate: rates, times; the same from the file of a streamed monitor. */
 static int m_monitor(lua_State *L)
 {
   lnet *n = checknet(L, 1);
@@ -1085,14 +1184,7 @@ static int m_monitor(lua_State *L)
   double dt = cj_net_dt(n->net);
   cj_dim sec = cj_dim_base(CJ_DIM_S);
   luaL_argcheck(L, m >= 0 && m < cj_net_nmonitors(n->net), 2, "monitor index out of range");
-  if (cj_net_mon_file(n->net, m)) {       /* streamed: the data is in the file */
-    static const char *const kinds[] = { "spikes", "state", "rate" };
-    lua_pushnil(L);
-    lua_pushnil(L);
-    lua_pushstring(L, kinds[cj_net_mon_kind(n->net, m)]);
-    lua_pushstring(L, cj_net_mon_file(n->net, m));
-    return 4;
-  }
+  if (cj_net_mon_file(n->net, m)) return streamed(L, n->net, m);
   switch (cj_net_mon_kind(n->net, m)) {
   case CJ_MON_SPIKES: {
     const int64_t *st; const int32_t *id;
@@ -1100,7 +1192,7 @@ static int m_monitor(lua_State *L)
     larray *t = cj_newarray(L, CJ_F64, 1, &ns);
     for (int64_t k = 0; k < ns; k++) ((double *)t->a.data)[k] = (double)st[k] * dt;
     t->dim = sec;
-    copyvec(L, CJ_I32, ns, id, cj_dimless);
+    pushindices(L, ns, id);
     lua_pushliteral(L, "spikes");
     return 3;
   }
@@ -1121,15 +1213,33 @@ static int m_monitor(lua_State *L)
   default: {
     const double *r;
     int64_t nr = cj_net_mon_rate(n->net, m, &r), every = cj_net_mon_every(n->net, m);
-    larray *a = copyvec(L, CJ_F64, nr, r, cj_dim_div(cj_dimless, sec));
-    (void)a;
-    larray *t = cj_newarray(L, CJ_F64, 1, &nr);
-    for (int64_t k = 0; k < nr; k++) ((double *)t->a.data)[k] = (double)(k * every) * dt;
-    t->dim = sec;
+    copyvec(L, CJ_F64, nr, r, cj_dim_div(cj_dimless, sec));
+    pushrecordtimes(L, nr, every, dt);
     lua_pushliteral(L, "rate");
     return 3;
   }
   }
+}
+
+/* net:monitor_neurons(m) -> first, last (1-based) of a spike or rate monitor's
+ * slice | the 1-based indices (int32 array) of a state monitor's columns. */
+static int m_monitor_neurons(lua_State *L)
+{
+  lnet *n = checknet(L, 1);
+  int m = (int)luaL_checkinteger(L, 2) - 1;
+  luaL_argcheck(L, m >= 0 && m < cj_net_nmonitors(n->net), 2, "monitor index out of range");
+  if (cj_net_mon_kind(n->net, m) == CJ_MON_STATE) {
+    const int64_t *idx;
+    int64_t k, cols = cj_net_mon_indices(n->net, m, &idx);
+    int32_t *x = cj_newarray(L, CJ_I32, 1, &cols)->a.data;
+    for (k = 0; k < cols; k++) x[k] = (int32_t)idx[k] + 1;
+    return 1;
+  }
+  int64_t lo, hi;
+  cj_net_mon_slice(n->net, m, &lo, &hi);
+  lua_pushinteger(L, lo + 1);
+  lua_pushinteger(L, hi + 1);
+  return 2;
 }
 
 /* net:window(m, s0, s1) -> the spikes of spike monitor m recorded at steps
@@ -1237,11 +1347,26 @@ static int m_backend(lua_State *L)
   return 1;
 }
 
+/* net:tier([wait]) -> "compiling" | "jit" | "interp" | nil: the state of a
+ * tiered start after a poll (wait: until the compile has ended, switching
+ * now); nil for a network built on one backend. */
+static int m_tier(lua_State *L)
+{
+  lnet *n = checknet(L, 1);
+  if (!n->tier) { lua_pushnil(L); return 1; }
+  tierpoll(n, lua_toboolean(L, 2));
+  int s = cj_tier_state(n->tier);
+  lua_pushstring(L, s == CJ_TIER_COMPILING ? "compiling" : s == CJ_TIER_JIT ? "jit" : "interp");
+  return 1;
+}
+
 static int m_gc(lua_State *L)
 {
   lnet *n = luaL_checkudata(L, 1, CJ_NET);
   cj_net_free(n->net);
   n->net = NULL;
+  cj_tier_free(n->tier);            /* after the network: it ran these kernels */
+  n->tier = NULL;
   return 0;
 }
 
@@ -1271,17 +1396,23 @@ static int jit_tostring(lua_State *L)
   return 1;
 }
 
-/* core.jit_compile(csource [, kernels]) -> handle | nil, message, kind
- * kind: "environment" (the machine failed: run the interpreter instead) or
- * "model" (the compiler rejected the C).
- * kernels: the IR kernel list (id, line, name used for compiler errors) */
-static int l_jit_compile(lua_State *L)
+static int job_gc(lua_State *L)
+{
+  ljob *j = luaL_checkudata(L, 1, CJ_JITJOB);
+  cj_jit_job_release(j->job);
+  j->job = NULL;
+  return 0;
+}
+
+/* The arguments of jit_compile / jit_start: the source at 1, the kernel
+ * lines (from the IR kernel list at 2) into *lines in scratch memory. */
+static const char *jitargs(lua_State *L, const char *fn, cj_jitline **plines, int *pnl)
 {
   size_t len;
   const char *src = luaL_checklstring(L, 1, &len);
   int nl = 0;
   cj_jitline *lines = NULL;
-  rd r = { L, NULL, "jit_compile" };
+  rd r = { L, NULL, fn };
   luaL_argcheck(L, strlen(src) == len, 1, "source contains a zero byte");
   lua_settop(L, 2);
   r.s = newscratch(L);                                   /* stack: src, kernels, scratch */
@@ -1299,16 +1430,52 @@ static int l_jit_compile(lua_State *L)
       lua_pop(L, 1);
     }
   }
+  *plines = lines;
+  *pnl = nl;
+  return src;
+}
+
+static int jitfail(lua_State *L, int st)
+{
+  luaL_pushfail(L);
+  lua_pushstring(L, cj_errmsg());
+  lua_pushstring(L, st == CJ_EIO ? "environment" : "model");
+  return 3;
+}
+
+/* core.jit_compile(csource [, kernels]) -> handle | nil, message, kind
+ * kind: "environment" (the machine failed: run the interpreter instead) or
+ * "model" (the compiler rejected the C).
+ * kernels: the IR kernel list (id, line, name used for compiler errors) */
+static int l_jit_compile(lua_State *L)
+{
+  int nl;
+  cj_jitline *lines;
+  const char *src = jitargs(L, "jit_compile", &lines, &nl);
   ljit *j = lua_newuserdatauv(L, sizeof *j, 0);
   j->j = NULL;
   luaL_setmetatable(L, CJ_JIT);
   int st = cj_jit_compile(src, lines, nl, &j->j);
-  if (st) {
-    luaL_pushfail(L);
-    lua_pushstring(L, cj_errmsg());
-    lua_pushstring(L, st == CJ_EIO ? "environment" : "model");
-    return 3;
-  }
+  return st ? jitfail(L, st) : 1;
+}
+
+/* core.jit_start(csource [, kernels]) -> handle | job | nil, message, kind:
+ * the kernels from the cache, or a compile running in the background (a
+ * job for core.net_new: a tiered start). */
+static int l_jit_start(lua_State *L)
+{
+  int nl;
+  cj_jitline *lines;
+  const char *src = jitargs(L, "jit_start", &lines, &nl);
+  ljit *j = lua_newuserdatauv(L, sizeof *j, 0);          /* stack: ..., handle, job */
+  j->j = NULL;
+  luaL_setmetatable(L, CJ_JIT);
+  ljob *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->job = NULL;
+  luaL_setmetatable(L, CJ_JITJOB);
+  int st = cj_jit_start(src, lines, nl, &j->j, &b->job);
+  if (st) return jitfail(L, st);
+  if (j->j) lua_pop(L, 1);
   return 1;
 }
 
@@ -1349,28 +1516,72 @@ static int l_cache_dir(lua_State *L)
   return 1;
 }
 
+/* cj.threads([n]) -> n: set (1 .. CJ_THR_MAX) or read the thread count */
+static int l_threads(lua_State *L)
+{
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= CJ_THR_MAX, 1, lua_pushfstring(L, "a count from 1 to %d expected, got %I",
+                                                                  CJ_THR_MAX, n));
+    if (n > 1 && !cj_threads_available()) luaL_argerror(L, 1, "this cajal was built without OpenMP (one thread only)");
+    cj_threads_set((int)n);
+  }
+  lua_pushinteger(L, cj_threads());
+  return 1;
+}
+
+/* cj.thread_grain([elems [, events]]) -> elems, events */
+static int l_thread_grain(lua_State *L)
+{
+  lua_Integer e = luaL_optinteger(L, 1, 0), v = luaL_optinteger(L, 2, 0);
+  int64_t ge, gv;
+  luaL_argcheck(L, e >= 0, 1, "a positive count expected (0: unchanged)");
+  luaL_argcheck(L, v >= 0, 2, "a positive count expected (0: unchanged)");
+  cj_threads_grain(e, v, &ge, &gv);
+  lua_pushinteger(L, ge);
+  lua_pushinteger(L, gv);
+  return 2;
+}
+
 static int l_kernel_prelude(lua_State *L) { lua_pushstring(L, cj_kernel_prelude()); return 1; }
+
+/* core.kernel_functions() -> { name = { cname, nargs } } from CJ_KFUNCS */
+static int l_kernel_functions(lua_State *L)
+{
+  lua_createtable(L, 0, CJ_NFUNC);
+  for (int f = 0; f < CJ_NFUNC; f++) {
+    lua_createtable(L, 2, 0);
+    lua_pushstring(L, cj_func_cname(f));
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, cj_func_arity(f));
+    lua_rawseti(L, -2, 2);
+    lua_setfield(L, -2, cj_func_name(f));
+  }
+  return 1;
+}
 static int l_jit_flags(lua_State *L) { lua_pushstring(L, cj_jit_flags()); return 1; }
 
 /* ---- opening ------------------------------------------------------------------------ */
 static const luaL_Reg methods[] = {
   { "run", m_run }, { "state", m_state }, { "lastspike", m_lastspike }, { "synvar", m_synvar },
-  { "connectivity", m_connectivity }, { "monitor", m_monitor }, { "window", m_window }, { "step", m_step },
+  { "connectivity", m_connectivity }, { "monitor", m_monitor }, { "monitor_neurons", m_monitor_neurons }, { "window", m_window }, { "step", m_step },
   { "time", m_time }, { "dt", m_dt }, { "reset", m_reset }, { "save", m_save },
-  { "info", m_info }, { "backend", m_backend }, { NULL, NULL }
+  { "info", m_info }, { "backend", m_backend }, { "tier", m_tier }, { NULL, NULL }
 };
 
 static const luaL_Reg funcs[] = {
   { "net_new", net_new }, { "net_restore", net_restore }, { "jit_compile", l_jit_compile },
+  { "jit_start", l_jit_start },
   { "savefile_read", l_savefile_read }, { "savefile_parse", l_savefile_parse },
   { "jit_available", l_jit_available }, { "jit_stats", l_jit_stats }, { "cache_clear", l_cache_clear },
   { "cache_dir", l_cache_dir }, { "kernel_prelude", l_kernel_prelude }, { "jit_flags", l_jit_flags },
-  { NULL, NULL }
+  { "kernel_functions", l_kernel_functions },
+  { "threads", l_threads }, { "thread_grain", l_thread_grain }, { NULL, NULL }
 };
 
 static const cj_doc docs[] = {
   { "net_new", "core.net_new(ir [, jit]) -> net\n"
-    "Build a network from an IR table (vm/core/IR.md); jit: a handle from core.jit_compile, else the interpreter runs the kernels." },
+    "Build a network from an IR table (vm/core/IR.md); jit: a handle from core.jit_compile, else the interpreter runs the kernels; a job from core.jit_start: the interpreter runs them until the job has compiled them (a tiered start, net:tier)." },
   { "net_restore", "core.net_restore(ir, savefile [, jit]) -> net\n"
     "A network from the IR whose connectivity and state come from a save file (core.savefile_read)." },
   { "savefile_read", "core.savefile_read(path) -> savefile, meta | nil, message\n"
@@ -1381,12 +1592,31 @@ static const cj_doc docs[] = {
     "Compile kernel C through the cache; kernels (the IR list) lets errors name model lines. "
     "kind: \"environment\" when the machine failed (no compiler or assembler, a full disk, a "
     "compiler killed or past CAJAL_JIT_TIMEOUT, an unsafe cache), \"model\" when the compiler rejected the C." },
+  { "jit_start", "core.jit_start(csource [, kernels]) -> handle | job | nil, message, kind\n"
+    "As jit_compile, without waiting for the compiler: the kernels when the cache has them, else a job "
+    "(the compiler running as a child process) to give to core.net_new for a tiered start." },
   { "jit_available", "core.jit_available() -> true | false, why\nWhether kernels can be compiled (CAJAL_JIT, CC)." },
   { "jit_stats", "core.jit_stats() -> {compiles, hits, rebuilds}\nCompiler runs and cache hits of this process." },
   { "cache_clear", "cj.cache_clear() -> count | nil, message\nRemove the compiled kernels from the cache directory." },
   { "cache_dir", "cj.cache_dir() -> path\nThe compile cache ($CAJAL_CACHE, $XDG_CACHE_HOME/cajal or ~/.cache/cajal)." },
   { "kernel_prelude", "core.kernel_prelude() -> string\nThe C text every generated kernel file starts with." },
   { "jit_flags", "core.jit_flags() -> string\nThe flags kernels are compiled with." },
+  { "kernel_functions", "core.kernel_functions() -> {name = {cname, nargs}}\n"
+    "The functions a kernel may call (IR.md's \"call\"): the C function both backends call and its\n"
+    "argument count, from CJ_KFUNCS in vm/core/interp.h." },
+  { "threads", "cj.threads([n]) -> n\n"
+    "Set (1 .. 256) or read the threads that run network steps (OpenMP). The default is\n"
+    "$CAJAL_THREADS, else the processors this process may use. Results are identical, bit for\n"
+    "bit, at any count: neuron and synapse kernels are split into ranges, deliveries and summed\n"
+    "coupling by target neuron (each target adds its inputs in the one-thread order), random\n"
+    "numbers are keyed by (seed, element, step). Small networks (under 16384 neurons or\n"
+    "synapses in a kernel, 8192 events in a delivery) run on one thread (cj.thread_grain).\n"
+    "Without OpenMP: 1." },
+  { "thread_grain", "cj.thread_grain([elements [, events]]) -> elements, events\n"
+    "The work per extra thread below which network kernels run on fewer threads: neurons or\n"
+    "synapses of a kernel (default 8192), events of a delivery (default 4096); 0 or nil leaves\n"
+    "one unchanged. Tests set 1 to split even tiny networks. A projection's index by target for\n"
+    "splitting summed coupling is made when it is built with at least 2 x elements synapses." },
   { NULL, NULL }
 };
 
@@ -1395,8 +1625,9 @@ static const cj_doc mdocs[] = {
   { "state", "net:state(pop, var) -> array\nA float64 view of the live state (float32 in a single-precision network; pop, var: names or 1-based indices); writes are seen by the next run." },
   { "lastspike", "net:lastspike(pop) -> array\nA view of the last spike time of each neuron (s; -inf before the first)." },
   { "synvar", "net:synvar(proj, var) -> array\nA float64 view of a synapse variable (float32 in single precision), in synapse order." },
-  { "connectivity", "net:connectivity(proj) -> pre, post, delays\nint32 arrays: 0-based neuron indices per synapse, and delays in steps." },
-  { "monitor", "net:monitor(m) -> a, b, kind\nspikes: times (s), indices (0-based); state: values (rows x cols), times; rate: rates (Hz), window start times.\nA monitor streaming to a file returns nil, nil, kind, path." },
+  { "connectivity", "net:connectivity(proj) -> pre, post, delays\nint32 arrays: 1-based neuron indices per synapse, and delays in steps." },
+  { "monitor_neurons", "net:monitor_neurons(m) -> first, last | indices\nThe recorded neurons, 1-based: the slice of a spike or rate monitor, the columns (int32 array) of a state monitor." },
+  { "monitor", "net:monitor(m) -> a, b, kind\nspikes: times (s), indices (1-based); state: values (rows x cols), times; rate: rates (Hz), window start times.\nA monitor streaming to a file gives the same, read back from its file." },
   { "step", "net:step() -> integer\nSteps done since build or reset." },
   { "time", "net:time() -> seconds\nThe current time, step * dt." },
   { "dt", "net:dt() -> seconds\nThe time step." },
@@ -1405,6 +1636,7 @@ static const cj_doc mdocs[] = {
   { "save", "net:save(path)\nWrite connectivity, state, spikes in flight, RNG positions and monitors to a file (a third argument: bytes stored with them, under the same checksum)." },
   { "info", "net:info() -> table\nName, step, dt, memory (bytes), populations and projections." },
   { "backend", "net:backend(kernel_id) -> 'jit' | 'interpreter'\nWhich backend runs a kernel." },
+  { "tier", "net:tier([wait]) -> 'compiling' | 'jit' | 'interp' | nil\nA tiered start: poll the background compile (wait: until it ends) and switch to its kernels when loaded; the state after the poll ('interp': the compile failed). nil for a network built on one backend." },
   { NULL, NULL }
 };
 
@@ -1425,6 +1657,10 @@ void cj_open_net(lua_State *L)
   if (luaL_newmetatable(L, CJ_JIT)) {
     lua_pushcfunction(L, jit_gc); lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, jit_tostring); lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, CJ_JITJOB)) {
+    lua_pushcfunction(L, job_gc); lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
   luaL_setfuncs(L, funcs, 0);

@@ -6,6 +6,7 @@
  * between cj_nwb_create and cj_nwb_close/abort: all checks come first.
  */
 #include "lcajal.h"
+#include "lopt.h"
 
 #include <string.h>
 
@@ -28,19 +29,6 @@ static const char *optstr(lua_State *L, int o, const char *k, const char *dflt)
   return s;
 }
 
-static void checkopts(lua_State *L, int o)
-{
-  if (lua_isnil(L, o)) return;
-  luaL_checktype(L, o, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, o)) {
-    int ok = 0;
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (const char *const *k = optnames; *k; k++) ok |= strcmp(*k, lua_tostring(L, -1)) == 0;
-    if (!ok) luaL_argerror(L, o, lua_pushfstring(L, "unknown option '%s'", luaL_tolstring(L, -1, NULL)));
-  }
-}
 
 /* t[k] as a string (kept alive by t). */
 static const char *strfield(lua_State *L, int t, const char *k, const char *what)
@@ -75,7 +63,8 @@ static const void *arrfield(lua_State *L, int t, const char *k, cj_dtype dtype, 
   return b->a.data;
 }
 
-/* The spike slices of data.spikes into g (n entries). */
+/* The spike slices of data.spikes into g (n entries). Neurons come 1-based,
+ * as Lua counts (first, neuron), and go to the file from 0, as NWB counts. */
 static void getspikes(lua_State *L, int data, cj_nwb_spikes *g, int n)
 {
   lua_getfield(L, data, "spikes");
@@ -87,11 +76,15 @@ static void getspikes(lua_State *L, int data, cj_nwb_spikes *g, int n)
     g[k].population = strfield(L, t, "population", "spikes");
     lua_getfield(L, t, "first");
     lua_getfield(L, t, "count");
-    g[k].first = (int64_t)lua_tointeger(L, -2);
+    g[k].first = (int64_t)lua_tointeger(L, -2) - 1;
     g[k].count = (int64_t)lua_tointeger(L, -1);
     lua_pop(L, 2);
     g[k].times = arrfield(L, t, "times", CJ_F64, 1, &nt, "spikes");
-    g[k].neuron = arrfield(L, t, "neuron", CJ_I32, 1, &ni, "spikes");
+    const int32_t *one = arrfield(L, t, "neuron", CJ_I32, 1, &ni, "spikes");
+    int32_t *zero = cj_newarray(L, CJ_I32, 1, &ni)->a.data;
+    for (int64_t s = 0; s < ni; s++) zero[s] = one[s] - 1;
+    lua_setfield(L, t, "neuron0");            /* kept alive by t */
+    g[k].neuron = zero;
     if (nt != ni) luaL_error(L, "save_nwb: spikes of %s: %d times but %d neurons", g[k].population,
                              (int)nt, (int)ni);
     g[k].nspikes = nt;
@@ -150,7 +143,7 @@ static int io_save_nwb(lua_State *L)
   double tend = 0, dt = 0;
   luaL_checkany(L, 2);
   lua_settop(L, 3);
-  checkopts(L, 3);
+  lopt_at(L, 3, optnames);
   /* stack: path, net, opts -> ..., data */
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
   lua_getfield(L, -1, "cajal.network");

@@ -1,15 +1,17 @@
 /*
- * lopt.h — what the structured-representation bindings (lhd.c,
- * lcapsule.c, ltpr.c) share: trailing option tables, whose every key is
- * checked against the list the function knows (a typo is an error naming
- * the key), values checked for their type, opts.seed selecting a
- * generator; and numeric arguments as contiguous float64 arrays.
+ * lopt.h — trailing option tables of the bindings: lopt_at, the one check
+ * that every key is one the function knows (a typo is an error naming the
+ * key), used by every binding that takes options (lanalysis.c's cj_opts,
+ * lboltzmann.c, lio.c, llearn.c, lnwb.c, and the structured-representation
+ * bindings lhd.c, lcapsule.c, ltpr.c, which also take the getters below:
+ * values checked for their type, opts.seed selecting a generator, and
+ * numeric arguments as contiguous float64 arrays).
  *
  * An option table is "absent" when its stack index is 0 (the helpers then
  * return the defaults), so callers resolve optional positions first:
  *   int o = lopt_at(L, 3, known);      -- 0 when argument 3 is none or nil
  *   double eta = lopt_number(L, o, "eta", 0.1);
- * Header-only (static functions), shared by the three files that include it.
+ * Header-only (static functions).
  */
 #ifndef LOPT_H
 #define LOPT_H
@@ -21,10 +23,11 @@
 #include <string.h>
 
 /* Argument i as an option table checked against known (NULL-terminated):
- * returns i, or 0 when the argument is none or nil. */
+ * returns i (absolute), or 0 when the argument is none or nil. */
 static inline int lopt_at(lua_State *L, int i, const char *const *known)
 {
   if (lua_isnoneornil(L, i)) return 0;
+  i = lua_absindex(L, i);
   luaL_checktype(L, i, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, i)) {

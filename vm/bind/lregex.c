@@ -347,8 +347,10 @@ static void addvalue(lua_State *L, luaL_Buffer *b, lregex *r, int rarg, const ch
   luaL_addvalue(b);
 }
 
-static int do_gsub(lua_State *L, lregex *r, int sarg, int rarg, int narg)
+/* the replacement at rarg, the maximum count at rarg + 1 */
+static int do_gsub(lua_State *L, lregex *r, int sarg, int rarg)
 {
+  int narg = rarg + 1;
   size_t len, from = 0;
   const char *s = luaL_checklstring(L, sarg, &len);
   int tr = lua_type(L, rarg);
@@ -380,18 +382,12 @@ static int do_gsub(lua_State *L, lregex *r, int sarg, int rarg, int narg)
 
 /* ---- methods ---------------------------------------------------------- */
 
-static int m_match(lua_State *L) { return do_match(L, checkregex(L, 1), 2, 3); }
-static int m_find(lua_State *L) { return do_find(L, checkregex(L, 1), 2, 3); }
-static int m_exec(lua_State *L) { return do_exec(L, checkregex(L, 1), 2, 3); }
 static int m_gmatch(lua_State *L)
 {
   checkregex(L, 1);
   lua_settop(L, 3);
   return do_gmatch(L, 1, 2, 3);
 }
-static int m_findall(lua_State *L) { return do_findall(L, checkregex(L, 1), 2, 3); }
-static int m_gsub(lua_State *L) { return do_gsub(L, checkregex(L, 1), 2, 3, 4); }
-static int m_split(lua_State *L) { return do_split(L, checkregex(L, 1), 2, 3); }
 
 static int m_close(lua_State *L)
 {
@@ -468,30 +464,6 @@ static int done(lregex *r, int temp, int nres)
   return nres;
 }
 
-static int re_match(lua_State *L)
-{
-  int temp;
-  lua_settop(L, 3);     /* a temporary pattern goes above the arguments */
-  lregex *r = patternarg(L, &temp);
-  return done(r, temp, do_match(L, r, 1, 3));
-}
-
-static int re_find(lua_State *L)
-{
-  int temp;
-  lua_settop(L, 3);     /* a temporary pattern goes above the arguments */
-  lregex *r = patternarg(L, &temp);
-  return done(r, temp, do_find(L, r, 1, 3));
-}
-
-static int re_exec(lua_State *L)
-{
-  int temp;
-  lua_settop(L, 3);     /* a temporary pattern goes above the arguments */
-  lregex *r = patternarg(L, &temp);
-  return done(r, temp, do_exec(L, r, 1, 3));
-}
-
 static int re_gmatch(lua_State *L)
 {
   int temp;
@@ -500,29 +472,32 @@ static int re_gmatch(lua_State *L)
   return do_gmatch(L, temp ? 4 : 2, 1, 3);
 }
 
-static int re_findall(lua_State *L)
+/* ---- the operations as methods and as module functions -----------------
+ * r:op(s, a, ...) and cj.regex.op(s, pattern, a, ...) share do_op(L, r,
+ * sarg, 3): the subject at 2 or 1, the other arguments from 3 on in both.
+ * X(name, nargs): nargs the module function's argument count. */
+#define REOPS(X) X(match, 3) X(find, 3) X(exec, 3) X(findall, 3) X(gsub, 4) X(split, 3)
+
+typedef int (*reop)(lua_State *L, lregex *r, int sarg, int arg3);
+
+static int asmethod(lua_State *L, reop op)
 {
-  int temp;
-  lua_settop(L, 3);     /* a temporary pattern goes above the arguments */
-  lregex *r = patternarg(L, &temp);
-  return done(r, temp, do_findall(L, r, 1, 3));
+  return op(L, checkregex(L, 1), 2, 3);
 }
 
-static int re_gsub(lua_State *L)
+static int asfunction(lua_State *L, reop op, int nargs)
 {
   int temp;
-  lua_settop(L, 4);     /* a temporary pattern goes above the arguments */
-  lregex *r = patternarg(L, &temp);
-  return done(r, temp, do_gsub(L, r, 1, 3, 4));
+  lregex *r;
+  lua_settop(L, nargs);     /* a temporary pattern goes above the arguments */
+  r = patternarg(L, &temp);
+  return done(r, temp, op(L, r, 1, 3));
 }
 
-static int re_split(lua_State *L)
-{
-  int temp;
-  lua_settop(L, 3);     /* a temporary pattern goes above the arguments */
-  lregex *r = patternarg(L, &temp);
-  return done(r, temp, do_split(L, r, 1, 3));
-}
+#define WRAPOP(name, nargs)                                                     \
+  static int m_##name(lua_State *L) { return asmethod(L, do_##name); }          \
+  static int re_##name(lua_State *L) { return asfunction(L, do_##name, nargs); }
+REOPS(WRAPOP)
 
 /* escape(s): s with every ASCII punctuation character backslash-escaped. */
 static int re_escape(lua_State *L)
@@ -543,16 +518,15 @@ static int re_escape(lua_State *L)
   return 1;
 }
 
+#define METHOD(name, nargs) {#name, m_##name},
+#define FUNCTION(name, nargs) {#name, re_##name},
 static const luaL_Reg methods[] = {
-  {"match", m_match}, {"find", m_find}, {"exec", m_exec}, {"gmatch", m_gmatch},
-  {"findall", m_findall}, {"gsub", m_gsub}, {"split", m_split}, {"close", m_close},
+  REOPS(METHOD) {"gmatch", m_gmatch}, {"close", m_close},
   {NULL, NULL}
 };
 
 static const luaL_Reg funcs[] = {
-  {"compile", re_compile}, {"match", re_match}, {"find", re_find}, {"exec", re_exec},
-  {"gmatch", re_gmatch}, {"findall", re_findall}, {"gsub", re_gsub},
-  {"split", re_split}, {"escape", re_escape},
+  REOPS(FUNCTION) {"compile", re_compile}, {"gmatch", re_gmatch}, {"escape", re_escape},
   {NULL, NULL}
 };
 

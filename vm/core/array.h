@@ -125,11 +125,32 @@ void cj_dtype_store(cj_dtype t, void *p, double v);
  * Every function writes into a caller-made out of the result's shape and
  * dtype (CJ_EINVAL otherwise); out may be an input (in place) or overlap
  * one (a temporary is used). */
-typedef enum {
-  CJ_ADD, CJ_SUB, CJ_MUL, CJ_DIV, CJ_IDIV, CJ_MOD, CJ_POW, CJ_MINIMUM, CJ_MAXIMUM,
-  CJ_LT, CJ_LE, CJ_GT, CJ_GE, CJ_EQ, CJ_NE,    /* comparisons: uint8 0/1 */
-  CJ_NBINOPS
-} cj_binop;
+/* The elementwise operations, one line each: X(ENUM, name, verb, kind).
+ * From these lists come the enums (CJ_ADD, ...), the names (cj_binop_name),
+ * the kernel tables of arrmath.c and the Lua functions, methods and error
+ * verbs of larray.c. kind says the result dtype for integer input: KEEP
+ * (the promoted dtype), FLOAT (float64), CMP (uint8 0/1). Adding an op is a
+ * line here, its kernels in arrmath.c (FLOATOPS, and an integer kernel per
+ * integer dtype for a KEEP op), its help entry in larray.c and its test
+ * (vm/core/README.md, "Adding an elementwise operation"). */
+#define CJ_BINOPS(X)                            \
+  X(ADD, add, "add", KEEP)                      \
+  X(SUB, sub, "subtract", KEEP)                 \
+  X(MUL, mul, "multiply", KEEP)                 \
+  X(DIV, div, "divide", FLOAT)                  \
+  X(IDIV, idiv, "floor-divide", KEEP)           \
+  X(MOD, mod, "take the remainder of", KEEP)    \
+  X(POW, pow, "raise", FLOAT)                   \
+  X(MINIMUM, minimum, "compare", KEEP)          \
+  X(MAXIMUM, maximum, "compare", KEEP)          \
+  X(LT, lt, "compare", CMP)                     \
+  X(LE, le, "compare", CMP)                     \
+  X(GT, gt, "compare", CMP)                     \
+  X(GE, ge, "compare", CMP)                     \
+  X(EQ, eq, "compare", CMP)                     \
+  X(NE, ne, "compare", CMP)
+#define CJ_OPENUM_(E, ...) CJ_##E,
+typedef enum { CJ_BINOPS(CJ_OPENUM_) CJ_NBINOPS } cj_binop;
 const char *cj_binop_name(cj_binop op);        /* "add", "sub", ..., "idiv", ..., "lt", ... */
 int cj_binop_iscmp(cj_binop op);
 cj_dtype cj_binop_dtype(cj_binop op, cj_dtype a, cj_dtype b);
@@ -141,14 +162,28 @@ int cj_array_binop(cj_binop op, cj_array *out, const cj_array *a, const cj_array
  * all three broadcast to out's shape; out dtype: the promotion of all three. */
 int cj_array_muladd(cj_array *out, const cj_array *a, const cj_array *b, const cj_array *c);
 
-typedef enum {
-  CJ_NEG, CJ_ABS, CJ_RELU, CJ_SIGN, CJ_FLOOR, CJ_CEIL,   /* keep integer dtypes */
-  CJ_EXP, CJ_LOG, CJ_LOG1P, CJ_SQRT, CJ_SIN, CJ_COS, CJ_TAN, CJ_TANH, CJ_SIGMOID,
-  CJ_NUNOPS
-} cj_unop;
+/* X(ENUM, name, kind): kind KEEP keeps integer dtypes, FLOAT gives float64
+ * for integer input. */
+#define CJ_UNOPS(X)                             \
+  X(NEG, neg, KEEP)                             \
+  X(ABS, abs, KEEP)                             \
+  X(RELU, relu, KEEP)                           \
+  X(SIGN, sign, KEEP)                           \
+  X(FLOOR, floor, KEEP)                         \
+  X(CEIL, ceil, KEEP)                           \
+  X(EXP, exp, FLOAT)                            \
+  X(LOG, log, FLOAT)                            \
+  X(LOG1P, log1p, FLOAT)                        \
+  X(SQRT, sqrt, FLOAT)                          \
+  X(SIN, sin, FLOAT)                            \
+  X(COS, cos, FLOAT)                            \
+  X(TAN, tan, FLOAT)                            \
+  X(TANH, tanh, FLOAT)                          \
+  X(SIGMOID, sigmoid, FLOAT)
+typedef enum { CJ_UNOPS(CJ_OPENUM_) CJ_NUNOPS } cj_unop;
 const char *cj_unop_name(cj_unop op);
-/* Same dtype for float input; integer input keeps its dtype for the first
- * group (neg .. ceil) and gives float64 for the others. */
+/* Same dtype for float input; integer input keeps its dtype for the KEEP
+ * operations (neg .. ceil) and gives float64 for the others. */
 cj_dtype cj_unop_dtype(cj_unop op, cj_dtype a);
 int cj_array_unop(cj_unop op, cj_array *out, const cj_array *a);
 /* out = a limited to [lo, hi] (bounds rounded inward for integer dtypes);
@@ -174,10 +209,11 @@ int cj_array_masked_assign(cj_array *a, const cj_array *mask, const cj_array *sr
  * extreme (or of the first NaN), 0-based. The mean of nothing is NaN; min,
  * max and arg* of nothing fail with CJ_EINVAL; sum of nothing is 0, prod 1,
  * any 0, all 1 (NaN counts as true). */
-typedef enum {
-  CJ_SUM, CJ_MEAN, CJ_VAR, CJ_STD, CJ_MIN, CJ_MAX, CJ_ARGMIN, CJ_ARGMAX,
-  CJ_PROD, CJ_ANY, CJ_ALL, CJ_NREDUCE
-} cj_reduce;
+/* X(ENUM, name) */
+#define CJ_REDUCTIONS(X)                                                        \
+  X(SUM, sum) X(MEAN, mean) X(VAR, var) X(STD, std) X(MIN, min) X(MAX, max)     \
+  X(ARGMIN, argmin) X(ARGMAX, argmax) X(PROD, prod) X(ANY, any) X(ALL, all)
+typedef enum { CJ_REDUCTIONS(CJ_OPENUM_) CJ_NREDUCE } cj_reduce;
 const char *cj_reduce_name(cj_reduce op);
 /* dtype of a reduction along an axis: sum, mean, var, std, prod -> float64
  * for integer input (else the input's); min, max -> input's; arg* -> int32;

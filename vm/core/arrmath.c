@@ -100,8 +100,8 @@ static inline int32_t idiv32(int32_t a, int32_t b)
   BINK(idiv_##S, T, T, FLOORF(x / y))                               \
   BINK(mod_##S, T, T, MODF(x, y))                                   \
   BINK(pow_##S, T, T, POWF(x, y))                                   \
-  BINK(min_##S, T, T, FMIN(x, y))                                   \
-  BINK(max_##S, T, T, FMAX(x, y))
+  BINK(minimum_##S, T, T, FMIN(x, y))                               \
+  BINK(maximum_##S, T, T, FMAX(x, y))
 #define CMPOPS(S, T)                                                \
   BINK(lt_##S, T, uint8_t, x < y)                                   \
   BINK(le_##S, T, uint8_t, x <= y)                                  \
@@ -117,33 +117,38 @@ BINK(sub_i32, int32_t, int32_t, WRAP32(-, x, y))
 BINK(mul_i32, int32_t, int32_t, WRAP32(*, x, y))
 BINK(idiv_i32, int32_t, int32_t, idiv32(x, y))
 BINK(mod_i32, int32_t, int32_t, imod(x, y))
-BINK(min_i32, int32_t, int32_t, IMIN(x, y))
-BINK(max_i32, int32_t, int32_t, IMAX(x, y))
+BINK(minimum_i32, int32_t, int32_t, IMIN(x, y))
+BINK(maximum_i32, int32_t, int32_t, IMAX(x, y))
 BINK(add_u8, uint8_t, uint8_t, x + y)
 BINK(sub_u8, uint8_t, uint8_t, x - y)
 BINK(mul_u8, uint8_t, uint8_t, x * y)
 BINK(idiv_u8, uint8_t, uint8_t, y ? x / y : 0)
 BINK(mod_u8, uint8_t, uint8_t, y ? x % y : 0)
-BINK(min_u8, uint8_t, uint8_t, IMIN(x, y))
-BINK(max_u8, uint8_t, uint8_t, IMAX(x, y))
+BINK(minimum_u8, uint8_t, uint8_t, IMIN(x, y))
+BINK(maximum_u8, uint8_t, uint8_t, IMAX(x, y))
 CMPOPS(f64, double)
 CMPOPS(f32, float)
 CMPOPS(i32, int32_t)
 CMPOPS(u8, uint8_t)
 
-#define CMPROW(S) lt_##S, le_##S, gt_##S, ge_##S, eq_##S, ne_##S
-/* [dtype][op]; NULL where the computation is never done in that dtype */
+/* [dtype][op] from the list of array.h: the kernel op_dtype; NULL where the
+ * computation is never done in that dtype (a FLOAT op on integers). */
+#define INTK_KEEP(k) k
+#define INTK_CMP(k) k
+#define INTK_FLOAT(k) NULL
+#define KF64(E, n, v, k) [CJ_##E] = n##_f64,
+#define KF32(E, n, v, k) [CJ_##E] = n##_f32,
+#define KI32(E, n, v, k) [CJ_##E] = INTK_##k(n##_i32),
+#define KU8(E, n, v, k) [CJ_##E] = INTK_##k(n##_u8),
 static const cj_kernel binkern[CJ_NDTYPES][CJ_NBINOPS] = {
-  { add_f64, sub_f64, mul_f64, div_f64, idiv_f64, mod_f64, pow_f64, min_f64, max_f64, CMPROW(f64) },
-  { add_f32, sub_f32, mul_f32, div_f32, idiv_f32, mod_f32, pow_f32, min_f32, max_f32, CMPROW(f32) },
-  { add_i32, sub_i32, mul_i32, NULL, idiv_i32, mod_i32, NULL, min_i32, max_i32, CMPROW(i32) },
-  { add_u8, sub_u8, mul_u8, NULL, idiv_u8, mod_u8, NULL, min_u8, max_u8, CMPROW(u8) },
+  { CJ_BINOPS(KF64) }, { CJ_BINOPS(KF32) }, { CJ_BINOPS(KI32) }, { CJ_BINOPS(KU8) },
 };
 
-static const char *const binnames[CJ_NBINOPS] = {
-  "add", "sub", "mul", "div", "idiv", "mod", "pow", "minimum", "maximum",
-  "lt", "le", "gt", "ge", "eq", "ne",
-};
+#define OPNAME(E, n, ...) #n,
+#define OPKIND(E, n, v, k) OPK_##k,
+enum { OPK_KEEP, OPK_FLOAT, OPK_CMP };
+static const char *const binnames[CJ_NBINOPS] = { CJ_BINOPS(OPNAME) };
+static const unsigned char binkinds[CJ_NBINOPS] = { CJ_BINOPS(OPKIND) };
 
 const char *cj_binop_name(cj_binop op)
 {
@@ -152,14 +157,14 @@ const char *cj_binop_name(cj_binop op)
 
 int cj_binop_iscmp(cj_binop op)
 {
-  return op >= CJ_LT && op <= CJ_NE;
+  return (unsigned)op < CJ_NBINOPS && binkinds[op] == OPK_CMP;
 }
 
 /* The dtype the operation is computed in. */
 static cj_dtype computedtype(cj_binop op, cj_dtype a, cj_dtype b)
 {
   cj_dtype t = cj_dtype_promote(a, b);
-  if ((op == CJ_DIV || op == CJ_POW) && cj_dtype_isint(t)) return CJ_F64;
+  if (binkinds[op] == OPK_FLOAT && cj_dtype_isint(t)) return CJ_F64;
   return t;
 }
 
@@ -340,28 +345,31 @@ static inline float sigmf(float x)
 #define f_sigm sigmf
 FLOATUN(f64, double, )
 FLOATUN(f32, float, f_)
+/* integer kernels of the KEEP operations */
 UNK(neg_i32, int32_t, (int32_t)(0u - (uint32_t)x))
 UNK(abs_i32, int32_t, x < 0 ? (int32_t)(0u - (uint32_t)x) : x)
 UNK(relu_i32, int32_t, x < 0 ? 0 : x)
 UNK(sign_i32, int32_t, (x > 0) - (x < 0))
-UNK(id_i32, int32_t, x)
+UNK(floor_i32, int32_t, x)
+UNK(ceil_i32, int32_t, x)
 UNK(neg_u8, uint8_t, -x)
-UNK(id_u8, uint8_t, x)
+UNK(abs_u8, uint8_t, x)
+UNK(relu_u8, uint8_t, x)
 UNK(sign_u8, uint8_t, x > 0)
+UNK(floor_u8, uint8_t, x)
+UNK(ceil_u8, uint8_t, x)
 
-#define FLOATROW(S) neg_##S, abs_##S, relu_##S, sign_##S, floor_##S, ceil_##S, exp_##S, \
-    log_##S, log1p_##S, sqrt_##S, sin_##S, cos_##S, tan_##S, tanh_##S, sigmoid_##S
+#define UKF64(E, n, k) [CJ_##E] = n##_f64,
+#define UKF32(E, n, k) [CJ_##E] = n##_f32,
+#define UKI32(E, n, k) [CJ_##E] = INTK_##k(n##_i32),
+#define UKU8(E, n, k) [CJ_##E] = INTK_##k(n##_u8),
 static const cj_kernel unkern[CJ_NDTYPES][CJ_NUNOPS] = {
-  { FLOATROW(f64) },
-  { FLOATROW(f32) },
-  { neg_i32, abs_i32, relu_i32, sign_i32, id_i32, id_i32 },
-  { neg_u8, id_u8, id_u8, sign_u8, id_u8, id_u8 },
+  { CJ_UNOPS(UKF64) }, { CJ_UNOPS(UKF32) }, { CJ_UNOPS(UKI32) }, { CJ_UNOPS(UKU8) },
 };
 
-static const char *const unnames[CJ_NUNOPS] = {
-  "neg", "abs", "relu", "sign", "floor", "ceil", "exp", "log", "log1p", "sqrt",
-  "sin", "cos", "tan", "tanh", "sigmoid",
-};
+#define UNKIND(E, n, k) OPK_##k,
+static const char *const unnames[CJ_NUNOPS] = { CJ_UNOPS(OPNAME) };
+static const unsigned char unkinds[CJ_NUNOPS] = { CJ_UNOPS(UNKIND) };
 
 const char *cj_unop_name(cj_unop op)
 {
@@ -370,7 +378,7 @@ const char *cj_unop_name(cj_unop op)
 
 cj_dtype cj_unop_dtype(cj_unop op, cj_dtype a)
 {
-  return (cj_dtype_isint(a) && op >= CJ_EXP) ? CJ_F64 : a;
+  return (cj_dtype_isint(a) && (unsigned)op < CJ_NUNOPS && unkinds[op] == OPK_FLOAT) ? CJ_F64 : a;
 }
 
 /* Run kernel k (p[0] out, p[1] input, both of out's dtype) on a: when a
@@ -676,9 +684,7 @@ static int64_t lineargext(cj_dtype t, const char *p, int64_t n, int64_t s, int m
   return DISPATCH(t, argext, p, n, s, max);
 }
 
-static const char *const rednames[CJ_NREDUCE] = {
-  "sum", "mean", "var", "std", "min", "max", "argmin", "argmax", "prod", "any", "all",
-};
+static const char *const rednames[CJ_NREDUCE] = { CJ_REDUCTIONS(OPNAME) };
 
 const char *cj_reduce_name(cj_reduce op)
 {

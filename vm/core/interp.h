@@ -15,9 +15,11 @@
 #include "cj.h"
 
 /* ---- the kernel ABI (IR.md §5) --------------------------------------------
- * Generated C declares this struct itself (the text of cj_kernel_prelude());
- * any change here is an ABI change: bump CJ_KERNEL_ABI and the prelude. */
-#define CJ_KERNEL_ABI 1
+ * Generated C declares this struct itself: cj_kernel_prelude() carries the
+ * text below, copied at build time (vm/core/abi.awk -> kctx.inc; keep each
+ * field on one line, comments are dropped). Any change here is an ABI
+ * change: bump CJ_KERNEL_ABI. */
+#define CJ_KERNEL_ABI 2
 
 typedef struct cj_kctx {
   int64_t n;              /* elements in the domain (neurons, synapses, list entries) */
@@ -35,6 +37,10 @@ typedef struct cj_kctx {
   int64_t *spikes, *nspikes;  /* threshold kernels: spikes[(*nspikes)++] = i */
   double *result;             /* scalar kernels: the value */
   int64_t npop;               /* population size (the `n` expression) */
+  int64_t lo;                 /* first element: the kernel runs elements lo .. n - 1
+                                 (a thread's range, threads.h); 0 otherwise. A
+                                 synapses kernel with list != NULL runs the
+                                 synapses list[lo .. n - 1] (a sum split by target) */
 } cj_kctx;
 
 typedef void (*cj_kfn)(const cj_kctx *c);
@@ -65,12 +71,26 @@ typedef enum {
   CJ_NNODE
 } cj_nop;
 
-/* Functions of { "call", name, ... } (fixed list). */
-typedef enum {
-  CJ_F_EXP, CJ_F_LOG, CJ_F_LOG1P, CJ_F_EXPM1, CJ_F_SQRT, CJ_F_ABS, CJ_F_SIN,
-  CJ_F_COS, CJ_F_TAN, CJ_F_TANH, CJ_F_FLOOR, CJ_F_CEIL, CJ_F_SIGN, CJ_F_POW,
-  CJ_F_MIN, CJ_F_MAX, CJ_F_CLIP, CJ_F_SIGMOID, CJ_F_HEAVISIDE, CJ_F_ATAN, CJ_F_ATAN2, CJ_NFUNC
-} cj_func;
+/* The functions of { "call", name, ... }, one line each: X(ENUM, name,
+ * nargs, C), C the function both backends call on doubles: the
+ * interpreter (interp.c) and the generated C (emit.lua reads this list
+ * through core.kernel_functions()). A function that is not <math.h>'s is
+ * a cj_ helper of HELPERS in interp.c (pasted into the kernel prelude).
+ * The language's names (which may lower to several of these) are the table
+ * of stdlib/cajal/functions.lua. Adding a function: a line here (nargs 1
+ * or 2; clip is the one of 3, with an instruction of its own), its helper
+ * when needed, its entry in functions.lua, and a test. */
+#define CJ_KFUNCS(X)                                                            \
+  X(EXP, exp, 1, exp) X(LOG, log, 1, log) X(LOG1P, log1p, 1, log1p)            \
+  X(EXPM1, expm1, 1, expm1) X(SQRT, sqrt, 1, sqrt) X(ABS, abs, 1, fabs)         \
+  X(SIN, sin, 1, sin) X(COS, cos, 1, cos) X(TAN, tan, 1, tan)                   \
+  X(TANH, tanh, 1, tanh) X(FLOOR, floor, 1, floor) X(CEIL, ceil, 1, ceil)       \
+  X(SIGN, sign, 1, cj_sign) X(POW, pow, 2, pow) X(MIN, min, 2, cj_min)          \
+  X(MAX, max, 2, cj_max) X(CLIP, clip, 3, cj_clip)                              \
+  X(SIGMOID, sigmoid, 1, cj_sigmoid) X(HEAVISIDE, heaviside, 1, cj_heaviside)   \
+  X(ATAN, atan, 1, atan) X(ATAN2, atan2, 2, atan2)
+#define CJ_KFUNC_ENUM_(E, ...) CJ_F_##E,
+typedef enum { CJ_KFUNCS(CJ_KFUNC_ENUM_) CJ_NFUNC } cj_func;
 
 typedef struct cj_node cj_node;
 struct cj_node {
@@ -93,6 +113,7 @@ int cj_nop_lookup(const char *name);
 const char *cj_func_name(int f);
 int cj_func_lookup(const char *name);
 int cj_func_arity(int f);               /* number of arguments */
+const char *cj_func_cname(int f);       /* the C function called ("fabs", "cj_min") */
 const char *cj_how_name(int how);
 int cj_how_lookup(const char *name);
 const char *cj_domain_name(int d);
@@ -153,6 +174,12 @@ void cj_prog_set_single(cj_prog *p, int single);
 /* 1 if the kernel runs in blocks; 0 if element by element (its writes
  * through pre/post may meet reads of other elements: IR.md §2). */
 int cj_prog_blocked(const cj_prog *p);
+/* Threads (threads.h): cj_prog_reserve makes the program runnable by
+ * nthreads threads at once (a register file each; CJ_ENOMEM, without a
+ * message, when it cannot); cj_prog_run_thread(p, c, tid) is cj_prog_run
+ * on the registers of thread tid (0 .. nthreads - 1). */
+int cj_prog_reserve(cj_prog *p, int nthreads);
+void cj_prog_run_thread(cj_prog *p, const cj_kctx *c, int tid);
 /* Bytes held by the program (for memory accounting). */
 size_t cj_prog_size(const cj_prog *p);
 

@@ -1,15 +1,18 @@
 /*
  * jit.c — the kernel compiler cache (see jit.h).
  *
- * compile:  open the cache directory once (checked on its descriptor)
+ * start:    open the cache directory once (checked on its descriptor)
  *           -> key = SipHash(secret; source, compiler, flags, uid, ...)
  *           -> <key>.so opened O_NOFOLLOW, checked on the descriptor
  *              (owner, mode, trailer MAC) -> dlopen /proc/self/fd/N
- *                  | missing or not intact
- *           flock <key>.lock (concurrent loads compile once), look again,
+ *                  | missing or not intact: a job
+ * job:      flock <key>.lock (concurrent loads compile once), look again,
  *           write tmp-<key>-<pid>-<n>.c, run the compiler in the cache
- *           directory (its own process group, a time limit), append the
- *           trailer, renameat to <key>.so, load it as above.
+ *           directory (a child process in its own process group, a time
+ *           limit), append the trailer, renameat to <key>.so.
+ * poll:     advance the job without blocking (or wait for it); when it is
+ *           done, load <key>.so as above.
+ * compile:  start, then poll until done (the load waits for the compiler).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE                /* pipe2, posix_spawn_file_actions_addfchdir_np */
@@ -37,16 +40,8 @@
 #include <unistd.h>
 
 /* valgrind cannot execute every instruction -march=native may emit (3.19 has
- * no AVX-512): under valgrind kernels are compiled for the baseline machine,
- * detected the same way as in regex.c. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+ * no AVX-512): under valgrind kernels are compiled for the baseline machine. */
+#include "onvalgrind.h"
 
 extern char **environ;
 
@@ -632,36 +627,89 @@ static double now(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Run the compiler in the cache directory (fchdir to dfd: relative names
- * only, no path to swap) on src into out, in its own process group, stdin
- * and stdout /dev/null, stderr captured (at most 64 KiB) into *err (free
- * it). Returns 0, or: the exit status (>0), -1 could not start (errno),
- * -2 killed by a signal (*sig), -3 timed out (its group killed). */
+/* ---- jobs: the compiler as a child process, advanced between steps ----------
+ * A job builds one entry: it waits for <key>.lock (concurrent loads of one
+ * model compile once), looks for the entry again, writes the C under a
+ * temporary name and runs the compiler on it in the cache directory
+ * (fchdir to dfd: relative names only, no path to swap), in its own process
+ * group, stdin and stdout /dev/null, stderr captured (at most 64 KiB), with
+ * a time limit; then appends the trailer and renames the object into place.
+ * pump() advances a job without blocking (or waiting up to ms for the
+ * compiler's output); nothing here needs a thread.
+ *
+ * Jobs are kept in a list of this process: a job whose owner released it
+ * while the compiler still runs (the network was collected, the script
+ * ended) is advanced by later pumps of any job and, at exit, waited for
+ * (within the compiler's time limit), so its entry reaches the cache and the
+ * next load starts compiled. */
 #define ERRCAP 65536
-static int runcc(const cache *C, const cc *c0, const char *src, const char *out, char **err, int *sig)
+
+enum { J_LOCK, J_CC, J_DONE, J_FAILED };
+
+struct cj_jitjob {
+  cache C;
+  cc c;
+  unsigned char key[16];
+  char hex[33], final[64], src[200], out[200];
+  int state, lk, errfd, owned, found, code, nlines;
+  pid_t pid, owner;
+  double lockdeadline, deadline;
+  char *err, *msg, *source;
+  size_t nerr;
+  cj_jitline *lines;
+  cj_jitjob *next;
+};
+
+static cj_jitjob *jobs;
+
+static int running(const cj_jitjob *J) { return J->state == J_LOCK || J->state == J_CC; }
+
+/* Close and remove what the job holds on the way (not the cache itself). */
+static void cleanup(cj_jitjob *J)
 {
-  cc c = *c0;
+  if (J->errfd >= 0) close(J->errfd);
+  J->errfd = -1;
+  if (J->src[0]) unlinkat(J->C.dfd, J->src, 0);
+  if (J->out[0]) unlinkat(J->C.dfd, J->out, 0);
+  J->src[0] = J->out[0] = '\0';
+  if (J->lk >= 0) close(J->lk);                      /* releases the lock */
+  J->lk = -1;
+  cj_free(J->err);
+  J->err = NULL;
+}
+
+/* The job failed with status code (message in cj_errmsg): kept for its owner. */
+static void jfail(cj_jitjob *J, int code)
+{
+  const char *m = cj_errmsg();
+  J->code = code;
+  if ((J->msg = cj_malloc(strlen(m) + 1))) strcpy(J->msg, m);
+  J->state = J_FAILED;
+  cleanup(J);
+}
+
+static int spawncc(cj_jitjob *J)
+{
   char mbuf[1024];
   const char *argv[MAXARGS + 64];
-  int k = 0, status = 0, p[2], rc = -1;
-  size_t nerr = 0;
+  int k = 0, p[2];
   pid_t pid;
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
-  *err = cj_calloc(1, ERRCAP + 1);
-  *sig = 0;
-  if (!*err) { errno = ENOMEM; return -1; }
-  for (int i = 0; i < c.argc; i++) argv[k++] = c.argv[i];
+  if (!(J->err = cj_calloc(1, ERRCAP + 1))) return cj_fail(CJ_ENOMEM, "jit: out of memory");
+  J->nerr = 0;
+  for (int i = 0; i < J->c.argc; i++) argv[k++] = J->c.argv[i];
   for (int i = 0; FLAGS[i]; i++) argv[k++] = FLAGS[i];
   snprintf(mbuf, sizeof mbuf, "%s", machflags());
   for (char *sv, *tok = strtok_r(mbuf, " \t", &sv); tok && k < MAXARGS + 59; tok = strtok_r(NULL, " \t", &sv))
     argv[k++] = tok;
-  argv[k++] = "-o"; argv[k++] = out; argv[k++] = src; argv[k++] = "-lm";
+  argv[k++] = "-o"; argv[k++] = J->out; argv[k++] = J->src; argv[k++] = "-lm";
   argv[k] = NULL;
-  argv[0] = c0->path;
-  if (pipe2(p, O_CLOEXEC) != 0) return -1;
+  argv[0] = J->c.path;
+  if (pipe2(p, O_CLOEXEC) != 0)
+    return cj_fail(CJ_EIO, "jit: cannot run the C compiler '%s': %s", J->c.path, strerror(errno));
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addfchdir_np(&fa, C->dfd);
+  posix_spawn_file_actions_addfchdir_np(&fa, J->C.dfd);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, p[1], 2);
@@ -673,128 +721,262 @@ static int runcc(const cache *C, const cc *c0, const char *src, const char *out,
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   close(p[1]);
-  if (e != 0) { close(p[0]); errno = e; return -1; }
-  double deadline = now() + timelimit();
-  int open_ = 1, done = 0, timedout = 0;
-  while (!done) {
-    double left = deadline - now();
-    if (left <= 0) { timedout = 1; break; }
-    if (open_) {
-      struct pollfd pf = { p[0], POLLIN, 0 };
-      int ms = left > 1 ? 1000 : (int)(left * 1000) + 1;
-      if (poll(&pf, 1, ms) > 0) {
-        char tmp[4096];
-        ssize_t r = read(p[0], tmp, sizeof tmp);
-        if (r > 0) {
-          size_t keep = nerr + (size_t)r > ERRCAP ? ERRCAP - nerr : (size_t)r;
-          memcpy(*err + nerr, tmp, keep);
-          nerr += keep;
-        } else if (r == 0 || errno != EINTR) {
-          open_ = 0;
-        }
-      }
-    } else {
-      struct timespec ts = { 0, 20000000 };
-      nanosleep(&ts, NULL);
-    }
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) done = 1;
-    else if (w < 0 && errno != EINTR) { done = 1; status = -1; }
+  if (e != 0) {
+    close(p[0]);
+    return cj_fail(CJ_EIO, "jit: cannot run the C compiler '%s': %s", J->c.path, strerror(e));
   }
-  close(p[0]);
-  if (timedout) {
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    return -3;
-  }
-  if (status == -1) rc = -1;
-  else if (WIFSIGNALED(status)) { *sig = WTERMSIG(status); rc = -2; }
-  else rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  return rc;
+  J->pid = pid;
+  J->errfd = p[0];
+  J->deadline = now() + timelimit();
+  J->state = J_CC;
+  return 0;
 }
 
-static int build(const cache *C, const char *hex, const char *final, const unsigned char key[16],
-                 const cc *c, const char *source, const cj_jitline *lines, int nlines)
+/* With the lock held (or given up on): look for the entry again (another
+ * process may have built it while we waited), else start the compiler. */
+static int begin(cj_jitjob *J)
 {
-  char src[200], out[200], *err = NULL;
-  int st = 0, status, sig;
+  int fd = openentry(&J->C, J->final, J->key);
+  if (fd >= 0) {
+    close(fd);
+    J->found = 1;
+    J->state = J_DONE;
+    cleanup(J);
+    return 0;
+  }
   long n = ++tmpcounter;
-  snprintf(src, sizeof src, "tmp-%s-%ld-%ld.c", hex, (long)getpid(), n);
-  snprintf(out, sizeof out, "tmp-%s-%ld-%ld.so", hex, (long)getpid(), n);
-  if (writeat(C, src, source) != 0) {
-    st = cj_fail(CJ_EIO, "jit: cannot write the kernels' C into '%s': %s", C->dir, strerror(errno));
-  } else if ((status = runcc(C, c, src, out, &err, &sig)) != 0) {
-    if (status == -1)
-      st = cj_fail(CJ_EIO, "jit: cannot run the C compiler '%s': %s", c->path, strerror(errno));
-    else if (status == -2)
-      st = cj_fail(CJ_EIO, "jit: the C compiler '%s' was killed by signal %d (%s)", c->path, sig, strsignal(sig));
-    else if (status == -3)
-      st = cj_fail(CJ_EIO, "jit: the C compiler '%s' did not finish within %g s (the limit is CAJAL_JIT_TIMEOUT)",
-                   c->path, timelimit());
-    else
-      st = compilerfail(source, src, err, status, lines, nlines);
-  } else if (seal(C, out, key) != 0 || renameat(C->dfd, out, C->dfd, final) != 0) {
-    st = cj_fail(CJ_EIO, "jit: cannot write cache entry '%s/%s': %s", C->dir, final, strerror(errno));
-  }
-  cj_free(err);
-  unlinkat(C->dfd, src, 0);
-  unlinkat(C->dfd, out, 0);
-  return st;
+  snprintf(J->src, sizeof J->src, "tmp-%s-%ld-%ld.c", J->hex, (long)getpid(), n);
+  snprintf(J->out, sizeof J->out, "tmp-%s-%ld-%ld.so", J->hex, (long)getpid(), n);
+  if (writeat(&J->C, J->src, J->source) != 0)
+    return cj_fail(CJ_EIO, "jit: cannot write the kernels' C into '%s': %s", J->C.dir, strerror(errno));
+  return spawncc(J);
 }
 
-/* Concurrent cold loads of one model compile once: the builder holds an
- * exclusive flock on <key>.lock; the others wait for it (at most the
- * compiler's time limit and a minute), then find the entry. -1: no lock
- * (compile anyway). */
-static int lockentry(const cache *C, const char *hex)
+/* The compiler ended: status as waitpid gave it (-1: lost, -3: timed out). */
+static int ccdone(cj_jitjob *J, int status)
 {
-  char name[64];
-  snprintf(name, sizeof name, "%s.lock", hex);
-  int fd = openat(C->dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return -1;
-  double deadline = now() + timelimit() + 60;
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) { close(fd); return -1; }
-    if (now() > deadline) { close(fd); return -1; }
-    struct timespec ts = { 0, 20000000 };
-    nanosleep(&ts, NULL);
+  if (status == -1)
+    return cj_fail(CJ_EIO, "jit: lost the C compiler '%s' (waitpid: %s)", J->c.path, strerror(ECHILD));
+  if (status == -3)
+    return cj_fail(CJ_EIO, "jit: the C compiler '%s' did not finish within %g s (the limit is CAJAL_JIT_TIMEOUT)",
+                   J->c.path, timelimit());
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return cj_fail(CJ_EIO, "jit: the C compiler '%s' was killed by signal %d (%s)", J->c.path, sig, strsignal(sig));
   }
-  return fd;
+  int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  if (rc) return compilerfail(J->source, J->src, J->err, rc, J->lines, J->nlines);
+  if (seal(&J->C, J->out, J->key) != 0 || renameat(J->C.dfd, J->out, J->C.dfd, J->final) != 0)
+    return cj_fail(CJ_EIO, "jit: cannot write cache entry '%s/%s': %s", J->C.dir, J->final, strerror(errno));
+  return 0;
 }
 
-int cj_jit_compile(const char *source, const cj_jitline *lines, int nlines, cj_jit **out)
+/* Read what the compiler wrote to stderr, waiting at most ms for it. */
+static void readerr(cj_jitjob *J, int ms)
+{
+  struct pollfd pf = { J->errfd, POLLIN, 0 };
+  if (J->errfd < 0 || poll(&pf, 1, ms) <= 0) return;
+  char tmp[4096];
+  ssize_t r = read(J->errfd, tmp, sizeof tmp);
+  if (r > 0) {
+    size_t keep = J->nerr + (size_t)r > ERRCAP ? ERRCAP - J->nerr : (size_t)r;
+    memcpy(J->err + J->nerr, tmp, keep);
+    J->nerr += keep;
+  } else if (r == 0 || errno != EINTR) {
+    close(J->errfd);
+    J->errfd = -1;
+  }
+}
+
+static void finish(cj_jitjob *J, int status)
+{
+  for (int k = 0; k < 64 && J->errfd >= 0; k++) readerr(J, 0);   /* what is left in the pipe */
+  int st = ccdone(J, status);
+  if (st) { jfail(J, st); return; }
+  J->state = J_DONE;
+  cleanup(J);
+}
+
+static void pause_ms(int ms)
+{
+  struct timespec ts = { 0, (long)(ms > 20 ? 20 : ms) * 1000000L };
+  if (ms > 0) nanosleep(&ts, NULL);
+}
+
+/* Advance J; ms > 0 may wait that long (the compiler's output, or 20 ms for
+ * a lock another process holds). */
+static void pump(cj_jitjob *J, int ms)
+{
+  int status = 0, st;
+  if (J->state == J_LOCK) {
+    if (flock(J->lk, LOCK_EX | LOCK_NB) != 0 && (errno == EWOULDBLOCK || errno == EINTR) && now() <= J->lockdeadline) {
+      pause_ms(ms);
+      return;
+    }
+    if ((st = begin(J))) jfail(J, st);            /* locked, or compile anyway (no lock after the wait) */
+    return;
+  }
+  if (J->state != J_CC) return;
+  double left = J->deadline - now();
+  int wait = left * 1000 < ms ? (int)(left * 1000) + 1 : ms;
+  if (wait < 0) wait = 0;
+  if (J->errfd >= 0) readerr(J, wait);
+  else pause_ms(wait);
+  pid_t w = waitpid(J->pid, &status, WNOHANG);
+  if (w == J->pid) { J->pid = 0; finish(J, status); }
+  else if (w < 0 && errno != EINTR) { J->pid = 0; finish(J, -1); }
+  else if (now() >= J->deadline) {
+    kill(-J->pid, SIGKILL);
+    kill(J->pid, SIGKILL);
+    while (waitpid(J->pid, &status, 0) < 0 && errno == EINTR) {}
+    J->pid = 0;
+    finish(J, -3);
+  }
+}
+
+static void jobfree(cj_jitjob *J)
+{
+  for (cj_jitjob **p = &jobs; *p; p = &(*p)->next)
+    if (*p == J) { *p = J->next; break; }
+  cleanup(J);
+  if (J->C.dfd >= 0) close(J->C.dfd);
+  for (int i = 0; i < J->nlines; i++) cj_free((char *)J->lines[i].name);
+  cj_free(J->lines);
+  cj_free(J->source);
+  cj_free(J->msg);
+  cj_free(J);
+}
+
+/* Advance every job of this process once; free released ones that ended. */
+static void pumpall(void)
+{
+  for (cj_jitjob *J = jobs, *next; J; J = next) {
+    next = J->next;
+    if (J->owner != getpid()) continue;            /* a copy in a forked child: not ours */
+    pump(J, 0);
+    if (!J->owned && !running(J)) jobfree(J);
+  }
+}
+
+/* At exit: the compilers still running finish and fill the cache. */
+static void finishall(void)
+{
+  for (cj_jitjob *J = jobs; J; J = J->next)
+    if (J->owner == getpid() && J->state == J_CC)
+      while (J->state == J_CC) pump(J, 1000);
+}
+
+static char *dupstr(const char *s)
+{
+  char *d = cj_malloc(strlen(s) + 1);
+  if (d) strcpy(d, s);
+  return d;
+}
+
+/* A new job for the entry of key: copies of source and lines, linked. */
+static int newjob(const cache *C, const cc *c, const unsigned char key[16], const char *source,
+                  const cj_jitline *lines, int nlines, cj_jitjob **out)
+{
+  static int atexit_set;
+  cj_jitjob *J = cj_calloc(1, sizeof *J);
+  if (!J) { close(C->dfd); return cj_fail(CJ_ENOMEM, "jit: out of memory"); }
+  J->C = *C;
+  J->c = *c;
+  for (int i = 0; i < c->argc; i++) J->c.argv[i] = J->c.buf + (c->argv[i] - c->buf);
+  memcpy(J->key, key, 16);
+  tohex(key, J->hex);
+  snprintf(J->final, sizeof J->final, "%s.so", J->hex);
+  J->lk = J->errfd = -1;
+  J->owner = getpid();
+  J->owned = 1;
+  J->next = jobs;
+  jobs = J;
+  if (!(J->source = dupstr(source)) ||
+      (nlines > 0 && !(J->lines = cj_calloc((size_t)nlines, sizeof *J->lines)))) {
+    jobfree(J);
+    return cj_fail(CJ_ENOMEM, "jit: out of memory");
+  }
+  for (int i = 0; i < nlines; i++, J->nlines++) {
+    J->lines[i] = lines[i];
+    if (!(J->lines[i].name = dupstr(lines[i].name ? lines[i].name : "?"))) {
+      jobfree(J);
+      return cj_fail(CJ_ENOMEM, "jit: out of memory");
+    }
+  }
+  if (!atexit_set && atexit(finishall) == 0) atexit_set = 1;
+  *out = J;
+  return 0;
+}
+
+int cj_jit_start(const char *source, const cj_jitline *lines, int nlines, cj_jit **out, cj_jitjob **job)
 {
   cc c;
   cache C;
-  char why[256], final[64], hex[33];
+  char why[256], final[64], hex[33], name[64];
   unsigned char key[16];
-  int st, fd, lk = -1;
+  int st, fd;
+  cj_jitjob *J = NULL;
   *out = NULL;
+  *job = NULL;
   if (jitoff()) return cj_fail(CJ_EIO, "jit: disabled by CAJAL_JIT=%s", getenv("CAJAL_JIT"));
   if (!getcc(&c, why, sizeof why)) return cj_fail(CJ_EIO, "jit: %s", why);
+  pumpall();
   if ((st = opencache(&C))) return st;
   cachekey(C.secret, source, &c, key);
   tohex(key, hex);
   snprintf(final, sizeof final, "%s.so", hex);
-  for (int pass = 0; pass < 2; pass++) {
-    if ((fd = openentry(&C, final, key)) >= 0) {
-      if ((st = load(&C, fd, final, out, 1)) == 0) { stats.hits++; close(C.dfd); return 0; }
-      if (st == CJ_ERUNTIME) { close(C.dfd); return st; }        /* an ABI mismatch */
-    } else if (pass == 0 && faccessat(C.dfd, final, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-      stats.rebuilds++;
-    }
-    if (pass == 0) lk = lockentry(&C, hex);                      /* then look again */
+  if ((fd = openentry(&C, final, key)) >= 0) {
+    if ((st = load(&C, fd, final, out, 1)) == 0) { stats.hits++; close(C.dfd); return 0; }
+    if (st == CJ_ERUNTIME) { close(C.dfd); return st; }          /* an ABI mismatch */
+  } else if (faccessat(C.dfd, final, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+    stats.rebuilds++;
   }
-  st = build(&C, hex, final, key, &c, source, lines, nlines);
-  if (!st) {
-    if ((fd = openentry(&C, final, key)) < 0)
-      st = cj_fail(CJ_EIO, "jit: the new cache entry '%s/%s' cannot be read back", C.dir, final);
-    else
-      st = load(&C, fd, final, out, 0);
+  if ((st = newjob(&C, &c, key, source, lines, nlines, &J))) return st;   /* J owns C.dfd now */
+  snprintf(name, sizeof name, "%s.lock", hex);
+  J->lk = openat(C.dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  J->lockdeadline = now() + timelimit() + 60;
+  J->state = J_LOCK;
+  if (J->lk < 0 || flock(J->lk, LOCK_EX | LOCK_NB) == 0 || (errno != EWOULDBLOCK && errno != EINTR)) {
+    if ((st = begin(J))) { jobfree(J); return st; }            /* compile anyway without a lock */
   }
-  if (lk >= 0) close(lk);                                        /* releases the lock */
-  close(C.dfd);
+  *job = J;
+  return 0;
+}
+
+int cj_jit_poll(cj_jitjob *J, int wait, cj_jit **out)
+{
+  int fd, st;
+  *out = NULL;
+  pumpall();
+  while (wait && running(J)) {
+    pump(J, 1000);
+    pumpall();                  /* a lock we wait for may be held by a job of ours */
+  }
+  if (J->state == J_FAILED)
+    return cj_fail(J->code ? J->code : CJ_EIO, "%s", J->msg ? J->msg : "jit: the compiler failed (out of memory)");
+  if (J->state != J_DONE) return 0;
+  if ((fd = openentry(&J->C, J->final, J->key)) < 0)
+    return cj_fail(CJ_EIO, "jit: the new cache entry '%s/%s' cannot be read back", J->C.dir, J->final);
+  if ((st = load(&J->C, fd, J->final, out, J->found)) == 0 && J->found) stats.hits++;
+  return st;
+}
+
+int cj_jit_running(const cj_jitjob *J) { return running(J); }
+
+void cj_jit_job_release(cj_jitjob *J)
+{
+  if (!J) return;
+  J->owned = 0;
+  if (!running(J)) jobfree(J);
+}
+
+int cj_jit_compile(const char *source, const cj_jitline *lines, int nlines, cj_jit **out)
+{
+  cj_jitjob *J;
+  int st = cj_jit_start(source, lines, nlines, out, &J);
+  if (st || *out) return st;
+  st = cj_jit_poll(J, 1, out);
+  cj_jit_job_release(J);
   return st;
 }
 

@@ -60,6 +60,27 @@ int cj_jit_available(char *why, size_t n);
  * message names the model line of the kernel whose code failed:
  * "model line 12 (kernel 3 'E_update'): C compiler error: ..." */
 int cj_jit_compile(const char *source, const cj_jitline *lines, int nlines, cj_jit **out);
+/* The same in the background (a tiered start): on a cache hit *out is the
+ * loaded kernels and *job NULL; else *job is a compile running as a child
+ * process (*out NULL), to be advanced by cj_jit_poll between steps. Errors
+ * found before the compiler starts (no compiler, an unsafe cache) are
+ * returned here, as by cj_jit_compile. */
+typedef struct cj_jitjob cj_jitjob;
+int cj_jit_start(const char *source, const cj_jitline *lines, int nlines, cj_jit **out, cj_jitjob **job);
+/* Advance the job (every job of the process, in fact) without blocking, or
+ * with wait until it has ended. 0 and *out NULL: still compiling; 0 and
+ * *out: the kernels, loaded (a new handle at each such call); else the
+ * failure, as cj_jit_compile reports it (CJ_ERUNTIME: the compiler rejected
+ * the C; CJ_EIO: the environment). */
+int cj_jit_poll(cj_jitjob *job, int wait, cj_jit **out);
+/* 1 while the job waits for the lock or the compiler runs. */
+int cj_jit_running(const cj_jitjob *job);
+/* The owner is done with job. A compiler still running is not stopped: the
+ * job stays in the process's list, is advanced by later polls of any job
+ * and waited for at exit (within CAJAL_JIT_TIMEOUT), so the entry reaches
+ * the cache for the next load. */
+void cj_jit_job_release(cj_jitjob *job);
+
 /* The function cjk_<id>, or NULL. */
 cj_kfn cj_jit_kernel(cj_jit *j, int id);
 const char *cj_jit_path(const cj_jit *j);

@@ -180,6 +180,11 @@ int cj_net_restore_from(cj_net *net, const cj_savefile *s);
 size_t cj_net_memsize(const cj_net *net);
 /* Backend of kernel id: 1 compiled C, 0 interpreter, -1 no such kernel. */
 int cj_net_kernel_jit(const cj_net *net, int id);
+/* From now on run every kernel through lookup(ud, id), the compiled
+ * function of kernel id (a tiered start switching to the compiled kernels,
+ * vm/core/tier.h): called between steps, never during a run. All or
+ * nothing: a kernel without a function changes nothing (CJ_ERUNTIME). */
+int cj_net_set_kernels(cj_net *net, cj_kfn (*lookup)(void *ud, int id), void *ud);
 
 /* ---- inspection (after build) -------------------------------------------- */
 int cj_net_npops(const cj_net *net);
@@ -219,6 +224,9 @@ void cj_net_mon_target(const cj_net *net, int m, int *ppop, int *pproj, int *pva
 int64_t cj_net_mon_spikes(const cj_net *net, int m, const int64_t **steps, const int32_t **idx);
 /* Spikes and rate monitors: the recorded neurons lo..hi (0-based, inclusive). */
 void cj_net_mon_slice(const cj_net *net, int m, int64_t *lo, int64_t *hi);
+/* State monitors: the recorded neurons or synapses (0-based, in column order),
+ * returned count of them; 0 for other monitors. */
+int64_t cj_net_mon_indices(const cj_net *net, int m, const int64_t **idx);
 int64_t cj_net_mon_state(const cj_net *net, int m, const int64_t **steps, const double **vals, int64_t *cols);
 int64_t cj_net_mon_rate(const cj_net *net, int m, const double **rates);
 int64_t cj_net_mon_every(const cj_net *net, int m);

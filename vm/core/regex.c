@@ -18,14 +18,7 @@
  * past the end of the string (never past its page), which memcheck reports
  * as uses of uninitialised memory. Under valgrind the interpreter runs
  * instead, so memcheck's findings stay meaningful. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "onvalgrind.h"
 
 struct cj_regex {
   pcre2_code *code;

@@ -38,6 +38,15 @@ function B.cajal_path()
   return c
 end
 
+-- The median of a list of numbers (the list is not changed).
+function B.median(t)
+  local s = {}
+  for k, v in ipairs(t) do s[k] = v end
+  table.sort(s)
+  local n = #s
+  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
 -- The processor, as /proc/cpuinfo names it.
 function B.cpu_model()
   local s = B.readfile("/proc/cpuinfo") or ""

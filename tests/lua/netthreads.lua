@@ -1,0 +1,172 @@
+-- tests/lua/netthreads.lua — threads change no bit: every example network
+-- (examples/*.cajal, driven as its script drives it) runs at 1 and at 2
+-- threads, on the JIT and on the interpreter, and gives the same spikes and
+-- the same state, population and synapse variables alike (threads.h:
+-- kernels split in ranges, deliveries and sums by target). The grains are
+-- set to 1 so that even these small networks are split everywhere.
+local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local values, same = T.values, T.same
+local cj = require "cajal"
+local core = require "cajal.core"
+
+local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+local examples = srcdir .. "/examples/"
+
+-- How each example is driven (its .lua script, shortened): load options,
+-- a setup of the loaded network, the simulated time in seconds.
+local stdp_arrays = { pre = { i = { 0, 1, 2 }, t = { 0.01, 0.02, 0.03 } },
+                      forcing = { i = { 0, 1, 2 }, t = { 0.02, 0.01, 0.035 } } }
+local DRIVE = {
+  brunel = { opts = { params = { NE = 800 }, seed = 2 }, dur = 0.1 },
+  coba = { opts = { params = { NE = 400, NI = 100, p = 0.2 }, seed = 8 }, dur = 0.2 },
+  cuba = { opts = { params = { NE = 400, NI = 100, p = 0.2 }, seed = 8 }, dur = 0.2 },
+  decoding = { opts = { seed = 3, progress = false, params = { speed = 0.5 * cj.Hz } }, dur = 0.5 },
+  fi_curve = { opts = {}, dur = 0.3 },
+  oja_layer = { opts = { arrays = { data = cj.rng(4):randn(200, 8) } }, dur = 0.2 },
+  rate_wta = { opts = {}, dur = 0.2, setup = function(net)
+    local h = {}
+    for k = 1, net.U.N do h[k] = 0.8 + 0.01 * ((k * 37) % 20) end
+    net.U.h = cj.array(h)
+  end },
+  reliability = { opts = { seed = 5, params = { n_trials = 16 },
+                           arrays = { stim = 350e-12 + 250e-12 * cj.rng(5):randn(300) } }, dur = 0.3 },
+  ring_attractor = { opts = {}, dur = 0.2, setup = function(net)
+    net.R.h = 1 + 0.5 * cj.cos(net.R.theta - 1)
+  end },
+  stdp = { opts = { params = { K = 3 }, arrays = stdp_arrays }, dur = 0.1 },
+}
+
+local function run(name, backend, nthreads)
+  local d = DRIVE[name]
+  local o = { backend = backend }
+  for k, v in pairs(d.opts) do o[k] = v end
+  cj.threads(nthreads)
+  local net = cj.load(examples .. name .. ".cajal", o)
+  if d.setup then d.setup(net) end
+  net:run(d.dur * cj.second)
+  return net
+end
+
+local function compare(a, b, what)
+  local spikes = 0
+  for name, mon in pairs(a.spikes) do
+    same(values(b.spikes[name]:times()), values(mon:times()), what .. " " .. name .. " spike times")
+    same(values(b.spikes[name]:indices()), values(mon:indices()), what .. " " .. name .. " spike indices")
+    spikes = spikes + mon:count()
+  end
+  for _, group in ipairs(a.populations) do
+    local other = b.populations[group.name]
+    for _, var in ipairs(group:varnames()) do
+      same(values(other[var]), values(group[var]), what .. " " .. group.name .. "." .. var)
+    end
+  end
+  for k, group in ipairs(a.projections) do
+    local other = b.projections[k]
+    for _, var in ipairs(group:varnames()) do
+      same(values(other[var]), values(group[var]), what .. " " .. group.name .. "." .. var)
+    end
+  end
+  return spikes
+end
+
+-- fn() at the grains 1 (every kernel split), the count and grains restored.
+local function split(fn)
+  local before = cj.threads()
+  local ge, gv = cj.thread_grain()
+  cj.thread_grain(1, 1)
+  local ok, err = pcall(fn)
+  cj.thread_grain(ge, gv)
+  cj.threads(before)
+  assert(ok, err)
+end
+
+local function names()
+  local out = {}
+  local p = assert(io.popen("ls '" .. examples .. "'"))
+  for f in p:lines() do
+    local n = f:match("^(.+)%.cajal$")
+    if n then out[#out + 1] = n end
+  end
+  p:close()
+  table.sort(out)
+  return out
+end
+
+T.test("threads: every example network identical at 1 and 2 threads, both backends", function()
+  if not pcall(cj.threads, 2) then T.skip("built without OpenMP: one thread only") end
+  local backends = { "interp" }
+  if core.jit_available() then backends[2] = "jit" end
+  split(function()
+    local list = names()
+    assert(#list >= 10, "examples/*.cajal not found in " .. examples)
+    for _, name in ipairs(list) do
+      assert(DRIVE[name], "examples/" .. name .. ".cajal: add how to drive it to tests/lua/netthreads.lua")
+      for _, backend in ipairs(backends) do
+        local what = name .. " (" .. backend .. ")"
+        local one, two = run(name, backend, 1), run(name, backend, 2)
+        compare(one, two, what)
+      end
+    end
+  end)
+end)
+
+-- Heterogeneous delays (deliveries from per-step event lists, split by
+-- filtering on the target) and plastic synapses whose on_pre writes the
+-- synapse and reads the traces of both sides.
+local DELAYS = [[
+  import "models/lif"
+  import "models/synapses"
+  import "models/stdp"
+  population In = poisson(300, rate = 25 Hz)
+  population E = lif(400, v = uniform(-70 mV, -52 mV), I_e = 250 pA)
+  connect In -> E stdp(g_max = 2 nS) with probability 0.2 delay uniform(0.5 ms, 5 ms) as Plastic
+  connect E -> E exp_current with probability 0.05 weight 100 pA delay uniform(1 ms, 3 ms) as Rec
+  record spikes of E
+]]
+
+T.test("threads: heterogeneous delays and plasticity identical at 1 and 3 threads", function()
+  if not pcall(cj.threads, 2) then T.skip("built without OpenMP: one thread only") end
+  split(function()
+    for _, backend in ipairs(core.jit_available() and { "interp", "jit" } or { "interp" }) do
+      local nets = {}
+      for k, nt in ipairs({ 1, 3 }) do
+        cj.threads(nt)
+        nets[k] = cj.network(DELAYS, { seed = 7, backend = backend })
+        nets[k]:run(0.3 * cj.second)
+      end
+      local spikes = compare(nets[1], nets[2], "delays (" .. backend .. ")")
+      assert(spikes > 100, "delays: too few spikes (" .. spikes .. ")")
+    end
+  end)
+end)
+
+T.test("threads: the count is set, read and checked", function()
+  local before = cj.threads()
+  assert(math.type(before) == "integer" and before >= 1)
+  assert(cj.threads(1) == 1 and cj.threads() == 1)
+  local ok, msg = pcall(cj.threads, 0)
+  assert(not ok and tostring(msg):find("a count from 1 to 256 expected, got 0", 1, true), msg)
+  ok, msg = pcall(cj.threads, 257)
+  assert(not ok and tostring(msg):find("got 257", 1, true), msg)
+  ok = pcall(cj.threads, "two")
+  assert(not ok)
+  cj.threads(before)
+  assert(cj.threads() == before)
+end)
+
+T.test("threads: CAJAL_THREADS sets the default, a bad value is refused with a warning", function()
+  local cajal = arg[-1] or "cajal"
+  local function count(env)
+    local p = assert(io.popen(env .. " '" .. cajal .. "' -e 'print(require(\"cajal\").threads())' 2>&1"))
+    local out = p:read("a")
+    p:close()
+    return out
+  end
+  if not pcall(cj.threads, 2) then T.skip("built without OpenMP") end
+  local out = count("CAJAL_THREADS=3")
+  assert(out:match("^3%s*$"), out)
+  out = count("CAJAL_THREADS=zero")
+  assert(out:find("CAJAL_THREADS='zero' ignored", 1, true) and out:match("\n?(%d+)%s*$"), out)
+end)
+
+T.done()

@@ -1,0 +1,54 @@
+/*
+ * kprog.h — private to the kernel compiler (kcompile.c) and the interpreter
+ * (interp.c): the register bytecode of a compiled kernel, cj_prog.
+ * Registers are arrays of LANES doubles; an instruction is (op, d, a, b, c),
+ * register numbers or operands by op (see the compiler and block()).
+ */
+#ifndef CJ_KPROG_H
+#define CJ_KPROG_H
+
+#include "interp.h"
+
+#define LANES 128                 /* elements per block (a multiple of 4) */
+#define NOREG 0xFFFFu
+
+enum {
+  I_END, I_LOADC, I_LOADX, I_LS, I_NOTREF, I_IDX, I_RAND,
+  I_ADD, I_SUB, I_MUL, I_DIV, I_NEG, I_POW,
+  I_LT, I_LE, I_GT, I_GE, I_EQ, I_NE, I_AND, I_OR, I_NOT, I_SEL,
+  I_F1, I_F2, I_CLIP, I_MOV, I_BLEND,
+  I_STOREC, I_STOREX, I_ADDC, I_ADDX,
+  I_MAND, I_MANDN, I_JNONE, I_THRESH, I_RESULT, I_RESULTV
+};
+
+typedef struct ins { uint16_t op, d, a, b, c; } ins;
+
+typedef struct cst { uint16_t reg; double v; } cst;
+
+struct cj_prog {
+  char name[64];
+  int domain, kind, nrefs, ntmp;
+  int blocked;                 /* lanes per block: LANES or 1 */
+  ins *code; int ncode, capcode;
+  cst *consts; int nconst, capconst;
+  int reg_t, reg_dt, reg_n;    /* special registers (NOREG if unused) */
+  int nregs, sp;
+  unsigned char *writes;       /* per slot: written? */
+  unsigned char *hows;         /* per slot: selectors used (bits) */
+  int usehow[CJ_NHOW];         /* index lanes needed */
+  int needix;                  /* neurons domain: element indices needed (i, rand) */
+  int single;                  /* variables are float arrays */
+  double *regs;                /* nregs * LANES, 64-byte aligned inside rawregs */
+  void *rawregs;
+  int64_t *ix[CJ_NHOW];        /* per block: element indices by how */
+  int err;
+  cj_prog **team; int nteam;   /* copies with their own registers, for threads 1 .. nteam */
+};
+
+/* d[0..LANES) = v */
+static inline void fill(double *d, double v)
+{
+  for (int l = 0; l < LANES; l++) d[l] = v;
+}
+
+#endif
