@@ -90,18 +90,7 @@ if arg and arg[1] == "--child" then
 end
 
 local function runchild(N, T)
-  local cmd = format("%s %s --child %d %g 2>&1", B.shq(B.cajal_path()), B.shq(SRC .. "/tests/bench/scale.lua"), N, T)
-  local p = io.popen(cmd)
-  local out = p:read("a")
-  p:close()
-  local line = out:match("CHILD ([^\n]*)")
-  if not line then
-    io.stderr:write("bench child failed: ", cmd, "\n", out:sub(-2000), "\n")
-    return nil
-  end
-  local r = {}
-  for k, v in line:gmatch("(%S+)=(%S+)") do r[k] = tonumber(v) end
-  return r
+  return B.child("", format("%d %g", N, T), "scale.lua")
 end
 
 local function bench(name, value, unit) print(format("BENCH %s %s %s", name, value, unit)); io.stdout:flush() end
