@@ -98,7 +98,8 @@ local function bench(name, value, unit) print(format("BENCH %s %s %s", name, val
 local T = tonumber(os.getenv("BENCH_SCALE_T") or "1")
 local sizes = { 10000, 100000 }
 if os.getenv("BENCH_FULL") == "1" then sizes[#sizes + 1] = 1000000 end
-print(format("processor: %s; CUBA, %d synapses per neuron, %g s simulated", B.cpu_model(), K, T))
+print(format("processor: %s; CUBA, %d synapses per neuron, %g s simulated; %d thread(s) (cpu: summed over them)",
+             B.cpu_model(), K, T, require("cajal").threads()))
 local rows = {}
 for _, N in ipairs(sizes) do
   local r = runchild(N, T)
