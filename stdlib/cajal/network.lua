@@ -741,16 +741,6 @@ end
 -- Running
 ---------------------------------------------------------------------------
 
--- The NaN message of the runtime counts neurons from 0; say it for Lua too.
-local function runerror(err)
-  err = tostring(err)
-  local pop, var, i = err:match("population '([^']*)', variable '([^']*)', neuron (%d+)")
-  if pop then
-    err = err .. format(" [in Lua: net.%s.%s[%d]]", pop, var, tonumber(i) + 1)
-  end
-  return err
-end
-
 local MAXSTEPS = 1 << 53
 
 -- A monitor streamed to a file (`record ... to "x.npy"`) is complete at the end
@@ -792,7 +782,7 @@ function Net:run(duration)
       if cb.next > now and cb.next < nxt then nxt = cb.next end
     end
     local ok, err = pcall(h.run, h, nxt - now, bar)
-    if not ok then error(runerror(err), 2) end
+    if not ok then error(err, 2) end
     now = h:step()
     o.running = true
     for _, cb in ipairs(o.every) do

@@ -56,13 +56,7 @@ local function bench(name, value, unit)
   io.stdout:flush()
 end
 
-local function median(t)
-  local s = {}
-  for k, v in ipairs(t) do s[k] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/lib/bench.lua").median
 
 local tmp = os.tmpname()
 os.remove(tmp)

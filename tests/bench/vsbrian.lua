@@ -68,12 +68,8 @@ local function bench(name, value, unit)
 end
 
 local function median(t)
-  local s = {}
-  for i, v in ipairs(t) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  if n == 0 then return nil end
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
+  if #t == 0 then return nil end
+  return B.median(t)
 end
 
 ---------------------------------------------------------------------------

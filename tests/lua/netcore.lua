@@ -165,6 +165,11 @@ T.test("NaN stops the run naming population, variable, neuron and step", functio
   local net = core.net_new(ir)
   local msg = T.checkerror("population 'P', variable 'clock', neuron 2 is NaN at step 100", net.run, net, 250)
   assert(net:step() == 100, msg)
+  -- neuron 2 of the model (from 0) is [3] in Lua: the binding says so
+  assert(msg:find("[in Lua: net.P.clock[3]]", 1, true), msg)
+  -- a run stopped for another reason says nothing of the kind
+  local msg2 = T.checkerror("number of steps must be >= 0", net.run, net, -1)
+  assert(not msg2:find("in Lua", 1, true), msg2)
 end)
 
 T.test("arrays, drives and heterogeneous delays from Lua", function()

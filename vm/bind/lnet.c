@@ -995,7 +995,16 @@ static int m_run(lua_State *L)
   int st = cj_net_run(n->net, steps, onprogress, &p);
   sigaction(SIGINT, &old, NULL);
   if (p.bar && st) fprintf(stderr, "\n");
-  if (st) lua_pushstring(L, cj_errmsg());      /* before the hook runs anything */
+  if (st) {                                    /* before the hook runs anything */
+    int pop, var;
+    int64_t i;
+    lua_pushstring(L, cj_errmsg());
+    if (cj_net_nonfinite(n->net, &pop, &var, &i)) {   /* where it is in Lua, counted from 1 */
+      lua_pushfstring(L, " [in Lua: net.%s.%s[%I]]", cj_net_pop_name(n->net, pop),
+                      cj_net_pop_varname(n->net, pop, var), (lua_Integer)i + 1);
+      lua_concat(L, 2);
+    }
+  }
   if (p.hook) callhook(&p, cj_net_step(n->net) - step0, steps, now(), st ? "stopped" : "done");
   account(L, n);
   if (st) return luaL_error(L, "%s", lua_tostring(L, -1));

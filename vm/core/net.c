@@ -149,6 +149,7 @@ cj_net *cj_net_new(const char *name, double dt, uint64_t seed)
   net->key[0] = (uint32_t)seed;
   net->key[1] = (uint32_t)(seed >> 32);
   net->chunk = 100;
+  net->badpop = -1;
   net->es = sizeof(double);
   return net;
 }
@@ -1052,11 +1053,13 @@ static int nancheck(cj_net *net)
     for (int v = 0; v < P->nvars; v++) {
       const void *x = P->var[v];
       int64_t i = firstbadx(net, x, P->n);
-      if (i >= 0)
+      if (i >= 0) {
+        net->badpop = p; net->badvar = v; net->badi = i;
         return cj_fail(CJ_ERUNTIME, "network '%s': population '%s', variable '%s', neuron %lld is %s "
                        "at step %lld (t = %g s; state is checked every %lld steps)",
                        net->name, P->name, P->vname[v], (long long)i, isnan(cj_nx_getx(net, x, i)) ? "NaN" : "infinite",
                        (long long)net->step, (double)net->step * net->dt, (long long)net->chunk);
+      }
     }
   }
   for (int j = 0; j < net->nproj; j++) {
@@ -1081,12 +1084,20 @@ static void enddefs(cj_net *net)
   for (int p = 0; p < net->npop; p++) cj_nx_rundefs(net, &net->pop[p], net->step);
 }
 
+int cj_net_nonfinite(const cj_net *net, int *ppop, int *pvar, int64_t *pi)
+{
+  if (net->badpop < 0) return 0;
+  *ppop = net->badpop; *pvar = net->badvar; *pi = net->badi;
+  return 1;
+}
+
 int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
 {
   int st;
   if (!net->built) return cj_fail(CJ_EINVAL, "network '%s' is not built", net->name);
   if (nsteps < 0) return cj_fail(CJ_EINVAL, "run: number of steps must be >= 0, got %lld", (long long)nsteps);
   for (int p = 0; p < net->npop; p++) net->pop[p].defstep = -1;   /* state may have been written */
+  net->badpop = -1;
   for (int64_t done = 0; done < nsteps;) {
     int64_t m = net->chunk - net->step % net->chunk;   /* chunks end at multiples of chunk */
     if (m > nsteps - done) m = nsteps - done;

@@ -140,6 +140,9 @@ void cj_net_set_stop(cj_net *net, cj_stopf stop, void *ud);
  * run between two steps (cj_net_run then fails with "interrupted"). */
 typedef int (*cj_progressf)(void *ud, int64_t done, int64_t total);
 int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud);
+/* After a run stopped on a non-finite state variable of a neuron: 1 and
+ * where (population, variable, neuron from 0); 0 otherwise. */
+int cj_net_nonfinite(const cj_net *net, int *pop, int *var, int64_t *i);
 /* Steps between NaN checks and progress calls (default 100). */
 void cj_net_set_chunk(cj_net *net, int64_t chunk);
 

@@ -120,6 +120,7 @@ struct cj_net {
   mon *mon; int nmon, capmon;
   cj_stopf stop; void *stopud;      /* consulted while connectivity is built */
   cj_thr_ws *thr;                   /* per-thread event lists (threads.c) */
+  int badpop, badvar; int64_t badi;  /* the non-finite state that stopped the last run (badpop -1: none) */
 };
 
 /* ---- shared helpers (net.c) ---------------------------------------------- */
