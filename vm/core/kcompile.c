@@ -830,6 +830,7 @@ void cj_prog_free(cj_prog *p)
 int cj_prog_writes(const cj_prog *p, int r) { return r >= 0 && r < p->nrefs && p->writes[r]; }
 int cj_prog_blocked(const cj_prog *p) { return p->blocked > 1; }
 int cj_prog_slothows(const cj_prog *p, int r) { return r >= 0 && r < p->nrefs ? p->hows[r] : 0; }
+int cj_prog_useshow(const cj_prog *p, int how) { return how >= 0 && how < CJ_NHOW && p->usehow[how]; }
 void cj_prog_set_single(cj_prog *p, int single) { p->single = single != 0; }
 
 size_t cj_prog_size(const cj_prog *p)
