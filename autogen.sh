@@ -9,7 +9,7 @@ for p in build-essential autoconf automake libtool pkg-config liblua5.4-dev lua-
          lua-lpeg-dev libpcre2-dev libcriterion-dev libopenblas-dev libedit-dev libfftw3-dev gnuplot-nox python3-numpy \
          libzmq3-dev libjansson-dev libsodium-dev python3-jupyter-client python3-nbclient python3-nbformat \
          libhdf5-dev python3-h5py zlib1g-dev luarocks \
-         python3-sklearn \
+         python3-sklearn python3-brian \
          wamerican wngerman wfrench wspanish witalian wportuguese wcatalan wdutch wswedish wdanish wnorwegian wpolish \
          libsleef-dev; do
   have "$p" || need="$need $p"

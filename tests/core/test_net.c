@@ -65,6 +65,21 @@ static double c_atan(double a, double b, double c) { (void)b; (void)c; return at
 static double c_atan2(double a, double b, double c) { (void)c; return atan2(a, b); }
 static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1) * 3.0) + (b / -7.0); }
 
+/* Forms the compiler turns into superinstructions (kcompile.c: a uniform
+ * operand read as a scalar, K * v read straight from v, K * x + y,
+ * K * x + K2); the C beside each is what the generated code computes. */
+#define SUPER(name, e) static double c_##name(double a, double b, double c) { (void)a; (void)b; (void)c; return e; }
+#define SUPERS(X) \
+  X(addk, (a + 0.1)) X(kadd, (-0.0 + a)) X(subk, (a - -0.0)) X(ksub, (3.0 - a)) \
+  X(mulk, (a * -0.3)) X(kmul, (0.3 * a)) X(divk, (a / 0.02)) X(kdiv, (7.0 / a)) \
+  X(ltk, (a < 0.5 ? 1.0 : 0.0)) X(klt, (0.5 < a ? 1.0 : 0.0)) X(lek, (a <= 0.0 ? 1.0 : 0.0)) \
+  X(kle, (-0.0 <= a ? 1.0 : 0.0)) X(gtk, (a > -1.0 ? 1.0 : 0.0)) X(kgt, (1.0 > a ? 1.0 : 0.0)) \
+  X(gek, (a >= 7.25 ? 1.0 : 0.0)) X(kge, (0.1 >= a ? 1.0 : 0.0)) X(eqk, (a == 1.0 ? 1.0 : 0.0)) \
+  X(keq, (0.0 == a ? 1.0 : 0.0)) X(nek, (a != 0.0 ? 1.0 : 0.0)) X(kne, (2.0 != a ? 1.0 : 0.0)) \
+  X(mulkadd, ((0.9 * a) + b)) X(addmulk, (b + (a * 0.9))) X(mulkaddexpr, ((0.7 * (a - b)) + (b * b))) \
+  X(decay, ((0.99501247919268232 * a) + -0.00024438851955856664)) X(decay2, (-0.0 + (a * 0.5)))
+SUPERS(SUPER)
+
 static const struct { const char *expr; cfn f; const char *c; } ops[] = {
   { "(+ (var 0 i) (var 1 i))", c_add, "(a + b)" }, { "(- (var 0 i) (var 1 i))", c_sub, "(a - b)" },
   { "(* (var 0 i) (var 1 i))", c_mul, "(a * b)" }, { "(/ (var 0 i) (var 1 i))", c_div, "(a / b)" },
@@ -87,6 +102,22 @@ static const struct { const char *expr; cfn f; const char *c; } ops[] = {
   { "(call sigmoid (var 0 i))", c_sigmoid, "cj_sigmoid(a)" }, { "(call heaviside (var 0 i))", c_heav, "cj_heaviside(a)" },
   { "(call atan (var 0 i))", c_atan, "atan(a)" }, { "(call atan2 (var 0 i) (var 1 i))", c_atan2, "atan2(a, b)" },
   { "(+ (* (- (var 0 i) 0.1) 3) (/ (var 1 i) -7))", c_mixed, "(((a - 0.1) * 3.0) + (b / -7.0))" },
+  { "(+ (var 0 i) 0.1)", c_addk, "(a + 0.1)" }, { "(+ -0 (var 0 i))", c_kadd, "(-0.0 + a)" },
+  { "(- (var 0 i) -0)", c_subk, "(a - -0.0)" }, { "(- 3 (var 0 i))", c_ksub, "(3.0 - a)" },
+  { "(* (var 0 i) -0.3)", c_mulk, "(a * -0.3)" }, { "(* 0.3 (var 0 i))", c_kmul, "(0.3 * a)" },
+  { "(/ (var 0 i) 0.02)", c_divk, "(a / 0.02)" }, { "(/ 7 (var 0 i))", c_kdiv, "(7.0 / a)" },
+  { "(< (var 0 i) 0.5)", c_ltk, "(a < 0.5 ? 1.0 : 0.0)" }, { "(< 0.5 (var 0 i))", c_klt, "(0.5 < a ? 1.0 : 0.0)" },
+  { "(<= (var 0 i) 0)", c_lek, "(a <= 0.0 ? 1.0 : 0.0)" }, { "(<= -0 (var 0 i))", c_kle, "(-0.0 <= a ? 1.0 : 0.0)" },
+  { "(> (var 0 i) -1)", c_gtk, "(a > -1.0 ? 1.0 : 0.0)" }, { "(> 1 (var 0 i))", c_kgt, "(1.0 > a ? 1.0 : 0.0)" },
+  { "(>= (var 0 i) 7.25)", c_gek, "(a >= 7.25 ? 1.0 : 0.0)" }, { "(>= 0.1 (var 0 i))", c_kge, "(0.1 >= a ? 1.0 : 0.0)" },
+  { "(== (var 0 i) 1)", c_eqk, "(a == 1.0 ? 1.0 : 0.0)" }, { "(== 0 (var 0 i))", c_keq, "(0.0 == a ? 1.0 : 0.0)" },
+  { "(~= (var 0 i) 0)", c_nek, "(a != 0.0 ? 1.0 : 0.0)" }, { "(~= 2 (var 0 i))", c_kne, "(2.0 != a ? 1.0 : 0.0)" },
+  { "(+ (* 0.9 (var 0 i)) (var 1 i))", c_mulkadd, "((0.9 * a) + b)" },
+  { "(+ (var 1 i) (* (var 0 i) 0.9))", c_addmulk, "(b + (a * 0.9))" },
+  { "(+ (* 0.7 (- (var 0 i) (var 1 i))) (* (var 1 i) (var 1 i)))", c_mulkaddexpr, "((0.7 * (a - b)) + (b * b))" },
+  { "(+ (* 0.99501247919268232 (var 0 i)) -0.00024438851955856664)", c_decay,
+    "((0.99501247919268232 * a) + -0.00024438851955856664)" },
+  { "(+ -0 (* (var 0 i) 0.5))", c_decay2, "(-0.0 + (a * 0.5))" },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -139,6 +170,55 @@ static void checkop(const char *expr, cfn f)
 Test(interp, every_operation_matches_c)
 {
   for (size_t i = 0; i < NOPS; i++) checkop(ops[i].expr, ops[i].f);
+}
+
+/* Threshold kernels, the fused v <op> K scan (both orientations) and the
+ * general one, against a plain C loop: spikes in increasing order, the
+ * refractory neurons left out, a length that is no multiple of a vector. */
+Test(interp, threshold_scans_match_a_c_loop)
+{
+  static const struct { const char *cond; } th[] = {
+    { "(> (var 0 i) 0.5)" }, { "(< 0.5 (var 0 i))" }, { "(>= (var 0 i) -0)" },
+    { "(<= 0 (var 0 i))" }, { "(< (var 0 i) 1)" }, { "(== (var 0 i) 3)" },
+    { "(~= (var 0 i) 0)" }, { "(> (var 0 i) (var 1 i))" },
+  };
+  const int64_t n = NSPEC * NSPEC + 3;
+  double *a = malloc(n * 8), *b = malloc(n * 8), *ls = malloc(n * 8);
+  int64_t *sp = malloc(n * 8);
+  for (int64_t k = 0; k < n; k++) {
+    a[k] = specials[k % NSPEC]; b[k] = specials[(k / NSPEC) % NSPEC];
+    ls[k] = k % 7 == 0 ? 0.995 : -1e9;           /* every 7th neuron refractory at t = 1 */
+  }
+  for (size_t q = 0; q < sizeof th / sizeof th[0]; q++) {
+    cj_ktree *t = cj_ktree_new();
+    cj_node *cond;
+    OK(cj_kexpr_parse(t, th[q].cond, &cond));
+    cj_ref refs[2] = { { 0, 0, 0 }, { 0, 0, 1 } };
+    cj_kdef d = { .id = 1, .name = "th", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_THRESHOLD,
+                  .nrefs = 2, .refs = refs, .cond = cond };
+    cj_prog *p;
+    OK(cj_prog_compile(&d, &p));
+    double *vars[2] = { a, b };
+    int64_t ns = 0;
+    cj_kctx c = { .n = n, .var = (void **)vars, .npop = n, .t = 1.0, .lastspike = ls,
+                  .refractory = 0.01, .spikes = sp, .nspikes = &ns };
+    cj_prog_run(p, &c);
+    int64_t want = 0;
+    for (int64_t k = 0; k < n; k++) {
+      double x = a[k];
+      int pass = q == 0 ? x > 0.5 : q == 1 ? 0.5 < x : q == 2 ? x >= -0.0 : q == 3 ? 0.0 <= x :
+                 q == 4 ? x < 1.0 : q == 5 ? x == 3.0 : q == 6 ? x != 0.0 : x > b[k];
+      if (!pass || 1.0 - ls[k] < 0.01) continue;
+      cr_assert(want < ns && sp[want] == k, "%s: spike %lld should be neuron %lld",
+                th[q].cond, (long long)want, (long long)k);
+      want++;
+    }
+    cr_assert_eq(ns, want, "%s: %lld spikes, C gives %lld", th[q].cond, (long long)ns, (long long)want);
+    cr_assert_gt(want, 0, "%s: the case has spikes", th[q].cond);
+    cj_prog_free(p);
+    cj_ktree_free(t);
+  }
+  free(a); free(b); free(ls); free(sp);
 }
 
 Test(interp, leaves_t_dt_n_i_notref_lastspike)

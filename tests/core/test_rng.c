@@ -748,3 +748,137 @@ Test(fill, shuffle_keeps_elements_of_a_strided_view)
   for (int i = 1; i < 100; i += 2) cr_assert_eq(seen[i], 1);
   cr_assert_gt(moved, 30);
 }
+
+/* ---- geometric gaps (cj_geom) ---------------------------------------------------------- */
+
+/* The ziggurat's layers have equal area and close at the top: the last
+ * recurrence step lands on exp(-0) = 1 (an independent check of the
+ * constant R and of the tables). */
+Test(geom, ziggurat_tables_close)
+{
+  cj_geom G;
+  cj_geom_init(&G, 0.1);
+  const double v = (7.69711747013104972 + 1) * exp(-7.69711747013104972);
+  cr_assert_gt(G.x[255], 0);
+  cr_assert_lt(G.x[255], G.x[254]);
+  cr_assert_lt(fabs(exp(-G.x[255]) + v / G.x[255] - 1), 1e-12, "top %.17g", exp(-G.x[255]) + v / G.x[255]);
+  for (int i = 1; i < 255; i++)
+    cr_assert_lt(fabs(G.x[i] * (exp(-G.x[i + 1]) - exp(-G.x[i])) - v), 1e-15, "layer %d", i);
+}
+
+/* Gaps against the exact pmf p (1-p)^k (libm's pow: independent), 10^6
+ * draws, plus the mean (1-p)/p within 5 standard errors. */
+static void chi2_geom(double p)
+{
+  const int64_t N = 1000000;
+  const double q = 1 - p, mean = q / p, sd = sqrt(q) / p;
+  int ncat = (int)fmin(4000, ceil(12 / p)) + 1;
+  int64_t *cnt = calloc((size_t)ncat, sizeof *cnt);
+  double *pk = calloc((size_t)ncat, sizeof *pk), s = 0;
+  cj_geom G;
+  cj_rng r;
+  char what[64];
+  cj_geom_init(&G, p);
+  cj_rng_init(&r, 31, 4);
+  for (int64_t i = 0; i < N; i++) {
+    int64_t x = cj_geom_draw(&G, &r);
+    cr_assert(x >= 0);
+    s += (double)x;
+    cnt[x >= ncat - 1 ? ncat - 1 : x]++;
+  }
+  /* cells of width w when 1/p is large: P(k w <= G < (k+1) w) */
+  for (int k = 0; k < ncat - 1; k++) pk[k] = pow(q, k) - pow(q, k + 1);
+  pk[ncat - 1] = pow(q, ncat - 1);
+  snprintf(what, sizeof what, "geometric(%g)", p);
+  chi2test(cnt, pk, ncat, N, what);
+  cr_assert_lt(fabs(s / N - mean), 5 * sd / sqrt((double)N), "%s: mean %g vs %g", what, s / N, mean);
+  free(cnt);
+  free(pk);
+}
+
+Test(geom, chi2_against_exact_pmf)
+{
+  chi2_geom(0.5);
+  chi2_geom(0.3);
+  chi2_geom(0.02);
+  chi2_geom(0.002);
+  chi2_geom(0.9999);
+}
+
+/* Tail probabilities far out (the ziggurat's base layer and tail, wedges of
+ * the top layers): P(G >= k) = (1-p)^k at k = 1/p ... 12/p, p = 1e-4. */
+Test(geom, tail_probabilities)
+{
+  const int64_t N = 2000000;
+  const double p = 1e-4;
+  static const int mult[] = { 1, 3, 6, 9, 12 };
+  int64_t above[5] = { 0 };
+  cj_geom G;
+  cj_rng r;
+  cj_geom_init(&G, p);
+  cj_rng_init(&r, 5, 6);
+  for (int64_t i = 0; i < N; i++) {
+    int64_t x = cj_geom_draw(&G, &r);
+    for (int m = 0; m < 5; m++) above[m] += x >= (int64_t)(mult[m] / p);
+  }
+  for (int m = 0; m < 5; m++) {
+    double P = pow(1 - p, mult[m] / p), se = sqrt(P * (1 - P) / N);
+    cr_assert_lt(fabs((double)above[m] / N - P), 5 * se + 1.0 / N, "P(G >= %d/p) = %g vs %g",
+                 mult[m], (double)above[m] / N, P);
+  }
+}
+
+Test(geom, edge_probabilities_and_golden_values)
+{
+  cj_geom G;
+  cj_rng r;
+  cj_rng_init(&r, 20260101, 3);
+  cj_geom_init(&G, 0);
+  cr_assert_eq(cj_geom_draw(&G, &r), INT64_MAX);
+  cj_geom_init(&G, NAN);
+  cr_assert_eq(cj_geom_draw(&G, &r), INT64_MAX);
+  cj_geom_init(&G, 1);
+  cr_assert_eq(cj_geom_draw(&G, &r), 0);
+  cr_assert_eq(r.counter, 0, "p = 0, 1 consume no words");
+  cj_geom_init(&G, 1e-300);          /* beyond 2^62: reported as never */
+  cr_assert_eq(cj_geom_draw(&G, &r), INT64_MAX);
+  /* the reproducibility contract (connectivity of a seed): change only with
+   * a documented break */
+  cj_rng_init(&r, 20260101, 3);
+  cj_geom_init(&G, 0.02);
+  int64_t g[4];
+  for (int i = 0; i < 4; i++) g[i] = cj_geom_draw(&G, &r);
+  cr_assert(g[0] == 61 && g[1] == 75 && g[2] == 5 && g[3] == 132, "golden %lld %lld %lld %lld", (long long)g[0], (long long)g[1],
+              (long long)g[2], (long long)g[3]);
+  cr_assert(r.counter == 2 && r.used == 4);
+}
+
+/* cj_geom_fill gives the numbers of as many cj_geom_draw calls and leaves
+ * the cursor where they do, from every offset within a block, for counts
+ * across the run length (16 blocks), with wedges and tails (p = 0.3 and
+ * 0.7 hit both often enough in 3000 draws). */
+Test(geom, fill_equals_draws_and_leaves_the_cursor_alike)
+{
+  static const int64_t counts[] = { 1, 2, 7, 31, 32, 33, 64, 100, 3000 };
+  static const double ps[] = { 0.3, 0.7, 1e-3 };
+  int64_t *a = malloc(3000 * sizeof *a);
+  for (size_t q = 0; q < 3; q++)
+    for (int off = 0; off < 4; off++)
+      for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+        cj_geom G;
+        cj_rng r1, r2;
+        cj_geom_init(&G, ps[q]);
+        cj_rng_init(&r1, 8, 9);
+        cj_rng_init(&r2, 8, 9);
+        for (int k = 0; k < off; k++) { cj_rng_u32(&r1); cj_rng_u32(&r2); }
+        cj_geom_fill(&G, &r1, a, counts[c]);
+        for (int64_t k = 0; k < counts[c]; k++)
+          cr_assert_eq(a[k], cj_geom_draw(&G, &r2), "p %g offset %d count %lld draw %lld", ps[q], off,
+                       (long long)counts[c], (long long)k);
+        cr_assert_eq(r1.counter, r2.counter);
+        cr_assert_eq(r1.used, r2.used);
+        cr_assert_eq(cj_rng_u32(&r1), cj_rng_u32(&r2), "the next word after the fill");
+        cr_assert_eq(cj_rng_uniform(&r1), cj_rng_uniform(&r2));
+      }
+  free(a);
+}

@@ -130,7 +130,8 @@ T.test("windows taken during a run equal the full monitor restricted to them", f
     local fv = V(fw)
     for n = 1, 3200 do
       local r = ref_cv(per[n])
-      if isnan(r) then assert(isnan(cv[n]), "cv NaN " .. n) else T.near(cv[n], r, 1e-12 * r, "cv " .. n) end
+      -- absolute 1e-14 too: a regular neuron has a cv of rounding noise (~1e-16)
+      if isnan(r) then assert(isnan(cv[n]), "cv NaN " .. n) else T.near(cv[n], r, 1e-12 * r + 1e-14, "cv " .. n) end
       r = ref_fano(per[n], t0, t1, 0.025)
       if isnan(r) then assert(isnan(fv[n]), "fano NaN " .. n) else T.near(fv[n], r, 1e-12 * r, "fano " .. n) end
     end

@@ -70,6 +70,14 @@ T.test("literals that underflow and values beyond the runtime's limits are locat
   local e = T.checkerror("has delay", net,
     m .. "population P = m(3)\nconnect P -> P { on_pre: v_post += 1 mV } all_to_all delay 1e16 s * rand()")
   assert(e:match("^cj%.network: projection 'P%->P': synapse"), e)
+  -- the synapse's neurons, the pre one found from the CSR rows (no kernel
+  -- reads i, so no pre[] is kept): one-to-one on 4 neurons, the delay of
+  -- synapse s -> s out of range from s = 2 on
+  e = T.checkerror("has delay", net, m .. "population P = m(4)\n"
+    .. "connect P -> P { on_pre: v_post += 1 mV } one_to_one delay 1 ms + 1e16 s * floor(j / 2)")
+  local s, i, j = e:match("synapse (%d+) %((%d+) %-> (%d+)%)")
+  s, i, j = tonumber(s), tonumber(i), tonumber(j)
+  assert(s == 2 and i == 2 and j == 2, e)
 end)
 
 ---------------------------------------------------------------------------

@@ -593,4 +593,48 @@ T.test("a sum that reads an input summed later in the step, or itself, is refuse
   cj.network(src .. "connect Y -> Y lin all_to_all weight 0.1\n", opts)
 end)
 
+-- Storage of a synapse (issue 11): its 4-byte target (CSR by pre neuron)
+-- plus its variables; the pre neuron of each synapse is kept (4 more bytes)
+-- only when a kernel of the projection reads it. Two networks differing in
+-- the connection probability only: the memory difference per synapse is
+-- exactly that. The pre neurons are the same either way, and a kernel that
+-- reads i (the weight clause) sees the pre neuron of its synapse.
+T.test("a synapse costs 4 bytes unless a kernel reads its pre neuron", function()
+  local plain = "{ on_spike: v += 1 mV }"
+  local function make(p, clause)
+    return cj.network(format([[
+neuron lif { state { v = 0 mV }
+  equations { dv/dt = -v / (10 ms) }
+  spike when v > 10 mV
+  reset { v = 0 mV } }
+population A = lif(300)
+population B = lif(200)
+connect A -> B %s with probability %g %s as AB
+]], clause, p, clause == plain and "" or "weight i * 1 mV"), { seed = 21, progress = false })
+  end
+  local reads = "{ state { w = 0 mV }\n on_pre: v_post += w }"
+  local a1, a2 = make(0.1, plain), make(0.3, plain)
+  local b1, b2 = make(0.1, reads), make(0.3, reads)
+  local dn = a2.AB.N - a1.AB.N
+  assert(dn > 5000, "synapses " .. dn)
+  assert((a2.memory - a1.memory) / dn == 4, "bytes per synapse, no kernel reads pre: " .. (a2.memory - a1.memory) / dn)
+  assert((b2.memory - b1.memory) / dn == 16, "bytes per synapse with pre, post and w (float64): " .. (b2.memory - b1.memory) / dn)
+  local pa, qa = a2.AB:connectivity()
+  local pb, qb = b2.AB:connectivity()
+  T.same(values(pa), values(pb), "pre neurons from rowptr and as kept")
+  T.same(values(qa), values(qb), "targets")
+  local w = values(b2.AB.w)
+  for s, i in ipairs(values(pb)) do assert(math.abs(w[s] - (i - 1) * 1e-3) < 1e-15, "w of synapse " .. s) end
+  -- a save of a network without pre[] restores the same connectivity
+  a2:run(0.01)
+  local path = os.tmpname()
+  a2:save(path)
+  local r = cj.restore(path, { progress = false })
+  os.remove(path)
+  local pr, qr = r.AB:connectivity()
+  T.same(values(pr), values(pa), "restored pre")
+  T.same(values(qr), values(qa), "restored post")
+  assert(r.memory == a2.memory, "restored memory " .. r.memory .. " vs " .. a2.memory)
+end)
+
 T.done()

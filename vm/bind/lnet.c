@@ -1119,7 +1119,9 @@ static int m_connectivity(lua_State *L)
   lnet *n = checknet(L, 1);
   int j = projindex(L, n->net, 2);
   int64_t ns = cj_net_proj_nsyn(n->net, j);
-  pushindices(L, ns, cj_net_proj_pre(n->net, j));
+  const int32_t *pre = cj_net_proj_pre(n->net, j);
+  if (!pre && ns) return luaL_error(L, "%s", cj_errmsg());
+  pushindices(L, ns, pre);
   pushindices(L, ns, cj_net_proj_post(n->net, j));
   const int32_t *d = cj_net_proj_delays(n->net, j);
   if (d) copyvec(L, CJ_I32, ns, d, cj_dimless);

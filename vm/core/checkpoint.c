@@ -73,6 +73,20 @@ static void wi64(wr *w, int64_t x) { wbytes(w, &x, sizeof x); }
 static void wf64(wr *w, double x) { wbytes(w, &x, sizeof x); }
 static void wivec(wr *w, const ivec *v) { wi64(w, v->n); wbytes(w, v->v, (size_t)v->n * sizeof *v->v); }
 
+/* pre[s] of every synapse, from rowptr when pre[] is not kept. */
+static void wpre(wr *w, const cj_net *net, const proj *P)
+{
+  int32_t buf[4096];
+  int n = 0;
+  if (P->spre) { wbytes(w, P->spre, (size_t)P->nsyn * sizeof *P->spre); return; }
+  for (int64_t i = 0; i < net->pop[P->pre].n; i++)
+    for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) {
+      buf[n++] = (int32_t)i;
+      if (n == 4096) { wbytes(w, buf, sizeof buf); n = 0; }
+    }
+  wbytes(w, buf, (size_t)n * sizeof *buf);
+}
+
 static void wrng(wr *w, const cj_rng *r)
 {
   wi64(w, (int64_t)r->seed); wi64(w, (int64_t)r->stream); wi64(w, (int64_t)r->counter);
@@ -99,7 +113,7 @@ static void wstate(wr *w, const cj_net *net, const void *meta, size_t metalen)
   for (int j = 0; j < net->nproj; j++) {
     const proj *P = &net->proj[j];
     wi64(w, P->nsyn);
-    wbytes(w, P->spre, (size_t)P->nsyn * sizeof *P->spre);
+    wpre(w, net, P);
     wbytes(w, P->spost, (size_t)P->nsyn * sizeof *P->spost);
     for (int v = 0; v < P->nvars; v++) wbytes(w, P->var[v], (size_t)P->nsyn * net->es);
     wi64(w, P->nbucket);

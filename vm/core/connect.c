@@ -2,7 +2,8 @@
  * connect.c — the connectivity rules of the network runtime (net.h,
  * IR.md §3): all-to-all, one-to-one, with probability (a constant or a
  * pairs kernel), fixed in- and out-degree, and arrays; the synapses of a
- * projection in CSR order by pre neuron, and the index by post neuron.
+ * projection in CSR order by pre neuron (post[s] per synapse; pre[s] only
+ * when a kernel reads it: cj_nx_makepre), and the index by post neuron.
  * Each projection draws from its own cj_rng stream (1000 + projection id).
  */
 #include "netimpl.h"
@@ -101,6 +102,8 @@ static int pairsrow(proj *P, cj_rng *r, int64_t i, int64_t m, int64_t skip, conn
   return 0;
 }
 
+#define GAPS 256
+
 static int connrule(cj_net *net, proj *P, int pid, conn *C)
 {
   pop *A = &net->pop[P->pre];
@@ -109,8 +112,11 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   int64_t *chosen = NULL;
   sampler S = { NULL, 0 };
   cj_rng r;
+  cj_geom geo;
+  int64_t gaps[GAPS], ngap = GAPS;  /* drawn ahead: the stream serves only the gaps */
   int st = 0;
   cj_rng_init(&r, net->seed, 1000 + (uint64_t)pid + 1);
+  cj_geom_init(&geo, P->p);
   if (P->rule == CJ_RULE_OUTDEG && !(chosen = cj_malloc((size_t)(P->k > 0 ? P->k : 1) * sizeof *chosen)))
     return cj_nx_nomem();
   if (P->rule == CJ_RULE_PROB && !P->kpairs && P->p > 0) {
@@ -144,7 +150,6 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
       break;
     }
     case CJ_RULE_PROB: {
-      double lq = log1p(-P->p);
       if (P->kpairs) { st = pairsrow(P, &r, i, m, skip, C); break; }
       if (P->p <= 0) break;
       if (P->p >= 1) {
@@ -153,9 +158,10 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
         break;
       }
       for (int64_t pos = -1;;) {   /* geometric gaps: exact Bernoulli(p) per candidate */
-        double g = floor(log1p(-cj_rng_uniform(&r)) / lq);
-        if (!(g < (double)(m - pos - 1))) break;
-        pos += 1 + (int64_t)g;
+        if (ngap == GAPS) { cj_geom_fill(&geo, &r, gaps, GAPS); ngap = 0; }
+        const int64_t g = gaps[ngap++];
+        if (g >= m - pos - 1) break;
+        pos += 1 + g;
         if ((st = push(&C->post, (int32_t)candidate(P->postlo, pos, skip)))) break;
       }
       break;
@@ -289,7 +295,7 @@ static int checkslices(cj_net *net, proj *P)
   return 0;
 }
 
-/* Build the CSR of projection pid; leaves spost/rowptr/spre/nsyn set. */
+/* Build the CSR of projection pid; leaves spost/rowptr/nsyn set. */
 int cj_nx_connect(cj_net *net, proj *P, int pid)
 {
   pop *A = &net->pop[P->pre];
@@ -307,10 +313,29 @@ int cj_nx_connect(cj_net *net, proj *P, int pid)
   P->spost = C.post.v;
   P->nsyn = C.post.n;
   if (!P->spost && !(P->spost = cj_malloc(sizeof *P->spost))) return cj_nx_nomem();
+  return 0;
+}
+
+/* pre[s] of every synapse from rowptr, kept in P->spre (a no-op when made). */
+int cj_nx_makepre(cj_net *net, proj *P)
+{
+  if (P->spre) return 0;
   if (!(P->spre = cj_nx_bigalloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->spre))) return cj_nx_nomem();
-  for (int64_t i = 0; i < A->n; i++)
+  for (int64_t i = 0; i < net->pop[P->pre].n; i++)
     for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) P->spre[s] = (int32_t)i;
   return 0;
+}
+
+/* The pre neuron of synapse s: the row of rowptr holding s. */
+int32_t cj_nx_preof(const cj_net *net, const proj *P, int64_t s)
+{
+  int64_t lo = 0, hi = net->pop[P->pre].n - 1;
+  if (P->spre) return P->spre[s];
+  while (lo < hi) {                /* the last row starting at or before s */
+    int64_t mid = lo + (hi - lo + 1) / 2;
+    if (P->rowptr[mid] <= s) lo = mid; else hi = mid - 1;
+  }
+  return (int32_t)lo;
 }
 
 /* rowptr from spre (restore), and the index by post neuron when needed. */

@@ -14,6 +14,12 @@
  * are counter-based), so evaluating both sides of an `ifelse`, or a branch
  * body under a lane mask, gives the values the generated C computes.
  *
+ * The compiler turns frequent patterns into superinstructions (an operand
+ * that is a constant, t, dt or n read as a scalar; K * v read straight from
+ * the variable; K * x + y; the decay K * x + K2; the threshold v > K scanned
+ * a vector at a time), and the block executor (kblock.h) is built for the
+ * vector widths of SSE2, AVX2 and AVX-512 and picked by the processor.
+ *
  * Arithmetic is plain IEEE double, one operation per IR node, in the order
  * the generated C performs it; functions are those of <math.h> and the
  * helpers below, which cj_kernel_prelude() hands to the generated C as text.
@@ -79,23 +85,6 @@ const char *cj_kernel_prelude(void)
 }
 
 /* ---- execution ---------------------------------------------------------- */
-/* Vectors of the machine's native width for this build (SSE2 on plain
- * x86-64: wider types would be split and spilled). */
-#if defined(__AVX__)
-#define VW 4
-#else
-#define VW 2
-#endif
-typedef double v4d __attribute__((vector_size(8 * VW), may_alias));
-typedef int64_t v4i __attribute__((vector_size(8 * VW), may_alias));
-
-#define R(x) (p->regs + (size_t)(x) * LANES)
-#define V(x) ((v4d *)R(x))
-
-/* A comparison mask (all ones / zero per lane) as 1.0 / 0.0: the bits of 1.0 or +0. */
-#define tobool(m) ((v4d)((m) & ONEBITS))
-#define ONEBITS 0x3FF0000000000000LL
-
 /* The one- and two-argument functions of CJ_KFUNCS on a block of m lanes. */
 #define ONLY_1(...) __VA_ARGS__
 #define ONLY_2(...)
@@ -154,6 +143,7 @@ static int anyset(const double *m, int n)
 /* Stores and read-modify-writes into float variables (single precision):
  * the sum is formed in double and rounded once, as the generated C's
  * `v[i] = (float)((double)v[i] + x)` does. */
+#define R(x) (p->regs + (size_t)(x) * LANES)
 static void storef(cj_prog *p, const cj_kctx *c, const ins *in, int64_t base, int m)
 {
   const double *a = R(in->a), *k = in->c == NOREG ? NULL : R(in->c);
@@ -168,143 +158,35 @@ static void storef(cj_prog *p, const cj_kctx *c, const ins *in, int64_t base, in
   }
 }
 
-/* One block: m live lanes (nv vectors of VW) starting at element base. */
-static void block(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *ns)
+/* The block executor, one per vector width (kblock.h), chosen once by what
+ * the processor runs: 2 doubles (SSE2, every x86-64; or any other machine),
+ * 4 (AVX2), 8 (AVX-512F). All give the same bits. */
+#define KW 2
+#define KBLOCK block2
+#define KTARGET
+#include "kblock.h"
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX__)
+#define KW 4
+#define KBLOCK block4
+#define KTARGET __attribute__((target("avx2")))
+#include "kblock.h"
+#define KW 8
+#define KBLOCK block8
+#define KTARGET __attribute__((target("avx512f")))
+#include "kblock.h"
+#define MULTIWIDTH 1
+#endif
+
+typedef void (*blockfn)(cj_prog *, const cj_kctx *, int64_t, int, int64_t *);
+
+static blockfn pickblock(void)
 {
-  const int nv = (m + VW - 1) / VW;
-  const ins *code = p->code;
-  const int64_t *ii = p->ix[CJ_HOW_I];
-  const int contig = p->domain == CJ_DOM_NEURONS, sgl = p->single;
-  for (int pc = 0;; pc++) {
-    const ins *in = &code[pc];
-    double *d = R(in->d);
-    v4d *vd = V(in->d), *va = V(in->a), *vb = V(in->b);
-    switch (in->op) {
-    case I_END: return;
-    case I_LOADC:
-      if (sgl) { const float *src = (const float *)c->var[in->a] + base; for (int l = 0; l < m; l++) d[l] = (double)src[l]; }
-      else memcpy(d, (const double *)c->var[in->a] + base, (size_t)m * sizeof *d);
-      break;
-    case I_LOADX: {
-      const int64_t *ix = p->ix[in->b];
-      if (sgl) { const float *src = c->var[in->a]; for (int l = 0; l < m; l++) d[l] = (double)src[ix[l]]; }
-      else { const double *src = c->var[in->a]; for (int l = 0; l < m; l++) d[l] = src[ix[l]]; }
-      break;
-    }
-    case I_LS:
-      if (contig) memcpy(d, c->lastspike + base, (size_t)m * sizeof *d);
-      else for (int l = 0; l < m; l++) d[l] = c->lastspike[ii[l]];
-      break;
-    case I_NOTREF: {
-      const double t = c->t, rb = c->refractory, *ls = c->lastspike + (contig ? base : 0);
-      if (contig) for (int l = 0; l < m; l++) d[l] = t - ls[l] >= rb ? 1.0 : 0.0;
-      else for (int l = 0; l < m; l++) d[l] = t - ls[ii[l]] >= rb ? 1.0 : 0.0;
-      break;
-    }
-    case I_IDX: { const int64_t *ix = p->ix[in->a]; for (int l = 0; l < m; l++) d[l] = (double)ix[l]; break; }
-    case I_RAND: {
-      const int64_t *ie = p->ix[p->domain == CJ_DOM_NEURONS || p->domain == CJ_DOM_SPIKES || p->domain == CJ_DOM_SCALAR ? CJ_HOW_I : CJ_HOW_S];
-      for (int l = 0; l < m; l++)
-        d[l] = in->b ? cj_knormal(c->key, c->kid, c->step, ie[l], in->a)
-                     : cj_kuniform(c->key, c->kid, c->step, ie[l], in->a);
-      break;
-    }
-    case I_ADD: for (int v = 0; v < nv; v++) vd[v] = va[v] + vb[v]; break;
-    case I_SUB: for (int v = 0; v < nv; v++) vd[v] = va[v] - vb[v]; break;
-    case I_MUL: for (int v = 0; v < nv; v++) vd[v] = va[v] * vb[v]; break;
-    case I_DIV: for (int v = 0; v < nv; v++) vd[v] = va[v] / vb[v]; break;
-    case I_NEG: for (int v = 0; v < nv; v++) vd[v] = -va[v]; break;
-    case I_POW: { const double *a = R(in->a), *b = R(in->b); for (int l = 0; l < m; l++) d[l] = pow(a[l], b[l]); break; }
-    case I_LT: for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] < vb[v]); break;
-    case I_LE: for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] <= vb[v]); break;
-    case I_GT: for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] > vb[v]); break;
-    case I_GE: for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] >= vb[v]); break;
-    case I_EQ: for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] == vb[v]); break;
-    case I_NE: for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] != vb[v]); break;
-    case I_AND: {
-      const v4d z = { 0 };
-      for (int v = 0; v < nv; v++) vd[v] = tobool((va[v] != z) & (vb[v] != z));
-      break;
-    }
-    case I_OR: {
-      const v4d z = { 0 };
-      for (int v = 0; v < nv; v++) vd[v] = tobool((va[v] != z) | (vb[v] != z));
-      break;
-    }
-    case I_NOT: { const v4d z = { 0 }; for (int v = 0; v < nv; v++) vd[v] = tobool(va[v] == z); break; }
-    case I_SEL: {   /* d = c != 0 ? a : b */
-      const v4d z = { 0 };
-      v4d *vc = V(in->c);
-      for (int v = 0; v < nv; v++) {
-        v4i k = vc[v] != z;
-        vd[v] = (v4d)(((v4i)va[v] & k) | ((v4i)vb[v] & ~k));
-      }
-      break;
-    }
-    case I_F1: call1(in->c, d, R(in->a), m); break;
-    case I_F2: call2(in->c, d, R(in->a), R(in->b), m); break;
-    case I_CLIP: {
-      const double *a = R(in->a), *b = R(in->b), *x = R(in->c);
-      for (int l = 0; l < m; l++) d[l] = cj_clip(a[l], b[l], x[l]);
-      break;
-    }
-    case I_MOV: memcpy(d, R(in->a), (size_t)nv * VW * sizeof *d); break;
-    case I_BLEND: {
-      const double *a = R(in->a), *k = R(in->b);
-      for (int l = 0; l < m; l++) if (k[l] != 0.0) d[l] = a[l];
-      break;
-    }
-    case I_STOREC: if (sgl) { storef(p, c, in, base, m); break; } else {
-      double *dst = (double *)c->var[in->d] + base;
-      const double *a = R(in->a);
-      if (in->c == NOREG) memcpy(dst, a, (size_t)m * sizeof *dst);
-      else { const double *k = R(in->c); for (int l = 0; l < m; l++) if (k[l] != 0.0) dst[l] = a[l]; }
-      break;
-    }
-    case I_STOREX: if (sgl) { storef(p, c, in, base, m); break; } else {
-      double *dst = c->var[in->d];
-      const double *a = R(in->a);
-      const int64_t *ix = p->ix[in->b];
-      if (in->c == NOREG) for (int l = 0; l < m; l++) dst[ix[l]] = a[l];
-      else { const double *k = R(in->c); for (int l = 0; l < m; l++) if (k[l] != 0.0) dst[ix[l]] = a[l]; }
-      break;
-    }
-    case I_ADDC: if (sgl) { storef(p, c, in, base, m); break; } else {
-      double *dst = (double *)c->var[in->d] + base;
-      const double *a = R(in->a);
-      if (in->c == NOREG) for (int l = 0; l < m; l++) dst[l] += a[l];
-      else { const double *k = R(in->c); for (int l = 0; l < m; l++) if (k[l] != 0.0) dst[l] += a[l]; }
-      break;
-    }
-    case I_ADDX: if (sgl) { storef(p, c, in, base, m); break; } else {
-      double *dst = c->var[in->d];
-      const double *a = R(in->a);
-      const int64_t *ix = p->ix[in->b];
-      if (in->c == NOREG) for (int l = 0; l < m; l++) dst[ix[l]] += a[l];
-      else { const double *k = R(in->c); for (int l = 0; l < m; l++) if (k[l] != 0.0) dst[ix[l]] += a[l]; }
-      break;
-    }
-    case I_MAND: case I_MANDN: {
-      const double *a = R(in->a);
-      const int neg = in->op == I_MANDN;
-      if (in->b == NOREG) for (int l = 0; l < m; l++) d[l] = ((a[l] != 0.0) != neg) ? 1.0 : 0.0;
-      else {
-        const double *k = R(in->b);
-        for (int l = 0; l < m; l++) d[l] = (k[l] != 0.0 && ((a[l] != 0.0) != neg)) ? 1.0 : 0.0;
-      }
-      break;
-    }
-    case I_JNONE: if (!anyset(R(in->a), m)) pc = in->b - 1; break;
-    case I_THRESH: {   /* neurons domain: element l is neuron base + l */
-      const double *a = R(in->a), *ls = c->lastspike + base, t = c->t, rb = c->refractory;
-      for (int l = 0; l < m; l++)
-        if (a[l] != 0.0 && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
-      break;
-    }
-    case I_RESULT: *c->result = R(0)[0]; break;
-    case I_RESULTV: memcpy(c->result + base, R(0), (size_t)m * sizeof *d); break;
-    }
-  }
+#ifdef MULTIWIDTH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return block8;
+  if (__builtin_cpu_supports("avx2")) return block4;
+#endif
+  return block2;
 }
 
 void cj_prog_run(cj_prog *p, const cj_kctx *c)
@@ -314,6 +196,7 @@ void cj_prog_run(cj_prog *p, const cj_kctx *c)
   if (p->reg_t != (int)NOREG) fill(R(p->reg_t), c->t);
   if (p->reg_dt != (int)NOREG) fill(R(p->reg_dt), c->dt);
   if (p->reg_n != (int)NOREG) fill(R(p->reg_n), (double)c->npop);
+  const blockfn block = pickblock();
   if (p->kind == CJ_KK_THRESHOLD) ns = *c->nspikes;
   for (int64_t base = p->domain == CJ_DOM_SCALAR ? 0 : c->lo; base < n; base += bs) {
     int m = n - base < bs ? (int)(n - base) : bs;

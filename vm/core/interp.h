@@ -165,6 +165,9 @@ void cj_prog_run(cj_prog *p, const cj_kctx *c);
 int cj_prog_writes(const cj_prog *p, int r);
 /* Element selectors slot r is used with: bit (1 << CJ_HOW_*) per selector. */
 int cj_prog_slothows(const cj_prog *p, int r);
+/* 1 if the kernel reads the element index `how` (CJ_HOW_*) at all: through a
+ * slot or as a value (i in a synapse kernel is the pre neuron). */
+int cj_prog_useshow(const cj_prog *p, int how);
 /* Variables of slots are float arrays (values widened to double on load,
  * rounded to float on store): a single-precision network. */
 void cj_prog_set_single(cj_prog *p, int single);

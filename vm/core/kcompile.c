@@ -489,6 +489,8 @@ static int leaf(comp *c, const cj_node *e, int dest)
   return d;
 }
 
+static int fused(comp *c, const cj_node *e, int dest);
+
 static int cexpr(comp *c, const cj_node *e, int dest)
 {
   static const unsigned char binop[] = {
@@ -505,6 +507,7 @@ static int cexpr(comp *c, const cj_node *e, int dest)
   if (e->op == CJ_N_CALL && n < 0) return cfail(c, "unknown function %d", e->fn), 0;
   if (e->op > CJ_N_CALL) return cfail(c, "'%s' is a statement, not an expression", nopnames[e->op]), 0;
   if (e->nargs != n) return cfail(c, "'%s' takes %d operands, not %d", e->op == CJ_N_CALL ? funcnames[e->fn] : nopnames[e->op], n, e->nargs), 0;
+  if ((d = fused(c, e, dest)) >= 0) return d;
   save = c->p->sp;
   for (int i = 0; i < n; i++) r[i] = cexpr(c, e->arg[i], -1);
   c->p->sp = save;                         /* operands die here: the result may reuse them */
@@ -520,6 +523,94 @@ static int cexpr(comp *c, const cj_node *e, int dest)
     break;
   default: emit(c, binop[e->op], d, r[0], r[1], 0);
   }
+  return d;
+}
+
+/* ---- superinstructions ----------------------------------------------------
+ * A binary operator with a uniform operand (a constant, t, dt or n: one
+ * value in every lane) reads it as a scalar; k * x + y and k * x + K are one
+ * instruction, and so is k * v with v a variable read at the neuron itself.
+ * Each still rounds after every operation of the tree, in the tree's order
+ * (addition and multiplication commute exactly in IEEE arithmetic; a
+ * comparison k < x is x > k). */
+static int uniform(const cj_node *e)
+{
+  return e && (e->op == CJ_N_NUM || e->op == CJ_N_T || e->op == CJ_N_DT || e->op == CJ_N_N);
+}
+
+/* A variable read at the element itself in a neurons kernel: loaded straight. */
+static int contigvar(const comp *c, const cj_node *e)
+{
+  return e && e->op == CJ_N_VAR && e->how == CJ_HOW_I && c->k->domain == CJ_DOM_NEURONS &&
+         e->slot >= 0 && e->slot < c->k->nrefs;
+}
+
+/* (* K x) with x not uniform: 1, *k the K node, *x the other. */
+static int kproduct(const cj_node *e, const cj_node **k, const cj_node **x)
+{
+  if (!e || e->op != CJ_N_MUL || e->nargs != 2) return 0;
+  if (uniform(e->arg[0]) && !uniform(e->arg[1])) { *k = e->arg[0]; *x = e->arg[1]; return 1; }
+  if (uniform(e->arg[1]) && !uniform(e->arg[0])) { *k = e->arg[1]; *x = e->arg[0]; return 1; }
+  return 0;
+}
+
+/* The same comparison with its operands exchanged: K op x is x op' K. */
+static int mirror(int op)
+{
+  switch (op) {
+  case I_LTK: return I_GTK;
+  case I_LEK: return I_GEK;
+  case I_GTK: return I_LTK;
+  case I_GEK: return I_LEK;
+  default: return op;   /* ==, ~= */
+  }
+}
+
+/* Compile e as a superinstruction into dest (or a new register) when one
+ * fits; -1 when none does (nothing emitted). */
+static int fused(comp *c, const cj_node *e, int dest)
+{
+  static const unsigned char kop[] = {
+    [CJ_N_ADD] = I_ADDK, [CJ_N_SUB] = I_SUBK, [CJ_N_MUL] = I_MULK, [CJ_N_DIV] = I_DIVK,
+    [CJ_N_LT] = I_LTK, [CJ_N_LE] = I_LEK, [CJ_N_GT] = I_GTK, [CJ_N_GE] = I_GEK,
+    [CJ_N_EQ] = I_EQK, [CJ_N_NE] = I_NEK };
+  const cj_node *k, *x, *a, *b;
+  int save = c->p->sp, rk, rx, ry, d, op;
+  if (e->nargs != 2 || e->op > CJ_N_NE || e->op == CJ_N_POW || !kop[e->op]) return -1;
+  a = e->arg[0]; b = e->arg[1];
+  if (!a || !b || (uniform(a) && uniform(b))) return -1;
+  if (e->op == CJ_N_MUL && kproduct(e, &k, &x) && contigvar(c, x)) {   /* K * v[i] */
+    if (checkvar(c, x->slot, x->how)) return 0;
+    c->use[x->slot].reads++;
+    rk = cexpr(c, k, -1);
+    d = dest >= 0 ? dest : newreg(c);
+    emit(c, I_MULKV, d, x->slot, rk, 0);
+    return d;
+  }
+  if (e->op == CJ_N_ADD) {                   /* K * x + y, y + K * x, K * x + K2 */
+    const cj_node *y = NULL;
+    if (kproduct(a, &k, &x)) y = b;
+    else if (kproduct(b, &k, &x)) y = a;
+    if (y) {
+      rx = cexpr(c, x, -1);
+      rk = cexpr(c, k, -1);
+      ry = cexpr(c, y, -1);
+      c->p->sp = save;
+      d = dest >= 0 ? dest : newreg(c);
+      emit(c, uniform(y) ? I_MULKADDK : I_MULKADD, d, rx, ry, rk);
+      return d;
+    }
+  }
+  if (uniform(b)) { x = a; k = b; op = kop[e->op]; }
+  else if (uniform(a)) {
+    x = b; k = a;
+    op = e->op == CJ_N_SUB ? I_KSUB : e->op == CJ_N_DIV ? I_KDIV : mirror(kop[e->op]);
+  } else return -1;
+  rx = cexpr(c, x, -1);
+  rk = cexpr(c, k, -1);
+  c->p->sp = save;
+  d = dest >= 0 ? dest : newreg(c);
+  emit(c, op, d, rx, rk, 0);
   return d;
 }
 
@@ -639,9 +730,20 @@ static int compile(comp *c)
   if (p->err) return p->err;
   cstmts(c, k->body, k->nbody);
   if (k->kind == CJ_KK_THRESHOLD) {
-    int r = cexpr(c, k->cond, -1);
+    const cj_node *e = k->cond;
     p->usehow[CJ_HOW_I] = 1;
-    emit(c, I_THRESH, 0, r, 0, 0);
+    if (e && e->op >= CJ_N_LT && e->op <= CJ_N_NE && e->nargs == 2 &&
+        ((contigvar(c, e->arg[0]) && uniform(e->arg[1])) || (uniform(e->arg[0]) && contigvar(c, e->arg[1])))) {
+      /* v <op> K: compared and scanned a vector at a time, straight from v */
+      static const unsigned char kop[] = { [CJ_N_LT] = I_LTK, [CJ_N_LE] = I_LEK, [CJ_N_GT] = I_GTK,
+                                           [CJ_N_GE] = I_GEK, [CJ_N_EQ] = I_EQK, [CJ_N_NE] = I_NEK };
+      int left = contigvar(c, e->arg[0]);
+      const cj_node *v = e->arg[left ? 0 : 1];
+      if (checkvar(c, v->slot, v->how)) return p->err;
+      c->use[v->slot].reads++;
+      int rk = cexpr(c, e->arg[left ? 1 : 0], -1);
+      emit(c, I_THRESHV, 0, v->slot, rk, left ? kop[e->op] : mirror(kop[e->op]));
+    } else emit(c, I_THRESH, 0, cexpr(c, e, -1), 0, 0);
   } else if (k->kind == CJ_KK_SUM) {
     int r;
     if (k->nrefs < 1 || k->refs[0].owner != CJ_OWNER_POP)
@@ -728,6 +830,7 @@ void cj_prog_free(cj_prog *p)
 int cj_prog_writes(const cj_prog *p, int r) { return r >= 0 && r < p->nrefs && p->writes[r]; }
 int cj_prog_blocked(const cj_prog *p) { return p->blocked > 1; }
 int cj_prog_slothows(const cj_prog *p, int r) { return r >= 0 && r < p->nrefs ? p->hows[r] : 0; }
+int cj_prog_useshow(const cj_prog *p, int how) { return how >= 0 && how < CJ_NHOW && p->usehow[how]; }
 void cj_prog_set_single(cj_prog *p, int single) { p->single = single != 0; }
 
 size_t cj_prog_size(const cj_prog *p)

@@ -18,7 +18,15 @@ enum {
   I_LT, I_LE, I_GT, I_GE, I_EQ, I_NE, I_AND, I_OR, I_NOT, I_SEL,
   I_F1, I_F2, I_CLIP, I_MOV, I_BLEND,
   I_STOREC, I_STOREX, I_ADDC, I_ADDX,
-  I_MAND, I_MANDN, I_JNONE, I_THRESH, I_RESULT, I_RESULTV
+  I_MAND, I_MANDN, I_JNONE, I_THRESH, I_RESULT, I_RESULTV,
+  /* superinstructions (kcompile.c makes them from the tree; K is the value
+   * of a uniform register b or c: a constant, t, dt or n) */
+  I_ADDK, I_SUBK, I_KSUB, I_MULK, I_DIVK, I_KDIV,   /* a+K a-K K-a a*K a/K K/a */
+  I_LTK, I_LEK, I_GTK, I_GEK, I_EQK, I_NEK,         /* a < K ... a ~= K */
+  I_MULKV,       /* d = K(b) * var a [base + l] (neurons domain, selector i) */
+  I_MULKADD,     /* d = K(c) * a + b (two roundings, as the tree) */
+  I_MULKADDK,    /* d = K(c) * a + K(b): the exact decay v = A*v + B */
+  I_THRESHV      /* spike where var a [base + l] <c> K(b) and not refractory; c an I_*K compare */
 };
 
 typedef struct ins { uint16_t op, d, a, b, c; } ins;

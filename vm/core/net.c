@@ -8,8 +8,9 @@
  * Layout. Population state is structure-of-arrays (one double array per
  * variable). A projection stores its synapses in CSR order by pre neuron
  * (rowptr over the whole pre population, rows outside the slice empty), with
- * pre[s] and post[s] per synapse, and an index by post neuron when an
- * on_post kernel needs it.
+ * post[s] per synapse (int32: 4 bytes); pre[s] is made only when a kernel
+ * of the projection reads the pre neuron (or cj_net_proj_pre asks), since
+ * rowptr holds it; an index by post neuron when an on_post kernel needs it.
  *
  * Spike queues. A population keeps a ring of its last H spike lists (H = the
  * largest homogeneous delay of its outgoing projections + 1): a projection
@@ -532,6 +533,8 @@ static int bindpop(cj_net *net, int p)
   return st;
 }
 
+static int readspre(const bound *b) { return b->k && cj_prog_useshow(b->k->prog, CJ_HOW_PRE); }
+
 static int bindproj(cj_net *net, int j)
 {
   proj *P = &net->proj[j];
@@ -551,6 +554,21 @@ static int bindproj(cj_net *net, int j)
         return cj_fail(CJ_EINVAL, "projection '%s': summed kernel %d must name post variable '%s' as its first ref",
                        P->name, S->kid, B->vname[S->var]);
     }
+  }
+  /* pre[s] only for kernels that read it (i, or a variable of the pre
+   * neuron); otherwise rowptr is enough and pre[] is not kept */
+  bound *all[4] = { &P->init, &P->update, &P->onpre, &P->onpost };
+  int usepre = 0;
+  if (st) return st;
+  for (int q = 0; q < 4; q++) usepre |= readspre(all[q]);
+  for (int i = 0; i < P->nsum; i++) usepre |= readspre(&P->sums[i].b);
+  if (usepre) {
+    if ((st = cj_nx_makepre(net, P))) return st;
+    for (int q = 0; q < 4; q++) all[q]->c.pre = P->spre;
+    for (int i = 0; i < P->nsum; i++) P->sums[i].b.c.pre = P->spre;
+  } else {
+    cj_free(P->spre);              /* read by a restore, or asked for before */
+    P->spre = NULL;
   }
   /* synapse variables written while running are checked for NaN */
   bound *bs[3] = { &P->update, &P->onpre, &P->onpost };
@@ -615,7 +633,7 @@ int cj_nx_setdelays(cj_net *net, proj *P)
     const double ds = cj_nx_getx(net, dv, s), x = ds / net->dt;
     if (!(ds >= 0) || !(x < (double)MAXDELAY))
       return cj_fail(CJ_EINVAL, "projection '%s': synapse %lld (%d -> %d) has delay %g s (expected 0 .. %g s)",
-                     P->name, (long long)s, P->spre[s], P->spost[s], ds, (double)MAXDELAY * net->dt);
+                     P->name, (long long)s, cj_nx_preof(net, P, s), P->spost[s], ds, (double)MAXDELAY * net->dt);
     int64_t k = (int64_t)llround(x);
     P->dsteps[s] = (int32_t)(k < 1 ? 1 : k);
     if (P->dsteps[s] > maxd) maxd = P->dsteps[s];
@@ -1080,7 +1098,7 @@ static int nancheck(cj_net *net)
       if (s >= 0)
         return cj_fail(CJ_ERUNTIME, "network '%s': projection '%s', variable '%s', synapse %lld (%d -> %d) is %s "
                        "at step %lld (t = %g s; state is checked every %lld steps)",
-                       net->name, P->name, P->vname[v], (long long)s, P->spre[s], P->spost[s],
+                       net->name, P->name, P->vname[v], (long long)s, cj_nx_preof(net, P, s), P->spost[s],
                        isnan(cj_nx_getx(net, P->var[v], s)) ? "NaN" : "infinite", (long long)net->step,
                        (double)net->step * net->dt, (long long)net->chunk);
     }
@@ -1195,7 +1213,11 @@ const char *cj_net_proj_varname(const cj_net *net, int j, int v) { return net->p
 const char *cj_net_proj_varunit(const cj_net *net, int j, int v) { return net->proj[j].vunit[v]; }
 double *cj_net_proj_var(cj_net *net, int j, int v) { return net->single ? NULL : cj_net_proj_data(net, j, v); }
 void *cj_net_proj_data(cj_net *net, int j, int v) { return net->built ? net->proj[j].var[v] : NULL; }
-const int32_t *cj_net_proj_pre(const cj_net *net, int j) { return net->proj[j].spre; }
+const int32_t *cj_net_proj_pre(cj_net *net, int j)
+{
+  if (!net->built) return net->proj[j].spre;
+  return cj_nx_makepre(net, &net->proj[j]) ? NULL : net->proj[j].spre;
+}
 const int32_t *cj_net_proj_post(const cj_net *net, int j) { return net->proj[j].spost; }
 const int32_t *cj_net_proj_delays(const cj_net *net, int j) { return net->proj[j].dsteps; }
 int64_t cj_net_proj_delay(const cj_net *net, int j) { return net->proj[j].delay; }
@@ -1212,7 +1234,7 @@ size_t cj_net_memsize(const cj_net *net)
   }
   for (int j = 0; j < net->nproj; j++) {
     const proj *P = &net->proj[j];
-    b += (size_t)P->nsyn * (8 + net->es * (size_t)P->nvars) + (size_t)(net->pop[P->pre].n + 1) * 8;
+    b += (size_t)P->nsyn * ((P->spre ? 8 : 4) + net->es * (size_t)P->nvars) + (size_t)(net->pop[P->pre].n + 1) * 8;
     if (P->postsyn) b += (size_t)P->nsyn * 8 + (size_t)(net->pop[P->post].n + 1) * 8;
     if (P->dsteps) b += (size_t)P->nsyn * 4;
     for (int64_t k = 0; k < P->nbucket; k++) b += (size_t)P->bucket[k].cap * 8;

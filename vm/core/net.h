@@ -218,7 +218,7 @@ const char *cj_net_proj_varname(const cj_net *net, int j, int v);
 const char *cj_net_proj_varunit(const cj_net *net, int j, int v);
 double *cj_net_proj_var(cj_net *net, int j, int v);               /* nsyn doubles; NULL if single */
 void *cj_net_proj_data(cj_net *net, int j, int v);                /* nsyn doubles, or floats if single */
-const int32_t *cj_net_proj_pre(const cj_net *net, int j);         /* nsyn, 0-based */
+const int32_t *cj_net_proj_pre(cj_net *net, int j);   /* nsyn, 0-based; made on first call (NULL: no memory) */
 const int32_t *cj_net_proj_post(const cj_net *net, int j);
 const int32_t *cj_net_proj_delays(const cj_net *net, int j);      /* steps, NULL if homogeneous */
 int64_t cj_net_proj_delay(const cj_net *net, int j);              /* homogeneous delay, 0 if not */

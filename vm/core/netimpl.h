@@ -167,6 +167,8 @@ static inline void cj_nx_putx(const cj_net *net, void *a, int64_t i, double x)
 int cj_nx_stopped(cj_net *net, const proj *P, int64_t done, int64_t total);
 int cj_nx_connect(cj_net *net, proj *P, int pid);
 int cj_nx_indexes(cj_net *net, proj *P);
+int cj_nx_makepre(cj_net *net, proj *P);
+int32_t cj_nx_preof(const cj_net *net, const proj *P, int64_t s);
 
 /* ---- monitors (monitor.c) -------------------------------------------------- */
 void cj_nx_clearmon(mon *M);

@@ -53,12 +53,12 @@ function B.cpu_model()
   return s:match("model name%s*:%s*([^\n]*)") or "unknown processor"
 end
 
--- network.lua's child mode (one measurement in a fresh cajal): prefix
--- (environment, taskset) and arguments after --child; the CHILD line as a
--- table, or nil after a message on stderr.
-function B.child(prefix, args)
+-- A piece's child mode (one measurement in a fresh cajal; the piece is
+-- network.lua unless named): prefix (environment, taskset) and arguments
+-- after --child; the CHILD line as a table, or nil after a message on stderr.
+function B.child(prefix, args, piece)
   local cmd = format("%s%s %s --child %s 2>&1", prefix, B.shq(B.cajal_path()),
-    B.shq(B.SRC .. "/tests/bench/network.lua"), args)
+    B.shq(B.SRC .. "/tests/bench/" .. (piece or "network.lua")), args)
   local p = io.popen(cmd)
   local out = p:read("a")
   p:close()

@@ -1,0 +1,259 @@
+/*
+ * kblock.h — private to interp.c, which includes it once per vector width:
+ * the executor of one block of a compiled kernel (kprog.h). The includer
+ * defines
+ *   KW       doubles per vector (2, 4 or 8)
+ *   KBLOCK   the name of the function made
+ *   KTARGET  its attribute (a target("...") or nothing)
+ * and this file undefines them. Every lane does the IEEE operations of the
+ * tree in the tree's order whatever the width: the widths differ in speed,
+ * never in results (the build has -ffp-contract=off, so no multiply-add is
+ * fused, and no target here enables fast-math).
+ */
+#define KCAT_(a, b) a##b
+#define KCAT(a, b) KCAT_(a, b)
+#define KV KCAT(KBLOCK, _vd)      /* registers: aligned vectors of KW doubles */
+#define KVI KCAT(KBLOCK, _vi)
+#define KVU KCAT(KBLOCK, _vu)     /* variables: unaligned */
+typedef double KV __attribute__((vector_size(8 * KW), may_alias));
+typedef int64_t KVI __attribute__((vector_size(8 * KW), may_alias));
+typedef double KVU __attribute__((vector_size(8 * KW), may_alias, aligned(8)));
+
+/* A comparison mask (all ones / zero per lane) as 1.0 / 0.0: the bits of 1.0 or +0. */
+#define KBOOL(mk) ((KV)((mk) & 0x3FF0000000000000LL))
+#define KR(x) (p->regs + (size_t)(x) * LANES)
+#define KVR(x) ((KV *)KR(x))
+/* d[v] = f over the nv vectors of a block (registers hold LANES >= nv * KW) */
+#define KLOOP(expr) for (int v = 0; v < nv; v++) vd[v] = (expr)
+
+/* 1 if lane l of the comparison cmp (an I_*K op) holds for x against k. */
+static inline int KCAT(KBLOCK, _cmp1)(int cmp, double x, double k)
+{
+  switch (cmp) {
+  case I_LTK: return x < k;
+  case I_LEK: return x <= k;
+  case I_GTK: return x > k;
+  case I_GEK: return x >= k;
+  case I_EQK: return x == k;
+  default: return x != k;
+  }
+}
+
+KTARGET
+static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *ns)
+{
+  const int nv = (m + KW - 1) / KW, mv = m / KW;   /* vectors; whole ones of live lanes */
+  const ins *code = p->code;
+  const int64_t *ii = p->ix[CJ_HOW_I];
+  const int contig = p->domain == CJ_DOM_NEURONS, sgl = p->single;
+  for (int pc = 0;; pc++) {
+    const ins *in = &code[pc];
+    double *d = KR(in->d);
+    KV *vd = KVR(in->d), *va = KVR(in->a), *vb = KVR(in->b);
+    switch (in->op) {
+    case I_END: return;
+    case I_LOADC:
+      if (sgl) { const float *src = (const float *)c->var[in->a] + base; for (int l = 0; l < m; l++) d[l] = (double)src[l]; }
+      else {
+        const double *src = (const double *)c->var[in->a] + base;
+        for (int v = 0; v < mv; v++) vd[v] = ((const KVU *)src)[v];
+        for (int l = mv * KW; l < m; l++) d[l] = src[l];
+      }
+      break;
+    case I_LOADX: {
+      const int64_t *ix = p->ix[in->b];
+      if (sgl) { const float *src = c->var[in->a]; for (int l = 0; l < m; l++) d[l] = (double)src[ix[l]]; }
+      else { const double *src = c->var[in->a]; for (int l = 0; l < m; l++) d[l] = src[ix[l]]; }
+      break;
+    }
+    case I_LS:
+      if (contig) {
+        const double *ls = c->lastspike + base;
+        for (int v = 0; v < mv; v++) vd[v] = ((const KVU *)ls)[v];
+        for (int l = mv * KW; l < m; l++) d[l] = ls[l];
+      } else for (int l = 0; l < m; l++) d[l] = c->lastspike[ii[l]];
+      break;
+    case I_NOTREF: {
+      const double t = c->t, rb = c->refractory, *ls = c->lastspike + (contig ? base : 0);
+      if (contig) {
+        for (int v = 0; v < mv; v++) vd[v] = KBOOL(t - ((const KVU *)ls)[v] >= rb);
+        for (int l = mv * KW; l < m; l++) d[l] = t - ls[l] >= rb ? 1.0 : 0.0;
+      } else for (int l = 0; l < m; l++) d[l] = t - ls[ii[l]] >= rb ? 1.0 : 0.0;
+      break;
+    }
+    case I_IDX: { const int64_t *ix = p->ix[in->a]; for (int l = 0; l < m; l++) d[l] = (double)ix[l]; break; }
+    case I_RAND: {
+      const int64_t *ie = p->ix[p->domain == CJ_DOM_NEURONS || p->domain == CJ_DOM_SPIKES || p->domain == CJ_DOM_SCALAR ? CJ_HOW_I : CJ_HOW_S];
+      for (int l = 0; l < m; l++)
+        d[l] = in->b ? cj_knormal(c->key, c->kid, c->step, ie[l], in->a)
+                     : cj_kuniform(c->key, c->kid, c->step, ie[l], in->a);
+      break;
+    }
+    case I_ADD: KLOOP(va[v] + vb[v]); break;
+    case I_SUB: KLOOP(va[v] - vb[v]); break;
+    case I_MUL: KLOOP(va[v] * vb[v]); break;
+    case I_DIV: KLOOP(va[v] / vb[v]); break;
+    case I_NEG: KLOOP(-va[v]); break;
+    case I_POW: { const double *a = KR(in->a), *b = KR(in->b); for (int l = 0; l < m; l++) d[l] = pow(a[l], b[l]); break; }
+    case I_LT: KLOOP(KBOOL(va[v] < vb[v])); break;
+    case I_LE: KLOOP(KBOOL(va[v] <= vb[v])); break;
+    case I_GT: KLOOP(KBOOL(va[v] > vb[v])); break;
+    case I_GE: KLOOP(KBOOL(va[v] >= vb[v])); break;
+    case I_EQ: KLOOP(KBOOL(va[v] == vb[v])); break;
+    case I_NE: KLOOP(KBOOL(va[v] != vb[v])); break;
+    case I_AND: { const KV z = { 0 }; KLOOP(KBOOL((va[v] != z) & (vb[v] != z))); break; }
+    case I_OR: { const KV z = { 0 }; KLOOP(KBOOL((va[v] != z) | (vb[v] != z))); break; }
+    case I_NOT: { const KV z = { 0 }; KLOOP(KBOOL(va[v] == z)); break; }
+    case I_SEL: {   /* d = c != 0 ? a : b */
+      const KV z = { 0 };
+      KV *vc = KVR(in->c);
+      for (int v = 0; v < nv; v++) {
+        KVI k = vc[v] != z;
+        vd[v] = (KV)(((KVI)va[v] & k) | ((KVI)vb[v] & ~k));
+      }
+      break;
+    }
+    case I_F1: call1(in->c, d, KR(in->a), m); break;
+    case I_F2: call2(in->c, d, KR(in->a), KR(in->b), m); break;
+    case I_CLIP: {
+      const double *a = KR(in->a), *b = KR(in->b), *x = KR(in->c);
+      for (int l = 0; l < m; l++) d[l] = cj_clip(a[l], b[l], x[l]);
+      break;
+    }
+    case I_MOV: for (int v = 0; v < nv; v++) vd[v] = va[v]; break;
+    case I_BLEND: {
+      const double *a = KR(in->a), *k = KR(in->b);
+      for (int l = 0; l < m; l++) if (k[l] != 0.0) d[l] = a[l];
+      break;
+    }
+    case I_STOREC: if (sgl) { storef(p, c, in, base, m); break; } else {
+      double *dst = (double *)c->var[in->d] + base;
+      const double *a = KR(in->a);
+      if (in->c == NOREG) {
+        for (int v = 0; v < mv; v++) ((KVU *)dst)[v] = va[v];
+        for (int l = mv * KW; l < m; l++) dst[l] = a[l];
+      } else { const double *k = KR(in->c); for (int l = 0; l < m; l++) if (k[l] != 0.0) dst[l] = a[l]; }
+      break;
+    }
+    case I_STOREX: if (sgl) { storef(p, c, in, base, m); break; } else {
+      double *dst = c->var[in->d];
+      const double *a = KR(in->a);
+      const int64_t *ix = p->ix[in->b];
+      if (in->c == NOREG) for (int l = 0; l < m; l++) dst[ix[l]] = a[l];
+      else { const double *k = KR(in->c); for (int l = 0; l < m; l++) if (k[l] != 0.0) dst[ix[l]] = a[l]; }
+      break;
+    }
+    case I_ADDC: if (sgl) { storef(p, c, in, base, m); break; } else {
+      double *dst = (double *)c->var[in->d] + base;
+      const double *a = KR(in->a);
+      if (in->c == NOREG) for (int l = 0; l < m; l++) dst[l] += a[l];
+      else { const double *k = KR(in->c); for (int l = 0; l < m; l++) if (k[l] != 0.0) dst[l] += a[l]; }
+      break;
+    }
+    case I_ADDX: if (sgl) { storef(p, c, in, base, m); break; } else {
+      double *dst = c->var[in->d];
+      const double *a = KR(in->a);
+      const int64_t *ix = p->ix[in->b];
+      if (in->c == NOREG) for (int l = 0; l < m; l++) dst[ix[l]] += a[l];
+      else { const double *k = KR(in->c); for (int l = 0; l < m; l++) if (k[l] != 0.0) dst[ix[l]] += a[l]; }
+      break;
+    }
+    case I_MAND: case I_MANDN: {
+      const double *a = KR(in->a);
+      const int neg = in->op == I_MANDN;
+      if (in->b == NOREG) for (int l = 0; l < m; l++) d[l] = ((a[l] != 0.0) != neg) ? 1.0 : 0.0;
+      else {
+        const double *k = KR(in->b);
+        for (int l = 0; l < m; l++) d[l] = (k[l] != 0.0 && ((a[l] != 0.0) != neg)) ? 1.0 : 0.0;
+      }
+      break;
+    }
+    case I_JNONE: if (!anyset(KR(in->a), m)) pc = in->b - 1; break;
+    case I_THRESH: {   /* neurons domain: element l is neuron base + l; scanned a vector at a time */
+      const double *a = KR(in->a), *ls = c->lastspike + base, t = c->t, rb = c->refractory;
+      const KV z = { 0 };
+      for (int v = 0; v < nv; v++) {
+        KVI k = va[v] != z;
+        int64_t any = 0;
+        for (int j = 0; j < KW; j++) any |= k[j];
+        if (!any) continue;
+        for (int l = v * KW; l < (v + 1) * KW && l < m; l++)
+          if (a[l] != 0.0 && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
+      }
+      break;
+    }
+    case I_RESULT: *c->result = KR(0)[0]; break;
+    case I_RESULTV: memcpy(c->result + base, KR(0), (size_t)m * sizeof *d); break;
+    /* superinstructions: K = the value of a uniform register */
+    case I_ADDK: { const double k = KR(in->b)[0]; KLOOP(va[v] + k); break; }
+    case I_SUBK: { const double k = KR(in->b)[0]; KLOOP(va[v] - k); break; }
+    case I_KSUB: { const double k = KR(in->b)[0]; KLOOP(k - va[v]); break; }
+    case I_MULK: { const double k = KR(in->b)[0]; KLOOP(va[v] * k); break; }
+    case I_DIVK: { const double k = KR(in->b)[0]; KLOOP(va[v] / k); break; }
+    case I_KDIV: { const double k = KR(in->b)[0]; KLOOP(k / va[v]); break; }
+    case I_LTK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] < k)); break; }
+    case I_LEK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] <= k)); break; }
+    case I_GTK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] > k)); break; }
+    case I_GEK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] >= k)); break; }
+    case I_EQK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] == k)); break; }
+    case I_NEK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] != k)); break; }
+    case I_MULKV: {
+      const double k = KR(in->b)[0];
+      if (sgl) { const float *src = (const float *)c->var[in->a] + base; for (int l = 0; l < m; l++) d[l] = k * (double)src[l]; }
+      else {
+        const double *src = (const double *)c->var[in->a] + base;
+        for (int v = 0; v < mv; v++) vd[v] = k * ((const KVU *)src)[v];
+        for (int l = mv * KW; l < m; l++) d[l] = k * src[l];
+      }
+      break;
+    }
+    case I_MULKADD: { const double k = KR(in->c)[0]; KLOOP(k * va[v] + vb[v]); break; }
+    case I_MULKADDK: { const double k = KR(in->c)[0], k2 = KR(in->b)[0]; KLOOP(k * va[v] + k2); break; }
+    case I_THRESHV: {  /* block-wise: compare a vector of neurons, look closer only where one passes */
+      const double k = KR(in->b)[0], t = c->t, rb = c->refractory, *ls = c->lastspike + base;
+      const int cmp = in->c;
+      if (sgl) {
+        const float *x = (const float *)c->var[in->a] + base;
+        for (int l = 0; l < m; l++)
+          if (KCAT(KBLOCK, _cmp1)(cmp, (double)x[l], k) && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
+        break;
+      }
+      const double *x = (const double *)c->var[in->a] + base;
+      for (int v = 0; v <= mv; v++) {
+        int l0 = v * KW, l1 = v < mv ? l0 + KW : m;
+        if (v < mv) {
+          KV xv = ((const KVU *)x)[v];
+          KVI mk;
+          switch (cmp) {
+          case I_LTK: mk = xv < k; break;
+          case I_LEK: mk = xv <= k; break;
+          case I_GTK: mk = xv > k; break;
+          case I_GEK: mk = xv >= k; break;
+          case I_EQK: mk = xv == k; break;
+          default: mk = xv != k; break;
+          }
+          int64_t any = 0;
+          for (int j = 0; j < KW; j++) any |= mk[j];
+          if (!any) continue;
+        }
+        for (int l = l0; l < l1; l++)
+          if (KCAT(KBLOCK, _cmp1)(cmp, x[l], k) && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
+      }
+      break;
+    }
+    }
+  }
+}
+
+#undef KLOOP
+#undef KVR
+#undef KR
+#undef KBOOL
+#undef KVU
+#undef KVI
+#undef KV
+#undef KCAT
+#undef KCAT_
+#undef KW
+#undef KBLOCK
+#undef KTARGET
