@@ -1,6 +1,6 @@
 -- tests/bench/threads.lua — `make bench`, the threads part: CUBA (Brette et
--- al. 2007, examples/cuba.cajal; p = 80/N, as network.lua) with 4000 and
--- 40 000 neurons for 1 s of biological time, run at 1 and at 2 threads,
+-- al. 2007, examples/cuba.cajal; p = 80/N, as network.lua) with 4000,
+-- 40 000 and 100 000 neurons for 1 s of biological time, run at 1 and at 2 threads,
 -- alternated (1, 2, 1, 2, ...), on one network per size (net:reset()
 -- between runs, so every run computes the same spikes: checked). Times are
 -- wall times of net:run (cj.clock()); the figures are the medians and the
@@ -31,7 +31,7 @@ end
 local before = cj.threads()
 print(format("threads: CUBA x 1 s, %s, 1 vs 2 threads, %d alternated runs each (%s, %d processors available)",
   BACKEND, REPS, B.cpu_model(), before))
-for _, N in ipairs({ 4000, 40000 }) do
+for _, N in ipairs({ 4000, 40000, 100000 }) do
   local NE = math.floor(N * 0.8 + 0.5)
   local net = cj.load(B.SRC .. "/examples/cuba.cajal",
     { seed = 12345, progress = false, backend = BACKEND, params = { NE = NE, NI = N - NE, p = 80 / N } })

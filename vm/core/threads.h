@@ -29,7 +29,9 @@
 #include "interp.h"
 
 #define CJ_THR_MAX 256         /* the most threads cj_threads_set accepts */
-#define CJ_THR_GRAIN 8192      /* default: elements (neurons, synapses) per extra thread */
+#define CJ_THR_GRAIN 20000     /* default: elements (neurons, synapses) per extra thread;
+                                * measured: CUBA 40 000 (E = 32 000) is slower split in two,
+                                * 100 000 (E = 80 000) 1.5x faster (tests/bench/threads.lua) */
 #define CJ_THR_EVGRAIN 4096    /* default: events per extra thread in a delivery */
 
 /* The thread count: set by cj_threads_set, else $CAJAL_THREADS, else the
