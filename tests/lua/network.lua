@@ -301,9 +301,17 @@ T.test("monitors streamed to .npy files read back as the in-memory ones", functi
     assert(cj.dimension(a.state.L.v:values()) == "V")
   end
   T.near(a.spikes.P:rate().value, b.spikes.P:rate().value, 0)
+  -- a file changed on disk behind the monitor's back: an error naming it, no crash
+  cj.io.save_npy(files[1], cj.ones(4, 3))
+  T.checkerror("monitor streamed to '" .. files[1] .. "': the file does not hold this monitor's float64 rows",
+    a.spikes.P.times, a.spikes.P)
+  cj.io.save_npy(files[1], cj.array({ { 0.001, 2 }, { 0.002, -1 } }))
+  T.checkerror("monitor streamed to '" .. files[1] .. "': row 2 holds no neuron index", a.spikes.P.indices, a.spikes.P)
+  T.writefile(files[1], "not a numpy file")
+  T.checkerror("monitor streamed to '" .. files[1] .. "': ", a.spikes.P.times, a.spikes.P)
   a = nil
   collectgarbage()
-  for _, f in ipairs(files) do os.remove(f) end
+  for _, f in ipairs(files) do os.remove(f); os.remove(f .. ".prov.json") end
 end)
 
 T.test("cj.plot.raster accepts a spike monitor", function()

@@ -1171,7 +1171,7 @@ static int streamed(lua_State *L, cj_net *net, int m)
     int32_t *i = cj_newarray(L, CJ_I32, 1, &rows)->a.data;
     for (int64_t k = 0; k < rows; k++) {
       if (!(d[2 * k + 1] >= 0 && d[2 * k + 1] < INT32_MAX))
-        return luaL_error(L, "monitor streamed to '%s': row %lld holds no neuron index", file, (long long)k + 1);
+        return luaL_error(L, "monitor streamed to '%s': row %I holds no neuron index", file, (lua_Integer)k + 1);
       ((double *)t->a.data)[k] = d[2 * k];
       i[k] = (int32_t)d[2 * k + 1] + 1;
     }
