@@ -4,7 +4,13 @@
 -- Run by hand from the build tree:
 --   srcdir=/path/to/source CC=cc ./cajal /path/to/source/tests/bench/array.lua
 -- Environment: BENCH_N (elements, default 1e7), BENCH_M (matrix size, default
--- 1000), CC (compiler for cloop.c, default cc), PYTHON (default /usr/bin/python3).
+-- 1000), BENCH_ROUNDS (default 3), BENCH_CPU (the core, default 1), CC
+-- (compiler for cloop.c, default cc), PYTHON (default /usr/bin/python3).
+--
+-- Method: the piece pins itself (and so its peers) to one core with taskset,
+-- then runs BENCH_ROUNDS rounds, each the C loop, numpy and cajal one after
+-- the other (alternated); a round's figure of an op is its best of 7 runs,
+-- and the figures printed are the medians over the rounds.
 --
 -- Prints "BENCH name value unit" lines:
 --   cajal_<op>_ms        best CPU time of one op on BENCH_N doubles, written
@@ -22,15 +28,35 @@ local cj = require "cajal"
 
 local N = math.tointeger(tonumber(os.getenv("BENCH_N") or "1e7") // 1)
 local M = math.tointeger(tonumber(os.getenv("BENCH_M") or "1000") // 1)
+local ROUNDS = math.tointeger(tonumber(os.getenv("BENCH_ROUNDS") or "3") // 1)
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 local srcdir = os.getenv("srcdir")
 local benchdir = srcdir and (srcdir .. "/tests/bench") or here
-local results = {}
+local B = dofile(here .. "/lib/bench.lua")
+
+-- pinned to one core: run again under taskset (the peers inherit the mask)
+if not os.getenv("BENCH_PINNED") and os.execute("command -v taskset >/dev/null 2>&1") then
+  local cpu = os.getenv("BENCH_CPU") or "1"
+  local ok = os.execute(string.format("BENCH_PINNED=%s taskset -c %s %s %s", B.shq(cpu), B.shq(cpu),
+    B.shq(B.cajal_path()), B.shq(arg[0])))
+  os.exit(ok and 0 or 1)
+end
+print(string.format("processor: %s; pinned to core %s; %d rounds, medians", B.cpu_model(),
+  os.getenv("BENCH_PINNED") or "(not pinned: no taskset)", ROUNDS))
+
+local results, rounds = {}, {}
 
 local function bench(name, value, unit)
   results[name] = value
   print(string.format("BENCH %s %.2f %s", name, value, unit))
   io.stdout:flush()
+end
+
+-- one round's figure; the medians are printed after the last round
+local function record(name, value, unit)
+  local r = rounds[name]
+  if not r then r = { unit = unit }; rounds[name] = r; rounds[#rounds + 1] = name end
+  r[#r + 1] = value
 end
 
 -- best CPU time of f() over reps runs, in ms (a full collection before each, untimed)
@@ -52,31 +78,24 @@ local function wallclock()
   return s
 end
 
--- the peers: their BENCH lines pass through
+-- the peers: their BENCH lines are one round's figures
 local function run(cmd)
   local p = io.popen(cmd .. " 2>/dev/null")
   for line in p:lines() do
     local name, v, unit = line:match("^BENCH (%S+) (%S+) (.*)$")
-    if name then bench(name, tonumber(v), unit) end
+    if name and not name:find("matmul") then record(name, tonumber(v), unit)
+    elseif name then bench(name, tonumber(v), unit) end
   end
   p:close()
 end
 
 local cc = os.getenv("CC") or "cc"
 local exe = os.tmpname()
-if os.execute(string.format("%s -O2 -o %s %s/cloop.c -lm", cc, exe, benchdir)) then
-  run(string.format("%s %d", exe, N))
-else
-  print("(cloop.c did not compile with " .. cc .. ")")
-end
-os.remove(exe)
-
+local have_c = os.execute(string.format("%s -O2 -o %s %s/cloop.c -lm", cc, exe, benchdir))
+if not have_c then print("(cloop.c did not compile with " .. cc .. ")") end
 local python = os.getenv("PYTHON") or "/usr/bin/python3"
-if os.execute(python .. " -c 'import numpy' 2>/dev/null") then
-  run(string.format("%s %s/numpy_array.py %d %d", python, benchdir, N, M))
-else
-  print("(numpy not available: " .. python .. ")")
-end
+local have_numpy = os.execute(python .. " -c 'import numpy' 2>/dev/null")
+if not have_numpy then print("(numpy not available: " .. python .. ")") end
 
 -- cajal: the same data as cloop.c and numpy_array.py
 local a = cj.range(0, N - 1) / N
@@ -97,17 +116,27 @@ ops[#ops + 1] = { "exp32", function() cj.exp(a32, o32) end, function() return cj
 local fused = {                                -- a * b + c in one pass: cj.muladd
   "muladd_fused", function() cj.muladd(a, b, c, o) end, function() return cj.muladd(a, b, c) end,
 }
-for _, op in ipairs(ops) do
-  local name = op[1]
-  bench("cajal_" .. name .. "_ms", best(op[2], 7), "ms")
-  bench("cajal_" .. name .. "_alloc_ms", best(op[3], 7), "ms")
+
+for round = 1, ROUNDS do
+  if have_c then run(string.format("%s %d", exe, N)) end
+  if have_numpy then
+    run(string.format("%s %s/numpy_array.py %d %d", python, benchdir, N, round == 1 and M or 0))
+  end
+  for _, op in ipairs(ops) do
+    local name = op[1]
+    record("cajal_" .. name .. "_ms", best(op[2], 7), "ms")
+    record("cajal_" .. name .. "_alloc_ms", best(op[3], 7), "ms")
+  end
+  record("cajal_muladd_fused_ms", best(fused[2], 7), "ms")
+  record("cajal_muladd_fused_alloc_ms", best(fused[3], 7), "ms")
+  -- a * b + c with the operands in local variables: the product is reused for
+  -- the sum (one new array, as numpy's elision); the closures above read
+  -- upvalues, where cajal cannot prove the product dead and allocates twice
+  record("cajal_muladd_locals_alloc_ms", best(function() local a, b, c = a, b, c; return a * b + c end, 7), "ms")
 end
-bench("cajal_muladd_fused_ms", best(fused[2], 7), "ms")
-bench("cajal_muladd_fused_alloc_ms", best(fused[3], 7), "ms")
--- a * b + c with the operands in local variables: the product is reused for
--- the sum (one new array, as numpy's elision); the closures above read
--- upvalues, where cajal cannot prove the product dead and allocates twice
-bench("cajal_muladd_locals_alloc_ms", best(function() local a, b, c = a, b, c; return a * b + c end, 7), "ms")
+os.remove(exe)
+for _, name in ipairs(rounds) do bench(name, B.median(rounds[name]), rounds[name].unit) end
+
 if results.numpy_muladd_alloc_ms then
   bench("cajal_vs_numpy_muladd_locals_alloc", results.cajal_muladd_locals_alloc_ms / results.numpy_muladd_alloc_ms, "x")
 end

@@ -2,7 +2,8 @@
  * vmath.h — vectorised elementary functions for the elementwise kernels of
  * arrmath.c: exp, log, log1p, sin, cos, tan, tanh and the logistic sigmoid
  * of float64 and float32 lines, through SLEEF's vector functions of at most
- * 1 ulp error (the "u10" variants), at the widest vector width the
+ * 1 ulp error (the "u10" variants; on AVX-512F the float64 exp is vmath.c's
+ * own, below 0.55 ulp on the tests' inputs), at the widest vector width the
  * processor runs: AVX-512F (8 doubles, 16 floats), AVX2 with FMA (4, 8),
  * else SSE2/SSE4.1 (2, 4, SLEEF choosing between them). Elsewhere than on
  * x86-64 (or when asked) the scalar libm kernels of arrmath.c are used.
