@@ -4,7 +4,7 @@
  * the one-rank synapse ids that key random draws of synapse
  * initialisation, and what is made current on every rank (neuron state)
  * or on rank 0 (state monitors) at the end of a run. Checkpoints across
- * ranks are in checkpoint.c's terms: cj_nx_mpi_gatherproj and
+ * ranks are in checkpoint.c's terms: cj_nx_mpi_gather and
  * cj_nx_mpi_keepproj below.
  *
  * Everything here is called from net.c, connect.c and checkpoint.c through
@@ -24,7 +24,10 @@
 #include <mpi.h>
 #endif
 
-static int rank_, size_ = 1, started;
+static int rank_, size_ = 1;
+#ifdef CAJAL_MPI
+static int started;                /* MPI_Init_thread ran */
+#endif
 static cj_mpi_stats stats;
 int cj_nx_prof;
 static int phase = -1;
