@@ -74,6 +74,18 @@ end
 
 local function worker(case, out, mode, file)
   local C = CASES[case]
+  if mode == "refuse" then  -- what cannot be split: the same error on every rank
+    local src = {
+      rand = F.SMALL:gsub("exp_current with probability 0.1",
+                          "{ on_pre: v_post += rand() * 0.1 mV } with probability 0.1"),
+      synstate = F.SMALL:gsub("record rate of I", "record w of Plastic[0..3]"),
+    }
+    local ok, err = pcall(cj.network, src[case], { seed = 5 })
+    local f = assert(io.open(out .. ".rank" .. cj.mpi.rank(), "w"))
+    f:write(ok and "built" or tostring(err))
+    f:close()
+    return
+  end
   cj.thread_grain(1, 1)
   if mode == "restore" then
     local net = cj.restore(file)
@@ -223,6 +235,21 @@ else
       os.remove(file)
     end)
   end
+
+  T.test("what cannot run split is refused on every rank, by name", function()
+    for case, want in pairs({ rand = "draws random numbers", synstate = "state of synapses %('Plastic'%)" }) do
+      worker(case, tmp, "refuse")                 -- one rank builds it
+      assert(table.concat(assert(readlines(tmp .. ".rank0"))) == "built", case .. " on one rank")
+      local ok, log = launch(2, 1, case .. " " .. tmp .. " refuse")
+      assert(ok, "mpirun failed:\n" .. log)
+      for r = 0, 1 do
+        local msg = table.concat(assert(readlines(tmp .. ".rank" .. r)), "\n")
+        os.remove(tmp .. ".rank" .. r)
+        assert(msg:find(want), string.format("%s, rank %d: %s", case, r, msg))
+        assert(msg:find("2 MPI ranks"), msg)
+      end
+    end
+  end)
 
   T.test("an error on one rank stops all of them, naming the rank", function()
     local t0 = cj.clock()
