@@ -11,7 +11,7 @@ for p in build-essential autoconf automake libtool pkg-config liblua5.4-dev lua-
          libhdf5-dev python3-h5py zlib1g-dev luarocks \
          python3-sklearn python3-brian \
          wamerican wngerman wfrench wspanish witalian wportuguese wcatalan wdutch wswedish wdanish wnorwegian wpolish \
-         libsleef-dev; do
+         libsleef-dev libopenmpi-dev openmpi-bin; do
   have "$p" || need="$need $p"
 done
 if [ -n "$need" ]; then

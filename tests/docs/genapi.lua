@@ -85,6 +85,8 @@ local SECTIONS = {
     "cj.plot.hist", "cj.plot.image", "cj.plot.images" }, patterns = { "^cj%.plot%." } },
   { id = "network", names = {
     "cj.load", "cj.network", "cj.restore", "cj.threads", "cj.thread_grain",
+    "cj.mpi.rank", "cj.mpi.size", "cj.mpi.range", "cj.mpi.available", "cj.mpi.barrier",
+    "cj.mpi.stats", "cj.mpi.profile",
     "network:run", "network:every", "network:cancel", "network:reset", "network:save",
     "population:varnames", "population:lastspike", "population:connectivity",
     "spikemonitor:times", "spikemonitor:indices", "spikemonitor:count",

@@ -120,6 +120,7 @@ int luaopen_cajal_core(lua_State *L)
   cj_open_io(L);
   cj_open_nwb(L);
   cj_open_net(L);
+  cj_open_mpi(L);
   cj_open_learn(L);
   cj_open_boltzmann(L);
   cj_open_hd(L);

@@ -72,6 +72,7 @@ void cj_setdocs(lua_State *L, int t, const cj_doc *docs);
 /* ---- area openers: each adds its functions to the module table on top ---- */
 void cj_open_array(lua_State *L);
 void cj_open_units(lua_State *L);
+void cj_open_mpi(lua_State *L);
 void cj_open_rng(lua_State *L);
 void cj_open_regex(lua_State *L);
 void cj_open_io(lua_State *L);

@@ -5,6 +5,7 @@
  * (a file of the wrong network or a damaged one is refused, never trusted).
  */
 #include "netimpl.h"
+#include "netmpi.h"
 
 #include <errno.h>
 #include <math.h>
@@ -163,13 +164,10 @@ static FILE *tmpnext(const char *path, char **tmp)
   return f;
 }
 
-int cj_net_save_meta(cj_net *net, const char *path, const void *meta, size_t metalen)
+static int writesave(cj_net *net, const char *path, const void *meta, size_t metalen)
 {
   char *tmp;
   wr w = { NULL, 0xcbf29ce484222325ull, 0 };
-  if (!net->built) return cj_fail(CJ_EINVAL, "save: network '%s' is not built", net->name);
-  if (!meta) metalen = 0;
-  if (cj_net_flush(net)) return CJ_EIO;
   if (!(w.f = tmpnext(path, &tmp)))
     return cj_fail(CJ_EIO, "save: cannot write '%s': %s", path, strerror(errno));
   errno = 0;
@@ -187,6 +185,28 @@ int cj_net_save_meta(cj_net *net, const char *path, const void *meta, size_t met
   }
   cj_free(tmp);
   return 0;
+}
+
+/* Across MPI ranks (netmpi.c) every rank takes part in gathering the
+ * synapses to rank 0, which writes the one-rank layout; the others write
+ * nothing. */
+int cj_net_save_meta(cj_net *net, const char *path, const void *meta, size_t metalen)
+{
+  proj *G = NULL, *mine = net->proj;
+  int st;
+  if (!net->built) return cj_fail(CJ_EINVAL, "save: network '%s' is not built", net->name);
+  if (!meta) metalen = 0;
+  if (cj_net_flush(net)) return CJ_EIO;
+  if (!net->mpi) return writesave(net, path, meta, metalen);
+  if ((st = cj_nx_mpi_gather(net, &G)) || cj_mpi_rank() != 0) {
+    cj_nx_mpi_freegather(net, G);
+    return st;
+  }
+  net->proj = G;
+  st = writesave(net, path, meta, metalen);
+  net->proj = mine;
+  cj_nx_mpi_freegather(net, G);
+  return st;
 }
 
 int cj_net_save(cj_net *net, const char *path) { return cj_net_save_meta(net, path, NULL, 0); }
@@ -381,6 +401,8 @@ static int rconn(cj_net *net, rd *r)
     for (int v = 0; v < P->nvars; v++) skipn(r, (uint64_t)P->nsyn, net->es);   /* read after allocation */
     int64_t nb2 = rcount(r, MAXDELAY + 1, 8);
     for (int64_t b = 0; b < nb2 && !r->bad; b++) skipn(r, (uint64_t)rcount(r, P->nsyn, 8), 8);
+    int st = cj_nx_mpi_keepproj(net, P);        /* across ranks: the synapses onto this rank's neurons */
+    if (st) return st;
   }
   return 0;
 }
@@ -449,17 +471,29 @@ static int rstate(cj_net *net, rd *r)
   }
   for (int j = 0; j < net->nproj && !r->bad; j++) {
     proj *P = &net->proj[j];
+    const int64_t total = P->gmap ? P->gtotal : P->nsyn;  /* the file's synapses */
     skip(r, 8);                                          /* nsyn, pre, post: read by rconn */
-    skipn(r, (uint64_t)P->nsyn, 2 * sizeof *P->spre);
-    for (int v = 0; v < P->nvars; v++) rbytes(r, P->var[v], (size_t)P->nsyn * net->es);
+    skipn(r, (uint64_t)total, 2 * sizeof *P->spre);
+    for (int v = 0; v < P->nvars && !P->gmap; v++) rbytes(r, P->var[v], (size_t)P->nsyn * net->es);
+    for (int v = 0; v < P->nvars && P->gmap && !r->bad; v++) {
+      void *all = cj_malloc((size_t)(total ? total : 1) * net->es);
+      if (!all) return cj_nx_nomem();
+      rbytes(r, all, (size_t)total * net->es);
+      cj_nx_mpi_keepvals(net, P, all);
+      memcpy(P->var[v], all, (size_t)P->nsyn * net->es);
+      cj_free(all);
+    }
     if (r->bad) break;
     if (P->delay_var >= 0 && (st = cj_nx_setdelays(net, P))) return st;
     int64_t nb = ri64(r);
     if (nb != P->nbucket) { r->bad = 1; break; }
     for (int64_t b = 0; b < nb && !r->bad; b++) {
-      if ((st = rivec(r, &P->bucket[b], P->nsyn))) return st;
-      for (int64_t k = 0; k < P->bucket[b].n; k++) if (P->bucket[b].v[k] >= P->nsyn) r->bad = 1;
+      if ((st = rivec(r, &P->bucket[b], total))) return st;
+      for (int64_t k = 0; k < P->bucket[b].n; k++) if (P->bucket[b].v[k] < 0 || P->bucket[b].v[k] >= total) r->bad = 1;
+      if (P->gmap && !r->bad) cj_nx_mpi_keepbucket(P, &P->bucket[b]);
     }
+    cj_free(P->gmap);
+    P->gmap = NULL;
   }
   for (int m = 0; m < net->nmon && !r->bad; m++) {
     mon *M = &net->mon[m];

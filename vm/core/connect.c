@@ -5,6 +5,11 @@
  * projection in CSR order by pre neuron (post[s] per synapse; pre[s] only
  * when a kernel reads it: cj_nx_makepre), and the index by post neuron.
  * Each projection draws from its own cj_rng stream (1000 + projection id).
+ *
+ * Across MPI ranks (netmpi.h) a rank keeps only the synapses whose post
+ * neuron it owns (cj_nx_postrange: [own0, own1)); it walks the same streams
+ * through every row, so what it keeps is exactly the one-rank synapses onto
+ * its neurons, in the same order.
  */
 #include "netimpl.h"
 
@@ -65,7 +70,24 @@ static inline int64_t candidate(int64_t lo, int64_t c, int64_t skip)
   return skip >= 0 && x >= skip ? x + 1 : x;
 }
 
-typedef struct conn { i32vec post; int64_t *rowptr; int32_t *cpre, *cpost; double *prob; } conn;
+typedef struct conn { i32vec post; int64_t *rowptr; int32_t *cpre, *cpost; double *prob; int64_t own0, own1; } conn;
+
+/* Whether post neuron j is built here (always on one rank). */
+static inline int mine(const conn *C, int64_t j) { return j >= C->own0 && j < C->own1; }
+
+/* Keep post j in the row being made, when it is built here. */
+static inline int keep(conn *C, int64_t j) { return mine(C, j) ? push(&C->post, (int32_t)j) : 0; }
+
+/* The m candidates of a row (all kept by rule), those built here. */
+static int keepall(conn *C, int64_t postlo, int64_t m, int64_t skip)
+{
+  if (reserve(&C->post, C->post.n + m)) return CJ_ENOMEM;
+  for (int64_t c = 0; c < m; c++) {
+    const int64_t j = candidate(postlo, c, skip);
+    if (mine(C, j)) C->post.v[C->post.n++] = (int32_t)j;
+  }
+  return 0;
+}
 
 void cj_net_set_stop(cj_net *net, cj_stopf stop, void *ud)
 {
@@ -98,7 +120,7 @@ static int pairsrow(proj *P, cj_rng *r, int64_t i, int64_t m, int64_t skip, conn
   cj_nx_run(b);
   if (reserve(&C->post, C->post.n + m)) return CJ_ENOMEM;
   for (int64_t c = 0; c < m; c++)
-    if (cj_rng_uniform(r) < C->prob[c]) C->post.v[C->post.n++] = C->cpost[c];
+    if (cj_rng_uniform(r) < C->prob[c] && mine(C, C->cpost[c])) C->post.v[C->post.n++] = C->cpost[c];
   return 0;
 }
 
@@ -106,7 +128,7 @@ static int pairsrow(proj *P, cj_rng *r, int64_t i, int64_t m, int64_t skip, conn
 
 static int connrule(cj_net *net, proj *P, int pid, conn *C)
 {
-  pop *A = &net->pop[P->pre];
+  pop *A = &net->pop[P->pre], *B = &net->pop[P->post];
   int64_t nb = P->posthi - P->postlo + 1, na = P->prehi - P->prelo + 1;
   int excl = P->pre == P->post && !P->self;
   int64_t *chosen = NULL;
@@ -122,7 +144,7 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   if (P->rule == CJ_RULE_PROB && !P->kpairs && P->p > 0) {
     /* the expected count plus 6 sigma: growing by doubling would copy and
      * touch the largest array of the network several times */
-    double mean = (double)na * (double)nb * (P->p < 1 ? P->p : 1);
+    double mean = (double)na * (double)nb * (P->p < 1 ? P->p : 1) * (double)(C->own1 - C->own0) / (double)B->n;
     double want = mean + 6 * sqrt(mean) + 16;
     if (want < 4e9 && reserve(&C->post, (int64_t)want)) return cj_nx_nomem();
   }
@@ -141,20 +163,18 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
     int64_t m = nb - (skip >= 0);
     switch (P->rule) {
     case CJ_RULE_ALL:
-      if ((st = reserve(&C->post, C->post.n + m))) break;
-      for (int64_t c = 0; c < m; c++) C->post.v[C->post.n++] = (int32_t)candidate(P->postlo, c, skip);
+      st = keepall(C, P->postlo, m, skip);
       break;
     case CJ_RULE_ONE: {
       int64_t j = P->postlo + (i - P->prelo);
-      if (!(excl && j == i)) st = push(&C->post, (int32_t)j);
+      if (!(excl && j == i)) st = keep(C, j);
       break;
     }
     case CJ_RULE_PROB: {
       if (P->kpairs) { st = pairsrow(P, &r, i, m, skip, C); break; }
       if (P->p <= 0) break;
       if (P->p >= 1) {
-        if ((st = reserve(&C->post, C->post.n + m))) break;
-        for (int64_t c = 0; c < m; c++) C->post.v[C->post.n++] = (int32_t)candidate(P->postlo, c, skip);
+        st = keepall(C, P->postlo, m, skip);
         break;
       }
       for (int64_t pos = -1;;) {   /* geometric gaps: exact Bernoulli(p) per candidate */
@@ -162,7 +182,7 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
         const int64_t g = gaps[ngap++];
         if (g >= m - pos - 1) break;
         pos += 1 + g;
-        if ((st = push(&C->post, (int32_t)candidate(P->postlo, pos, skip)))) break;
+        if ((st = keep(C, candidate(P->postlo, pos, skip)))) break;
       }
       break;
     }
@@ -173,7 +193,10 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
         break;
       }
       if ((st = choose(&S, &r, m, P->k, chosen)) || (st = reserve(&C->post, C->post.n + P->k))) break;
-      for (int64_t c = 0; c < P->k; c++) C->post.v[C->post.n++] = (int32_t)candidate(P->postlo, chosen[c], skip);
+      for (int64_t c = 0; c < P->k; c++) {
+        const int64_t j = candidate(P->postlo, chosen[c], skip);
+        if (mine(C, j)) C->post.v[C->post.n++] = (int32_t)j;
+      }
       break;
     }
   }
@@ -203,27 +226,38 @@ static int connindeg(cj_net *net, proj *P, int pid, conn *C)
                    P->name, (long long)k, (long long)na);
   if ((uint64_t)k * (uint64_t)nb > INT32_MAX * 4ull)
     return cj_fail(CJ_EINVAL, "projection '%s': too many synapses", P->name);
+  /* targets built here: jlo .. jhi - 1 of the slice (all on one rank); the
+   * stream is walked through every target so each draws what it draws
+   * on one rank */
+  const int64_t jlo = C->own0 > P->postlo ? C->own0 - P->postlo : 0;
+  const int64_t jhi = C->own1 - P->postlo < nb ? (C->own1 - P->postlo > jlo ? C->own1 - P->postlo : jlo) : nb;
+  const int64_t nl = jhi - jlo;
+  int64_t *scratch = cj_malloc((size_t)(k > 0 ? k : 1) * sizeof *scratch);
   cj_rng_init(&r, net->seed, 1000 + (uint64_t)pid + 1);
-  src = cj_malloc((size_t)(k * nb > 0 ? k * nb : 1) * sizeof *src);
+  src = cj_malloc((size_t)(k * nl > 0 ? k * nl : 1) * sizeof *src);
   fill = cj_calloc((size_t)A->n + 1, sizeof *fill);
-  if (!src || !fill || reserve(&C->post, k * nb)) { cj_free(src); cj_free(fill); return cj_nx_nomem(); }
+  if (!src || !fill || !scratch || reserve(&C->post, k * nl)) {
+    cj_free(src); cj_free(fill); cj_free(scratch);
+    return cj_nx_nomem();
+  }
   for (int64_t jj = 0; jj < nb && !st; jj++) {
     int64_t j = P->postlo + jj;
     if ((st = cj_nx_stopped(net, P, jj, nb))) break;
     int64_t skip = excl && j >= P->prelo && j <= P->prehi ? j : -1;
-    int64_t *out = src + jj * k;
-    if (!(st = choose(&S, &r, na - (skip >= 0), k, out)))
+    const int here = jj >= jlo && jj < jhi;
+    int64_t *out = here ? src + (jj - jlo) * k : scratch;
+    if (!(st = choose(&S, &r, na - (skip >= 0), k, out)) && here)
       for (int64_t c = 0; c < k; c++) { out[c] = candidate(P->prelo, out[c], skip); fill[out[c]]++; }
   }
   if (!st) {
     int64_t acc = 0;
     for (int64_t i = 0; i < A->n; i++) { C->rowptr[i] = acc; acc += fill[i]; fill[i] = C->rowptr[i]; }
     C->rowptr[A->n] = acc;
-    for (int64_t jj = 0; jj < nb; jj++)      /* targets ascending: rows come out sorted */
-      for (int64_t c = 0; c < k; c++) C->post.v[fill[src[jj * k + c]]++] = (int32_t)(P->postlo + jj);
+    for (int64_t jj = 0; jj < nl; jj++)      /* targets ascending: rows come out sorted */
+      for (int64_t c = 0; c < k; c++) C->post.v[fill[src[jj * k + c]]++] = (int32_t)(P->postlo + jlo + jj);
     C->post.n = acc;
   }
-  cj_free(src); cj_free(fill); cj_free(S.tab);
+  cj_free(src); cj_free(fill); cj_free(S.tab); cj_free(scratch);
   return st;
 }
 
@@ -255,6 +289,8 @@ static int connarrays(cj_net *net, proj *P, conn *C)
     keys[s] = (akey){ P->prelo + P->ai[s], P->postlo + P->aj[s], s };
   }
   qsort(keys, (size_t)P->na, sizeof *keys, cmpakey);
+  int64_t nk = 0;                   /* the synapses built here, in order */
+  for (int64_t s = 0; s < P->na; s++) if (mine(C, keys[s].j)) keys[nk++] = keys[s];
   if (reserve(&C->post, P->na) ||
       !(P->arrvals = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), sizeof *P->arrvals))) {
     cj_free(keys);
@@ -263,12 +299,12 @@ static int connarrays(cj_net *net, proj *P, conn *C)
   for (int v = 0; v < P->nvars; v++) {
     if (!P->inval[v]) continue;
     if (!(P->arrvals[v] = cj_malloc((size_t)(P->na > 0 ? P->na : 1) * sizeof(double)))) { cj_free(keys); return cj_nx_nomem(); }
-    for (int64_t s = 0; s < P->na; s++) P->arrvals[v][s] = P->inval[v][keys[s].at];
+    for (int64_t s = 0; s < nk; s++) P->arrvals[v][s] = P->inval[v][keys[s].at];
   }
   int64_t s = 0;
   for (int64_t i = 0; i < A->n; i++) {
     C->rowptr[i] = s;
-    while (s < P->na && keys[s].i == i) C->post.v[s] = (int32_t)keys[s].j, s++;
+    while (s < nk && keys[s].i == i) C->post.v[s] = (int32_t)keys[s].j, s++;
   }
   C->rowptr[A->n] = s;
   C->post.n = s;
@@ -299,9 +335,10 @@ static int checkslices(cj_net *net, proj *P)
 int cj_nx_connect(cj_net *net, proj *P, int pid)
 {
   pop *A = &net->pop[P->pre];
-  conn C = { { NULL, 0, 0 }, NULL, NULL, NULL, NULL };
+  conn C = { { NULL, 0, 0 }, NULL, NULL, NULL, NULL, 0, 0 };
   int st;
   if ((st = checkslices(net, P))) return st;
+  cj_nx_postrange(net, P, &C.own0, &C.own1);
   if (!(C.rowptr = cj_calloc((size_t)A->n + 1, sizeof *C.rowptr))) return cj_nx_nomem();
   if (P->rule == CJ_RULE_INDEG) st = connindeg(net, P, pid, &C);
   else if (P->rule == CJ_RULE_ARRAYS) st = connarrays(net, P, &C);

@@ -196,6 +196,7 @@ int cj_net_add_kernel(cj_net *net, const cj_kdef *k, cj_kfn fn)
   K = &net->kern[net->nkern];
   K->id = k->id; K->domain = k->domain; K->kind = k->kind; K->line = k->line;
   K->nrefs = k->nrefs; K->fn = fn;
+  K->rand = cj_nx_kdef_rand(k);
   if (!(K->name = cj_nx_dupstr(k->name ? k->name : "")) ||
       !(K->refs = cj_nx_dupmem(k->refs, (size_t)(k->nrefs > 0 ? k->nrefs : 0) * sizeof *k->refs))) {
     cj_free(K->name); cj_free(K->refs);
@@ -393,7 +394,7 @@ static void freeproj(proj *P)
   for (int i = 0; P->sums && i < P->nsum; i++) cj_free(P->sums[i].b.vars);
   cj_free(P->sums);
   cj_free(P->dsteps); cj_free(P->spre); cj_free(P->spost);
-  cj_free(P->rowptr); cj_free(P->postptr); cj_free(P->postsyn);
+  cj_free(P->rowptr); cj_free(P->postptr); cj_free(P->postsyn); cj_free(P->gfirst); cj_free(P->gmap);
   for (int64_t b = 0; P->bucket && b < P->nbucket; b++) cj_free(P->bucket[b].v);
   cj_free(P->bucket);
   cj_free(P->ev.v);
@@ -639,6 +640,7 @@ int cj_nx_setdelays(cj_net *net, proj *P)
     if (P->dsteps[s] > maxd) maxd = P->dsteps[s];
   }
   if (!P->kpre) return 0;
+  if (net->mpi && (maxd = cj_nx_mpi_maxd(maxd)) < 0) return CJ_ERUNTIME;   /* one ring length on every rank */
   if (maxd + 1 > P->nbucket) {
     ivec *nb = cj_realloc(P->bucket, (size_t)(maxd + 1) * sizeof *nb);
     if (!nb) return cj_nx_nomem();
@@ -706,12 +708,14 @@ int cj_nx_startstate(cj_net *net)
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
     for (int v = 0; v < P->nvars; v++) memset(P->var[v], 0, (size_t)P->nsyn * net->es);
-    if (P->init.k) runinit(&P->init);
+    if (P->init.k && net->mpi) cj_nx_mpi_syninit(net, P);
+    else if (P->init.k) runinit(&P->init);
     for (int v = 0; P->arrvals && v < P->nvars; v++)
       if (P->arrvals[v]) for (int64_t s = 0; s < P->nsyn; s++) cj_nx_putx(net, P->var[v], s, P->arrvals[v][s]);
     if (P->delay_var >= 0 && (st = cj_nx_setdelays(net, P))) return st;
     for (int64_t b = 0; b < P->nbucket; b++) P->bucket[b].n = 0;
   }
+  cj_nx_mpi_reset(net);
   for (int m = 0; m < net->nmon; m++) {
     mon *M = &net->mon[m];
     cj_nx_clearmon(M);
@@ -729,6 +733,7 @@ int cj_nx_prepare(cj_net *net)
 {
   int st;
   if (net->built) return cj_fail(CJ_EINVAL, "network '%s' is already built", net->name);
+  if ((st = cj_nx_mpi_prepare(net))) return st;
   for (int p = 0; p < net->npop; p++) {
     pop *P = &net->pop[p];
     if ((st = allocpop(net, P)) || (st = allochist(net, p))) return st;
@@ -769,7 +774,7 @@ int cj_nx_finish(cj_net *net)
   for (int j = 0; j < net->nproj; j++) if ((st = bindproj(net, j))) return st;
   for (int p = 0; p < net->npop; p++) net->pop[p].fusable = fusable(net, p);
   for (int m = 0; m < net->nmon; m++) if ((st = cj_nx_checkmon(net, &net->mon[m], m))) return st;
-  return 0;
+  return cj_nx_mpi_check(net);
 }
 
 int cj_net_build(cj_net *net)
@@ -778,7 +783,8 @@ int cj_net_build(cj_net *net)
   if ((st = cj_nx_prepare(net))) return st;
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
-    if ((st = cj_nx_stopped(net, P, 0, P->prehi - P->prelo + 1)) || (st = cj_nx_connect(net, P, j))) return st;
+    if ((st = cj_nx_stopped(net, P, 0, P->prehi - P->prelo + 1)) || (st = cj_nx_connect(net, P, j)) ||
+        (st = cj_nx_mpi_rows(net, P))) return st;
     for (int v = 0; P->inval && v < P->nvars; v++) { cj_free(P->inval[v]); P->inval[v] = NULL; }
   }
   if ((st = cj_nx_finish(net)) || (st = cj_nx_startstate(net))) return st;
@@ -870,8 +876,9 @@ static void pinputs(cj_net *net, pop *P, int64_t n)
   for (int q = 0; q < P->npin; q++) {
     const pinput *I = &P->pin[q];
     void *x = P->var[I->var];
+    const int64_t lo = I->lo > P->own0 ? I->lo : P->own0, hi = I->hi < P->own1 - 1 ? I->hi : P->own1 - 1;
     if (I->B.kind == CJ_BINOM_ZERO) continue;
-    for (int64_t i = I->lo; i <= I->hi; i++) {
+    for (int64_t i = lo; i <= hi; i++) {
       cj_rng r;
       cj_rng_init(&r, net->seed, (UINT64_C(1) << 62) | (uint64_t)n);
       r.counter = ((uint64_t)i << 32) | ((uint64_t)q << 20);
@@ -924,6 +931,10 @@ static int threshold(cj_net *net, pop *P, int64_t n, double t)
     P->nspk = 0;
     while (P->gpos < P->ng && P->gstep[P->gpos] < n) P->gpos++;   /* times before a restore point */
     while (P->gpos < P->ng && P->gstep[P->gpos] == n) P->spk[P->nspk++] = P->gidx[P->gpos++];
+  }
+  if (net->mpi) {                                       /* every rank's spikes, ascending */
+    int st = cj_nx_mpi_spikes(net, P);
+    if (st) return st;
   }
   for (int64_t k = 0; k < P->nspk; k++) P->lastspike[P->spk[k]] = t;
   return 0;
@@ -990,13 +1001,17 @@ static int onestep(cj_net *net)
   const int64_t n = net->step;
   const double t = (double)n * net->dt;
   int st;
+  phasemark(CJ_PH_OTHER);
   if ((st = cj_nx_recstate(net, n))) return st;                              /* 0 state monitors */
+  phasemark(CJ_PH_DELIVER);
   for (int j = 0; j < net->nproj; j++)                                  /* 1 deliver */
     if (net->proj[j].kpre && (st = deliver(net, &net->proj[j], n, t))) return st;
+  phasemark(CJ_PH_UPDATE);
   for (int p = 0; p < net->npop; p++) {                                 /* 2 Poisson drives, drives */
     if (net->pop[p].npin) pinputs(net, &net->pop[p], n);
     for (int d = 0; d < net->pop[p].ndrv; d++) drive1(net, &net->pop[p], &net->pop[p].drv[d], t);
   }
+  phasemark(CJ_PH_DELIVER);
   for (int j = 0; j < net->nproj; j++) {                                /* 3 summed */
     proj *P = &net->proj[j];
     void **x = net->pop[P->post].var;
@@ -1009,6 +1024,7 @@ static int onestep(cj_net *net)
       settime(b, n, t);
       sumsplit(&net->proj[j], b);
     }
+  phasemark(CJ_PH_UPDATE);
   for (int p = 0; p < net->npop; p++) {                                 /* 4 update */
     pop *P = &net->pop[p];
     if (!P->update.k) continue;
@@ -1027,8 +1043,10 @@ static int onestep(cj_net *net)
     P->reset.c.n = P->nspk;
     cj_nx_run(&P->reset);
   }
+  phasemark(CJ_PH_DELIVER);
   for (int j = 0; j < net->nproj; j++)                                  /* 7 post events */
     if (net->proj[j].kpost && (st = postevents(net, &net->proj[j], n, t))) return st;
+  phasemark(CJ_PH_OTHER);
   if ((st = queue(net, n)) || (st = cj_nx_record(net, n))) return st;         /* 8, 9 spikes, rates */
   net->step = n + 1;                                                    /* 10 */
   return 0;
@@ -1140,6 +1158,7 @@ int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
                      (long long)net->step, (double)net->step * net->dt);
     }
   }
+  if ((st = cj_nx_mpi_endrun(net))) return st;
   enddefs(net);
   return cj_net_flush(net);
 }
@@ -1263,6 +1282,7 @@ void cj_net_free(cj_net *net)
   }
   cj_free(net->kern); cj_free(net->pop); cj_free(net->proj); cj_free(net->mon);
   cj_thr_ws_free(net->thr);
+  cj_nx_mpi_free(net);
   cj_free(net->name);
   cj_free(net);
 }

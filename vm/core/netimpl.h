@@ -9,6 +9,7 @@
  *                 arrays), the CSR and post indexes
  *   monitor.c     monitors: recording, streaming to .npy files, reading
  *   checkpoint.c  save and restore (the format, checked on every read)
+ *   netmpi.c      across MPI ranks: the partition, the spike exchange
  */
 #ifndef CJ_NETIMPL_H
 #define CJ_NETIMPL_H
@@ -40,6 +41,7 @@ typedef struct kern {
   cj_ref *refs;
   cj_prog *prog;
   cj_kfn fn;
+  int rand;                         /* draws random numbers (netmpi.c) */
 } kern;
 
 /* A kernel bound to its owner: slot pointers resolved, context prefilled. */
@@ -71,6 +73,7 @@ typedef struct pop {
   cj_rng rng;                       /* Poisson draws */
   int64_t *gstep, *gidx, ng, gpos;  /* spike generator, sorted by (step, index) */
   drive *drv; int ndrv;
+  int64_t own0, own1;               /* the neurons this MPI rank steps (all on one rank) */
 } pop;
 
 typedef struct sumk { int var, kid; bound b; } sumk;
@@ -94,6 +97,8 @@ typedef struct proj {
   int rowsorted;                    /* posts ascend within each row (threads split by target) */
   ivec *bucket; int64_t nbucket;
   ivec ev;
+  int64_t *gfirst;                  /* across MPI ranks: one-rank id of each row's first synapse */
+  int64_t *gmap, gtotal;            /* while restoring across ranks: one-rank id -> local id or -1 */
 } proj;
 
 typedef struct mon {
@@ -123,6 +128,7 @@ struct cj_net {
   cj_stopf stop; void *stopud;      /* consulted while connectivity is built */
   cj_thr_ws *thr;                   /* per-thread event lists (threads.c) */
   int badpop, badvar; int64_t badi;  /* the non-finite state that stopped the last run (badpop -1: none) */
+  struct cj_nxmpi *mpi;             /* across MPI ranks (netmpi.c); NULL on one rank */
 };
 
 /* ---- shared helpers (net.c) ---------------------------------------------- */
@@ -183,5 +189,33 @@ int cj_nx_finish(cj_net *net);
 int cj_nx_startstate(cj_net *net);
 int cj_nx_setdelays(cj_net *net, proj *P);
 int cj_nx_checkrates(cj_net *net, pop *P, int64_t n);
+
+/* ---- across MPI ranks (netmpi.c; all no-ops while net->mpi is NULL) -------- */
+int cj_nx_mpi_prepare(cj_net *net);            /* the partition (cj_nx_prepare) */
+void cj_nx_postrange(const cj_net *net, const proj *P, int64_t *lo, int64_t *hi);  /* posts built here */
+int cj_nx_mpi_rows(cj_net *net, proj *P);      /* gfirst, after connecting */
+int cj_nx_mpi_check(cj_net *net);              /* refusals and ranges (cj_nx_finish) */
+void cj_nx_mpi_syninit(cj_net *net, proj *P);  /* synapse init keyed by one-rank ids */
+int cj_nx_mpi_spikes(cj_net *net, pop *P);     /* the exchange after a threshold */
+int cj_nx_mpi_endrun(cj_net *net);             /* state made current at the end of a run */
+void cj_nx_mpi_reset(cj_net *net);
+void cj_nx_mpi_free(cj_net *net);
+int cj_nx_kdef_rand(const cj_kdef *k);
+int64_t cj_nx_mpi_maxd(int64_t maxd);           /* the largest over the ranks, -1 on failure */
+/* Checkpoints across ranks: the one-rank layout of every projection on rank
+ * 0 (G: nproj shallow copies owning the gathered arrays; freed with
+ * cj_nx_mpi_freegather); and after a restore has read a one-rank layout,
+ * P cut down to the synapses of this rank (gmap kept until the state is read). */
+int cj_nx_mpi_gather(cj_net *net, proj **G);
+void cj_nx_mpi_freegather(cj_net *net, proj *G);
+int cj_nx_mpi_keepproj(cj_net *net, proj *P);
+void cj_nx_mpi_keepvals(const cj_net *net, const proj *P, void *x);
+void cj_nx_mpi_keepbucket(const proj *P, ivec *b);
+
+/* Phase timing of steps (cj_mpi_profile): a clock read per mark, only while on. */
+enum { CJ_PH_DELIVER, CJ_PH_UPDATE, CJ_PH_EXCHANGE, CJ_PH_OTHER };
+extern int cj_nx_prof;
+void cj_nx_mark(int ph);
+#define phasemark(ph) do { if (cj_nx_prof) cj_nx_mark(ph); } while (0)
 
 #endif

@@ -133,9 +133,9 @@ void cj_thr_threshold(cj_thr_kern k, const cj_kctx *c, int nt)
     cj_kctx my = *c;
     /* each range appends into its own part of the list (as long as the
      * range), joined below */
-    my.lo = cut(c->n, t, m);
-    my.n = cut(c->n, t + 1, m);
-    my.spikes = c->spikes + base + my.lo;
+    my.lo = c->lo + cut(c->n - c->lo, t, m);
+    my.n = c->lo + cut(c->n - c->lo, t + 1, m);
+    my.spikes = c->spikes + base + (my.lo - c->lo);
     cnt[t] = 0;
     my.nspikes = &cnt[t];
     lo[t] = my.lo;
@@ -145,8 +145,8 @@ void cj_thr_threshold(cj_thr_kern k, const cj_kctx *c, int nt)
   }
   int64_t at = base;
   for (int t = 0; t < used; t++) {
-    if (cnt[t] && base + lo[t] != at)
-      memmove(c->spikes + at, c->spikes + base + lo[t], (size_t)cnt[t] * sizeof *c->spikes);
+    if (cnt[t] && base + lo[t] - c->lo != at)
+      memmove(c->spikes + at, c->spikes + base + lo[t] - c->lo, (size_t)cnt[t] * sizeof *c->spikes);
     at += cnt[t];
   }
   *c->nspikes = at;

@@ -57,11 +57,11 @@ void cj_thr_ws_free(cj_thr_ws *w);
 /* A kernel: the compiled function, else the interpreter's program. */
 typedef struct cj_thr_kern { cj_kfn fn; cj_prog *prog; } cj_thr_kern;
 
-/* Run k over elements c->lo .. c->n - 1 (c->lo is 0 on entry), split into
+/* Run k over elements c->lo .. c->n - 1 (a rank's range under MPI), split into
  * ranges over nt threads (nt <= 1: one call). Neurons and synapse-update
  * kernels. */
 void cj_thr_range(cj_thr_kern k, const cj_kctx *c, int nt);
-/* A threshold kernel over c->n neurons into c->spikes from *c->nspikes
+/* A threshold kernel over neurons c->lo .. c->n - 1 into c->spikes from *c->nspikes
  * (0 on entry); the spikes of the ranges are joined in order. */
 void cj_thr_threshold(cj_thr_kern k, const cj_kctx *c, int nt);
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cj.h"
+#include "netmpi.h"
 #include "host.h"
 
 extern int luaopen_lpeg(lua_State *L);
@@ -179,7 +180,10 @@ int cj_host_report(lua_State *L, int status, int withname)
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     if (!msg) msg = "(error object is not a string)";
-    if (withname) fprintf(stderr, "%s: %s\n", progname, msg);
+    if (cj_mpi_size() > 1)         /* which of the ranks failed */
+      fprintf(stderr, "%s%srank %d of %d: %s\n", withname ? progname : "", withname ? ": " : "",
+              cj_mpi_rank(), cj_mpi_size(), msg);
+    else if (withname) fprintf(stderr, "%s: %s\n", progname, msg);
     else fprintf(stderr, "%s\n", msg);
     fflush(stderr);
     lua_pop(L, 1);
@@ -564,6 +568,10 @@ int main(int argc, char **argv)
   lua_State *L;
   int st, ok;
   if (argv[0] && argv[0][0]) progname = argv[0];
+  if (cj_mpi_init(&argc, &argv) < 0) {   /* started by mpirun: MPI before anything else */
+    fprintf(stderr, "%s: %s\n", progname, cj_errmsg());
+    return EXIT_FAILURE;
+  }
   L = luaL_newstate();
   if (!L) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
@@ -575,6 +583,9 @@ int main(int argc, char **argv)
   st = lua_pcall(L, 2, 1, 0);
   ok = lua_toboolean(L, -1);
   cj_host_report(L, st, 1);
+  /* an error on one rank must not leave the others waiting in an exchange */
+  if (!(st == LUA_OK && ok)) cj_mpi_abort(1);
   lua_close(L);
+  cj_mpi_finalize();
   return st == LUA_OK && ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,0 +1,280 @@
+-- tests/lua/netmpi.lua — a network split over MPI ranks gives the bits of
+-- one rank (vm/core/netmpi.h). Each case runs in this process on one rank
+-- and one thread (the reference), then under mpirun on K = 1, 2, 4 ranks x
+-- CAJAL_THREADS = 1, 2 (grains 1: even these small networks are split over
+-- threads). Every rank writes what it holds; the test asserts:
+--   * every rank's spike monitors hold the reference's spikes (all ranks'),
+--   * rank 0 holds the reference's neuron state, and its state monitors,
+--   * the synapses of all ranks together are the reference's, each once, on
+--     the rank owning its post neuron, with identical synapse variables
+--     (plastic weights included), in the reference's order per row.
+-- Then checkpoints: a run saved at K = 2 restores at K = 1 and K = 4 and
+-- continues with the spikes of an uninterrupted one-rank run; and an error
+-- on one rank stops every rank (MPI_Abort), with the rank in the message.
+-- Run by this file itself as `netmpi.lua worker CASE OUT [SAVE|RESTORE]`.
+local cj = require "cajal"
+local F = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/fixtures.lua")
+local srcdir = os.getenv("CAJAL_TEST_SRCDIR") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
+
+-- The networks: CUBA (examples/cuba.cajal, denser and smaller), and the
+-- fixture with plastic STDP synapses, Poisson input, random delays (drawn
+-- by synapse init kernels: keyed by one-rank synapse ids) and monitors of
+-- each kind.
+local CASES = {
+  cuba = { load = function()
+    return cj.load(srcdir .. "/examples/cuba.cajal", { seed = 8, params = { NE = 400, NI = 100, p = 0.2 } })
+  end, dur = 0.2 },
+  stdp = { load = function() return cj.network(F.SMALL, { seed = 5 }) end, dur = 0.3 },
+}
+
+local function values(a)
+  local t = a:reshape(a:numel()):totable()
+  for k = 1, #t do if type(t[k]) ~= "number" then t[k] = t[k].value end end
+  return t
+end
+
+local function hex(list)
+  local o = {}
+  for k = 1, #list do o[k] = string.format("%a", list[k]) end
+  return table.concat(o, " ")
+end
+
+-- What this rank holds, one line per item: "kind name data".
+local function dump(net, path)
+  local f = assert(io.open(path, "w"))
+  local names = {}
+  for name in pairs(net.spikes) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    f:write("spikes ", name, " ", hex(values(net.spikes[name]:times())), "|",
+            hex(values(net.spikes[name]:indices())), "\n")
+  end
+  for _, g in ipairs(net.populations) do
+    for _, var in ipairs(g:varnames()) do f:write("state ", g.name, ".", var, " ", hex(values(g[var])), "\n") end
+  end
+  for m, mon in ipairs(net.monitors) do
+    if getmetatable(mon).__name == "cajal.statemonitor" then
+      f:write("monitor ", m, " ", hex(values(mon:values())), "\n")
+    end
+  end
+  -- synapses: pre post var1 var2 ... one line each, in this rank's order
+  for k, g in ipairs(net.projections) do
+    local pre, post = g:connectivity()
+    pre, post = values(pre), values(post)
+    local vars = {}
+    for v, name in ipairs(g:varnames()) do vars[v] = values(g[name]) end
+    for s = 1, #pre do
+      local row = { pre[s], post[s] }
+      for v = 1, #vars do row[#row + 1] = string.format("%a", vars[v][s]) end
+      f:write("syn ", k, " ", table.concat(row, " "), "\n")
+    end
+  end
+  f:close()
+end
+
+local function worker(case, out, mode, file)
+  local C = CASES[case]
+  if mode == "refuse" then  -- what cannot be split: the same error on every rank
+    local src = {
+      rand = F.SMALL:gsub("exp_current with probability 0.1",
+                          "{ on_pre: v_post += rand() * 0.1 mV } with probability 0.1"),
+      synstate = F.SMALL:gsub("record rate of I", "record w of Plastic[0..3]"),
+    }
+    local ok, err = pcall(cj.network, src[case], { seed = 5 })
+    local f = assert(io.open(out .. ".rank" .. cj.mpi.rank(), "w"))
+    f:write(ok and "built" or tostring(err))
+    f:close()
+    return
+  end
+  cj.thread_grain(1, 1)
+  if mode == "restore" then
+    local net = cj.restore(file)
+    net:run(C.dur / 2 * cj.second)
+    dump(net, out .. ".rank" .. cj.mpi.rank())
+    return
+  end
+  local net = C.load()
+  if mode == "save" then
+    net:run(C.dur / 2 * cj.second)
+    net:save(file)
+    return
+  end
+  if mode == "fail" then    -- an error on the last rank only
+    net:run(0.01 * cj.second)
+    if cj.mpi.rank() == cj.mpi.size() - 1 then error("deliberate failure") end
+    net:run(10 * cj.second)   -- the others wait in the exchange until aborted
+    return
+  end
+  net:run(C.dur * cj.second)
+  dump(net, out .. ".rank" .. cj.mpi.rank())
+end
+
+if arg[1] == "worker" then
+  worker(arg[2], arg[3], arg[4], arg[5])
+  return
+end
+
+local T = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/testing.lua")
+local self = arg[0]
+local exe = os.getenv("CAJAL") or "./cajal"
+local mpirun = os.getenv("MPIRUN") or ""
+local tmp = os.tmpname()
+os.remove(tmp)
+
+local function readlines(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local t = {}
+  for line in f:lines() do t[#t + 1] = line end
+  f:close()
+  return t
+end
+
+local function parse(lines)
+  local r = { spikes = {}, state = {}, monitor = {}, syn = {} }
+  for _, line in ipairs(lines) do
+    local kind, name, data = line:match("^(%S+) (%S+) ?(.*)$")
+    if kind == "syn" then r.syn[#r.syn + 1] = name .. " " .. data
+    else r[kind][name] = data end
+  end
+  return r
+end
+
+-- mpirun: in a container without network or terminal, as root in CI; up to
+-- 4 ranks x 2 threads on 2 cores, so nobody may spin while waiting (OpenMP's
+-- threads and MPI's polling would take the cores from the ranks that work).
+local ENV = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+  .. "OMPI_MCA_btl=self,vader OMPI_MCA_mpi_yield_when_idle=1 OMP_WAIT_POLICY=passive "
+local function launch(k, threads, args)
+  local cmd = string.format("%sCAJAL_THREADS=%d %s --oversubscribe -n %d %s %s worker %s </dev/null >%s.log 2>&1",
+                            ENV, threads, mpirun, k, exe, self, args, tmp)
+  local ok = os.execute(cmd)
+  return ok, table.concat(readlines(tmp .. ".log") or {}, "\n")
+end
+
+local function reference(case, mode, file)
+  cj.threads(1)
+  worker(case, tmp .. ".ref", mode, file)
+  return parse(assert(readlines(tmp .. ".ref.rank0")))
+end
+
+-- The K ranks' files against the reference.
+local function check(ref, k, what)
+  local all = {}
+  for r = 0, k - 1 do
+    local lines = readlines(tmp .. ".rank" .. r)
+    assert(lines, what .. ": rank " .. r .. " wrote nothing")
+    local got = parse(lines)
+    os.remove(tmp .. ".rank" .. r)
+    for name, data in pairs(ref.spikes) do
+      assert(got.spikes[name] == data, string.format("%s: rank %d: spikes of %s differ", what, r, name))
+    end
+    if r == 0 then
+      for name, data in pairs(ref.state) do
+        assert(got.state[name] == data, string.format("%s: rank 0: state %s differs", what, name))
+      end
+      for name, data in pairs(ref.monitor) do
+        assert(got.monitor[name] == data, string.format("%s: rank 0: state monitor %s differs", what, name))
+      end
+    end
+    for _, s in ipairs(got.syn) do all[#all + 1] = s end
+  end
+  -- the union in the reference's order: by projection, pre, then post
+  local function key(s)
+    local j, i, p = s:match("^(%d+) (%S+) (%S+)")
+    return tonumber(j), tonumber(i), tonumber(p)
+  end
+  table.sort(all, function(a, b)
+    local j1, i1, p1 = key(a)
+    local j2, i2, p2 = key(b)
+    if j1 ~= j2 then return j1 < j2 end
+    if i1 ~= i2 then return i1 < i2 end
+    return p1 < p2
+  end)
+  assert(#all == #ref.syn, string.format("%s: %d synapses over the ranks, %d on one", what, #all, #ref.syn))
+  for s = 1, #all do
+    assert(all[s] == ref.syn[s], string.format("%s: synapse %d: %s vs %s", what, s, all[s], ref.syn[s]))
+  end
+  return #all
+end
+
+if not cj.mpi.available() then
+  T.skiptest("networks across MPI ranks", "cajal was built without MPI (configure found no Open MPI: "
+             .. "install libopenmpi-dev and openmpi-bin)")
+elseif mpirun == "" then
+  T.skiptest("networks across MPI ranks", "no mpirun was found by configure (install openmpi-bin)")
+else
+  for _, case in ipairs({ "cuba", "stdp" }) do
+    local ref = reference(case)
+    local nspk = 0
+    for _, data in pairs(ref.spikes) do nspk = nspk + select(2, data:gsub("|", "")) end
+    for _, k in ipairs({ 1, 2, 4 }) do
+      for _, threads in ipairs({ 1, 2 }) do
+        T.test(string.format("%s on %d ranks x %d threads: the bits of one rank", case, k, threads), function()
+          local ok, log = launch(k, threads, case .. " " .. tmp)
+          assert(ok, "mpirun failed:\n" .. log)
+          local n = check(ref, k, string.format("%s K=%d threads=%d", case, k, threads))
+          assert(n > 1000, case .. ": too few synapses to mean anything: " .. n)
+        end)
+      end
+    end
+  end
+
+  -- checkpoints: saved at K = 2, restored at K = 1 and 4
+  for _, case in ipairs({ "cuba", "stdp" }) do
+    local file = tmp .. "." .. case .. ".save"
+    local ref = reference(case)           -- uninterrupted, one rank
+    T.test(case .. ": saved at K = 2, restored at K = 1 and K = 4, the spikes of one uninterrupted run", function()
+      local ok, log = launch(2, 1, case .. " " .. tmp .. " save " .. file)
+      assert(ok, "mpirun (save) failed:\n" .. log)
+      for _, k in ipairs({ 1, 4 }) do
+        ok, log = launch(k, 2, case .. " " .. tmp .. " restore " .. file)
+        assert(ok, "mpirun (restore) failed:\n" .. log)
+        check(ref, k, string.format("%s restored at K=%d", case, k))
+      end
+      os.remove(file)
+    end)
+  end
+
+  T.test("what cannot run split is refused on every rank, by name", function()
+    for case, want in pairs({ rand = "draws random numbers", synstate = "state of synapses %('Plastic'%)" }) do
+      worker(case, tmp, "refuse")                 -- one rank builds it
+      assert(table.concat(assert(readlines(tmp .. ".rank0"))) == "built", case .. " on one rank")
+      local ok, log = launch(2, 1, case .. " " .. tmp .. " refuse")
+      assert(ok, "mpirun failed:\n" .. log)
+      for r = 0, 1 do
+        local msg = table.concat(assert(readlines(tmp .. ".rank" .. r)), "\n")
+        os.remove(tmp .. ".rank" .. r)
+        assert(msg:find(want), string.format("%s, rank %d: %s", case, r, msg))
+        assert(msg:find("2 MPI ranks"), msg)
+      end
+    end
+  end)
+
+  T.test("an error on one rank stops all of them, naming the rank", function()
+    local t0 = cj.clock()
+    local ok, log = launch(2, 1, "cuba " .. tmp .. " fail")
+    assert(not ok, "mpirun succeeded though a rank failed")
+    assert(log:find("rank 1 of 2: .-deliberate failure"), "the message names no rank:\n" .. log)
+    assert(cj.clock() - t0 < 60, "the ranks took " .. (cj.clock() - t0) .. " s to stop")
+  end)
+
+  T.test("cj.mpi without mpirun: rank 0 of 1; the partition covers every neuron once", function()
+    assert(cj.mpi.rank() == 0 and cj.mpi.size() == 1)
+    for _, n in ipairs({ 1, 7, 100, 4001 }) do
+      for _, k in ipairs({ 1, 2, 3, 4, 8 }) do
+        local next = 1
+        for r = 0, k - 1 do
+          local a, b = cj.mpi.range(n, r, k)
+          assert(a == next, string.format("n=%d k=%d rank %d starts at %d, expected %d", n, k, r, a, next))
+          assert(b - a + 1 == n // k + (r < n % k and 1 or 0))
+          next = b + 1
+        end
+        assert(next == n + 1)
+      end
+    end
+    T.checkerror("rank in 0 .. size - 1", cj.mpi.range, 10, 4, 4)
+  end)
+end
+os.remove(tmp .. ".log"); os.remove(tmp .. ".ref.rank0")
+T.done()

@@ -1,0 +1,624 @@
+/*
+ * netmpi.c — a network across MPI ranks (netmpi.h): the process's rank and
+ * size, the partition of neurons, the spike exchange after each threshold,
+ * the one-rank synapse ids that key random draws of synapse
+ * initialisation, and what is made current on every rank (neuron state)
+ * or on rank 0 (state monitors) at the end of a run. Checkpoints across
+ * ranks are in checkpoint.c's terms: cj_nx_mpi_gather and
+ * cj_nx_mpi_keepproj below.
+ *
+ * Everything here is called from net.c, connect.c and checkpoint.c through
+ * the cj_nx_mpi_* hooks of netimpl.h; with one rank net->mpi is NULL and
+ * none of them does anything.
+ */
+#include "config.h"
+#include "netimpl.h"
+#include "netmpi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef CAJAL_MPI
+#include <mpi.h>
+#endif
+
+static int rank_, size_ = 1;
+#ifdef CAJAL_MPI
+static int started;                /* MPI_Init_thread ran */
+#endif
+static cj_mpi_stats stats;
+int cj_nx_prof;
+static int phase = -1;
+static double phase0;
+
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Charge the time since the last mark to the phase then running. */
+void cj_nx_mark(int ph)
+{
+  double t = now();
+  if (phase == CJ_PH_DELIVER) stats.deliver += t - phase0;
+  else if (phase == CJ_PH_UPDATE) stats.update += t - phase0;
+  else if (phase == CJ_PH_EXCHANGE) stats.exchange += t - phase0;
+  else if (phase == CJ_PH_OTHER) stats.other += t - phase0;
+  phase = ph;
+  phase0 = t;
+}
+
+void cj_mpi_profile(int on) { cj_nx_prof = on != 0; phase = -1; }
+int cj_mpi_profiling(void) { return cj_nx_prof; }
+void cj_mpi_stats_get(cj_mpi_stats *s) { *s = stats; }
+void cj_mpi_stats_reset(void) { memset(&stats, 0, sizeof stats); phase = -1; }
+
+int cj_mpi_available(void)
+{
+#ifdef CAJAL_MPI
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+int cj_mpi_rank(void) { return rank_; }
+int cj_mpi_size(void) { return size_; }
+
+void cj_mpi_range(int64_t n, int r, int size, int64_t *lo, int64_t *hi)
+{
+  int64_t q = n / size, extra = n % size;
+  *lo = (int64_t)r * q + (r < extra ? r : extra);
+  *hi = *lo + q + (r < extra);
+}
+
+#ifdef CAJAL_MPI
+static void finalize(void)
+{
+  int fin = 0;
+  if (!started) return;
+  MPI_Finalized(&fin);
+  if (!fin) MPI_Finalize();
+  started = 0;
+}
+
+/* Whether a launcher started this process (Open MPI's mpirun sets
+ * OMPI_COMM_WORLD_SIZE; PMIx and PMI launchers their rank). */
+static int launched(void)
+{
+  const char *off = getenv("CAJAL_MPI");
+  if (off && strcmp(off, "off") == 0) return 0;
+  return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
+}
+#endif
+
+int cj_mpi_init(int *argc, char ***argv)
+{
+#ifdef CAJAL_MPI
+  int provided = 0;
+  if (started || !launched()) return 0;
+  if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    cj_fail(CJ_ERUNTIME, "MPI_Init_thread failed");
+    return -1;
+  }
+  started = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  atexit(finalize);                /* os.exit() of a script finalizes too */
+  return 1;
+#else
+  (void)argc; (void)argv;
+  return 0;
+#endif
+}
+
+void cj_mpi_finalize(void)
+{
+#ifdef CAJAL_MPI
+  finalize();
+#endif
+}
+
+void cj_mpi_abort(int code)
+{
+#ifdef CAJAL_MPI
+  if (started && size_ > 1) MPI_Abort(MPI_COMM_WORLD, code);
+#else
+  (void)code;
+#endif
+}
+
+void cj_mpi_barrier(void)
+{
+#ifdef CAJAL_MPI
+  if (started) MPI_Barrier(MPI_COMM_WORLD);
+#endif
+}
+
+/* ---- the network across ranks ------------------------------------------ */
+struct cj_nxmpi {
+  int *counts, *displs;            /* per rank: the exchange's scratch */
+  int64_t *gathered;               /* per monitor: state rows already on rank 0 */
+};
+
+void cj_nx_mpi_free(cj_net *net)
+{
+  if (!net->mpi) return;
+  cj_free(net->mpi->counts); cj_free(net->mpi->displs); cj_free(net->mpi->gathered);
+  cj_free(net->mpi);
+  net->mpi = NULL;
+}
+
+/* A population is split when it is made of neurons the rank updates. */
+static int splits(const pop *P) { return P->kind == CJ_POP_NEURON; }
+
+int cj_nx_mpi_prepare(cj_net *net)
+{
+  for (int p = 0; p < net->npop; p++) { net->pop[p].own0 = 0; net->pop[p].own1 = net->pop[p].n; }
+  if (size_ <= 1) return 0;
+  if (!net->mpi) {
+    if (!(net->mpi = cj_calloc(1, sizeof *net->mpi)) ||
+        !(net->mpi->counts = cj_calloc((size_t)size_, sizeof(int))) ||
+        !(net->mpi->displs = cj_calloc((size_t)size_, sizeof(int))) ||
+        !(net->mpi->gathered = cj_calloc((size_t)(net->nmon > 0 ? net->nmon : 1), sizeof(int64_t))))
+      return cj_nx_nomem();
+  }
+  for (int p = 0; p < net->npop; p++)
+    if (splits(&net->pop[p])) cj_mpi_range(net->pop[p].n, rank_, size_, &net->pop[p].own0, &net->pop[p].own1);
+  for (int m = 0; m < net->nmon; m++) {     /* one file per rank: ranks do not write one file */
+    mon *M = &net->mon[m];
+    if (!M->file || rank_ == 0) continue;
+    size_t len = strlen(M->file) + 32;
+    char *f = cj_malloc(len);
+    if (!f) return cj_nx_nomem();
+    snprintf(f, len, "%s.rank%d", M->file, rank_);
+    cj_free(M->file);
+    M->file = f;
+  }
+  return 0;
+}
+
+void cj_nx_postrange(const cj_net *net, const proj *P, int64_t *lo, int64_t *hi)
+{
+  const pop *B = &net->pop[P->post];
+  *lo = net->mpi ? B->own0 : 0;
+  *hi = net->mpi ? B->own1 : B->n;
+}
+
+/* What cannot run split: a kernel of synapses that runs every step and
+ * draws random numbers (keyed by the synapse id, which is the rank's own)
+ * or reads a variable of a pre neuron another rank may own (only its own
+ * neurons are current). Refused when the network is built, the same way on
+ * every rank. */
+static int refuse(cj_net *net, const proj *P, const bound *b, const char *what)
+{
+  const kern *K = b->k;
+  const pop *A = &net->pop[P->pre];
+  if (!K) return 0;
+  if (K->rand)
+    return cj_fail(CJ_EINVAL, "projection '%s': the %s kernel '%s' draws random numbers, which a network split "
+                   "over %d MPI ranks cannot key by the one-rank synapse ids yet (run it on one rank)",
+                   P->name, what, K->name, size_);
+  for (int r = 0; r < K->nrefs; r++)
+    if (K->refs[r].owner == CJ_OWNER_POP && (cj_prog_slothows(K->prog, r) & (1 << CJ_HOW_PRE)) && splits(A))
+      return cj_fail(CJ_EINVAL, "projection '%s': the %s kernel '%s' reads variable '%s' of the pre neurons "
+                     "('%s'), which are split over %d MPI ranks and current only on their own rank "
+                     "(run it on one rank)", P->name, what, K->name, A->vname[K->refs[r].var], A->name, size_);
+  return 0;
+}
+
+static int checkmon(cj_net *net, int m)
+{
+  const mon *M = &net->mon[m];
+  if (M->kind != CJ_MON_STATE) return 0;
+  if (M->proj >= 0)
+    return cj_fail(CJ_EINVAL, "monitor %d: state of synapses ('%s') cannot be recorded across %d MPI ranks "
+                   "(synapses are split by post neuron; record it on one rank)", m + 1, net->proj[M->proj].name, size_);
+  if (M->file && splits(&net->pop[M->pop]))
+    return cj_fail(CJ_EINVAL, "monitor %d: a state monitor of '%s' streamed to a file cannot be written across %d "
+                   "MPI ranks (record it in memory: rank 0 gathers it at the end of each run)", m + 1,
+                   net->pop[M->pop].name, size_);
+  return 0;
+}
+
+int cj_nx_mpi_check(cj_net *net)
+{
+  int st;
+  if (!net->mpi) return 0;
+  for (int j = 0; j < net->nproj; j++) {
+    proj *P = &net->proj[j];
+    if ((st = refuse(net, P, &P->update, "update")) || (st = refuse(net, P, &P->onpre, "on_pre")) ||
+        (st = refuse(net, P, &P->onpost, "on_post"))) return st;
+    for (int i = 0; i < P->nsum; i++) if ((st = refuse(net, P, &P->sums[i].b, "summed"))) return st;
+  }
+  for (int m = 0; m < net->nmon; m++) if ((st = checkmon(net, m))) return st;
+  for (int p = 0; p < net->npop; p++) {     /* each rank steps its own neurons */
+    pop *P = &net->pop[p];
+    if (!splits(P)) continue;
+    if (P->update.k) { P->update.c.lo = P->own0; P->update.c.n = P->own1; }
+    if (P->thresh.k) { P->thresh.c.lo = P->own0; P->thresh.c.n = P->own1; }
+  }
+  return 0;
+}
+
+#ifdef CAJAL_MPI
+static int mpifail(const char *what)
+{
+  return cj_fail(CJ_ERUNTIME, "MPI rank %d of %d: %s failed", rank_, size_, what);
+}
+#endif
+
+/* The one-rank id of the first synapse of each row (gfirst): the rows of
+ * every rank counted, ranks below this one first (synapses of a row ascend
+ * by post neuron, and ranks own ascending post ranges). */
+int cj_nx_mpi_rows(cj_net *net, proj *P)
+{
+#ifdef CAJAL_MPI
+  const int64_t n = net->pop[P->pre].n;
+  int64_t *cnt, *below, *tot;
+  int st = 0;
+  if (!net->mpi) return 0;
+  cj_free(P->gfirst);
+  P->gfirst = cj_nx_bigalloc((size_t)n * sizeof *P->gfirst);
+  cnt = cj_malloc((size_t)n * sizeof *cnt);
+  below = cj_calloc((size_t)n, sizeof *below);
+  tot = cj_malloc((size_t)n * sizeof *tot);
+  if (!P->gfirst || !cnt || !below || !tot) st = cj_nx_nomem();
+  for (int64_t i = 0; !st && i < n; i++) cnt[i] = P->rowptr[i + 1] - P->rowptr[i];
+  for (int64_t i = 0, c; !st && i < n; i += c) {   /* counts are int in MPI */
+    c = n - i < (1 << 28) ? n - i : (1 << 28);
+    if (MPI_Exscan(cnt + i, below + i, (int)c, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS ||
+        MPI_Allreduce(cnt + i, tot + i, (int)c, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+      st = mpifail("MPI_Exscan of synapse rows");
+  }
+  if (!st && rank_ == 0) memset(below, 0, (size_t)n * sizeof *below);   /* Exscan leaves rank 0's undefined */
+  for (int64_t i = 0, acc = 0; !st && i < n; i++) { P->gfirst[i] = acc + below[i]; acc += tot[i]; }
+  cj_free(cnt); cj_free(below); cj_free(tot);
+  return st;
+#else
+  (void)net; (void)P;
+  return 0;
+#endif
+}
+
+/* The init kernel of P's synapses keyed as on one rank: row by row, the
+ * kernel runs over the one-rank ids of the row's local synapses, its
+ * synapse arrays (and pre, post) shifted so that id lands on the local
+ * element. */
+void cj_nx_mpi_syninit(cj_net *net, proj *P)
+{
+  bound *b = &P->init;
+  const kern *K = b->k;
+  const int64_t n = net->pop[P->pre].n;
+  void **base = b->vars;
+  void *shifted[K->nrefs > 0 ? K->nrefs : 1];
+  cj_kctx c = b->c;
+  c.var = shifted;
+  c.step = INITSTEP;
+  c.t = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t a = P->rowptr[i], e = P->rowptr[i + 1], off = P->gfirst[i] - a;
+    if (a == e) continue;
+    for (int r = 0; r < K->nrefs; r++)
+      shifted[r] = K->refs[r].owner == CJ_OWNER_PROJ ? (char *)base[r] - off * (int64_t)net->es : base[r];
+    c.pre = P->spre ? P->spre - off : NULL;
+    c.post = P->spost - off;
+    c.lo = P->gfirst[i];
+    c.n = P->gfirst[i] + (e - a);
+    if (K->fn) K->fn(&c);
+    else cj_prog_run(K->prog, &c);
+  }
+}
+
+/* After the threshold of P: this rank's spikes (ascending, in its range)
+ * joined with every rank's, in rank order, into P->spk. */
+int cj_nx_mpi_spikes(cj_net *net, pop *P)
+{
+#ifdef CAJAL_MPI
+  struct cj_nxmpi *X = net->mpi;
+  int cnt = (int)P->nspk, total = 0, back = phase;
+  if (!X || !splits(P)) return 0;
+  if (cj_nx_prof) cj_nx_mark(CJ_PH_EXCHANGE);
+  if (MPI_Allgather(&cnt, 1, MPI_INT, X->counts, 1, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS)
+    return mpifail("MPI_Allgather of spike counts");
+  for (int r = 0; r < size_; r++) { X->displs[r] = total; total += X->counts[r]; }
+  if (cnt && X->displs[rank_]) memmove(P->spk + X->displs[rank_], P->spk, (size_t)cnt * sizeof *P->spk);
+  if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, P->spk, X->counts, X->displs, MPI_INT64_T,
+                     MPI_COMM_WORLD) != MPI_SUCCESS)
+    return mpifail("MPI_Allgatherv of spikes");
+  P->nspk = total;
+  stats.bytes += (int64_t)(total - cnt) * (int64_t)sizeof *P->spk + (int64_t)size_ * (int64_t)sizeof(int);
+  stats.exchanges++;
+  if (cj_nx_prof) cj_nx_mark(back);
+  return 0;
+#else
+  (void)net; (void)P;
+  return 0;
+#endif
+}
+
+#ifdef CAJAL_MPI
+/* Every rank's range of a split population's variable onto every rank. */
+static int sharevar(cj_net *net, pop *P, void *x)
+{
+  struct cj_nxmpi *X = net->mpi;
+  for (int r = 0; r < size_; r++) {
+    int64_t lo, hi;
+    cj_mpi_range(P->n, r, size_, &lo, &hi);
+    X->counts[r] = (int)(hi - lo);
+    X->displs[r] = (int)lo;
+  }
+  if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, X->counts, X->displs,
+                     net->single ? MPI_FLOAT : MPI_DOUBLE, MPI_COMM_WORLD) != MPI_SUCCESS)
+    return mpifail("MPI_Allgatherv of neuron state");
+  return 0;
+}
+
+/* Rank 0's state monitor M made exact: the rows recorded since the last
+ * gather, each column from the rank owning its neuron (the others send
+ * zero bits; a bitwise or joins them). Other ranks keep their own columns. */
+static int gathermon(cj_net *net, int m)
+{
+  mon *M = &net->mon[m];
+  const pop *P = &net->pop[M->pop];
+  int64_t from = net->mpi->gathered[m] * M->nidx, len = M->vals.n - from;
+  for (int64_t k = 0; k < M->nidx; k++) {
+    if (M->idx[k] >= P->own0 && M->idx[k] < P->own1) continue;
+    for (int64_t q = from + k; q < M->vals.n; q += M->nidx) M->vals.v[q] = 0;
+  }
+  for (int64_t at = 0; at < len;) {
+    int c = len - at < (1 << 28) ? (int)(len - at) : (1 << 28);
+    void *buf = M->vals.v + from + at;
+    int rc = rank_ == 0 ? MPI_Reduce(MPI_IN_PLACE, buf, c, MPI_UINT64_T, MPI_BOR, 0, MPI_COMM_WORLD)
+                        : MPI_Reduce(buf, NULL, c, MPI_UINT64_T, MPI_BOR, 0, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpifail("MPI_Reduce of a state monitor");
+    at += c;
+  }
+  net->mpi->gathered[m] = M->steps.n;
+  return 0;
+}
+#endif
+
+/* At the end of a run: the neuron state of every rank's range on every
+ * rank, and rank 0's state monitors. */
+int cj_nx_mpi_endrun(cj_net *net)
+{
+#ifdef CAJAL_MPI
+  int st;
+  if (!net->mpi) return 0;
+  for (int p = 0; p < net->npop; p++) {
+    pop *P = &net->pop[p];
+    if (!splits(P)) continue;
+    for (int v = 0; v < P->nvars; v++) if ((st = sharevar(net, P, P->var[v]))) return st;
+  }
+  for (int m = 0; m < net->nmon; m++) {
+    mon *M = &net->mon[m];
+    if (M->kind != CJ_MON_STATE || !splits(&net->pop[M->pop])) continue;
+    if (net->mpi->gathered[m] > M->steps.n) net->mpi->gathered[m] = 0;   /* cleared by a reset */
+    if ((st = gathermon(net, m))) return st;
+  }
+  return 0;
+#else
+  (void)net;
+  return 0;
+#endif
+}
+
+void cj_nx_mpi_reset(cj_net *net)
+{
+  for (int m = 0; net->mpi && m < net->nmon; m++) net->mpi->gathered[m] = 0;
+}
+
+/* Whether kernel tree k draws random numbers. */
+static int randnode(const cj_node *x)
+{
+  if (!x) return 0;
+  if (x->op == CJ_N_RAND) return 1;
+  for (int a = 0; a < x->nargs && a < 3; a++) if (randnode(x->arg[a])) return 1;
+  for (int b = 0; b < 2; b++)
+    for (int s = 0; x->body[b] && s < x->nbody[b]; s++) if (randnode(x->body[b][s])) return 1;
+  return 0;
+}
+
+int cj_nx_kdef_rand(const cj_kdef *k)
+{
+  for (int s = 0; s < k->nbody; s++) if (randnode(k->body[s])) return 1;
+  return randnode(k->cond) || randnode(k->value);
+}
+
+/* ---- checkpoints across ranks -------------------------------------------
+ * A save made on K ranks is one file in the one-rank layout, written by rank
+ * 0: neuron state, spikes in flight and monitors are current there after a
+ * run; the synapses are gathered to it by their one-rank ids. A restore on
+ * any K reads that layout on every rank and keeps the synapses onto its
+ * neurons (what building on K ranks would have made). */
+#ifdef CAJAL_MPI
+/* Gather n local items of size bytes to rank 0 into out (total items),
+ * placing item k at ids[k]'s position: ids and data travel together. */
+static int gatherby(const int64_t *ids, const void *data, int64_t n, size_t size, void *out, int64_t total)
+{
+  int *cnt = cj_calloc((size_t)size_, sizeof *cnt), *dis = cj_calloc((size_t)size_, sizeof *dis);
+  int64_t *allid = NULL;
+  char *all = NULL;
+  int c = (int)n, st = 0;
+  if (!cnt || !dis) st = cj_nx_nomem();
+  if (!st && MPI_Gather(&c, 1, MPI_INT, cnt, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) st = mpifail("MPI_Gather");
+  int64_t sum = 0;
+  for (int r = 0; !st && r < size_; r++) { dis[r] = (int)sum; sum += cnt[r]; }
+  if (!st && rank_ == 0 && sum != total) st = cj_fail(CJ_ERUNTIME, "save: %lld synapses gathered, %lld expected",
+                                                       (long long)sum, (long long)total);
+  if (!st && rank_ == 0 && (!(allid = cj_malloc((size_t)(sum ? sum : 1) * 8)) ||
+                            !(all = cj_malloc((size_t)(sum ? sum : 1) * size)))) st = cj_nx_nomem();
+  /* every rank takes part in both gathers, whatever failed on rank 0 */
+  if (MPI_Gatherv(ids, c, MPI_INT64_T, allid, cnt, dis, MPI_INT64_T, 0, MPI_COMM_WORLD) != MPI_SUCCESS && !st)
+    st = mpifail("MPI_Gatherv of synapse ids");
+  MPI_Datatype t;
+  MPI_Type_contiguous((int)size, MPI_BYTE, &t);
+  MPI_Type_commit(&t);
+  if (MPI_Gatherv(data, c, t, all, cnt, dis, t, 0, MPI_COMM_WORLD) != MPI_SUCCESS && !st)
+    st = mpifail("MPI_Gatherv of synapse data");
+  MPI_Type_free(&t);
+  for (int64_t k = 0; !st && rank_ == 0 && k < sum; k++)
+    memcpy((char *)out + allid[k] * (int64_t)size, all + k * (int64_t)size, size);
+  cj_free(cnt); cj_free(dis); cj_free(allid); cj_free(all);
+  return st;
+}
+
+static int64_t *gids(const cj_net *net, const proj *P)
+{
+  int64_t *g = cj_malloc((size_t)(P->nsyn ? P->nsyn : 1) * sizeof *g);
+  if (!g) return NULL;
+  for (int64_t i = 0; i < net->pop[P->pre].n; i++)
+    for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) g[s] = P->gfirst[i] + (s - P->rowptr[i]);
+  return g;
+}
+
+static const int32_t *dsort;      /* the one-rank delays, for cmpbucket */
+
+/* One-rank order of a bucket: pushed earlier first (a longer delay), then
+ * by id (spikes ascend, rows ascend). */
+static int cmpbucket(const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  if (dsort[x] != dsort[y]) return dsort[x] > dsort[y] ? -1 : 1;
+  return (x > y) - (x < y);
+}
+
+static int gatherproj(cj_net *net, proj *P, proj *G, const int64_t *g)
+{
+  int64_t total = 0, n = P->nsyn;
+  int st = 0;
+  if (MPI_Allreduce(&n, &total, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS) return mpifail("MPI_Allreduce");
+  *G = *P;
+  G->spre = NULL; G->spost = NULL; G->var = NULL; G->bucket = NULL; G->dsteps = NULL;
+  G->nsyn = total;
+  int32_t *pre = cj_malloc((size_t)(n ? n : 1) * sizeof *pre);
+  const int root = rank_ == 0;
+  size_t tn = (size_t)(total ? total : 1);
+  if (!pre) return cj_nx_nomem();
+  for (int64_t i = 0; i < net->pop[P->pre].n; i++)
+    for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) pre[s] = (int32_t)i;
+  if (root && (!(G->spre = cj_malloc(tn * 4)) || !(G->spost = cj_malloc(tn * 4)) ||
+               !(G->var = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), sizeof *G->var)) ||
+               !(G->bucket = cj_calloc((size_t)(P->nbucket > 0 ? P->nbucket : 1), sizeof *G->bucket)) ||
+               (P->dsteps && !(G->dsteps = cj_malloc(tn * 4))))) st = cj_nx_nomem();
+  for (int v = 0; !st && root && v < P->nvars; v++) if (!(G->var[v] = cj_malloc(tn * net->es))) st = cj_nx_nomem();
+  if (!st) st = gatherby(g, pre, n, 4, G->spre, total);
+  if (!st) st = gatherby(g, P->spost, n, 4, G->spost, total);
+  for (int v = 0; !st && v < P->nvars; v++) st = gatherby(g, P->var[v], n, net->es, root ? G->var[v] : NULL, total);
+  if (!st && P->dsteps) st = gatherby(g, P->dsteps, n, 4, G->dsteps, total);
+  for (int64_t b = 0; !st && b < P->nbucket; b++) {   /* spikes in flight, by one-rank id */
+    ivec *B = &P->bucket[b];
+    int64_t *ids = cj_malloc((size_t)(B->n ? B->n : 1) * 8), cnt = B->n, all = 0;
+    if (!ids) { st = cj_nx_nomem(); break; }
+    for (int64_t k = 0; k < B->n; k++) ids[k] = g[B->v[k]];
+    int c = (int)cnt, *cnts = cj_calloc((size_t)size_, sizeof(int)), *dis = cj_calloc((size_t)size_, sizeof(int));
+    int64_t *off = NULL;
+    if (!cnts || !dis) st = cj_nx_nomem();
+    MPI_Gather(&c, 1, MPI_INT, cnts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    for (int r = 0; cnts && dis && r < size_; r++) { dis[r] = (int)all; all += cnts[r]; }
+    if (!st && root && !(off = cj_malloc((size_t)(all ? all : 1) * 8))) st = cj_nx_nomem();
+    if (MPI_Gatherv(ids, c, MPI_INT64_T, off, cnts, dis, MPI_INT64_T, 0, MPI_COMM_WORLD) != MPI_SUCCESS && !st)
+      st = mpifail("MPI_Gatherv of spikes in flight");
+    cj_free(cnts); cj_free(dis);
+    if (!st && root) {
+      dsort = G->dsteps;
+      qsort(off, (size_t)all, 8, cmpbucket);
+      G->bucket[b] = (ivec){ off, all, all };
+      off = NULL;
+    }
+    cj_free(ids); cj_free(off);
+  }
+  cj_free(pre);
+  return st;
+}
+#endif
+
+int cj_nx_mpi_gather(cj_net *net, proj **out)
+{
+#ifdef CAJAL_MPI
+  proj *G = cj_calloc((size_t)(net->nproj > 0 ? net->nproj : 1), sizeof *G);
+  int st = G ? 0 : cj_nx_nomem();
+  *out = G;
+  for (int j = 0; !st && j < net->nproj; j++) {
+    int64_t *g = gids(net, &net->proj[j]);
+    st = g ? gatherproj(net, &net->proj[j], &G[j], g) : cj_nx_nomem();
+    cj_free(g);
+  }
+  return st;
+#else
+  (void)net; *out = NULL;
+  return 0;
+#endif
+}
+
+void cj_nx_mpi_freegather(cj_net *net, proj *G)
+{
+  for (int j = 0; G && j < net->nproj; j++) {
+    proj *P = &G[j];
+    cj_free(P->spre); cj_free(P->spost); cj_free(P->dsteps);
+    for (int v = 0; P->var && v < P->nvars; v++) cj_free(P->var[v]);
+    cj_free(P->var);
+    for (int64_t b = 0; P->bucket && b < P->nbucket; b++) cj_free(P->bucket[b].v);
+    cj_free(P->bucket);
+  }
+  cj_free(G);
+}
+
+/* P holds the one-rank synapses just read (spre, spost, nsyn): keep those
+ * onto this rank's neurons, in order; gmap maps the one-rank ids. */
+int cj_nx_mpi_keepproj(cj_net *net, proj *P)
+{
+  int64_t lo, hi, m = 0;
+  const int64_t na = net->pop[P->pre].n;
+  if (!net->mpi) return 0;
+  cj_nx_postrange(net, P, &lo, &hi);
+  P->gtotal = P->nsyn;
+  cj_free(P->gmap); cj_free(P->gfirst);
+  P->gmap = cj_malloc((size_t)(P->nsyn ? P->nsyn : 1) * sizeof *P->gmap);
+  P->gfirst = cj_malloc((size_t)na * sizeof *P->gfirst);
+  if (!P->gmap || !P->gfirst) return cj_nx_nomem();
+  for (int64_t i = 0; i < na; i++) P->gfirst[i] = -1;
+  for (int64_t s = 0; s < P->nsyn; s++) {
+    if (P->spost[s] < lo || P->spost[s] >= hi) { P->gmap[s] = -1; continue; }
+    if (P->gfirst[P->spre[s]] < 0) P->gfirst[P->spre[s]] = s;
+    P->gmap[s] = m;
+    P->spre[m] = P->spre[s]; P->spost[m] = P->spost[s];
+    m++;
+  }
+  for (int64_t i = 0; i < na; i++) if (P->gfirst[i] < 0) P->gfirst[i] = 0;   /* an empty row here */
+  P->nsyn = m;
+  return 0;
+}
+
+/* x holds gtotal one-rank values: keep this rank's, in place. */
+void cj_nx_mpi_keepvals(const cj_net *net, const proj *P, void *x)
+{
+  for (int64_t s = 0; s < P->gtotal; s++)
+    if (P->gmap[s] >= 0) memmove((char *)x + P->gmap[s] * (int64_t)net->es, (char *)x + s * (int64_t)net->es, net->es);
+}
+
+void cj_nx_mpi_keepbucket(const proj *P, ivec *b)
+{
+  int64_t m = 0;
+  for (int64_t k = 0; k < b->n; k++) if (P->gmap[b->v[k]] >= 0) b->v[m++] = P->gmap[b->v[k]];
+  b->n = m;
+}
+
+int64_t cj_nx_mpi_maxd(int64_t maxd)
+{
+#ifdef CAJAL_MPI
+  int64_t all = maxd;
+  if (started && MPI_Allreduce(&maxd, &all, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS) {
+    mpifail("MPI_Allreduce of the longest delay");
+    return -1;
+  }
+  return all;
+#else
+  return maxd;
+#endif
+}
