@@ -351,8 +351,14 @@ local function stage(env, subst, tshift)
            subst = s, tshift = tshift, defs = {}, xi = env.xi }
 end
 
-local function rhs_all(env, system)
-  local r = {}
+-- The right-hand sides of system, each bound to a temporary. With h (the
+-- Euler step), also the factor of each: a right-hand side E / c with c a
+-- constant is returned as E with the factor h / c (computed once here, as
+-- Brian2 folds dt / tau into a loop invariant), others with h. So an Euler
+-- step x + h E / c costs no division per neuron (both backends run the
+-- same IR: the rounding of h / c is the compiler's, the same everywhere).
+local function rhs_all(env, system, h)
+  local r, c = {}, {}
   for q, eq in ipairs(system) do
     local e = env
     if eq.noise then
@@ -360,9 +366,17 @@ local function rhs_all(env, system)
       e.defs = env.defs
       e.xi = eq.noise
     end
-    r[q] = env.k:let(lx(eq.rhs, e), env.out)
+    local v = lx(eq.rhs, e)
+    c[q] = h
+    if h and v[1] == "/" and isnum(v[3]) then
+      local f = h / v[3][2]
+      if f == f and f ~= 0 and math.abs(f) >= 0x1p-1022 and math.abs(f) < math.huge then
+        v, c[q] = v[2], f
+      end
+    end
+    r[q] = env.k:let(v, env.out)
   end
-  return r
+  return r, c
 end
 
 local function rk(env, system, method)
@@ -376,8 +390,8 @@ local function rk(env, system, method)
   end
   local new = {}
   if method == "euler" then
-    local k1 = rhs_all(stage(env), system)
-    for q in ipairs(system) do new[q] = env.k:let(mk("+", x[q], mk("*", num(dt), k1[q])), env.out) end
+    local k1, c = rhs_all(stage(env), system, dt)
+    for q in ipairs(system) do new[q] = env.k:let(mk("+", x[q], mk("*", num(c[q]), k1[q])), env.out) end
   elseif method == "rk2" then
     local k1 = rhs_all(stage(env), system)
     local k2 = rhs_all(stage(env, at(k1, dt / 2), num(dt / 2)), system)
