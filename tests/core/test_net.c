@@ -77,7 +77,10 @@ static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1)
   X(gek, (a >= 7.25 ? 1.0 : 0.0)) X(kge, (0.1 >= a ? 1.0 : 0.0)) X(eqk, (a == 1.0 ? 1.0 : 0.0)) \
   X(keq, (0.0 == a ? 1.0 : 0.0)) X(nek, (a != 0.0 ? 1.0 : 0.0)) X(kne, (2.0 != a ? 1.0 : 0.0)) \
   X(mulkadd, ((0.9 * a) + b)) X(addmulk, (b + (a * 0.9))) X(mulkaddexpr, ((0.7 * (a - b)) + (b * b))) \
-  X(decay, ((0.99501247919268232 * a) + -0.00024438851955856664)) X(decay2, (-0.0 + (a * 0.5)))
+  X(decay, ((0.99501247919268232 * a) + -0.00024438851955856664)) X(decay2, (-0.0 + (a * 0.5))) \
+  X(rsubv, ((b * 2.0) - a)) X(rdivv, ((b + 1.0) / a)) X(rmulv, ((b + 1.0) * a)) X(raddv, ((-b) + a)) \
+  X(mulkaddv, ((0.9 * (a - 0.5)) + b)) X(addmulkv, (b + ((a - 0.5) * 0.9))) X(vsubexpr, (a - (b * b))) \
+  X(selv, (c < 0.5 ? (a * 2.0) : b))
 SUPERS(SUPER)
 
 static const struct { const char *expr; cfn f; const char *c; } ops[] = {
@@ -118,6 +121,15 @@ static const struct { const char *expr; cfn f; const char *c; } ops[] = {
   { "(+ (* 0.99501247919268232 (var 0 i)) -0.00024438851955856664)", c_decay,
     "((0.99501247919268232 * a) + -0.00024438851955856664)" },
   { "(+ -0 (* (var 0 i) 0.5))", c_decay2, "(-0.0 + (a * 0.5))" },
+  /* a variable read straight as one operand (I_VBIN, I_NEGV, I_MULKADDV) */
+  { "(- (* (var 1 i) 2) (var 0 i))", c_rsubv, "((b * 2.0) - a)" },
+  { "(/ (+ (var 1 i) 1) (var 0 i))", c_rdivv, "((b + 1.0) / a)" },
+  { "(* (+ (var 1 i) 1) (var 0 i))", c_rmulv, "((b + 1.0) * a)" },
+  { "(+ (neg (var 1 i)) (var 0 i))", c_raddv, "((-b) + a)" },
+  { "(+ (* 0.9 (- (var 0 i) 0.5)) (var 1 i))", c_mulkaddv, "((0.9 * (a - 0.5)) + b)" },
+  { "(+ (var 1 i) (* (- (var 0 i) 0.5) 0.9))", c_addmulkv, "(b + ((a - 0.5) * 0.9))" },
+  { "(- (var 0 i) (* (var 1 i) (var 1 i)))", c_vsubexpr, "(a - (b * b))" },
+  { "(ifelse (< (var 2 i) 0.5) (* (var 0 i) 2) (var 1 i))", c_selv, "((x < 0.5 ? 1.0 : 0.0) != 0.0 ? (a * 2.0) : b)" },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -131,7 +143,7 @@ static int samebits(double a, double b)
  * over a reversed list (gathers), and compare bit for bit with f. */
 static void checkop(const char *expr, cfn f)
 {
-  const int64_t n = NSPEC * NSPEC * 3;
+  const int64_t n = NSPEC * NSPEC * 3 + 5;      /* + 5: lanes after the last whole vector */
   double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
   double *out = malloc(n * sizeof *out);
   int64_t *list = malloc(n * sizeof *list);
@@ -243,6 +255,38 @@ Test(interp, leaves_t_dt_n_i_notref_lastspike)
     cr_assert(samebits(ls[i], last[i]));
   }
   cr_assert_eq(nr[0], 1.0); cr_assert_eq(nr[1], 0.0); cr_assert_eq(nr[2], 1.0);
+  cj_prog_free(p);
+  cj_ktree_free(t);
+}
+
+/* The refractory forms read straight from lastspike: t - lastspike compared
+ * with a constant (both orientations) and ifelse(notref, a, b), against C,
+ * over a length that leaves lanes after the last whole vector. */
+Test(interp, refractory_clock_and_notref_select_match_c)
+{
+  cj_ktree *t = cj_ktree_new();
+  cj_node **s; int ns;
+  OK(cj_kbody_parse(t, "(set 0 i (ifelse notref (var 1 i) (var 2 i))) (set 3 i (< (- t lastspike) 0.125))"
+                       " (set 4 i (>= 0.125 (- t lastspike)))", &s, &ns));
+  cj_ref refs[5] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 }, { 0, 0, 4 } };
+  cj_kdef d = { .id = 4, .name = "refr", .domain = CJ_DOM_NEURONS, .nrefs = 5, .refs = refs, .nbody = ns, .body = s };
+  cj_prog *p;
+  OK(cj_prog_compile(&d, &p));
+  enum { N = 301 };
+  double out[N], a[N], b[N], lt[N], ge[N], last[N];
+  const double tnow = 1.0, rb = 0.25;          /* binary fractions: t - lastspike meets K and rb exactly */
+  for (int i = 0; i < N; i++) {
+    last[i] = i % 6 == 0 ? -INFINITY : i % 6 == 1 ? 0.875 : i % 6 == 2 ? 0.75 : i % 6 == 3 ? NAN : i % 6 == 4 ? 0.9 : 1.0;
+    a[i] = specials[i % NSPEC]; b[i] = specials[(i / NSPEC) % NSPEC];
+  }
+  double *vars[5] = { out, a, b, lt, ge };
+  cj_kctx c = { .n = N, .t = tnow, .dt = 1e-4, .var = (void **)vars, .lastspike = last, .refractory = rb, .npop = N };
+  cj_prog_run(p, &c);
+  for (int i = 0; i < N; i++) {
+    cr_assert(samebits(out[i], tnow - last[i] >= rb ? a[i] : b[i]), "select, neuron %d", i);
+    cr_assert_eq(lt[i], tnow - last[i] < 0.125 ? 1.0 : 0.0, "t - lastspike < K, neuron %d", i);
+    cr_assert_eq(ge[i], 0.125 >= tnow - last[i] ? 1.0 : 0.0, "K >= t - lastspike, neuron %d", i);
+  }
   cj_prog_free(p);
   cj_ktree_free(t);
 }
@@ -758,7 +802,7 @@ Test(jit, every_operation_is_bit_identical_to_the_interpreter)
   char *src = opsource();
   cj_jit *j;
   OK(cj_jit_compile(src, NULL, 0, &j));
-  const int64_t n = NSPEC * NSPEC * 3;
+  const int64_t n = NSPEC * NSPEC * 3 + 5;      /* + 5: lanes after the last whole vector */
   double *a = malloc(n * 8), *b = malloc(n * 8), *x = malloc(n * 8), *o1 = malloc(n * 8), *o2 = malloc(n * 8);
   for (int64_t k = 0; k < n; k++) {
     a[k] = specials[k % NSPEC];

@@ -26,6 +26,21 @@ typedef double KVU __attribute__((vector_size(8 * KW), may_alias, aligned(8)));
 /* d[v] = f over the nv vectors of a block (registers hold LANES >= nv * KW) */
 #define KLOOP(expr) for (int v = 0; v < nv; v++) vd[v] = (expr)
 
+/* d = expr over X, the variable slot read at the block's neurons: whole
+ * vectors (vexpr; register lanes v) then the lanes left (sexpr; lanes l),
+ * or lane by lane from a float variable. Both forms do the same IEEE
+ * operations. */
+#define KVLOOP(slot, vexpr, sexpr) do {                                              \
+    if (sgl) {                                                                       \
+      const float *s_ = (const float *)c->var[slot] + base;                          \
+      for (int l = 0; l < m; l++) { const double X = (double)s_[l]; d[l] = (sexpr); } \
+    } else {                                                                         \
+      const double *s_ = (const double *)c->var[slot] + base;                        \
+      for (int v = 0; v < mv; v++) { const KV X = ((const KVU *)s_)[v]; vd[v] = (vexpr); } \
+      for (int l = mv * KW; l < m; l++) { const double X = s_[l]; d[l] = (sexpr); }  \
+    }                                                                                \
+  } while (0)
+
 /* 1 if lane l of the comparison cmp (an I_*K op) holds for x against k. */
 static inline int KCAT(KBLOCK, _cmp1)(int cmp, double x, double k)
 {
@@ -209,6 +224,87 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
     }
     case I_MULKADD: { const double k = KR(in->c)[0]; KLOOP(k * va[v] + vb[v]); break; }
     case I_MULKADDK: { const double k = KR(in->c)[0], k2 = KR(in->b)[0]; KLOOP(k * va[v] + k2); break; }
+    case I_VBIN: {
+      const double *b = KR(in->b);
+      switch (in->c) {
+      case VB_VADD: KVLOOP(in->a, X + vb[v], X + b[l]); break;
+      case VB_RADD: KVLOOP(in->a, vb[v] + X, b[l] + X); break;
+      case VB_VSUB: KVLOOP(in->a, X - vb[v], X - b[l]); break;
+      case VB_RSUB: KVLOOP(in->a, vb[v] - X, b[l] - X); break;
+      case VB_VMUL: KVLOOP(in->a, X * vb[v], X * b[l]); break;
+      case VB_RMUL: KVLOOP(in->a, vb[v] * X, b[l] * X); break;
+      case VB_VDIV: KVLOOP(in->a, X / vb[v], X / b[l]); break;
+      default: KVLOOP(in->a, vb[v] / X, b[l] / X); break;
+      }
+      break;
+    }
+    case I_VK: {
+      const double k = KR(in->b)[0];
+      switch (in->c) {
+      case VB_VADD: KVLOOP(in->a, X + k, X + k); break;
+      case VB_RADD: KVLOOP(in->a, k + X, k + X); break;
+      case VB_VSUB: KVLOOP(in->a, X - k, X - k); break;
+      case VB_RSUB: KVLOOP(in->a, k - X, k - X); break;
+      case VB_VMUL: KVLOOP(in->a, X * k, X * k); break;
+      case VB_RMUL: KVLOOP(in->a, k * X, k * X); break;
+      case VB_VDIV: KVLOOP(in->a, X / k, X / k); break;
+      default: KVLOOP(in->a, k / X, k / X); break;
+      }
+      break;
+    }
+    case I_NEGV: KVLOOP(in->a, -X, -X); break;
+    case I_MULKVADD: {
+      const double k = KR(in->c)[0], *b = KR(in->b);
+      KVLOOP(in->a, k * X + vb[v], k * X + b[l]);
+      break;
+    }
+    case I_MULKADDV: {
+      const double k = KR(in->c)[0], *a = KR(in->a);
+      KVLOOP(in->b, k * va[v] + X, k * a[l] + X);
+      break;
+    }
+    case I_SINCEK: {   /* t - lastspike <c> K, neurons domain */
+      const double k = KR(in->b)[0], t = c->t, *ls = c->lastspike + base;
+      for (int v = 0; v < mv; v++) {
+        const KV s = t - ((const KVU *)ls)[v];
+        switch (in->c) {
+        case I_LTK: vd[v] = KBOOL(s < k); break;
+        case I_LEK: vd[v] = KBOOL(s <= k); break;
+        case I_GTK: vd[v] = KBOOL(s > k); break;
+        case I_GEK: vd[v] = KBOOL(s >= k); break;
+        case I_EQK: vd[v] = KBOOL(s == k); break;
+        default: vd[v] = KBOOL(s != k); break;
+        }
+      }
+      for (int l = mv * KW; l < m; l++) d[l] = KCAT(KBLOCK, _cmp1)(in->c, t - ls[l], k) ? 1.0 : 0.0;
+      break;
+    }
+    case I_SELNR: {   /* not refractory (t - lastspike >= refractory, as I_NOTREF) ? a : b */
+      const double t = c->t, rb = c->refractory, *ls = c->lastspike + base, *a = KR(in->a), *b = KR(in->b);
+      for (int v = 0; v < mv; v++) {
+        KVI k = t - ((const KVU *)ls)[v] >= rb;
+        vd[v] = (KV)(((KVI)va[v] & k) | ((KVI)vb[v] & ~k));
+      }
+      for (int l = mv * KW; l < m; l++) d[l] = t - ls[l] >= rb ? a[l] : b[l];
+      break;
+    }
+    case I_SELV: {
+      const KV z = { 0 };
+      const double *a = KR(in->a), *x = KR(in->c);
+      KV *vc = KVR(in->c);
+      if (sgl) {
+        const float *s_ = (const float *)c->var[in->b] + base;
+        for (int l = 0; l < m; l++) d[l] = x[l] != 0.0 ? a[l] : (double)s_[l];
+        break;
+      }
+      const double *s_ = (const double *)c->var[in->b] + base;
+      for (int v = 0; v < mv; v++) {
+        KVI k = vc[v] != z;
+        vd[v] = (KV)(((KVI)va[v] & k) | ((KVI)((const KVU *)s_)[v] & ~k));
+      }
+      for (int l = mv * KW; l < m; l++) d[l] = x[l] != 0.0 ? a[l] : s_[l];
+      break;
+    }
     case I_THRESHV: {  /* block-wise: compare a vector of neurons, look closer only where one passes */
       const double k = KR(in->b)[0], t = c->t, rb = c->refractory, *ls = c->lastspike + base;
       const int cmp = in->c;
@@ -246,6 +342,7 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
 }
 
 #undef KLOOP
+#undef KVLOOP
 #undef KVR
 #undef KR
 #undef KBOOL

@@ -490,6 +490,7 @@ static int leaf(comp *c, const cj_node *e, int dest)
 }
 
 static int fused(comp *c, const cj_node *e, int dest);
+static int fused1(comp *c, const cj_node *e, int dest);
 
 static int cexpr(comp *c, const cj_node *e, int dest)
 {
@@ -508,6 +509,7 @@ static int cexpr(comp *c, const cj_node *e, int dest)
   if (e->op > CJ_N_CALL) return cfail(c, "'%s' is a statement, not an expression", nopnames[e->op]), 0;
   if (e->nargs != n) return cfail(c, "'%s' takes %d operands, not %d", e->op == CJ_N_CALL ? funcnames[e->fn] : nopnames[e->op], n, e->nargs), 0;
   if ((d = fused(c, e, dest)) >= 0) return d;
+  if ((d = fused1(c, e, dest)) >= 0) return d;
   save = c->p->sp;
   for (int i = 0; i < n; i++) r[i] = cexpr(c, e->arg[i], -1);
   c->p->sp = save;                         /* operands die here: the result may reuse them */
@@ -566,6 +568,68 @@ static int mirror(int op)
   }
 }
 
+/* Take x, a contigvar, as a straight operand: its slot (checked, counted). */
+static int varslot(comp *c, const cj_node *x)
+{
+  if (checkvar(c, x->slot, x->how)) return -1;
+  c->use[x->slot].reads++;
+  return x->slot;
+}
+
+/* The VB_* of a binary arithmetic node with its variable operand on the
+ * left (vleft) or the right; -1 when op is not + - * /. */
+static int vbop(int op, int vleft)
+{
+  switch (op) {
+  case CJ_N_ADD: return vleft ? VB_VADD : VB_RADD;
+  case CJ_N_SUB: return vleft ? VB_VSUB : VB_RSUB;
+  case CJ_N_MUL: return vleft ? VB_VMUL : VB_RMUL;
+  case CJ_N_DIV: return vleft ? VB_VDIV : VB_RDIV;
+  default: return -1;
+  }
+}
+
+/* (- t lastspike): the time since the neuron's last spike */
+static int sincelast(const cj_node *e)
+{
+  return e && e->op == CJ_N_SUB && e->nargs == 2 && e->arg[0] && e->arg[0]->op == CJ_N_T &&
+         e->arg[1] && e->arg[1]->op == CJ_N_LASTSPIKE;
+}
+
+/* Unary and three-operand superinstructions: -v and ifelse(x, a, v) read v
+ * straight from the variable, ifelse(notref, a, b) in one pass; -1 when
+ * none fits. */
+static int fused1(comp *c, const cj_node *e, int dest)
+{
+  int save = c->p->sp, d, r, ra, rb;
+  if (e->op == CJ_N_NEG && e->nargs == 1 && contigvar(c, e->arg[0])) {
+    if ((r = varslot(c, e->arg[0])) < 0) return 0;
+    d = dest >= 0 ? dest : newreg(c);
+    emit(c, I_NEGV, d, r, 0, 0);
+    return d;
+  }
+  if (e->op == CJ_N_IFELSE && e->nargs == 3 && e->arg[0] && e->arg[0]->op == CJ_N_NOTREF &&
+      c->k->domain == CJ_DOM_NEURONS) {
+    c->p->usehow[CJ_HOW_I] = 1;
+    ra = cexpr(c, e->arg[1], -1);
+    rb = cexpr(c, e->arg[2], -1);
+    c->p->sp = save;
+    d = dest >= 0 ? dest : newreg(c);
+    emit(c, I_SELNR, d, ra, rb, 0);
+    return d;
+  }
+  if (e->op == CJ_N_IFELSE && e->nargs == 3 && contigvar(c, e->arg[2])) {   /* ifelse(x, a, v) */
+    if ((r = varslot(c, e->arg[2])) < 0) return 0;
+    rb = cexpr(c, e->arg[0], -1);
+    ra = cexpr(c, e->arg[1], -1);
+    c->p->sp = save;
+    d = dest >= 0 ? dest : newreg(c);
+    emit(c, I_SELV, d, ra, r, rb);
+    return d;
+  }
+  return -1;
+}
+
 /* Compile e as a superinstruction into dest (or a new register) when one
  * fits; -1 when none does (nothing emitted). */
 static int fused(comp *c, const cj_node *e, int dest)
@@ -587,10 +651,32 @@ static int fused(comp *c, const cj_node *e, int dest)
     emit(c, I_MULKV, d, x->slot, rk, 0);
     return d;
   }
+  if (e->op >= CJ_N_LT && e->op <= CJ_N_NE && c->k->domain == CJ_DOM_NEURONS &&
+      ((uniform(b) && sincelast(a)) || (uniform(a) && sincelast(b)))) {   /* t - lastspike < K */
+    int left = uniform(b);
+    c->p->usehow[CJ_HOW_I] = 1;
+    rk = cexpr(c, left ? b : a, -1);
+    c->p->sp = save;
+    d = dest >= 0 ? dest : newreg(c);
+    emit(c, I_SINCEK, d, 0, rk, left ? kop[e->op] : mirror(kop[e->op]));
+    return d;
+  }
   if (e->op == CJ_N_ADD) {                   /* K * x + y, y + K * x, K * x + K2 */
     const cj_node *y = NULL;
     if (kproduct(a, &k, &x)) y = b;
     else if (kproduct(b, &k, &x)) y = a;
+    if (y && !uniform(y) && (contigvar(c, x) || contigvar(c, y))) {   /* a variable read straight */
+      int xv = contigvar(c, x);
+      int rv = varslot(c, xv ? x : y);
+      if (rv < 0) return 0;
+      rx = xv ? rv : cexpr(c, x, -1);
+      rk = cexpr(c, k, -1);
+      ry = xv ? cexpr(c, y, -1) : rv;
+      c->p->sp = save;
+      d = dest >= 0 ? dest : newreg(c);
+      emit(c, xv ? I_MULKVADD : I_MULKADDV, d, rx, ry, rk);
+      return d;
+    }
     if (y) {
       rx = cexpr(c, x, -1);
       rk = cexpr(c, k, -1);
@@ -601,10 +687,27 @@ static int fused(comp *c, const cj_node *e, int dest)
       return d;
     }
   }
+  if ((uniform(a) || uniform(b)) && e->op <= CJ_N_DIV && contigvar(c, uniform(a) ? b : a)) {   /* V op K */
+    int vleft = uniform(b), rv = varslot(c, vleft ? a : b);
+    if (rv < 0) return 0;
+    rk = cexpr(c, vleft ? b : a, -1);
+    c->p->sp = save;
+    d = dest >= 0 ? dest : newreg(c);
+    emit(c, I_VK, d, rv, rk, vbop(e->op, vleft));
+    return d;
+  }
   if (uniform(b)) { x = a; k = b; op = kop[e->op]; }
   else if (uniform(a)) {
     x = b; k = a;
     op = e->op == CJ_N_SUB ? I_KSUB : e->op == CJ_N_DIV ? I_KDIV : mirror(kop[e->op]);
+  } else if (e->op <= CJ_N_DIV && (contigvar(c, a) || contigvar(c, b))) {   /* V op b, a op V */
+    int vleft = contigvar(c, a), rv = varslot(c, vleft ? a : b);
+    if (rv < 0) return 0;
+    ry = cexpr(c, vleft ? b : a, -1);
+    c->p->sp = save;
+    d = dest >= 0 ? dest : newreg(c);
+    emit(c, I_VBIN, d, rv, ry, vbop(e->op, vleft));
+    return d;
   } else return -1;
   rx = cexpr(c, x, -1);
   rk = cexpr(c, k, -1);

@@ -9,7 +9,7 @@
 
 #include "interp.h"
 
-#define LANES 128                 /* elements per block (a multiple of 4) */
+#define LANES 256                 /* elements per block (a multiple of 4) */
 #define NOREG 0xFFFFu
 
 enum {
@@ -26,8 +26,21 @@ enum {
   I_MULKV,       /* d = K(b) * var a [base + l] (neurons domain, selector i) */
   I_MULKADD,     /* d = K(c) * a + b (two roundings, as the tree) */
   I_MULKADDK,    /* d = K(c) * a + K(b): the exact decay v = A*v + B */
-  I_THRESHV      /* spike where var a [base + l] <c> K(b) and not refractory; c an I_*K compare */
+  I_THRESHV,     /* spike where var a [base + l] <c> K(b) and not refractory; c an I_*K compare */
+  /* operands read straight from a variable at the neuron itself (neurons
+   * domain, selector i; V = var a [base + l]): no register is loaded */
+  I_VBIN,        /* d = V op b, or b op V: c a VB_* below */
+  I_VK,          /* d = V op K(b), or K(b) op V: c a VB_* (the register side is K) */
+  I_NEGV,        /* d = -V */
+  I_MULKVADD,    /* d = K(c) * V + b */
+  I_MULKADDV,    /* d = K(c) * a + var b [base + l] */
+  I_SINCEK,      /* d = (t - lastspike[base + l]) <c> K(b): the refractory clock; c an I_*K compare */
+  I_SELNR,       /* d = not refractory ? a : b */
+  I_SELV         /* d = c != 0 ? a : var b [base + l] */
 };
+
+/* the operator of I_VBIN / I_VK, R the register (or K) operand */
+enum { VB_VADD, VB_RADD, VB_VSUB, VB_RSUB, VB_VMUL, VB_RMUL, VB_VDIV, VB_RDIV };
 
 typedef struct ins { uint16_t op, d, a, b, c; } ins;
 
