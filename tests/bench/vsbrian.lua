@@ -20,6 +20,9 @@
 -- by"), the processor model, and lines "BENCH vsbrian_<case>_... ".
 -- Brian2 is found in ../shared/peers (CAJAL_PEERS overrides); without it
 -- (or with CAJAL_BENCH_BRIAN=0) only cajal's side is printed.
+-- The interpreter (the backend of CAJAL_JIT=off, or a machine without a C
+-- compiler) is a third side, alternated with the other two in every round
+-- (BENCH_INTERP=0 leaves it out): its run loop and Brian2's over it.
 --
 -- The bandwidth model of a neuron step (printed with the estimate):
 --   A step of a LIF population with exact integration reads and writes
@@ -126,9 +129,10 @@ local CACHE = os.tmpname()
 os.remove(CACHE)
 
 -- one cajal run through network.lua's child: the run loop on the wall clock
-local function cajal_run(model, N, T)
-  return B.child(format("CAJAL_CACHE=%s %s", shq(CACHE), PIN), format("%s %d %g warm", model, N, T))
+local function cajal_run(model, N, T, mode)
+  return B.child(format("CAJAL_CACHE=%s %s", shq(CACHE), PIN), format("%s %d %g %s", model, N, T, mode or "warm"))
 end
+local INTERP = os.getenv("BENCH_INTERP") ~= "0"
 
 print("processor: " .. B.cpu_model())
 print(format("pinned: %s; %d repeats, alternated; peers: %s", PIN ~= "" and PIN or "no", REPEATS, B.PEERS))
@@ -139,13 +143,17 @@ if os.getenv("CAJAL_BENCH_BRIAN") == "0" then nobrian = "CAJAL_BENCH_BRIAN=0" en
 for _, c in ipairs(cases) do
   local model, N, T = c[1], c[2], c[3]
   local tag = format("%s%d_%gs", model, N, T)
-  local cw, bl, rates, steps = {}, {}, {}, nil
+  local cw, iw, bl, rates, steps = {}, {}, {}, {}, nil
   for _ = 1, REPEATS do
     local r = cajal_run(model, N, T)
     if r then
       cw[#cw + 1] = r.run_wall_s
       rates[#rates + 1] = (0.8 * r.rate_E + 0.2 * r.rate_I)
       steps = r.steps
+    end
+    if INTERP then
+      local ri = cajal_run(model, N, T, "interp")
+      if ri then iw[#iw + 1] = ri.run_wall_s end
     end
     if not nobrian then
       local b, err = B.brian(model, N, T, PIN)
@@ -154,7 +162,8 @@ for _, c in ipairs(cases) do
       elseif err then io.stderr:write(err, "\n") end
     end
   end
-  local row = { tag = tag, N = N, cajal = median(cw), brian = median(bl), n = #cw, nb = #bl }
+  local row = { tag = tag, N = N, cajal = median(cw), interp = median(iw), brian = median(bl), n = #cw, nb = #bl }
+  if row.interp then bench("vsbrian_" .. tag .. "_interp_run_s", format("%.4f", row.interp), "s") end
   if row.cajal and steps then
     local rate = median(rates)
     local e = rate * 1e-4 * 80                 -- events per neuron-step (dt = 0.1 ms)
@@ -175,6 +184,7 @@ for _, c in ipairs(cases) do
   if row.brian then
     bench("vsbrian_" .. tag .. "_brian2_run_s", format("%.4f", row.brian), "s")
     if row.cajal then bench("vsbrian_" .. tag .. "_cajal_faster_by", format("%.2f", row.brian / row.cajal), "x") end
+    if row.interp then bench("vsbrian_" .. tag .. "_interp_faster_by", format("%.2f", row.brian / row.interp), "x") end
   end
   rows[#rows + 1] = row
 end
@@ -190,6 +200,17 @@ for _, r in ipairs(rows) do
   print(format("| %-26s | %14s | %15s | %15s |", name, r.cajal and format("%.3f s", r.cajal) or "-",
     r.brian and format("%.3f s", r.brian) or "-",
     (r.cajal and r.brian) and format("%.2fx", r.brian / r.cajal) or "-"))
+end
+if INTERP then
+  print("\nthe interpreter (CAJAL_JIT=off), alternated in the same rounds; above 1x it is faster than Brian2")
+  print(format("| %-26s | %14s | %15s | %15s |", "case", "interp loop", "Brian2 run loop", "interp vs Brian2"))
+  print("|----------------------------|----------------|-----------------|-----------------|")
+  for _, r in ipairs(rows) do
+    local name = format("%s %d x 1 s", r.tag:match("^(%a+)"):upper(), r.N)
+    print(format("| %-26s | %14s | %15s | %15s |", name, r.interp and format("%.3f s", r.interp) or "-",
+      r.brian and format("%.3f s", r.brian) or "-",
+      (r.interp and r.brian) and format("%.2fx", r.brian / r.interp) or "-"))
+  end
 end
 print("\nneuron step against the bandwidth bound (model in the header of tests/bench/vsbrian.lua:")
 print("(56 + 20 e) bytes per neuron-step, e = rate x dt x 80 events, at the triad bandwidth of the state's working set)")
