@@ -260,32 +260,36 @@ Test(interp, leaves_t_dt_n_i_notref_lastspike)
 }
 
 /* The refractory forms read straight from lastspike: t - lastspike compared
- * with a constant (both orientations) and ifelse(notref, a, b), against C,
+ * with a constant (both orientations), ifelse(notref, a, b) stored or kept,
+ * and the clamp ifelse(t - lastspike < K, a, v), against C,
  * over a length that leaves lanes after the last whole vector. */
 Test(interp, refractory_clock_and_notref_select_match_c)
 {
   cj_ktree *t = cj_ktree_new();
   cj_node **s; int ns;
   OK(cj_kbody_parse(t, "(set 0 i (ifelse notref (var 1 i) (var 2 i))) (set 3 i (< (- t lastspike) 0.125))"
-                       " (set 4 i (>= 0.125 (- t lastspike)))", &s, &ns));
-  cj_ref refs[5] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 }, { 0, 0, 4 } };
-  cj_kdef d = { .id = 4, .name = "refr", .domain = CJ_DOM_NEURONS, .nrefs = 5, .refs = refs, .nbody = ns, .body = s };
+                       " (set 4 i (>= 0.125 (- t lastspike))) (set 5 i (* (ifelse notref (var 1 i) (var 2 i)) 1))"
+                       " (set 6 i (ifelse (< (- t lastspike) 0.125) (* (var 2 i) 3) (var 1 i)))", &s, &ns));
+  cj_ref refs[7] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 }, { 0, 0, 4 }, { 0, 0, 5 }, { 0, 0, 6 } };
+  cj_kdef d = { .id = 4, .name = "refr", .domain = CJ_DOM_NEURONS, .nrefs = 7, .refs = refs, .nbody = ns, .body = s };
   cj_prog *p;
   OK(cj_prog_compile(&d, &p));
   enum { N = 301 };
-  double out[N], a[N], b[N], lt[N], ge[N], last[N];
+  double out[N], a[N], b[N], lt[N], ge[N], sel[N], clamp[N], last[N];
   const double tnow = 1.0, rb = 0.25;          /* binary fractions: t - lastspike meets K and rb exactly */
   for (int i = 0; i < N; i++) {
     last[i] = i % 6 == 0 ? -INFINITY : i % 6 == 1 ? 0.875 : i % 6 == 2 ? 0.75 : i % 6 == 3 ? NAN : i % 6 == 4 ? 0.9 : 1.0;
     a[i] = specials[i % NSPEC]; b[i] = specials[(i / NSPEC) % NSPEC];
   }
-  double *vars[5] = { out, a, b, lt, ge };
+  double *vars[7] = { out, a, b, lt, ge, sel, clamp };
   cj_kctx c = { .n = N, .t = tnow, .dt = 1e-4, .var = (void **)vars, .lastspike = last, .refractory = rb, .npop = N };
   cj_prog_run(p, &c);
   for (int i = 0; i < N; i++) {
     cr_assert(samebits(out[i], tnow - last[i] >= rb ? a[i] : b[i]), "select, neuron %d", i);
     cr_assert_eq(lt[i], tnow - last[i] < 0.125 ? 1.0 : 0.0, "t - lastspike < K, neuron %d", i);
     cr_assert_eq(ge[i], 0.125 >= tnow - last[i] ? 1.0 : 0.0, "K >= t - lastspike, neuron %d", i);
+    cr_assert(samebits(sel[i], (tnow - last[i] >= rb ? a[i] : b[i]) * 1.0), "select then multiply, neuron %d", i);
+    cr_assert(samebits(clamp[i], tnow - last[i] < 0.125 ? b[i] * 3.0 : a[i]), "refractory clamp, neuron %d", i);
   }
   cj_prog_free(p);
   cj_ktree_free(t);

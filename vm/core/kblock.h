@@ -305,6 +305,36 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
       for (int l = mv * KW; l < m; l++) d[l] = x[l] != 0.0 ? a[l] : s_[l];
       break;
     }
+    case I_SELVREF: {
+      const double k = KR(in->c)[0], t = c->t, *ls = c->lastspike + base, *a = KR(in->a);
+      if (sgl) {
+        const float *s_ = (const float *)c->var[in->b] + base;
+        for (int l = 0; l < m; l++) d[l] = t - ls[l] < k ? a[l] : (double)s_[l];
+        break;
+      }
+      const double *s_ = (const double *)c->var[in->b] + base;
+      for (int v = 0; v < mv; v++) {
+        KVI mk = t - ((const KVU *)ls)[v] < k;
+        vd[v] = (KV)(((KVI)va[v] & mk) | ((KVI)((const KVU *)s_)[v] & ~mk));
+      }
+      for (int l = mv * KW; l < m; l++) d[l] = t - ls[l] < k ? a[l] : s_[l];
+      break;
+    }
+    case I_STORESELNR: {
+      const double t = c->t, rb = c->refractory, *ls = c->lastspike + base, *a = KR(in->a), *b = KR(in->b);
+      if (sgl) {
+        float *dst = (float *)c->var[in->d] + base;
+        for (int l = 0; l < m; l++) dst[l] = (float)(t - ls[l] >= rb ? a[l] : b[l]);
+        break;
+      }
+      double *dst = (double *)c->var[in->d] + base;
+      for (int v = 0; v < mv; v++) {
+        KVI k = t - ((const KVU *)ls)[v] >= rb;
+        ((KVU *)dst)[v] = (KV)(((KVI)va[v] & k) | ((KVI)vb[v] & ~k));
+      }
+      for (int l = mv * KW; l < m; l++) dst[l] = t - ls[l] >= rb ? a[l] : b[l];
+      break;
+    }
     case I_THRESHV: {  /* block-wise: compare a vector of neurons, look closer only where one passes */
       const double k = KR(in->b)[0], t = c->t, rb = c->refractory, *ls = c->lastspike + base;
       const int cmp = in->c;

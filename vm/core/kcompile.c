@@ -618,6 +618,18 @@ static int fused1(comp *c, const cj_node *e, int dest)
     emit(c, I_SELNR, d, ra, rb, 0);
     return d;
   }
+  if (e->op == CJ_N_IFELSE && e->nargs == 3 && contigvar(c, e->arg[2]) && e->arg[0] &&
+      e->arg[0]->op == CJ_N_LT && e->arg[0]->nargs == 2 && sincelast(e->arg[0]->arg[0]) &&
+      uniform(e->arg[0]->arg[1])) {          /* ifelse(t - lastspike < K, a, v) */
+    if ((r = varslot(c, e->arg[2])) < 0) return 0;
+    c->p->usehow[CJ_HOW_I] = 1;
+    rb = cexpr(c, e->arg[0]->arg[1], -1);
+    ra = cexpr(c, e->arg[1], -1);
+    c->p->sp = save;
+    d = dest >= 0 ? dest : newreg(c);
+    emit(c, I_SELVREF, d, ra, r, rb);
+    return d;
+  }
   if (e->op == CJ_N_IFELSE && e->nargs == 3 && contigvar(c, e->arg[2])) {   /* ifelse(x, a, v) */
     if ((r = varslot(c, e->arg[2])) < 0) return 0;
     rb = cexpr(c, e->arg[0], -1);
@@ -725,8 +737,18 @@ static int cstore(comp *c, const cj_node *s)
   if (c->k->domain == CJ_DOM_PAIRS) return cfail(c, "pairs kernels cannot write state (only 'let')");
   if (checkvar(c, s->slot, s->how)) return c->p->err;
   if (s->nargs != 1) return cfail(c, "'%s' takes one expression", nopnames[s->op]);
-  v = cexpr(c, s->arg[0], -1);
   contig = s->how == CJ_HOW_I && c->k->domain == CJ_DOM_NEURONS;
+  if (contig && s->op == CJ_N_SET && c->mask == (int)NOREG && s->arg[0] && s->arg[0]->op == CJ_N_IFELSE &&
+      s->arg[0]->nargs == 3 && s->arg[0]->arg[0] && s->arg[0]->arg[0]->op == CJ_N_NOTREF) {
+    int ra = cexpr(c, s->arg[0]->arg[1], -1), rb = cexpr(c, s->arg[0]->arg[2], -1);   /* v = ifelse(notref, a, b) */
+    c->p->usehow[CJ_HOW_I] = 1;
+    emit(c, I_STORESELNR, s->slot, ra, rb, 0);
+    c->use[s->slot].writes++;
+    c->p->writes[s->slot] = 1;
+    c->p->sp = save;
+    return c->p->err;
+  }
+  v = cexpr(c, s->arg[0], -1);
   if (s->op == CJ_N_SET) emit(c, contig ? I_STOREC : I_STOREX, s->slot, v, s->how, c->mask);
   else emit(c, contig ? I_ADDC : I_ADDX, s->slot, v, s->how, c->mask);
   c->use[s->slot].writes++;

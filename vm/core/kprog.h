@@ -36,7 +36,9 @@ enum {
   I_MULKADDV,    /* d = K(c) * a + var b [base + l] */
   I_SINCEK,      /* d = (t - lastspike[base + l]) <c> K(b): the refractory clock; c an I_*K compare */
   I_SELNR,       /* d = not refractory ? a : b */
-  I_SELV         /* d = c != 0 ? a : var b [base + l] */
+  I_SELV,        /* d = c != 0 ? a : var b [base + l] */
+  I_SELVREF,     /* d = t - lastspike[base + l] < K(c) ? a : var b [base + l]: the refractory clamp */
+  I_STORESELNR   /* var d [base + l] = not refractory ? a : b (set, no mask) */
 };
 
 /* the operator of I_VBIN / I_VK, R the register (or K) operand */
