@@ -15,10 +15,16 @@
  * body under a lane mask, gives the values the generated C computes.
  *
  * The compiler turns frequent patterns into superinstructions (an operand
- * that is a constant, t, dt or n read as a scalar; K * v read straight from
- * the variable; K * x + y; the decay K * x + K2; the threshold v > K scanned
- * a vector at a time), and the block executor (kblock.h) is built for the
- * vector widths of SSE2, AVX2 and AVX-512 and picked by the processor.
+ * that is a constant, t, dt or n read as a scalar; a neuron's own variable
+ * as an operand of + - * /, of negation, of K * x + y and of ifelse, read
+ * straight from the variable; the decay K * x + K2; t - lastspike against a
+ * constant, the refractory clamp ifelse(t - lastspike < K, a, v), and
+ * ifelse(notref, a, b), kept or stored, in one pass each; the threshold
+ * v > K scanned a vector at a time). Each instruction reads and writes whole
+ * registers in the L1 cache, so on a processor that stores one vector per
+ * cycle or less the count of instructions sets the speed. The block
+ * executor (kblock.h) is built for the vector widths of SSE2, AVX2 and
+ * AVX-512 and picked by the processor.
  *
  * Arithmetic is plain IEEE double, one operation per IR node, in the order
  * the generated C performs it; functions are those of <math.h> and the
