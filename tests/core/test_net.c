@@ -295,6 +295,50 @@ Test(interp, refractory_clock_and_notref_select_match_c)
   cj_ktree_free(t);
 }
 
+/* A fixed weight, x += K at the post (or pre) neuron of each listed event:
+ * the one-loop path gives the sums of a plain C loop in list order, in
+ * double and in float, through post and through pre, over a thread's range. */
+Test(interp, fixed_weight_events_sum_in_list_order)
+{
+  enum { NN = 37, NS = 5000, NE = 3001 };
+  static const char *body[] = { "(add 0 post 0.1)", "(add 0 pre -0.3)" };
+  int32_t pre[NS], post[NS];
+  int64_t list[NE];
+  uint64_t r = 12345;
+  for (int s = 0; s < NS; s++) {
+    r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+    pre[s] = (int32_t)((r >> 33) % NN); post[s] = (int32_t)((r >> 13) % NN);
+  }
+  for (int e = 0; e < NE; e++) { r = r * 6364136223846793005ULL + 1442695040888963407ULL; list[e] = (int64_t)((r >> 20) % NS); }
+  for (int q = 0; q < 2; q++)
+    for (int single = 0; single < 2; single++) {
+      cj_ktree *t = cj_ktree_new();
+      cj_node **st; int ns;
+      OK(cj_kbody_parse(t, body[q], &st, &ns));
+      cj_ref refs[1] = { { 0, 0, 0 } };
+      cj_kdef d = { .id = 5, .name = "onpre", .domain = CJ_DOM_EVENTS, .nrefs = 1, .refs = refs, .nbody = ns, .body = st };
+      cj_prog *p;
+      OK(cj_prog_compile(&d, &p));
+      cj_prog_set_single(p, single);
+      double xd[NN], wd[NN];
+      float xf[NN], wf[NN];
+      for (int i = 0; i < NN; i++) { xd[i] = wd[i] = 0.01 * i; xf[i] = wf[i] = (float)(0.01 * i); }
+      void *vars[1] = { single ? (void *)xf : (void *)xd };
+      cj_kctx c = { .n = NE, .lo = 7, .var = vars, .list = list, .pre = pre, .post = post };
+      cj_prog_run(p, &c);
+      const double k = q ? -0.3 : 0.1;
+      for (int e = 7; e < NE; e++) {
+        int i = q ? pre[list[e]] : post[list[e]];
+        if (single) wf[i] = (float)((double)wf[i] + k); else wd[i] += k;
+      }
+      for (int i = 0; i < NN; i++)
+        if (single) cr_assert(memcmp(&xf[i], &wf[i], sizeof xf[i]) == 0, "%s float, neuron %d: %.9g, want %.9g", body[q], i, xf[i], wf[i]);
+        else cr_assert(samebits(xd[i], wd[i]), "%s, neuron %d: %.17g, want %.17g", body[q], i, xd[i], wd[i]);
+      cj_prog_free(p);
+      cj_ktree_free(t);
+    }
+}
+
 Test(interp, if_statements_and_masked_lets)
 {
   /* x[i] = i; tmp 0 is set differently per branch; nested ifs */

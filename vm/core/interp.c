@@ -195,8 +195,30 @@ static blockfn pickblock(void)
   return block2;
 }
 
+/* The commonest synapse, x += K at the pre or post neuron of each element
+ * (a fixed weight): one loop over the elements in the order the blocks take
+ * them, so the sums are the same. */
+static void addk(const cj_prog *p, const cj_kctx *c)
+{
+  const int32_t *to = p->addk == CJ_HOW_POST ? c->post : c->pre;
+  const int64_t *list = p->domain == CJ_DOM_EVENTS || c->list ? c->list : NULL;
+  const double k = p->addkv;
+  if (p->single) {
+    float *x = c->var[p->addkslot];
+    for (int64_t e = c->lo; e < c->n; e++) {
+      float *y = &x[to[list ? list[e] : e]];
+      *y = (float)((double)*y + k);
+    }
+  } else {
+    double *x = c->var[p->addkslot];
+    if (list) for (int64_t e = c->lo; e < c->n; e++) x[to[list[e]]] += k;
+    else for (int64_t e = c->lo; e < c->n; e++) x[to[e]] += k;
+  }
+}
+
 void cj_prog_run(cj_prog *p, const cj_kctx *c)
 {
+  if (p->addk >= 0) { addk(p, c); return; }
   int64_t n = p->domain == CJ_DOM_SCALAR ? 1 : c->n, ns = 0;
   int bs = p->blocked;
   if (p->reg_t != (int)NOREG) fill(R(p->reg_t), c->t);

@@ -922,6 +922,14 @@ int cj_prog_compile(const cj_kdef *k, cj_prog **out)
     p->blocked = blocksafe(&c) ? LANES : 1;
     st = allocregs(p);
   }
+  p->addk = -1;
+  if (!st && (p->domain == CJ_DOM_EVENTS || p->domain == CJ_DOM_SYNAPSES) && p->ncode == 2 &&
+      p->code[0].op == I_ADDX && p->code[0].c == NOREG && p->code[1].op == I_END &&
+      (p->code[0].b == CJ_HOW_PRE || p->code[0].b == CJ_HOW_POST))
+    for (int i = 0; i < p->nconst; i++)
+      if (p->consts[i].reg == p->code[0].a) {
+        p->addk = p->code[0].b; p->addkslot = p->code[0].d; p->addkv = p->consts[i].v;
+      }
   if (!st && !(p->hows = cj_calloc((size_t)(k->nrefs > 0 ? k->nrefs : 1), 1)))
     st = cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
   for (int r = 0; !st && r < k->nrefs; r++) p->hows[r] = (unsigned char)c.use[r].hows;

@@ -66,6 +66,8 @@ struct cj_prog {
   int64_t *ix[CJ_NHOW];        /* per block: element indices by how */
   int err;
   cj_prog **team; int nteam;   /* copies with their own registers, for threads 1 .. nteam */
+  int addk;                    /* the program is var b[how] += K (a fixed weight): how, or -1 */
+  int addkslot; double addkv;
 };
 
 /* d[0..LANES) = v */
