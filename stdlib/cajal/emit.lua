@@ -338,12 +338,19 @@ local function kernel(k, id, single)
 end
 
 -- The fused pass (below) goes through the neurons in blocks of FUSEBLOCK:
--- a branch-free loop updates a block and keeps the spike test of each
--- neuron in fl[]; only a block with a spike is then compacted into the list
--- (branch-free too: the slot after the last spike is written and
--- overwritten). Full blocks run a loop of constant length (no vector
--- epilogue), the last one the same body with its own bound.
-local FUSEBLOCK = 32
+-- a branch-free loop updates a block and ORs the spike tests of its
+-- neurons; only a block with a spike is scanned again, testing the values
+-- just stored (the test is a pure function of the state and the draws are
+-- counter-based: the same value both times), and compacted into the list
+-- (branch-free: the slot after the last spike is written and overwritten).
+-- Full blocks run a loop of constant length (no vector epilogue), the
+-- others the same body with their own bound. The first block ends where
+-- the first slot's array is 64-byte aligned: the state arrays come from
+-- malloc (16-byte aligned), and a 64-byte vector that straddles two cache
+-- lines costs two accesses (the arrays of one population are allocated
+-- alike, so one peel aligns them all when their offsets agree). Which
+-- neurons a block holds changes no result: each neuron's arithmetic is its own.
+local FUSEBLOCK = 64
 
 -- Population pid's update kernel uid and threshold kernel tid in one pass
 -- over the neurons, `void cjf_<uid>_<tid>(const cj_kctx *c)`, or nil when
@@ -384,8 +391,11 @@ local function fused(ir, pid, uid, tid, single)
   local tctx = { domain = "neurons", hows = ctx.hows, elem = "i", set = {}, nslots = #(T.refs or {}),
                  ntmp = 0, single = single, slotmap = map, cname = "&cth", known = ctx.keep, ls = "lsi" }
   local cond = expr(T.cond, tctx)
-  body[#body + 1] = format("%sconst int64_t f = ((ct - lsi) >= crf) & (%s != 0.0);", indent, cond)
-  body[#body + 1] = indent .. "fl[i - b] = f; any |= f;"
+  body[#body + 1] = format("%sany |= ((ct - lsi) >= crf) & (%s != 0.0);", indent, cond)
+  -- the rescan reads the test's variables back from memory (the values
+  -- just stored, in the arrays' precision: those the registers held)
+  tctx.known, tctx.set = nil, {}
+  local cond2 = expr(T.cond, tctx)
   if cond:find("&cth", 1, true) then
     out[#out + 1] = format("  cj_kctx cth = *c; cth.kid = %d;", tid)
   end
@@ -396,15 +406,23 @@ local function fused(ir, pid, uid, tid, single)
   end
   out[#out + 1] = "  int64_t *const csp = c->spikes;"
   out[#out + 1] = "  int64_t cns = *c->nspikes;"
-  out[#out + 1] = format("  for (int64_t b = clo; b < cn; b += %d) {", FUSEBLOCK)
-  out[#out + 1] = format("    const int64_t e = cn - b < %d ? cn : b + %d;", FUSEBLOCK, FUSEBLOCK)
-  out[#out + 1] = format("    int64_t any = 0, fl[%d];", FUSEBLOCK)
+  if ctx.nslots > 0 then
+    out[#out + 1] = "  const int64_t ca = clo + (int64_t)(((0u - (uintptr_t)(v0 + clo)) & 63u) / sizeof *v0);"
+  else
+    out[#out + 1] = "  const int64_t ca = clo;"
+  end
+  out[#out + 1] = "  for (int64_t b = clo, e; b < cn; b = e) {"
+  out[#out + 1] = format("    e = b < ca ? (ca < cn ? ca : cn) : (cn - b < %d ? cn : b + %d);", FUSEBLOCK, FUSEBLOCK)
+  out[#out + 1] = "    int64_t any = 0;"
   out[#out + 1] = format("    if (e - b == %d)", FUSEBLOCK)
   loop(format("b + %d", FUSEBLOCK))
   out[#out + 1] = "    else"
   loop("e")
   out[#out + 1] = "    if (!any) continue;"
-  out[#out + 1] = "    for (int64_t i = b; i < e; i++) { csp[cns] = i; cns += fl[i - b]; }"
+  out[#out + 1] = "    for (int64_t i = b; i < e; i++) {"
+  out[#out + 1] = "      const double lsi = cls[i];"
+  out[#out + 1] = format("      csp[cns] = i; cns += ((ct - lsi) >= crf) & (%s != 0.0);", cond2)
+  out[#out + 1] = "    }"
   out[#out + 1] = "  }"
   out[#out + 1] = "  *c->nspikes = cns;"
   out[#out + 1] = "}"
