@@ -263,6 +263,13 @@ local function open(k, id, name, single, out)
   return ctx, dom
 end
 
+-- C: ca, the first neuron index from clo at which v0 (the first slot's
+-- array) is 64-byte aligned, at most 7 (15 in single precision) past clo.
+local function aligned(ctx)
+  if ctx.nslots == 0 then return "  const int64_t ca = clo;" end
+  return "  const int64_t ca = clo + (int64_t)(((0u - (uintptr_t)(v0 + clo)) & 63u) / sizeof *v0);"
+end
+
 local function kernel(k, id, single)
   local out = {}
   local ctx, dom = open(k, id, format("cjk_%d", id), single, out)
@@ -329,9 +336,21 @@ local function kernel(k, id, single)
       if kind ~= "stmts" or ctx.ntmp < 1 or not ctx.set[0] then bad("pairs kernel", id) end
       body[#body + 1] = "    c->result[s] = t0;"
     end
-    out[#out + 1] = "  " .. dom.head
-    for _, l in ipairs(body) do out[#out + 1] = l end
-    out[#out + 1] = "  }"
+    if k.domain == "neurons" then
+      -- the neurons before the first 64-byte boundary of v0, then the rest
+      -- (see FUSEBLOCK below); `GCC ivdep` as in the fused pass
+      out[#out + 1] = aligned(ctx)
+      out[#out + 1] = "  const int64_t cm = ca < cn ? ca : cn;"
+      for _, head in ipairs({ "for (int64_t i = clo; i < cm; i++) {", "for (int64_t i = cm; i < cn; i++) {" }) do
+        out[#out + 1] = '  _Pragma("GCC ivdep") ' .. head
+        for _, l in ipairs(body) do out[#out + 1] = l end
+        out[#out + 1] = "  }"
+      end
+    else
+      out[#out + 1] = "  " .. dom.head
+      for _, l in ipairs(body) do out[#out + 1] = l end
+      out[#out + 1] = "  }"
+    end
   end
   out[#out + 1] = "}"
   return concat(out, "\n")
@@ -406,11 +425,7 @@ local function fused(ir, pid, uid, tid, single)
   end
   out[#out + 1] = "  int64_t *const csp = c->spikes;"
   out[#out + 1] = "  int64_t cns = *c->nspikes;"
-  if ctx.nslots > 0 then
-    out[#out + 1] = "  const int64_t ca = clo + (int64_t)(((0u - (uintptr_t)(v0 + clo)) & 63u) / sizeof *v0);"
-  else
-    out[#out + 1] = "  const int64_t ca = clo;"
-  end
+  out[#out + 1] = aligned(ctx)
   out[#out + 1] = "  for (int64_t b = clo, e; b < cn; b = e) {"
   out[#out + 1] = format("    e = b < ca ? (ca < cn ? ca : cn) : (cn - b < %d ? cn : b + %d);", FUSEBLOCK, FUSEBLOCK)
   out[#out + 1] = "    int64_t any = 0;"
