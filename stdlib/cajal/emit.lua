@@ -360,8 +360,8 @@ end
 -- a branch-free loop updates a block and ORs the spike tests of its
 -- neurons; only a block with a spike is scanned again, testing the values
 -- just stored (the test is a pure function of the state and the draws are
--- counter-based: the same value both times), and compacted into the list
--- (branch-free: the slot after the last spike is written and overwritten).
+-- counter-based: the same value both times) into a bit mask (a vectorised
+-- loop), whose set bits are appended in ascending order (FUSEBLOCK <= 64).
 -- Full blocks run a loop of constant length (no vector epilogue), the
 -- others the same body with their own bound. The first block ends where
 -- the first slot's array is 64-byte aligned: the state arrays come from
@@ -434,10 +434,12 @@ local function fused(ir, pid, uid, tid, single)
   out[#out + 1] = "    else"
   loop("e")
   out[#out + 1] = "    if (!any) continue;"
+  out[#out + 1] = "    uint64_t m = 0;"
   out[#out + 1] = "    for (int64_t i = b; i < e; i++) {"
   out[#out + 1] = "      const double lsi = cls[i];"
-  out[#out + 1] = format("      csp[cns] = i; cns += ((ct - lsi) >= crf) & (%s != 0.0);", cond2)
+  out[#out + 1] = format("      m |= (uint64_t)(((ct - lsi) >= crf) & (%s != 0.0)) << (i - b);", cond2)
   out[#out + 1] = "    }"
+  out[#out + 1] = "    for (; m; m &= m - 1) csp[cns++] = b + __builtin_ctzll(m);"
   out[#out + 1] = "  }"
   out[#out + 1] = "  *c->nspikes = cns;"
   out[#out + 1] = "}"
