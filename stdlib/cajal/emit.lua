@@ -263,6 +263,13 @@ local function open(k, id, name, single, out)
   return ctx, dom
 end
 
+-- C: ca, the first neuron index from clo at which v0 (the first slot's
+-- array) is 64-byte aligned, at most 7 (15 in single precision) past clo.
+local function aligned(ctx)
+  if ctx.nslots == 0 then return "  const int64_t ca = clo;" end
+  return "  const int64_t ca = clo + (int64_t)(((0u - (uintptr_t)(v0 + clo)) & 63u) / sizeof *v0);"
+end
+
 local function kernel(k, id, single)
   local out = {}
   local ctx, dom = open(k, id, format("cjk_%d", id), single, out)
@@ -329,21 +336,40 @@ local function kernel(k, id, single)
       if kind ~= "stmts" or ctx.ntmp < 1 or not ctx.set[0] then bad("pairs kernel", id) end
       body[#body + 1] = "    c->result[s] = t0;"
     end
-    out[#out + 1] = "  " .. dom.head
-    for _, l in ipairs(body) do out[#out + 1] = l end
-    out[#out + 1] = "  }"
+    if k.domain == "neurons" then
+      -- the neurons before the first 64-byte boundary of v0, then the rest
+      -- (see FUSEBLOCK below); `GCC ivdep` as in the fused pass
+      out[#out + 1] = aligned(ctx)
+      out[#out + 1] = "  const int64_t cm = ca < cn ? ca : cn;"
+      for _, head in ipairs({ "for (int64_t i = clo; i < cm; i++) {", "for (int64_t i = cm; i < cn; i++) {" }) do
+        out[#out + 1] = '  _Pragma("GCC ivdep") ' .. head
+        for _, l in ipairs(body) do out[#out + 1] = l end
+        out[#out + 1] = "  }"
+      end
+    else
+      out[#out + 1] = "  " .. dom.head
+      for _, l in ipairs(body) do out[#out + 1] = l end
+      out[#out + 1] = "  }"
+    end
   end
   out[#out + 1] = "}"
   return concat(out, "\n")
 end
 
 -- The fused pass (below) goes through the neurons in blocks of FUSEBLOCK:
--- a branch-free loop updates a block and keeps the spike test of each
--- neuron in fl[]; only a block with a spike is then compacted into the list
--- (branch-free too: the slot after the last spike is written and
--- overwritten). Full blocks run a loop of constant length (no vector
--- epilogue), the last one the same body with its own bound.
-local FUSEBLOCK = 32
+-- a branch-free loop updates a block and ORs the spike tests of its
+-- neurons; only a block with a spike is scanned again, testing the values
+-- just stored (the test is a pure function of the state and the draws are
+-- counter-based: the same value both times) into a bit mask (a vectorised
+-- loop), whose set bits are appended in ascending order (FUSEBLOCK <= 64).
+-- Full blocks run a loop of constant length (no vector epilogue), the
+-- others the same body with their own bound. The first block ends where
+-- the first slot's array is 64-byte aligned: the state arrays come from
+-- malloc (16-byte aligned), and a 64-byte vector that straddles two cache
+-- lines costs two accesses (the arrays of one population are allocated
+-- alike, so one peel aligns them all when their offsets agree). Which
+-- neurons a block holds changes no result: each neuron's arithmetic is its own.
+local FUSEBLOCK = 64
 
 -- Population pid's update kernel uid and threshold kernel tid in one pass
 -- over the neurons, `void cjf_<uid>_<tid>(const cj_kctx *c)`, or nil when
@@ -384,8 +410,11 @@ local function fused(ir, pid, uid, tid, single)
   local tctx = { domain = "neurons", hows = ctx.hows, elem = "i", set = {}, nslots = #(T.refs or {}),
                  ntmp = 0, single = single, slotmap = map, cname = "&cth", known = ctx.keep, ls = "lsi" }
   local cond = expr(T.cond, tctx)
-  body[#body + 1] = format("%sconst int64_t f = ((ct - lsi) >= crf) & (%s != 0.0);", indent, cond)
-  body[#body + 1] = indent .. "fl[i - b] = f; any |= f;"
+  body[#body + 1] = format("%sany |= ((ct - lsi) >= crf) & (%s != 0.0);", indent, cond)
+  -- the rescan reads the test's variables back from memory (the values
+  -- just stored, in the arrays' precision: those the registers held)
+  tctx.known, tctx.set = nil, {}
+  local cond2 = expr(T.cond, tctx)
   if cond:find("&cth", 1, true) then
     out[#out + 1] = format("  cj_kctx cth = *c; cth.kid = %d;", tid)
   end
@@ -396,15 +425,21 @@ local function fused(ir, pid, uid, tid, single)
   end
   out[#out + 1] = "  int64_t *const csp = c->spikes;"
   out[#out + 1] = "  int64_t cns = *c->nspikes;"
-  out[#out + 1] = format("  for (int64_t b = clo; b < cn; b += %d) {", FUSEBLOCK)
-  out[#out + 1] = format("    const int64_t e = cn - b < %d ? cn : b + %d;", FUSEBLOCK, FUSEBLOCK)
-  out[#out + 1] = format("    int64_t any = 0, fl[%d];", FUSEBLOCK)
+  out[#out + 1] = aligned(ctx)
+  out[#out + 1] = "  for (int64_t b = clo, e; b < cn; b = e) {"
+  out[#out + 1] = format("    e = b < ca ? (ca < cn ? ca : cn) : (cn - b < %d ? cn : b + %d);", FUSEBLOCK, FUSEBLOCK)
+  out[#out + 1] = "    int64_t any = 0;"
   out[#out + 1] = format("    if (e - b == %d)", FUSEBLOCK)
   loop(format("b + %d", FUSEBLOCK))
   out[#out + 1] = "    else"
   loop("e")
   out[#out + 1] = "    if (!any) continue;"
-  out[#out + 1] = "    for (int64_t i = b; i < e; i++) { csp[cns] = i; cns += fl[i - b]; }"
+  out[#out + 1] = "    uint64_t m = 0;"
+  out[#out + 1] = "    for (int64_t i = b; i < e; i++) {"
+  out[#out + 1] = "      const double lsi = cls[i];"
+  out[#out + 1] = format("      m |= (uint64_t)(((ct - lsi) >= crf) & (%s != 0.0)) << (i - b);", cond2)
+  out[#out + 1] = "    }"
+  out[#out + 1] = "    for (; m; m &= m - 1) csp[cns++] = b + __builtin_ctzll(m);"
   out[#out + 1] = "  }"
   out[#out + 1] = "  *c->nspikes = cns;"
   out[#out + 1] = "}"

@@ -248,7 +248,7 @@ void cjk_5(const cj_kctx *c) { double *w = c->var[0];
   T.checkerror("has no function cjk_", core.net_new, ir, assert(core.jit_compile(core.kernel_prelude())))
 end)
 
-T.test("fused update and threshold (JIT): used when nothing between them writes the state, same spikes", function()
+T.test("fused update and threshold (JIT): used when nothing between them writes the state, same spikes, at every size", function()
   local ok, why = core.jit_available()
   if not ok then T.skip("no C compiler: " .. why) end
   local emit = require "cajal.emit"
@@ -274,7 +274,7 @@ T.test("fused update and threshold (JIT): used when nothing between them writes 
     local x = net:state(2, 1)
     local out = { #times }
     for k = 1, #times do out[#out + 1] = string.format("%a:%d", val(times[k]), idx[k]) end
-    for k = 1, 3 do out[#out + 1] = string.format("%a", val(x[k])) end
+    for k = 1, ir.populations[2].n do out[#out + 1] = string.format("%a", val(x[k])) end
     return table.concat(out, " "), #times
   end
   -- the same C with a fused function that finds no spike
@@ -283,19 +283,32 @@ T.test("fused update and threshold (JIT): used when nothing between them writes 
     return src:sub(1, a - 1) .. "void cjf_1_2(const cj_kctx *c) { (void)c; }\n"
       .. "/* " .. tostring(os.time()) .. tostring({}) .. " */\n"
   end
-  for _, case in ipairs({ { "stochastic", stochastic }, { "writer", function(ir) return writer(stochastic(ir)) end } }) do
-    local ir = case[2](smallir())
-    local src = emit.c(ir)
-    assert(src:find("void cjf_1_2(const cj_kctx *c)", 1, true), "no fused function emitted")
-    local want, n = run(case[2](smallir()))
-    assert(n > 10, case[1] .. ": too few spikes to compare: " .. n)
-    local jit = run(case[2](smallir()), src)
-    assert(jit == want, case[1] .. ": JIT vs interpreter:\n" .. jit .. "\n" .. want)
-    local got = run(case[2](smallir()), blind(src))
-    if case[1] == "writer" then
-      assert(got == want, "a projection update writes the state: the fused function must not run")
-    else
-      assert(got ~= want and got:match("^0 "), "the fused function did not run: " .. got:sub(1, 40))
+  -- P of n neurons: the sizes around the blocks of 64 and the first block,
+  -- which ends where the state is 64-byte aligned (malloc places arrays of
+  -- these sizes at several offsets); the writer case runs the plain update
+  -- kernel, which is split there too
+  local function sized(ir, n)
+    ir.populations[2].n = n
+    ir.monitors[2].indices = { 0, n - 1 }
+    return ir
+  end
+  for _, n in ipairs({ 3, 1, 2, 7, 8, 9, 15, 63, 64, 65, 71, 72, 129, 200 }) do
+    for _, case in ipairs({ { "stochastic", stochastic }, { "writer", function(ir) return writer(stochastic(ir)) end } }) do
+      local function mk() return sized(case[2](smallir()), n) end
+      local src = emit.c(mk())
+      assert(src:find("void cjf_1_2(const cj_kctx *c)", 1, true), "no fused function emitted")
+      local want, count = run(mk())
+      assert(count > 3 * n, case[1] .. ", " .. n .. " neurons: too few spikes to compare: " .. count)
+      local jit = run(mk(), src)
+      assert(jit == want, case[1] .. ", " .. n .. " neurons: JIT vs interpreter:\n" .. jit .. "\n" .. want)
+      if n == 3 then
+        local got = run(mk(), blind(src))
+        if case[1] == "writer" then
+          assert(got == want, "a projection update writes the state: the fused function must not run")
+        else
+          assert(got ~= want and got:match("^0 "), "the fused function did not run: " .. got:sub(1, 40))
+        end
+      end
     end
   end
   -- one that reads a variable the update does not name is not emitted
