@@ -1542,17 +1542,13 @@ static int l_threads(lua_State *L)
   return 1;
 }
 
-/* cj.thread_grain([elems [, events]]) -> elems, events */
+/* cj.thread_grain([neurons]) -> neurons */
 static int l_thread_grain(lua_State *L)
 {
-  lua_Integer e = luaL_optinteger(L, 1, 0), v = luaL_optinteger(L, 2, 0);
-  int64_t ge, gv;
+  lua_Integer e = luaL_optinteger(L, 1, 0);
   luaL_argcheck(L, e >= 0, 1, "a positive count expected (0: unchanged)");
-  luaL_argcheck(L, v >= 0, 2, "a positive count expected (0: unchanged)");
-  cj_threads_grain(e, v, &ge, &gv);
-  lua_pushinteger(L, ge);
-  lua_pushinteger(L, gv);
-  return 2;
+  lua_pushinteger(L, cj_threads_grain(e));
+  return 1;
 }
 
 static int l_kernel_prelude(lua_State *L) { lua_pushstring(L, cj_kernel_prelude()); return 1; }
@@ -1619,17 +1615,16 @@ static const cj_doc docs[] = {
   { "threads", "cj.threads([n]) -> n\n"
     "Set (1 .. 256) or read the threads that run network steps (OpenMP). The default is\n"
     "$CAJAL_THREADS, else the processors this process may use. Results are identical, bit for\n"
-    "bit, at any count: neuron and synapse kernels are split into ranges, deliveries and summed\n"
-    "coupling by target neuron (each target adds its inputs in the one-thread order), random\n"
-    "numbers are keyed by (seed, element, step). Small networks (under 40000 neurons or\n"
-    "synapses in a kernel, 8192 events in a delivery) run on one thread (cj.thread_grain):\n"
-    "here CUBA with 40 000 neurons gains nothing from 2 threads, 100 000 runs 1.5x faster.\n"
-    "Without OpenMP: 1." },
-  { "thread_grain", "cj.thread_grain([elements [, events]]) -> elements, events\n"
-    "The work per extra thread below which network kernels run on fewer threads: neurons or\n"
-    "synapses of a kernel (default 20000), events of a delivery (default 4096); 0 or nil leaves\n"
-    "one unchanged. Tests set 1 to split even tiny networks. A projection's index by target for\n"
-    "splitting summed coupling is made when it is built with at least 2 x elements synapses." },
+    "bit, at any count: each thread owns a range of every population's neurons (their update,\n"
+    "threshold, and the deliveries and summed coupling into them, each target adding its inputs\n"
+    "in the one-thread order), random numbers are keyed by (seed, element, step). A network of\n"
+    "fewer than 2 x cj.thread_grain() neurons runs on one thread. Here (2 cores) CUBA with\n"
+    "40 000 or 100 000 neurons runs 1.6-1.8x faster at 2 threads. Without OpenMP: 1." },
+  { "thread_grain", "cj.thread_grain([neurons]) -> neurons\n"
+    "The neurons per thread below which a network runs on fewer threads (default 8192: one\n"
+    "thread under 16384 neurons); 0 or nil leaves it unchanged. Tests set 1 to split even tiny\n"
+    "networks. A projection's index by target for splitting summed coupling is made when the\n"
+    "network is built with at least 2 x neurons." },
   { NULL, NULL }
 };
 
