@@ -6,10 +6,17 @@
 #define _GNU_SOURCE
 #include "threads.h"
 
+#include <limits.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -99,14 +106,64 @@ void cj_thr_team(int nt, void (*body)(void *ud, int t, int nt), void *ud)
   body(ud, 0, 1);
 }
 
+/* The barrier of the team: a generation counter, waited on by spinning a
+ * while (a step's threads arrive within microseconds of each other), then
+ * by sleeping on a futex. libgomp's barrier spins far longer (about
+ * 300 000 rounds by default): on a machine busy with other work the
+ * spinning thread takes the processor from the one it waits for, and
+ * CUBA 40 000 ran 4x slower at 2 threads than at 1 (0.86 s with a
+ * sleeping wait). Only one team runs at a time (runs do not nest). */
+#define SPIN 4000               /* rounds of pause, some 50-200 microseconds */
+
+static struct {
+  _Atomic unsigned gen;         /* barriers completed */
+  _Atomic int count;            /* threads arrived at the current one */
+  _Atomic int sleepers;         /* threads asleep on gen */
+} bar;
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* Sleep while *word is val; wake the sleepers of word. */
+static void sleepon(_Atomic unsigned *word, unsigned val)
+{
+#ifdef SYS_futex
+  syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+#else
+  (void)word; (void)val;
+  sched_yield();
+#endif
+}
+
+static void wake(_Atomic unsigned *word)
+{
+#ifdef SYS_futex
+  syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#else
+  (void)word;
+#endif
+}
+
 void cj_thr_barrier(int nt)
 {
-#ifdef _OPENMP
-  if (nt > 1) {
-#pragma omp barrier
+  if (nt <= 1) return;
+  const unsigned g = atomic_load(&bar.gen);
+  if (atomic_fetch_add(&bar.count, 1) == nt - 1) {    /* the last one releases the others */
+    atomic_store(&bar.count, 0);
+    atomic_store(&bar.gen, g + 1);
+    if (atomic_load(&bar.sleepers)) wake(&bar.gen);
+    return;
   }
-#endif
-  (void)nt;
+  for (int k = 0; atomic_load(&bar.gen) == g; k++) {
+    if (k < SPIN) { relax(); continue; }
+    atomic_fetch_add(&bar.sleepers, 1);
+    if (atomic_load(&bar.gen) == g) sleepon(&bar.gen, g);
+    atomic_fetch_sub(&bar.sleepers, 1);
+  }
 }
 
 /* ---- kernels ------------------------------------------------------------- */

@@ -60,7 +60,8 @@ int64_t cj_threads_grain(int64_t elems);
  * than asked (nt in the call is what it got). */
 void cj_thr_team(int nt, void (*body)(void *ud, int t, int nt), void *ud);
 /* Wait until every thread of a team of nt has come here (nt <= 1: no-op).
- * Only inside cj_thr_team's body, reached by all its threads. */
+ * Only inside cj_thr_team's body, reached by all its threads. Waits spin
+ * briefly, then sleep (a loaded machine: see threads.c). */
 void cj_thr_barrier(int nt);
 
 /* The first element of thread t's part of n (t = nt: n); parts start at
