@@ -1619,7 +1619,7 @@ static const cj_doc docs[] = {
     "threshold, and the deliveries and summed coupling into them, each target adding its inputs\n"
     "in the one-thread order), random numbers are keyed by (seed, element, step). A network of\n"
     "fewer than 2 x cj.thread_grain() neurons runs on one thread. Here (2 cores) CUBA with\n"
-    "40 000 or 100 000 neurons runs 1.6-1.8x faster at 2 threads. Without OpenMP: 1." },
+    "100 000 neurons ran 1.75x faster at 2 threads, 40 000 1.2-1.75x. Without OpenMP: 1." },
   { "thread_grain", "cj.thread_grain([neurons]) -> neurons\n"
     "The neurons per thread below which a network runs on fewer threads (default 8192: one\n"
     "thread under 16384 neurons); 0 or nil leaves it unchanged. Tests set 1 to split even tiny\n"
