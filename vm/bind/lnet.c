@@ -1619,7 +1619,9 @@ static const cj_doc docs[] = {
     "bit, at any count: each thread owns a range of every population's neurons (their update,\n"
     "threshold, and the deliveries and summed coupling into them, each target adding its inputs\n"
     "in the one-thread order), random numbers are keyed by (seed, element, step). A network of\n"
-    "fewer than 2 x cj.thread_grain() neurons runs on one thread. Here (2 cores) CUBA with\n"
+    "fewer than 2 x cj.thread_grain() neurons runs on one thread (net.threads: how many ran).\n"
+    "Under mpirun the count is each rank's: its threads share the rank's own neurons, thread 0\n"
+    "exchanges the spikes (man cajal-scale, THREADS AND RANKS). Here (2 cores) CUBA with\n"
     "100 000 neurons ran 1.75x faster at 2 threads, 40 000 1.2-1.75x. Without OpenMP: 1." },
   { "thread_grain", "cj.thread_grain([neurons]) -> neurons\n"
     "The neurons per thread below which a network runs on fewer threads (default 8192: one\n"
