@@ -1622,7 +1622,9 @@ static const cj_doc docs[] = {
     "fewer than 2 x cj.thread_grain() neurons runs on one thread (net.threads: how many ran).\n"
     "Under mpirun the count is each rank's: its threads share the rank's own neurons, thread 0\n"
     "exchanges the spikes (man cajal-scale, THREADS AND RANKS). Here (2 cores) CUBA with\n"
-    "100 000 neurons ran 1.75x faster at 2 threads, 40 000 1.2-1.75x. Without OpenMP: 1." },
+    "100 000 neurons ran 1.66-1.75x faster at 2 threads, 40 000 1.2-1.75x; while other work\n"
+    "held the cores, 2 threads ran up to 8x slower than 1 (every barrier of a step waits for a\n"
+    "thread the system has set aside): use 1 on a busy machine. Without OpenMP: 1." },
   { "thread_grain", "cj.thread_grain([neurons]) -> neurons\n"
     "The neurons per thread below which a network runs on fewer threads (default 8192: one\n"
     "thread under 16384 neurons); 0 or nil leaves it unchanged. Tests set 1 to split even tiny\n"
