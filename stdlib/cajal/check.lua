@@ -1241,7 +1241,7 @@ end
 -- tests/lua/network.lua checks this list against the object itself.
 M.NETFIELDS = {}
 for w in ([[run every cancel reset save wait_compile t dt step backend compiling seed name populations
-  projections spikes state rate memory monitors]]):gmatch("%S+") do M.NETFIELDS[w] = true end
+  projections spikes state rate memory threads monitors]]):gmatch("%S+") do M.NETFIELDS[w] = true end
 
 -- ---- the network: cajal.netcheck ------------------------------------------------
 

@@ -682,6 +682,7 @@ function FIELDS.state(o) return o.state end
 function FIELDS.rate(o) return o.rate end
 function FIELDS.monitors(o) return o.monitors end
 function FIELDS.memory(o) return o.h:info().memory end
+function FIELDS.threads(o) return o.h:info().threads end
 
 -- The names of o's parts reachable as net.NAME, sorted: populations,
 -- named projections and named monitors.
@@ -1111,7 +1112,7 @@ netmt.__help = function(net)
     if not (getmetatable(v) == groupmt) then line("net." .. k, "the monitor(s) recorded 'as " .. k .. "'") end
   end
   L[#L + 1] = "  net.populations, net.projections: all of them, by name and by number"
-  L[#L + 1] = "Time and set-up: net.t, net.dt, net.step, net.seed, net.backend, net.compiling, net.name, net.memory"
+  L[#L + 1] = "Time and set-up: net.t, net.dt, net.step, net.seed, net.backend, net.compiling, net.name, net.memory, net.threads"
   L[#L + 1] = "Methods: net:run(T), net:every(T, fn), net:cancel(id), net:reset(), net:save(path), net:wait_compile()"
   L[#L + 1] = "  (help(net.run) for one); cj.restore(path) continues a saved run."
   return concat(L, "\n")

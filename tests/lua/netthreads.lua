@@ -44,6 +44,7 @@ local function run(name, backend, nthreads)
   local net = cj.load(examples .. name .. ".cajal", o)
   if d.setup then d.setup(net) end
   net:run(d.dur * cj.second)
+  assert(net.threads == nthreads, string.format("%s: the team had %d threads, %d asked", name, net.threads, nthreads))
   return net
 end
 
@@ -72,10 +73,10 @@ end
 -- fn() at the grains 1 (every kernel split), the count and grains restored.
 local function split(fn)
   local before = cj.threads()
-  local ge, gv = cj.thread_grain()
-  cj.thread_grain(1, 1)
+  local grain = cj.thread_grain()
+  cj.thread_grain(1)
   local ok, err = pcall(fn)
-  cj.thread_grain(ge, gv)
+  cj.thread_grain(grain)
   cj.threads(before)
   assert(ok, err)
 end
@@ -133,9 +134,120 @@ T.test("threads: heterogeneous delays and plasticity identical at 1 and 3 thread
         cj.threads(nt)
         nets[k] = cj.network(DELAYS, { seed = 7, backend = backend })
         nets[k]:run(0.3 * cj.second)
+        assert(nets[k].threads == nt, "delays: a team of " .. nets[k].threads .. ", " .. nt .. " asked")
       end
       local spikes = compare(nets[1], nets[2], "delays (" .. backend .. ")")
       assert(spikes > 100, "delays: too few spikes (" .. spikes .. ")")
+    end
+  end)
+end)
+
+-- Every way a step shares its work among threads (threads.h), in one
+-- network of the IR: a Poisson population (its spikes made on thread 0), a
+-- delivery split by target and one that writes through `pre` (on thread 0
+-- between barriers), summed coupling reading the pre side, a synapse
+-- update split by synapse and one that writes a neuron variable (so P's
+-- update and threshold do not fuse), Poisson drives, a drive on some
+-- neurons, and reset. Neuron ranges are cut at multiples of 64: P's 700
+-- neurons give each of 3 threads a part.
+local function coupled()
+  return {
+    abi = 2, dt = 1e-4, seed = 11, name = "coupled",
+    kernels = {
+      { id = 1, name = "P_update", domain = "neurons", ntmp = 1,
+        refs = { { "pop", 2, 1 }, { "pop", 2, 2 }, { "pop", 2, 4 } },
+        body = { { "let", 0, { "*", { "dt" }, { "+", { "num", 180 }, { "+", { "var", 1, "i" },
+                   { "*", { "num", 40 }, { "rand", "normal", 0 } } } } } },
+                 { "add", 0, "i", { "tmp", 0 } }, { "add", 2, "i", { "var", 0, "i" } } } },
+      { id = 2, name = "P_thr", domain = "neurons", kind = "threshold",
+        refs = { { "pop", 2, 1 } }, cond = { ">", { "var", 0, "i" }, { "num", 1 } } },
+      { id = 3, name = "P_reset", domain = "spikes",
+        refs = { { "pop", 2, 1 } }, body = { { "set", 0, "i", { "*", { "num", 0.1 }, { "rand", "uniform", 0 } } } } },
+      { id = 4, name = "GP_pre", domain = "events",
+        refs = { { "pop", 2, 1 }, { "proj", 1, 1 } },
+        body = { { "add", 0, "post", { "var", 1, "s" } } } },
+      { id = 5, name = "GP_init", domain = "synapses",
+        refs = { { "proj", 1, 1 } }, body = { { "set", 0, "s", { "*", { "num", 0.02 }, { "rand", "uniform", 0 } } } } },
+      { id = 6, name = "PP_pre", domain = "events",
+        refs = { { "pop", 2, 1 }, { "pop", 2, 3 }, { "proj", 2, 1 } },
+        body = { { "add", 0, "post", { "var", 2, "s" } }, { "add", 1, "pre", { "num", 1 } } } },
+      { id = 7, name = "PP_sum", domain = "synapses", kind = "sum",
+        refs = { { "pop", 2, 2 }, { "pop", 2, 1 } }, value = { "*", { "num", 0.5 }, { "var", 1, "pre" } } },
+      { id = 8, name = "PP_update", domain = "synapses",
+        refs = { { "proj", 2, 1 } }, body = { { "set", 0, "s", { "*", { "var", 0, "s" }, { "num", 0.9999 } } } } },
+      { id = 9, name = "PP_init", domain = "synapses",
+        refs = { { "proj", 2, 1 } }, body = { { "set", 0, "s", { "-", { "num", 0.01 }, { "*", { "num", 0.02 }, { "rand", "uniform", 0 } } } } } },
+      { id = 10, name = "QP_update", domain = "synapses",
+        refs = { { "pop", 2, 4 } }, body = { { "add", 0, "post", { "num", 1e-6 } } } },
+    },
+    populations = {
+      { name = "G", n = 300, kind = "poisson", rate = 40 },
+      { name = "P", n = 700, vars = { { name = "x" }, { name = "I" }, { name = "count" }, { name = "acc" } },
+        update = 1, threshold = 2, reset = 3, refractory = 0.002,
+        poisson_inputs = { { var = 1, n = 50, rate = 20, weight = 0.01 } },
+        drives = { { var = 2, indices = { 3, 450, 699 }, values = { { 0.5, -0.5, 2 }, { 0, 0, 0 } }, interval = 0.01 } } },
+    },
+    projections = {
+      { name = "GP", pre = 1, post = 2, rule = { kind = "prob", p = 0.1 }, delay = 3,
+        vars = { { name = "w" } }, init = 5, on_pre = 4 },
+      { name = "PP", pre = 2, post = 2, rule = { kind = "prob", p = 0.05 }, delay = 1,
+        vars = { { name = "w" } }, init = 9, on_pre = 6, update = 8, summed = { { post_var = 2, kernel = 7 } } },
+      { name = "QP", pre = 1, post = 2, post_range = { 400, 699 }, rule = { kind = "one_to_one" }, delay = 1, update = 10 },
+    },
+    monitors = { { kind = "spikes", pop = 2 }, { kind = "spikes", pop = 1 } },
+  }
+end
+
+T.test("threads: every kind of step work identical at 1, 2 and 3 threads (interpreter)", function()
+  if not pcall(cj.threads, 2) then T.skip("built without OpenMP: one thread only") end
+  split(function()
+    local ref, spikes
+    for _, nt in ipairs({ 1, 2, 3 }) do
+      cj.threads(nt)
+      local net = core.net_new(coupled())
+      net:run(2000)
+      assert(net:info().threads == nt, "coupled: a team of " .. net:info().threads .. ", " .. nt .. " asked")
+      local P = {}
+      for v = 1, 4 do P[v] = values(net:state("P", v)) end
+      local times, idx = net:monitor(1)
+      local got = { P = P, w = values(net:synvar("PP", 1)), times = values(times), idx = values(idx),
+                    ls = values(net:lastspike("P")) }
+      if not ref then
+        ref, spikes = got, #got.idx
+        assert(spikes > 500, "coupled: too few spikes (" .. spikes .. ")")
+      else
+        for v = 1, 4 do same(got.P[v], ref.P[v], nt .. " threads: P var " .. v) end
+        same(got.w, ref.w, nt .. " threads: PP.w")
+        same(got.times, ref.times, nt .. " threads: spike times")
+        same(got.idx, ref.idx, nt .. " threads: spike indices")
+        same(got.ls, ref.ls, nt .. " threads: lastspike")
+      end
+    end
+  end)
+end)
+
+-- A non-finite value is found in the ranges of the threads, and reported
+-- as the first one (population, variable, neuron) at any thread count:
+-- y of neuron 100 (thread 0's range) turns infinite in the same step as
+-- x of neuron 450 (thread 1's), and x comes first.
+T.test("threads: the first non-finite value is the same at 1 and 2 threads", function()
+  if not pcall(cj.threads, 2) then T.skip("built without OpenMP: one thread only") end
+  local ir = {
+    abi = 2, dt = 1e-4, name = "bad",
+    kernels = { { id = 1, name = "P_update", domain = "neurons",
+      refs = { { "pop", 1, 1 }, { "pop", 1, 2 } },
+      body = { { "if", { "and", { ">=", { "t" }, { "num", 0.0149 } }, { "==", { "i" }, { "num", 450 } } },
+                 { { "set", 0, "i", { "/", { "num", 0 }, { "num", 0 } } } }, {} },
+               { "if", { "and", { ">=", { "t" }, { "num", 0.0149 } }, { "==", { "i" }, { "num", 100 } } },
+                 { { "set", 1, "i", { "/", { "num", 1 }, { "num", 0 } } } }, {} } } } },
+    populations = { { name = "P", n = 500, vars = { { name = "x" }, { name = "y" } }, update = 1 } },
+  }
+  split(function()
+    for _, nt in ipairs({ 1, 2 }) do
+      cj.threads(nt)
+      local net = core.net_new(ir)
+      local msg = T.checkerror("variable 'x', neuron 450 is NaN at step 200", net.run, net, 1000)
+      assert(net:step() == 200, nt .. " threads: " .. msg)
     end
   end)
 end)

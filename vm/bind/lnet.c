@@ -1318,12 +1318,13 @@ static int m_info(lua_State *L)
 {
   lnet *n = checknet(L, 1);
   cj_net *net = n->net;
-  lua_createtable(L, 0, 6);
+  lua_createtable(L, 0, 7);
   lua_pushstring(L, cj_net_name(net)); lua_setfield(L, -2, "name");
   lua_pushinteger(L, (lua_Integer)cj_net_step(net)); lua_setfield(L, -2, "step");
   lua_pushnumber(L, cj_net_dt(net)); lua_setfield(L, -2, "dt");
   lua_pushinteger(L, (lua_Integer)cj_net_memsize(net)); lua_setfield(L, -2, "memory");
   lua_pushstring(L, cj_net_single(net) ? "single" : "double"); lua_setfield(L, -2, "precision");
+  lua_pushinteger(L, cj_net_threads(net)); lua_setfield(L, -2, "threads");
   lua_createtable(L, cj_net_npops(net), 0);
   for (int p = 0; p < cj_net_npops(net); p++) {
     lua_createtable(L, 0, 3);
@@ -1542,17 +1543,13 @@ static int l_threads(lua_State *L)
   return 1;
 }
 
-/* cj.thread_grain([elems [, events]]) -> elems, events */
+/* cj.thread_grain([neurons]) -> neurons */
 static int l_thread_grain(lua_State *L)
 {
-  lua_Integer e = luaL_optinteger(L, 1, 0), v = luaL_optinteger(L, 2, 0);
-  int64_t ge, gv;
+  lua_Integer e = luaL_optinteger(L, 1, 0);
   luaL_argcheck(L, e >= 0, 1, "a positive count expected (0: unchanged)");
-  luaL_argcheck(L, v >= 0, 2, "a positive count expected (0: unchanged)");
-  cj_threads_grain(e, v, &ge, &gv);
-  lua_pushinteger(L, ge);
-  lua_pushinteger(L, gv);
-  return 2;
+  lua_pushinteger(L, cj_threads_grain(e));
+  return 1;
 }
 
 static int l_kernel_prelude(lua_State *L) { lua_pushstring(L, cj_kernel_prelude()); return 1; }
@@ -1619,17 +1616,20 @@ static const cj_doc docs[] = {
   { "threads", "cj.threads([n]) -> n\n"
     "Set (1 .. 256) or read the threads that run network steps (OpenMP). The default is\n"
     "$CAJAL_THREADS, else the processors this process may use. Results are identical, bit for\n"
-    "bit, at any count: neuron and synapse kernels are split into ranges, deliveries and summed\n"
-    "coupling by target neuron (each target adds its inputs in the one-thread order), random\n"
-    "numbers are keyed by (seed, element, step). Small networks (under 40000 neurons or\n"
-    "synapses in a kernel, 8192 events in a delivery) run on one thread (cj.thread_grain):\n"
-    "here CUBA with 40 000 neurons gains nothing from 2 threads, 100 000 runs 1.5x faster.\n"
-    "Without OpenMP: 1." },
-  { "thread_grain", "cj.thread_grain([elements [, events]]) -> elements, events\n"
-    "The work per extra thread below which network kernels run on fewer threads: neurons or\n"
-    "synapses of a kernel (default 20000), events of a delivery (default 4096); 0 or nil leaves\n"
-    "one unchanged. Tests set 1 to split even tiny networks. A projection's index by target for\n"
-    "splitting summed coupling is made when it is built with at least 2 x elements synapses." },
+    "bit, at any count: each thread owns a range of every population's neurons (their update,\n"
+    "threshold, and the deliveries and summed coupling into them, each target adding its inputs\n"
+    "in the one-thread order), random numbers are keyed by (seed, element, step). A network of\n"
+    "fewer than 2 x cj.thread_grain() neurons runs on one thread (net.threads: how many ran).\n"
+    "Under mpirun the count is each rank's: its threads share the rank's own neurons, thread 0\n"
+    "exchanges the spikes (man cajal-scale, THREADS AND RANKS). Here (2 cores) CUBA with\n"
+    "100 000 neurons ran 1.66-1.75x faster at 2 threads, 40 000 1.2-1.75x; while other work\n"
+    "held the cores, 2 threads ran up to 8x slower than 1 (every barrier of a step waits for a\n"
+    "thread the system has set aside): use 1 on a busy machine. Without OpenMP: 1." },
+  { "thread_grain", "cj.thread_grain([neurons]) -> neurons\n"
+    "The neurons per thread below which a network runs on fewer threads (default 8192: one\n"
+    "thread under 16384 neurons); 0 or nil leaves it unchanged. Tests set 1 to split even tiny\n"
+    "networks. A projection's index by target for splitting summed coupling is made when the\n"
+    "network is built with at least 2 x neurons." },
   { NULL, NULL }
 };
 
@@ -1647,7 +1647,7 @@ static const cj_doc mdocs[] = {
   { "window", "net:window(m, from, to) -> spike window\nThe spikes of spike monitor m recorded at steps from <= step < to (to at most the current step), copied out in O(log record + window); mon:window(T) is the public face." },
   { "reset", "net:reset()\nBack to step 0: initial values again, spikes in flight and monitors dropped; connectivity kept." },
   { "save", "net:save(path)\nWrite connectivity, state, spikes in flight, RNG positions and monitors to a file (a third argument: bytes stored with them, under the same checksum)." },
-  { "info", "net:info() -> table\nName, step, dt, memory (bytes), populations and projections." },
+  { "info", "net:info() -> table\nName, step, dt, memory (bytes), precision, threads (of the last chunk of steps run), populations and projections." },
   { "backend", "net:backend(kernel_id) -> 'jit' | 'interpreter'\nWhich backend runs a kernel." },
   { "tier", "net:tier([wait]) -> 'compiling' | 'jit' | 'interp' | nil\nA tiered start: poll the background compile (wait: until it ends) and switch to its kernels when loaded; the state after the poll ('interp': the compile failed). nil for a network built on one backend." },
   { NULL, NULL }

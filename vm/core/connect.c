@@ -384,14 +384,18 @@ int cj_nx_indexes(cj_net *net, proj *P)
     for (int64_t s = 0; s < P->nsyn; s++) P->rowptr[P->spre[s] + 1]++;
     for (int64_t i = 0; i < A->n; i++) P->rowptr[i + 1] += P->rowptr[i];
   }
+  P->maxrow = 0;
+  for (int64_t i = 0; i < A->n; i++)
+    if (P->rowptr[i + 1] - P->rowptr[i] > P->maxrow) P->maxrow = P->rowptr[i + 1] - P->rowptr[i];
   P->rowsorted = 1;
   for (int64_t i = 0; i < A->n && P->rowsorted; i++)
     for (int64_t s = P->rowptr[i] + 1; s < P->rowptr[i + 1]; s++)
       if (P->spost[s] < P->spost[s - 1]) { P->rowsorted = 0; break; }
-  /* the index by post: post events, and sums that threads may split */
-  int64_t grain;
-  cj_threads_grain(0, 0, &grain, NULL);
-  if (!P->kpost && !(P->nsum && P->nsyn >= 2 * grain)) return 0;
+  /* the index by post: post events, and sums that threads may split (a
+   * network of at least two grains of neurons, threads.h) */
+  int64_t work = 0;
+  for (int p = 0; p < net->npop; p++) work += net->pop[p].n;
+  if (!P->kpost && !(P->nsum && work >= 2 * cj_threads_grain(0))) return 0;
   P->postptr = cj_calloc((size_t)B->n + 1, sizeof *P->postptr);
   P->postsyn = cj_nx_bigalloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->postsyn);
   int64_t *fill = cj_calloc((size_t)B->n + 1, sizeof *fill);

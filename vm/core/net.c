@@ -134,10 +134,6 @@ static int findname(const char *const *names, int n, const char *name)
   return -1;
 }
 
-/* Threads (threads.h): b over its elements in ranges; its two backends. */
-static cj_thr_kern thrk(const bound *b) { return (cj_thr_kern){ b->k->fn, b->k->prog }; }
-static void runsplit(bound *b) { cj_thr_range(thrk(b), &b->c, cj_threads_for(b->c.n, 0)); }
-
 /* ---- creation ----------------------------------------------------------- */
 cj_net *cj_net_new(const char *name, double dt, uint64_t seed)
 {
@@ -394,7 +390,8 @@ static void freeproj(proj *P)
   for (int i = 0; P->sums && i < P->nsum; i++) cj_free(P->sums[i].b.vars);
   cj_free(P->sums);
   cj_free(P->dsteps); cj_free(P->spre); cj_free(P->spost);
-  cj_free(P->rowptr); cj_free(P->postptr); cj_free(P->postsyn); cj_free(P->gfirst); cj_free(P->gmap);
+  cj_free(P->rowptr); cj_free(P->postptr); cj_free(P->postsyn); cj_free(P->rowcut);
+  cj_free(P->gfirst); cj_free(P->gmap);
   for (int64_t b = 0; P->bucket && b < P->nbucket; b++) cj_free(P->bucket[b].v);
   cj_free(P->bucket);
   cj_free(P->ev.v);
@@ -799,60 +796,116 @@ int cj_net_reset(cj_net *net)
 }
 
 /* ---- the time step (IR.md §3) ------------------------------------------- */
-static void settime(bound *b, int64_t n, double t)
+/* A run's steps are run by a team of threads (threads.h), every thread
+ * every step: thread t does the per-neuron work of the neurons it owns
+ * (its cut of each population's range on this MPI rank, [own0, own1)) and
+ * thread 0 the sequential rest between barriers, the spike exchange
+ * between ranks included (MPI is called from that thread only). One
+ * thread is the same code with no-op barriers. */
+typedef struct team {
+  cj_net *net;
+  int64_t steps;                    /* the steps of this chunk */
+  int st;                           /* an error: written by thread 0 before a barrier */
+  int sums, rates, synupd, prebar;  /* the step has these phases (see plan) */
+  unsigned char bad[CJ_THR_MAX];    /* thread t saw a non-finite value in its ranges */
+} team;
+
+static cj_thr_kern thrk(const bound *b) { return (cj_thr_kern){ b->k->fn, b->k->prog }; }
+
+/* b's context at step n (a thread's copy: the bound one is shared). */
+static cj_kctx at(const bound *b, int64_t n, double t)
 {
-  b->c.step = n;
-  b->c.t = t;
+  cj_kctx c = b->c;
+  c.step = n;
+  c.t = t;
+  return c;
 }
 
-/* P's on_pre kernel over the events due now, split by target over threads
- * when there are enough (threads.h): list holds synapse ids, or with rowptr
- * the pre neurons whose rows are the events. 0 when it was not split. */
-static int presplit(cj_net *net, proj *P, const int64_t *list, int64_t count, int64_t events,
-                    const int64_t *rowptr)
+/* The neurons thread t owns in population P: [*lo, *hi), its part of the
+ * rank's range (all of P on one rank), cut at multiples of CJ_THR_ALIGN of
+ * the whole population (cache lines of the state arrays stay one thread's). */
+static void owned(const pop *P, int t, int nt, int64_t *lo, int64_t *hi)
 {
-  int nt = cj_threads_for(events, 1);
-  cj_thr_kern k = thrk(&P->onpre);
-  if (nt <= 1 || !cj_thr_bytarget(k, P->onpre.k->nrefs)) return 0;
-  return !cj_thr_events(&net->thr, k, &P->onpre.c, list, count, rowptr, P->postlo, P->posthi, nt);
+  const int64_t base = P->own0 - P->own0 % CJ_THR_ALIGN;
+  const int64_t a = base + cj_thr_cut(P->own1 - base, t, nt), b = base + cj_thr_cut(P->own1 - base, t + 1, nt);
+  *lo = a > P->own0 ? a : P->own0;
+  *hi = b > P->own0 ? b : P->own0;
 }
 
-/* Deliver the events due now to the on_pre kernel of projection P. */
-static int deliver(cj_net *net, proj *P, int64_t n, double t)
+/* The targets of projection P thread t owns: [*lo, *hi) within postlo .. posthi. */
+static void ownedpost(const cj_net *net, const proj *P, int t, int nt, int64_t *lo, int64_t *hi)
 {
-  const int64_t *list;
-  int64_t count;
-  settime(&P->onpre, n, t);
+  owned(&net->pop[P->post], t, nt, lo, hi);
+  if (*lo < P->postlo) *lo = P->postlo;
+  if (*hi > P->posthi + 1) *hi = P->posthi + 1;
+}
+
+/* The events of P due at step n: count synapse ids (*rowptr NULL), or
+ * count pre neurons whose rows are the events. */
+static const int64_t *due(const cj_net *net, const proj *P, int64_t n, int64_t *count, const int64_t **rowptr)
+{
   if (P->delay_var >= 0) {
-    ivec *b = &P->bucket[n % P->nbucket];
-    list = b->v; count = b->n;
-    b->n = 0;                      /* the kernel runs before anything is pushed again */
-  } else {
-    pop *A = &net->pop[P->pre];
-    int64_t slot = n % A->hlen - P->delay;       /* delay < hlen */
-    ivec *h = &A->hist[slot < 0 ? slot + A->hlen : slot];
-    const int64_t *rp = P->rowptr;
-    int64_t total = 0, m = 0;
-    for (int64_t k = 0; k < h->n; k++) total += rp[h->v[k] + 1] - rp[h->v[k]];
-    if (total == 0) return 0;
-    if (P->rowsorted && presplit(net, P, h->v, h->n, total, rp)) return 0;
-    if (reserve(&P->ev, total)) return CJ_ENOMEM;
-    for (int64_t k = 0; k < h->n; k++) {         /* each row is a run of synapse ids */
-      const int64_t s0 = rp[h->v[k]], len = rp[h->v[k] + 1] - s0;
-      int64_t *restrict dst = P->ev.v + m;
-      for (int64_t q = 0; q < len; q++) dst[q] = s0 + q;
-      m += len;
-    }
-    list = P->ev.v; count = m;
+    const ivec *b = &P->bucket[n % P->nbucket];
+    *rowptr = NULL;
+    *count = b->n;
+    return b->v;
   }
-  if (count == 0 || presplit(net, P, list, count, count, NULL)) return 0;
-  P->onpre.c.list = list;
-  P->onpre.c.n = count;
-  cj_nx_run(&P->onpre);
+  const pop *A = &net->pop[P->pre];
+  int64_t slot = n % A->hlen - P->delay;       /* delay < hlen */
+  const ivec *h = &A->hist[slot < 0 ? slot + A->hlen : slot];
+  *rowptr = P->rowptr;
+  *count = h->n;
+  return h->v;
+}
+
+/* Thread 0, before step n: state monitors, and room in every thread's
+ * event list for the largest delivery of the step (a bound: the spikes
+ * times the longest row, so no row is read here). */
+static int prestep(cj_net *net, int64_t n, int nt)
+{
+  int64_t most = 1;
+  int st;
+  if ((st = cj_nx_recstate(net, n))) return st;
+  for (int j = 0; j < net->nproj; j++) {
+    const proj *P = &net->proj[j];
+    if (!P->kpre) continue;
+    int64_t need;
+    if (P->delay_var >= 0) need = P->bucket[n % P->nbucket].n;
+    else {
+      const pop *A = &net->pop[P->pre];
+      int64_t slot = n % A->hlen - P->delay;
+      need = A->hist[slot < 0 ? slot + A->hlen : slot].n * P->maxrow;
+    }
+    if (need > most) most = need;
+  }
+  if (cj_thr_ws_room(&net->thr, nt, most, net->npop)) return cj_nx_nomem();
   return 0;
 }
 
-static void drive1(cj_net *net, pop *P, drive *D, double t)
+/* 1: thread t's share of the deliveries of step n; a delivery that cannot
+ * be split by target runs on thread 0 between barriers. */
+static void deliver(cj_net *net, int t, int nt, int64_t n, double tm)
+{
+  int64_t *ev = cj_thr_ws_events(net->thr, t), count, j0, j1;
+  const int64_t *rp;
+  for (int j = 0; j < net->nproj; j++) {
+    proj *P = &net->proj[j];
+    if (!P->kpre) continue;
+    const int whole = nt <= 1 || !P->splitpre;
+    if (whole && nt > 1) cj_thr_barrier(nt);
+    if (!whole || t == 0) {
+      const int64_t *list = due(net, P, n, &count, &rp);
+      const cj_kctx c = at(&P->onpre, n, tm);
+      ownedpost(net, P, t, nt, &j0, &j1);
+      if (count && (whole || j0 < j1))
+        cj_thr_events(thrk(&P->onpre), &c, list, count, rp, P->rowsorted,
+                      P->rowcutnt == nt ? P->rowcut : NULL, j0, j1, whole, ev, t, nt);
+    }
+    if (whole && nt > 1) cj_thr_barrier(nt);
+  }
+}
+
+static void drive1(cj_net *net, pop *P, drive *D, double t, int64_t lo, int64_t hi)
 {
   int64_t row = (int64_t)floor((t + 1e-3 * net->dt) / D->interval);
   void *x = P->var[D->var];
@@ -861,29 +914,154 @@ static void drive1(cj_net *net, pop *P, drive *D, double t)
   if (row < 0) row = 0;
   vals = D->values + row * D->cols;
   if (!D->idx) {
-    if (D->cols == 1) for (int64_t i = 0; i < P->n; i++) cj_nx_putx(net, x, i, vals[0]);
-    else for (int64_t i = 0; i < P->n; i++) cj_nx_putx(net, x, i, vals[i]);
+    if (D->cols == 1) for (int64_t i = lo; i < hi; i++) cj_nx_putx(net, x, i, vals[0]);
+    else for (int64_t i = lo; i < hi; i++) cj_nx_putx(net, x, i, vals[i]);
   } else {
-    for (int64_t k = 0; k < D->nidx; k++) cj_nx_putx(net, x, D->idx[k], D->cols == 1 ? vals[0] : vals[k]);
+    for (int64_t k = 0; k < D->nidx; k++)
+      if (D->idx[k] >= lo && D->idx[k] < hi) cj_nx_putx(net, x, D->idx[k], D->cols == 1 ? vals[0] : vals[k]);
   }
 }
 
-/* Poisson drives of P at step n: var += weight * Binomial(n_sources, rate dt)
- * per neuron, each draw from its own counter range (IR.md §4): stream
- * 2^62 + step, blocks from (neuron << 32) | (drive << 20). */
-static void pinputs(cj_net *net, pop *P, int64_t n)
+/* Poisson drives of neurons lo .. hi - 1 of P at step n: var += weight *
+ * Binomial(n_sources, rate dt) per neuron, each draw from its own counter
+ * range (IR.md §4): stream 2^62 + step, blocks from (neuron << 32) |
+ * (drive << 20). */
+static void pinputs(cj_net *net, pop *P, int64_t n, int64_t lo, int64_t hi)
 {
   for (int q = 0; q < P->npin; q++) {
     const pinput *I = &P->pin[q];
     void *x = P->var[I->var];
-    const int64_t lo = I->lo > P->own0 ? I->lo : P->own0, hi = I->hi < P->own1 - 1 ? I->hi : P->own1 - 1;
     if (I->B.kind == CJ_BINOM_ZERO) continue;
-    for (int64_t i = lo; i <= hi; i++) {
+    const int64_t a = I->lo > lo ? I->lo : lo, b = I->hi + 1 < hi ? I->hi + 1 : hi;
+    for (int64_t i = a; i < b; i++) {
       cj_rng r;
       cj_rng_init(&r, net->seed, (UINT64_C(1) << 62) | (uint64_t)n);
       r.counter = ((uint64_t)i << 32) | ((uint64_t)q << 20);
       const int64_t k = cj_binom_draw(&I->B, &r);
       if (k > 0) cj_nx_putx(net, x, i, cj_nx_getx(net, x, i) + I->weight * (double)k);
+    }
+  }
+}
+
+/* 2: Poisson drives and drives of the neurons thread t owns. */
+static void drives(cj_net *net, int t, int nt, int64_t n, double tm)
+{
+  int64_t lo, hi;
+  for (int p = 0; p < net->npop; p++) {
+    pop *P = &net->pop[p];
+    if (!P->npin && !P->ndrv) continue;
+    owned(P, t, nt, &lo, &hi);
+    if (P->npin) pinputs(net, P, n, lo, hi);
+    for (int d = 0; d < P->ndrv; d++) drive1(net, P, &P->drv[d], tm, lo, hi);
+  }
+}
+
+/* 3: summed coupling: thread t zeroes and sums the targets it owns; a sum
+ * kernel that cannot be split runs on thread 0. Barriers around each
+ * kernel: a sum may read (through pre) what another one writes. */
+static void sums(cj_net *net, int t, int nt, int64_t n, double tm)
+{
+  int64_t j0, j1;
+  cj_thr_barrier(nt);
+  for (int j = 0; j < net->nproj; j++) {
+    proj *P = &net->proj[j];
+    ownedpost(net, P, t, nt, &j0, &j1);
+    void **x = net->pop[P->post].var;
+    for (int i = 0; i < P->nsum && j0 < j1; i++)
+      memset((char *)x[P->sums[i].var] + (size_t)j0 * net->es, 0, (size_t)(j1 - j0) * net->es);
+  }
+  cj_thr_barrier(nt);
+  for (int j = 0; j < net->nproj; j++) {
+    proj *P = &net->proj[j];
+    for (int i = 0; i < P->nsum; i++) {
+      cj_kctx c = at(&P->sums[i].b, n, tm);
+      if (nt > 1 && P->splitsum) {
+        ownedpost(net, P, t, nt, &j0, &j1);
+        c.list = P->postsyn;
+        c.lo = j0 < j1 ? P->postptr[j0] : 0;
+        c.n = j0 < j1 ? P->postptr[j1] : 0;
+        if (c.lo < c.n) cj_thr_call(thrk(&P->sums[i].b), &c, t);
+      } else if (t == 0) {
+        cj_thr_call(thrk(&P->sums[i].b), &c, 0);
+      }
+      cj_thr_barrier(nt);
+    }
+  }
+}
+
+/* 4: thread t's neurons: the update, or the fused update and threshold
+ * (its spikes from P->spk + lo, their count in cnt[p]). */
+static void update(cj_net *net, int t, int nt, int64_t n, double tm, int64_t *cnt)
+{
+  int64_t lo, hi;
+  for (int p = 0; p < net->npop; p++) {
+    pop *P = &net->pop[p];
+    cnt[p] = 0;
+    if (!P->update.k) continue;
+    owned(P, t, nt, &lo, &hi);
+    if (lo >= hi) continue;
+    cj_kctx c = at(&P->update, n, tm);
+    c.lo = lo; c.n = hi;
+    if (!P->fusedrun) { cj_thr_call(thrk(&P->update), &c, t); continue; }
+    c.spikes = P->spk + lo;
+    c.nspikes = &cnt[p];
+    P->fused(&c);
+  }
+}
+
+/* Rates of Poisson populations checked after their update (thread 0). */
+static int checkrates(cj_net *net, int64_t n)
+{
+  int st;
+  for (int p = 0; p < net->npop; p++)
+    if (net->pop[p].update.k && (st = cj_nx_checkrates(net, &net->pop[p], n))) return st;
+  return 0;
+}
+
+/* Synapse update kernels over ranges of synapses, or on thread 0 (one that
+ * writes a neuron's variable). */
+static void synupdate(cj_net *net, int t, int nt, int64_t n, double tm)
+{
+  for (int j = 0; j < net->nproj; j++) {
+    proj *P = &net->proj[j];
+    if (!P->update.k) continue;
+    cj_thr_barrier(nt);
+    cj_kctx c = at(&P->update, n, tm);
+    if (nt > 1 && P->splitupd) {
+      c.lo = cj_thr_cut(P->nsyn, t, nt);
+      c.n = cj_thr_cut(P->nsyn, t + 1, nt);
+      if (c.lo < c.n) cj_thr_call(thrk(&P->update), &c, t);
+    } else if (t == 0) {
+      cj_thr_call(thrk(&P->update), &c, 0);
+    }
+  }
+  cj_thr_barrier(nt);
+}
+
+/* 5, 6: threshold of thread t's neurons (unless the fused pass found the
+ * spikes), then their lastspike and reset. */
+static void threshold(cj_net *net, int t, int nt, int64_t n, double tm, int64_t *cnt)
+{
+  int64_t lo, hi;
+  for (int p = 0; p < net->npop; p++) {
+    pop *P = &net->pop[p];
+    if (P->kind != CJ_POP_NEURON) continue;
+    owned(P, t, nt, &lo, &hi);
+    if (lo >= hi) continue;
+    if (!P->fusedrun && P->spiking && P->thresh.k) {
+      cj_kctx c = at(&P->thresh, n, tm);
+      c.lo = lo; c.n = hi;
+      c.spikes = P->spk + lo;
+      c.nspikes = &cnt[p];
+      cj_thr_call(thrk(&P->thresh), &c, t);
+    }
+    const int64_t *spk = P->spk + lo, m = cnt[p];
+    for (int64_t k = 0; k < m; k++) P->lastspike[spk[k]] = tm;
+    if (P->reset.k && m) {
+      cj_kctx c = at(&P->reset, n, tm);
+      c.list = spk;
+      c.lo = 0; c.n = m;
+      cj_thr_call(thrk(&P->reset), &c, t);
     }
   }
 }
@@ -902,41 +1080,64 @@ static void poisson(pop *P, double p)
   }
 }
 
-/* The update of P at step n; with the threshold when they can run fused
- * (this step's spikes are then in P->spk, P->fusedrun set). */
-static void update(pop *P, int64_t n, double t)
+/* After the exchange of P's spikes across ranks: lastspike of the other
+ * ranks' spikes (every rank keeps all of lastspike, as a checkpoint writes
+ * it). Their reset is left to their own rank: the state of neurons
+ * another rank steps is read by nothing here and is replaced by theirs at
+ * the end of the run (netmpi.c). */
+static void othersspiked(pop *P, double tm)
 {
-  settime(&P->update, n, t);
-  P->fusedrun = P->fused && P->fusable && P->kind == CJ_POP_NEURON && P->spiking && P->thresh.k && P->update.k->fn && P->thresh.k->fn;
-  if (!P->fusedrun) { runsplit(&P->update); return; }
-  P->nspk = 0;
-  cj_thr_threshold((cj_thr_kern){ P->fused, NULL }, &P->update.c, cj_threads_for(P->n, 0));
+  for (int64_t k = 0; k < P->nspk; k++) {
+    const int64_t i = P->spk[k];
+    if (i < P->own0 || i >= P->own1) P->lastspike[i] = tm;
+  }
 }
 
-static int threshold(cj_net *net, pop *P, int64_t n, double t)
+/* Thread 0: the spike lists of step n. A neuron population's are the
+ * threads' parts joined in range order, then (across MPI ranks) every
+ * rank's joined in rank order; a Poisson population or a spike generator
+ * makes its own here (with lastspike and reset). */
+static int spikes(cj_net *net, int nt, int64_t n, double tm)
 {
-  if (P->fusedrun) P->fusedrun = 0;                     /* the update found the spikes */
-  else if (P->kind == CJ_POP_NEURON) {
+  int st;
+  for (int p = 0; p < net->npop; p++) {
+    pop *P = &net->pop[p];
+    if (P->kind == CJ_POP_NEURON) {
+      int64_t m = 0, lo, hi;
+      for (int u = 0; u < nt; u++) {
+        const int64_t c = cj_thr_ws_counts(net->thr, u)[p];
+        owned(P, u, nt, &lo, &hi);
+        if (c && lo != m) memmove(P->spk + m, P->spk + lo, (size_t)c * sizeof *P->spk);
+        m += c;
+      }
+      P->nspk = m;
+      if (net->mpi) {
+        if ((st = cj_nx_mpi_spikes(net, P))) return st;
+        othersspiked(P, tm);
+      }
+      continue;
+    }
     P->nspk = 0;
-    if (!P->spiking || !P->thresh.k) return 0;
-    settime(&P->thresh, n, t);
-    cj_thr_threshold(thrk(&P->thresh), &P->thresh.c, cj_threads_for(P->n, 0));
-  } else if (P->kind == CJ_POP_POISSON) {
-    double rate = P->rate;
-    P->nspk = 0;
-    if (P->ratek.k) { settime(&P->ratek, n, t); cj_nx_run(&P->ratek); rate = P->ratev; }
-    if (rate * net->dt > 1) return ratefail(net, P, -1, rate, n);
-    poisson(P, rate * net->dt);
-  } else {
-    P->nspk = 0;
-    while (P->gpos < P->ng && P->gstep[P->gpos] < n) P->gpos++;   /* times before a restore point */
-    while (P->gpos < P->ng && P->gstep[P->gpos] == n) P->spk[P->nspk++] = P->gidx[P->gpos++];
+    if (P->kind == CJ_POP_POISSON) {
+      double rate = P->rate;
+      if (P->ratek.k) {
+        P->ratek.c.step = n; P->ratek.c.t = tm;
+        cj_nx_run(&P->ratek);
+        rate = P->ratev;
+      }
+      if (rate * net->dt > 1) return ratefail(net, P, -1, rate, n);
+      poisson(P, rate * net->dt);
+    } else {
+      while (P->gpos < P->ng && P->gstep[P->gpos] < n) P->gpos++;   /* times before a restore point */
+      while (P->gpos < P->ng && P->gstep[P->gpos] == n) P->spk[P->nspk++] = P->gidx[P->gpos++];
+    }
+    for (int64_t k = 0; k < P->nspk; k++) P->lastspike[P->spk[k]] = tm;
+    if (P->reset.k && P->nspk) {
+      P->reset.c.step = n; P->reset.c.t = tm;
+      P->reset.c.list = P->spk; P->reset.c.n = P->nspk;
+      cj_nx_run(&P->reset);
+    }
   }
-  if (net->mpi) {                                       /* every rank's spikes, ascending */
-    int st = cj_nx_mpi_spikes(net, P);
-    if (st) return st;
-  }
-  for (int64_t k = 0; k < P->nspk; k++) P->lastspike[P->spk[k]] = t;
   return 0;
 }
 
@@ -949,13 +1150,15 @@ static int postevents(cj_net *net, proj *P, int64_t n, double t)
   if (reserve(&P->ev, total)) return CJ_ENOMEM;
   for (int64_t k = 0; k < B->nspk; k++)
     for (int64_t q = P->postptr[B->spk[k]], e = P->postptr[B->spk[k] + 1]; q < e; q++) P->ev.v[m++] = P->postsyn[q];
-  settime(&P->onpost, n, t);
+  P->onpost.c.step = n; P->onpost.c.t = t;
   P->onpost.c.list = P->ev.v;
   P->onpost.c.n = m;
   cj_nx_run(&P->onpost);
   return 0;
 }
 
+/* Thread 0: spike lists into the history rings and delay buckets (the
+ * bucket of step n was delivered: emptied first). */
 static int queue(cj_net *net, int64_t n)
 {
   for (int p = 0; p < net->npop; p++) {
@@ -970,6 +1173,7 @@ static int queue(cj_net *net, int64_t n)
     proj *P = &net->proj[j];
     pop *A = &net->pop[P->pre];
     if (P->delay_var < 0 || !P->kpre) continue;
+    P->bucket[n % P->nbucket].n = 0;          /* delays are >= 1 step: no push lands here */
     for (int64_t k = 0; k < A->nspk; k++) {
       int64_t i = A->spk[k];
       for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++)
@@ -979,77 +1183,50 @@ static int queue(cj_net *net, int64_t n)
   return 0;
 }
 
-/* A sum kernel split by target, a synapse update by synapse (threads.h),
- * when threads may run them. */
-static void sumsplit(proj *P, bound *b)
+/* Thread 0, the sequential end of step n: the spike lists (exchanged
+ * across MPI ranks), 7-10, and the start of the next step when the chunk
+ * goes on. */
+static int endstep(cj_net *net, int nt, int64_t n, double tm, int more)
 {
-  int nt = P->postsyn ? cj_threads_for(P->nsyn, 0) : 1;
-  if (nt > 1 && !cj_thr_bytarget(thrk(b), b->k->nrefs)) nt = 1;
-  cj_thr_sum(thrk(b), &b->c, P->postptr, P->postsyn, P->postlo, P->posthi, nt);
-}
-
-static void synsplit(bound *b)
-{
-  int nt = cj_threads_for(b->c.n, 0);
-  for (int r = 0; nt > 1 && r < b->k->nrefs; r++)
-    if (cj_prog_writes(b->k->prog, r) && cj_prog_slothows(b->k->prog, r) != 1 << CJ_HOW_S) nt = 1;
-  cj_thr_range(thrk(b), &b->c, nt);
-}
-
-static int onestep(cj_net *net)
-{
-  const int64_t n = net->step;
-  const double t = (double)n * net->dt;
   int st;
-  phasemark(CJ_PH_OTHER);
-  if ((st = cj_nx_recstate(net, n))) return st;                              /* 0 state monitors */
-  phasemark(CJ_PH_DELIVER);
-  for (int j = 0; j < net->nproj; j++)                                  /* 1 deliver */
-    if (net->proj[j].kpre && (st = deliver(net, &net->proj[j], n, t))) return st;
-  phasemark(CJ_PH_UPDATE);
-  for (int p = 0; p < net->npop; p++) {                                 /* 2 Poisson drives, drives */
-    if (net->pop[p].npin) pinputs(net, &net->pop[p], n);
-    for (int d = 0; d < net->pop[p].ndrv; d++) drive1(net, &net->pop[p], &net->pop[p].drv[d], t);
-  }
-  phasemark(CJ_PH_DELIVER);
-  for (int j = 0; j < net->nproj; j++) {                                /* 3 summed */
-    proj *P = &net->proj[j];
-    void **x = net->pop[P->post].var;
-    for (int i = 0; i < P->nsum; i++)
-      memset((char *)x[P->sums[i].var] + (size_t)P->postlo * net->es, 0, (size_t)(P->posthi - P->postlo + 1) * net->es);
-  }
-  for (int j = 0; j < net->nproj; j++)
-    for (int i = 0; i < net->proj[j].nsum; i++) {
-      bound *b = &net->proj[j].sums[i].b;
-      settime(b, n, t);
-      sumsplit(&net->proj[j], b);
-    }
-  phasemark(CJ_PH_UPDATE);
-  for (int p = 0; p < net->npop; p++) {                                 /* 4 update */
-    pop *P = &net->pop[p];
-    if (!P->update.k) continue;
-    update(P, n, t);
-    if ((st = cj_nx_checkrates(net, P, n))) return st;
-  }
-  for (int j = 0; j < net->nproj; j++)
-    if (net->proj[j].update.k) { settime(&net->proj[j].update, n, t); synsplit(&net->proj[j].update); }
-  for (int p = 0; p < net->npop; p++)                                   /* 5 threshold */
-    if ((st = threshold(net, &net->pop[p], n, t))) return st;
-  for (int p = 0; p < net->npop; p++) {                                 /* 6 reset */
-    pop *P = &net->pop[p];
-    if (!P->reset.k || !P->nspk) continue;
-    settime(&P->reset, n, t);
-    P->reset.c.list = P->spk;
-    P->reset.c.n = P->nspk;
-    cj_nx_run(&P->reset);
-  }
+  if ((st = spikes(net, nt, n, tm))) return st;                        /* 5, 6 (the rest), exchange */
   phasemark(CJ_PH_DELIVER);
   for (int j = 0; j < net->nproj; j++)                                  /* 7 post events */
-    if (net->proj[j].kpost && (st = postevents(net, &net->proj[j], n, t))) return st;
+    if (net->proj[j].kpost && (st = postevents(net, &net->proj[j], n, tm))) return st;
   phasemark(CJ_PH_OTHER);
-  if ((st = queue(net, n)) || (st = cj_nx_record(net, n))) return st;         /* 8, 9 spikes, rates */
+  if ((st = queue(net, n)) || (st = cj_nx_record(net, n))) return st;  /* 8, 9 spikes, rates */
   net->step = n + 1;                                                    /* 10 */
-  return 0;
+  return more ? prestep(net, n + 1, nt) : 0;
+}
+
+/* One step, run by thread t of nt (IR.md §3; 0, the state monitors, ran
+ * in prestep). */
+static void onestep(team *T, int t, int nt, int more)
+{
+  cj_net *net = T->net;
+  const int64_t n = net->step;
+  const double tm = (double)n * net->dt;
+  int64_t *cnt = cj_thr_ws_counts(net->thr, t);
+  if (t == 0) phasemark(CJ_PH_DELIVER);                                /* (thread 0's clock) */
+  deliver(net, t, nt, n, tm);                                           /* 1 deliver */
+  if (T->prebar) cj_thr_barrier(nt);                                    /* (they read pre state) */
+  if (t == 0) phasemark(CJ_PH_UPDATE);
+  drives(net, t, nt, n, tm);                                            /* 2 Poisson drives, drives */
+  if (t == 0 && T->sums) phasemark(CJ_PH_DELIVER);
+  if (T->sums) sums(net, t, nt, n, tm);                                 /* 3 summed */
+  if (t == 0 && T->sums) phasemark(CJ_PH_UPDATE);
+  update(net, t, nt, n, tm, cnt);                                       /* 4 update */
+  if (T->rates) {
+    cj_thr_barrier(nt);
+    if (t == 0) T->st = checkrates(net, n);
+    cj_thr_barrier(nt);
+    if (T->st) return;
+  }
+  if (T->synupd) synupdate(net, t, nt, n, tm);
+  threshold(net, t, nt, n, tm, cnt);                                    /* 5, 6 threshold, reset */
+  cj_thr_barrier(nt);
+  if (t == 0) T->st = endstep(net, nt, n, tm, more);                    /* exchange, 7-10 */
+  cj_thr_barrier(nt);
 }
 
 /* Index of the first NaN or infinity in x[0..n), or -1: a branch-free scan
@@ -1137,8 +1314,100 @@ int cj_net_nonfinite(const cj_net *net, int *ppop, int *pvar, int64_t *pi)
   return 1;
 }
 
+/* Thread t: whether a value of its ranges is NaN or infinite (the exact
+ * first one is then found by nancheck, on one thread). */
+static int anybad(const cj_net *net, int t, int nt)
+{
+  int64_t lo, hi;
+  for (int p = 0; p < net->npop; p++) {
+    const pop *P = &net->pop[p];
+    owned(P, t, nt, &lo, &hi);
+    for (int v = 0; v < P->nvars && lo < hi; v++)
+      if (firstbadx(net, (const char *)P->var[v] + (size_t)lo * net->es, hi - lo) >= 0) return 1;
+  }
+  for (int j = 0; j < net->nproj; j++) {
+    const proj *P = &net->proj[j];
+    lo = cj_thr_cut(P->nsyn, t, nt);
+    hi = cj_thr_cut(P->nsyn, t + 1, nt);
+    for (int v = 0; v < P->nvars && lo < hi; v++)
+      if (P->checked[v] && firstbadx(net, (const char *)P->var[v] + (size_t)lo * net->es, hi - lo) >= 0) return 1;
+  }
+  return 0;
+}
+
+/* The body of a team: T->steps steps, then the scan for non-finite values. */
+static void chunk(void *ud, int t, int nt)
+{
+  team *T = ud;
+  for (int64_t k = 0; k < T->steps; k++) {
+    onestep(T, t, nt, k + 1 < T->steps);
+    if (T->st) return;              /* written before the step's last barrier: every thread stops */
+  }
+  T->bad[t] = (unsigned char)anybad(T->net, t, nt);
+}
+
+/* P's row cuts for a team of nt (cj_thr_rowcuts), when its deliveries
+ * split by target; without memory for them, threads bisect the rows. */
+static void rowcuts(cj_net *net, proj *P, int nt)
+{
+  if (!P->splitpre || !P->rowsorted || P->delay_var >= 0 || P->rowcutnt == nt) return;
+  const int64_t npre = net->pop[P->pre].n;
+  int64_t jstart[CJ_THR_MAX], hi;
+  int32_t *cut = cj_realloc(P->rowcut, (size_t)(npre * (nt - 1)) * sizeof *cut);
+  if (!cut) return;
+  for (int t = 1; t < nt; t++) ownedpost(net, P, t, nt, &jstart[t], &hi);
+  cj_thr_rowcuts(P->rowptr, npre, P->spost, jstart, nt, cut);
+  P->rowcut = cut;
+  P->rowcutnt = nt;
+}
+
+/* What a chunk needs: the fused passes, the kernels that split, the phases
+ * that need barriers (T); and the team size, one thread when the
+ * interpreter cannot have a register file per thread. */
+static int plan(cj_net *net, team *T)
+{
+  int64_t work = 0;
+  memset(T, 0, sizeof *T);
+  T->net = net;
+  for (int p = 0; p < net->npop; p++) {
+    pop *P = &net->pop[p];
+    work += P->own1 - P->own0;      /* this rank's */
+    P->fusedrun = P->fused && P->fusable && P->kind == CJ_POP_NEURON && P->spiking && P->thresh.k &&
+                  P->update.k && P->update.k->fn && P->thresh.k->fn;
+    T->rates |= P->update.k && P->ratevar >= 0;
+  }
+  for (int j = 0; j < net->nproj; j++) {
+    proj *P = &net->proj[j];
+    P->splitpre = P->kpre && cj_thr_bytarget(thrk(&P->onpre), P->onpre.k->nrefs);
+    T->prebar |= P->kpre && readspre(&P->onpre);
+    P->splitsum = P->postsyn != NULL;
+    for (int i = 0; i < P->nsum; i++)
+      P->splitsum &= cj_thr_bytarget(thrk(&P->sums[i].b), P->sums[i].b.k->nrefs);
+    T->sums |= P->nsum > 0;
+    P->splitupd = P->update.k != NULL;
+    for (int r = 0; P->update.k && r < P->update.k->nrefs; r++)
+      if (cj_prog_writes(P->update.k->prog, r) && cj_prog_slothows(P->update.k->prog, r) != 1 << CJ_HOW_S)
+        P->splitupd = 0;
+    T->synupd |= P->update.k != NULL;
+  }
+  int nt = cj_threads_for(work), st = 0;
+  for (int j = 0; j < net->nproj && nt > 1; j++) rowcuts(net, &net->proj[j], nt);
+  for (int p = 0; p < net->npop && nt > 1; p++) {
+    const bound *b[3] = { &net->pop[p].update, &net->pop[p].thresh, &net->pop[p].reset };
+    for (int q = 0; q < 3; q++) if (b[q]->k) st |= cj_thr_reserve(thrk(b[q]), nt);
+  }
+  for (int j = 0; j < net->nproj && nt > 1; j++) {
+    const proj *P = &net->proj[j];
+    if (P->kpre) st |= cj_thr_reserve(thrk(&P->onpre), nt);
+    if (P->update.k) st |= cj_thr_reserve(thrk(&P->update), nt);
+    for (int i = 0; i < P->nsum; i++) st |= cj_thr_reserve(thrk(&P->sums[i].b), nt);
+  }
+  return st ? 1 : nt;
+}
+
 int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
 {
+  team T;
   int st;
   if (!net->built) return cj_fail(CJ_EINVAL, "network '%s' is not built", net->name);
   if (nsteps < 0) return cj_fail(CJ_EINVAL, "run: number of steps must be >= 0, got %lld", (long long)nsteps);
@@ -1147,10 +1416,18 @@ int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
   for (int64_t done = 0; done < nsteps;) {
     int64_t m = net->chunk - net->step % net->chunk;   /* chunks end at multiples of chunk */
     if (m > nsteps - done) m = nsteps - done;
-    for (int64_t k = 0; k < m; k++)
-      if ((st = onestep(net))) return st;
+    const int nt = plan(net, &T);                      /* the kernels may change in progress() */
+    net->team = nt;
+    phasemark(CJ_PH_OTHER);
+    if ((st = prestep(net, net->step, nt))) return st;
+    T.steps = m;
+    memset(T.bad, 0, sizeof T.bad);
+    cj_thr_team(nt, chunk, &T);
+    if (T.st) return T.st;
     done += m;
-    if ((st = nancheck(net))) { cj_net_flush(net); return st; }
+    int bad = 0;
+    for (int t = 0; t < nt; t++) bad |= T.bad[t];
+    if (bad && (st = nancheck(net))) { cj_net_flush(net); return st; }
     if (progress && progress(ud, done, nsteps)) {
       enddefs(net);
       cj_net_flush(net);
@@ -1167,6 +1444,7 @@ int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
 int64_t cj_net_step(const cj_net *net) { return net->step; }
 double cj_net_time(const cj_net *net) { return (double)net->step * net->dt; }
 double cj_net_dt(const cj_net *net) { return net->dt; }
+int cj_net_threads(const cj_net *net) { return net->team > 0 ? net->team : 1; }
 const char *cj_net_name(const cj_net *net) { return net->name; }
 int cj_net_npops(const cj_net *net) { return net->npop; }
 int cj_net_nprojs(const cj_net *net) { return net->nproj; }
@@ -1256,6 +1534,7 @@ size_t cj_net_memsize(const cj_net *net)
     b += (size_t)P->nsyn * ((P->spre ? 8 : 4) + net->es * (size_t)P->nvars) + (size_t)(net->pop[P->pre].n + 1) * 8;
     if (P->postsyn) b += (size_t)P->nsyn * 8 + (size_t)(net->pop[P->post].n + 1) * 8;
     if (P->dsteps) b += (size_t)P->nsyn * 4;
+    if (P->rowcut) b += (size_t)net->pop[P->pre].n * (size_t)(P->rowcutnt - 1) * 4;
     for (int64_t k = 0; k < P->nbucket; k++) b += (size_t)P->bucket[k].cap * 8;
     b += (size_t)P->ev.cap * 8;
   }

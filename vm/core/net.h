@@ -181,6 +181,8 @@ int cj_net_restore(cj_net *net, const char *path);
 int cj_net_restore_from(cj_net *net, const cj_savefile *s);
 /* Bytes allocated by the network (state, connectivity, queues, monitors). */
 size_t cj_net_memsize(const cj_net *net);
+/* The threads that ran the last chunk of steps (threads.h; 1 before a run). */
+int cj_net_threads(const cj_net *net);
 /* Backend of kernel id: 1 compiled C, 0 interpreter, -1 no such kernel. */
 int cj_net_kernel_jit(const cj_net *net, int id);
 /* From now on run every kernel through lookup(ud, id), the compiled

@@ -68,7 +68,7 @@ typedef struct pop {
   double refractory, refbound, rate, ratev;
   int64_t *spk, nspk;               /* this step's spikes */
   cj_kfn fused;                     /* update and threshold in one pass (JIT), or NULL */
-  int fusable, fusedrun;            /* fused may replace them; it ran this step */
+  int fusable, fusedrun;            /* fused may replace them; it does in this run */
   int hlen; ivec *hist;             /* spike lists of the last hlen steps */
   cj_rng rng;                       /* Poisson draws */
   int64_t *gstep, *gidx, ng, gpos;  /* spike generator, sorted by (step, index) */
@@ -94,9 +94,13 @@ typedef struct proj {
   int32_t *dsteps; int64_t maxd;
   int64_t nsyn; int32_t *spre, *spost;
   int64_t *rowptr, *postptr, *postsyn;
+  int64_t maxrow;                   /* the most synapses of one pre neuron */
+  int32_t *rowcut; int rowcutnt;    /* a team of rowcutnt: where thread t's targets start in each
+                                     * row, t = 1 .. nt - 1 (offsets; rowsorted rows) */
   int rowsorted;                    /* posts ascend within each row (threads split by target) */
+  int splitpre, splitsum, splitupd; /* threads may split on_pre and sums by target, update by synapse */
   ivec *bucket; int64_t nbucket;
-  ivec ev;
+  ivec ev;                          /* post events */
   int64_t *gfirst;                  /* across MPI ranks: one-rank id of each row's first synapse */
   int64_t *gmap, gtotal;            /* while restoring across ranks: one-rank id -> local id or -1 */
 } proj;
@@ -126,9 +130,10 @@ struct cj_net {
   proj *proj; int nproj, capproj;
   mon *mon; int nmon, capmon;
   cj_stopf stop; void *stopud;      /* consulted while connectivity is built */
-  cj_thr_ws *thr;                   /* per-thread event lists (threads.c) */
+  cj_thr_ws *thr;                   /* the team's event lists and spike counts (threads.c) */
   int badpop, badvar; int64_t badi;  /* the non-finite state that stopped the last run (badpop -1: none) */
   struct cj_nxmpi *mpi;             /* across MPI ranks (netmpi.c); NULL on one rank */
+  int team;                         /* threads that ran the last chunk of steps (0: none yet) */
 };
 
 /* ---- shared helpers (net.c) ---------------------------------------------- */

@@ -1,26 +1,33 @@
 /*
- * threads.h — the thread count of the network runtime, and the parallel
- * loops of a time step (OpenMP; everything here runs on one thread when
- * configure found no OpenMP).
+ * threads.h — the thread count of the network runtime, and the pieces a
+ * time step is run with by a team of threads (OpenMP; everything here runs
+ * on one thread when configure found no OpenMP).
  *
- * A network step stays sequential; the heavy kernels inside it are split:
- * - neuron kernels (update, threshold) and synapse kernels (projection
- *   updates) over contiguous ranges of their elements, one per thread
- *   (cj_kctx.lo .. n - 1); a threshold's spikes are gathered in the order
- *   of the ranges, so the list stays ascending;
- * - synaptic delivery (on_pre events) and summed coupling over contiguous
- *   ranges of the TARGET neurons: each thread runs the events (or synapses)
- *   whose post neuron it owns, in their sequential order, so every target
- *   receives its contributions in the order one thread would add them and
- *   no two threads write one element: no atomics, and the same bits at any
- *   thread count. A kernel that writes through `pre` or reads through `pre`
- *   a variable it writes cannot be split so and runs on one thread.
- * Random numbers of kernels are keyed by (seed, kernel, element, step)
- * (IR.md §4): splitting changes none of them.
+ * A run opens one parallel region per chunk of steps (cj_thr_team); every
+ * thread of the team runs every step (net.c). Each thread owns a fixed
+ * contiguous range of every population's neurons (cj_thr_cut: cut at
+ * multiples of CJ_THR_ALIGN, so the fused pass's blocks of 32 and the
+ * cache lines of the state arrays do not straddle two threads), and does
+ * all the per-neuron work of its range:
+ * - synaptic delivery (on_pre events) and summed coupling: the events (or
+ *   synapses) whose post neuron it owns, in their sequential order, so
+ *   every target receives its contributions in the order one thread would
+ *   add them and no two threads write one element: no atomics, and the
+ *   same bits at any thread count. A kernel that writes through `pre` or
+ *   reads through `pre` a variable it writes cannot be split so and runs
+ *   on thread 0 between barriers;
+ * - the update and threshold of its neurons (the JIT's fused pass, or the
+ *   two kernels); its spikes go to its own part of the population's spike
+ *   list (from the first neuron it owns) and are joined in range order, so
+ *   the list stays ascending; then lastspike and reset of those spikes;
+ * - synapse update kernels run over ranges of the synapses.
+ * What is sequential (spike queues, monitors, Poisson and generator
+ * populations, post events, the join) runs on thread 0 between barriers
+ * (cj_thr_barrier). Random numbers of kernels are keyed by (seed, kernel,
+ * element, step) (IR.md §4): splitting changes none of them.
  *
- * Below a size threshold (CJ_THR_GRAIN elements per thread) one thread
- * runs: for small networks the start of a parallel region costs more than
- * it saves.
+ * Below a size (CJ_THR_GRAIN neurons per thread) one thread runs: a barrier
+ * costs about a microsecond, a step of a small network not much more.
  */
 #ifndef CJ_THREADS_H
 #define CJ_THREADS_H
@@ -29,10 +36,8 @@
 #include "interp.h"
 
 #define CJ_THR_MAX 256         /* the most threads cj_threads_set accepts */
-#define CJ_THR_GRAIN 20000     /* default: elements (neurons, synapses) per extra thread;
-                                * measured: CUBA 40 000 (E = 32 000) is slower split in two,
-                                * 100 000 (E = 80 000) 1.5x faster (tests/bench/threads.lua) */
-#define CJ_THR_EVGRAIN 4096    /* default: events per extra thread in a delivery */
+#define CJ_THR_GRAIN 8192      /* default: neurons per thread (measured: tests/bench/threads.lua) */
+#define CJ_THR_ALIGN 64        /* thread ranges start at multiples of this many elements */
 
 /* The thread count: set by cj_threads_set, else $CAJAL_THREADS, else the
  * processors this process may run on (sched_getaffinity). 1 without
@@ -42,43 +47,73 @@ int cj_threads(void);
 int cj_threads_set(int n);
 /* 1 when built with OpenMP. */
 int cj_threads_available(void);
-/* The threads to use for `work` elements (events != 0: events of a
- * delivery): one, or at most one per grain of work. */
-int cj_threads_for(int64_t work, int events);
-/* The grains (>= 1; elements, events): 0 leaves one unchanged. Tests set
- * them to 1 to split small networks. */
-void cj_threads_grain(int64_t elems, int64_t events, int64_t *out_elems, int64_t *out_events);
+/* The threads that run a network of `work` neurons: one, or at most one
+ * per grain. */
+int cj_threads_for(int64_t work);
+/* The grain (>= 1 neurons per thread) after setting it to elems (0 leaves
+ * it unchanged). Tests set 1 to split small networks. */
+int64_t cj_threads_grain(int64_t elems);
 
-/* Scratch of the parallel loops (per-thread event lists), owned by one
- * network; NULL is an empty one. Freed with cj_thr_ws_free. */
-typedef struct cj_thr_ws cj_thr_ws;
-void cj_thr_ws_free(cj_thr_ws *w);
+/* ---- the team ------------------------------------------------------------- */
+/* body(ud, t, nt) on nt threads at once, t = 0 .. nt - 1 (thread 0 is the
+ * caller); nt <= 1, or no OpenMP: body(ud, 0, 1). The team may be smaller
+ * than asked (nt in the call is what it got). */
+void cj_thr_team(int nt, void (*body)(void *ud, int t, int nt), void *ud);
+/* Wait until every thread of a team of nt has come here (nt <= 1: no-op).
+ * Only inside cj_thr_team's body, reached by all its threads. Waits spin
+ * briefly, then sleep (a loaded machine: see threads.c). */
+void cj_thr_barrier(int nt);
 
+/* The first element of thread t's part of n (t = nt: n); parts start at
+ * multiples of CJ_THR_ALIGN, so some may be empty. */
+static inline int64_t cj_thr_cut(int64_t n, int t, int nt)
+{
+  if (t >= nt) return n;
+  int64_t a = (int64_t)((__int128)n * t / nt);
+  return a - a % CJ_THR_ALIGN;
+}
+
+/* ---- kernels -------------------------------------------------------------- */
 /* A kernel: the compiled function, else the interpreter's program. */
 typedef struct cj_thr_kern { cj_kfn fn; cj_prog *prog; } cj_thr_kern;
 
-/* Run k over elements c->lo .. c->n - 1 (a rank's range under MPI), split into
- * ranges over nt threads (nt <= 1: one call). Neurons and synapse-update
- * kernels. */
-void cj_thr_range(cj_thr_kern k, const cj_kctx *c, int nt);
-/* A threshold kernel over neurons c->lo .. c->n - 1 into c->spikes from *c->nspikes
- * (0 on entry); the spikes of the ranges are joined in order. */
-void cj_thr_threshold(cj_thr_kern k, const cj_kctx *c, int nt);
-
+/* Run k with context c as thread t of a team (the interpreter keeps a
+ * register file per thread). */
+void cj_thr_call(cj_thr_kern k, const cj_kctx *c, int t);
+/* Make k runnable by nt threads (register files of the interpreter):
+ * 0 or CJ_ENOMEM. */
+int cj_thr_reserve(cj_thr_kern k, int nt);
 /* Whether an events or sum kernel may be split by target (see above). */
 int cj_thr_bytarget(cj_thr_kern k, int nrefs);
 
-/* Events kernel k over the synapses of `list` (count, in order), split by
- * post neuron into nt ranges of postlo .. posthi. With rowptr non-NULL,
- * list holds count PRE neurons whose rows rowptr[i] .. rowptr[i+1] - 1
- * (post ascending within a row) are the events, in order; otherwise list
- * holds synapse ids. CJ_ENOMEM when the lists cannot be made (nothing ran). */
-int cj_thr_events(cj_thr_ws **w, cj_thr_kern k, const cj_kctx *c, const int64_t *list,
-                  int64_t count, const int64_t *rowptr, int64_t postlo, int64_t posthi, int nt);
-/* A sum kernel over all synapses, by post neuron: postptr/postsyn index
- * the synapses of each post neuron (ascending), postlo .. posthi the
- * targets. */
-void cj_thr_sum(cj_thr_kern k, const cj_kctx *c, const int64_t *postptr, const int64_t *postsyn,
-                int64_t postlo, int64_t posthi, int nt);
+/* Thread t's share (of nt) of an events kernel: the synapses of `list`
+ * (count, in order) whose post neuron is in j0 .. j1 - 1 (all of them with
+ * whole != 0), gathered into ev (room for every event of the list) and
+ * run. With rowptr non-NULL, list holds count PRE neurons whose rows
+ * rowptr[i] .. rowptr[i+1] - 1 are the events, in order; sorted != 0: post
+ * ascending within each row, and thread t's part of row i starts at offset
+ * cut[i * (nt - 1) + t - 1] (cut NULL: found by bisection); otherwise each
+ * post is tested. Without rowptr, list holds synapse ids. */
+void cj_thr_events(cj_thr_kern k, const cj_kctx *c, const int64_t *list, int64_t count,
+                   const int64_t *rowptr, int sorted, const int32_t *cut, int64_t j0, int64_t j1,
+                   int whole, int64_t *ev, int t, int nt);
+
+/* cut for cj_thr_events: nrows x (nt - 1) offsets, row i's first synapse
+ * with post >= jstart[t] for t = 1 .. nt - 1 (rows post ascending, row
+ * lengths below 2^31). */
+void cj_thr_rowcuts(const int64_t *rowptr, int64_t nrows, const int32_t *post, const int64_t *jstart,
+                    int nt, int32_t *cut);
+
+/* Scratch of the team, owned by one network (NULL is an empty one): per
+ * thread an event list, and padded counters. Grown on thread 0 only (the
+ * allocator may be Lua's); freed with cj_thr_ws_free. */
+typedef struct cj_thr_ws cj_thr_ws;
+/* Room for `need` events in each of nt lists, and ncount counters per
+ * thread: 0 or CJ_ENOMEM. */
+int cj_thr_ws_room(cj_thr_ws **w, int nt, int64_t need, int ncount);
+int64_t *cj_thr_ws_events(cj_thr_ws *w, int t);
+/* Thread t's counters (ncount of them; no two threads share a cache line). */
+int64_t *cj_thr_ws_counts(cj_thr_ws *w, int t);
+void cj_thr_ws_free(cj_thr_ws *w);
 
 #endif
