@@ -68,6 +68,27 @@ void *cj_nx_bigcalloc(size_t n, size_t size)
   return p;
 }
 
+/* A neuron population's state arrays start on a cache line: a 64-byte
+ * vector of the kernels then never straddles two lines (malloc aligns to
+ * 16 bytes only, and the fused pass can align itself to one array, not to
+ * several at different offsets). Zeroed; the block's own address is kept
+ * just before the array, for cj_nx_statefree. */
+void *cj_nx_statealloc(size_t n, size_t size)
+{
+  if (size && n > ((size_t)-1 - 64 - sizeof(void *)) / size) return NULL;
+  void *raw = cj_calloc(n * size + 64 + sizeof(void *), 1);
+  if (!raw) return NULL;
+  uintptr_t a = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
+  ((void **)a)[-1] = raw;
+  hugepages((void *)a, n * size);
+  return (void *)a;
+}
+
+void cj_nx_statefree(void *p)
+{
+  if (p) cj_free(((void **)p)[-1]);
+}
+
 int cj_nx_grow(void **v, int64_t *cap, int64_t need, size_t size)
 {
   if (need <= *cap) return 0;
@@ -312,9 +333,9 @@ static void freepop(pop *P)
   cj_free(P->name);
   cj_nx_freestrs(P->vname, P->nvars);
   cj_nx_freestrs(P->vunit, P->nvars);
-  for (int v = 0; P->var && v < P->nvars; v++) cj_free(P->var[v]);
+  for (int v = 0; P->var && v < P->nvars; v++) cj_nx_statefree(P->var[v]);
   cj_free(P->var);
-  cj_free(P->lastspike);
+  cj_nx_statefree(P->lastspike);
   cj_free(P->init.vars); cj_free(P->update.vars); cj_free(P->thresh.vars);
   cj_free(P->reset.vars); cj_free(P->ratek.vars); cj_free(P->defs.vars);
   for (int q = 0; P->pin && q < P->npin; q++) cj_free(P->pin[q].cdf);
@@ -584,8 +605,8 @@ static int allocpop(cj_net *net, pop *P)
   P->refbound = ref >= 1 ? ((double)ref - 0.5) * net->dt : -INFINITY;
   if (!(P->var = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), sizeof *P->var))) return cj_nx_nomem();
   for (int v = 0; v < P->nvars; v++)
-    if (!(P->var[v] = cj_nx_bigcalloc((size_t)P->n, net->es))) return cj_nx_nomem();
-  if (!(P->lastspike = cj_malloc((size_t)P->n * sizeof(double))) ||
+    if (!(P->var[v] = cj_nx_statealloc((size_t)P->n, net->es))) return cj_nx_nomem();
+  if (!(P->lastspike = cj_nx_statealloc((size_t)P->n, sizeof(double))) ||
       !(P->spk = cj_malloc((size_t)P->n * sizeof *P->spk))) return cj_nx_nomem();
   return 0;
 }

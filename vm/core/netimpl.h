@@ -139,6 +139,8 @@ struct cj_net {
 /* ---- shared helpers (net.c) ---------------------------------------------- */
 void *cj_nx_bigalloc(size_t n);                 /* cj_malloc + huge pages */
 void *cj_nx_bigcalloc(size_t n, size_t size);
+void *cj_nx_statealloc(size_t n, size_t size);   /* zeroed, 64-byte aligned; cj_nx_statefree */
+void cj_nx_statefree(void *p);
 /* Grow *v (capacity *cap elements of size bytes) to hold need: 0 or CJ_ENOMEM. */
 int cj_nx_grow(void **v, int64_t *cap, int64_t need, size_t size);
 char *cj_nx_dupstr(const char *s);
