@@ -16,6 +16,7 @@
 
 #include "netfix.h"
 #include "rng.h"
+#include "threads.h"
 
 /* ---- interpreter: every operation against C ------------------------------ */
 
@@ -1289,3 +1290,56 @@ Test(build, a_stop_test_interrupts_connectivity_and_the_network_frees)
   cj_net_free(net);
 }
 
+
+/* ---- pacing a team on a busy machine (threads.h) ------------------------ */
+/* The next n picks of a team of 2, as a string of team sizes. */
+static void picks(cj_thr_pace *p, int n, char *out)
+{
+  for (int k = 0; k < n; k++) out[k] = (char)('0' + cj_thr_pace_pick(p, 2));
+  out[n] = '\0';
+}
+
+Test(threads, pace_puts_chunks_on_one_thread_while_the_team_is_slower)
+{
+  char s[80];
+  cj_thr_pace p = { 0 };
+  const int was = cj_threads_adapt(-1);
+  cj_threads_adapt(1);
+  /* a quiet machine: no barrier slept, nothing is timed on one thread */
+  for (int k = 0; k < 5; k++) {
+    cr_assert_eq(cj_thr_pace_pick(&p, 2), 2);
+    cj_thr_pace_done(&p, 2, 2, 1e-5, 3, 100);
+  }
+  cr_assert_eq(p.solo, 0.0);
+  /* barriers slept in more than a quarter of the steps: one chunk on one thread */
+  cj_thr_pace_done(&p, 2, 2, 4e-5, 26, 100);
+  picks(&p, 2, s);
+  cr_assert_str_eq(s, "12", "after sleeps: one chunk timed on one thread, then the team again");
+  cj_thr_pace_done(&p, 2, 1, 2e-5, 0, 100);        /* that chunk: 20 us a step */
+  cr_assert_eq(p.solo, 2e-5);
+  /* the team keeps losing: 1, 2, 4 ... chunks on one thread, at most 64 */
+  const char *want[] = { "12", "112", "11112", "111111112" };
+  for (int r = 0; r < 4; r++) {
+    cj_thr_pace_done(&p, 2, 2, 5e-5, 40, 100);     /* the team's chunk: 50 us a step */
+    picks(&p, (int)strlen(want[r]), s);
+    cr_assert_str_eq(s, want[r], "stretch %d", r);
+  }
+  for (int r = 0; r < 5; r++) cj_thr_pace_done(&p, 2, 2, 5e-5, 40, 100);
+  cr_assert_eq(p.backoff, 64);
+  cr_assert_eq(p.solo_left, 64);
+  picks(&p, 65, s);
+  cr_assert_eq(strspn(s, "1"), 64u);
+  cr_assert_eq(s[64], '2');
+  /* the team wins again: the stretch resets and the team stays */
+  cj_thr_pace_done(&p, 2, 2, 1e-5, 0, 100);
+  cr_assert_eq(p.backoff, 0);
+  picks(&p, 5, s);
+  cr_assert_str_eq(s, "22222");
+  /* a planned team of one, or pacing off: the plan is kept */
+  cr_assert_eq(cj_thr_pace_pick(&p, 1), 1);
+  cj_thr_pace_done(&p, 2, 2, 9e-5, 90, 100);
+  cr_assert_eq(p.solo_left, 1);
+  cj_threads_adapt(0);
+  cr_assert_eq(cj_thr_pace_pick(&p, 2), 2);
+  cj_threads_adapt(was);
+}

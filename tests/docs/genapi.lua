@@ -84,7 +84,7 @@ local SECTIONS = {
   { id = "plot", names = { "cj.plot.lines", "cj.plot.scatter", "cj.plot.raster",
     "cj.plot.hist", "cj.plot.image", "cj.plot.images" }, patterns = { "^cj%.plot%." } },
   { id = "network", names = {
-    "cj.load", "cj.network", "cj.restore", "cj.threads", "cj.thread_grain",
+    "cj.load", "cj.network", "cj.restore", "cj.threads", "cj.thread_grain", "cj.thread_adapt",
     "cj.mpi.rank", "cj.mpi.size", "cj.mpi.range", "cj.mpi.available", "cj.mpi.barrier",
     "cj.mpi.stats", "cj.mpi.profile",
     "network:run", "network:every", "network:cancel", "network:reset", "network:save",

@@ -70,13 +70,18 @@ local function compare(a, b, what)
   return spikes
 end
 
--- fn() at the grains 1 (every kernel split), the count and grains restored.
+-- fn() at the grains 1 (every kernel split) and without pacing (a busy
+-- machine must not put a chunk on one thread: the team size is asserted),
+-- the count, grains and pacing restored.
 local function split(fn)
   local before = cj.threads()
   local grain = cj.thread_grain()
+  local adapt = cj.thread_adapt()
   cj.thread_grain(1)
+  cj.thread_adapt(false)
   local ok, err = pcall(fn)
   cj.thread_grain(grain)
+  cj.thread_adapt(adapt)
   cj.threads(before)
   assert(ok, err)
 end
@@ -140,6 +145,42 @@ T.test("threads: heterogeneous delays and plasticity identical at 1 and 3 thread
       assert(spikes > 100, "delays: too few spikes (" .. spikes .. ")")
     end
   end)
+end)
+
+-- A fixed weight (x += K) is added straight from the rows of the spiking
+-- neurons (threads.c: no list of synapses, no kernel call); the same weight
+-- kept per synapse goes through the on_pre kernel. Both must give the same
+-- bits, on one thread and split by target at 2 and 3, on both backends.
+T.test("threads: a fixed weight added from the rows equals the same weight per synapse", function()
+  local f = assert(io.open(examples .. "cuba.cajal"))
+  local cuba = f:read("a")
+  f:close()
+  local function variant(perSynapse)
+    if not perSynapse then return cuba end
+    local src = cuba:gsub("connect E %-> E, I { on_spike: ge %+= 1%.62 mV }", "connect E -> E, I weight_e()")
+                    :gsub("connect I %-> E, I { on_spike: gi %+= %-9 mV }", "connect I -> E, I weight_i()")
+    assert(src ~= cuba and not src:find("on_spike"), "the CUBA source changed: update this test")
+    return src .. "\nsynapse weight_e { state { w = 1.62 mV } on_pre { ge_post += w } }\n"
+               .. "synapse weight_i { state { w = -9 mV } on_pre { gi_post += w } }\n"
+  end
+  local threads = pcall(cj.threads, 2) and { 1, 2, 3 } or { 1 }
+  split(function()
+    for _, backend in ipairs(core.jit_available() and { "interp", "jit" } or { "interp" }) do
+      for _, nt in ipairs(threads) do
+        local nets = {}
+        for k = 1, 2 do
+          cj.threads(nt)
+          nets[k] = cj.network(variant(k == 2), { seed = 8, backend = backend, progress = false,
+                                                  params = { NE = 400, NI = 100, p = 0.2 } })
+          nets[k]:run(0.2 * cj.second)
+          assert(nets[k].threads == nt, "a team of " .. nets[k].threads .. ", " .. nt .. " asked")
+        end
+        local spikes = compare(nets[1], nets[2], string.format("fixed vs per-synapse weight (%s, %d threads)", backend, nt))
+        assert(spikes > 100, "too few spikes (" .. spikes .. ")")
+      end
+    end
+  end)
+  if #threads == 1 then T.skip("built without OpenMP: compared on one thread only") end
 end)
 
 -- Every way a step shares its work among threads (threads.h), in one

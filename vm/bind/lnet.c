@@ -1552,6 +1552,17 @@ static int l_thread_grain(lua_State *L)
   return 1;
 }
 
+/* cj.thread_adapt([on]) -> on */
+static int l_thread_adapt(lua_State *L)
+{
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    cj_threads_adapt(lua_toboolean(L, 1));
+  }
+  lua_pushboolean(L, cj_threads_adapt(-1));
+  return 1;
+}
+
 static int l_kernel_prelude(lua_State *L) { lua_pushstring(L, cj_kernel_prelude()); return 1; }
 
 /* core.kernel_functions() -> { name = { cname, nargs } } from CJ_KFUNCS */
@@ -1585,7 +1596,7 @@ static const luaL_Reg funcs[] = {
   { "jit_available", l_jit_available }, { "jit_stats", l_jit_stats }, { "cache_clear", l_cache_clear },
   { "cache_dir", l_cache_dir }, { "kernel_prelude", l_kernel_prelude }, { "jit_flags", l_jit_flags },
   { "kernel_functions", l_kernel_functions },
-  { "threads", l_threads }, { "thread_grain", l_thread_grain }, { NULL, NULL }
+  { "threads", l_threads }, { "thread_grain", l_thread_grain }, { "thread_adapt", l_thread_adapt }, { NULL, NULL }
 };
 
 static const cj_doc docs[] = {
@@ -1621,10 +1632,18 @@ static const cj_doc docs[] = {
     "in the one-thread order), random numbers are keyed by (seed, element, step). A network of\n"
     "fewer than 2 x cj.thread_grain() neurons runs on one thread (net.threads: how many ran).\n"
     "Under mpirun the count is each rank's: its threads share the rank's own neurons, thread 0\n"
-    "exchanges the spikes (man cajal-scale, THREADS AND RANKS). Here (2 cores) CUBA with\n"
-    "100 000 neurons ran 1.66-1.75x faster at 2 threads, 40 000 1.2-1.75x; while other work\n"
-    "held the cores, 2 threads ran up to 8x slower than 1 (every barrier of a step waits for a\n"
-    "thread the system has set aside): use 1 on a busy machine. Without OpenMP: 1." },
+    "exchanges the spikes (man cajal-scale, THREADS AND RANKS). Here (2 cores, quiet) CUBA\n"
+    "with 40 000 and 100 000 neurons ran 1.7x faster at 2 threads, COBA 40 000 1.8x. While\n"
+    "other work holds the cores, every barrier of a step waits for a thread the system has set\n"
+    "aside, so a run times its chunks and runs them on one thread while that is faster\n"
+    "(cj.thread_adapt). Without OpenMP: 1." },
+  { "thread_adapt", "cj.thread_adapt([on]) -> on\n"
+    "Whether a run may put chunks of steps on one thread when its team of threads is slower\n"
+    "(a busy machine): it times every chunk (net:run's chunks, 100 steps by default); when the\n"
+    "team's barriers had to sleep it times one chunk on one thread, and while the team is the\n"
+    "slower it runs 1, 2, 4 ... 64 chunks on one thread before trying the team again. Results\n"
+    "are the same bits either way; net.threads tells how many ran the last chunk. Default true;\n"
+    "tests that check a team's size turn it off." },
   { "thread_grain", "cj.thread_grain([neurons]) -> neurons\n"
     "The neurons per thread below which a network runs on fewer threads (default 8192: one\n"
     "thread under 16384 neurons); 0 or nil leaves it unchanged. Tests set 1 to split even tiny\n"

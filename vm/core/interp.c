@@ -216,6 +216,13 @@ static void addk(const cj_prog *p, const cj_kctx *c)
   }
 }
 
+int cj_prog_addk(const cj_prog *p, int *how, int *slot, double *k, int *single)
+{
+  if (!p || p->addk < 0) return 0;
+  *how = p->addk; *slot = p->addkslot; *k = p->addkv; *single = p->single;
+  return 1;
+}
+
 void cj_prog_run(cj_prog *p, const cj_kctx *c)
 {
   if (p->addk >= 0) { addk(p, c); return; }

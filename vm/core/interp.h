@@ -163,6 +163,11 @@ void cj_prog_free(cj_prog *p);
 void cj_prog_run(cj_prog *p, const cj_kctx *c);
 /* 1 if slot r is written by the kernel (set or add). */
 int cj_prog_writes(const cj_prog *p, int r);
+/* 1 when p is var[slot][post or pre of the element] += k, a fixed weight
+ * (*how CJ_HOW_POST or CJ_HOW_PRE; *single: the variable is float): the
+ * caller may then add k itself, in the elements' order, with the bits of
+ * either backend. */
+int cj_prog_addk(const cj_prog *p, int *how, int *slot, double *k, int *single);
 /* Element selectors slot r is used with: bit (1 << CJ_HOW_*) per selector. */
 int cj_prog_slothows(const cj_prog *p, int r);
 /* 1 if the kernel reads the element index `how` (CJ_HOW_*) at all: through a

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -1426,6 +1427,13 @@ static int plan(cj_net *net, team *T)
   return st ? 1 : nt;
 }
 
+static double wallclock(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
 {
   team T;
@@ -1437,14 +1445,18 @@ int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
   for (int64_t done = 0; done < nsteps;) {
     int64_t m = net->chunk - net->step % net->chunk;   /* chunks end at multiples of chunk */
     if (m > nsteps - done) m = nsteps - done;
-    const int nt = plan(net, &T);                      /* the kernels may change in progress() */
+    const int planned = plan(net, &T);                 /* the kernels may change in progress() */
+    const int nt = cj_thr_pace_pick(&net->pace, planned);
     net->team = nt;
     phasemark(CJ_PH_OTHER);
     if ((st = prestep(net, net->step, nt))) return st;
     T.steps = m;
     memset(T.bad, 0, sizeof T.bad);
+    const long slept = cj_thr_sleeps();
+    const double w0 = wallclock();
     cj_thr_team(nt, chunk, &T);
     if (T.st) return T.st;
+    cj_thr_pace_done(&net->pace, planned, nt, (wallclock() - w0) / (double)m, cj_thr_sleeps() - slept, m);
     done += m;
     int bad = 0;
     for (int t = 0; t < nt; t++) bad |= T.bad[t];

@@ -134,6 +134,7 @@ struct cj_net {
   int badpop, badvar; int64_t badi;  /* the non-finite state that stopped the last run (badpop -1: none) */
   struct cj_nxmpi *mpi;             /* across MPI ranks (netmpi.c); NULL on one rank */
   int team;                         /* threads that ran the last chunk of steps (0: none yet) */
+  cj_thr_pace pace;                 /* chunk times at the team and at one thread (threads.h) */
 };
 
 /* ---- shared helpers (net.c) ---------------------------------------------- */

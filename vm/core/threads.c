@@ -92,6 +92,38 @@ int64_t cj_threads_grain(int64_t elems)
   return grain;
 }
 
+static int adapt = 1;
+
+int cj_threads_adapt(int on)
+{
+  if (on >= 0) adapt = on != 0;
+  return adapt;
+}
+
+/* ---- pacing (threads.h) -------------------------------------------------- */
+#define PACE_MAX 64             /* chunks on one thread at most before the team is tried again */
+
+int cj_thr_pace_pick(cj_thr_pace *p, int nt)
+{
+  if (nt <= 1 || !adapt || p->solo_left <= 0) return nt;
+  p->solo_left--;
+  return 1;
+}
+
+void cj_thr_pace_done(cj_thr_pace *p, int planned, int ran, double per, long sleeps, int64_t steps)
+{
+  if (planned <= 1 || !adapt || steps <= 0 || !(per > 0)) return;
+  if (ran <= 1) { p->solo = per; return; }
+  p->team = per;
+  if (p->solo > 0 && per > p->solo) {                   /* the team lost: one thread a while */
+    p->backoff = p->backoff ? (2 * p->backoff < PACE_MAX ? 2 * p->backoff : PACE_MAX) : 1;
+    p->solo_left = p->backoff;
+  } else {
+    if (p->solo > 0) p->backoff = 0;
+    if (4 * sleeps > steps) p->solo_left = 1;           /* barriers slept: time one thread */
+  }
+}
+
 /* ---- the team ------------------------------------------------------------ */
 void cj_thr_team(int nt, void (*body)(void *ud, int t, int nt), void *ud)
 {
@@ -119,7 +151,10 @@ static struct {
   _Atomic unsigned gen;         /* barriers completed */
   _Atomic int count;            /* threads arrived at the current one */
   _Atomic int sleepers;         /* threads asleep on gen */
+  _Atomic long slept;           /* waits that slept */
 } bar;
+
+long cj_thr_sleeps(void) { return atomic_load(&bar.slept); }
 
 static inline void relax(void)
 {
@@ -161,7 +196,7 @@ void cj_thr_barrier(int nt)
   for (int k = 0; atomic_load(&bar.gen) == g; k++) {
     if (k < SPIN) { relax(); continue; }
     atomic_fetch_add(&bar.sleepers, 1);
-    if (atomic_load(&bar.gen) == g) sleepon(&bar.gen, g);
+    if (atomic_load(&bar.gen) == g) { atomic_fetch_add(&bar.slept, 1); sleepon(&bar.gen, g); }
     atomic_fetch_sub(&bar.sleepers, 1);
   }
 }
@@ -199,6 +234,48 @@ static inline int64_t rowfind(const int32_t *post, int64_t a, int64_t b, int64_t
   return a;
 }
 
+/* How thread t of nt takes its part of a row (cj_thr_events). */
+typedef struct rowsplit { int sorted, whole, t, nt; const int32_t *cut; int64_t j0, j1; } rowsplit;
+
+/* Thread t's part [*a, *b) of row i: 1, or 0 when the row is not sorted by
+ * target and [*a, *b) is the whole row, to be filtered by target. */
+static inline int rowpart(const int64_t *rowptr, int64_t i, const int32_t *post, const rowsplit *rs,
+                          int64_t *pa, int64_t *pb)
+{
+  int64_t a = rowptr[i], b = rowptr[i + 1];
+  if (rs->whole) {
+  } else if (rs->sorted && rs->cut) {        /* the part of the row thread t owns */
+    const int32_t *ci = rs->cut + i * (rs->nt - 1);
+    if (rs->t < rs->nt - 1) b = a + ci[rs->t];
+    if (rs->t > 0) a += ci[rs->t - 1];
+  } else if (rs->sorted) {
+    a = rowfind(post, a, b, rs->j0);
+    b = rowfind(post, a, b, rs->j1);
+  } else {
+    *pa = a; *pb = b;
+    return 0;
+  }
+  *pa = a; *pb = b;
+  return 1;
+}
+
+/* The deliveries of a fixed weight, x[post] += w, straight from the rows:
+ * no list of synapses is made, and the additions come in the order the
+ * kernel would take them from that list (row by row, each in synapse
+ * order), so the bits are the kernel's. */
+static void addrows(double *restrict x, double w, const int32_t *post, const int64_t *list, int64_t count,
+                    const int64_t *rowptr, const rowsplit *rs)
+{
+  for (int64_t q = 0; q < count; q++) {
+    int64_t a, b;
+    if (rowpart(rowptr, list[q], post, rs, &a, &b)) {
+      for (int64_t s = a; s < b; s++) x[post[s]] += w;
+    } else {
+      for (int64_t s = a; s < b; s++) if (post[s] >= rs->j0 && post[s] < rs->j1) x[post[s]] += w;
+    }
+  }
+}
+
 void cj_thr_events(cj_thr_kern k, const cj_kctx *c, const int64_t *list, int64_t count,
                    const int64_t *rowptr, int sorted, const int32_t *cut, int64_t j0, int64_t j1,
                    int whole, int64_t *restrict ev, int t, int nt)
@@ -206,23 +283,21 @@ void cj_thr_events(cj_thr_kern k, const cj_kctx *c, const int64_t *list, int64_t
   const int32_t *post = c->post;
   const int64_t *run = ev;
   int64_t ne = 0;
+  const rowsplit rs = { sorted, whole, t, nt, cut, j0, j1 };
+  int how, slot, single;
+  double w;
+  if (rowptr && cj_prog_addk(k.prog, &how, &slot, &w, &single) && how == CJ_HOW_POST && !single) {
+    addrows(c->var[slot], w, post, list, count, rowptr, &rs);
+    return;
+  }
   if (rowptr) {
     for (int64_t q = 0; q < count; q++) {
-      const int64_t i = list[q];
-      int64_t a = rowptr[i], b = rowptr[i + 1];
-      if (whole) {
-      } else if (sorted && cut) {            /* the part of the row thread t owns */
-        const int32_t *ci = cut + i * (nt - 1);
-        if (t < nt - 1) b = a + ci[t];
-        if (t > 0) a += ci[t - 1];
-      } else if (sorted) {
-        a = rowfind(post, a, b, j0);
-        b = rowfind(post, a, b, j1);
+      int64_t a, b;
+      if (rowpart(rowptr, list[q], post, &rs, &a, &b)) {
+        for (int64_t s = a; s < b; s++) ev[ne++] = s;
       } else {
         for (int64_t s = a; s < b; s++) if (post[s] >= j0 && post[s] < j1) ev[ne++] = s;
-        continue;
       }
-      for (int64_t s = a; s < b; s++) ev[ne++] = s;
     }
   } else if (whole) {
     run = list;                   /* the list itself, unchanged */

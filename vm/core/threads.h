@@ -54,6 +54,31 @@ int cj_threads_for(int64_t work);
  * it unchanged). Tests set 1 to split small networks. */
 int64_t cj_threads_grain(int64_t elems);
 
+/* Whether a run may put a chunk of steps on one thread when its team is
+ * slower there (cj_thr_pace); on by default. on < 0 only reads it. */
+int cj_threads_adapt(int on);
+
+/* ---- pacing: a team on a busy machine -------------------------------------
+ * A barrier waits for the slowest thread; when other work holds a core, that
+ * thread is not running and a step at 2 threads can take many times a step
+ * at 1 (8x was seen on 2 shared cores). Results do not depend on the thread
+ * count, so a run may switch between chunks: it times each chunk (wall time
+ * per step), and when the team was slower than one thread, runs the next 1,
+ * 2, 4 ... 64 chunks on one thread before trying the team again. One thread
+ * is first timed when the team's barriers had to sleep (more than once per
+ * 4 steps): on a quiet machine they do not, and nothing is measured twice. */
+typedef struct cj_thr_pace {
+  double team, solo;            /* wall seconds per step at the last chunk of each (0: none) */
+  int solo_left, backoff;       /* chunks still to run on one thread; the last stretch */
+} cj_thr_pace;
+/* The team size for the next chunk: nt, or 1 while the pace says so. */
+int cj_thr_pace_pick(cj_thr_pace *p, int nt);
+/* After a chunk of `steps` steps run by `ran` threads (the plan was
+ * `planned`): its wall seconds per step and the barrier sleeps it took. */
+void cj_thr_pace_done(cj_thr_pace *p, int planned, int ran, double per, long sleeps, int64_t steps);
+/* Barrier waits that ended in a sleep, since the process started. */
+long cj_thr_sleeps(void);
+
 /* ---- the team ------------------------------------------------------------- */
 /* body(ud, t, nt) on nt threads at once, t = 0 .. nt - 1 (thread 0 is the
  * caller); nt <= 1, or no OpenMP: body(ud, 0, 1). The team may be smaller
