@@ -196,24 +196,21 @@ if nobrian then print("(Brian2 not run: " .. nobrian .. ")") end
 
 print(format("\ncajal vs Brian2 2.5.1 cpp_standalone — run loop, wall clock, medians of %d alternated runs,", REPEATS))
 print("each pinned to one core; " .. B.cpu_model())
-print(format("| %-26s | %14s | %15s | %15s |", "case", "cajal run loop", "Brian2 run loop", "cajal faster by"))
-print("|----------------------------|----------------|-----------------|-----------------|")
-for _, r in ipairs(rows) do
-  local name = format("%s %d x 1 s", r.tag:match("^(%a+)"):upper(), r.N)
-  print(format("| %-26s | %14s | %15s | %15s |", name, r.cajal and format("%.3f s", r.cajal) or "-",
-    r.brian and format("%.3f s", r.brian) or "-",
-    (r.cajal and r.brian) and format("%.2fx", r.brian / r.cajal) or "-"))
-end
-if INTERP then
-  print("\nthe interpreter (CAJAL_JIT=off), alternated in the same rounds; above 1x it is faster than Brian2")
-  print(format("| %-26s | %14s | %15s | %15s |", "case", "interp loop", "Brian2 run loop", "interp vs Brian2"))
+-- the table of one side (field key of the rows) against Brian2
+local function table_of(key, head, ratio)
+  print(format("| %-26s | %14s | %15s | %15s |", "case", head, "Brian2 run loop", ratio))
   print("|----------------------------|----------------|-----------------|-----------------|")
   for _, r in ipairs(rows) do
     local name = format("%s %d x 1 s", r.tag:match("^(%a+)"):upper(), r.N)
-    print(format("| %-26s | %14s | %15s | %15s |", name, r.interp and format("%.3f s", r.interp) or "-",
+    print(format("| %-26s | %14s | %15s | %15s |", name, r[key] and format("%.3f s", r[key]) or "-",
       r.brian and format("%.3f s", r.brian) or "-",
-      (r.interp and r.brian) and format("%.2fx", r.brian / r.interp) or "-"))
+      (r[key] and r.brian) and format("%.2fx", r.brian / r[key]) or "-"))
   end
+end
+table_of("cajal", "cajal run loop", "cajal faster by")
+if INTERP then
+  print("\nthe interpreter (CAJAL_JIT=off), alternated in the same rounds; above 1x it is faster than Brian2")
+  table_of("interp", "interp loop", "interp vs Brian2")
 end
 print("\nneuron step against the bandwidth bound (model in the header of tests/bench/vsbrian.lua:")
 print("(56 + 20 e) bytes per neuron-step, e = rate x dt x 80 events, at the triad bandwidth of the state's working set)")

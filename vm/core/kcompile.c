@@ -699,27 +699,21 @@ static int fused(comp *c, const cj_node *e, int dest)
       return d;
     }
   }
-  if ((uniform(a) || uniform(b)) && e->op <= CJ_N_DIV && contigvar(c, uniform(a) ? b : a)) {   /* V op K */
-    int vleft = uniform(b), rv = varslot(c, vleft ? a : b);
+  if (e->op <= CJ_N_DIV && (contigvar(c, a) || contigvar(c, b))) {   /* V op x, x op V: x a K or a register */
+    const int vleft = contigvar(c, a);
+    const cj_node *o = vleft ? b : a;
+    int rv = varslot(c, vleft ? a : b);
     if (rv < 0) return 0;
-    rk = cexpr(c, vleft ? b : a, -1);
+    ry = cexpr(c, o, -1);
     c->p->sp = save;
     d = dest >= 0 ? dest : newreg(c);
-    emit(c, I_VK, d, rv, rk, vbop(e->op, vleft));
+    emit(c, uniform(o) ? I_VK : I_VBIN, d, rv, ry, vbop(e->op, vleft));
     return d;
   }
   if (uniform(b)) { x = a; k = b; op = kop[e->op]; }
   else if (uniform(a)) {
     x = b; k = a;
     op = e->op == CJ_N_SUB ? I_KSUB : e->op == CJ_N_DIV ? I_KDIV : mirror(kop[e->op]);
-  } else if (e->op <= CJ_N_DIV && (contigvar(c, a) || contigvar(c, b))) {   /* V op b, a op V */
-    int vleft = contigvar(c, a), rv = varslot(c, vleft ? a : b);
-    if (rv < 0) return 0;
-    ry = cexpr(c, vleft ? b : a, -1);
-    c->p->sp = save;
-    d = dest >= 0 ? dest : newreg(c);
-    emit(c, I_VBIN, d, rv, ry, vbop(e->op, vleft));
-    return d;
   } else return -1;
   rx = cexpr(c, x, -1);
   rk = cexpr(c, k, -1);
