@@ -1632,8 +1632,9 @@ static const cj_doc docs[] = {
     "in the one-thread order), random numbers are keyed by (seed, element, step). A network of\n"
     "fewer than 2 x cj.thread_grain() neurons runs on one thread (net.threads: how many ran).\n"
     "Under mpirun the count is each rank's: its threads share the rank's own neurons, thread 0\n"
-    "exchanges the spikes (man cajal-scale, THREADS AND RANKS). Here (2 cores, quiet) CUBA\n"
-    "with 40 000 and 100 000 neurons ran 1.7x faster at 2 threads, COBA 40 000 1.8x. While\n"
+    "exchanges the spikes (man cajal-scale, THREADS AND RANKS). Here (2 cores of a virtual\n"
+    "machine) CUBA with 40 000 and 100 000 neurons ran 1.4-1.9x faster at 2 threads, COBA\n"
+    "40 000 1.66-1.80x (tests/bench/threads.lua, several runs). While\n"
     "other work holds the cores, every barrier of a step waits for a thread the system has set\n"
     "aside, so a run times its chunks and runs them on one thread while that is faster\n"
     "(cj.thread_adapt). Without OpenMP: 1." },
