@@ -143,12 +143,13 @@ void cj_mpi_barrier(void)
 struct cj_nxmpi {
   int *counts, *displs;            /* per rank: the exchange's scratch */
   int64_t *gathered;               /* per monitor: state rows already on rank 0 */
+  int32_t *spk; int64_t capspk;    /* the exchanged spikes, 4 bytes each (neurons < 2^31) */
 };
 
 void cj_nx_mpi_free(cj_net *net)
 {
   if (!net->mpi) return;
-  cj_free(net->mpi->counts); cj_free(net->mpi->displs); cj_free(net->mpi->gathered);
+  cj_free(net->mpi->counts); cj_free(net->mpi->displs); cj_free(net->mpi->gathered); cj_free(net->mpi->spk);
   cj_free(net->mpi);
   net->mpi = NULL;
 }
@@ -326,12 +327,14 @@ int cj_nx_mpi_spikes(cj_net *net, pop *P)
   if (MPI_Allgather(&cnt, 1, MPI_INT, X->counts, 1, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS)
     return mpifail("MPI_Allgather of spike counts");
   for (int r = 0; r < size_; r++) { X->displs[r] = total; total += X->counts[r]; }
-  if (cnt && X->displs[rank_]) memmove(P->spk + X->displs[rank_], P->spk, (size_t)cnt * sizeof *P->spk);
-  if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, P->spk, X->counts, X->displs, MPI_INT64_T,
+  if (cj_nx_grow((void **)&X->spk, &X->capspk, total > 0 ? total : 1, sizeof *X->spk)) return CJ_ENOMEM;
+  for (int k = 0; k < cnt; k++) X->spk[X->displs[rank_] + k] = (int32_t)P->spk[k];
+  if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, X->spk, X->counts, X->displs, MPI_INT32_T,
                      MPI_COMM_WORLD) != MPI_SUCCESS)
     return mpifail("MPI_Allgatherv of spikes");
+  for (int k = 0; k < total; k++) P->spk[k] = X->spk[k];
   P->nspk = total;
-  stats.bytes += (int64_t)(total - cnt) * (int64_t)sizeof *P->spk + (int64_t)size_ * (int64_t)sizeof(int);
+  stats.bytes += (int64_t)(total - cnt) * (int64_t)sizeof *X->spk + (int64_t)size_ * (int64_t)sizeof(int);
   stats.exchanges++;
   if (cj_nx_prof) cj_nx_mark(back);
   return 0;
