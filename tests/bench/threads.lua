@@ -55,45 +55,49 @@ end
 print(format("threads: 1 s of biological time, %s, 1 vs 2 threads, %d alternated runs each, medians "
   .. "(%s, %d processors available; load average %s)", BACKEND, REPS, B.cpu_model(), before, load()))
 local CASES = { { "cuba", 4000 }, { "cuba", 40000 }, { "cuba", 100000 }, { "coba", 4000 }, { "coba", 40000 } }
-for _, case in ipairs(CASES) do
-  local model, N = case[1], case[2]
-  local NE = math.floor(N * 0.8 + 0.5)
-  local net = cj.load(B.SRC .. "/examples/" .. model .. ".cajal",
-    { seed = 12345, progress = false, backend = BACKEND, params = { NE = NE, NI = N - NE, p = 80 / N } })
-  -- runs: { threads, pacing }; the third only when busy
-  local RUNS = { { 1, true }, { 2, true } }
-  if BUSY then RUNS[3] = { 2, false } end
-  local times, counts, team = { {}, {}, {} }, {}, 1
-  for rep = 0, REPS do                          -- rep 0 warms up (caches, pages)
-    for r, run in ipairs(RUNS) do
-      cj.threads(run[1])
-      cj.thread_adapt(run[2])
-      net:reset()
-      local t0 = cj.clock()
-      net:run(1 * cj.second)
-      local dt = cj.clock() - t0
-      if r == 2 then team = net.threads end      -- what the 2-thread runs used last
-      local n = net.spikes.E:count() + net.spikes.I:count()
-      counts[#counts + 1] = n
-      assert(n == counts[1], format("%s %d: %d spikes at %d threads, %d at 1", model, N, n, run[1], counts[1]))
-      if rep > 0 then table.insert(times[r], dt) end
+-- the cases; the competing loop is stopped however they end
+local ok, err = pcall(function()
+  for _, case in ipairs(CASES) do
+    local model, N = case[1], case[2]
+    local NE = math.floor(N * 0.8 + 0.5)
+    local net = cj.load(B.SRC .. "/examples/" .. model .. ".cajal",
+      { seed = 12345, progress = false, backend = BACKEND, params = { NE = NE, NI = N - NE, p = 80 / N } })
+    -- runs: { threads, pacing }; the third only when busy
+    local RUNS = { { 1, true }, { 2, true } }
+    if BUSY then RUNS[3] = { 2, false } end
+    local times, counts, team = { {}, {}, {} }, {}, 1
+    for rep = 0, REPS do                          -- rep 0 warms up (caches, pages)
+      for r, run in ipairs(RUNS) do
+        cj.threads(run[1])
+        cj.thread_adapt(run[2])
+        net:reset()
+        local t0 = cj.clock()
+        net:run(1 * cj.second)
+        local dt = cj.clock() - t0
+        if r == 2 then team = net.threads end      -- what the 2-thread runs used last
+        local n = net.spikes.E:count() + net.spikes.I:count()
+        counts[#counts + 1] = n
+        assert(n == counts[1], format("%s %d: %d spikes at %d threads, %d at 1", model, N, n, run[1], counts[1]))
+        if rep > 0 then table.insert(times[r], dt) end
+      end
+    end
+    cj.thread_adapt(true)
+    local t1, t2 = median(times[1]), median(times[2])
+    print(format("  %s %6d: 1 thread %.4f s, 2 threads %.4f s (team %d at the end), speed-up %.2fx (%d spikes, same at all)",
+      model:upper(), N, t1, t2, team, t1 / t2, counts[1]))
+    local tag = BUSY and "threads_busy_" or "threads_"
+    bench(format("%s%s%d_1t_s", tag, model, N), format("%.4f", t1), "s")
+    bench(format("%s%s%d_2t_s", tag, model, N), format("%.4f", t2), "s")
+    bench(format("%s%s%d_speedup", tag, model, N), format("%.3f", t1 / t2), "x")
+    if BUSY then
+      local t3 = median(times[3])
+      print(format("  %s %6d: 2 threads without pacing %.4f s, speed-up %.2fx", model:upper(), N, t3, t1 / t3))
+      bench(format("%s%s%d_2t_nopace_s", tag, model, N), format("%.4f", t3), "s")
+      bench(format("%s%s%d_nopace_speedup", tag, model, N), format("%.3f", t1 / t3), "x")
     end
   end
-  cj.thread_adapt(true)
-  local t1, t2 = median(times[1]), median(times[2])
-  print(format("  %s %6d: 1 thread %.4f s, 2 threads %.4f s (team %d at the end), speed-up %.2fx (%d spikes, same at all)",
-    model:upper(), N, t1, t2, team, t1 / t2, counts[1]))
-  local tag = BUSY and "threads_busy_" or "threads_"
-  bench(format("%s%s%d_1t_s", tag, model, N), format("%.4f", t1), "s")
-  bench(format("%s%s%d_2t_s", tag, model, N), format("%.4f", t2), "s")
-  bench(format("%s%s%d_speedup", tag, model, N), format("%.3f", t1 / t2), "x")
-  if BUSY then
-    local t3 = median(times[3])
-    print(format("  %s %6d: 2 threads without pacing %.4f s, speed-up %.2fx", model:upper(), N, t3, t1 / t3))
-    bench(format("%s%s%d_2t_nopace_s", tag, model, N), format("%.4f", t3), "s")
-    bench(format("%s%s%d_nopace_speedup", tag, model, N), format("%.3f", t1 / t3), "x")
-  end
-end
+end)
 if competitor then os.execute("kill " .. competitor .. " 2>/dev/null") end
+assert(ok, err)
 print(format("threads: load average %s after", load()))
 cj.threads(before)

@@ -212,16 +212,6 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
     case I_GEK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] >= k)); break; }
     case I_EQK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] == k)); break; }
     case I_NEK: { const double k = KR(in->b)[0]; KLOOP(KBOOL(va[v] != k)); break; }
-    case I_MULKV: {
-      const double k = KR(in->b)[0];
-      if (sgl) { const float *src = (const float *)c->var[in->a] + base; for (int l = 0; l < m; l++) d[l] = k * (double)src[l]; }
-      else {
-        const double *src = (const double *)c->var[in->a] + base;
-        for (int v = 0; v < mv; v++) vd[v] = k * ((const KVU *)src)[v];
-        for (int l = mv * KW; l < m; l++) d[l] = k * src[l];
-      }
-      break;
-    }
     case I_MULKADD: { const double k = KR(in->c)[0]; KLOOP(k * va[v] + vb[v]); break; }
     case I_MULKADDK: { const double k = KR(in->c)[0], k2 = KR(in->b)[0]; KLOOP(k * va[v] + k2); break; }
     case I_VBIN: {

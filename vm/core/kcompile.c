@@ -531,7 +531,9 @@ static int cexpr(comp *c, const cj_node *e, int dest)
 /* ---- superinstructions ----------------------------------------------------
  * A binary operator with a uniform operand (a constant, t, dt or n: one
  * value in every lane) reads it as a scalar; k * x + y and k * x + K are one
- * instruction, and so is k * v with v a variable read at the neuron itself.
+ * instruction; a variable read at the neuron itself is an operand of + - *
+ * / (k * v included), of negation, of k * x + y and of ifelse without a
+ * register of its own.
  * Each still rounds after every operation of the tree, in the tree's order
  * (addition and multiplication commute exactly in IEEE arithmetic; a
  * comparison k < x is x > k). */
@@ -655,14 +657,6 @@ static int fused(comp *c, const cj_node *e, int dest)
   if (e->nargs != 2 || e->op > CJ_N_NE || e->op == CJ_N_POW || !kop[e->op]) return -1;
   a = e->arg[0]; b = e->arg[1];
   if (!a || !b || (uniform(a) && uniform(b))) return -1;
-  if (e->op == CJ_N_MUL && kproduct(e, &k, &x) && contigvar(c, x)) {   /* K * v[i] */
-    if (checkvar(c, x->slot, x->how)) return 0;
-    c->use[x->slot].reads++;
-    rk = cexpr(c, k, -1);
-    d = dest >= 0 ? dest : newreg(c);
-    emit(c, I_MULKV, d, x->slot, rk, 0);
-    return d;
-  }
   if (e->op >= CJ_N_LT && e->op <= CJ_N_NE && c->k->domain == CJ_DOM_NEURONS &&
       ((uniform(b) && sincelast(a)) || (uniform(a) && sincelast(b)))) {   /* t - lastspike < K */
     int left = uniform(b);

@@ -23,7 +23,6 @@ enum {
    * of a uniform register b or c: a constant, t, dt or n) */
   I_ADDK, I_SUBK, I_KSUB, I_MULK, I_DIVK, I_KDIV,   /* a+K a-K K-a a*K a/K K/a */
   I_LTK, I_LEK, I_GTK, I_GEK, I_EQK, I_NEK,         /* a < K ... a ~= K */
-  I_MULKV,       /* d = K(b) * var a [base + l] (neurons domain, selector i) */
   I_MULKADD,     /* d = K(c) * a + b (two roundings, as the tree) */
   I_MULKADDK,    /* d = K(c) * a + K(b): the exact decay v = A*v + B */
   I_THRESHV,     /* spike where var a [base + l] <c> K(b) and not refractory; c an I_*K compare */

@@ -114,7 +114,6 @@ void cj_thr_pace_done(cj_thr_pace *p, int planned, int ran, double per, long sle
 {
   if (planned <= 1 || !adapt || steps <= 0 || !(per > 0)) return;
   if (ran <= 1) { p->solo = per; return; }
-  p->team = per;
   if (p->solo > 0 && per > p->solo) {                   /* the team lost: one thread a while */
     p->backoff = p->backoff ? (2 * p->backoff < PACE_MAX ? 2 * p->backoff : PACE_MAX) : 1;
     p->solo_left = p->backoff;

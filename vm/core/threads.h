@@ -68,7 +68,7 @@ int cj_threads_adapt(int on);
  * is first timed when the team's barriers had to sleep (more than once per
  * 4 steps): on a quiet machine they do not, and nothing is measured twice. */
 typedef struct cj_thr_pace {
-  double team, solo;            /* wall seconds per step at the last chunk of each (0: none) */
+  double solo;                  /* wall seconds per step of the last chunk on one thread (0: none) */
   int solo_left, backoff;       /* chunks still to run on one thread; the last stretch */
 } cj_thr_pace;
 /* The team size for the next chunk: nt, or 1 while the pace says so. */
