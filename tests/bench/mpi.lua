@@ -6,7 +6,9 @@
 -- neuron update and threshold, spike exchange, the rest) and counts the
 -- bytes it receives in the exchange, then prints them with its memory.
 -- The figures of man/cajal-scale.7 come from
---   cajal tests/bench/mpi.lua [N [T [K]]]        (default 40000, 0.5 s, 4 ranks)
+--   cajal tests/bench/mpi.lua [N [T [K [D]]]]    (default 40000, 0.5 s, 4 ranks)
+-- D, a delay in milliseconds, gives every synapse that delay (CUBA has the
+-- one step of the default): the ranks then exchange once per D / dt steps.
 -- which launches itself under mpirun (MPIRUN, default mpirun) with K ranks
 -- and then with 1, and prints per rank and the summary lines BENCH mpi_*.
 -- More ranks than cores are oversubscribed: the ranks then take turns on
@@ -17,12 +19,17 @@ local cj = require "cajal"
 local N = math.tointeger(tonumber(arg[1])) or 40000
 local T = tonumber(arg[2]) or 0.5
 local K = math.tointeger(tonumber(arg[3])) or 4
+local D = tonumber(arg[4])
 local srcdir = os.getenv("srcdir") or ((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/../..")
 
 if os.getenv("CAJAL_MPI_BENCH_RANK") then   -- one rank of the measured run
   cj.threads(1)
-  local net = cj.load(srcdir .. "/examples/cuba.cajal",
-                      { seed = 1, progress = false, params = { NE = N * 4 // 5, NI = N - N * 4 // 5, p = 80 / N } })
+  local f = assert(io.open(srcdir .. "/examples/cuba.cajal"))
+  local src = f:read("a")
+  f:close()
+  if D then src = src:gsub("(connect [^\n]- with probability p)", "%1 delay " .. D .. " ms") end
+  local net = cj.network(src, { seed = 1, progress = false,
+                                params = { NE = N * 4 // 5, NI = N - N * 4 // 5, p = 80 / N } })
   net:run(0.01 * cj.second)                  -- kernels warm
   cj.mpi.barrier()
   cj.mpi.stats(true)
@@ -51,8 +58,8 @@ local ENV = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_
   .. "OMPI_MCA_btl=self,vader OMPI_MCA_mpi_yield_when_idle=1 OMP_WAIT_POLICY=passive CAJAL_MPI_BENCH_RANK=1 "
 
 local function launch(k)
-  local cmd = format("%s srcdir=%s %s --oversubscribe -n %d %s %s %d %s %d </dev/null 2>&1",
-                     ENV, srcdir, mpirun, k, exe, arg[0], N, T, k)
+  local cmd = format("%s srcdir=%s %s --oversubscribe -n %d %s %s %d %s %d %s </dev/null 2>&1",
+                     ENV, srcdir, mpirun, k, exe, arg[0], N, T, k, D or "")
   local p = assert(io.popen(cmd))
   local rows = {}
   for line in p:lines() do
@@ -74,8 +81,8 @@ for line in io.lines("/proc/cpuinfo") do
   local m = line:match("^model name%s*:%s*(.+)$")
   if m then cpu = m; break end
 end
-print(format("mpi: CUBA %d neurons, %g s (%d steps), 1 thread per rank; %s, %d cores", N, T,
-             math.floor(T / 1e-4 + 0.5), cpu, cj.threads()))
+print(format("mpi: CUBA %d neurons, %g s (%d steps), delay %s, 1 thread per rank; %s, %d cores", N, T,
+             math.floor(T / 1e-4 + 0.5), D and D .. " ms" or "one step", cpu, cj.threads()))
 for _, k in ipairs({ K, 1 }) do
   local rows = launch(k)
   local worst = { wall = 0, update = 0, deliver = 0, exchange = 0, other = 0, bytes = 0, memory = 0 }
@@ -84,7 +91,7 @@ for _, k in ipairs({ K, 1 }) do
   print(format("BENCH mpi_K%d_step_us %.2f us (slowest rank: update %.2f, delivery %.2f, exchange %.2f, other %.2f)",
                k, worst.wall / steps * 1e6, worst.update / steps * 1e6, worst.deliver / steps * 1e6,
                worst.exchange / steps * 1e6, worst.other / steps * 1e6))
-  print(format("BENCH mpi_K%d_bytes_per_step %.1f bytes received per rank per step (%d spikes in %d steps)",
-               k, worst.bytes / steps, rows[1].spikes, steps))
+  print(format("BENCH mpi_K%d_bytes_per_step %.1f bytes received per rank per step (%d spikes in %d steps, "
+               .. "%d exchanges)", k, worst.bytes / steps, rows[1].spikes, steps, rows[1].exchanges))
   print(format("BENCH mpi_K%d_memory %.1f MB per rank", k, worst.memory / 1e6))
 end

@@ -26,6 +26,22 @@ local CASES = {
     return cj.load(srcdir .. "/examples/cuba.cajal", { seed = 8, params = { NE = 400, NI = 100, p = 0.2 } })
   end, dur = 0.2 },
   stdp = { load = function() return cj.network(F.SMALL, { seed = 5 }) end, dur = 0.3 },
+  -- delays of 0.8 ms and more from the split populations: the ranks
+  -- exchange spikes once per 8 steps (asserted below), and a Poisson group
+  -- with the default delay of one step, queued at once on every rank; run
+  -- in pieces that end inside a window
+  delays = { load = function()
+    local f = assert(io.open(srcdir .. "/examples/cuba.cajal"))
+    local src = f:read("a")
+    f:close()
+    src = src:gsub("(connect E %-> E, I [^\n]- with probability p)", "%1 delay uniform(0.8 ms, 2 ms)")
+             :gsub("(connect I %-> E, I [^\n]- with probability p)", "%1 delay 0.9 ms")
+             .. "population In = poisson(50, rate = 40 Hz)\n"
+             .. "connect In -> E { on_spike: ge += 1.62 mV } with probability 0.2\n"
+             .. "record rate of E\n"
+    assert(src:find("delay uniform") and src:find("delay 0.9 ms"), "the delays were not written into CUBA")
+    return cj.network(src, { seed = 8, params = { NE = 400, NI = 100, p = 0.2 } })
+  end, dur = 0.2, pieces = { 0.0137, 0.0805 }, window = 8 },
 }
 
 local function values(a)
@@ -55,7 +71,8 @@ local function dump(net, path)
     for _, var in ipairs(g:varnames()) do f:write("state ", g.name, ".", var, " ", hex(values(g[var])), "\n") end
   end
   for m, mon in ipairs(net.monitors) do
-    if getmetatable(mon).__name == "cajal.statemonitor" then
+    local kind = getmetatable(mon).__name
+    if kind == "cajal.statemonitor" or kind == "cajal.ratemonitor" then
       f:write("monitor ", m, " ", hex(values(mon:values())), "\n")
     end
   end
@@ -108,8 +125,18 @@ local function worker(case, out, mode, file)
     net:run(10 * cj.second)   -- the others wait in the exchange until aborted
     return
   end
-  net:run(C.dur * cj.second)
+  cj.mpi.stats(true)
+  local left = C.dur
+  for _, d in ipairs(C.pieces or {}) do
+    net:run(d * cj.second)
+    left = left - d
+  end
+  net:run(left * cj.second)
+  local s = cj.mpi.stats()
   dump(net, out .. ".rank" .. cj.mpi.rank())
+  local f = assert(io.open(out .. ".rank" .. cj.mpi.rank(), "a"))
+  f:write("exchanges count ", s.exchanges, "\n")
+  f:close()
 end
 
 if arg[1] == "worker" then
@@ -134,7 +161,7 @@ local function readlines(path)
 end
 
 local function parse(lines)
-  local r = { spikes = {}, state = {}, monitor = {}, syn = {}, team = {} }
+  local r = { spikes = {}, state = {}, monitor = {}, syn = {}, team = {}, exchanges = {} }
   for _, line in ipairs(lines) do
     local kind, name, data = line:match("^(%S+) (%S+) ?(.*)$")
     if kind == "syn" then r.syn[#r.syn + 1] = name .. " " .. data
@@ -170,7 +197,7 @@ cj.threads(1)
 
 -- The K ranks' files against the reference; each rank's steps ran on a
 -- team of `threads` (1 without OpenMP).
-local function check(ref, k, what, threads)
+local function check(ref, k, what, threads, exchanges)
   local all = {}
   for r = 0, k - 1 do
     local lines = readlines(tmp .. ".rank" .. r)
@@ -179,6 +206,10 @@ local function check(ref, k, what, threads)
     os.remove(tmp .. ".rank" .. r)
     assert(tonumber(got.team.threads) == (OMP and threads or 1),
            string.format("%s: rank %d ran on %s threads, %d expected", what, r, got.team.threads, threads))
+    if exchanges then
+      assert(tonumber(got.exchanges.count) == exchanges, string.format("%s: rank %d exchanged %s times, %d expected",
+                                                                      what, r, got.exchanges.count, exchanges))
+    end
     for name, data in pairs(ref.spikes) do
       assert(got.spikes[name] == data, string.format("%s: rank %d: spikes of %s differ", what, r, name))
     end
@@ -211,13 +242,34 @@ local function check(ref, k, what, threads)
   return #all
 end
 
+-- The exchanges of a case on K > 1 ranks, counted independently of
+-- netmpi.c: each run is cut into chunks of 100 steps ending at multiples of
+-- 100 (cj_net_set_chunk's default), and a chunk into windows of C.window
+-- steps, the last one shorter.
+local function exchanges(C)
+  local w, step, n = C.window or 1, 0, 0
+  local runs = {}
+  local left = C.dur
+  for _, d in ipairs(C.pieces or {}) do runs[#runs + 1] = math.floor(d / 1e-4 + 0.5); left = left - d end
+  runs[#runs + 1] = math.floor(left / 1e-4 + 0.5)
+  for _, m in ipairs(runs) do
+    local stop = step + m
+    while step < stop do
+      local e = math.min(stop, (step // 100 + 1) * 100)
+      n = n + (e - step + w - 1) // w
+      step = e
+    end
+  end
+  return n
+end
+
 if not cj.mpi.available() then
   T.skiptest("networks across MPI ranks", "cajal was built without MPI (configure found no Open MPI: "
              .. "install libopenmpi-dev and openmpi-bin)")
 elseif mpirun == "" then
   T.skiptest("networks across MPI ranks", "no mpirun was found by configure (install openmpi-bin)")
 else
-  for _, case in ipairs({ "cuba", "stdp" }) do
+  for _, case in ipairs({ "cuba", "stdp", "delays" }) do
     local ref = reference(case)
     local nspk = 0
     for _, data in pairs(ref.spikes) do nspk = nspk + select(2, data:gsub("|", "")) end
@@ -226,7 +278,8 @@ else
         T.test(string.format("%s on %d ranks x %d threads: the bits of one rank", case, k, threads), function()
           local ok, log = launch(k, threads, case .. " " .. tmp)
           assert(ok, "mpirun failed:\n" .. log)
-          local n = check(ref, k, string.format("%s K=%d threads=%d", case, k, threads), threads)
+          local n = check(ref, k, string.format("%s K=%d threads=%d", case, k, threads), threads,
+                          k > 1 and exchanges(CASES[case]) or 0)
           assert(n > 1000, case .. ": too few synapses to mean anything: " .. n)
         end)
       end

@@ -102,7 +102,8 @@ static const cj_doc docs[] = {
     "first > last when the rank owns none." },
   { "stats", "cj.mpi.stats([reset]) -> {exchange, deliver, update, other, bytes, exchanges}\n"
     "This rank's costs since the last reset: seconds in the spike exchange (waiting for slower\n"
-    "ranks included), bytes received, exchanges made; with cj.mpi.profile(true), seconds of the\n"
+    "ranks included), bytes received, exchanges made (one per window of the shortest delay from a\n"
+    "population of neurons, and per chunk of steps); with cj.mpi.profile(true), seconds of the\n"
     "steps in delivery (events, summed coupling, post events), neuron update and threshold, and\n"
     "the rest. reset: zero them after reading." },
   { "profile", "cj.mpi.profile([on]) -> on\n"

@@ -647,7 +647,7 @@ static void runinit(bound *b)
 int cj_nx_setdelays(cj_net *net, proj *P)
 {
   const void *dv = P->var[P->delay_var];
-  int64_t maxd = 1;
+  int64_t maxd = 1, mind = INT64_MAX;
   if (!P->dsteps && !(P->dsteps = cj_malloc((size_t)(P->nsyn > 0 ? P->nsyn : 1) * sizeof *P->dsteps))) return cj_nx_nomem();
   for (int64_t s = 0; s < P->nsyn; s++) {
     const double ds = cj_nx_getx(net, dv, s), x = ds / net->dt;
@@ -657,7 +657,9 @@ int cj_nx_setdelays(cj_net *net, proj *P)
     int64_t k = (int64_t)llround(x);
     P->dsteps[s] = (int32_t)(k < 1 ? 1 : k);
     if (P->dsteps[s] > maxd) maxd = P->dsteps[s];
+    if (P->dsteps[s] < mind) mind = P->dsteps[s];
   }
+  P->mind = mind;
   if (!P->kpre) return 0;
   if (net->mpi && (maxd = cj_nx_mpi_maxd(maxd)) < 0) return CJ_ERUNTIME;   /* one ring length on every rank */
   if (maxd + 1 > P->nbucket) {
@@ -1116,12 +1118,11 @@ static void othersspiked(pop *P, double tm)
 }
 
 /* Thread 0: the spike lists of step n. A neuron population's are the
- * threads' parts joined in range order, then (across MPI ranks) every
- * rank's joined in rank order; a Poisson population or a spike generator
- * makes its own here (with lastspike and reset). */
+ * threads' parts joined in range order (across MPI ranks, this rank's
+ * part: endstep joins the ranks'); a Poisson population or a spike
+ * generator makes its own here (with lastspike and reset). */
 static int spikes(cj_net *net, int nt, int64_t n, double tm)
 {
-  int st;
   for (int p = 0; p < net->npop; p++) {
     pop *P = &net->pop[p];
     if (P->kind == CJ_POP_NEURON) {
@@ -1133,10 +1134,6 @@ static int spikes(cj_net *net, int nt, int64_t n, double tm)
         m += c;
       }
       P->nspk = m;
-      if (net->mpi) {
-        if ((st = cj_nx_mpi_spikes(net, P))) return st;
-        othersspiked(P, tm);
-      }
       continue;
     }
     P->nspk = 0;
@@ -1180,12 +1177,14 @@ static int postevents(cj_net *net, proj *P, int64_t n, double t)
 }
 
 /* Thread 0: spike lists into the history rings and delay buckets (the
- * bucket of step n was delivered: emptied first). */
-static int queue(cj_net *net, int64_t n)
+ * bucket of step n was delivered: emptied first), of the populations of
+ * neurons (which = 1; split across MPI ranks), of the others (0), or of
+ * all (-1). */
+static int queue(cj_net *net, int64_t n, int which)
 {
   for (int p = 0; p < net->npop; p++) {
     pop *P = &net->pop[p];
-    if (!P->hlen) continue;
+    if (!P->hlen || (which >= 0 && (P->kind == CJ_POP_NEURON) != which)) continue;
     ivec *h = &P->hist[n % P->hlen];
     if (reserve(h, P->nspk)) return CJ_ENOMEM;
     if (P->nspk) memcpy(h->v, P->spk, (size_t)P->nspk * sizeof *h->v);
@@ -1194,7 +1193,7 @@ static int queue(cj_net *net, int64_t n)
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
     pop *A = &net->pop[P->pre];
-    if (P->delay_var < 0 || !P->kpre) continue;
+    if (P->delay_var < 0 || !P->kpre || (which >= 0 && (A->kind == CJ_POP_NEURON) != which)) continue;
     P->bucket[n % P->nbucket].n = 0;          /* delays are >= 1 step: no push lands here */
     for (int64_t k = 0; k < A->nspk; k++) {
       int64_t i = A->spk[k];
@@ -1205,18 +1204,42 @@ static int queue(cj_net *net, int64_t n)
   return 0;
 }
 
+/* Across MPI ranks, the spikes of split populations (neurons) wait for
+ * the exchange (netmpi.c: once per window of steps no longer than every
+ * delay from a split population, and at the end of a chunk); the other
+ * populations' (drawn alike on every rank) are queued at once. After the
+ * exchange, for each step held, in order: the lists of every rank joined,
+ * the last spike times of other ranks' neurons, 8 for the split
+ * populations and 9, as one rank makes them. */
+static int exchanged(cj_net *net, int64_t n, int last)
+{
+  int st, due, steps;
+  if ((st = queue(net, n, 0)) || (st = cj_nx_mpi_hold(net, last, &due)) || !due) return st;
+  if ((st = cj_nx_mpi_exchange(net, &steps))) return st;
+  for (int k = 0; k < steps; k++) {
+    const int64_t s = n - (steps - 1) + k;
+    cj_nx_mpi_replay(net, k);
+    for (int p = 0; p < net->npop; p++)
+      if (net->pop[p].kind == CJ_POP_NEURON) othersspiked(&net->pop[p], (double)s * net->dt);
+    if ((st = queue(net, s, 1)) || (st = cj_nx_record(net, s))) return st;
+  }
+  return 0;
+}
+
 /* Thread 0, the sequential end of step n: the spike lists (exchanged
  * across MPI ranks), 7-10, and the start of the next step when the chunk
  * goes on. */
 static int endstep(cj_net *net, int nt, int64_t n, double tm, int more)
 {
   int st;
-  if ((st = spikes(net, nt, n, tm))) return st;                        /* 5, 6 (the rest), exchange */
+  if ((st = spikes(net, nt, n, tm))) return st;                        /* 5, 6 (the rest) */
   phasemark(CJ_PH_DELIVER);
   for (int j = 0; j < net->nproj; j++)                                  /* 7 post events */
     if (net->proj[j].kpost && (st = postevents(net, &net->proj[j], n, tm))) return st;
   phasemark(CJ_PH_OTHER);
-  if ((st = queue(net, n)) || (st = cj_nx_record(net, n))) return st;  /* 8, 9 spikes, rates */
+  if (!net->mpi) {
+    if ((st = queue(net, n, -1)) || (st = cj_nx_record(net, n))) return st;  /* 8, 9 spikes, rates */
+  } else if ((st = exchanged(net, n, !more))) return st;
   net->step = n + 1;                                                    /* 10 */
   return more ? prestep(net, n + 1, nt) : 0;
 }
@@ -1442,6 +1465,7 @@ int cj_net_run(cj_net *net, int64_t nsteps, cj_progressf progress, void *ud)
   if (nsteps < 0) return cj_fail(CJ_EINVAL, "run: number of steps must be >= 0, got %lld", (long long)nsteps);
   for (int p = 0; p < net->npop; p++) net->pop[p].defstep = -1;   /* state may have been written */
   net->badpop = -1;
+  if ((st = cj_nx_mpi_window(net))) return st;
   for (int64_t done = 0; done < nsteps;) {
     int64_t m = net->chunk - net->step % net->chunk;   /* chunks end at multiples of chunk */
     if (m > nsteps - done) m = nsteps - done;

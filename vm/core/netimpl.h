@@ -91,7 +91,7 @@ typedef struct proj {
   bound init, onpre, onpost, update, pairs;
   int nsum; sumk *sums;
   int64_t delay; int delay_var;
-  int32_t *dsteps; int64_t maxd;
+  int32_t *dsteps; int64_t maxd, mind;   /* heterogeneous delays, steps; mind: this rank's shortest */
   int64_t nsyn; int32_t *spre, *spost;
   int64_t *rowptr, *postptr, *postsyn;
   int64_t maxrow;                   /* the most synapses of one pre neuron */
@@ -204,7 +204,11 @@ void cj_nx_postrange(const cj_net *net, const proj *P, int64_t *lo, int64_t *hi)
 int cj_nx_mpi_rows(cj_net *net, proj *P);      /* gfirst, after connecting */
 int cj_nx_mpi_check(cj_net *net);              /* refusals and ranges (cj_nx_finish) */
 void cj_nx_mpi_syninit(cj_net *net, proj *P);  /* synapse init keyed by one-rank ids */
-int cj_nx_mpi_spikes(cj_net *net, pop *P);     /* the exchange after a threshold */
+int cj_nx_mpi_window(cj_net *net);             /* steps per exchange, at the start of a run */
+int64_t cj_nx_mpi_windowlen(const cj_net *net);
+int cj_nx_mpi_hold(cj_net *net, int last, int *due);   /* a step's lists, until the exchange */
+int cj_nx_mpi_exchange(cj_net *net, int *nsteps);      /* every rank's lists of the steps held */
+void cj_nx_mpi_replay(cj_net *net, int k);             /* the k-th step's lists joined, into P->spk */
 int cj_nx_mpi_endrun(cj_net *net);             /* state made current at the end of a run */
 void cj_nx_mpi_reset(cj_net *net);
 void cj_nx_mpi_free(cj_net *net);

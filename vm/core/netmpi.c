@@ -1,6 +1,6 @@
 /*
  * netmpi.c — a network across MPI ranks (netmpi.h): the process's rank and
- * size, the partition of neurons, the spike exchange after each threshold,
+ * size, the partition of neurons, the spike exchange once per window,
  * the one-rank synapse ids that key random draws of synapse
  * initialisation, and what is made current on every rank (neuron state)
  * or on rank 0 (state monitors) at the end of a run. Checkpoints across
@@ -144,13 +144,25 @@ struct cj_nxmpi {
   int *counts, *displs;            /* per rank: the exchange's scratch */
   int64_t *gathered;               /* per monitor: state rows already on rank 0 */
   int32_t *spk; int64_t capspk;    /* the exchanged spikes, 4 bytes each (neurons < 2^31) */
+  /* The window: the steps since the last exchange (at most `window` of
+   * them), each population's list of each step, 4 bytes per spike. */
+  int64_t window;                  /* the shortest delay of an event from a split population, steps */
+  int nwin;                        /* steps held */
+  int *cnt; int64_t capcnt;        /* per step held and population: the list's length (this rank's part) */
+  int32_t *mine; int64_t nmine, capmine;   /* split populations' parts, in (step, population) order */
+  int32_t *same; int64_t nsame, capsame;   /* the others' lists: drawn alike on every rank */
+  int *allcnt; int64_t capall;     /* after the exchange: every rank's cnt of split populations */
+  int64_t *at;                     /* per rank: where replay reads next in spk */
+  int64_t atsame;                  /* where replay reads next in same */
 };
 
 void cj_nx_mpi_free(cj_net *net)
 {
-  if (!net->mpi) return;
-  cj_free(net->mpi->counts); cj_free(net->mpi->displs); cj_free(net->mpi->gathered); cj_free(net->mpi->spk);
-  cj_free(net->mpi);
+  struct cj_nxmpi *X = net->mpi;
+  if (!X) return;
+  cj_free(X->counts); cj_free(X->displs); cj_free(X->gathered); cj_free(X->spk);
+  cj_free(X->cnt); cj_free(X->mine); cj_free(X->same); cj_free(X->allcnt); cj_free(X->at);
+  cj_free(X);
   net->mpi = NULL;
 }
 
@@ -165,7 +177,8 @@ int cj_nx_mpi_prepare(cj_net *net)
     if (!(net->mpi = cj_calloc(1, sizeof *net->mpi)) ||
         !(net->mpi->counts = cj_calloc((size_t)size_, sizeof(int))) ||
         !(net->mpi->displs = cj_calloc((size_t)size_, sizeof(int))) ||
-        !(net->mpi->gathered = cj_calloc((size_t)(net->nmon > 0 ? net->nmon : 1), sizeof(int64_t))))
+        !(net->mpi->gathered = cj_calloc((size_t)(net->nmon > 0 ? net->nmon : 1), sizeof(int64_t))) ||
+        !(net->mpi->at = cj_calloc((size_t)size_, sizeof(int64_t))))
       return cj_nx_nomem();
   }
   for (int p = 0; p < net->npop; p++)
@@ -315,33 +328,140 @@ void cj_nx_mpi_syninit(cj_net *net, proj *P)
   }
 }
 
-/* After the threshold of P: this rank's spikes (ascending, in its range)
- * joined with every rank's, in rank order, into P->spk. */
-int cj_nx_mpi_spikes(cj_net *net, pop *P)
+/* ---- the spike exchange, once per window ----------------------------------
+ * A spike of a split population at step s is needed on the other ranks
+ * first by a delivery at step s + d, d >= window (the shortest delay of an
+ * event from a split population over every rank): so the ranks step up to
+ * `window` steps on their own lists, then join every list of those steps
+ * at once. Nothing else reads other ranks' spikes during a run: kernels
+ * reading pre neurons of a split population are refused (refuse above),
+ * post events use the synapses onto this rank's neurons, whose post spikes
+ * are this rank's. What reads the joined lists (history rings, delay
+ * buckets, monitors, other ranks' last spike times) is done by net.c for
+ * each step of the window, in step order, after the exchange: the same
+ * calls on the same lists as one rank makes, so the same bits. */
+int cj_nx_mpi_window(cj_net *net)
 {
-#ifdef CAJAL_MPI
   struct cj_nxmpi *X = net->mpi;
-  int cnt = (int)P->nspk, total = 0, back = phase;
-  if (!X || !splits(P)) return 0;
+  int64_t d = INT64_MAX;
+  if (!X) return 0;
+  X->nwin = 0; X->nmine = 0; X->nsame = 0;
+  for (int j = 0; j < net->nproj; j++) {
+    const proj *P = &net->proj[j];
+    if (!P->kpre || !splits(&net->pop[P->pre])) continue;
+    if (P->delay_var < 0) { if (P->delay < d) d = P->delay; continue; }
+    if (P->mind < d) d = P->mind;
+  }
+#ifdef CAJAL_MPI
+  if (MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
+    return mpifail("MPI_Allreduce of the shortest delay");
+#endif
+  X->window = d < 1 ? 1 : d;
+  return 0;
+}
+
+int64_t cj_nx_mpi_windowlen(const cj_net *net) { return net->mpi ? net->mpi->window : 1; }
+
+/* Step n's lists held (this rank's part of a split population's); *due
+ * is set when the window is to be exchanged now: full, or `last` (the
+ * end of a chunk, after which a run may stop). */
+int cj_nx_mpi_hold(cj_net *net, int last, int *due)
+{
+  struct cj_nxmpi *X = net->mpi;
+  const int np = net->npop;
+  if (cj_nx_grow((void **)&X->cnt, &X->capcnt, (int64_t)(X->nwin + 1) * np, sizeof *X->cnt)) return CJ_ENOMEM;
+  for (int p = 0; p < np; p++) {
+    const pop *P = &net->pop[p];
+    const int sp = splits(P);
+    int32_t **v = sp ? &X->mine : &X->same;
+    int64_t *n = sp ? &X->nmine : &X->nsame, *cap = sp ? &X->capmine : &X->capsame;
+    if (cj_nx_grow((void **)v, cap, *n + P->nspk, sizeof **v)) return CJ_ENOMEM;
+    for (int64_t k = 0; k < P->nspk; k++) (*v)[*n + k] = (int32_t)P->spk[k];
+    *n += P->nspk;
+    X->cnt[(int64_t)X->nwin * np + p] = (int)P->nspk;
+  }
+  X->nwin++;
+  *due = last || X->nwin >= X->window;
+  return 0;
+}
+
+/* Every rank's parts of the window held, joined into spk; the number of
+ * steps held into *nsteps (replayed with cj_nx_mpi_replay 0 .. *nsteps - 1). */
+int cj_nx_mpi_exchange(cj_net *net, int *nsteps)
+{
+  struct cj_nxmpi *X = net->mpi;
+  const int np = net->npop;
+  *nsteps = X->nwin;
+  X->atsame = 0;
+#ifdef CAJAL_MPI
+  int ns = 0, back = phase;
+  for (int p = 0; p < np; p++) ns += splits(&net->pop[p]);
+  const int64_t per = (int64_t)X->nwin * ns;     /* counts per rank */
+  if (per == 0) return 0;
+  if (per > INT32_MAX / size_ || X->nmine > INT32_MAX)
+    return cj_fail(CJ_ERUNTIME, "MPI rank %d of %d: the spikes of %d steps are too many for one exchange",
+                   rank_, size_, X->nwin);
   if (cj_nx_prof) cj_nx_mark(CJ_PH_EXCHANGE);
-  if (MPI_Allgather(&cnt, 1, MPI_INT, X->counts, 1, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS)
+  if (cj_nx_grow((void **)&X->allcnt, &X->capall, per * size_, sizeof *X->allcnt)) return CJ_ENOMEM;
+  int *own = X->allcnt + per * rank_;
+  for (int s = 0, q = 0; s < X->nwin; s++)
+    for (int p = 0; p < np; p++) if (splits(&net->pop[p])) own[q++] = X->cnt[(int64_t)s * np + p];
+  if (MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, X->allcnt, (int)per, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS)
     return mpifail("MPI_Allgather of spike counts");
-  for (int r = 0; r < size_; r++) { X->displs[r] = total; total += X->counts[r]; }
+  int64_t total = 0;
+  for (int r = 0; r < size_; r++) {
+    int64_t c = 0;
+    for (int64_t q = 0; q < per; q++) c += X->allcnt[per * r + q];
+    if (total + c > INT32_MAX)
+      return cj_fail(CJ_ERUNTIME, "MPI rank %d of %d: more than 2^31 spikes in one exchange", rank_, size_);
+    X->counts[r] = (int)c;
+    X->displs[r] = (int)total;
+    X->at[r] = total;
+    total += c;
+  }
   if (cj_nx_grow((void **)&X->spk, &X->capspk, total > 0 ? total : 1, sizeof *X->spk)) return CJ_ENOMEM;
-  for (int k = 0; k < cnt; k++) X->spk[X->displs[rank_] + k] = (int32_t)P->spk[k];
+  if (X->nmine) memcpy(X->spk + X->displs[rank_], X->mine, (size_t)X->nmine * sizeof *X->spk);
   if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, X->spk, X->counts, X->displs, MPI_INT32_T,
                      MPI_COMM_WORLD) != MPI_SUCCESS)
     return mpifail("MPI_Allgatherv of spikes");
-  for (int k = 0; k < total; k++) P->spk[k] = X->spk[k];
-  P->nspk = total;
-  stats.bytes += (int64_t)(total - cnt) * (int64_t)sizeof *X->spk + (int64_t)size_ * (int64_t)sizeof(int);
+  stats.bytes += (total - X->nmine) * (int64_t)sizeof *X->spk + (size_ - 1) * per * (int64_t)sizeof(int);
   stats.exchanges++;
   if (cj_nx_prof) cj_nx_mark(back);
-  return 0;
 #else
-  (void)net; (void)P;
-  return 0;
+  (void)np;
 #endif
+  return 0;
+}
+
+/* Every population's list of the k-th step held (k ascending, each once,
+ * after cj_nx_mpi_exchange): a split population's is the ranks' parts
+ * joined in rank order, the ascending list of one rank. The window is
+ * emptied after its last step. */
+void cj_nx_mpi_replay(cj_net *net, int k)
+{
+  struct cj_nxmpi *X = net->mpi;
+  const int np = net->npop;
+  int ns = 0, q = 0;
+  for (int p = 0; p < np; p++) ns += splits(&net->pop[p]);
+  for (int p = 0; p < np; p++) {
+    pop *P = &net->pop[p];
+    int64_t m = 0;
+    if (!splits(P)) {
+      m = X->cnt[(int64_t)k * np + p];
+      for (int64_t i = 0; i < m; i++) P->spk[i] = X->same[X->atsame + i];
+      X->atsame += m;
+    } else {
+      for (int r = 0; r < size_; r++) {
+        const int c = X->allcnt[(int64_t)X->nwin * ns * r + (int64_t)k * ns + q];
+        for (int i = 0; i < c; i++) P->spk[m + i] = X->spk[X->at[r] + i];
+        X->at[r] += c;
+        m += c;
+      }
+      q++;
+    }
+    P->nspk = m;
+  }
+  if (k == X->nwin - 1) { X->nwin = 0; X->nmine = 0; X->nsame = 0; }
 }
 
 #ifdef CAJAL_MPI

@@ -6,10 +6,13 @@
  * [lo_r, hi_r) (cj_mpi_range); a rank updates and thresholds its own
  * neurons only and builds only the synapses whose post neuron it owns,
  * walking the same generator streams as one rank (so the union over ranks
- * is the one-rank network). After each threshold the ranks' spike lists are
- * joined in rank order (an allgather), which is the ascending list one rank
- * makes; delivery, summed coupling and plasticity then run on local targets
- * with the bits of one rank. Every rank keeps full-length neuron state (its
+ * is the one-rank network). Once per minimum delay (a window of steps no
+ * longer than any delay of events from split populations, cut at chunk
+ * ends) the ranks' spike lists of those steps are joined in rank order (one
+ * allgather), each step's the ascending list one rank makes; delivery,
+ * summed coupling and plasticity run on local targets with the bits of one
+ * rank, and what reads the joined lists takes the window's steps in order
+ * after the exchange. Every rank keeps full-length neuron state (its
  * own range live; the rest made current at the end of every run), so the
  * memory of neuron state is O(N) per rank and synapses are O(S / K).
  * Poisson groups and spike generators draw the same lists on every rank and
