@@ -70,21 +70,60 @@ static inline int64_t candidate(int64_t lo, int64_t c, int64_t skip)
   return skip >= 0 && x >= skip ? x + 1 : x;
 }
 
-typedef struct conn { i32vec post; int64_t *rowptr; int32_t *cpre, *cpost; double *prob; int64_t own0, own1; } conn;
+/* What a rank builds: the synapses onto post neurons [own0, own1), i.e. the
+ * offsets [lo, hi) of the post slice (lo == hi: none). */
+typedef struct conn {
+  i32vec post; int64_t *rowptr; int32_t *cpre, *cpost; double *prob;
+  int64_t own0, own1, lo, hi;
+} conn;
 
 /* Whether post neuron j is built here (always on one rank). */
 static inline int mine(const conn *C, int64_t j) { return j >= C->own0 && j < C->own1; }
 
-/* Keep post j in the row being made, when it is built here. */
-static inline int keep(conn *C, int64_t j) { return mine(C, j) ? push(&C->post, (int32_t)j) : 0; }
-
-/* The m candidates of a row (all kept by rule), those built here. */
-static int keepall(conn *C, int64_t postlo, int64_t m, int64_t skip)
+/* Position r at block b of the stream of row `row` (a pre neuron, or the
+ * post neuron of a fixed in-degree) of projection pid: stream
+ * 2^61 + (pid + 1) 2^31 + row, from block counter b 2^32 (rng.h). */
+static void rowstream(cj_rng *r, const cj_net *net, int pid, int64_t row, int64_t b)
 {
-  if (reserve(&C->post, C->post.n + m)) return CJ_ENOMEM;
-  for (int64_t c = 0; c < m; c++) {
-    const int64_t j = candidate(postlo, c, skip);
-    if (mine(C, j)) C->post.v[C->post.n++] = (int32_t)j;
+  cj_rng_init(r, net->seed, (UINT64_C(1) << 61) | ((uint64_t)pid + 1) << 31 | (uint64_t)row);
+  r->counter = (uint64_t)b << 32;
+}
+
+/* The post offsets [C->lo, C->hi) of a row, all kept by rule (self `skip`,
+ * an absolute index, dropped). */
+static int keepall(conn *C, int64_t postlo, int64_t skip)
+{
+  if (reserve(&C->post, C->post.n + (C->hi - C->lo))) return CJ_ENOMEM;
+  for (int64_t x = C->lo; x < C->hi; x++)
+    if (postlo + x != skip) C->post.v[C->post.n++] = (int32_t)(postlo + x);
+  return 0;
+}
+
+/* Post offsets per block of a row for a constant probability p: a power of
+ * two holding at least 64 expected synapses, at least 4096. */
+static int64_t blocksize(double p)
+{
+  int64_t b = 4096;
+  while ((double)b * p < 64 && b < (INT64_C(1) << 40)) b *= 2;
+  return b;
+}
+
+#define GAPS 256
+
+/* One block [b0, b1) of post offsets of a row, its stream in r: each offset
+ * is a synapse with probability p, by geometric gaps from b0 (exactly
+ * Bernoulli(p) per candidate, cj_geom_walk); those in [C->lo, C->hi) are
+ * kept, the self `skip` (an absolute index) dropped. The walk stops at
+ * min(b1, C->hi). */
+static int geomblock(conn *C, const cj_geom *G, cj_rng *r, int64_t postlo, int64_t b0, int64_t b1, int64_t skip)
+{
+  int64_t at[GAPS], n = GAPS;
+  const int64_t end = b1 < C->hi ? b1 : C->hi;
+  for (int64_t from = b0; n == GAPS; from = at[GAPS - 1] + 1) {
+    n = cj_geom_walk(G, r, from, end, at, GAPS);
+    if (reserve(&C->post, C->post.n + n)) return CJ_ENOMEM;
+    for (int64_t k = 0; k < n; k++)
+      if (at[k] >= C->lo && postlo + at[k] != skip) C->post.v[C->post.n++] = (int32_t)(postlo + at[k]);
   }
   return 0;
 }
@@ -104,101 +143,107 @@ int cj_nx_stopped(cj_net *net, const proj *P, int64_t done, int64_t total)
                  net->name, P->name, (long long)done, (long long)total);
 }
 
-/* Probability of each pair from a "pairs" kernel, called once per pre neuron
- * i over its candidate targets (ctx.step = i, so random draws in the kernel
- * are keyed by (i, candidate)); each pair is kept when a uniform draw of the
- * projection's stream falls below its probability. */
-static int pairsrow(proj *P, cj_rng *r, int64_t i, int64_t m, int64_t skip, conn *C)
+#define PCHUNK 65536
+
+/* Probability of each pair from a "pairs" kernel, over the row of pre
+ * neuron i in blocks of PCHUNK post offsets, those meeting [C->lo, C->hi):
+ * one call per block b over its candidates (self excluded), ctx.step =
+ * i + b 2^32, so random draws in the kernel are keyed by (i, b, position in
+ * the block); each pair is kept when a uniform draw of the block's stream
+ * falls below its probability. */
+static int pairsrow(cj_net *net, proj *P, int pid, int64_t i, int64_t skip, conn *C)
 {
   bound *b = &P->pairs;
-  for (int64_t c = 0; c < m; c++) {
-    C->cpre[c] = (int32_t)i;
-    C->cpost[c] = (int32_t)candidate(P->postlo, c, skip);
+  const int64_t nb = P->posthi - P->postlo + 1;
+  cj_rng r;
+  for (int64_t blk = C->lo / PCHUNK; blk * PCHUNK < C->hi; blk++) {
+    const int64_t c1 = (blk + 1) * PCHUNK < nb ? (blk + 1) * PCHUNK : nb;
+    int64_t m = 0;
+    for (int64_t x = blk * PCHUNK; x < c1; x++)
+      if (P->postlo + x != skip) { C->cpre[m] = (int32_t)i; C->cpost[m++] = (int32_t)(P->postlo + x); }
+    b->c.pre = C->cpre; b->c.post = C->cpost; b->c.result = C->prob;
+    b->c.n = m; b->c.step = i + (blk << 32); b->c.t = 0;
+    cj_nx_run(b);
+    if (reserve(&C->post, C->post.n + m)) return CJ_ENOMEM;
+    rowstream(&r, net, pid, i, blk);
+    for (int64_t c = 0; c < m; c++)
+      if (cj_rng_uniform(&r) < C->prob[c] && mine(C, C->cpost[c])) C->post.v[C->post.n++] = C->cpost[c];
   }
-  b->c.pre = C->cpre; b->c.post = C->cpost; b->c.result = C->prob;
-  b->c.n = m; b->c.step = i; b->c.t = 0;
-  cj_nx_run(b);
-  if (reserve(&C->post, C->post.n + m)) return CJ_ENOMEM;
-  for (int64_t c = 0; c < m; c++)
-    if (cj_rng_uniform(r) < C->prob[c] && mine(C, C->cpost[c])) C->post.v[C->post.n++] = C->cpost[c];
   return 0;
 }
 
-#define GAPS 256
+/* The synapses of row i by P's rule (not in-degree, not arrays). */
+static int connrow(cj_net *net, proj *P, int pid, int64_t i, int excl, const cj_geom *geo, sampler *S,
+                   int64_t *chosen, conn *C)
+{
+  const int64_t nb = P->posthi - P->postlo + 1;
+  const int64_t skip = excl && i >= P->postlo && i <= P->posthi ? i : -1, m = nb - (skip >= 0);
+  cj_rng r;
+  int st = 0;
+  switch (P->rule) {
+  case CJ_RULE_ALL:
+    return keepall(C, P->postlo, skip);
+  case CJ_RULE_ONE: {
+    const int64_t j = P->postlo + (i - P->prelo);
+    return !(excl && j == i) && mine(C, j) ? push(&C->post, (int32_t)j) : 0;
+  }
+  case CJ_RULE_PROB:
+    if (P->kpairs) return pairsrow(net, P, pid, i, skip, C);
+    if (P->p <= 0) return 0;
+    if (P->p >= 1) return keepall(C, P->postlo, skip);
+    for (int64_t bs = blocksize(P->p), b = C->lo / bs; b * bs < C->hi && !st; b++) {
+      rowstream(&r, net, pid, i, b);
+      st = geomblock(C, geo, &r, P->postlo, b * bs, (b + 1) * bs < nb ? (b + 1) * bs : nb, skip);
+    }
+    return st;
+  case CJ_RULE_OUTDEG:        /* k of the whole row: every rank draws all of it */
+    if (P->k > m)
+      return cj_fail(CJ_EINVAL, "projection '%s': fixed out-degree %lld exceeds the %lld possible targets of neuron %lld",
+                     P->name, (long long)P->k, (long long)m, (long long)i);
+    rowstream(&r, net, pid, i, 0);
+    if ((st = choose(S, &r, m, P->k, chosen)) || (st = reserve(&C->post, C->post.n + P->k))) return st;
+    for (int64_t c = 0; c < P->k; c++) {
+      const int64_t j = candidate(P->postlo, chosen[c], skip);
+      if (mine(C, j)) C->post.v[C->post.n++] = (int32_t)j;
+    }
+    return 0;
+  }
+  return 0;
+}
 
 static int connrule(cj_net *net, proj *P, int pid, conn *C)
 {
-  pop *A = &net->pop[P->pre], *B = &net->pop[P->post];
-  int64_t nb = P->posthi - P->postlo + 1, na = P->prehi - P->prelo + 1;
-  int excl = P->pre == P->post && !P->self;
+  pop *A = &net->pop[P->pre];
+  const int64_t nb = P->posthi - P->postlo + 1, na = P->prehi - P->prelo + 1;
+  const int excl = P->pre == P->post && !P->self;
   int64_t *chosen = NULL;
   sampler S = { NULL, 0 };
-  cj_rng r;
   cj_geom geo;
-  int64_t gaps[GAPS], ngap = GAPS;  /* drawn ahead: the stream serves only the gaps */
   int st = 0;
-  cj_rng_init(&r, net->seed, 1000 + (uint64_t)pid + 1);
   cj_geom_init(&geo, P->p);
   if (P->rule == CJ_RULE_OUTDEG && !(chosen = cj_malloc((size_t)(P->k > 0 ? P->k : 1) * sizeof *chosen)))
     return cj_nx_nomem();
   if (P->rule == CJ_RULE_PROB && !P->kpairs && P->p > 0) {
     /* the expected count plus 6 sigma: growing by doubling would copy and
      * touch the largest array of the network several times */
-    double mean = (double)na * (double)nb * (P->p < 1 ? P->p : 1) * (double)(C->own1 - C->own0) / (double)B->n;
+    double mean = (double)na * (double)(C->hi - C->lo) * (P->p < 1 ? P->p : 1);
     double want = mean + 6 * sqrt(mean) + 16;
     if (want < 4e9 && reserve(&C->post, (int64_t)want)) return cj_nx_nomem();
   }
   if (P->kpairs) {
-    if ((st = cj_nx_bind(net, &P->pairs, P->kpairs, CJ_DOM_PAIRS, CJ_KK_STMTS, -1, pid, "probability"))) return st;
-    C->cpre = cj_malloc((size_t)nb * sizeof *C->cpre);
-    C->cpost = cj_malloc((size_t)nb * sizeof *C->cpost);
-    C->prob = cj_malloc((size_t)nb * sizeof *C->prob);
+    const int64_t n = nb < PCHUNK ? nb : PCHUNK;
+    if (!P->pairs.k &&
+        (st = cj_nx_bind(net, &P->pairs, P->kpairs, CJ_DOM_PAIRS, CJ_KK_STMTS, -1, pid, "probability"))) return st;
+    C->cpre = cj_malloc((size_t)n * sizeof *C->cpre);
+    C->cpost = cj_malloc((size_t)n * sizeof *C->cpost);
+    C->prob = cj_malloc((size_t)n * sizeof *C->prob);
     if (!C->cpre || !C->cpost || !C->prob) st = cj_nx_nomem();
   }
   for (int64_t i = 0; i < A->n && !st; i++) {
     C->rowptr[i] = C->post.n;
-    if (i < P->prelo || i > P->prehi) continue;
-    if ((st = cj_nx_stopped(net, P, i - P->prelo, na))) break;
-    int64_t skip = excl && i >= P->postlo && i <= P->posthi ? i : -1;
-    int64_t m = nb - (skip >= 0);
-    switch (P->rule) {
-    case CJ_RULE_ALL:
-      st = keepall(C, P->postlo, m, skip);
-      break;
-    case CJ_RULE_ONE: {
-      int64_t j = P->postlo + (i - P->prelo);
-      if (!(excl && j == i)) st = keep(C, j);
-      break;
-    }
-    case CJ_RULE_PROB: {
-      if (P->kpairs) { st = pairsrow(P, &r, i, m, skip, C); break; }
-      if (P->p <= 0) break;
-      if (P->p >= 1) {
-        st = keepall(C, P->postlo, m, skip);
-        break;
-      }
-      for (int64_t pos = -1;;) {   /* geometric gaps: exact Bernoulli(p) per candidate */
-        if (ngap == GAPS) { cj_geom_fill(&geo, &r, gaps, GAPS); ngap = 0; }
-        const int64_t g = gaps[ngap++];
-        if (g >= m - pos - 1) break;
-        pos += 1 + g;
-        if ((st = keep(C, candidate(P->postlo, pos, skip)))) break;
-      }
-      break;
-    }
-    case CJ_RULE_OUTDEG:
-      if (P->k > m) {
-        st = cj_fail(CJ_EINVAL, "projection '%s': fixed out-degree %lld exceeds the %lld possible targets of neuron %lld",
-                     P->name, (long long)P->k, (long long)m, (long long)i);
-        break;
-      }
-      if ((st = choose(&S, &r, m, P->k, chosen)) || (st = reserve(&C->post, C->post.n + P->k))) break;
-      for (int64_t c = 0; c < P->k; c++) {
-        const int64_t j = candidate(P->postlo, chosen[c], skip);
-        if (mine(C, j)) C->post.v[C->post.n++] = (int32_t)j;
-      }
-      break;
-    }
+    if (i < P->prelo || i > P->prehi || (C->lo == C->hi && P->rule != CJ_RULE_OUTDEG)) continue;
+    if (!(st = cj_nx_stopped(net, P, i - P->prelo, na)) &&
+        (st = connrow(net, P, pid, i, excl, &geo, &S, chosen, C)) == CJ_ENOMEM) st = cj_nx_nomem();
   }
   C->rowptr[A->n] = C->post.n;
   cj_free(chosen);
@@ -207,12 +252,14 @@ static int connrule(cj_net *net, proj *P, int pid, conn *C)
   return st;
 }
 
-/* Fixed in-degree: sources chosen per target, then sorted into CSR rows. */
+/* Fixed in-degree: sources chosen per target, each target from its own
+ * stream (so a rank draws only for its own targets), then sorted into CSR
+ * rows. */
 static int connindeg(cj_net *net, proj *P, int pid, conn *C)
 {
   pop *A = &net->pop[P->pre];
-  int64_t nb = P->posthi - P->postlo + 1, na = P->prehi - P->prelo + 1, k = P->k;
-  int excl = P->pre == P->post && !P->self;
+  const int64_t na = P->prehi - P->prelo + 1, k = P->k;
+  const int excl = P->pre == P->post && !P->self;
   int64_t *src, *fill;
   sampler S = { NULL, 0 };
   cj_rng r;
@@ -224,29 +271,21 @@ static int connindeg(cj_net *net, proj *P, int pid, conn *C)
   if (k > na)
     return cj_fail(CJ_EINVAL, "projection '%s': fixed in-degree %lld exceeds the %lld possible sources",
                    P->name, (long long)k, (long long)na);
-  if ((uint64_t)k * (uint64_t)nb > INT32_MAX * 4ull)
+  if ((uint64_t)k * (uint64_t)(P->posthi - P->postlo + 1) > INT32_MAX * 4ull)
     return cj_fail(CJ_EINVAL, "projection '%s': too many synapses", P->name);
-  /* targets built here: jlo .. jhi - 1 of the slice (all on one rank); the
-   * stream is walked through every target so each draws what it draws
-   * on one rank */
-  const int64_t jlo = C->own0 > P->postlo ? C->own0 - P->postlo : 0;
-  const int64_t jhi = C->own1 - P->postlo < nb ? (C->own1 - P->postlo > jlo ? C->own1 - P->postlo : jlo) : nb;
-  const int64_t nl = jhi - jlo;
-  int64_t *scratch = cj_malloc((size_t)(k > 0 ? k : 1) * sizeof *scratch);
-  cj_rng_init(&r, net->seed, 1000 + (uint64_t)pid + 1);
+  const int64_t nl = C->hi - C->lo;          /* targets built here: offsets lo .. hi - 1 */
   src = cj_malloc((size_t)(k * nl > 0 ? k * nl : 1) * sizeof *src);
   fill = cj_calloc((size_t)A->n + 1, sizeof *fill);
-  if (!src || !fill || !scratch || reserve(&C->post, k * nl)) {
-    cj_free(src); cj_free(fill); cj_free(scratch);
+  if (!src || !fill || reserve(&C->post, k * nl)) {
+    cj_free(src); cj_free(fill);
     return cj_nx_nomem();
   }
-  for (int64_t jj = 0; jj < nb && !st; jj++) {
-    int64_t j = P->postlo + jj;
-    if ((st = cj_nx_stopped(net, P, jj, nb))) break;
-    int64_t skip = excl && j >= P->prelo && j <= P->prehi ? j : -1;
-    const int here = jj >= jlo && jj < jhi;
-    int64_t *out = here ? src + (jj - jlo) * k : scratch;
-    if (!(st = choose(&S, &r, na - (skip >= 0), k, out)) && here)
+  for (int64_t jj = C->lo; jj < C->hi && !st; jj++) {
+    const int64_t j = P->postlo + jj, skip = excl && j >= P->prelo && j <= P->prehi ? j : -1;
+    int64_t *out = src + (jj - C->lo) * k;
+    if ((st = cj_nx_stopped(net, P, jj - C->lo, nl))) break;
+    rowstream(&r, net, pid, j, 0);
+    if (!(st = choose(&S, &r, na - (skip >= 0), k, out)))
       for (int64_t c = 0; c < k; c++) { out[c] = candidate(P->prelo, out[c], skip); fill[out[c]]++; }
   }
   if (!st) {
@@ -254,10 +293,10 @@ static int connindeg(cj_net *net, proj *P, int pid, conn *C)
     for (int64_t i = 0; i < A->n; i++) { C->rowptr[i] = acc; acc += fill[i]; fill[i] = C->rowptr[i]; }
     C->rowptr[A->n] = acc;
     for (int64_t jj = 0; jj < nl; jj++)      /* targets ascending: rows come out sorted */
-      for (int64_t c = 0; c < k; c++) C->post.v[fill[src[jj * k + c]]++] = (int32_t)(P->postlo + jlo + jj);
+      for (int64_t c = 0; c < k; c++) C->post.v[fill[src[jj * k + c]]++] = (int32_t)(P->postlo + C->lo + jj);
     C->post.n = acc;
   }
-  cj_free(src); cj_free(fill); cj_free(S.tab); cj_free(scratch);
+  cj_free(src); cj_free(fill); cj_free(S.tab);
   return st;
 }
 
@@ -331,25 +370,51 @@ static int checkslices(cj_net *net, proj *P)
   return 0;
 }
 
+/* The CSR of projection pid onto its post neurons [own0, own1) into C. */
+static int connpart(cj_net *net, proj *P, int pid, conn *C)
+{
+  pop *A = &net->pop[P->pre];
+  int st;
+  if ((st = checkslices(net, P))) return st;
+  C->lo = C->own0 > P->postlo ? C->own0 - P->postlo : 0;
+  C->hi = C->own1 - P->postlo < P->posthi - P->postlo + 1 ? C->own1 - P->postlo : P->posthi - P->postlo + 1;
+  if (C->hi < C->lo) C->hi = C->lo;
+  if (!(C->rowptr = cj_calloc((size_t)A->n + 1, sizeof *C->rowptr))) return cj_nx_nomem();
+  if (P->rule == CJ_RULE_INDEG) st = connindeg(net, P, pid, C);
+  else if (P->rule == CJ_RULE_ARRAYS) st = connarrays(net, P, C);
+  else st = connrule(net, P, pid, C);
+  if (!st && C->post.n > INT32_MAX * 4ll)
+    st = cj_fail(CJ_EINVAL, "projection '%s': too many synapses (%lld)", P->name, (long long)C->post.n);
+  if (!st && !C->post.v && reserve(&C->post, 1)) st = cj_nx_nomem();
+  if (st) { cj_free(C->rowptr); cj_free(C->post.v); }
+  return st;
+}
+
 /* Build the CSR of projection pid; leaves spost/rowptr/nsyn set. */
 int cj_nx_connect(cj_net *net, proj *P, int pid)
 {
-  pop *A = &net->pop[P->pre];
-  conn C = { { NULL, 0, 0 }, NULL, NULL, NULL, NULL, 0, 0 };
+  conn C = { .own0 = 0 };
   int st;
-  if ((st = checkslices(net, P))) return st;
   cj_nx_postrange(net, P, &C.own0, &C.own1);
-  if (!(C.rowptr = cj_calloc((size_t)A->n + 1, sizeof *C.rowptr))) return cj_nx_nomem();
-  if (P->rule == CJ_RULE_INDEG) st = connindeg(net, P, pid, &C);
-  else if (P->rule == CJ_RULE_ARRAYS) st = connarrays(net, P, &C);
-  else st = connrule(net, P, pid, &C);
-  if (!st && C.post.n > INT32_MAX * 4ll)
-    st = cj_fail(CJ_EINVAL, "projection '%s': too many synapses (%lld)", P->name, (long long)C.post.n);
-  if (st) { cj_free(C.rowptr); cj_free(C.post.v); return st; }
+  if ((st = connpart(net, P, pid, &C))) return st;
   P->rowptr = C.rowptr;
   P->spost = C.post.v;
   P->nsyn = C.post.n;
-  if (!P->spost && !(P->spost = cj_malloc(sizeof *P->spost))) return cj_nx_nomem();
+  return 0;
+}
+
+int cj_nx_connectpart(cj_net *net, int pid, int64_t own0, int64_t own1, int64_t **rowptr, int32_t **post,
+                      int64_t *nsyn)
+{
+  proj *P = &net->proj[pid];
+  conn C = { .own0 = own0, .own1 = own1 };
+  int st;
+  if (P->rule == CJ_RULE_ARRAYS)
+    return cj_fail(CJ_EINVAL, "projection '%s': synapses from arrays are selected, not drawn", P->name);
+  if ((st = connpart(net, P, pid, &C))) return st;
+  *rowptr = C.rowptr;
+  *post = C.post.v;
+  *nsyn = C.post.n;
   return 0;
 }
 
