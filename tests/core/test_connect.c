@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "netfix.h"
+#include "netmpi.h"
 #include "rng.h"
 
 /* ---- connectivity ---------------------------------------------------------- */
@@ -231,5 +232,119 @@ Test(connect, probability_from_a_pairs_kernel)
   }
   cr_assert_eq(one, 1999);
   cr_assert(fabs(two - 999.0) < 5 * sqrt(1998 * 0.25), "%lld pairs at distance 2", (long long)two);
+  cj_net_free(net);
+}
+
+/* ---- blocks of a row, and the split across ranks ---------------------------- */
+
+/* With p = 0.05 a row is cut into blocks of 4096 post offsets (connect.c:
+ * a power of two >= 4096 holding >= 64 expected synapses), each drawn from
+ * its own stream by geometric gaps from its start. Exactness does not care
+ * where a block starts: the count at each offset is Binomial(rows, p). Here
+ * 2000 rows over a post slice starting at 3 (blocks not aligned with the
+ * population), 4 blocks: counts by offset modulo 4096 are Binomial(8000,
+ * 0.05), mean 400, sd 19.5. A chi-square over 64 bins of 64 offsets (63
+ * degrees of freedom; bound 130, P about 2e-6) and 5-sigma bounds on the
+ * first two and last two offsets of a block, where an off-by-one would show. */
+Test(connect, probability_blocks_leave_no_mark_at_their_boundaries)
+{
+  const int64_t na = 2000, nb = 4 * 4096, lo = 3, bs = 4096;
+  const double p = 0.05;
+  cj_projdef d = proj("prob", 0, 1, na, nb + lo, CJ_RULE_PROB);
+  d.p = p; d.post_lo = lo; d.post_hi = lo + nb - 1;
+  built b = mkconn(d, na, nb + lo, 0, 11);
+  int64_t *res = calloc(bs, sizeof *res);
+  for (int64_t s = 0; s < b.nsyn; s++) {
+    cr_assert(b.post[s] >= lo && b.post[s] < lo + nb);
+    res[(b.post[s] - lo) % bs]++;
+  }
+  const double mean = (double)na * 4 * p, sd = sqrt(mean * (1 - p));
+  static const int64_t edge[] = { 0, 1, 4094, 4095 };
+  for (int e = 0; e < 4; e++)
+    cr_assert_lt(fabs((double)res[edge[e]] - mean), 5 * sd, "offset %lld of the blocks: %lld synapses, expected %g +- %g",
+                 (long long)edge[e], (long long)res[edge[e]], mean, 5 * sd);
+  double chi2 = 0, e64 = 64 * mean;
+  for (int bin = 0; bin < 64; bin++) {
+    int64_t c = 0;
+    for (int k = 0; k < 64; k++) c += res[bin * 64 + k];
+    chi2 += ((double)c - e64) * ((double)c - e64) / e64;
+  }
+  cr_assert_lt(chi2, 130, "chi-square of the counts by offset in the block: %g (63 degrees of freedom)", chi2);
+  free(res);
+  cj_net_free(b.net);
+}
+
+/* What ranks owning the cuts [cut[r], cut[r + 1]) of the post population
+ * build (cj_net_proj_part; npre: the pre population's size), joined row by row in rank order, is the
+ * one-rank projection synapse by synapse, each part inside its cut. */
+static void samesplit(cj_net *net, int j, int64_t npre, const int64_t *cut, int nr)
+{
+  const char *name = cj_net_proj_name(net, j);
+  const int64_t n1 = cj_net_proj_nsyn(net, j);
+  const int32_t *pre1 = cj_net_proj_pre(net, j), *post1 = cj_net_proj_post(net, j);
+  int64_t *rows[8], nsyn[8], total = 0, s = 0;
+  int32_t *post[8];
+  cr_assert(nr <= 8);
+  for (int r = 0; r < nr; r++) {
+    OK(cj_net_proj_part(net, j, cut[r], cut[r + 1], &rows[r], &post[r], &nsyn[r]));
+    total += nsyn[r];
+  }
+  cr_assert_eq(total, n1, "%s, %d parts: %lld synapses, one rank %lld", name, nr, (long long)total, (long long)n1);
+  for (int64_t i = 0; i < npre; i++) {
+    const int64_t s0 = s;
+    for (int r = 0; r < nr; r++)
+      for (int64_t t = rows[r][i]; t < rows[r][i + 1]; t++, s++) {
+        cr_assert(post[r][t] >= cut[r] && post[r][t] < cut[r + 1], "%s: post %d outside part %d", name, post[r][t], r);
+        cr_assert(s < n1 && pre1[s] == i && post1[s] == post[r][t], "%s, %d parts: row %lld differs at synapse %lld",
+                  name, nr, (long long)i, (long long)s);
+      }
+    cr_assert(s == n1 || pre1[s] != i, "%s, %d parts: row %lld has %lld synapses, fewer than on one rank", name, nr,
+              (long long)i, (long long)(s - s0));
+  }
+  cr_assert_eq(s, n1);
+  for (int r = 0; r < nr; r++) { cj_free(rows[r]); cj_free(post[r]); }
+}
+
+/* Every drawn rule, with self-exclusion and pre/post slices, split 2, 3,
+ * 4 and 7 ways as ranks split populations (cj_mpi_range), and at cuts next
+ * to block boundaries, a rank of 2 neurons and empty ranks. A (10^4) holds
+ * rows of 3 blocks of 4096 (p = 0.05, slice from 7); B (140000) rows of 5
+ * blocks of 32768 (p = 0.002) and of 3 blocks of a pairs kernel (65536),
+ * whose probability draws random numbers (keyed by the block). */
+Test(connect, ranks_build_together_the_one_rank_network)
+{
+  cj_net *net = cj_net_new("split", 1e-4, 21);
+  K(.id = 1, .name = "p", .domain = CJ_DOM_PAIRS, .ntmp = 1, .body = "(let 0 (* 0.01 (rand uniform 0)))");
+  OK(addpop(net, "A", 10000, 1, V1, 0, 0, 0, 0, 0));
+  OK(addpop(net, "B", 140000, 1, V1, 0, 0, 0, 0, 0));
+  cj_projdef d[7];
+  d[0] = proj("AA_prob", 0, 0, 10000, 10000, CJ_RULE_PROB);
+  d[0].p = 0.05; d[0].self = 0; d[0].pre_lo = 4000; d[0].pre_hi = 4199; d[0].post_lo = 7; d[0].post_hi = 9999;
+  d[1] = proj("AB_prob", 0, 1, 10000, 140000, CJ_RULE_PROB);
+  d[1].p = 0.002; d[1].pre_lo = 0; d[1].pre_hi = 299; d[1].post_lo = 0; d[1].post_hi = 139999;
+  d[2] = proj("AB_pairs", 0, 1, 10000, 140000, CJ_RULE_PROB);
+  d[2].pkernel = 1; d[2].pre_lo = 5; d[2].pre_hi = 7; d[2].post_lo = 1; d[2].post_hi = 139998;
+  d[3] = proj("AA_indeg", 0, 0, 10000, 10000, CJ_RULE_INDEG);
+  d[3].k = 30; d[3].self = 0; d[3].pre_lo = 100; d[3].pre_hi = 2999; d[3].post_lo = 2000; d[3].post_hi = 5999;
+  d[4] = proj("AA_outdeg", 0, 0, 10000, 10000, CJ_RULE_OUTDEG);
+  d[4].k = 20; d[4].self = 0; d[4].pre_lo = 0; d[4].pre_hi = 2999; d[4].post_lo = 1000; d[4].post_hi = 8999;
+  d[5] = proj("AA_all", 0, 0, 10000, 10000, CJ_RULE_ALL);
+  d[5].self = 0; d[5].pre_lo = 4090; d[5].pre_hi = 4109; d[5].post_lo = 7; d[5].post_hi = 9999;
+  d[6] = proj("AA_one", 0, 0, 10000, 10000, CJ_RULE_ONE);
+  d[6].self = 0; d[6].pre_lo = 0; d[6].pre_hi = 4999; d[6].post_lo = 3000; d[6].post_hi = 7999;
+  for (int j = 0; j < 7; j++) OK(cj_net_add_proj(net, &d[j]));
+  OK(cj_net_build(net));
+  for (int j = 0; j < 7; j++) cr_assert_gt(cj_net_proj_nsyn(net, j), 0, "%s is empty", d[j].name);
+  for (int j = 0; j < 7; j++) {
+    const int64_t n = j == 1 || j == 2 ? 140000 : 10000;
+    int64_t cut[9];
+    for (int K = 2; K <= 7; K += K == 4 ? 3 : 1) {
+      for (int r = 0; r < K; r++) cj_mpi_range(n, r, K, &cut[r], &cut[r + 1]);
+      samesplit(net, j, 10000, cut, K);
+    }
+    const int64_t edges[] = { 0, 4102, 4104, 8199, 8199, n };   /* A: blocks start at 7, 4103, 8199 */
+    const int64_t edgesB[] = { 0, 32767, 32769, 65537, 65537, n };  /* B: at 0, 32768, ... and 1, 65537 */
+    samesplit(net, j, 10000, j == 1 || j == 2 ? edgesB : edges, 5);
+  }
   cj_net_free(net);
 }

@@ -882,3 +882,57 @@ Test(geom, fill_equals_draws_and_leaves_the_cursor_alike)
       }
   free(a);
 }
+
+/* cj_geom_walk gives the positions an independent loop of cj_geom_draw
+ * calls gives (gap g after position x: next success at x + 1 + g, stop at
+ * the first gap passing end - 1), across spans and probabilities that use
+ * the runs of 32 gaps, the runs of 4 blocks and single blocks; with a small
+ * cap, successive calls from the last position continue the same walk and
+ * leave the cursor where as many draws do. */
+Test(geom, walk_equals_draws_and_continues_after_cap)
+{
+  static const double ps[] = { 0.3, 0.7, 0.05, 1e-3 };
+  static const int64_t spans[] = { 1, 5, 100, 4096, 70000 };
+  static const int64_t caps[] = { 1, 7, 31, 32, 33, 256 };
+  int64_t *want = malloc(70000 * sizeof *want), *got = malloc(70000 * sizeof *got);
+  for (size_t q = 0; q < 4; q++)
+    for (size_t s = 0; s < 5; s++)
+      for (size_t c = 0; c < 6; c++) {
+        const int64_t from = 17, end = from + spans[s];
+        cj_geom G;
+        cj_rng r1, r2;
+        int64_t nw = 0, ng = 0, n, draws = 0;
+        cj_geom_init(&G, ps[q]);
+        cj_rng_init(&r1, 8, 9 + q);
+        cj_rng_init(&r2, 8, 9 + q);
+        for (int64_t x = from - 1;;) {
+          const int64_t g = cj_geom_draw(&G, &r2);
+          if (g >= end - x - 1) break;
+          want[nw++] = x += 1 + g;
+        }
+        cj_rng_init(&r2, 8, 9 + q);
+        do {
+          n = cj_geom_walk(&G, &r1, ng ? got[ng - 1] + 1 : from, end, got + ng, caps[c]);
+          ng += n;
+          if (n == caps[c]) {    /* the cursor is after the ng-th gap */
+            for (; draws < ng; draws++) cj_geom_draw(&G, &r2);
+            cr_assert(r1.counter == r2.counter && r1.used == r2.used, "p %g span %lld cap %lld: cursor after %lld",
+                      ps[q], (long long)spans[s], (long long)caps[c], (long long)ng);
+          }
+        } while (n == caps[c]);
+        cr_assert_eq(ng, nw, "p %g span %lld cap %lld: %lld successes, draws give %lld", ps[q], (long long)spans[s],
+                     (long long)caps[c], (long long)ng, (long long)nw);
+        for (int64_t k = 0; k < nw; k++) cr_assert_eq(got[k], want[k], "p %g span %lld success %lld", ps[q], (long long)spans[s], (long long)k);
+      }
+  /* p = 1: every position, no words; p = 0: none */
+  cj_geom G;
+  cj_rng r;
+  cj_rng_init(&r, 1, 2);
+  cj_geom_init(&G, 1);
+  cr_assert_eq(cj_geom_walk(&G, &r, 3, 10, got, 256), 7);
+  for (int k = 0; k < 7; k++) cr_assert_eq(got[k], 3 + k);
+  cj_geom_init(&G, 0);
+  cr_assert_eq(cj_geom_walk(&G, &r, 3, 10, got, 256), 0);
+  cr_assert_eq(r.counter, 0);
+  free(want); free(got);
+}

@@ -403,15 +403,17 @@ int cj_nx_connect(cj_net *net, proj *P, int pid)
   return 0;
 }
 
-int cj_nx_connectpart(cj_net *net, int pid, int64_t own0, int64_t own1, int64_t **rowptr, int32_t **post,
-                      int64_t *nsyn)
+int cj_net_proj_part(cj_net *net, int j, int64_t own0, int64_t own1, int64_t **rowptr, int32_t **post,
+                     int64_t *nsyn)
 {
-  proj *P = &net->proj[pid];
   conn C = { .own0 = own0, .own1 = own1 };
   int st;
+  if (!net->built) return cj_fail(CJ_EINVAL, "network '%s' is not built", net->name);
+  if (j < 0 || j >= net->nproj) return cj_fail(CJ_ERANGE, "projection %d out of range (0..%d)", j, net->nproj - 1);
+  proj *P = &net->proj[j];
   if (P->rule == CJ_RULE_ARRAYS)
     return cj_fail(CJ_EINVAL, "projection '%s': synapses from arrays are selected, not drawn", P->name);
-  if ((st = connpart(net, P, pid, &C))) return st;
+  if ((st = connpart(net, P, j, &C))) return st;
   *rowptr = C.rowptr;
   *post = C.post.v;
   *nsyn = C.post.n;

@@ -224,6 +224,14 @@ const int32_t *cj_net_proj_pre(cj_net *net, int j);   /* nsyn, 0-based; made on 
 const int32_t *cj_net_proj_post(const cj_net *net, int j);
 const int32_t *cj_net_proj_delays(const cj_net *net, int j);      /* steps, NULL if homogeneous */
 int64_t cj_net_proj_delay(const cj_net *net, int j);              /* homogeneous delay, 0 if not */
+/* What an MPI rank owning post neurons [own0, own1) builds of projection j
+ * (drawn by a rule, not from arrays), computed here whatever this process's
+ * rank, after build: CSR rows by pre neuron (*rowptr, pre population size
+ * + 1 entries) and the post neuron of each synapse, the caller's to
+ * cj_free. The parts of ranks owning consecutive ranges, joined row by
+ * row, are the one-rank projection (connect.c). */
+int cj_net_proj_part(cj_net *net, int j, int64_t own0, int64_t own1, int64_t **rowptr, int32_t **post,
+                     int64_t *nsyn);
 
 /* Monitor contents (pointers valid until the next run/reset/free).
  * spikes: n records of (step, index); state: rows x cols values row-major,

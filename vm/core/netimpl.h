@@ -180,11 +180,6 @@ static inline void cj_nx_putx(const cj_net *net, void *a, int64_t i, double x)
 /* ---- connectivity (connect.c) --------------------------------------------- */
 int cj_nx_stopped(cj_net *net, const proj *P, int64_t done, int64_t total);
 int cj_nx_connect(cj_net *net, proj *P, int pid);
-/* What a rank owning post neurons [own0, own1) builds of projection pid (a
- * rule, not arrays), on any rank: rows (pre population size + 1) and posts,
- * the caller's to cj_free. For tests of the split (tests/core/test_connect.c). */
-int cj_nx_connectpart(cj_net *net, int pid, int64_t own0, int64_t own1, int64_t **rowptr, int32_t **post,
-                      int64_t *nsyn);
 int cj_nx_indexes(cj_net *net, proj *P);
 int cj_nx_makepre(cj_net *net, proj *P);
 int32_t cj_nx_preof(const cj_net *net, const proj *P, int64_t s);
