@@ -42,6 +42,19 @@ local CASES = {
     assert(src:find("delay uniform") and src:find("delay 0.9 ms"), "the delays were not written into CUBA")
     return cj.network(src, { seed = 8, params = { NE = 400, NI = 100, p = 0.2 } })
   end, dur = 0.2, pieces = { 0.0137, 0.0805 }, window = 8 },
+  -- rows of 3 blocks of 4096 post neurons (p = 0.05; vm/core/connect.c),
+  -- cut by the ranks inside blocks, with self-exclusion and slices; a fixed
+  -- in-degree onto a slice (one stream per target)
+  blocks = { load = function()
+    return cj.network([[
+      import "models/lif"
+      import "models/synapses"
+      population E = lif(9000, v = uniform(-70 mV, -55 mV), I_e = 600 pA)
+      connect E[4090..4109] -> E[3..] exp_current with probability 0.05 weight 150 pA self_connections off as Rows
+      connect E[0..99] -> E[4000..4199] exp_current with in_degree 10 weight 50 pA self_connections off as Into
+      record spikes of E
+    ]], { seed = 3 })
+  end, dur = 0.03 },
 }
 
 local function values(a)
@@ -269,7 +282,7 @@ if not cj.mpi.available() then
 elseif mpirun == "" then
   T.skiptest("networks across MPI ranks", "no mpirun was found by configure (install openmpi-bin)")
 else
-  for _, case in ipairs({ "cuba", "stdp", "delays" }) do
+  for _, case in ipairs({ "cuba", "stdp", "delays", "blocks" }) do
     local ref = reference(case)
     local nspk = 0
     for _, data in pairs(ref.spikes) do nspk = nspk + select(2, data:gsub("|", "")) end
