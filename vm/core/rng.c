@@ -542,7 +542,7 @@ static void wdone(wbuf *W)
 }
 
 /* E ~ Exp(1) from the ziggurat of G. */
-static double zigexp(const cj_geom *G, wbuf *W)
+static inline double zigexp(const cj_geom *G, wbuf *W)
 {
   double base = 0;
   for (;;) {
@@ -593,11 +593,12 @@ int64_t cj_geom_walk(const cj_geom *G, cj_rng *r, int64_t from, int64_t end, int
     return n;
   }
   if (!(G->p > 0)) return 0;
-  wbuf W;                            /* w left unset: called once per block of a row */
+  wbuf W;                            /* w is written before it is read: not cleared */
   W.r = r; W.i = W.n = 0; W.nb = WBLOCKS; W.fromcur = 0;
-  /* far from the end, 32 gaps at a time (their computations overlap), in
-   * runs of blocks; then one by one, in runs of 4 blocks while 6 or more
-   * are expected, then block by block: little is made in vain */
+  /* far from the end, 32 gaps at a time (their computations overlap; the
+   * ones after a gap passing the end are drawn in vain), from runs of
+   * blocks; then one by one, from runs of 4 blocks while 6 or more are
+   * expected, then block by block: little is made in vain */
   while (n + 32 <= cap && (double)(end - pos) * G->p >= 48) {
     for (int k = 0; k < 32; k++) g[k] = gap(G, &W);
     for (int k = 0; k < 32; k++) {

@@ -143,11 +143,12 @@ int64_t cj_geom_draw(const cj_geom *G, cj_rng *r);
 void cj_geom_fill(const cj_geom *G, cj_rng *r, int64_t *out, int64_t n);
 /* The successes among Bernoulli(p) trials at positions from .. end - 1,
  * ascending into out (at most cap): from + g1, from + g1 + 1 + g2, ... for
- * the gaps g1, g2, ... of cj_geom_draw, until a gap passes end - 1 (that gap
- * is consumed) or cap are out; returns how many. With cap reached, the
- * cursor is just after the last gap used, so a call from out[cap - 1] + 1
- * continues the same walk. Words are made in runs while many successes are
- * still expected, a block at a time near the end (little made in vain). */
+ * the gaps g1, g2, ... of cj_geom_draw, until a gap passes end - 1 (that
+ * gap and up to 31 after it are consumed) or cap are out; returns how many.
+ * With cap reached, the cursor is just after the last gap used, so a call
+ * from out[cap - 1] + 1 continues the same walk. Words are made in runs
+ * while many successes are still expected, a block at a time near the end
+ * (little made in vain). */
 int64_t cj_geom_walk(const cj_geom *G, cj_rng *r, int64_t from, int64_t end, int64_t *out, int64_t cap);
 
 /* Shuffle a 1-D array in place (Fisher-Yates, i = n-1 .. 1 swapping with
