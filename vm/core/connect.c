@@ -4,12 +4,28 @@
  * pairs kernel), fixed in- and out-degree, and arrays; the synapses of a
  * projection in CSR order by pre neuron (post[s] per synapse; pre[s] only
  * when a kernel reads it: cj_nx_makepre), and the index by post neuron.
- * Each projection draws from its own cj_rng stream (1000 + projection id).
  *
- * Across MPI ranks (netmpi.h) a rank keeps only the synapses whose post
- * neuron it owns (cj_nx_postrange: [own0, own1)); it walks the same streams
- * through every row, so what it keeps is exactly the one-rank synapses onto
- * its neurons, in the same order.
+ * The random draws are keyed so that any range of post neurons can be
+ * drawn alone (IR.md §4): row r (a pre neuron; for fixed in-degree, a post
+ * neuron) of projection pid draws from stream 2^61 + (pid + 1) 2^31 + r of
+ * the network's seed, block b of the row from block counter b 2^32.
+ *  - probability p: the post slice cut into blocks of a power of two >= 4096
+ *    post offsets holding >= 64 expected synapses (blocksize); geometric
+ *    gaps from each block's start, so each candidate is still Bernoulli(p);
+ *    a self-synapse excluded is dropped where it falls.
+ *  - pairs kernel: blocks of 65536 post offsets, one kernel call per block
+ *    (ctx.step = i + b 2^32), one uniform per candidate.
+ *  - fixed in-degree: one stream per target (block 0).
+ *  - fixed out-degree: one stream per row (block 0): k of the whole row.
+ *
+ * Across MPI ranks (netmpi.h) a rank builds only the synapses whose post
+ * neuron it owns (cj_nx_postrange: [own0, own1)): the blocks meeting its
+ * range, its own targets, the pairs of its range for the rules without
+ * draws; so its work is its share of the synapses plus, in each row, less
+ * than a block (two for a pairs kernel). Only fixed out-degree draws every row on every rank (a row's k
+ * targets cannot be drawn by part). What a rank keeps is exactly the
+ * one-rank synapses onto its neurons, in the same order
+ * (cj_net_proj_part; tests/core/test_connect.c).
  */
 #include "netimpl.h"
 

@@ -20,8 +20,8 @@
  * synapses into the bucket of its arrival step. No allocation happens in the
  * steady state: buffers grow geometrically and are kept.
  *
- * Randomness: connectivity, Poisson groups use cj_rng cursors (streams 1000 +
- * projection id and 2000 + population id, ids 1-based as in the IR);
+ * Randomness: connectivity, Poisson groups use cj_rng cursors (streams keyed
+ * by projection, row and block: connect.c; 2000 + population id, 1-based);
  * kernels use counter-based draws (interp.h), so nothing depends on the
  * backend.
  */
