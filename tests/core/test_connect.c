@@ -317,26 +317,26 @@ Test(connect, ranks_build_together_the_one_rank_network)
   K(.id = 1, .name = "p", .domain = CJ_DOM_PAIRS, .ntmp = 1, .body = "(let 0 (* 0.01 (rand uniform 0)))");
   OK(addpop(net, "A", 10000, 1, V1, 0, 0, 0, 0, 0));
   OK(addpop(net, "B", 140000, 1, V1, 0, 0, 0, 0, 0));
+  static const struct { const char *name; int post, rule, self, pkernel; double p; int64_t k, prelo, prehi, postlo, posthi; } c[7] = {
+    { "AA_prob", 0, CJ_RULE_PROB, 0, 0, 0.05, 0, 4000, 4199, 7, 9999 },
+    { "AB_prob", 1, CJ_RULE_PROB, 1, 0, 0.002, 0, 0, 299, 0, 139999 },
+    { "AB_pairs", 1, CJ_RULE_PROB, 1, 1, 0, 0, 5, 7, 1, 139998 },
+    { "AA_indeg", 0, CJ_RULE_INDEG, 0, 0, 0, 30, 100, 2999, 2000, 5999 },
+    { "AA_outdeg", 0, CJ_RULE_OUTDEG, 0, 0, 0, 20, 0, 2999, 1000, 8999 },
+    { "AA_all", 0, CJ_RULE_ALL, 0, 0, 0, 0, 4090, 4109, 7, 9999 },
+    { "AA_one", 0, CJ_RULE_ONE, 0, 0, 0, 0, 0, 4999, 3000, 7999 },
+  };
   cj_projdef d[7];
-  d[0] = proj("AA_prob", 0, 0, 10000, 10000, CJ_RULE_PROB);
-  d[0].p = 0.05; d[0].self = 0; d[0].pre_lo = 4000; d[0].pre_hi = 4199; d[0].post_lo = 7; d[0].post_hi = 9999;
-  d[1] = proj("AB_prob", 0, 1, 10000, 140000, CJ_RULE_PROB);
-  d[1].p = 0.002; d[1].pre_lo = 0; d[1].pre_hi = 299; d[1].post_lo = 0; d[1].post_hi = 139999;
-  d[2] = proj("AB_pairs", 0, 1, 10000, 140000, CJ_RULE_PROB);
-  d[2].pkernel = 1; d[2].pre_lo = 5; d[2].pre_hi = 7; d[2].post_lo = 1; d[2].post_hi = 139998;
-  d[3] = proj("AA_indeg", 0, 0, 10000, 10000, CJ_RULE_INDEG);
-  d[3].k = 30; d[3].self = 0; d[3].pre_lo = 100; d[3].pre_hi = 2999; d[3].post_lo = 2000; d[3].post_hi = 5999;
-  d[4] = proj("AA_outdeg", 0, 0, 10000, 10000, CJ_RULE_OUTDEG);
-  d[4].k = 20; d[4].self = 0; d[4].pre_lo = 0; d[4].pre_hi = 2999; d[4].post_lo = 1000; d[4].post_hi = 8999;
-  d[5] = proj("AA_all", 0, 0, 10000, 10000, CJ_RULE_ALL);
-  d[5].self = 0; d[5].pre_lo = 4090; d[5].pre_hi = 4109; d[5].post_lo = 7; d[5].post_hi = 9999;
-  d[6] = proj("AA_one", 0, 0, 10000, 10000, CJ_RULE_ONE);
-  d[6].self = 0; d[6].pre_lo = 0; d[6].pre_hi = 4999; d[6].post_lo = 3000; d[6].post_hi = 7999;
+  for (int j = 0; j < 7; j++) {
+    d[j] = proj(c[j].name, 0, c[j].post, 10000, c[j].post ? 140000 : 10000, c[j].rule);
+    d[j].self = c[j].self; d[j].pkernel = c[j].pkernel; d[j].p = c[j].p; d[j].k = c[j].k;
+    d[j].pre_lo = c[j].prelo; d[j].pre_hi = c[j].prehi; d[j].post_lo = c[j].postlo; d[j].post_hi = c[j].posthi;
+  }
   for (int j = 0; j < 7; j++) OK(cj_net_add_proj(net, &d[j]));
   OK(cj_net_build(net));
   for (int j = 0; j < 7; j++) cr_assert_gt(cj_net_proj_nsyn(net, j), 0, "%s is empty", d[j].name);
   for (int j = 0; j < 7; j++) {
-    const int64_t n = j == 1 || j == 2 ? 140000 : 10000;
+    const int64_t n = c[j].post ? 140000 : 10000;
     int64_t cut[9];
     for (int K = 2; K <= 7; K += K == 4 ? 3 : 1) {
       for (int r = 0; r < K; r++) cj_mpi_range(n, r, K, &cut[r], &cut[r + 1]);
@@ -344,7 +344,7 @@ Test(connect, ranks_build_together_the_one_rank_network)
     }
     const int64_t edges[] = { 0, 4102, 4104, 8199, 8199, n };   /* A: blocks start at 7, 4103, 8199 */
     const int64_t edgesB[] = { 0, 32767, 32769, 65537, 65537, n };  /* B: at 0, 32768, ... and 1, 65537 */
-    samesplit(net, j, 10000, j == 1 || j == 2 ? edgesB : edges, 5);
+    samesplit(net, j, 10000, c[j].post ? edgesB : edges, 5);
   }
   cj_net_free(net);
 }
