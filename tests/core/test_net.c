@@ -187,7 +187,9 @@ Test(interp, every_operation_matches_c)
 
 /* Threshold kernels, the fused v <op> K scan (both orientations) and the
  * general one, against a plain C loop: spikes in increasing order, the
- * refractory neurons left out, a length that is no multiple of a vector. */
+ * refractory neurons left out, a length that is no multiple of a vector;
+ * every value of specials in turn (dense passes), then specials at one
+ * neuron in 61 and -5 elsewhere (most groups of 64 neurons without one). */
 Test(interp, threshold_scans_match_a_c_loop)
 {
   static const struct { const char *cond; } th[] = {
@@ -198,11 +200,14 @@ Test(interp, threshold_scans_match_a_c_loop)
   const int64_t n = NSPEC * NSPEC + 3;
   double *a = malloc(n * 8), *b = malloc(n * 8), *ls = malloc(n * 8);
   int64_t *sp = malloc(n * 8);
-  for (int64_t k = 0; k < n; k++) {
-    a[k] = specials[k % NSPEC]; b[k] = specials[(k / NSPEC) % NSPEC];
-    ls[k] = k % 7 == 0 ? 0.995 : -1e9;           /* every 7th neuron refractory at t = 1 */
-  }
+  for (int sparse = 0; sparse < 2; sparse++)
   for (size_t q = 0; q < sizeof th / sizeof th[0]; q++) {
+    for (int64_t k = 0; k < n; k++) {
+      a[k] = !sparse ? specials[k % NSPEC] : k % 61 == 17 ? specials[(k / 61) % NSPEC] : -5.0;
+      b[k] = specials[(k / NSPEC) % NSPEC];
+      ls[k] = k % 7 == 0 ? 0.995 : -1e9;         /* every 7th neuron refractory at t = 1 */
+    }
+    if (sparse) a[n - 1] = 3.0;                  /* a spike in the lanes after the last whole vector */
     cj_ktree *t = cj_ktree_new();
     cj_node *cond;
     OK(cj_kexpr_parse(t, th[q].cond, &cond));
@@ -222,11 +227,12 @@ Test(interp, threshold_scans_match_a_c_loop)
       int pass = q == 0 ? x > 0.5 : q == 1 ? 0.5 < x : q == 2 ? x >= -0.0 : q == 3 ? 0.0 <= x :
                  q == 4 ? x < 1.0 : q == 5 ? x == 3.0 : q == 6 ? x != 0.0 : x > b[k];
       if (!pass || 1.0 - ls[k] < 0.01) continue;
-      cr_assert(want < ns && sp[want] == k, "%s: spike %lld should be neuron %lld",
-                th[q].cond, (long long)want, (long long)k);
+      cr_assert(want < ns && sp[want] == k, "%s%s: spike %lld should be neuron %lld",
+                th[q].cond, sparse ? " (sparse)" : "", (long long)want, (long long)k);
       want++;
     }
-    cr_assert_eq(ns, want, "%s: %lld spikes, C gives %lld", th[q].cond, (long long)ns, (long long)want);
+    cr_assert_eq(ns, want, "%s%s: %lld spikes, C gives %lld", th[q].cond, sparse ? " (sparse)" : "",
+                 (long long)ns, (long long)want);
     cr_assert_gt(want, 0, "%s: the case has spikes", th[q].cond);
     cj_prog_free(p);
     cj_ktree_free(t);

@@ -41,6 +41,28 @@ typedef double KVU __attribute__((vector_size(8 * KW), may_alias, aligned(8)));
     }                                                                                \
   } while (0)
 
+/* The threshold scan of the whole vectors of I_THRESHV, x OP k: the masks of
+ * 64 lanes are or-ed and tested once (a spike is rare), then a passing group
+ * is looked at vector by vector and a passing vector lane by lane, in order. */
+#define KTHRESH(OP) do {                                                             \
+    for (int g = 0; g < mv; g += 64 / KW) {                                          \
+      const int ge = g + 64 / KW < mv ? g + 64 / KW : mv;                            \
+      KVI acc = { 0 };                                                               \
+      int64_t any = 0;                                                               \
+      for (int v = g; v < ge; v++) acc |= ((const KVU *)x)[v] OP k;                  \
+      for (int j = 0; j < KW; j++) any |= acc[j];                                    \
+      if (!any) continue;                                                            \
+      for (int v = g; v < ge; v++) {                                                 \
+        const KVI mk = ((const KVU *)x)[v] OP k;                                     \
+        any = 0;                                                                     \
+        for (int j = 0; j < KW; j++) any |= mk[j];                                   \
+        if (!any) continue;                                                          \
+        for (int j = 0; j < KW; j++)                                                 \
+          if (mk[j] && t - ls[v * KW + j] >= rb) c->spikes[(*ns)++] = base + v * KW + j; \
+      }                                                                              \
+    }                                                                                \
+  } while (0)
+
 /* 1 if lane l of the comparison cmp (an I_*K op) holds for x against k. */
 static inline int KCAT(KBLOCK, _cmp1)(int cmp, double x, double k)
 {
@@ -335,26 +357,16 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
         break;
       }
       const double *x = (const double *)c->var[in->a] + base;
-      for (int v = 0; v <= mv; v++) {
-        int l0 = v * KW, l1 = v < mv ? l0 + KW : m;
-        if (v < mv) {
-          KV xv = ((const KVU *)x)[v];
-          KVI mk;
-          switch (cmp) {
-          case I_LTK: mk = xv < k; break;
-          case I_LEK: mk = xv <= k; break;
-          case I_GTK: mk = xv > k; break;
-          case I_GEK: mk = xv >= k; break;
-          case I_EQK: mk = xv == k; break;
-          default: mk = xv != k; break;
-          }
-          int64_t any = 0;
-          for (int j = 0; j < KW; j++) any |= mk[j];
-          if (!any) continue;
-        }
-        for (int l = l0; l < l1; l++)
-          if (KCAT(KBLOCK, _cmp1)(cmp, x[l], k) && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
+      switch (cmp) {
+      case I_LTK: KTHRESH(<); break;
+      case I_LEK: KTHRESH(<=); break;
+      case I_GTK: KTHRESH(>); break;
+      case I_GEK: KTHRESH(>=); break;
+      case I_EQK: KTHRESH(==); break;
+      default: KTHRESH(!=); break;
       }
+      for (int l = mv * KW; l < m; l++)
+        if (KCAT(KBLOCK, _cmp1)(cmp, x[l], k) && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
       break;
     }
     }
@@ -362,6 +374,7 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
 }
 
 #undef KLOOP
+#undef KTHRESH
 #undef KVLOOP
 #undef KVR
 #undef KR
