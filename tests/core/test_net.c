@@ -81,7 +81,10 @@ static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1)
   X(decay, ((0.99501247919268232 * a) + -0.00024438851955856664)) X(decay2, (-0.0 + (a * 0.5))) \
   X(rsubv, ((b * 2.0) - a)) X(rdivv, ((b + 1.0) / a)) X(rmulv, ((b + 1.0) * a)) X(raddv, ((-b) + a)) \
   X(mulkaddv, ((0.9 * (a - 0.5)) + b)) X(addmulkv, (b + ((a - 0.5) * 0.9))) X(vsubexpr, (a - (b * b))) \
-  X(selv, (c < 0.5 ? (a * 2.0) : b))
+  X(selv, (c < 0.5 ? (a * 2.0) : b)) \
+  X(nmul, (a * (-(b + 1.0)))) X(nmulr, ((-(b + 1.0)) * a)) X(addneg, (b + (-a))) X(subneg, ((b * 2.0) - (-a))) \
+  X(knegmul, (3.0 * (-a))) X(negmulk, ((-(a + b)) * -0.5)) X(negneg, (-(-(a * b)))) \
+  X(mulkvv, ((0.9 * a) + b)) X(mulkvvsame, (a + (-0.02 * a))) X(mulkvadd, ((0.9 * a) + (b * b)))
 SUPERS(SUPER)
 
 static const struct { const char *expr; cfn f; const char *c; } ops[] = {
@@ -131,6 +134,18 @@ static const struct { const char *expr; cfn f; const char *c; } ops[] = {
   { "(+ (var 1 i) (* (- (var 0 i) 0.5) 0.9))", c_addmulkv, "(b + ((a - 0.5) * 0.9))" },
   { "(- (var 0 i) (* (var 1 i) (var 1 i)))", c_vsubexpr, "(a - (b * b))" },
   { "(ifelse (< (var 2 i) 0.5) (* (var 0 i) 2) (var 1 i))", c_selv, "((x < 0.5 ? 1.0 : 0.0) != 0.0 ? (a * 2.0) : b)" },
+  /* negations folded into their consumers (VB_NMUL; y - x, y + x, -K * x, x) */
+  { "(* (var 0 i) (neg (+ (var 1 i) 1)))", c_nmul, "(a * (-(b + 1.0)))" },
+  { "(* (neg (+ (var 1 i) 1)) (var 0 i))", c_nmulr, "((-(b + 1.0)) * a)" },
+  { "(+ (var 1 i) (neg (var 0 i)))", c_addneg, "(b + (-a))" },
+  { "(- (* (var 1 i) 2) (neg (var 0 i)))", c_subneg, "((b * 2.0) - (-a))" },
+  { "(* 3 (neg (var 0 i)))", c_knegmul, "(3.0 * (-a))" },
+  { "(* (neg (+ (var 0 i) (var 1 i))) -0.5)", c_negmulk, "((-(a + b)) * -0.5)" },
+  { "(neg (neg (* (var 0 i) (var 1 i))))", c_negneg, "(-(-(a * b)))" },
+  /* K * v + w with both variables read straight (I_MULKVV), K * v + x (I_MULKVADD) */
+  { "(+ (* 0.9 (var 0 i)) (var 1 i))", c_mulkvv, "((0.9 * a) + b)" },
+  { "(+ (var 0 i) (* 0.02 (neg (var 0 i))))", c_mulkvvsame, "(a + (-0.02 * a))" },
+  { "(+ (* 0.9 (var 0 i)) (* (var 1 i) (var 1 i)))", c_mulkvadd, "((0.9 * a) + (b * b))" },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -155,14 +170,18 @@ static void checkop(const char *expr, cfn f)
     c[k] = (k / (NSPEC * NSPEC)) == 0 ? 0.0 : (k / (NSPEC * NSPEC)) == 1 ? 1.0 : NAN;
     list[k] = n - 1 - k;
   }
-  for (int dom = 0; dom < 2; dom++) {
+  for (int form = 0; form < 4; form++) {
+    const int dom = form & 1;
     cj_ktree *t = cj_ktree_new();
     cj_ref refs[4] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 } };
     cj_node **stmts; int ns;
-    snprintf(body, sizeof body, "(let 0 %s) (set 3 i (tmp 0))", expr);
+    /* form 0, 1: the let is put in its one use, the set (its last instruction
+     * writes the variable in the neurons domain); 2, 3: tmp 0 is read twice,
+     * so it stays a register and the set stores it */
+    snprintf(body, sizeof body, "(let 0 %s) (set 3 i (tmp 0))%s", expr, form < 2 ? "" : " (let 1 (tmp 0))");
     OK(cj_kbody_parse(t, body, &stmts, &ns));
     cj_kdef d = { .id = 1, .name = "op", .domain = dom ? CJ_DOM_SPIKES : CJ_DOM_NEURONS,
-                  .kind = CJ_KK_STMTS, .nrefs = 4, .refs = refs, .ntmp = 1, .nbody = ns, .body = stmts };
+                  .kind = CJ_KK_STMTS, .nrefs = 4, .refs = refs, .ntmp = 2, .nbody = ns, .body = stmts };
     cj_prog *p;
     OK(cj_prog_compile(&d, &p));
     double *vars[4] = { a, b, c, out };
@@ -171,8 +190,8 @@ static void checkop(const char *expr, cfn f)
     cj_prog_run(p, &ctx);
     for (int64_t k = 0; k < n; k++) {
       double want = f(a[k], b[k], c[k]);
-      cr_assert(samebits(out[k], want), "%s (%s domain) at (%g, %g, %g): interpreter %.17g, C %.17g",
-                expr, dom ? "spikes" : "neurons", a[k], b[k], c[k], out[k], want);
+      cr_assert(samebits(out[k], want), "%s (%s domain, %s) at (%g, %g, %g): interpreter %.17g, C %.17g",
+                expr, dom ? "spikes" : "neurons", form < 2 ? "let inlined" : "let kept", a[k], b[k], c[k], out[k], want);
     }
     cj_prog_free(p);
     cj_ktree_free(t);
@@ -238,6 +257,75 @@ Test(interp, threshold_scans_match_a_c_loop)
     cj_ktree_free(t);
   }
   free(a); free(b); free(ls); free(sp);
+}
+
+/* A let used once is computed at its use, and a set's last instruction
+ * writes the variable (kcompile.c's rewrite and setlast): only where no
+ * statement in between writes what the let reads. Each kernel against a C
+ * loop over the old values, in double and in float variables (a store is
+ * one rounding of the double value), from element 0 and from element 5 on
+ * (a thread's range: the variable no longer aligned to a vector). */
+static void inl_want(int q, double a, double b, double c, double w[2])
+{
+  switch (q) {
+  case 0: w[0] = a + 1.0; w[1] = a * 2.0; break;
+  case 1: w[0] = c > 0.5 ? 7.0 : a; w[1] = a * 2.0; break;
+  case 2: w[0] = a; w[1] = a * 2.0 + 5.0; break;
+  case 3: w[0] = b; w[1] = b + 0.02 * (-b); break;
+  case 4: w[0] = a; w[1] = c > 0.5 ? a * 2.0 : b; break;
+  default: w[0] = 0.3 * a; w[1] = (-0.02 * b) + b; break;
+  }
+}
+
+Test(interp, lets_move_to_their_use_only_when_nothing_between_changes_them)
+{
+  static const char *const body[] = {
+    "(let 0 (* (var 0 i) 2)) (set 0 i (+ (var 0 i) 1)) (set 1 i (tmp 0))",
+    "(let 0 (* (var 0 i) 2)) (if (> (var 2 i) 0.5) ((set 0 i 7))) (set 1 i (tmp 0))",
+    "(let 1 (var 0 i)) (let 0 (* (tmp 1) 2)) (let 1 5) (set 1 i (+ (tmp 0) (tmp 1)))",
+    "(let 0 (neg (var 1 i))) (let 1 (+ (var 1 i) (* 0.02 (tmp 0)))) (set 0 i (var 1 i)) (set 1 i (tmp 1))",
+    "(let 0 (* (var 0 i) 2)) (if (> (var 2 i) 0.5) ((set 1 i (tmp 0))))",
+    "(set 0 i (* 0.3 (var 0 i))) (set 1 i (+ (* -0.02 (var 1 i)) (var 1 i)))",
+  };
+  const int64_t n = NSPEC * NSPEC + 3;
+  double *d[3], *a0 = malloc(n * 8), *b0 = malloc(n * 8), *c0 = malloc(n * 8);
+  float *f[3];
+  for (int r = 0; r < 3; r++) { d[r] = malloc(n * 8); f[r] = malloc(n * 4); }
+  for (size_t q = 0; q < sizeof body / sizeof body[0]; q++)
+    for (int single = 0; single < 2; single++)
+      for (int lo = 0; lo <= 5; lo += 5) {
+        for (int64_t k = 0; k < n; k++) {
+          a0[k] = specials[k % NSPEC]; b0[k] = specials[(k / NSPEC) % NSPEC]; c0[k] = k % 3 == 0;
+          if (single) { a0[k] = (float)a0[k]; b0[k] = (float)b0[k]; }
+          d[0][k] = a0[k]; d[1][k] = b0[k]; d[2][k] = c0[k];
+          f[0][k] = (float)a0[k]; f[1][k] = (float)b0[k]; f[2][k] = (float)c0[k];
+        }
+        cj_ktree *t = cj_ktree_new();
+        cj_node **stmts; int ns;
+        OK(cj_kbody_parse(t, body[q], &stmts, &ns));
+        cj_ref refs[3] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 } };
+        cj_kdef def = { .id = 1, .name = "inl", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_STMTS,
+                        .nrefs = 3, .refs = refs, .ntmp = 2, .nbody = ns, .body = stmts };
+        cj_prog *p;
+        OK(cj_prog_compile(&def, &p));
+        cj_prog_set_single(p, single);
+        void *vars[3] = { single ? (void *)f[0] : d[0], single ? (void *)f[1] : d[1], single ? (void *)f[2] : d[2] };
+        cj_kctx ctx = { .n = n, .lo = lo, .var = vars, .npop = n };
+        cj_prog_run(p, &ctx);
+        for (int64_t k = 0; k < n; k++) {
+          double w[2] = { a0[k], b0[k] };
+          if (k >= lo) inl_want((int)q, a0[k], b0[k], c0[k], w);
+          for (int r = 0; r < 2; r++) {
+            double got = single ? (double)f[r][k] : d[r][k], want = single ? (double)(float)w[r] : w[r];
+            cr_assert(samebits(got, want), "%s (%s, from %d): var %d of element %lld is %.17g, want %.17g",
+                      body[q], single ? "float" : "double", lo, r, (long long)k, got, want);
+          }
+        }
+        cj_prog_free(p);
+        cj_ktree_free(t);
+      }
+  for (int r = 0; r < 3; r++) { free(d[r]); free(f[r]); }
+  free(a0); free(b0); free(c0);
 }
 
 Test(interp, leaves_t_dt_n_i_notref_lastspike)

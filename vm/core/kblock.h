@@ -23,8 +23,17 @@ typedef double KVU __attribute__((vector_size(8 * KW), may_alias, aligned(8)));
 #define KBOOL(mk) ((KV)((mk) & 0x3FF0000000000000LL))
 #define KR(x) (p->regs + (size_t)(x) * LANES)
 #define KVR(x) ((KV *)KR(x))
-/* d[v] = f over the nv vectors of a block (registers hold LANES >= nv * KW) */
-#define KLOOP(expr) for (int v = 0; v < nv; v++) vd[v] = (expr)
+/* d[v] = f over the nv vectors of a block (registers hold LANES >= nv * KW);
+ * into a variable (dw = mv) the lanes after the last whole vector are
+ * computed as one vector and only the live ones stored. */
+#define KLOOP(expr) do {                                                             \
+    for (int v = 0; v < dw; v++) vd[v] = (expr);                                     \
+    if (dw < nv) {                                                                   \
+      const int v = dw;                                                              \
+      const KV t_ = (expr);                                                          \
+      for (int j = 0; j < m - dw * KW; j++) d[dw * KW + j] = t_[j];                  \
+    }                                                                                \
+  } while (0)
 
 /* d = expr over X, the variable slot read at the block's neurons: whole
  * vectors (vexpr; register lanes v) then the lanes left (sexpr; lanes l),
@@ -85,8 +94,11 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
   const int contig = p->domain == CJ_DOM_NEURONS, sgl = p->single;
   for (int pc = 0;; pc++) {
     const ins *in = &code[pc];
-    double *d = KR(in->d);
-    KV *vd = KVR(in->d), *va = KVR(in->a), *vb = KVR(in->b);
+    const int dvar = in->v != NOREG && !sgl;   /* the result goes to a variable (float: after the op) */
+    double *d = dvar ? (double *)c->var[in->v] + base : KR(in->d);
+    KVU *vd = (KVU *)d;
+    KV *va = KVR(in->a), *vb = KVR(in->b);
+    const int dw = dvar ? mv : nv;               /* vectors stored whole */
     switch (in->op) {
     case I_END: return;
     case I_LOADC:
@@ -246,7 +258,8 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
       case VB_VMUL: KVLOOP(in->a, X * vb[v], X * b[l]); break;
       case VB_RMUL: KVLOOP(in->a, vb[v] * X, b[l] * X); break;
       case VB_VDIV: KVLOOP(in->a, X / vb[v], X / b[l]); break;
-      default: KVLOOP(in->a, vb[v] / X, b[l] / X); break;
+      case VB_RDIV: KVLOOP(in->a, vb[v] / X, b[l] / X); break;
+      default: KVLOOP(in->a, X * -vb[v], X * -b[l]); break;
       }
       break;
     }
@@ -273,6 +286,18 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
     case I_MULKADDV: {
       const double k = KR(in->c)[0], *a = KR(in->a);
       KVLOOP(in->b, k * va[v] + X, k * a[l] + X);
+      break;
+    }
+    case I_MULKVV: {
+      const double k = KR(in->c)[0];
+      if (sgl) {
+        const float *x = (const float *)c->var[in->a] + base, *y = (const float *)c->var[in->b] + base;
+        for (int l = 0; l < m; l++) d[l] = k * (double)x[l] + (double)y[l];
+        break;
+      }
+      const double *x = (const double *)c->var[in->a] + base, *y = (const double *)c->var[in->b] + base;
+      for (int v = 0; v < mv; v++) vd[v] = k * ((const KVU *)x)[v] + ((const KVU *)y)[v];
+      for (int l = mv * KW; l < m; l++) d[l] = k * x[l] + y[l];
       break;
     }
     case I_SINCEK: {   /* t - lastspike <c> K, neurons domain */
@@ -369,6 +394,10 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
         if (KCAT(KBLOCK, _cmp1)(cmp, x[l], k) && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
       break;
     }
+    }
+    if (in->v != NOREG && sgl) {   /* float variable: the register rounded once, as a store */
+      float *dst = (float *)c->var[in->v] + base;
+      for (int l = 0; l < m; l++) dst[l] = (float)d[l];
     }
   }
 }
