@@ -84,7 +84,9 @@ static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1)
   X(selv, (c < 0.5 ? (a * 2.0) : b)) \
   X(nmul, (a * (-(b + 1.0)))) X(nmulr, ((-(b + 1.0)) * a)) X(addneg, (b + (-a))) X(subneg, ((b * 2.0) - (-a))) \
   X(knegmul, (3.0 * (-a))) X(negmulk, ((-(a + b)) * -0.5)) X(negneg, (-(-(a * b)))) \
-  X(mulkvv, ((0.9 * a) + b)) X(mulkvvsame, (a + (-0.02 * a))) X(mulkvadd, ((0.9 * a) + (b * b)))
+  X(mulkvv, ((0.9 * a) + b)) X(mulkvvsame, (a + (-0.02 * a))) X(mulkvadd, ((0.9 * a) + (b * b))) \
+  X(mulk2, ((0.9 * (a - 0.5)) + (-0.3 * (b + 1.0)))) X(mulk2v, ((0.9 * (a - 0.5)) + (b * -0.3))) \
+  X(mulk2vswap, ((0.7 * b) + ((a - 0.5) * 3.0)))
 SUPERS(SUPER)
 
 static const struct { const char *expr; cfn f; const char *c; } ops[] = {
@@ -146,6 +148,10 @@ static const struct { const char *expr; cfn f; const char *c; } ops[] = {
   { "(+ (* 0.9 (var 0 i)) (var 1 i))", c_mulkvv, "((0.9 * a) + b)" },
   { "(+ (var 0 i) (* 0.02 (neg (var 0 i))))", c_mulkvvsame, "(a + (-0.02 * a))" },
   { "(+ (* 0.9 (var 0 i)) (* (var 1 i) (var 1 i)))", c_mulkvadd, "((0.9 * a) + (b * b))" },
+  /* K * x + K2 * y (I_MULK2), y a variable read straight (I_MULK2V) on either side */
+  { "(+ (* 0.9 (- (var 0 i) 0.5)) (* -0.3 (+ (var 1 i) 1)))", c_mulk2, "((0.9 * (a - 0.5)) + (-0.3 * (b + 1.0)))" },
+  { "(+ (* 0.9 (- (var 0 i) 0.5)) (* (var 1 i) -0.3))", c_mulk2v, "((0.9 * (a - 0.5)) + (b * -0.3))" },
+  { "(+ (* 0.7 (var 1 i)) (* (- (var 0 i) 0.5) 3))", c_mulk2vswap, "((0.7 * b) + ((a - 0.5) * 3.0))" },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -168,6 +174,7 @@ static void checkop(const char *expr, cfn f)
     a[k] = specials[k % NSPEC];
     b[k] = specials[(k / NSPEC) % NSPEC];
     c[k] = (k / (NSPEC * NSPEC)) == 0 ? 0.0 : (k / (NSPEC * NSPEC)) == 1 ? 1.0 : NAN;
+    if (k >= (int64_t)(NSPEC * NSPEC * 3)) { b[k] = specials[(k * 7 + 3) % NSPEC]; c[k] = k % 2; }   /* the tail lanes vary too */
     list[k] = n - 1 - k;
   }
   for (int form = 0; form < 4; form++) {
@@ -386,6 +393,56 @@ Test(interp, refractory_clock_and_notref_select_match_c)
     cr_assert(samebits(sel[i], (tnow - last[i] >= rb ? a[i] : b[i]) * 1.0), "select then multiply, neuron %d", i);
     cr_assert(samebits(clamp[i], tnow - last[i] < 0.125 ? b[i] * 3.0 : a[i]), "refractory clamp, neuron %d", i);
   }
+  cj_prog_free(p);
+  cj_ktree_free(t);
+}
+
+/* set v = ifelse(notref, x, y) with x's last instruction an op of KLOOP:
+ * that instruction selects and stores (ins.e); otherwise I_STORESELNR.
+ * Against C over the old values, in double and float variables, from
+ * element 0 and from element 5 (lanes after the last whole vector both
+ * times), refractory neurons at every sixth step of the pattern. */
+Test(interp, refractory_select_in_the_last_instruction_matches_c)
+{
+  cj_ktree *t = cj_ktree_new();
+  cj_node **s; int ns;
+  OK(cj_kbody_parse(t, "(let 0 (* (var 3 i) 0.5))"
+                       " (set 0 i (ifelse notref (+ (tmp 0) (* 0.1 (var 4 i))) (tmp 0)))"      /* I_MULKVADD: stored apart */
+                       " (set 1 i (ifelse notref (+ (* 0.9 (tmp 0)) (- (var 4 i) 1)) (tmp 0)))" /* I_MULKADD selects */
+                       " (set 2 i (ifelse notref (+ (* (var 3 i) (var 4 i)) 0.25) (var 3 i)))", &s, &ns)); /* I_ADDK */
+  cj_ref refs[5] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 }, { 0, 0, 4 } };
+  cj_kdef d = { .id = 5, .name = "selst", .domain = CJ_DOM_NEURONS, .nrefs = 5, .refs = refs, .ntmp = 1,
+                .nbody = ns, .body = s };
+  cj_prog *p;
+  OK(cj_prog_compile(&d, &p));
+  enum { N = 301 };
+  static double dv[5][N], last[N];
+  static float fv[5][N];
+  const double tnow = 1.0, rb = 0.25;
+  for (int single = 0; single < 2; single++)
+    for (int lo = 0; lo <= 5; lo += 5) {
+      for (int i = 0; i < N; i++) {
+        last[i] = i % 6 == 0 ? -INFINITY : i % 6 == 1 ? 0.875 : i % 6 == 2 ? 0.75 : i % 6 == 3 ? NAN : i % 6 == 4 ? 0.9 : 1.0;
+        for (int r = 0; r < 5; r++) { dv[r][i] = r < 3 ? -1.0 : specials[(size_t)(r == 3 ? i : i / (int)NSPEC) % NSPEC]; fv[r][i] = (float)dv[r][i]; }
+        if (single) { dv[3][i] = fv[3][i]; dv[4][i] = fv[4][i]; }
+      }
+      cj_prog_set_single(p, single);
+      void *vars[5];
+      for (int r = 0; r < 5; r++) vars[r] = single ? (void *)fv[r] : (void *)dv[r];
+      cj_kctx c = { .n = N, .lo = lo, .t = tnow, .dt = 1e-4, .var = vars, .lastspike = last, .refractory = rb, .npop = N };
+      cj_prog_run(p, &c);
+      for (int i = 0; i < N; i++) {
+        const double a = dv[3][i], b = dv[4][i], t0 = a * 0.5;
+        const int nr = tnow - last[i] >= rb;
+        double w[3] = { nr ? t0 + 0.1 * b : t0, nr ? 0.9 * t0 + (b - 1.0) : t0, nr ? a * b + 0.25 : a };
+        for (int r = 0; r < 3; r++) {
+          double want = i < lo ? -1.0 : single ? (double)(float)w[r] : w[r];
+          double got = single ? (double)fv[r][i] : dv[r][i];
+          cr_assert(samebits(got, want), "set %d (%s, from %d), neuron %d: %.17g, want %.17g",
+                    r, single ? "float" : "double", lo, i, got, want);
+        }
+      }
+    }
   cj_prog_free(p);
   cj_ktree_free(t);
 }

@@ -25,13 +25,30 @@ typedef double KVU __attribute__((vector_size(8 * KW), may_alias, aligned(8)));
 #define KVR(x) ((KV *)KR(x))
 /* d[v] = f over the nv vectors of a block (registers hold LANES >= nv * KW);
  * into a variable (dw = mv) the lanes after the last whole vector are
- * computed as one vector and only the live ones stored. */
+ * computed as one vector and only the live ones stored. With a refractory
+ * select (in->e) a lane of a refractory neuron takes register e's instead,
+ * tested as I_STORESELNR does; the lanes after the whole vectors one by one
+ * (lastspike ends with the population). */
 #define KLOOP(expr) do {                                                             \
-    for (int v = 0; v < dw; v++) vd[v] = (expr);                                     \
-    if (dw < nv) {                                                                   \
-      const int v = dw;                                                              \
-      const KV t_ = (expr);                                                          \
-      for (int j = 0; j < m - dw * KW; j++) d[dw * KW + j] = t_[j];                  \
+    if (in->e == NOREG) {                                                            \
+      for (int v = 0; v < dw; v++) vd[v] = (expr);                                   \
+      if (dw < nv) {                                                                 \
+        const int v = dw;                                                            \
+        const KV t_ = (expr);                                                        \
+        for (int j = 0; j < m - dw * KW; j++) d[dw * KW + j] = t_[j];                \
+      }                                                                              \
+    } else {                                                                         \
+      const double tt_ = c->t, rb_ = c->refractory, *ls_ = c->lastspike + base, *e_ = KR(in->e); \
+      const KV *ve_ = KVR(in->e);                                                    \
+      for (int v = 0; v < mv; v++) {                                                 \
+        const KVI k_ = tt_ - ((const KVU *)ls_)[v] >= rb_;                           \
+        vd[v] = (KV)(((KVI)(expr) & k_) | ((KVI)ve_[v] & ~k_));                      \
+      }                                                                              \
+      if (mv < nv) {                                                                 \
+        const int v = mv;                                                            \
+        const KV t_ = (expr);                                                        \
+        for (int l = mv * KW; l < m; l++) d[l] = tt_ - ls_[l] >= rb_ ? t_[l - mv * KW] : e_[l]; \
+      }                                                                              \
     }                                                                                \
   } while (0)
 
@@ -298,6 +315,12 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
       const double *x = (const double *)c->var[in->a] + base, *y = (const double *)c->var[in->b] + base;
       for (int v = 0; v < mv; v++) vd[v] = k * ((const KVU *)x)[v] + ((const KVU *)y)[v];
       for (int l = mv * KW; l < m; l++) d[l] = k * x[l] + y[l];
+      break;
+    }
+    case I_MULK2: { const double k = KR(in->c)[0], k2 = KR(in->k)[0]; KLOOP(k * va[v] + k2 * vb[v]); break; }
+    case I_MULK2V: {
+      const double k = KR(in->c)[0], k2 = KR(in->k)[0], *a = KR(in->a);
+      KVLOOP(in->b, k * va[v] + k2 * X, k * a[l] + k2 * X);
       break;
     }
     case I_SINCEK: {   /* t - lastspike <c> K, neurons domain */

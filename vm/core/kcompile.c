@@ -344,7 +344,7 @@ static int emit(comp *c, int op, int d, int a, int b, int x)
     if (!nc) return p->err = cj_fail(CJ_ENOMEM, "kernel compiler: out of memory"), -1;
     p->code = nc; p->capcode = cap;
   }
-  p->code[p->ncode] = (ins){ (uint16_t)op, (uint16_t)d, (uint16_t)a, (uint16_t)b, (uint16_t)x, NOREG };
+  p->code[p->ncode] = (ins){ (uint16_t)op, (uint16_t)d, (uint16_t)a, (uint16_t)b, (uint16_t)x, NOREG, NOREG, NOREG };
   return p->ncode++;
 }
 
@@ -670,7 +670,22 @@ static int fused(comp *c, const cj_node *e, int dest)
     return d;
   }
   if (e->op == CJ_N_ADD) {                   /* K * x + y, y + K * x, K * x + K2 */
-    const cj_node *y = NULL;
+    const cj_node *y = NULL, *k2, *x2;
+    if (kproduct(a, &k, &x) && kproduct(b, &k2, &x2)) {   /* K * x + K2 * y: a variable y read straight */
+      const int swap = !contigvar(c, x2) && contigvar(c, x);   /* + commutes exactly */
+      const cj_node *xa = swap ? x2 : x, *ka = swap ? k2 : k, *xb = swap ? x : x2, *kb = swap ? k : k2;
+      const int yv = contigvar(c, xb);
+      int rb = yv ? varslot(c, xb) : cexpr(c, xb, -1), rk2;
+      if (rb < 0) return 0;
+      rx = cexpr(c, xa, -1);
+      rk = cexpr(c, ka, -1);
+      rk2 = cexpr(c, kb, -1);
+      c->p->sp = save;
+      d = dest >= 0 ? dest : newreg(c);
+      op = emit(c, yv ? I_MULK2V : I_MULK2, d, rx, rb, rk);
+      if (op >= 0) c->p->code[op].k = (uint16_t)rk2;
+      return d;
+    }
     if (kproduct(a, &k, &x)) y = b;
     else if (kproduct(b, &k, &x)) y = a;
     if (y && contigvar(c, x) && contigvar(c, y)) {   /* K * v + w: both read straight */
@@ -734,20 +749,25 @@ static int fused(comp *c, const cj_node *e, int dest)
 static int dvarok(int op)
 {
   return (op >= I_ADD && op <= I_NEG) || (op >= I_LT && op <= I_NOT) ||
-         (op >= I_ADDK && op <= I_MULKADDK) || (op >= I_VBIN && op <= I_MULKADDV) || op == I_MULKVV;
+         (op >= I_ADDK && op <= I_MULKADDK) || (op >= I_VBIN && op <= I_MULKADDV) || op >= I_MULKVV;
 }
 
 /* The value of a `set` at the neuron itself, computed into the scratch
  * register r by the last instruction emitted (at n0 or later): that
- * instruction writes the variable instead, and no store is needed. */
-static int setlast(comp *c, int n0, int r, int save, int slot)
+ * instruction writes the variable instead, and no store is needed. With
+ * e != NOREG the set is ifelse(notref, r, e): only an op of KLOOP can take
+ * the select too (ins.e). */
+static int setlast(comp *c, int n0, int r, int save, int slot, int e)
 {
   cj_prog *p = c->p;
   ins *in;
   if (p->err || p->ncode <= n0 || r < save) return 0;
   in = &p->code[p->ncode - 1];
   if (in->d != r || in->v != NOREG || !dvarok(in->op)) return 0;
+  if (e != (int)NOREG && !((in->op >= I_ADD && in->op <= I_NEG) || (in->op >= I_LT && in->op <= I_NOT) ||
+                           (in->op >= I_ADDK && in->op <= I_MULKADDK) || in->op == I_MULK2)) return 0;
   in->v = (uint16_t)slot;
+  in->e = (uint16_t)e;
   return 1;
 }
 
@@ -906,9 +926,11 @@ static int cstore(comp *c, const cj_node *s)
   contig = s->how == CJ_HOW_I && c->k->domain == CJ_DOM_NEURONS;
   if (contig && s->op == CJ_N_SET && c->mask == (int)NOREG && s->arg[0] && s->arg[0]->op == CJ_N_IFELSE &&
       s->arg[0]->nargs == 3 && s->arg[0]->arg[0] && s->arg[0]->arg[0]->op == CJ_N_NOTREF) {
-    int ra = cexpr(c, s->arg[0]->arg[1], -1), rb = cexpr(c, s->arg[0]->arg[2], -1);   /* v = ifelse(notref, a, b) */
+    int rb = cexpr(c, s->arg[0]->arg[2], -1), ra;   /* v = ifelse(notref, a, b) */
+    n0 = c->p->ncode;
+    ra = cexpr(c, s->arg[0]->arg[1], -1);
     c->p->usehow[CJ_HOW_I] = 1;
-    emit(c, I_STORESELNR, s->slot, ra, rb, 0);
+    if (!setlast(c, n0, ra, save, s->slot, rb)) emit(c, I_STORESELNR, s->slot, ra, rb, 0);
     c->use[s->slot].writes++;
     c->p->writes[s->slot] = 1;
     c->p->sp = save;
@@ -916,7 +938,7 @@ static int cstore(comp *c, const cj_node *s)
   }
   n0 = c->p->ncode;
   v = cexpr(c, s->arg[0], -1);
-  if (s->op == CJ_N_SET && contig && c->mask == (int)NOREG && setlast(c, n0, v, save, s->slot)) {}
+  if (s->op == CJ_N_SET && contig && c->mask == (int)NOREG && setlast(c, n0, v, save, s->slot, NOREG)) {}
   else if (s->op == CJ_N_SET) emit(c, contig ? I_STOREC : I_STOREX, s->slot, v, s->how, c->mask);
   else emit(c, contig ? I_ADDC : I_ADDX, s->slot, v, s->how, c->mask);
   c->use[s->slot].writes++;
