@@ -86,7 +86,11 @@ static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1)
   X(knegmul, (3.0 * (-a))) X(negmulk, ((-(a + b)) * -0.5)) X(negneg, (-(-(a * b)))) \
   X(mulkvv, ((0.9 * a) + b)) X(mulkvvsame, (a + (-0.02 * a))) X(mulkvadd, ((0.9 * a) + (b * b))) \
   X(mulk2, ((0.9 * (a - 0.5)) + (-0.3 * (b + 1.0)))) X(mulk2v, ((0.9 * (a - 0.5)) + (b * -0.3))) \
-  X(mulk2vswap, ((0.7 * b) + ((a - 0.5) * 3.0)))
+  X(mulk2vswap, ((0.7 * b) + ((a - 0.5) * 3.0))) \
+  X(vmadd, ((a * (b - 1.0)) + (b * b))) X(vmaddr, ((b - 2.0) + ((b + 1.0) * a))) \
+  X(vmaddneg, ((a * (-b)) + (b - 0.5))) X(vmsub, ((a * (-(b - 1.0))) - (b - 0.5))) \
+  X(vmsubp, (((b + 1.0) * a) - (b * b))) X(vmsubr, ((b - 0.5) - (a * (b + 1.0)))) \
+  X(vmsubrneg, ((b - 0.5) - ((-(b + 1.0)) * a)))
 SUPERS(SUPER)
 
 static const struct { const char *expr; cfn f; const char *c; } ops[] = {
@@ -152,6 +156,14 @@ static const struct { const char *expr; cfn f; const char *c; } ops[] = {
   { "(+ (* 0.9 (- (var 0 i) 0.5)) (* -0.3 (+ (var 1 i) 1)))", c_mulk2, "((0.9 * (a - 0.5)) + (-0.3 * (b + 1.0)))" },
   { "(+ (* 0.9 (- (var 0 i) 0.5)) (* (var 1 i) -0.3))", c_mulk2v, "((0.9 * (a - 0.5)) + (b * -0.3))" },
   { "(+ (* 0.7 (var 1 i)) (* (- (var 0 i) 0.5) 3))", c_mulk2vswap, "((0.7 * b) + ((a - 0.5) * 3.0))" },
+  /* V * x + y, y + V * x, V * x - y, y - V * x, x negated or not (I_VMADD) */
+  { "(+ (* (var 0 i) (- (var 1 i) 1)) (* (var 1 i) (var 1 i)))", c_vmadd, "((a * (b - 1.0)) + (b * b))" },
+  { "(+ (- (var 1 i) 2) (* (+ (var 1 i) 1) (var 0 i)))", c_vmaddr, "((b - 2.0) + ((b + 1.0) * a))" },
+  { "(+ (* (var 0 i) (neg (var 1 i))) (- (var 1 i) 0.5))", c_vmaddneg, "((a * (-b)) + (b - 0.5))" },
+  { "(- (* (var 0 i) (neg (- (var 1 i) 1))) (- (var 1 i) 0.5))", c_vmsub, "((a * (-(b - 1.0))) - (b - 0.5))" },
+  { "(- (* (+ (var 1 i) 1) (var 0 i)) (* (var 1 i) (var 1 i)))", c_vmsubp, "(((b + 1.0) * a) - (b * b))" },
+  { "(- (- (var 1 i) 0.5) (* (var 0 i) (+ (var 1 i) 1)))", c_vmsubr, "((b - 0.5) - (a * (b + 1.0)))" },
+  { "(- (- (var 1 i) 0.5) (* (neg (+ (var 1 i) 1)) (var 0 i)))", c_vmsubrneg, "((b - 0.5) - ((-(b + 1.0)) * a))" },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 

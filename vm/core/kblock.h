@@ -323,6 +323,19 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
       KVLOOP(in->b, k * va[v] + k2 * X, k * a[l] + k2 * X);
       break;
     }
+    case I_VMADD: {
+      const double *b = KR(in->b), *y = KR(in->c);
+      const KV *vy = KVR(in->c);
+      switch (in->k) {
+      case 0: KVLOOP(in->a, X * vb[v] + vy[v], X * b[l] + y[l]); break;
+      case VM_NEG: KVLOOP(in->a, X * -vb[v] + vy[v], X * -b[l] + y[l]); break;
+      case VM_SUB: KVLOOP(in->a, X * vb[v] - vy[v], X * b[l] - y[l]); break;
+      case VM_SUB | VM_NEG: KVLOOP(in->a, X * -vb[v] - vy[v], X * -b[l] - y[l]); break;
+      case VM_SUB | VM_LEFT: KVLOOP(in->a, vy[v] - X * vb[v], y[l] - X * b[l]); break;
+      default: KVLOOP(in->a, vy[v] - X * -vb[v], y[l] - X * -b[l]); break;
+      }
+      break;
+    }
     case I_SINCEK: {   /* t - lastspike <c> K, neurons domain */
       const double k = KR(in->b)[0], t = c->t, *ls = c->lastspike + base;
       for (int v = 0; v < mv; v++) {

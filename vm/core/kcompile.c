@@ -560,6 +560,19 @@ static int kproduct(const cj_node *e, const cj_node **k, const cj_node **x)
   return 0;
 }
 
+/* (neg x) */
+static int isneg(const cj_node *e) { return e && e->op == CJ_N_NEG && e->nargs == 1 && e->arg[0]; }
+
+/* (* V x) or (* x V), V a variable read straight and x not uniform (K * V
+ * has forms of its own): 1, *v the variable, *x the other. */
+static int vproduct(const comp *c, const cj_node *e, const cj_node **v, const cj_node **x)
+{
+  if (!e || e->op != CJ_N_MUL || e->nargs != 2 || uniform(e->arg[0]) || uniform(e->arg[1])) return 0;
+  if (contigvar(c, e->arg[0])) { *v = e->arg[0]; *x = e->arg[1]; return 1; }
+  if (contigvar(c, e->arg[1])) { *v = e->arg[1]; *x = e->arg[0]; return 1; }
+  return 0;
+}
+
 /* The same comparison with its operands exchanged: K op x is x op' K. */
 static int mirror(int op)
 {
@@ -654,7 +667,7 @@ static int fused(comp *c, const cj_node *e, int dest)
     [CJ_N_ADD] = I_ADDK, [CJ_N_SUB] = I_SUBK, [CJ_N_MUL] = I_MULK, [CJ_N_DIV] = I_DIVK,
     [CJ_N_LT] = I_LTK, [CJ_N_LE] = I_LEK, [CJ_N_GT] = I_GTK, [CJ_N_GE] = I_GEK,
     [CJ_N_EQ] = I_EQK, [CJ_N_NE] = I_NEK };
-  const cj_node *k, *x, *a, *b;
+  const cj_node *k, *x, *a, *b, *v;
   int save = c->p->sp, rk, rx, ry, d, op;
   if (e->nargs != 2 || e->op > CJ_N_NE || e->op == CJ_N_POW || !kop[e->op]) return -1;
   a = e->arg[0]; b = e->arg[1];
@@ -718,6 +731,18 @@ static int fused(comp *c, const cj_node *e, int dest)
       emit(c, uniform(y) ? I_MULKADDK : I_MULKADD, d, rx, ry, rk);
       return d;
     }
+  }
+  if ((e->op == CJ_N_ADD || e->op == CJ_N_SUB) && (vproduct(c, a, &v, &x) || vproduct(c, b, &v, &x))) {
+    const int pl = vproduct(c, a, &v, &x), neg = isneg(x);   /* V * x + y, y + V * x, V * x - y, y - V * x */
+    int rv = varslot(c, v), form = (neg ? VM_NEG : 0) | (e->op == CJ_N_SUB ? VM_SUB | (pl ? 0 : VM_LEFT) : 0);
+    if (rv < 0) return 0;
+    rx = cexpr(c, neg ? x->arg[0] : x, -1);
+    ry = cexpr(c, pl ? b : a, -1);
+    c->p->sp = save;
+    d = dest >= 0 ? dest : newreg(c);
+    op = emit(c, I_VMADD, d, rv, rx, ry);
+    if (op >= 0) c->p->code[op].k = (uint16_t)form;
+    return d;
   }
   if (e->op <= CJ_N_DIV && (contigvar(c, a) || contigvar(c, b))) {   /* V op x, x op V: x a K or a register */
     const int vleft = contigvar(c, a);
@@ -856,8 +881,6 @@ static cj_node *negnum(comp *c, const cj_node *k)
   if (e) e->num = -k->num;
   return e;
 }
-
-static int isneg(const cj_node *e) { return e && e->op == CJ_N_NEG && e->nargs == 1 && e->arg[0]; }
 
 /* e with the inlined temporaries put in and the negations folded. */
 static cj_node *rewrite(comp *c, cj_node *e)

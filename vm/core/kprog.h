@@ -46,12 +46,16 @@ enum {
   I_STORESELNR,  /* var d [base + l] = not refractory ? a : b (set, no mask) */
   I_MULKVV,      /* d = K(c) * var a [base + l] + var b [base + l] */
   I_MULK2,       /* d = K(c) * a + K(k) * b */
-  I_MULK2V       /* d = K(c) * a + K(k) * var b [base + l] */
+  I_MULK2V,      /* d = K(c) * a + K(k) * var b [base + l] */
+  I_VMADD        /* d = V * b + c, V * b - c or c - V * b (k a VM_* set; V = var a [base + l]) */
 };
 
 /* the operator of I_VBIN / I_VK, R the register (or K) operand */
 enum { VB_VADD, VB_RADD, VB_VSUB, VB_RSUB, VB_VMUL, VB_RMUL, VB_VDIV, VB_RDIV,
        VB_NMUL };   /* V * -R (exactly -(V * R) and (-R) * V) */
+
+/* the form of I_VMADD: the product V * -b, a difference, c on the left of it */
+enum { VM_NEG = 1, VM_SUB = 2, VM_LEFT = 4 };
 
 typedef struct ins { uint16_t op, d, a, b, c, v, e, k; } ins;
 
