@@ -172,6 +172,13 @@ static int samebits(double a, double b)
   return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
 }
 
+/* The interpreter's executors, 2, 4 and 8 doubles a vector: the tests of
+ * its forms run on each this processor has (all give the same bits). */
+static const int widths[] = { 2, 4, 8 };
+static int kwidth;   /* the width under test, for the messages */
+#define FOR_EACH_WIDTH \
+  for (int wi_ = 0; wi_ < 3; wi_++) if ((kwidth = widths[wi_]), cj_prog_set_width(kwidth))
+
 /* Evaluate `expr` over all (a, b, c) triples of specials with the
  * interpreter, in the neurons domain (contiguous) and in the spikes domain
  * over a reversed list (gathers), and compare bit for bit with f. */
@@ -209,8 +216,8 @@ static void checkop(const char *expr, cfn f)
     cj_prog_run(p, &ctx);
     for (int64_t k = 0; k < n; k++) {
       double want = f(a[k], b[k], c[k]);
-      cr_assert(samebits(out[k], want), "%s (%s domain, %s) at (%g, %g, %g): interpreter %.17g, C %.17g",
-                expr, dom ? "spikes" : "neurons", form < 2 ? "let inlined" : "let kept", a[k], b[k], c[k], out[k], want);
+      cr_assert(samebits(out[k], want), "%s (%s domain, %s, width %d) at (%g, %g, %g): interpreter %.17g, C %.17g",
+                expr, dom ? "spikes" : "neurons", form < 2 ? "let inlined" : "let kept", kwidth, a[k], b[k], c[k], out[k], want);
     }
     cj_prog_free(p);
     cj_ktree_free(t);
@@ -220,7 +227,9 @@ static void checkop(const char *expr, cfn f)
 
 Test(interp, every_operation_matches_c)
 {
-  for (size_t i = 0; i < NOPS; i++) checkop(ops[i].expr, ops[i].f);
+  FOR_EACH_WIDTH
+    for (size_t i = 0; i < NOPS; i++) checkop(ops[i].expr, ops[i].f);
+  cj_prog_set_width(0);
 }
 
 /* Threshold kernels, the fused v <op> K scan (both orientations) and the
@@ -228,7 +237,7 @@ Test(interp, every_operation_matches_c)
  * refractory neurons left out, a length that is no multiple of a vector;
  * every value of specials in turn (dense passes), then specials at one
  * neuron in 61 and -5 elsewhere (most groups of 64 neurons without one). */
-Test(interp, threshold_scans_match_a_c_loop)
+static void thresholds_at_width(void)
 {
   static const struct { const char *cond; } th[] = {
     { "(> (var 0 i) 0.5)" }, { "(< 0.5 (var 0 i))" }, { "(>= (var 0 i) -0)" },
@@ -265,8 +274,8 @@ Test(interp, threshold_scans_match_a_c_loop)
       int pass = q == 0 ? x > 0.5 : q == 1 ? 0.5 < x : q == 2 ? x >= -0.0 : q == 3 ? 0.0 <= x :
                  q == 4 ? x < 1.0 : q == 5 ? x == 3.0 : q == 6 ? x != 0.0 : x > b[k];
       if (!pass || 1.0 - ls[k] < 0.01) continue;
-      cr_assert(want < ns && sp[want] == k, "%s%s: spike %lld should be neuron %lld",
-                th[q].cond, sparse ? " (sparse)" : "", (long long)want, (long long)k);
+      cr_assert(want < ns && sp[want] == k, "%s%s, width %d: spike %lld should be neuron %lld",
+                th[q].cond, sparse ? " (sparse)" : "", kwidth, (long long)want, (long long)k);
       want++;
     }
     cr_assert_eq(ns, want, "%s%s: %lld spikes, C gives %lld", th[q].cond, sparse ? " (sparse)" : "",
@@ -276,6 +285,12 @@ Test(interp, threshold_scans_match_a_c_loop)
     cj_ktree_free(t);
   }
   free(a); free(b); free(ls); free(sp);
+}
+
+Test(interp, threshold_scans_match_a_c_loop)
+{
+  FOR_EACH_WIDTH thresholds_at_width();
+  cj_prog_set_width(0);
 }
 
 /* A let used once is computed at its use, and a set's last instruction
@@ -296,7 +311,7 @@ static void inl_want(int q, double a, double b, double c, double w[2])
   }
 }
 
-Test(interp, lets_move_to_their_use_only_when_nothing_between_changes_them)
+static void lets_at_width(void)
 {
   static const char *const body[] = {
     "(let 0 (* (var 0 i) 2)) (set 0 i (+ (var 0 i) 1)) (set 1 i (tmp 0))",
@@ -336,8 +351,8 @@ Test(interp, lets_move_to_their_use_only_when_nothing_between_changes_them)
           if (k >= lo) inl_want((int)q, a0[k], b0[k], c0[k], w);
           for (int r = 0; r < 2; r++) {
             double got = single ? (double)f[r][k] : d[r][k], want = single ? (double)(float)w[r] : w[r];
-            cr_assert(samebits(got, want), "%s (%s, from %d): var %d of element %lld is %.17g, want %.17g",
-                      body[q], single ? "float" : "double", lo, r, (long long)k, got, want);
+            cr_assert(samebits(got, want), "%s (%s, from %d, width %d): var %d of element %lld is %.17g, want %.17g",
+                      body[q], single ? "float" : "double", lo, kwidth, r, (long long)k, got, want);
           }
         }
         cj_prog_free(p);
@@ -345,6 +360,12 @@ Test(interp, lets_move_to_their_use_only_when_nothing_between_changes_them)
       }
   for (int r = 0; r < 3; r++) { free(d[r]); free(f[r]); }
   free(a0); free(b0); free(c0);
+}
+
+Test(interp, lets_move_to_their_use_only_when_nothing_between_changes_them)
+{
+  FOR_EACH_WIDTH lets_at_width();
+  cj_prog_set_width(0);
 }
 
 Test(interp, leaves_t_dt_n_i_notref_lastspike)
@@ -414,7 +435,7 @@ Test(interp, refractory_clock_and_notref_select_match_c)
  * Against C over the old values, in double and float variables, from
  * element 0 and from element 5 (lanes after the last whole vector both
  * times), refractory neurons at every sixth step of the pattern. */
-Test(interp, refractory_select_in_the_last_instruction_matches_c)
+static void selects_at_width(void)
 {
   cj_ktree *t = cj_ktree_new();
   cj_node **s; int ns;
@@ -450,13 +471,19 @@ Test(interp, refractory_select_in_the_last_instruction_matches_c)
         for (int r = 0; r < 3; r++) {
           double want = i < lo ? -1.0 : single ? (double)(float)w[r] : w[r];
           double got = single ? (double)fv[r][i] : dv[r][i];
-          cr_assert(samebits(got, want), "set %d (%s, from %d), neuron %d: %.17g, want %.17g",
-                    r, single ? "float" : "double", lo, i, got, want);
+          cr_assert(samebits(got, want), "set %d (%s, from %d, width %d), neuron %d: %.17g, want %.17g",
+                    r, single ? "float" : "double", lo, kwidth, i, got, want);
         }
       }
     }
   cj_prog_free(p);
   cj_ktree_free(t);
+}
+
+Test(interp, refractory_select_in_the_last_instruction_matches_c)
+{
+  FOR_EACH_WIDTH selects_at_width();
+  cj_prog_set_width(0);
 }
 
 /* A fixed weight, x += K at the post (or pre) neuron of each listed event:

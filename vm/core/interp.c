@@ -172,6 +172,8 @@ static void storef(cj_prog *p, const cj_kctx *c, const ins *in, int64_t base, in
 #define KTARGET
 #include "kblock.h"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX__)
+#include <immintrin.h>
+#define KMASK8 1                  /* block8 scans thresholds with AVX-512 mask compares */
 #define KW 4
 #define KBLOCK block4
 #define KTARGET __attribute__((target("avx2")))
@@ -185,14 +187,30 @@ static void storef(cj_prog *p, const cj_kctx *c, const ins *in, int64_t base, in
 
 typedef void (*blockfn)(cj_prog *, const cj_kctx *, int64_t, int, int64_t *);
 
+static blockfn forced;   /* cj_prog_set_width: NULL, the processor's widest */
+
 static blockfn pickblock(void)
 {
+  if (forced) return forced;
 #ifdef MULTIWIDTH
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return block8;
   if (__builtin_cpu_supports("avx2")) return block4;
 #endif
   return block2;
+}
+
+int cj_prog_set_width(int kw)
+{
+  blockfn f = kw == 0 ? NULL : kw == 2 ? block2 : NULL;
+#ifdef MULTIWIDTH
+  __builtin_cpu_init();
+  if (kw == 4 && __builtin_cpu_supports("avx2")) f = block4;
+  if (kw == 8 && __builtin_cpu_supports("avx512f")) f = block8;
+#endif
+  if (kw != 0 && !f) return 0;
+  forced = f;
+  return 1;
 }
 
 /* The commonest synapse, x += K at the pre or post neuron of each element

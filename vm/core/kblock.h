@@ -89,6 +89,25 @@ typedef double KVU __attribute__((vector_size(8 * KW), may_alias, aligned(8)));
     }                                                                                \
   } while (0)
 
+#if KW == 8 && defined(KMASK8)
+/* The same with AVX-512's compare into a mask register (P a _CMP_ predicate
+ * with C's meaning: ordered and false on a NaN, but != true): the masks of
+ * 8 vectors make a 64-bit word whose set bits are the passing lanes, in order. */
+#define KTHRESH8(P) do {                                                             \
+    for (int g = 0; g < mv; g += 8) {                                                \
+      const int ge = g + 8 < mv ? g + 8 : mv;                                        \
+      uint64_t bits = 0;                                                             \
+      for (int v = g; v < ge; v++)                                                   \
+        bits |= (uint64_t)_mm512_cmp_pd_mask(_mm512_loadu_pd(x + v * 8), kv, P) << (8 * (v - g)); \
+      while (bits) {                                                                 \
+        const int l = g * 8 + __builtin_ctzll(bits);                                 \
+        bits &= bits - 1;                                                            \
+        if (t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;                          \
+      }                                                                              \
+    }                                                                                \
+  } while (0)
+#endif
+
 /* 1 if lane l of the comparison cmp (an I_*K op) holds for x against k. */
 static inline int KCAT(KBLOCK, _cmp1)(int cmp, double x, double k)
 {
@@ -418,6 +437,17 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
         break;
       }
       const double *x = (const double *)c->var[in->a] + base;
+#if KW == 8 && defined(KMASK8)
+      const __m512d kv = _mm512_set1_pd(k);
+      switch (cmp) {
+      case I_LTK: KTHRESH8(_CMP_LT_OQ); break;
+      case I_LEK: KTHRESH8(_CMP_LE_OQ); break;
+      case I_GTK: KTHRESH8(_CMP_GT_OQ); break;
+      case I_GEK: KTHRESH8(_CMP_GE_OQ); break;
+      case I_EQK: KTHRESH8(_CMP_EQ_OQ); break;
+      default: KTHRESH8(_CMP_NEQ_UQ); break;
+      }
+#else
       switch (cmp) {
       case I_LTK: KTHRESH(<); break;
       case I_LEK: KTHRESH(<=); break;
@@ -426,6 +456,7 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
       case I_EQK: KTHRESH(==); break;
       default: KTHRESH(!=); break;
       }
+#endif
       for (int l = mv * KW; l < m; l++)
         if (KCAT(KBLOCK, _cmp1)(cmp, x[l], k) && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
       break;
@@ -440,6 +471,7 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
 
 #undef KLOOP
 #undef KTHRESH
+#undef KTHRESH8
 #undef KVLOOP
 #undef KVR
 #undef KR
