@@ -16,15 +16,20 @@
  *
  * The compiler turns frequent patterns into superinstructions (an operand
  * that is a constant, t, dt or n read as a scalar; a neuron's own variable
- * as an operand of + - * /, of negation, of K * x + y and of ifelse, read
- * straight from the variable; the decay K * x + K2; t - lastspike against a
- * constant, the refractory clamp ifelse(t - lastspike < K, a, v), and
- * ifelse(notref, a, b), kept or stored, in one pass each; the threshold
- * v > K scanned a vector at a time). Each instruction reads and writes whole
- * registers in the L1 cache, so on a processor that stores one vector per
- * cycle or less the count of instructions sets the speed. The block
- * executor (kblock.h) is built for the vector widths of SSE2, AVX2 and
- * AVX-512 and picked by the processor.
+ * as an operand of + - * /, of negation, of K * x + y, K * x + K2 * v,
+ * v * x +- y and of ifelse, read straight from the variable; the decay
+ * K * x + K2; t - lastspike against a constant, the refractory clamp
+ * ifelse(t - lastspike < K, a, v), and ifelse(notref, a, b), kept or
+ * stored, in one pass each; the threshold v > K scanned a vector at a
+ * time). Before that it puts a let used once in the place of its use and
+ * folds negations into their consumers (exact rewrites, kcompile.c), so
+ * that the last instruction of a `set` writes the variable itself, with
+ * the refractory select of ifelse(notref, x, y) in the same pass. Each
+ * instruction reads and writes whole registers in the L1 cache, so on a
+ * processor that stores one vector per cycle or less the count of
+ * instructions sets the speed (COBA's neuron update is 8, CUBA's 6). The
+ * block executor (kblock.h) is built for the vector widths of SSE2, AVX2
+ * and AVX-512 and picked by the processor.
  *
  * Arithmetic is plain IEEE double, one operation per IR node, in the order
  * the generated C performs it; functions are those of <math.h> and the
