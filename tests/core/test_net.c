@@ -81,7 +81,16 @@ static double c_mixed(double a, double b, double c) { (void)c; return ((a - 0.1)
   X(decay, ((0.99501247919268232 * a) + -0.00024438851955856664)) X(decay2, (-0.0 + (a * 0.5))) \
   X(rsubv, ((b * 2.0) - a)) X(rdivv, ((b + 1.0) / a)) X(rmulv, ((b + 1.0) * a)) X(raddv, ((-b) + a)) \
   X(mulkaddv, ((0.9 * (a - 0.5)) + b)) X(addmulkv, (b + ((a - 0.5) * 0.9))) X(vsubexpr, (a - (b * b))) \
-  X(selv, (c < 0.5 ? (a * 2.0) : b))
+  X(selv, (c < 0.5 ? (a * 2.0) : b)) \
+  X(nmul, (a * (-(b + 1.0)))) X(nmulr, ((-(b + 1.0)) * a)) X(addneg, (b + (-a))) X(subneg, ((b * 2.0) - (-a))) \
+  X(knegmul, (3.0 * (-a))) X(negmulk, ((-(a + b)) * -0.5)) X(negneg, (-(-(a * b)))) \
+  X(mulkvv, ((0.9 * a) + b)) X(mulkvvsame, (a + (-0.02 * a))) X(mulkvadd, ((0.9 * a) + (b * b))) \
+  X(mulk2, ((0.9 * (a - 0.5)) + (-0.3 * (b + 1.0)))) X(mulk2v, ((0.9 * (a - 0.5)) + (b * -0.3))) \
+  X(mulk2vswap, ((0.7 * b) + ((a - 0.5) * 3.0))) \
+  X(vmadd, ((a * (b - 1.0)) + (b * b))) X(vmaddr, ((b - 2.0) + ((b + 1.0) * a))) \
+  X(vmaddneg, ((a * (-b)) + (b - 0.5))) X(vmsub, ((a * (-(b - 1.0))) - (b - 0.5))) \
+  X(vmsubp, (((b + 1.0) * a) - (b * b))) X(vmsubr, ((b - 0.5) - (a * (b + 1.0)))) \
+  X(vmsubrneg, ((b - 0.5) - ((-(b + 1.0)) * a)))
 SUPERS(SUPER)
 
 static const struct { const char *expr; cfn f; const char *c; } ops[] = {
@@ -131,6 +140,30 @@ static const struct { const char *expr; cfn f; const char *c; } ops[] = {
   { "(+ (var 1 i) (* (- (var 0 i) 0.5) 0.9))", c_addmulkv, "(b + ((a - 0.5) * 0.9))" },
   { "(- (var 0 i) (* (var 1 i) (var 1 i)))", c_vsubexpr, "(a - (b * b))" },
   { "(ifelse (< (var 2 i) 0.5) (* (var 0 i) 2) (var 1 i))", c_selv, "((x < 0.5 ? 1.0 : 0.0) != 0.0 ? (a * 2.0) : b)" },
+  /* negations folded into their consumers (VB_NMUL; y - x, y + x, -K * x, x) */
+  { "(* (var 0 i) (neg (+ (var 1 i) 1)))", c_nmul, "(a * (-(b + 1.0)))" },
+  { "(* (neg (+ (var 1 i) 1)) (var 0 i))", c_nmulr, "((-(b + 1.0)) * a)" },
+  { "(+ (var 1 i) (neg (var 0 i)))", c_addneg, "(b + (-a))" },
+  { "(- (* (var 1 i) 2) (neg (var 0 i)))", c_subneg, "((b * 2.0) - (-a))" },
+  { "(* 3 (neg (var 0 i)))", c_knegmul, "(3.0 * (-a))" },
+  { "(* (neg (+ (var 0 i) (var 1 i))) -0.5)", c_negmulk, "((-(a + b)) * -0.5)" },
+  { "(neg (neg (* (var 0 i) (var 1 i))))", c_negneg, "(-(-(a * b)))" },
+  /* K * v + w with both variables read straight (I_MULKVV), K * v + x (I_MULKVADD) */
+  { "(+ (* 0.9 (var 0 i)) (var 1 i))", c_mulkvv, "((0.9 * a) + b)" },
+  { "(+ (var 0 i) (* 0.02 (neg (var 0 i))))", c_mulkvvsame, "(a + (-0.02 * a))" },
+  { "(+ (* 0.9 (var 0 i)) (* (var 1 i) (var 1 i)))", c_mulkvadd, "((0.9 * a) + (b * b))" },
+  /* K * x + K2 * y (I_MULK2), y a variable read straight (I_MULK2V) on either side */
+  { "(+ (* 0.9 (- (var 0 i) 0.5)) (* -0.3 (+ (var 1 i) 1)))", c_mulk2, "((0.9 * (a - 0.5)) + (-0.3 * (b + 1.0)))" },
+  { "(+ (* 0.9 (- (var 0 i) 0.5)) (* (var 1 i) -0.3))", c_mulk2v, "((0.9 * (a - 0.5)) + (b * -0.3))" },
+  { "(+ (* 0.7 (var 1 i)) (* (- (var 0 i) 0.5) 3))", c_mulk2vswap, "((0.7 * b) + ((a - 0.5) * 3.0))" },
+  /* V * x + y, y + V * x, V * x - y, y - V * x, x negated or not (I_VMADD) */
+  { "(+ (* (var 0 i) (- (var 1 i) 1)) (* (var 1 i) (var 1 i)))", c_vmadd, "((a * (b - 1.0)) + (b * b))" },
+  { "(+ (- (var 1 i) 2) (* (+ (var 1 i) 1) (var 0 i)))", c_vmaddr, "((b - 2.0) + ((b + 1.0) * a))" },
+  { "(+ (* (var 0 i) (neg (var 1 i))) (- (var 1 i) 0.5))", c_vmaddneg, "((a * (-b)) + (b - 0.5))" },
+  { "(- (* (var 0 i) (neg (- (var 1 i) 1))) (- (var 1 i) 0.5))", c_vmsub, "((a * (-(b - 1.0))) - (b - 0.5))" },
+  { "(- (* (+ (var 1 i) 1) (var 0 i)) (* (var 1 i) (var 1 i)))", c_vmsubp, "(((b + 1.0) * a) - (b * b))" },
+  { "(- (- (var 1 i) 0.5) (* (var 0 i) (+ (var 1 i) 1)))", c_vmsubr, "((b - 0.5) - (a * (b + 1.0)))" },
+  { "(- (- (var 1 i) 0.5) (* (neg (+ (var 1 i) 1)) (var 0 i)))", c_vmsubrneg, "((b - 0.5) - ((-(b + 1.0)) * a))" },
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -138,6 +171,13 @@ static int samebits(double a, double b)
 {
   return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
 }
+
+/* The interpreter's executors, 2, 4 and 8 doubles a vector: the tests of
+ * its forms run on each this processor has (all give the same bits). */
+static const int widths[] = { 2, 4, 8 };
+static int kwidth;   /* the width under test, for the messages */
+#define FOR_EACH_WIDTH \
+  for (int wi_ = 0; wi_ < 3; wi_++) if ((kwidth = widths[wi_]), cj_prog_set_width(kwidth))
 
 /* Evaluate `expr` over all (a, b, c) triples of specials with the
  * interpreter, in the neurons domain (contiguous) and in the spikes domain
@@ -153,16 +193,21 @@ static void checkop(const char *expr, cfn f)
     a[k] = specials[k % NSPEC];
     b[k] = specials[(k / NSPEC) % NSPEC];
     c[k] = (k / (NSPEC * NSPEC)) == 0 ? 0.0 : (k / (NSPEC * NSPEC)) == 1 ? 1.0 : NAN;
+    if (k >= (int64_t)(NSPEC * NSPEC * 3)) { b[k] = specials[(k * 7 + 3) % NSPEC]; c[k] = k % 2; }   /* the tail lanes vary too */
     list[k] = n - 1 - k;
   }
-  for (int dom = 0; dom < 2; dom++) {
+  for (int form = 0; form < 4; form++) {
+    const int dom = form & 1;
     cj_ktree *t = cj_ktree_new();
     cj_ref refs[4] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 } };
     cj_node **stmts; int ns;
-    snprintf(body, sizeof body, "(let 0 %s) (set 3 i (tmp 0))", expr);
+    /* form 0, 1: the let is put in its one use, the set (its last instruction
+     * writes the variable in the neurons domain); 2, 3: tmp 0 is read twice,
+     * so it stays a register and the set stores it */
+    snprintf(body, sizeof body, "(let 0 %s) (set 3 i (tmp 0))%s", expr, form < 2 ? "" : " (let 1 (tmp 0))");
     OK(cj_kbody_parse(t, body, &stmts, &ns));
     cj_kdef d = { .id = 1, .name = "op", .domain = dom ? CJ_DOM_SPIKES : CJ_DOM_NEURONS,
-                  .kind = CJ_KK_STMTS, .nrefs = 4, .refs = refs, .ntmp = 1, .nbody = ns, .body = stmts };
+                  .kind = CJ_KK_STMTS, .nrefs = 4, .refs = refs, .ntmp = 2, .nbody = ns, .body = stmts };
     cj_prog *p;
     OK(cj_prog_compile(&d, &p));
     double *vars[4] = { a, b, c, out };
@@ -171,8 +216,8 @@ static void checkop(const char *expr, cfn f)
     cj_prog_run(p, &ctx);
     for (int64_t k = 0; k < n; k++) {
       double want = f(a[k], b[k], c[k]);
-      cr_assert(samebits(out[k], want), "%s (%s domain) at (%g, %g, %g): interpreter %.17g, C %.17g",
-                expr, dom ? "spikes" : "neurons", a[k], b[k], c[k], out[k], want);
+      cr_assert(samebits(out[k], want), "%s (%s domain, %s, width %d) at (%g, %g, %g): interpreter %.17g, C %.17g",
+                expr, dom ? "spikes" : "neurons", form < 2 ? "let inlined" : "let kept", kwidth, a[k], b[k], c[k], out[k], want);
     }
     cj_prog_free(p);
     cj_ktree_free(t);
@@ -182,13 +227,17 @@ static void checkop(const char *expr, cfn f)
 
 Test(interp, every_operation_matches_c)
 {
-  for (size_t i = 0; i < NOPS; i++) checkop(ops[i].expr, ops[i].f);
+  FOR_EACH_WIDTH
+    for (size_t i = 0; i < NOPS; i++) checkop(ops[i].expr, ops[i].f);
+  cj_prog_set_width(0);
 }
 
 /* Threshold kernels, the fused v <op> K scan (both orientations) and the
  * general one, against a plain C loop: spikes in increasing order, the
- * refractory neurons left out, a length that is no multiple of a vector. */
-Test(interp, threshold_scans_match_a_c_loop)
+ * refractory neurons left out, a length that is no multiple of a vector;
+ * every value of specials in turn (dense passes), then specials at one
+ * neuron in 61 and -5 elsewhere (most groups of 64 neurons without one). */
+static void thresholds_at_width(void)
 {
   static const struct { const char *cond; } th[] = {
     { "(> (var 0 i) 0.5)" }, { "(< 0.5 (var 0 i))" }, { "(>= (var 0 i) -0)" },
@@ -198,11 +247,14 @@ Test(interp, threshold_scans_match_a_c_loop)
   const int64_t n = NSPEC * NSPEC + 3;
   double *a = malloc(n * 8), *b = malloc(n * 8), *ls = malloc(n * 8);
   int64_t *sp = malloc(n * 8);
-  for (int64_t k = 0; k < n; k++) {
-    a[k] = specials[k % NSPEC]; b[k] = specials[(k / NSPEC) % NSPEC];
-    ls[k] = k % 7 == 0 ? 0.995 : -1e9;           /* every 7th neuron refractory at t = 1 */
-  }
+  for (int sparse = 0; sparse < 2; sparse++)
   for (size_t q = 0; q < sizeof th / sizeof th[0]; q++) {
+    for (int64_t k = 0; k < n; k++) {
+      a[k] = !sparse ? specials[k % NSPEC] : k % 61 == 17 ? specials[(k / 61) % NSPEC] : -5.0;
+      b[k] = specials[(k / NSPEC) % NSPEC];
+      ls[k] = k % 7 == 0 ? 0.995 : -1e9;         /* every 7th neuron refractory at t = 1 */
+    }
+    if (sparse) a[n - 1] = 3.0;                  /* a spike in the lanes after the last whole vector */
     cj_ktree *t = cj_ktree_new();
     cj_node *cond;
     OK(cj_kexpr_parse(t, th[q].cond, &cond));
@@ -222,16 +274,98 @@ Test(interp, threshold_scans_match_a_c_loop)
       int pass = q == 0 ? x > 0.5 : q == 1 ? 0.5 < x : q == 2 ? x >= -0.0 : q == 3 ? 0.0 <= x :
                  q == 4 ? x < 1.0 : q == 5 ? x == 3.0 : q == 6 ? x != 0.0 : x > b[k];
       if (!pass || 1.0 - ls[k] < 0.01) continue;
-      cr_assert(want < ns && sp[want] == k, "%s: spike %lld should be neuron %lld",
-                th[q].cond, (long long)want, (long long)k);
+      cr_assert(want < ns && sp[want] == k, "%s%s, width %d: spike %lld should be neuron %lld",
+                th[q].cond, sparse ? " (sparse)" : "", kwidth, (long long)want, (long long)k);
       want++;
     }
-    cr_assert_eq(ns, want, "%s: %lld spikes, C gives %lld", th[q].cond, (long long)ns, (long long)want);
+    cr_assert_eq(ns, want, "%s%s: %lld spikes, C gives %lld", th[q].cond, sparse ? " (sparse)" : "",
+                 (long long)ns, (long long)want);
     cr_assert_gt(want, 0, "%s: the case has spikes", th[q].cond);
     cj_prog_free(p);
     cj_ktree_free(t);
   }
   free(a); free(b); free(ls); free(sp);
+}
+
+Test(interp, threshold_scans_match_a_c_loop)
+{
+  FOR_EACH_WIDTH thresholds_at_width();
+  cj_prog_set_width(0);
+}
+
+/* A let used once is computed at its use, and a set's last instruction
+ * writes the variable (kcompile.c's rewrite and setlast): only where no
+ * statement in between writes what the let reads. Each kernel against a C
+ * loop over the old values, in double and in float variables (a store is
+ * one rounding of the double value), from element 0 and from element 5 on
+ * (a thread's range: the variable no longer aligned to a vector). */
+static void inl_want(int q, double a, double b, double c, double w[2])
+{
+  switch (q) {
+  case 0: w[0] = a + 1.0; w[1] = a * 2.0; break;
+  case 1: w[0] = c > 0.5 ? 7.0 : a; w[1] = a * 2.0; break;
+  case 2: w[0] = a; w[1] = a * 2.0 + 5.0; break;
+  case 3: w[0] = b; w[1] = b + 0.02 * (-b); break;
+  case 4: w[0] = a; w[1] = c > 0.5 ? a * 2.0 : b; break;
+  default: w[0] = 0.3 * a; w[1] = (-0.02 * b) + b; break;
+  }
+}
+
+static void lets_at_width(void)
+{
+  static const char *const body[] = {
+    "(let 0 (* (var 0 i) 2)) (set 0 i (+ (var 0 i) 1)) (set 1 i (tmp 0))",
+    "(let 0 (* (var 0 i) 2)) (if (> (var 2 i) 0.5) ((set 0 i 7))) (set 1 i (tmp 0))",
+    "(let 1 (var 0 i)) (let 0 (* (tmp 1) 2)) (let 1 5) (set 1 i (+ (tmp 0) (tmp 1)))",
+    "(let 0 (neg (var 1 i))) (let 1 (+ (var 1 i) (* 0.02 (tmp 0)))) (set 0 i (var 1 i)) (set 1 i (tmp 1))",
+    "(let 0 (* (var 0 i) 2)) (if (> (var 2 i) 0.5) ((set 1 i (tmp 0))))",
+    "(set 0 i (* 0.3 (var 0 i))) (set 1 i (+ (* -0.02 (var 1 i)) (var 1 i)))",
+  };
+  const int64_t n = NSPEC * NSPEC + 3;
+  double *d[3], *a0 = malloc(n * 8), *b0 = malloc(n * 8), *c0 = malloc(n * 8);
+  float *f[3];
+  for (int r = 0; r < 3; r++) { d[r] = malloc(n * 8); f[r] = malloc(n * 4); }
+  for (size_t q = 0; q < sizeof body / sizeof body[0]; q++)
+    for (int single = 0; single < 2; single++)
+      for (int lo = 0; lo <= 5; lo += 5) {
+        for (int64_t k = 0; k < n; k++) {
+          a0[k] = specials[k % NSPEC]; b0[k] = specials[(k / NSPEC) % NSPEC]; c0[k] = k % 3 == 0;
+          if (single) { a0[k] = (float)a0[k]; b0[k] = (float)b0[k]; }
+          d[0][k] = a0[k]; d[1][k] = b0[k]; d[2][k] = c0[k];
+          f[0][k] = (float)a0[k]; f[1][k] = (float)b0[k]; f[2][k] = (float)c0[k];
+        }
+        cj_ktree *t = cj_ktree_new();
+        cj_node **stmts; int ns;
+        OK(cj_kbody_parse(t, body[q], &stmts, &ns));
+        cj_ref refs[3] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 } };
+        cj_kdef def = { .id = 1, .name = "inl", .domain = CJ_DOM_NEURONS, .kind = CJ_KK_STMTS,
+                        .nrefs = 3, .refs = refs, .ntmp = 2, .nbody = ns, .body = stmts };
+        cj_prog *p;
+        OK(cj_prog_compile(&def, &p));
+        cj_prog_set_single(p, single);
+        void *vars[3] = { single ? (void *)f[0] : d[0], single ? (void *)f[1] : d[1], single ? (void *)f[2] : d[2] };
+        cj_kctx ctx = { .n = n, .lo = lo, .var = vars, .npop = n };
+        cj_prog_run(p, &ctx);
+        for (int64_t k = 0; k < n; k++) {
+          double w[2] = { a0[k], b0[k] };
+          if (k >= lo) inl_want((int)q, a0[k], b0[k], c0[k], w);
+          for (int r = 0; r < 2; r++) {
+            double got = single ? (double)f[r][k] : d[r][k], want = single ? (double)(float)w[r] : w[r];
+            cr_assert(samebits(got, want), "%s (%s, from %d, width %d): var %d of element %lld is %.17g, want %.17g",
+                      body[q], single ? "float" : "double", lo, kwidth, r, (long long)k, got, want);
+          }
+        }
+        cj_prog_free(p);
+        cj_ktree_free(t);
+      }
+  for (int r = 0; r < 3; r++) { free(d[r]); free(f[r]); }
+  free(a0); free(b0); free(c0);
+}
+
+Test(interp, lets_move_to_their_use_only_when_nothing_between_changes_them)
+{
+  FOR_EACH_WIDTH lets_at_width();
+  cj_prog_set_width(0);
 }
 
 Test(interp, leaves_t_dt_n_i_notref_lastspike)
@@ -294,6 +428,62 @@ Test(interp, refractory_clock_and_notref_select_match_c)
   }
   cj_prog_free(p);
   cj_ktree_free(t);
+}
+
+/* set v = ifelse(notref, x, y) with x's last instruction an op of KLOOP:
+ * that instruction selects and stores (ins.e); otherwise I_STORESELNR.
+ * Against C over the old values, in double and float variables, from
+ * element 0 and from element 5 (lanes after the last whole vector both
+ * times), refractory neurons at every sixth step of the pattern. */
+static void selects_at_width(void)
+{
+  cj_ktree *t = cj_ktree_new();
+  cj_node **s; int ns;
+  OK(cj_kbody_parse(t, "(let 0 (* (var 3 i) 0.5))"
+                       " (set 0 i (ifelse notref (+ (tmp 0) (* 0.1 (var 4 i))) (tmp 0)))"      /* I_MULKVADD: stored apart */
+                       " (set 1 i (ifelse notref (+ (* 0.9 (tmp 0)) (- (var 4 i) 1)) (tmp 0)))" /* I_MULKADD selects */
+                       " (set 2 i (ifelse notref (+ (* (var 3 i) (var 4 i)) 0.25) (var 3 i)))", &s, &ns)); /* I_ADDK */
+  cj_ref refs[5] = { { 0, 0, 0 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 0, 3 }, { 0, 0, 4 } };
+  cj_kdef d = { .id = 5, .name = "selst", .domain = CJ_DOM_NEURONS, .nrefs = 5, .refs = refs, .ntmp = 1,
+                .nbody = ns, .body = s };
+  cj_prog *p;
+  OK(cj_prog_compile(&d, &p));
+  enum { N = 301 };
+  static double dv[5][N], last[N];
+  static float fv[5][N];
+  const double tnow = 1.0, rb = 0.25;
+  for (int single = 0; single < 2; single++)
+    for (int lo = 0; lo <= 5; lo += 5) {
+      for (int i = 0; i < N; i++) {
+        last[i] = i % 6 == 0 ? -INFINITY : i % 6 == 1 ? 0.875 : i % 6 == 2 ? 0.75 : i % 6 == 3 ? NAN : i % 6 == 4 ? 0.9 : 1.0;
+        for (int r = 0; r < 5; r++) { dv[r][i] = r < 3 ? -1.0 : specials[(size_t)(r == 3 ? i : i / (int)NSPEC) % NSPEC]; fv[r][i] = (float)dv[r][i]; }
+        if (single) { dv[3][i] = fv[3][i]; dv[4][i] = fv[4][i]; }
+      }
+      cj_prog_set_single(p, single);
+      void *vars[5];
+      for (int r = 0; r < 5; r++) vars[r] = single ? (void *)fv[r] : (void *)dv[r];
+      cj_kctx c = { .n = N, .lo = lo, .t = tnow, .dt = 1e-4, .var = vars, .lastspike = last, .refractory = rb, .npop = N };
+      cj_prog_run(p, &c);
+      for (int i = 0; i < N; i++) {
+        const double a = dv[3][i], b = dv[4][i], t0 = a * 0.5;
+        const int nr = tnow - last[i] >= rb;
+        double w[3] = { nr ? t0 + 0.1 * b : t0, nr ? 0.9 * t0 + (b - 1.0) : t0, nr ? a * b + 0.25 : a };
+        for (int r = 0; r < 3; r++) {
+          double want = i < lo ? -1.0 : single ? (double)(float)w[r] : w[r];
+          double got = single ? (double)fv[r][i] : dv[r][i];
+          cr_assert(samebits(got, want), "set %d (%s, from %d, width %d), neuron %d: %.17g, want %.17g",
+                    r, single ? "float" : "double", lo, kwidth, i, got, want);
+        }
+      }
+    }
+  cj_prog_free(p);
+  cj_ktree_free(t);
+}
+
+Test(interp, refractory_select_in_the_last_instruction_matches_c)
+{
+  FOR_EACH_WIDTH selects_at_width();
+  cj_prog_set_width(0);
 }
 
 /* A fixed weight, x += K at the post (or pre) neuron of each listed event:

@@ -16,15 +16,20 @@
  *
  * The compiler turns frequent patterns into superinstructions (an operand
  * that is a constant, t, dt or n read as a scalar; a neuron's own variable
- * as an operand of + - * /, of negation, of K * x + y and of ifelse, read
- * straight from the variable; the decay K * x + K2; t - lastspike against a
- * constant, the refractory clamp ifelse(t - lastspike < K, a, v), and
- * ifelse(notref, a, b), kept or stored, in one pass each; the threshold
- * v > K scanned a vector at a time). Each instruction reads and writes whole
- * registers in the L1 cache, so on a processor that stores one vector per
- * cycle or less the count of instructions sets the speed. The block
- * executor (kblock.h) is built for the vector widths of SSE2, AVX2 and
- * AVX-512 and picked by the processor.
+ * as an operand of + - * /, of negation, of K * x + y, K * x + K2 * v,
+ * v * x +- y and of ifelse, read straight from the variable; the decay
+ * K * x + K2; t - lastspike against a constant, the refractory clamp
+ * ifelse(t - lastspike < K, a, v), and ifelse(notref, a, b), kept or
+ * stored, in one pass each; the threshold v > K scanned a vector at a
+ * time). Before that it puts a let used once in the place of its use and
+ * folds negations into their consumers (exact rewrites, kcompile.c), so
+ * that the last instruction of a `set` writes the variable itself, with
+ * the refractory select of ifelse(notref, x, y) in the same pass. Each
+ * instruction reads and writes whole registers in the L1 cache, so on a
+ * processor that stores one vector per cycle or less the count of
+ * instructions sets the speed (COBA's neuron update is 8, CUBA's 6). The
+ * block executor (kblock.h) is built for the vector widths of SSE2, AVX2
+ * and AVX-512 and picked by the processor.
  *
  * Arithmetic is plain IEEE double, one operation per IR node, in the order
  * the generated C performs it; functions are those of <math.h> and the
@@ -172,6 +177,8 @@ static void storef(cj_prog *p, const cj_kctx *c, const ins *in, int64_t base, in
 #define KTARGET
 #include "kblock.h"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX__)
+#include <immintrin.h>
+#define KMASK8 1                  /* block8 scans thresholds with AVX-512 mask compares */
 #define KW 4
 #define KBLOCK block4
 #define KTARGET __attribute__((target("avx2")))
@@ -185,14 +192,30 @@ static void storef(cj_prog *p, const cj_kctx *c, const ins *in, int64_t base, in
 
 typedef void (*blockfn)(cj_prog *, const cj_kctx *, int64_t, int, int64_t *);
 
+static blockfn forced;   /* cj_prog_set_width: NULL, the processor's widest */
+
 static blockfn pickblock(void)
 {
+  if (forced) return forced;
 #ifdef MULTIWIDTH
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return block8;
   if (__builtin_cpu_supports("avx2")) return block4;
 #endif
   return block2;
+}
+
+int cj_prog_set_width(int kw)
+{
+  blockfn f = kw == 0 ? NULL : kw == 2 ? block2 : NULL;
+#ifdef MULTIWIDTH
+  __builtin_cpu_init();
+  if (kw == 4 && __builtin_cpu_supports("avx2")) f = block4;
+  if (kw == 8 && __builtin_cpu_supports("avx512f")) f = block8;
+#endif
+  if (kw != 0 && !f) return 0;
+  forced = f;
+  return 1;
 }
 
 /* The commonest synapse, x += K at the pre or post neuron of each element

@@ -176,6 +176,10 @@ int cj_prog_useshow(const cj_prog *p, int how);
 /* Variables of slots are float arrays (values widened to double on load,
  * rounded to float on store): a single-precision network. */
 void cj_prog_set_single(cj_prog *p, int single);
+/* Tests: run every program with the executor of kw doubles per vector (2,
+ * 4 or 8; 0: the widest the processor runs, the default). 0 when this
+ * build or processor has no such width. Not for use while kernels run. */
+int cj_prog_set_width(int kw);
 /* 1 if the kernel runs in blocks; 0 if element by element (its writes
  * through pre/post may meet reads of other elements: IR.md §2). */
 int cj_prog_blocked(const cj_prog *p);

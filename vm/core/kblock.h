@@ -23,8 +23,34 @@ typedef double KVU __attribute__((vector_size(8 * KW), may_alias, aligned(8)));
 #define KBOOL(mk) ((KV)((mk) & 0x3FF0000000000000LL))
 #define KR(x) (p->regs + (size_t)(x) * LANES)
 #define KVR(x) ((KV *)KR(x))
-/* d[v] = f over the nv vectors of a block (registers hold LANES >= nv * KW) */
-#define KLOOP(expr) for (int v = 0; v < nv; v++) vd[v] = (expr)
+/* d[v] = f over the nv vectors of a block (registers hold LANES >= nv * KW);
+ * into a variable (dw = mv) the lanes after the last whole vector are
+ * computed as one vector and only the live ones stored. With a refractory
+ * select (in->e) a lane of a refractory neuron takes register e's instead,
+ * tested as I_STORESELNR does; the lanes after the whole vectors one by one
+ * (lastspike ends with the population). */
+#define KLOOP(expr) do {                                                             \
+    if (in->e == NOREG) {                                                            \
+      for (int v = 0; v < dw; v++) vd[v] = (expr);                                   \
+      if (dw < nv) {                                                                 \
+        const int v = dw;                                                            \
+        const KV t_ = (expr);                                                        \
+        for (int j = 0; j < m - dw * KW; j++) d[dw * KW + j] = t_[j];                \
+      }                                                                              \
+    } else {                                                                         \
+      const double tt_ = c->t, rb_ = c->refractory, *ls_ = c->lastspike + base, *e_ = KR(in->e); \
+      const KV *ve_ = KVR(in->e);                                                    \
+      for (int v = 0; v < mv; v++) {                                                 \
+        const KVI k_ = tt_ - ((const KVU *)ls_)[v] >= rb_;                           \
+        vd[v] = (KV)(((KVI)(expr) & k_) | ((KVI)ve_[v] & ~k_));                      \
+      }                                                                              \
+      if (mv < nv) {                                                                 \
+        const int v = mv;                                                            \
+        const KV t_ = (expr);                                                        \
+        for (int l = mv * KW; l < m; l++) d[l] = tt_ - ls_[l] >= rb_ ? t_[l - mv * KW] : e_[l]; \
+      }                                                                              \
+    }                                                                                \
+  } while (0)
 
 /* d = expr over X, the variable slot read at the block's neurons: whole
  * vectors (vexpr; register lanes v) then the lanes left (sexpr; lanes l),
@@ -40,6 +66,47 @@ typedef double KVU __attribute__((vector_size(8 * KW), may_alias, aligned(8)));
       for (int l = mv * KW; l < m; l++) { const double X = s_[l]; d[l] = (sexpr); }  \
     }                                                                                \
   } while (0)
+
+/* The threshold scan of the whole vectors of I_THRESHV, x OP k: the masks of
+ * 64 lanes are or-ed and tested once (a spike is rare), then a passing group
+ * is looked at vector by vector and a passing vector lane by lane, in order. */
+#define KTHRESH(OP) do {                                                             \
+    for (int g = 0; g < mv; g += 64 / KW) {                                          \
+      const int ge = g + 64 / KW < mv ? g + 64 / KW : mv;                            \
+      KVI acc = { 0 };                                                               \
+      int64_t any = 0;                                                               \
+      for (int v = g; v < ge; v++) acc |= ((const KVU *)x)[v] OP k;                  \
+      for (int j = 0; j < KW; j++) any |= acc[j];                                    \
+      if (!any) continue;                                                            \
+      for (int v = g; v < ge; v++) {                                                 \
+        const KVI mk = ((const KVU *)x)[v] OP k;                                     \
+        any = 0;                                                                     \
+        for (int j = 0; j < KW; j++) any |= mk[j];                                   \
+        if (!any) continue;                                                          \
+        for (int j = 0; j < KW; j++)                                                 \
+          if (mk[j] && t - ls[v * KW + j] >= rb) c->spikes[(*ns)++] = base + v * KW + j; \
+      }                                                                              \
+    }                                                                                \
+  } while (0)
+
+#if KW == 8 && defined(KMASK8)
+/* The same with AVX-512's compare into a mask register (P a _CMP_ predicate
+ * with C's meaning: ordered and false on a NaN, but != true): the masks of
+ * 8 vectors make a 64-bit word whose set bits are the passing lanes, in order. */
+#define KTHRESH8(P) do {                                                             \
+    for (int g = 0; g < mv; g += 8) {                                                \
+      const int ge = g + 8 < mv ? g + 8 : mv;                                        \
+      uint64_t bits = 0;                                                             \
+      for (int v = g; v < ge; v++)                                                   \
+        bits |= (uint64_t)_mm512_cmp_pd_mask(_mm512_loadu_pd(x + v * 8), kv, P) << (8 * (v - g)); \
+      while (bits) {                                                                 \
+        const int l = g * 8 + __builtin_ctzll(bits);                                 \
+        bits &= bits - 1;                                                            \
+        if (t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;                          \
+      }                                                                              \
+    }                                                                                \
+  } while (0)
+#endif
 
 /* 1 if lane l of the comparison cmp (an I_*K op) holds for x against k. */
 static inline int KCAT(KBLOCK, _cmp1)(int cmp, double x, double k)
@@ -63,8 +130,11 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
   const int contig = p->domain == CJ_DOM_NEURONS, sgl = p->single;
   for (int pc = 0;; pc++) {
     const ins *in = &code[pc];
-    double *d = KR(in->d);
-    KV *vd = KVR(in->d), *va = KVR(in->a), *vb = KVR(in->b);
+    const int dvar = in->v != NOREG && !sgl;   /* the result goes to a variable (float: after the op) */
+    double *d = dvar ? (double *)c->var[in->v] + base : KR(in->d);
+    KVU *vd = (KVU *)d;
+    KV *va = KVR(in->a), *vb = KVR(in->b);
+    const int dw = dvar ? mv : nv;               /* vectors stored whole */
     switch (in->op) {
     case I_END: return;
     case I_LOADC:
@@ -224,7 +294,8 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
       case VB_VMUL: KVLOOP(in->a, X * vb[v], X * b[l]); break;
       case VB_RMUL: KVLOOP(in->a, vb[v] * X, b[l] * X); break;
       case VB_VDIV: KVLOOP(in->a, X / vb[v], X / b[l]); break;
-      default: KVLOOP(in->a, vb[v] / X, b[l] / X); break;
+      case VB_RDIV: KVLOOP(in->a, vb[v] / X, b[l] / X); break;
+      default: KVLOOP(in->a, X * -vb[v], X * -b[l]); break;
       }
       break;
     }
@@ -251,6 +322,37 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
     case I_MULKADDV: {
       const double k = KR(in->c)[0], *a = KR(in->a);
       KVLOOP(in->b, k * va[v] + X, k * a[l] + X);
+      break;
+    }
+    case I_MULKVV: {
+      const double k = KR(in->c)[0];
+      if (sgl) {
+        const float *x = (const float *)c->var[in->a] + base, *y = (const float *)c->var[in->b] + base;
+        for (int l = 0; l < m; l++) d[l] = k * (double)x[l] + (double)y[l];
+        break;
+      }
+      const double *x = (const double *)c->var[in->a] + base, *y = (const double *)c->var[in->b] + base;
+      for (int v = 0; v < mv; v++) vd[v] = k * ((const KVU *)x)[v] + ((const KVU *)y)[v];
+      for (int l = mv * KW; l < m; l++) d[l] = k * x[l] + y[l];
+      break;
+    }
+    case I_MULK2: { const double k = KR(in->c)[0], k2 = KR(in->k)[0]; KLOOP(k * va[v] + k2 * vb[v]); break; }
+    case I_MULK2V: {
+      const double k = KR(in->c)[0], k2 = KR(in->k)[0], *a = KR(in->a);
+      KVLOOP(in->b, k * va[v] + k2 * X, k * a[l] + k2 * X);
+      break;
+    }
+    case I_VMADD: {
+      const double *b = KR(in->b), *y = KR(in->c);
+      const KV *vy = KVR(in->c);
+      switch (in->k) {
+      case 0: KVLOOP(in->a, X * vb[v] + vy[v], X * b[l] + y[l]); break;
+      case VM_NEG: KVLOOP(in->a, X * -vb[v] + vy[v], X * -b[l] + y[l]); break;
+      case VM_SUB: KVLOOP(in->a, X * vb[v] - vy[v], X * b[l] - y[l]); break;
+      case VM_SUB | VM_NEG: KVLOOP(in->a, X * -vb[v] - vy[v], X * -b[l] - y[l]); break;
+      case VM_SUB | VM_LEFT: KVLOOP(in->a, vy[v] - X * vb[v], y[l] - X * b[l]); break;
+      default: KVLOOP(in->a, vy[v] - X * -vb[v], y[l] - X * -b[l]); break;
+      }
       break;
     }
     case I_SINCEK: {   /* t - lastspike <c> K, neurons domain */
@@ -335,33 +437,41 @@ static void KBLOCK(cj_prog *p, const cj_kctx *c, int64_t base, int m, int64_t *n
         break;
       }
       const double *x = (const double *)c->var[in->a] + base;
-      for (int v = 0; v <= mv; v++) {
-        int l0 = v * KW, l1 = v < mv ? l0 + KW : m;
-        if (v < mv) {
-          KV xv = ((const KVU *)x)[v];
-          KVI mk;
-          switch (cmp) {
-          case I_LTK: mk = xv < k; break;
-          case I_LEK: mk = xv <= k; break;
-          case I_GTK: mk = xv > k; break;
-          case I_GEK: mk = xv >= k; break;
-          case I_EQK: mk = xv == k; break;
-          default: mk = xv != k; break;
-          }
-          int64_t any = 0;
-          for (int j = 0; j < KW; j++) any |= mk[j];
-          if (!any) continue;
-        }
-        for (int l = l0; l < l1; l++)
-          if (KCAT(KBLOCK, _cmp1)(cmp, x[l], k) && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
+#if KW == 8 && defined(KMASK8)
+      const __m512d kv = _mm512_set1_pd(k);
+      switch (cmp) {
+      case I_LTK: KTHRESH8(_CMP_LT_OQ); break;
+      case I_LEK: KTHRESH8(_CMP_LE_OQ); break;
+      case I_GTK: KTHRESH8(_CMP_GT_OQ); break;
+      case I_GEK: KTHRESH8(_CMP_GE_OQ); break;
+      case I_EQK: KTHRESH8(_CMP_EQ_OQ); break;
+      default: KTHRESH8(_CMP_NEQ_UQ); break;
       }
+#else
+      switch (cmp) {
+      case I_LTK: KTHRESH(<); break;
+      case I_LEK: KTHRESH(<=); break;
+      case I_GTK: KTHRESH(>); break;
+      case I_GEK: KTHRESH(>=); break;
+      case I_EQK: KTHRESH(==); break;
+      default: KTHRESH(!=); break;
+      }
+#endif
+      for (int l = mv * KW; l < m; l++)
+        if (KCAT(KBLOCK, _cmp1)(cmp, x[l], k) && t - ls[l] >= rb) c->spikes[(*ns)++] = base + l;
       break;
     }
+    }
+    if (in->v != NOREG && sgl) {   /* float variable: the register rounded once, as a store */
+      float *dst = (float *)c->var[in->v] + base;
+      for (int l = 0; l < m; l++) dst[l] = (float)d[l];
     }
   }
 }
 
 #undef KLOOP
+#undef KTHRESH
+#undef KTHRESH8
 #undef KVLOOP
 #undef KVR
 #undef KR

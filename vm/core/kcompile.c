@@ -313,6 +313,8 @@ typedef struct comp {
   const cj_kdef *k;
   slotuse *use;
   int mask;                    /* current mask register or NOREG */
+  cj_ktree *rt;                /* nodes of the rewritten body (rewrite()) */
+  cj_node **inl;               /* per tmp: the expression it stands for, or NULL */
 } comp;
 
 static int cfail(comp *c, const char *fmt, ...)
@@ -342,7 +344,7 @@ static int emit(comp *c, int op, int d, int a, int b, int x)
     if (!nc) return p->err = cj_fail(CJ_ENOMEM, "kernel compiler: out of memory"), -1;
     p->code = nc; p->capcode = cap;
   }
-  p->code[p->ncode] = (ins){ (uint16_t)op, (uint16_t)d, (uint16_t)a, (uint16_t)b, (uint16_t)x };
+  p->code[p->ncode] = (ins){ (uint16_t)op, (uint16_t)d, (uint16_t)a, (uint16_t)b, (uint16_t)x, NOREG, NOREG, NOREG };
   return p->ncode++;
 }
 
@@ -558,6 +560,19 @@ static int kproduct(const cj_node *e, const cj_node **k, const cj_node **x)
   return 0;
 }
 
+/* (neg x) */
+static int isneg(const cj_node *e) { return e && e->op == CJ_N_NEG && e->nargs == 1 && e->arg[0]; }
+
+/* (* V x) or (* x V), V a variable read straight and x not uniform (K * V
+ * has forms of its own): 1, *v the variable, *x the other. */
+static int vproduct(const comp *c, const cj_node *e, const cj_node **v, const cj_node **x)
+{
+  if (!e || e->op != CJ_N_MUL || e->nargs != 2 || uniform(e->arg[0]) || uniform(e->arg[1])) return 0;
+  if (contigvar(c, e->arg[0])) { *v = e->arg[0]; *x = e->arg[1]; return 1; }
+  if (contigvar(c, e->arg[1])) { *v = e->arg[1]; *x = e->arg[0]; return 1; }
+  return 0;
+}
+
 /* The same comparison with its operands exchanged: K op x is x op' K. */
 static int mirror(int op)
 {
@@ -652,7 +667,7 @@ static int fused(comp *c, const cj_node *e, int dest)
     [CJ_N_ADD] = I_ADDK, [CJ_N_SUB] = I_SUBK, [CJ_N_MUL] = I_MULK, [CJ_N_DIV] = I_DIVK,
     [CJ_N_LT] = I_LTK, [CJ_N_LE] = I_LEK, [CJ_N_GT] = I_GTK, [CJ_N_GE] = I_GEK,
     [CJ_N_EQ] = I_EQK, [CJ_N_NE] = I_NEK };
-  const cj_node *k, *x, *a, *b;
+  const cj_node *k, *x, *a, *b, *v;
   int save = c->p->sp, rk, rx, ry, d, op;
   if (e->nargs != 2 || e->op > CJ_N_NE || e->op == CJ_N_POW || !kop[e->op]) return -1;
   a = e->arg[0]; b = e->arg[1];
@@ -668,9 +683,33 @@ static int fused(comp *c, const cj_node *e, int dest)
     return d;
   }
   if (e->op == CJ_N_ADD) {                   /* K * x + y, y + K * x, K * x + K2 */
-    const cj_node *y = NULL;
+    const cj_node *y = NULL, *k2, *x2;
+    if (kproduct(a, &k, &x) && kproduct(b, &k2, &x2)) {   /* K * x + K2 * y: a variable y read straight */
+      const int swap = !contigvar(c, x2) && contigvar(c, x);   /* + commutes exactly */
+      const cj_node *xa = swap ? x2 : x, *ka = swap ? k2 : k, *xb = swap ? x : x2, *kb = swap ? k : k2;
+      const int yv = contigvar(c, xb);
+      int rb = yv ? varslot(c, xb) : cexpr(c, xb, -1), rk2;
+      if (rb < 0) return 0;
+      rx = cexpr(c, xa, -1);
+      rk = cexpr(c, ka, -1);
+      rk2 = cexpr(c, kb, -1);
+      c->p->sp = save;
+      d = dest >= 0 ? dest : newreg(c);
+      op = emit(c, yv ? I_MULK2V : I_MULK2, d, rx, rb, rk);
+      if (op >= 0) c->p->code[op].k = (uint16_t)rk2;
+      return d;
+    }
     if (kproduct(a, &k, &x)) y = b;
     else if (kproduct(b, &k, &x)) y = a;
+    if (y && contigvar(c, x) && contigvar(c, y)) {   /* K * v + w: both read straight */
+      int rv = varslot(c, x), rw = varslot(c, y);
+      if (rv < 0 || rw < 0) return 0;
+      rk = cexpr(c, k, -1);
+      c->p->sp = save;
+      d = dest >= 0 ? dest : newreg(c);
+      emit(c, I_MULKVV, d, rv, rw, rk);
+      return d;
+    }
     if (y && !uniform(y) && (contigvar(c, x) || contigvar(c, y))) {   /* a variable read straight */
       int xv = contigvar(c, x);
       int rv = varslot(c, xv ? x : y);
@@ -693,15 +732,28 @@ static int fused(comp *c, const cj_node *e, int dest)
       return d;
     }
   }
+  if ((e->op == CJ_N_ADD || e->op == CJ_N_SUB) && (vproduct(c, a, &v, &x) || vproduct(c, b, &v, &x))) {
+    const int pl = vproduct(c, a, &v, &x), neg = isneg(x);   /* V * x + y, y + V * x, V * x - y, y - V * x */
+    int rv = varslot(c, v), form = (neg ? VM_NEG : 0) | (e->op == CJ_N_SUB ? VM_SUB | (pl ? 0 : VM_LEFT) : 0);
+    if (rv < 0) return 0;
+    rx = cexpr(c, neg ? x->arg[0] : x, -1);
+    ry = cexpr(c, pl ? b : a, -1);
+    c->p->sp = save;
+    d = dest >= 0 ? dest : newreg(c);
+    op = emit(c, I_VMADD, d, rv, rx, ry);
+    if (op >= 0) c->p->code[op].k = (uint16_t)form;
+    return d;
+  }
   if (e->op <= CJ_N_DIV && (contigvar(c, a) || contigvar(c, b))) {   /* V op x, x op V: x a K or a register */
     const int vleft = contigvar(c, a);
     const cj_node *o = vleft ? b : a;
     int rv = varslot(c, vleft ? a : b);
+    const int neg = e->op == CJ_N_MUL && o->op == CJ_N_NEG && o->nargs == 1;   /* V * -x */
     if (rv < 0) return 0;
-    ry = cexpr(c, o, -1);
+    ry = cexpr(c, neg ? o->arg[0] : o, -1);
     c->p->sp = save;
     d = dest >= 0 ? dest : newreg(c);
-    emit(c, uniform(o) ? I_VK : I_VBIN, d, rv, ry, vbop(e->op, vleft));
+    emit(c, uniform(o) ? I_VK : I_VBIN, d, rv, ry, neg ? VB_NMUL : vbop(e->op, vleft));
     return d;
   }
   if (uniform(b)) { x = a; k = b; op = kop[e->op]; }
@@ -717,27 +769,200 @@ static int fused(comp *c, const cj_node *e, int dest)
   return d;
 }
 
+/* Ops whose result may go straight to a variable (ins.v): those that write
+ * their register through KLOOP or KVLOOP (kblock.h). */
+static int dvarok(int op)
+{
+  return (op >= I_ADD && op <= I_NEG) || (op >= I_LT && op <= I_NOT) ||
+         (op >= I_ADDK && op <= I_MULKADDK) || (op >= I_VBIN && op <= I_MULKADDV) || op >= I_MULKVV;
+}
+
+/* The value of a `set` at the neuron itself, computed into the scratch
+ * register r by the last instruction emitted (at n0 or later): that
+ * instruction writes the variable instead, and no store is needed. With
+ * e != NOREG the set is ifelse(notref, r, e): only an op of KLOOP can take
+ * the select too (ins.e). */
+static int setlast(comp *c, int n0, int r, int save, int slot, int e)
+{
+  cj_prog *p = c->p;
+  ins *in;
+  if (p->err || p->ncode <= n0 || r < save) return 0;
+  in = &p->code[p->ncode - 1];
+  if (in->d != r || in->v != NOREG || !dvarok(in->op)) return 0;
+  if (e != (int)NOREG && !((in->op >= I_ADD && in->op <= I_NEG) || (in->op >= I_LT && in->op <= I_NOT) ||
+                           (in->op >= I_ADDK && in->op <= I_MULKADDK) || in->op == I_MULK2)) return 0;
+  in->v = (uint16_t)slot;
+  in->e = (uint16_t)e;
+  return 1;
+}
+
+/* ---- the body rewritten before it is compiled ------------------------------
+ * Exact rewrites that let more of a body fit the superinstructions:
+ * - a let used once, by a later let, set or add at the top level, with no
+ *   statement in between writing a variable or temporary it reads, takes
+ *   the place of its use: the same operations on the same values, computed
+ *   there (into the variable, when that is a set: setlast());
+ * - a negation folded into its consumer where IEEE arithmetic gives the
+ *   same bits: (-x) + y and y + (-x) are y - x, y - (-x) is y + x (IEEE
+ *   defines y - x as y + (-x)), K * (-x) is (-K) * x (the sign of a product
+ *   is the exclusive or of its operands', the magnitude rounds the same),
+ *   -(-x) is x, and v * (-x) is one instruction (VB_NMUL). A NaN may come
+ *   out with the other sign bit: it is a NaN on both backends. */
+
+/* Does expression e read var slot or tmp k (-1: none)? */
+static int reads(const cj_node *e, int slot, int k)
+{
+  if (!e) return 0;
+  if ((e->op == CJ_N_VAR && e->slot == slot) || (e->op == CJ_N_TMP && e->k == k)) return 1;
+  for (int i = 0; i < e->nargs && i < 3; i++)
+    if (reads(e->arg[i], slot, k)) return 1;
+  return 0;
+}
+
+/* Could statement s change the value of expression e (writes what e reads)? */
+static int clobbers(const cj_node *s, const cj_node *e)
+{
+  if (!s) return 1;
+  switch (s->op) {
+  case CJ_N_SET: case CJ_N_ADDTO: return reads(e, s->slot, -1);
+  case CJ_N_LET: return reads(e, -1, s->k);
+  case CJ_N_IF:
+    for (int b = 0; b < 2; b++)
+      for (int i = 0; i < s->nbody[b]; i++)
+        if (!s->body[b] || clobbers(s->body[b][i], e)) return 1;
+    return 0;
+  default: return 1;
+  }
+}
+
+/* Uses and lets of each temporary (k < n) in e and below. */
+static void tmpcount(const cj_node *e, int *use, int *let, int n)
+{
+  if (!e) return;
+  if (e->op == CJ_N_TMP && e->k >= 0 && e->k < n) use[e->k]++;
+  if (e->op == CJ_N_LET && e->k >= 0 && e->k < n) let[e->k]++;
+  for (int i = 0; i < e->nargs && i < 3; i++) tmpcount(e->arg[i], use, let, n);
+  if (e->op == CJ_N_IF)
+    for (int b = 0; b < 2; b++)
+      for (int i = 0; i < e->nbody[b] && e->body[b]; i++) tmpcount(e->body[b][i], use, let, n);
+}
+
+/* May `let k x`, statement i of the top level, take the place of its one use? */
+static int inlinable(cj_node *const *body, int n, int i, int k, const cj_node *x)
+{
+  for (int j = i + 1; j < n; j++) {
+    const cj_node *s = body[j];
+    if (!s) return 0;
+    if (s->op != CJ_N_IF && s->nargs == 1 && reads(s->arg[0], -1, k))
+      return s->op == CJ_N_LET || s->op == CJ_N_SET || s->op == CJ_N_ADDTO;
+    if (clobbers(s, x)) return 0;
+  }
+  return 0;   /* used in an if (or not at all) */
+}
+
+static cj_node *newnode(comp *c, cj_nop op, const cj_node *from)
+{
+  cj_node *e = cj_ktree_node(c->rt, op);
+  if (!e) { if (!c->p->err) c->p->err = cj_fail(CJ_ENOMEM, "kernel compiler: out of memory"); return NULL; }
+  if (from) *e = *from;
+  return e;
+}
+
+static cj_node *binary(comp *c, cj_nop op, cj_node *a, cj_node *b)
+{
+  cj_node *e = newnode(c, op, NULL);
+  if (e) { e->nargs = 2; e->arg[0] = a; e->arg[1] = b; }
+  return e;
+}
+
+static cj_node *negnum(comp *c, const cj_node *k)
+{
+  cj_node *e = newnode(c, CJ_N_NUM, NULL);
+  if (e) e->num = -k->num;
+  return e;
+}
+
+/* e with the inlined temporaries put in and the negations folded. */
+static cj_node *rewrite(comp *c, cj_node *e)
+{
+  cj_node *a[3] = { NULL, NULL, NULL }, *r;
+  int changed = 0;
+  if (!e || c->p->err) return e;
+  if (e->op == CJ_N_TMP) return e->k >= 0 && e->k < c->p->ntmp && c->inl[e->k] ? c->inl[e->k] : e;
+  if (e->op < CJ_N_ADD || e->op > CJ_N_CALL) return e;
+  for (int i = 0; i < e->nargs && i < 3; i++) changed |= (a[i] = rewrite(c, e->arg[i])) != e->arg[i];
+  if (e->nargs == 2 && a[0] && a[1]) {
+    if (e->op == CJ_N_ADD && isneg(a[0])) return binary(c, CJ_N_SUB, a[1], a[0]->arg[0]);
+    if (e->op == CJ_N_ADD && isneg(a[1])) return binary(c, CJ_N_SUB, a[0], a[1]->arg[0]);
+    if (e->op == CJ_N_SUB && isneg(a[1])) return binary(c, CJ_N_ADD, a[0], a[1]->arg[0]);
+    if (e->op == CJ_N_MUL && a[0]->op == CJ_N_NUM && isneg(a[1])) return binary(c, CJ_N_MUL, negnum(c, a[0]), a[1]->arg[0]);
+    if (e->op == CJ_N_MUL && a[1]->op == CJ_N_NUM && isneg(a[0])) return binary(c, CJ_N_MUL, a[0]->arg[0], negnum(c, a[1]));
+  }
+  if (e->op == CJ_N_NEG && isneg(a[0])) return a[0]->arg[0];
+  if (!changed || !(r = newnode(c, e->op, e))) return e;
+  for (int i = 0; i < e->nargs && i < 3; i++) r->arg[i] = a[i];
+  return r;
+}
+
+/* The top-level statements of the body rewritten (see above): *out, *nout. */
+static int rewritebody(comp *c, cj_node *const *body, int n, cj_node ***out, int *nout)
+{
+  cj_prog *p = c->p;
+  const int nt = p->ntmp;
+  int *use = cj_calloc((size_t)nt + 1, sizeof *use), *let = cj_calloc((size_t)nt + 1, sizeof *let), m = 0;
+  cj_node **list = cj_ktree_list(c->rt, n);
+  if (!use || !let || !list || !(c->inl = cj_calloc((size_t)nt + 1, sizeof *c->inl))) {
+    cj_free(use); cj_free(let);
+    return p->err = cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
+  }
+  for (int i = 0; i < n; i++) tmpcount(body[i], use, let, nt);
+  tmpcount(c->k->cond, use, let, nt);
+  tmpcount(c->k->value, use, let, nt);
+  for (int i = 0; i < n && !p->err; i++) {
+    cj_node *s = body[i], *x;
+    if (!s || s->nargs != 1 || (s->op != CJ_N_LET && s->op != CJ_N_SET && s->op != CJ_N_ADDTO)) {
+      list[m++] = s;
+      continue;
+    }
+    x = rewrite(c, s->arg[0]);
+    if (s->op == CJ_N_LET && s->k >= 0 && s->k < nt && use[s->k] == 1 && let[s->k] == 1 &&
+        inlinable(body, n, i, s->k, x)) {
+      c->inl[s->k] = x;
+      continue;
+    }
+    if (x != s->arg[0] && (s = newnode(c, s->op, s))) s->arg[0] = x;
+    list[m++] = s;
+  }
+  cj_free(use); cj_free(let);
+  *out = list; *nout = m;
+  return p->err;
+}
+
 static int cstmts(comp *c, cj_node *const *list, int n);
 
 static int cstore(comp *c, const cj_node *s)
 {
-  int save = c->p->sp, v, contig;
+  int save = c->p->sp, v, contig, n0;
   if (c->k->domain == CJ_DOM_PAIRS) return cfail(c, "pairs kernels cannot write state (only 'let')");
   if (checkvar(c, s->slot, s->how)) return c->p->err;
   if (s->nargs != 1) return cfail(c, "'%s' takes one expression", nopnames[s->op]);
   contig = s->how == CJ_HOW_I && c->k->domain == CJ_DOM_NEURONS;
   if (contig && s->op == CJ_N_SET && c->mask == (int)NOREG && s->arg[0] && s->arg[0]->op == CJ_N_IFELSE &&
       s->arg[0]->nargs == 3 && s->arg[0]->arg[0] && s->arg[0]->arg[0]->op == CJ_N_NOTREF) {
-    int ra = cexpr(c, s->arg[0]->arg[1], -1), rb = cexpr(c, s->arg[0]->arg[2], -1);   /* v = ifelse(notref, a, b) */
+    int rb = cexpr(c, s->arg[0]->arg[2], -1), ra;   /* v = ifelse(notref, a, b) */
+    n0 = c->p->ncode;
+    ra = cexpr(c, s->arg[0]->arg[1], -1);
     c->p->usehow[CJ_HOW_I] = 1;
-    emit(c, I_STORESELNR, s->slot, ra, rb, 0);
+    if (!setlast(c, n0, ra, save, s->slot, rb)) emit(c, I_STORESELNR, s->slot, ra, rb, 0);
     c->use[s->slot].writes++;
     c->p->writes[s->slot] = 1;
     c->p->sp = save;
     return c->p->err;
   }
+  n0 = c->p->ncode;
   v = cexpr(c, s->arg[0], -1);
-  if (s->op == CJ_N_SET) emit(c, contig ? I_STOREC : I_STOREX, s->slot, v, s->how, c->mask);
+  if (s->op == CJ_N_SET && contig && c->mask == (int)NOREG && setlast(c, n0, v, save, s->slot, NOREG)) {}
+  else if (s->op == CJ_N_SET) emit(c, contig ? I_STOREC : I_STOREX, s->slot, v, s->how, c->mask);
   else emit(c, contig ? I_ADDC : I_ADDX, s->slot, v, s->how, c->mask);
   c->use[s->slot].writes++;
   c->p->writes[s->slot] = 1;
@@ -835,13 +1060,17 @@ static int compile(comp *c)
 {
   cj_prog *p = c->p;
   const cj_kdef *k = c->k;
+  cj_node **body = NULL;
+  int nbody = 0;
   if (checkdef(c)) return p->err;
   p->sp = p->nregs = k->ntmp;
   for (int i = 0; i < k->nbody && k->body; i++) prescan(c, k->body[i], 0);
   prescan(c, k->cond, 0);
   prescan(c, k->value, 0);
+  if (p->err || rewritebody(c, k->body, k->nbody, &body, &nbody)) return p->err;
+  for (int i = 0; i < nbody; i++) prescan(c, body[i], 0);   /* the constants of the rewrites (-K) */
   if (p->err) return p->err;
-  cstmts(c, k->body, k->nbody);
+  cstmts(c, body, nbody);
   if (k->kind == CJ_KK_THRESHOLD) {
     const cj_node *e = k->cond;
     p->usehow[CJ_HOW_I] = 1;
@@ -895,7 +1124,7 @@ static int allocregs(cj_prog *p)
 int cj_prog_compile(const cj_kdef *k, cj_prog **out)
 {
   cj_prog *p = cj_calloc(1, sizeof *p);
-  comp c = { p, k, NULL, NOREG };
+  comp c = { p, k, NULL, NOREG, NULL, NULL };
   int st;
   *out = NULL;
   if (!p) return cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
@@ -904,8 +1133,11 @@ int cj_prog_compile(const cj_kdef *k, cj_prog **out)
   p->reg_t = p->reg_dt = p->reg_n = NOREG;
   c.use = cj_calloc((size_t)(k->nrefs > 0 ? k->nrefs : 1), sizeof *c.use);
   p->writes = cj_calloc((size_t)(k->nrefs > 0 ? k->nrefs : 1), 1);
-  if (!c.use || !p->writes) st = cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
+  c.rt = cj_ktree_new();
+  if (!c.use || !p->writes || !c.rt) st = cj_fail(CJ_ENOMEM, "kernel compiler: out of memory");
   else st = compile(&c);
+  cj_ktree_free(c.rt);
+  cj_free(c.inl);
   if (!st) {
     p->blocked = blocksafe(&c) ? LANES : 1;
     st = allocregs(p);

@@ -1,8 +1,14 @@
 /*
  * kprog.h — private to the kernel compiler (kcompile.c) and the interpreter
  * (interp.c): the register bytecode of a compiled kernel, cj_prog.
- * Registers are arrays of LANES doubles; an instruction is (op, d, a, b, c),
- * register numbers or operands by op (see the compiler and block()).
+ * Registers are arrays of LANES doubles; an instruction is (op, d, a, b, c,
+ * v, e, k), register numbers or operands by op (see the compiler and
+ * block()). v is NOREG, or the variable slot the result goes to instead of
+ * register d (neurons domain, at the neuron itself: a `set` whose value
+ * this instruction computes last; kcompile.c's dvarok() lists the ops);
+ * e is NOREG, or the register whose lanes a refractory neuron's result
+ * takes instead (set v = ifelse(notref, x, e), x computed by this
+ * instruction; ops of KLOOP only); k a second K for the ops that have one.
  */
 #ifndef CJ_KPROG_H
 #define CJ_KPROG_H
@@ -37,13 +43,21 @@ enum {
   I_SELNR,       /* d = not refractory ? a : b */
   I_SELV,        /* d = c != 0 ? a : var b [base + l] */
   I_SELVREF,     /* d = t - lastspike[base + l] < K(c) ? a : var b [base + l]: the refractory clamp */
-  I_STORESELNR   /* var d [base + l] = not refractory ? a : b (set, no mask) */
+  I_STORESELNR,  /* var d [base + l] = not refractory ? a : b (set, no mask) */
+  I_MULKVV,      /* d = K(c) * var a [base + l] + var b [base + l] */
+  I_MULK2,       /* d = K(c) * a + K(k) * b */
+  I_MULK2V,      /* d = K(c) * a + K(k) * var b [base + l] */
+  I_VMADD        /* d = V * b + c, V * b - c or c - V * b (k a VM_* set; V = var a [base + l]) */
 };
 
 /* the operator of I_VBIN / I_VK, R the register (or K) operand */
-enum { VB_VADD, VB_RADD, VB_VSUB, VB_RSUB, VB_VMUL, VB_RMUL, VB_VDIV, VB_RDIV };
+enum { VB_VADD, VB_RADD, VB_VSUB, VB_RSUB, VB_VMUL, VB_RMUL, VB_VDIV, VB_RDIV,
+       VB_NMUL };   /* V * -R (exactly -(V * R) and (-R) * V) */
 
-typedef struct ins { uint16_t op, d, a, b, c; } ins;
+/* the form of I_VMADD: the product V * -b, a difference, c on the left of it */
+enum { VM_NEG = 1, VM_SUB = 2, VM_LEFT = 4 };
+
+typedef struct ins { uint16_t op, d, a, b, c, v, e, k; } ins;
 
 typedef struct cst { uint16_t reg; double v; } cst;
 
