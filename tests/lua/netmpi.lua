@@ -136,9 +136,16 @@ local function worker(case, out, mode, file)
     return
   end
   local net = C.load()
-  if mode == "save" then
+  if mode == "save" or mode == "trysave" then
     net:run(C.dur / 2 * cj.second)
-    net:save(file)
+    local ok, err = pcall(net.save, net, file)
+    if not ok and mode == "trysave" then      -- a failure: every rank must say why
+      local f = assert(io.open(out .. ".rank" .. cj.mpi.rank(), "w"))
+      f:write(tostring(err))
+      f:close()
+      return
+    end
+    assert(ok, err)
     return
   end
   if mode == "fail" then    -- an error on the last rank only
@@ -420,6 +427,27 @@ else
     T.checkerror("one rank's part of a network saved across MPI ranks", cj.restore, file .. ".rank0")
     assert(pcall(cj.restore, file), "the save restores again")
     removesave(file); removesave(other); removesave(four)
+  end)
+
+  T.test("a save that fails on one rank fails on every rank, and leaves no main file", function()
+    local file = tmp .. ".failed.save"
+    removesave(file)
+    assert(os.execute("mkdir -p " .. T.shq(file .. ".rank1/x")))   -- rank 1 cannot rename its part onto it
+    local done, log = trylaunch(2, "stdp " .. tmp .. " trysave " .. file)
+    assert(done, "mpirun failed or hung:\n" .. log)
+    for r = 0, 1 do
+      local msg = table.concat(assert(readlines(tmp .. ".rank" .. r), "rank " .. r .. " said nothing"), "\n")
+      os.remove(tmp .. ".rank" .. r)
+      assert(msg:find("net:save: rank 1 of 2: cannot write '" .. plain(file) .. "%.rank1'"), "rank " .. r .. ": " .. msg)
+    end
+    assert(not exists(file), "a main file was written")
+    local p = io.popen("ls -d " .. T.shq(file) .. "* 2>/dev/null")
+    local left = p:read("a")
+    p:close()
+    os.execute("rm -rf " .. T.shq(file .. ".rank1"))
+    removesave(file)
+    assert(left:gsub("%s+$", "") == file .. ".rank0\n" .. file .. ".rank1" or left:gsub("%s+$", "") == file .. ".rank1",
+           "left behind: " .. left)
   end)
 
   -- Hostile counts and indices in a part (the checksum made valid): each is

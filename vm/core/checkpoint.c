@@ -331,8 +331,7 @@ static int savesplit(cj_net *net, const char *path, const void *meta, size_t met
     for (int j = 0; j < net->nproj; j++) mine[1 + j] = net->proj[j].nsyn;
   }
   if (!(st = cj_nx_mpi_agree(net, st, "save"))) {
-    st = cj_nx_mpi_allgather(net, mine, cols, all);
-    J.id = all[0];
+    if (!(st = cj_nx_mpi_allgather(net, mine, cols, all))) J.id = all[0];
     if (!st) st = writetmp(net, part, fillpart, &J, &tmp);
     st = cj_nx_mpi_agree(net, st, "save");
   }
@@ -1036,7 +1035,8 @@ static int rhead(cj_net *net, const cj_savefile *s, rd *r, parts *S)
   if (s->format == FORMAT_SPLIT) {
     S->id = ri64(r);
     S->K = ri64(r);
-    if (S->K < 2 || S->K > MAXPARTS) r->bad = 1;
+    if (S->K < 2 || S->K > MAXPARTS || (uint64_t)S->K * (uint64_t)net->nproj > left(r) / 8)
+      r->bad = 1;                                       /* a count per part and projection follows */
   }
   if (r->bad) return cj_fail(CJ_EFORMAT, "restore: '%s' is truncated", path);
   if ((st = cj_nx_prepare(net))) return st;

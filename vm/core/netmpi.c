@@ -588,30 +588,32 @@ int cj_nx_mpi_allgather(const cj_net *net, const int64_t *mine, int n, int64_t *
 }
 
 /* Every rank learns whether every rank succeeded: st is this rank's status
- * (its message in cj_errmsg()). When one failed, every rank returns the
- * status of the lowest failing rank and its message, as "what: rank R of
- * K: message" (its own leading "what: " dropped). A collective: every rank
- * calls it at the same point, which is what keeps a rank that failed from
- * leaving the others waiting in the next one. */
+ * (its message in cj_errmsg()). When some failed, every rank returns a
+ * failure: its own when all failed, else the status of the lowest failing
+ * rank and its message, as "what: rank R of K: message" (its own leading
+ * "what: " dropped). A collective: every rank calls it at the same point,
+ * which is what keeps a rank that failed from leaving the others waiting
+ * in the next one. */
 int cj_nx_mpi_agree(const cj_net *net, int st, const char *what)
 {
 #ifdef CAJAL_MPI
-  int mine = st ? rank_ : size_, first = size_, code = st;
+  int mine[2] = { st ? rank_ : size_, st != 0 }, all[2] = { size_, 0 }, code = st;
   char msg[1024];
   size_t n = strlen(what);
   if (!net->mpi) return st;
-  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
+  if (MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
     return mpifail("MPI_Allreduce of a checkpoint's status");
-  if (first == size_) return 0;
-  if (rank_ == first) {
+  if (all[0] == size_) return 0;
+  if (all[1]) return st;                     /* every rank failed: each says why */
+  if (rank_ == all[0]) {
     const char *m = cj_errmsg();
     if (!strncmp(m, what, n) && !strncmp(m + n, ": ", 2)) m += n + 2;
     snprintf(msg, sizeof msg, "%s", m);
   }
-  if (MPI_Bcast(&code, 1, MPI_INT, first, MPI_COMM_WORLD) != MPI_SUCCESS ||
-      MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD) != MPI_SUCCESS)
+  if (MPI_Bcast(&code, 1, MPI_INT, all[0], MPI_COMM_WORLD) != MPI_SUCCESS ||
+      MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, all[0], MPI_COMM_WORLD) != MPI_SUCCESS)
     return mpifail("MPI_Bcast of a checkpoint's error");
-  return cj_fail(code ? code : CJ_ERUNTIME, "%s: rank %d of %d: %s", what, first, size_, msg);
+  return cj_fail(code ? code : CJ_ERUNTIME, "%s: rank %d of %d: %s", what, all[0], size_, msg);
 #else
   (void)net; (void)what;
   return st;
