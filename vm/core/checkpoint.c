@@ -1,6 +1,8 @@
 /*
  * checkpoint.c — save and restore of a network (net.h): its connectivity,
- * state, random generators, spikes in flight and monitors in one file,
+ * state, random generators, spikes in flight and monitors in one file
+ * (format 2), or across K MPI ranks in a main file and one part per rank
+ * holding its synapses (format 3, "saves across ranks" below); each
  * written to a temporary and renamed, read back with every advance checked
  * (a file of the wrong network or a damaged one is refused, never trusted).
  */
@@ -591,7 +593,17 @@ static int rconn(cj_net *net, rd *r)
  * owned), each with its one-rank id, pre and post neuron and variables,
  * and its spikes in flight by the part's own synapse index. A restore on
  * K' ranks reads, one part at a time, the parts whose post range meets
- * its own and keeps the synapses onto its neurons, in one-rank order. */
+ * its own and keeps the synapses onto its neurons, in one-rank order.
+ *
+ *   main  "CAJALNET" u32 3, 0x01020304, ABI, precision; i64 metalen, meta;
+ *         shape, f64 dt, seed, id, K; step and populations as format 2;
+ *         per projection: total, ring length, K counts; monitors as format 2
+ *   part  "CAJALPRT" u32 3, 0x01020304, ABI, precision; id, K, rank, shape,
+ *         step (64 bytes so far); per projection: post lo, hi, n, n one-rank
+ *         ids, n pre (i32), n post (i32), each variable's n values, ring
+ *         length, per slot: count, part synapse indices
+ *   both  end with the FNV-1a of all that comes before (u64); other
+ *         numbers are i64, in the writer's byte order */
 typedef struct kept {             /* one projection's synapses taken from the parts */
   int64_t n;
   int64_t *gid; int32_t *pre, *post;
