@@ -814,7 +814,7 @@ static int settle(cj_net *net, proj *P, kept *k, const char *name)
   if (net->mpi && !(P->gfirst = cj_calloc((size_t)(na ? na : 1), sizeof *P->gfirst))) st = cj_nx_nomem();
   if (!x || !P->spre || !P->spost || !k->order) st = cj_nx_nomem();
   for (int64_t s = 0; !st && s < n; s++) x[s] = (byid){ k->gid[s], s };
-  if (!st) qsort(x, (size_t)n, sizeof *x, cmpid);
+  if (!st && n > 1) qsort(x, (size_t)n, sizeof *x, cmpid);
   for (int64_t s = 0; !st && s < n; s++) {
     const int64_t i = x[s].k;
     if (s && (x[s].g == x[s - 1].g || k->pre[i] < P->spre[s - 1])) {
@@ -899,7 +899,7 @@ static int rinstall(cj_net *net, rd *r, parts *S)
       ivec *B = &k->bucket[b];
       for (int64_t e = 0; e < B->n; e++) B->v[e] = inv[B->v[e]];
       dsort = P->dsteps;
-      qsort(B->v, (size_t)B->n, sizeof *B->v, cmpbucket);
+      if (B->n > 1) qsort(B->v, (size_t)B->n, sizeof *B->v, cmpbucket);
       cj_free(P->bucket[b].v);
       P->bucket[b] = *B;
       *B = (ivec){ NULL, 0, 0 };
