@@ -343,7 +343,7 @@ else
              exists(file .. ".rank" .. r) and "written" or "missing"))
     end
   end
-  for _, case in ipairs({ "cuba", "stdp" }) do
+  for _, case in ipairs({ "cuba", "stdp", "delays" }) do
     local ref = reference(case)           -- uninterrupted, one rank
     for _, plan in ipairs({ { 2, { 1, 4 } }, { 4, { 2, 1 } }, { 1, { 2 } } }) do
       local k, ks = plan[1], plan[2]
