@@ -393,7 +393,8 @@ else
       local done, log = trylaunch(2, "stdp " .. tmp .. " tryrestore " .. file)
       assert(done, what .. ": mpirun failed or hung:\n" .. log)
       for r = 0, 1 do
-        local msg = table.concat(assert(readlines(tmp .. ".rank" .. r), what .. ": rank " .. r .. " said nothing"), "\n")
+        local lines = assert(readlines(tmp .. ".rank" .. r), what .. ": rank " .. r .. " said nothing")
+        local msg = table.concat(lines, "\n")
         os.remove(tmp .. ".rank" .. r)
         assert(msg:find(pattern) and msg:find("rank %d of 2"), string.format("%s, rank %d: %s", what, r, msg))
       end
@@ -405,11 +406,13 @@ else
     refused("'" .. plain(file) .. "%.rank0' is corrupt or truncated", "a truncated part")
     T.writefile(file .. ".rank0", good[0])
     T.writefile(file .. ".rank1", T.readfile(other .. ".rank1"))
-    refused("'" .. plain(file) .. "%.rank1' belongs to another save than '" .. plain(file) .. "'", "a part of another save")
+    refused("'" .. plain(file) .. "%.rank1' belongs to another save than '" .. plain(file) .. "'",
+            "a part of another save")
     T.writefile(file .. ".rank1", T.readfile(four .. ".rank1"))
     refused("is part 1 of a save across 4 MPI ranks; expected part 1 of the 2", "a part of a save on 4 ranks")
     T.writefile(file .. ".rank1", good[0])
-    refused("'" .. plain(file) .. "%.rank1' is part 0 of a save across 2 MPI ranks; expected part 1", "part 0 as part 1")
+    refused("'" .. plain(file) .. "%.rank1' is part 0 of a save across 2 MPI ranks; expected part 1",
+            "part 0 as part 1")
     -- part 1 claiming another range of post neurons (the first projection's
     -- range follows the 64-byte head: magic, format, id, K, rank, shape, step)
     local lo = string.unpack("<i8", good[1], 65)
@@ -421,8 +424,8 @@ else
     local n0, n1 = string.unpack("<i8", good[0], 81), string.unpack("<i8", good[1], 81)
     assert(n0 > 0 and n1 > 0, "empty parts")
     T.writefile(file .. ".rank1", reseal(set64(good[1], 89, string.unpack("<i8", good[0], 89))))
-    T.checkerror("the parts of '" .. file .. "' hold synapse " .. string.unpack("<i8", good[0], 89) .. " of projection '",
-                 cj.restore, file)
+    T.checkerror("the parts of '" .. file .. "' hold synapse " .. string.unpack("<i8", good[0], 89)
+                 .. " of projection '", cj.restore, file)
     T.writefile(file .. ".rank1", good[1])
     T.checkerror("one rank's part of a network saved across MPI ranks", cj.restore, file .. ".rank0")
     assert(pcall(cj.restore, file), "the save restores again")
@@ -438,7 +441,8 @@ else
     for r = 0, 1 do
       local msg = table.concat(assert(readlines(tmp .. ".rank" .. r), "rank " .. r .. " said nothing"), "\n")
       os.remove(tmp .. ".rank" .. r)
-      assert(msg:find("net:save: rank 1 of 2: cannot write '" .. plain(file) .. "%.rank1'"), "rank " .. r .. ": " .. msg)
+      assert(msg:find("net:save: rank 1 of 2: cannot write '" .. plain(file) .. "%.rank1'"),
+             "rank " .. r .. ": " .. msg)
     end
     assert(not exists(file), "a main file was written")
     local p = io.popen("ls -d " .. T.shq(file) .. "* 2>/dev/null")

@@ -326,7 +326,8 @@ static int savesplit(cj_net *net, const char *path, const void *meta, size_t met
   job J = { meta, metalen, 0, K, all };
   int st = mine && all && part ? 0 : cj_nx_nomem();
   for (int j = 0; !st && j < net->nproj; j++)
-    if (!net->proj[j].gfirst) st = cj_fail(CJ_ERUNTIME, "save: projection '%s' has no one-rank synapse ids", net->proj[j].name);
+    if (!net->proj[j].gfirst)
+      st = cj_fail(CJ_ERUNTIME, "save: projection '%s' has no one-rank synapse ids", net->proj[j].name);
   if (!st && cj_net_flush(net)) st = CJ_EIO;
   if (!st) {
     mine[0] = newid(net);
@@ -358,7 +359,7 @@ int cj_net_save_meta(cj_net *net, const char *path, const void *meta, size_t met
   job J = { meta, meta ? metalen : 0, 0, 1, NULL };
   int st;
   if (!net->built) return cj_fail(CJ_EINVAL, "save: network '%s' is not built", net->name);
-  if (net->mpi) return savesplit(net, path, J.meta, J.metalen);   /* (a flush there: inside) */
+  if (net->mpi) return savesplit(net, path, J.meta, J.metalen);   /* (which flushes the monitors too) */
   if (cj_net_flush(net)) return CJ_EIO;
   if ((st = writetmp(net, path, fillone, &J, &tmp))) return st;
   return commit(tmp, path, 0);
@@ -723,7 +724,8 @@ static int rpartproj(cj_net *net, rd *r, parts *S, int j, int64_t n, int keep, i
     if (o < a || o >= b) continue;
     map[s] = k->n;
     k->gid[k->n] = at64(gid, s); k->pre[k->n] = at32(pre, s); k->post[k->n] = o;
-    for (int v = 0; v < P->nvars; v++) memcpy(k->var[v] + k->n * (int64_t)net->es, var[v] + s * (int64_t)net->es, net->es);
+    for (int v = 0; v < P->nvars; v++)
+      memcpy(k->var[v] + k->n * (int64_t)net->es, var[v] + s * (int64_t)net->es, net->es);
     if (P->delay_var >= 0) {                   /* refused here, before the ranks agree, as setdelays would */
       const double ds = cj_nx_getx(net, k->var[P->delay_var], k->n);
       if (!(ds >= 0) || !(ds / net->dt < (double)MAXDELAY)) {
@@ -789,7 +791,8 @@ static int rpart(cj_net *net, parts *S, int64_t q, const unsigned char *buf, siz
     return st;
   }
   if (r.bad || r.p != r.end)
-    return cj_fail(CJ_EFORMAT, "restore: '%s' does not match the network of '%s' (bad sizes or indices)", name, S->name);
+    return cj_fail(CJ_EFORMAT, "restore: '%s' does not match the network of '%s' (bad sizes or indices)",
+                   name, S->name);
   return 0;
 }
 
