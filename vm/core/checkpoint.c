@@ -671,21 +671,21 @@ static int reads(const cj_net *net, const proj *P, const parts *S, int64_t q, in
   return (lo > a ? lo : a) < (hi < b ? hi : b);
 }
 
-/* n more kept synapses of projection P. */
-static int growkept(const cj_net *net, const proj *P, kept *k, int64_t n)
+/* Room for what projection j keeps from the parts this rank reads: their
+ * counts in the main file's table (all of it from a part inside the
+ * rank's range, some of it from one at an end). */
+static int roomkept(const cj_net *net, const parts *S, int j)
 {
-  const size_t m = (size_t)(k->n + n > 0 ? k->n + n : 1);
-  void *x;
-  if (!(x = cj_realloc(k->gid, m * 8))) return cj_nx_nomem();
-  k->gid = x;
-  if (!(x = cj_realloc(k->pre, m * 4))) return cj_nx_nomem();
-  k->pre = x;
-  if (!(x = cj_realloc(k->post, m * 4))) return cj_nx_nomem();
-  k->post = x;
-  for (int v = 0; v < P->nvars; v++) {
-    if (!(x = cj_realloc(k->var[v], m * net->es))) return cj_nx_nomem();
-    k->var[v] = x;
+  const proj *P = &net->proj[j];
+  kept *k = &S->kp[j];
+  int64_t n = 1, lo, hi;
+  for (int64_t q = 0; q < S->K; q++) {
+    cj_nx_mpi_partrange(net, P, (int)q, (int)S->K, &lo, &hi);
+    if (reads(net, P, S, q, lo, hi)) n += S->cnt[j * S->K + q];
   }
+  if (!(k->gid = cj_malloc((size_t)n * 8)) || !(k->pre = cj_malloc((size_t)n * 4)) ||
+      !(k->post = cj_malloc((size_t)n * 4))) return cj_nx_nomem();
+  for (int v = 0; v < P->nvars; v++) if (!(k->var[v] = cj_malloc((size_t)n * net->es))) return cj_nx_nomem();
   return 0;
 }
 
@@ -696,7 +696,7 @@ static int rpartproj(cj_net *net, rd *r, parts *S, int j, int64_t n, int keep, i
   proj *P = &net->proj[j];
   kept *k = &S->kp[j];
   const int64_t na = net->pop[P->pre].n;
-  int64_t a, b, m = 0, *map = NULL;
+  int64_t a, b, *map = NULL;
   const unsigned char *gid = r->p, *pre, *post, *var[P->nvars > 0 ? P->nvars : 1];
   int st = 0;
   skipn(r, (uint64_t)n, 8); pre = r->p;
@@ -711,13 +711,7 @@ static int rpartproj(cj_net *net, rd *r, parts *S, int j, int64_t n, int keep, i
   }
   if (r->bad) return 0;
   cj_nx_postrange(net, P, &a, &b);
-  if (keep) {
-    for (int64_t s = 0; s < n; s++) { const int32_t o = at32(post, s); m += o >= a && o < b; }
-    if (!(map = cj_malloc((size_t)(n ? n : 1) * 8)) || (st = growkept(net, P, k, m))) {
-      cj_free(map);
-      return st ? st : cj_nx_nomem();
-    }
-  }
+  if (keep && !(map = cj_malloc((size_t)(n ? n : 1) * 8))) return cj_nx_nomem();
   for (int64_t s = 0; keep && s < n; s++) {
     const int32_t o = at32(post, s);
     map[s] = -1;
@@ -796,42 +790,62 @@ static int rpart(cj_net *net, parts *S, int64_t q, const unsigned char *buf, siz
   return 0;
 }
 
-/* place of kept synapse, for sorting by one-rank id */
-typedef struct byid { int64_t g, k; } byid;
+/* Kept synapses by one-rank id (a row whose parts' ids do not ascend: its
+ * posts do not ascend in one-rank order). */
+static const int64_t *gsort;
 static int cmpid(const void *a, const void *b)
 {
-  const int64_t x = ((const byid *)a)->g, y = ((const byid *)b)->g;
+  const int64_t x = gsort[*(const int64_t *)a], y = gsort[*(const int64_t *)b];
   return (x > y) - (x < y);
 }
 
-/* P's synapses from what was kept, in one-rank order (ids ascending, each
- * once, rows ascending); gfirst across ranks. */
+/* The kept synapses in one-rank order (order), by a stable count by row
+ * (the parts were read in order, each in order); then every id must
+ * ascend, each once. */
+static int byrow(const cj_net *net, const proj *P, kept *k, const char *name)
+{
+  const int64_t n = k->n, na = net->pop[P->pre].n;
+  int64_t *at = cj_calloc((size_t)na + 1, sizeof *at);
+  if (!at) return cj_nx_nomem();
+  for (int64_t s = 0; s < n; s++) at[k->pre[s] + 1]++;
+  for (int64_t i = 0; i < na; i++) at[i + 1] += at[i];
+  for (int64_t s = 0; s < n; s++) k->order[at[k->pre[s]]++] = s;   /* at[i]: the end of row i */
+  gsort = k->gid;
+  for (int64_t i = 0, a = 0; i < na; a = at[i++])
+    for (int64_t s = a + 1; s < at[i]; s++)
+      if (k->gid[k->order[s]] < k->gid[k->order[s - 1]]) {
+        qsort(k->order + a, (size_t)(at[i] - a), sizeof *k->order, cmpid);
+        break;
+      }
+  cj_free(at);
+  for (int64_t s = 1; s < n; s++) {
+    const int64_t g = k->gid[k->order[s]], g0 = k->gid[k->order[s - 1]];
+    if (g <= g0)
+      return cj_fail(CJ_EFORMAT, "restore: the parts of '%s' hold synapse %lld of projection '%s' %s", name,
+                     (long long)g, P->name, g == g0 ? "twice" : "out of the order of its rows");
+  }
+  return 0;
+}
+
+/* P's synapses from what was kept, in one-rank order; gfirst across ranks.
+ * The kept ids, pre and post neurons are freed. */
 static int settle(cj_net *net, proj *P, kept *k, const char *name)
 {
   const int64_t n = k->n, na = net->pop[P->pre].n;
-  byid *x = cj_malloc((size_t)(n ? n : 1) * sizeof *x);
   int st = 0;
   P->spre = cj_malloc((size_t)(n ? n : 1) * sizeof *P->spre);
   P->spost = cj_malloc((size_t)(n ? n : 1) * sizeof *P->spost);
   k->order = cj_malloc((size_t)(n ? n : 1) * sizeof *k->order);
   if (net->mpi && !(P->gfirst = cj_calloc((size_t)(na ? na : 1), sizeof *P->gfirst))) st = cj_nx_nomem();
-  if (!x || !P->spre || !P->spost || !k->order) st = cj_nx_nomem();
-  for (int64_t s = 0; !st && s < n; s++) x[s] = (byid){ k->gid[s], s };
-  if (!st && n > 1) qsort(x, (size_t)n, sizeof *x, cmpid);
+  if (!P->spre || !P->spost || !k->order) st = cj_nx_nomem();
+  if (!st) st = byrow(net, P, k, name);
   for (int64_t s = 0; !st && s < n; s++) {
-    const int64_t i = x[s].k;
-    if (s && (x[s].g == x[s - 1].g || k->pre[i] < P->spre[s - 1])) {
-      st = cj_fail(CJ_EFORMAT, "restore: the parts of '%s' hold synapse %lld of projection '%s' %s", name,
-                   (long long)x[s].g, P->name, x[s].g == x[s - 1].g ? "twice" : "out of the order of its rows");
-      break;
-    }
-    k->order[s] = i;
+    const int64_t i = k->order[s];
     P->spre[s] = k->pre[i];
     P->spost[s] = k->post[i];
-    if (P->gfirst && (s == 0 || P->spre[s] != P->spre[s - 1])) P->gfirst[P->spre[s]] = x[s].g;
+    if (P->gfirst && (s == 0 || P->spre[s] != P->spre[s - 1])) P->gfirst[P->spre[s]] = k->gid[i];
   }
   P->nsyn = st ? 0 : n;
-  cj_free(x);
   cj_free(k->gid); cj_free(k->pre); cj_free(k->post);
   k->gid = NULL; k->pre = NULL; k->post = NULL;
   return st;
@@ -842,6 +856,7 @@ static int settle(cj_net *net, proj *P, kept *k, const char *name)
 static int rparts(cj_net *net, rd *r, parts *S)
 {
   int st = rsummary(net, r, S);
+  for (int j = 0; !st && !r->bad && j < net->nproj; j++) st = roomkept(net, S, j);
   for (int64_t q = 0; !st && !r->bad && q < S->K; q++) {
     unsigned char *buf = NULL;
     size_t len = 0;
