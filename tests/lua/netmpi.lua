@@ -465,7 +465,12 @@ else
       T.writefile(file .. ".rank1", reseal(bytes))
       tried = tried + 1
       local ok, net = pcall(cj.restore, file)
-      if ok then net:run(0.002 * cj.second) else refusedn = refusedn + 1 end
+      if ok then   -- a value that restores must run, or stop with a message (a variable made NaN)
+        local ran, err = pcall(net.run, net, 0.002 * cj.second)
+        assert(ran or tostring(err):find("is NaN") or tostring(err):find("infinite"), tostring(err))
+      else
+        refusedn = refusedn + 1
+      end
       assert(ok or tostring(net):find(plain(file)), tostring(net))
     end
     -- the head and counts (8-byte values), then ids, pre and post neurons
