@@ -1415,7 +1415,9 @@ cj.restore(path [, opts]) -> network
 The network saved by net:save(path), continuing exactly where it stopped
 (state, weights, RNG positions, spikes in flight, monitors). opts may set
 backend and progress. The file is read as data, never run; its checksum
-catches corruption, it is not a signature (see cajal-api(3)).]])
+catches corruption, it is not a signature (see cajal-api(3)). A save made
+on K MPI ranks (path and path.rankR) restores on any number of ranks, each
+reading the parts that hold synapses onto its neurons.]])
 core.doc(Net.run, [[
 net:run(duration)
 Run for duration (a quantity of time, or seconds), rounded to the nearest
@@ -1435,7 +1437,9 @@ core.doc(Net.save, [[
 net:save(path)
 Write the model, its options and the whole state (weights, RNG positions,
 spikes in flight, monitors) to path; cj.restore(path) continues the run.
-Written to a fresh temporary file in path's folder, then renamed.]])
+Written to a fresh temporary file in path's folder, then renamed. On K > 1
+MPI ranks: path (rank 0: all but synapses) and path.rankR (rank R's
+synapses), every rank writing its own (man cajal-scale, ACROSS MACHINES).]])
 core.doc(Net.cancel, "net:cancel(id)\nStop the callback that net:every() registered as id.")
 core.doc(Net.wait_compile, [[
 net:wait_compile() -> backend

@@ -9,9 +9,11 @@
 --   * the synapses of all ranks together are the reference's, each once, on
 --     the rank owning its post neuron, with identical synapse variables
 --     (plastic weights included), in the reference's order per row.
--- Then checkpoints: a run saved at K = 2 restores at K = 1 and K = 4 and
--- continues with the spikes of an uninterrupted one-rank run; and an error
--- on one rank stops every rank (MPI_Abort), with the rank in the message.
+-- Then checkpoints: a run saved at K = 2 restores at K = 1 and K = 4, one
+-- saved at K = 4 at K = 2 and 1, a one-rank save at K = 2, each continuing
+-- with the spikes of an uninterrupted one-rank run; bad parts of a save
+-- are refused on every rank; and an error on one rank stops every rank
+-- (MPI_Abort), with the rank in the message.
 -- Run by this file itself as `netmpi.lua worker CASE OUT [SAVE|RESTORE]`.
 local cj = require "cajal"
 local F = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/fixtures.lua")
@@ -120,16 +122,30 @@ local function worker(case, out, mode, file)
   end
   cj.thread_grain(1)
   cj.thread_adapt(false)             -- the team size is asserted: no chunk on one thread
-  if mode == "restore" then
-    local net = cj.restore(file)
+  if mode == "restore" or mode == "tryrestore" then
+    local ok, net = pcall(cj.restore, file)
+    if not ok and mode == "tryrestore" then   -- bad input: every rank must say why, none may hang
+      local f = assert(io.open(out .. ".rank" .. cj.mpi.rank(), "w"))
+      f:write(tostring(net))
+      f:close()
+      return
+    end
+    if not ok then error(net, 0) end
     net:run(C.dur / 2 * cj.second)
     dump(net, out .. ".rank" .. cj.mpi.rank())
     return
   end
   local net = C.load()
-  if mode == "save" then
+  if mode == "save" or mode == "trysave" then
     net:run(C.dur / 2 * cj.second)
-    net:save(file)
+    local ok, err = pcall(net.save, net, file)
+    if not ok and mode == "trysave" then      -- a failure: every rank must say why
+      local f = assert(io.open(out .. ".rank" .. cj.mpi.rank(), "w"))
+      f:write(tostring(err))
+      f:close()
+      return
+    end
+    assert(ok, err)
     return
   end
   if mode == "fail" then    -- an error on the last rank only
@@ -299,21 +315,180 @@ else
     end
   end
 
-  -- checkpoints: saved at K = 2, restored at K = 1 and 4
-  for _, case in ipairs({ "cuba", "stdp" }) do
-    local file = tmp .. "." .. case .. ".save"
-    local ref = reference(case)           -- uninterrupted, one rank
-    T.test(case .. ": saved at K = 2, restored at K = 1 and K = 4, the spikes of one uninterrupted run", function()
-      local ok, log = launch(2, 1, case .. " " .. tmp .. " save " .. file)
-      assert(ok, "mpirun (save) failed:\n" .. log)
-      for _, k in ipairs({ 1, 4 }) do
-        ok, log = launch(k, 2, case .. " " .. tmp .. " restore " .. file)
-        assert(ok, "mpirun (restore) failed:\n" .. log)
-        check(ref, k, string.format("%s restored at K=%d", case, k), 2)
-      end
-      os.remove(file)
-    end)
+  -- checkpoints: a save on K > 1 ranks is K + 1 files (PATH, rank 0's main
+  -- file, and PATH.rankR, the synapses rank R held), a one-rank save one
+  -- file; restored on any K', the run continues with the spikes of one
+  -- uninterrupted one-rank run.
+  local function exists(path)
+    local f = io.open(path)
+    if f then f:close() end
+    return f ~= nil
   end
+  local function removesave(file)
+    os.remove(file)
+    for r = 0, 7 do os.remove(file .. ".rank" .. r) end
+  end
+  local function saveat(case, k, file)
+    removesave(file)
+    if k == 1 then
+      cj.threads(1)
+      worker(case, tmp .. ".ref", "save", file)
+    else
+      local ok, log = launch(k, 1, case .. " " .. tmp .. " save " .. file)
+      assert(ok, "mpirun (save) failed:\n" .. log)
+    end
+    assert(exists(file), "K = " .. k .. ": no " .. file)
+    for r = 0, 7 do
+      assert(exists(file .. ".rank" .. r) == (k > 1 and r < k), string.format("K = %d: part %d %s", k, r,
+             exists(file .. ".rank" .. r) and "written" or "missing"))
+    end
+  end
+  for _, case in ipairs({ "cuba", "stdp", "delays" }) do
+    local ref = reference(case)           -- uninterrupted, one rank
+    for _, plan in ipairs({ { 2, { 1, 4 } }, { 4, { 2, 1 } }, { 1, { 2 } } }) do
+      local k, ks = plan[1], plan[2]
+      T.test(string.format("%s: saved at K = %d, restored at K = %s, the spikes of one uninterrupted run", case, k,
+                           table.concat(ks, " and K = ")), function()
+        local file = tmp .. "." .. case .. ".save"
+        saveat(case, k, file)
+        for _, k2 in ipairs(ks) do
+          local ok, log = launch(k2, 2, case .. " " .. tmp .. " restore " .. file)
+          assert(ok, "mpirun (restore) failed:\n" .. log)
+          check(ref, k2, string.format("%s saved at K=%d restored at K=%d", case, k, k2), 2)
+        end
+        removesave(file)
+      end)
+    end
+  end
+
+  -- Bad parts: each refused at K = 1 (in this process) and at K = 2 with the
+  -- error caught by pcall on every rank: every rank must report it (the
+  -- ranks agree on the failure), none may wait for another (a time limit).
+  local function fnv(s)
+    local h = 0xcbf29ce484222325
+    for k = 1, #s do h = (h ~ s:byte(k)) * 0x100000001b3 end
+    return h
+  end
+  local function reseal(s)            -- a valid checksum for altered bytes
+    local body = s:sub(1, -9)
+    return body .. string.pack("<i8", fnv(body))
+  end
+  local function set64(s, at, v) return s:sub(1, at - 1) .. string.pack("<i8", v) .. s:sub(at + 8) end
+  local function trylaunch(k, args)
+    local cmd = string.format("%stimeout -k 5 120 %s --oversubscribe -n %d %s %s worker %s </dev/null >%s.log 2>&1",
+                              ENV, mpirun, k, exe, self, args, tmp)
+    local ok = os.execute(cmd)
+    return ok, table.concat(readlines(tmp .. ".log") or {}, "\n")
+  end
+  local function plain(s) return (s:gsub("%p", "%%%0")) end
+
+  T.test("bad parts of a save across ranks are refused on every rank, naming the file and what was expected", function()
+    local file, other, four = tmp .. ".bad.save", tmp .. ".other.save", tmp .. ".four.save"
+    saveat("stdp", 2, file); saveat("stdp", 2, other); saveat("stdp", 4, four)
+    local good = { [0] = T.readfile(file .. ".rank0"), T.readfile(file .. ".rank1") }
+    local function refused(pattern, what)
+      local ok, err = pcall(cj.restore, file)
+      assert(not ok, what .. ": restored at K = 1")
+      assert(tostring(err):find(pattern), what .. " at K = 1: " .. tostring(err))
+      local done, log = trylaunch(2, "stdp " .. tmp .. " tryrestore " .. file)
+      assert(done, what .. ": mpirun failed or hung:\n" .. log)
+      for r = 0, 1 do
+        local lines = assert(readlines(tmp .. ".rank" .. r), what .. ": rank " .. r .. " said nothing")
+        local msg = table.concat(lines, "\n")
+        os.remove(tmp .. ".rank" .. r)
+        assert(msg:find(pattern) and msg:find("rank %d of 2"), string.format("%s, rank %d: %s", what, r, msg))
+      end
+    end
+    os.remove(file .. ".rank1")
+    refused("cannot open '" .. plain(file) .. "%.rank1'.-part 1 of the 2 of '" .. plain(file) .. "'", "a missing part")
+    T.writefile(file .. ".rank1", good[1])
+    T.writefile(file .. ".rank0", good[0]:sub(1, #good[0] // 2))
+    refused("'" .. plain(file) .. "%.rank0' is corrupt or truncated", "a truncated part")
+    T.writefile(file .. ".rank0", good[0])
+    T.writefile(file .. ".rank1", T.readfile(other .. ".rank1"))
+    refused("'" .. plain(file) .. "%.rank1' belongs to another save than '" .. plain(file) .. "'",
+            "a part of another save")
+    T.writefile(file .. ".rank1", T.readfile(four .. ".rank1"))
+    refused("is part 1 of a save across 4 MPI ranks; expected part 1 of the 2", "a part of a save on 4 ranks")
+    T.writefile(file .. ".rank1", good[0])
+    refused("'" .. plain(file) .. "%.rank1' is part 0 of a save across 2 MPI ranks; expected part 1",
+            "part 0 as part 1")
+    -- part 1 claiming another range of post neurons (the first projection's
+    -- range follows the 64-byte head: magic, format, id, K, rank, shape, step)
+    local lo = string.unpack("<i8", good[1], 65)
+    T.writefile(file .. ".rank1", reseal(set64(good[1], 65, lo + 1)))
+    refused("holds projection '[%w_]+' onto neurons %[" .. (lo + 1) .. ", %d+%) of '[%w_]+'; part 1 of a save "
+            .. "across 2 MPI ranks holds %[" .. lo .. ", %d+%)", "a part claiming another range")
+    -- part 1's first synapse given part 0's first id (each part in order):
+    -- found where both are read, on one rank
+    local n0, n1 = string.unpack("<i8", good[0], 81), string.unpack("<i8", good[1], 81)
+    assert(n0 > 0 and n1 > 0, "empty parts")
+    T.writefile(file .. ".rank1", reseal(set64(good[1], 89, string.unpack("<i8", good[0], 89))))
+    T.checkerror("the parts of '" .. file .. "' hold synapse " .. string.unpack("<i8", good[0], 89)
+                 .. " of projection '", cj.restore, file)
+    T.writefile(file .. ".rank1", good[1])
+    T.checkerror("one rank's part of a network saved across MPI ranks", cj.restore, file .. ".rank0")
+    assert(pcall(cj.restore, file), "the save restores again")
+    removesave(file); removesave(other); removesave(four)
+  end)
+
+  T.test("a save that fails on one rank fails on every rank, and leaves no main file", function()
+    local file = tmp .. ".failed.save"
+    removesave(file)
+    assert(os.execute("mkdir -p " .. T.shq(file .. ".rank1/x")))   -- rank 1 cannot rename its part onto it
+    local done, log = trylaunch(2, "stdp " .. tmp .. " trysave " .. file)
+    assert(done, "mpirun failed or hung:\n" .. log)
+    for r = 0, 1 do
+      local msg = table.concat(assert(readlines(tmp .. ".rank" .. r), "rank " .. r .. " said nothing"), "\n")
+      os.remove(tmp .. ".rank" .. r)
+      assert(msg:find("net:save: rank 1 of 2: cannot write '" .. plain(file) .. "%.rank1'"),
+             "rank " .. r .. ": " .. msg)
+    end
+    assert(not exists(file), "a main file was written")
+    local p = io.popen("ls -d " .. T.shq(file) .. "* 2>/dev/null")
+    local left = p:read("a")
+    p:close()
+    os.execute("rm -rf " .. T.shq(file .. ".rank1"))
+    removesave(file)
+    assert(left:gsub("%s+$", "") == file .. ".rank0\n" .. file .. ".rank1" or left:gsub("%s+$", "") == file .. ".rank1",
+           "left behind: " .. left)
+  end)
+
+  -- Hostile counts and indices in a part (the checksum made valid): each is
+  -- refused with a message or restores and runs; none reads out of bounds.
+  T.test("crafted values in a part are refused or harmless, never a crash", function()
+    local file = tmp .. ".craft.save"
+    saveat("stdp", 2, file)
+    local good = T.readfile(file .. ".rank1")
+    local refusedn, tried = 0, 0
+    local function try(bytes)
+      T.writefile(file .. ".rank1", reseal(bytes))
+      tried = tried + 1
+      local ok, net = pcall(cj.restore, file)
+      if ok then   -- a value that restores must run, or stop with a message (a variable made NaN)
+        local ran, err = pcall(net.run, net, 0.002 * cj.second)
+        assert(ran or tostring(err):find("is NaN") or tostring(err):find("infinite"), tostring(err))
+      else
+        refusedn = refusedn + 1
+      end
+      assert(ok or tostring(net):find(plain(file)), tostring(net))
+    end
+    -- the head and counts (8-byte values), then ids, pre and post neurons
+    -- and spikes in flight through the file (4-byte values)
+    for at = 25, 1000, 8 do
+      local v = string.unpack("<i8", good, at)
+      for _, bad in ipairs({ -1, v + 1, v - 1, math.maxinteger, math.mininteger }) do try(set64(good, at, bad)) end
+    end
+    for at = 1001, #good - 12, (#good - 1000) // 97 * 4 + 4 do
+      local v = string.unpack("<i4", good, at)
+      for _, bad in ipairs({ -1, v + 1, 0x7fffffff }) do
+        try(good:sub(1, at - 1) .. string.pack("<i4", bad) .. good:sub(at + 4))
+      end
+    end
+    print(string.format("  (crafted parts: %d of %d refused)", refusedn, tried))
+    assert(tried > 500 and refusedn > tried // 2, string.format("%d of %d refused", refusedn, tried))
+    removesave(file)
+  end)
 
   T.test("what cannot run split is refused on every rank, by name", function()
     for case, want in pairs({ rand = "draws random numbers", synstate = "state of synapses %('Plastic'%)" }) do

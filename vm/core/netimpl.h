@@ -214,12 +214,14 @@ void cj_nx_mpi_reset(cj_net *net);
 void cj_nx_mpi_free(cj_net *net);
 int cj_nx_kdef_rand(const cj_kdef *k);
 int64_t cj_nx_mpi_maxd(int64_t maxd);           /* the largest over the ranks, -1 on failure */
-/* Checkpoints across ranks: the one-rank layout of every projection on rank
- * 0 (G: nproj shallow copies owning the gathered arrays; freed with
- * cj_nx_mpi_freegather); and after a restore has read a one-rank layout,
- * P cut down to the synapses of this rank (gmap kept until the state is read). */
-int cj_nx_mpi_gather(cj_net *net, proj **G);
-void cj_nx_mpi_freegather(cj_net *net, proj *G);
+/* Checkpoints across ranks (checkpoint.c): the post range rank r of size
+ * holds of P's synapses; n values of every rank on every rank; whether
+ * every rank succeeded (a collective; the first failure's message on all);
+ * and after a restore has read a one-rank layout, P cut down to the
+ * synapses of this rank (gmap kept until the state is read). */
+void cj_nx_mpi_partrange(const cj_net *net, const proj *P, int r, int size, int64_t *lo, int64_t *hi);
+int cj_nx_mpi_allgather(const cj_net *net, const int64_t *mine, int n, int64_t *all);
+int cj_nx_mpi_agree(const cj_net *net, int st, const char *what);
 int cj_nx_mpi_keepproj(cj_net *net, proj *P);
 void cj_nx_mpi_keepvals(const cj_net *net, const proj *P, void *x);
 void cj_nx_mpi_keepbucket(const proj *P, ivec *b);

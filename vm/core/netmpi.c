@@ -3,9 +3,8 @@
  * size, the partition of neurons, the spike exchange once per window,
  * the one-rank synapse ids that key random draws of synapse
  * initialisation, and what is made current on every rank (neuron state)
- * or on rank 0 (state monitors) at the end of a run. Checkpoints across
- * ranks are in checkpoint.c's terms: cj_nx_mpi_gather and
- * cj_nx_mpi_keepproj below.
+ * or on rank 0 (state monitors) at the end of a run, and what checkpoints
+ * across ranks need (the section at the end).
  *
  * Everything here is called from net.c, connect.c and checkpoint.c through
  * the cj_nx_mpi_* hooks of netimpl.h; with one rank net->mpi is NULL and
@@ -554,142 +553,71 @@ int cj_nx_kdef_rand(const cj_kdef *k)
 }
 
 /* ---- checkpoints across ranks -------------------------------------------
- * A save made on K ranks is one file in the one-rank layout, written by rank
- * 0: neuron state, spikes in flight and monitors are current there after a
- * run; the synapses are gathered to it by their one-rank ids. A restore on
- * any K reads that layout on every rank and keeps the synapses onto its
- * neurons (what building on K ranks would have made). */
+ * A save made on K ranks is K + 1 files (checkpoint.c): each rank writes
+ * the synapses it holds, with their one-rank ids, to its part, and rank 0
+ * what every rank holds alike (neuron state, history rings, monitors) to
+ * the main file. The collectives a save and a restore need are here: the
+ * counts every rank learns, the agreement on whether every rank succeeded,
+ * and the range a part of a save on K ranks must hold. A restore of a
+ * one-rank save on K ranks keeps the synapses onto the rank's neurons
+ * (cj_nx_mpi_keepproj and friends below). */
+
+/* The range of P's post neurons whose synapses rank r of size holds:
+ * its part of a split population, all of another. */
+void cj_nx_mpi_partrange(const cj_net *net, const proj *P, int r, int size, int64_t *lo, int64_t *hi)
+{
+  const pop *B = &net->pop[P->post];
+  *lo = 0;
+  *hi = B->n;
+  if (splits(B)) cj_mpi_range(B->n, r, size, lo, hi);
+}
+
+/* n values of every rank into all (rank r's at all + r * n). */
+int cj_nx_mpi_allgather(const cj_net *net, const int64_t *mine, int n, int64_t *all)
+{
 #ifdef CAJAL_MPI
-/* Gather n local items of size bytes to rank 0 into out (total items),
- * placing item k at ids[k]'s position: ids and data travel together. */
-static int gatherby(const int64_t *ids, const void *data, int64_t n, size_t size, void *out, int64_t total)
-{
-  int *cnt = cj_calloc((size_t)size_, sizeof *cnt), *dis = cj_calloc((size_t)size_, sizeof *dis);
-  int64_t *allid = NULL;
-  char *all = NULL;
-  int c = (int)n, st = 0;
-  if (!cnt || !dis) st = cj_nx_nomem();
-  if (!st && MPI_Gather(&c, 1, MPI_INT, cnt, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) st = mpifail("MPI_Gather");
-  int64_t sum = 0;
-  for (int r = 0; !st && r < size_; r++) { dis[r] = (int)sum; sum += cnt[r]; }
-  if (!st && rank_ == 0 && sum != total) st = cj_fail(CJ_ERUNTIME, "save: %lld synapses gathered, %lld expected",
-                                                       (long long)sum, (long long)total);
-  if (!st && rank_ == 0 && (!(allid = cj_malloc((size_t)(sum ? sum : 1) * 8)) ||
-                            !(all = cj_malloc((size_t)(sum ? sum : 1) * size)))) st = cj_nx_nomem();
-  /* every rank takes part in both gathers, whatever failed on rank 0 */
-  if (MPI_Gatherv(ids, c, MPI_INT64_T, allid, cnt, dis, MPI_INT64_T, 0, MPI_COMM_WORLD) != MPI_SUCCESS && !st)
-    st = mpifail("MPI_Gatherv of synapse ids");
-  MPI_Datatype t;
-  MPI_Type_contiguous((int)size, MPI_BYTE, &t);
-  MPI_Type_commit(&t);
-  if (MPI_Gatherv(data, c, t, all, cnt, dis, t, 0, MPI_COMM_WORLD) != MPI_SUCCESS && !st)
-    st = mpifail("MPI_Gatherv of synapse data");
-  MPI_Type_free(&t);
-  for (int64_t k = 0; !st && rank_ == 0 && k < sum; k++)
-    memcpy((char *)out + allid[k] * (int64_t)size, all + k * (int64_t)size, size);
-  cj_free(cnt); cj_free(dis); cj_free(allid); cj_free(all);
-  return st;
-}
-
-static int64_t *gids(const cj_net *net, const proj *P)
-{
-  int64_t *g = cj_malloc((size_t)(P->nsyn ? P->nsyn : 1) * sizeof *g);
-  if (!g) return NULL;
-  for (int64_t i = 0; i < net->pop[P->pre].n; i++)
-    for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) g[s] = P->gfirst[i] + (s - P->rowptr[i]);
-  return g;
-}
-
-static const int32_t *dsort;      /* the one-rank delays, for cmpbucket */
-
-/* One-rank order of a bucket: pushed earlier first (a longer delay), then
- * by id (spikes ascend, rows ascend). */
-static int cmpbucket(const void *a, const void *b)
-{
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  if (dsort[x] != dsort[y]) return dsort[x] > dsort[y] ? -1 : 1;
-  return (x > y) - (x < y);
-}
-
-static int gatherproj(cj_net *net, proj *P, proj *G, const int64_t *g)
-{
-  int64_t total = 0, n = P->nsyn;
-  int st = 0;
-  if (MPI_Allreduce(&n, &total, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS) return mpifail("MPI_Allreduce");
-  *G = *P;
-  G->spre = NULL; G->spost = NULL; G->var = NULL; G->bucket = NULL; G->dsteps = NULL;
-  G->nsyn = total;
-  int32_t *pre = cj_malloc((size_t)(n ? n : 1) * sizeof *pre);
-  const int root = rank_ == 0;
-  size_t tn = (size_t)(total ? total : 1);
-  if (!pre) return cj_nx_nomem();
-  for (int64_t i = 0; i < net->pop[P->pre].n; i++)
-    for (int64_t s = P->rowptr[i]; s < P->rowptr[i + 1]; s++) pre[s] = (int32_t)i;
-  if (root && (!(G->spre = cj_malloc(tn * 4)) || !(G->spost = cj_malloc(tn * 4)) ||
-               !(G->var = cj_calloc((size_t)(P->nvars > 0 ? P->nvars : 1), sizeof *G->var)) ||
-               !(G->bucket = cj_calloc((size_t)(P->nbucket > 0 ? P->nbucket : 1), sizeof *G->bucket)) ||
-               (P->dsteps && !(G->dsteps = cj_malloc(tn * 4))))) st = cj_nx_nomem();
-  for (int v = 0; !st && root && v < P->nvars; v++) if (!(G->var[v] = cj_malloc(tn * net->es))) st = cj_nx_nomem();
-  if (!st) st = gatherby(g, pre, n, 4, G->spre, total);
-  if (!st) st = gatherby(g, P->spost, n, 4, G->spost, total);
-  for (int v = 0; !st && v < P->nvars; v++) st = gatherby(g, P->var[v], n, net->es, root ? G->var[v] : NULL, total);
-  if (!st && P->dsteps) st = gatherby(g, P->dsteps, n, 4, G->dsteps, total);
-  for (int64_t b = 0; !st && b < P->nbucket; b++) {   /* spikes in flight, by one-rank id */
-    ivec *B = &P->bucket[b];
-    int64_t *ids = cj_malloc((size_t)(B->n ? B->n : 1) * 8), cnt = B->n, all = 0;
-    if (!ids) { st = cj_nx_nomem(); break; }
-    for (int64_t k = 0; k < B->n; k++) ids[k] = g[B->v[k]];
-    int c = (int)cnt, *cnts = cj_calloc((size_t)size_, sizeof(int)), *dis = cj_calloc((size_t)size_, sizeof(int));
-    int64_t *off = NULL;
-    if (!cnts || !dis) st = cj_nx_nomem();
-    MPI_Gather(&c, 1, MPI_INT, cnts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    for (int r = 0; cnts && dis && r < size_; r++) { dis[r] = (int)all; all += cnts[r]; }
-    if (!st && root && !(off = cj_malloc((size_t)(all ? all : 1) * 8))) st = cj_nx_nomem();
-    if (MPI_Gatherv(ids, c, MPI_INT64_T, off, cnts, dis, MPI_INT64_T, 0, MPI_COMM_WORLD) != MPI_SUCCESS && !st)
-      st = mpifail("MPI_Gatherv of spikes in flight");
-    cj_free(cnts); cj_free(dis);
-    if (!st && root) {
-      dsort = G->dsteps;
-      qsort(off, (size_t)all, 8, cmpbucket);
-      G->bucket[b] = (ivec){ off, all, all };
-      off = NULL;
-    }
-    cj_free(ids); cj_free(off);
+  if (net->mpi) {
+    if (MPI_Allgather(mine, n, MPI_INT64_T, all, n, MPI_INT64_T, MPI_COMM_WORLD) != MPI_SUCCESS)
+      return mpifail("MPI_Allgather of checkpoint counts");
+    return 0;
   }
-  cj_free(pre);
-  return st;
-}
 #endif
-
-int cj_nx_mpi_gather(cj_net *net, proj **out)
-{
-#ifdef CAJAL_MPI
-  proj *G = cj_calloc((size_t)(net->nproj > 0 ? net->nproj : 1), sizeof *G);
-  int st = G ? 0 : cj_nx_nomem();
-  *out = G;
-  for (int j = 0; !st && j < net->nproj; j++) {
-    int64_t *g = gids(net, &net->proj[j]);
-    st = g ? gatherproj(net, &net->proj[j], &G[j], g) : cj_nx_nomem();
-    cj_free(g);
-  }
-  return st;
-#else
-  (void)net; *out = NULL;
+  (void)net;
+  memcpy(all, mine, (size_t)n * sizeof *all);
   return 0;
-#endif
 }
 
-void cj_nx_mpi_freegather(cj_net *net, proj *G)
+/* Every rank learns whether every rank succeeded: st is this rank's status
+ * (its message in cj_errmsg()). When some failed, every rank returns a
+ * failure: its own when all failed, else the status of the lowest failing
+ * rank and its message, as "what: rank R of K: message" (its own leading
+ * "what: " dropped). A collective: every rank calls it at the same point,
+ * which is what keeps a rank that failed from leaving the others waiting
+ * in the next one. */
+int cj_nx_mpi_agree(const cj_net *net, int st, const char *what)
 {
-  for (int j = 0; G && j < net->nproj; j++) {
-    proj *P = &G[j];
-    cj_free(P->spre); cj_free(P->spost); cj_free(P->dsteps);
-    for (int v = 0; P->var && v < P->nvars; v++) cj_free(P->var[v]);
-    cj_free(P->var);
-    for (int64_t b = 0; P->bucket && b < P->nbucket; b++) cj_free(P->bucket[b].v);
-    cj_free(P->bucket);
+#ifdef CAJAL_MPI
+  int mine[2] = { st ? rank_ : size_, st != 0 }, all[2] = { size_, 0 }, code = st;
+  char msg[1024];
+  size_t n = strlen(what);
+  if (!net->mpi) return st;
+  if (MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
+    return mpifail("MPI_Allreduce of a checkpoint's status");
+  if (all[0] == size_) return 0;
+  if (all[1]) return st;                     /* every rank failed: each says why */
+  if (rank_ == all[0]) {
+    const char *m = cj_errmsg();
+    if (!strncmp(m, what, n) && !strncmp(m + n, ": ", 2)) m += n + 2;
+    snprintf(msg, sizeof msg, "%s", m);
   }
-  cj_free(G);
+  if (MPI_Bcast(&code, 1, MPI_INT, all[0], MPI_COMM_WORLD) != MPI_SUCCESS ||
+      MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, all[0], MPI_COMM_WORLD) != MPI_SUCCESS)
+    return mpifail("MPI_Bcast of a checkpoint's error");
+  return cj_fail(code ? code : CJ_ERUNTIME, "%s: rank %d of %d: %s", what, all[0], size_, msg);
+#else
+  (void)net; (void)what;
+  return st;
+#endif
 }
 
 /* P holds the one-rank synapses just read (spre, spost, nsyn): keep those
