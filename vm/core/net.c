@@ -1177,14 +1177,14 @@ static int postevents(cj_net *net, proj *P, int64_t n, double t)
 }
 
 /* Thread 0: spike lists into the history rings and delay buckets (the
- * bucket of step n was delivered: emptied first), of the populations of
- * neurons (which = 1; split across MPI ranks), of the others (0), or of
- * all (-1). */
+ * bucket of step n was delivered: emptied first), of the populations
+ * split across MPI ranks (which = 1: cj_nx_splits), of the others (0), or
+ * of all (-1). */
 static int queue(cj_net *net, int64_t n, int which)
 {
   for (int p = 0; p < net->npop; p++) {
     pop *P = &net->pop[p];
-    if (!P->hlen || (which >= 0 && (P->kind == CJ_POP_NEURON) != which)) continue;
+    if (!P->hlen || (which >= 0 && cj_nx_splits(P) != which)) continue;
     ivec *h = &P->hist[n % P->hlen];
     if (reserve(h, P->nspk)) return CJ_ENOMEM;
     if (P->nspk) memcpy(h->v, P->spk, (size_t)P->nspk * sizeof *h->v);
@@ -1193,7 +1193,7 @@ static int queue(cj_net *net, int64_t n, int which)
   for (int j = 0; j < net->nproj; j++) {
     proj *P = &net->proj[j];
     pop *A = &net->pop[P->pre];
-    if (P->delay_var < 0 || !P->kpre || (which >= 0 && (A->kind == CJ_POP_NEURON) != which)) continue;
+    if (P->delay_var < 0 || !P->kpre || (which >= 0 && cj_nx_splits(A) != which)) continue;
     P->bucket[n % P->nbucket].n = 0;          /* delays are >= 1 step: no push lands here */
     for (int64_t k = 0; k < A->nspk; k++) {
       int64_t i = A->spk[k];
@@ -1220,7 +1220,7 @@ static int exchanged(cj_net *net, int64_t n, int last)
     const int64_t s = n - (steps - 1) + k;
     cj_nx_mpi_replay(net, k);
     for (int p = 0; p < net->npop; p++)
-      if (net->pop[p].kind == CJ_POP_NEURON) othersspiked(&net->pop[p], (double)s * net->dt);
+      if (cj_nx_splits(&net->pop[p])) othersspiked(&net->pop[p], (double)s * net->dt);
     if ((st = queue(net, s, 1)) || (st = cj_nx_record(net, s))) return st;
   }
   return 0;

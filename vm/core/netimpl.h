@@ -199,13 +199,15 @@ int cj_nx_setdelays(cj_net *net, proj *P);
 int cj_nx_checkrates(cj_net *net, pop *P, int64_t n);
 
 /* ---- across MPI ranks (netmpi.c; all no-ops while net->mpi is NULL) -------- */
+/* A population is split across ranks when it is made of neurons each rank
+ * updates in its own range; the others are drawn alike on every rank. */
+static inline int cj_nx_splits(const pop *P) { return P->kind == CJ_POP_NEURON; }
 int cj_nx_mpi_prepare(cj_net *net);            /* the partition (cj_nx_prepare) */
 void cj_nx_postrange(const cj_net *net, const proj *P, int64_t *lo, int64_t *hi);  /* posts built here */
 int cj_nx_mpi_rows(cj_net *net, proj *P);      /* gfirst, after connecting */
 int cj_nx_mpi_check(cj_net *net);              /* refusals and ranges (cj_nx_finish) */
 void cj_nx_mpi_syninit(cj_net *net, proj *P);  /* synapse init keyed by one-rank ids */
 int cj_nx_mpi_window(cj_net *net);             /* steps per exchange, at the start of a run */
-int64_t cj_nx_mpi_windowlen(const cj_net *net);
 int cj_nx_mpi_hold(cj_net *net, int last, int *due);   /* a step's lists, until the exchange */
 int cj_nx_mpi_exchange(cj_net *net, int *nsteps);      /* every rank's lists of the steps held */
 void cj_nx_mpi_replay(cj_net *net, int k);             /* the k-th step's lists joined, into P->spk */

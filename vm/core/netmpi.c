@@ -146,6 +146,7 @@ struct cj_nxmpi {
   /* The window: the steps since the last exchange (at most `window` of
    * them), each population's list of each step, 4 bytes per spike. */
   int64_t window;                  /* the shortest delay of an event from a split population, steps */
+  int nsplit;                      /* split populations */
   int nwin;                        /* steps held */
   int *cnt; int64_t capcnt;        /* per step held and population: the list's length (this rank's part) */
   int32_t *mine; int64_t nmine, capmine;   /* split populations' parts, in (step, population) order */
@@ -165,8 +166,6 @@ void cj_nx_mpi_free(cj_net *net)
   net->mpi = NULL;
 }
 
-/* A population is split when it is made of neurons the rank updates. */
-static int splits(const pop *P) { return P->kind == CJ_POP_NEURON; }
 
 int cj_nx_mpi_prepare(cj_net *net)
 {
@@ -181,7 +180,7 @@ int cj_nx_mpi_prepare(cj_net *net)
       return cj_nx_nomem();
   }
   for (int p = 0; p < net->npop; p++)
-    if (splits(&net->pop[p])) cj_mpi_range(net->pop[p].n, rank_, size_, &net->pop[p].own0, &net->pop[p].own1);
+    if (cj_nx_splits(&net->pop[p])) cj_mpi_range(net->pop[p].n, rank_, size_, &net->pop[p].own0, &net->pop[p].own1);
   for (int m = 0; m < net->nmon; m++) {     /* one file per rank: ranks do not write one file */
     mon *M = &net->mon[m];
     if (!M->file || rank_ == 0) continue;
@@ -217,7 +216,7 @@ static int refuse(cj_net *net, const proj *P, const bound *b, const char *what)
                    "over %d MPI ranks cannot key by the one-rank synapse ids yet (run it on one rank)",
                    P->name, what, K->name, size_);
   for (int r = 0; r < K->nrefs; r++)
-    if (K->refs[r].owner == CJ_OWNER_POP && (cj_prog_slothows(K->prog, r) & (1 << CJ_HOW_PRE)) && splits(A))
+    if (K->refs[r].owner == CJ_OWNER_POP && (cj_prog_slothows(K->prog, r) & (1 << CJ_HOW_PRE)) && cj_nx_splits(A))
       return cj_fail(CJ_EINVAL, "projection '%s': the %s kernel '%s' reads variable '%s' of the pre neurons "
                      "('%s'), which are split over %d MPI ranks and current only on their own rank "
                      "(run it on one rank)", P->name, what, K->name, A->vname[K->refs[r].var], A->name, size_);
@@ -231,7 +230,7 @@ static int checkmon(cj_net *net, int m)
   if (M->proj >= 0)
     return cj_fail(CJ_EINVAL, "monitor %d: state of synapses ('%s') cannot be recorded across %d MPI ranks "
                    "(synapses are split by post neuron; record it on one rank)", m + 1, net->proj[M->proj].name, size_);
-  if (M->file && splits(&net->pop[M->pop]))
+  if (M->file && cj_nx_splits(&net->pop[M->pop]))
     return cj_fail(CJ_EINVAL, "monitor %d: a state monitor of '%s' streamed to a file cannot be written across %d "
                    "MPI ranks (record it in memory: rank 0 gathers it at the end of each run)", m + 1,
                    net->pop[M->pop].name, size_);
@@ -251,7 +250,7 @@ int cj_nx_mpi_check(cj_net *net)
   for (int m = 0; m < net->nmon; m++) if ((st = checkmon(net, m))) return st;
   for (int p = 0; p < net->npop; p++) {     /* each rank steps its own neurons */
     pop *P = &net->pop[p];
-    if (!splits(P)) continue;
+    if (!cj_nx_splits(P)) continue;
     if (P->update.k) { P->update.c.lo = P->own0; P->update.c.n = P->own1; }
     if (P->thresh.k) { P->thresh.c.lo = P->own0; P->thresh.c.n = P->own1; }
   }
@@ -344,10 +343,11 @@ int cj_nx_mpi_window(cj_net *net)
   struct cj_nxmpi *X = net->mpi;
   int64_t d = INT64_MAX;
   if (!X) return 0;
-  X->nwin = 0; X->nmine = 0; X->nsame = 0;
+  X->nwin = 0; X->nmine = 0; X->nsame = 0; X->nsplit = 0;
+  for (int p = 0; p < net->npop; p++) X->nsplit += cj_nx_splits(&net->pop[p]);
   for (int j = 0; j < net->nproj; j++) {
     const proj *P = &net->proj[j];
-    if (!P->kpre || !splits(&net->pop[P->pre])) continue;
+    if (!P->kpre || !cj_nx_splits(&net->pop[P->pre])) continue;
     if (P->delay_var < 0) { if (P->delay < d) d = P->delay; continue; }
     if (P->mind < d) d = P->mind;
   }
@@ -359,8 +359,6 @@ int cj_nx_mpi_window(cj_net *net)
   return 0;
 }
 
-int64_t cj_nx_mpi_windowlen(const cj_net *net) { return net->mpi ? net->mpi->window : 1; }
-
 /* Step n's lists held (this rank's part of a split population's); *due
  * is set when the window is to be exchanged now: full, or `last` (the
  * end of a chunk, after which a run may stop). */
@@ -371,7 +369,7 @@ int cj_nx_mpi_hold(cj_net *net, int last, int *due)
   if (cj_nx_grow((void **)&X->cnt, &X->capcnt, (int64_t)(X->nwin + 1) * np, sizeof *X->cnt)) return CJ_ENOMEM;
   for (int p = 0; p < np; p++) {
     const pop *P = &net->pop[p];
-    const int sp = splits(P);
+    const int sp = cj_nx_splits(P);
     int32_t **v = sp ? &X->mine : &X->same;
     int64_t *n = sp ? &X->nmine : &X->nsame, *cap = sp ? &X->capmine : &X->capsame;
     if (cj_nx_grow((void **)v, cap, *n + P->nspk, sizeof **v)) return CJ_ENOMEM;
@@ -393,9 +391,8 @@ int cj_nx_mpi_exchange(cj_net *net, int *nsteps)
   *nsteps = X->nwin;
   X->atsame = 0;
 #ifdef CAJAL_MPI
-  int ns = 0, back = phase;
-  for (int p = 0; p < np; p++) ns += splits(&net->pop[p]);
-  const int64_t per = (int64_t)X->nwin * ns;     /* counts per rank */
+  int back = phase;
+  const int64_t per = (int64_t)X->nwin * X->nsplit;     /* counts per rank */
   if (per == 0) return 0;
   if (per > INT32_MAX / size_ || X->nmine > INT32_MAX)
     return cj_fail(CJ_ERUNTIME, "MPI rank %d of %d: the spikes of %d steps are too many for one exchange",
@@ -404,7 +401,7 @@ int cj_nx_mpi_exchange(cj_net *net, int *nsteps)
   if (cj_nx_grow((void **)&X->allcnt, &X->capall, per * size_, sizeof *X->allcnt)) return CJ_ENOMEM;
   int *own = X->allcnt + per * rank_;
   for (int s = 0, q = 0; s < X->nwin; s++)
-    for (int p = 0; p < np; p++) if (splits(&net->pop[p])) own[q++] = X->cnt[(int64_t)s * np + p];
+    for (int p = 0; p < np; p++) if (cj_nx_splits(&net->pop[p])) own[q++] = X->cnt[(int64_t)s * np + p];
   if (MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, X->allcnt, (int)per, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS)
     return mpifail("MPI_Allgather of spike counts");
   int64_t total = 0;
@@ -440,12 +437,12 @@ void cj_nx_mpi_replay(cj_net *net, int k)
 {
   struct cj_nxmpi *X = net->mpi;
   const int np = net->npop;
-  int ns = 0, q = 0;
-  for (int p = 0; p < np; p++) ns += splits(&net->pop[p]);
+  const int ns = X->nsplit;
+  int q = 0;
   for (int p = 0; p < np; p++) {
     pop *P = &net->pop[p];
     int64_t m = 0;
-    if (!splits(P)) {
+    if (!cj_nx_splits(P)) {
       m = X->cnt[(int64_t)k * np + p];
       for (int64_t i = 0; i < m; i++) P->spk[i] = X->same[X->atsame + i];
       X->atsame += m;
@@ -514,12 +511,12 @@ int cj_nx_mpi_endrun(cj_net *net)
   if (!net->mpi) return 0;
   for (int p = 0; p < net->npop; p++) {
     pop *P = &net->pop[p];
-    if (!splits(P)) continue;
+    if (!cj_nx_splits(P)) continue;
     for (int v = 0; v < P->nvars; v++) if ((st = sharevar(net, P, P->var[v]))) return st;
   }
   for (int m = 0; m < net->nmon; m++) {
     mon *M = &net->mon[m];
-    if (M->kind != CJ_MON_STATE || !splits(&net->pop[M->pop])) continue;
+    if (M->kind != CJ_MON_STATE || !cj_nx_splits(&net->pop[M->pop])) continue;
     if (net->mpi->gathered[m] > M->steps.n) net->mpi->gathered[m] = 0;   /* cleared by a reset */
     if ((st = gathermon(net, m))) return st;
   }
@@ -569,7 +566,7 @@ void cj_nx_mpi_partrange(const cj_net *net, const proj *P, int r, int size, int6
   const pop *B = &net->pop[P->post];
   *lo = 0;
   *hi = B->n;
-  if (splits(B)) cj_mpi_range(B->n, r, size, lo, hi);
+  if (cj_nx_splits(B)) cj_mpi_range(B->n, r, size, lo, hi);
 }
 
 /* n values of every rank into all (rank r's at all + r * n). */
